@@ -1,0 +1,404 @@
+/*
+ * cpu.h — the x86-64 interpreter: what the cpu/ layer offers to the layers above.
+ *
+ * A cpu_t is one logical processor: registers, lazy flags, control registers,
+ * MSRs it owns, a TLB, a decoded-instruction cache and a cycle counter. It
+ * executes guest code out of a shared cpu_phys (guest RAM). Everything the
+ * CPU cannot decide alone — devices, the local APIC, VMX non-root rules — is
+ * asked through cpu_hooks, a narrow interface installed by apic/, vmx/ and
+ * emu/. With no hooks the CPU is a bare x86-64 (native mode, no devices).
+ *
+ * The CPU never reads host time and keeps no global state besides the
+ * immutable opcode tables, so two machines can run side by side.
+ */
+#ifndef APICV_CPU_H
+#define APICV_CPU_H
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpu/cpu_obs.h"
+
+/* ---- registers --------------------------------------------------------- */
+
+enum cpu_gpr {
+    CPU_RAX, CPU_RCX, CPU_RDX, CPU_RBX, CPU_RSP, CPU_RBP, CPU_RSI, CPU_RDI,
+    CPU_R8, CPU_R9, CPU_R10, CPU_R11, CPU_R12, CPU_R13, CPU_R14, CPU_R15,
+};
+
+enum cpu_segreg { CPU_ES, CPU_CS, CPU_SS, CPU_DS, CPU_FS, CPU_GS, CPU_NSEG };
+
+/* RFLAGS bits (SDM Vol. 1 3.4.3). */
+enum {
+    CPU_FL_CF = 1u << 0, CPU_FL_FIXED1 = 1u << 1, CPU_FL_PF = 1u << 2, CPU_FL_AF = 1u << 4,
+    CPU_FL_ZF = 1u << 6, CPU_FL_SF = 1u << 7, CPU_FL_TF = 1u << 8, CPU_FL_IF = 1u << 9,
+    CPU_FL_DF = 1u << 10, CPU_FL_OF = 1u << 11, CPU_FL_IOPL = 3u << 12, CPU_FL_NT = 1u << 14,
+    CPU_FL_RF = 1u << 16, CPU_FL_VM = 1u << 17, CPU_FL_AC = 1u << 18, CPU_FL_VIF = 1u << 19,
+    CPU_FL_VIP = 1u << 20, CPU_FL_ID = 1u << 21,
+};
+#define CPU_FL_ARITH (CPU_FL_CF | CPU_FL_PF | CPU_FL_AF | CPU_FL_ZF | CPU_FL_SF | CPU_FL_OF)
+
+/* Control register bits used by the interpreter (SDM Vol. 3A 2.5). */
+enum {
+    CPU_CR0_PE = 1u << 0, CPU_CR0_MP = 1u << 1, CPU_CR0_EM = 1u << 2, CPU_CR0_TS = 1u << 3,
+    CPU_CR0_ET = 1u << 4, CPU_CR0_NE = 1u << 5, CPU_CR0_WP = 1u << 16, CPU_CR0_AM = 1u << 18,
+    CPU_CR0_NW = 1u << 29, CPU_CR0_CD = 1u << 30, CPU_CR0_PG = 1u << 31,
+};
+enum {
+    CPU_CR4_VME = 1u << 0, CPU_CR4_PVI = 1u << 1, CPU_CR4_TSD = 1u << 2, CPU_CR4_DE = 1u << 3,
+    CPU_CR4_PSE = 1u << 4, CPU_CR4_PAE = 1u << 5, CPU_CR4_MCE = 1u << 6, CPU_CR4_PGE = 1u << 7,
+    CPU_CR4_PCE = 1u << 8, CPU_CR4_OSFXSR = 1u << 9, CPU_CR4_OSXMMEXCPT = 1u << 10,
+    CPU_CR4_VMXE = 1u << 13, CPU_CR4_FSGSBASE = 1u << 16, CPU_CR4_PCIDE = 1u << 17,
+};
+enum { CPU_EFER_SCE = 1u << 0, CPU_EFER_LME = 1u << 8, CPU_EFER_LMA = 1u << 10, CPU_EFER_NXE = 1u << 11 };
+
+/* Architectural MSR numbers the CPU itself owns. */
+enum {
+    CPU_MSR_TSC = 0x10,
+    CPU_MSR_APIC_BASE = 0x1B, /* owned by apic/, reached through hooks */
+    CPU_MSR_FEATURE_CONTROL = 0x3A,
+    CPU_MSR_SYSENTER_CS = 0x174, CPU_MSR_SYSENTER_ESP = 0x175, CPU_MSR_SYSENTER_EIP = 0x176,
+    CPU_MSR_PAT = 0x277,
+    CPU_MSR_TSC_DEADLINE = 0x6E0, /* owned by apic/ */
+    CPU_MSR_EFER = 0xC0000080, CPU_MSR_STAR = 0xC0000081, CPU_MSR_LSTAR = 0xC0000082,
+    CPU_MSR_CSTAR = 0xC0000083, CPU_MSR_SFMASK = 0xC0000084, CPU_MSR_FS_BASE = 0xC0000100,
+    CPU_MSR_GS_BASE = 0xC0000101, CPU_MSR_KERNEL_GS_BASE = 0xC0000102,
+    CPU_MSR_TSC_AUX = 0xC0000103,
+};
+
+/* Exception vectors (SDM Vol. 3A 6.3.1). */
+enum {
+    CPU_EXC_DE = 0, CPU_EXC_DB = 1, CPU_EXC_NMI = 2, CPU_EXC_BP = 3, CPU_EXC_OF = 4,
+    CPU_EXC_BR = 5, CPU_EXC_UD = 6, CPU_EXC_NM = 7, CPU_EXC_DF = 8, CPU_EXC_TS = 10,
+    CPU_EXC_NP = 11, CPU_EXC_SS = 12, CPU_EXC_GP = 13, CPU_EXC_PF = 14, CPU_EXC_MF = 16,
+    CPU_EXC_AC = 17, CPU_EXC_MC = 18, CPU_EXC_XM = 19,
+};
+
+/* #PF error code bits (SDM Vol. 3A 4.7). */
+enum { CPU_PF_P = 1, CPU_PF_W = 2, CPU_PF_U = 4, CPU_PF_RSVD = 8, CPU_PF_I = 16 };
+
+typedef struct cpu_seg {
+    uint16_t sel;
+    uint16_t attr; /* type(3:0) S(4) DPL(6:5) P(7) AVL(8) L(9) D/B(10) G(11), as in VMCS access rights >> 0 with bits 11:8 from 15:12 */
+    uint32_t limit;
+    uint64_t base;
+} cpu_seg;
+
+typedef struct cpu_dtr {
+    uint64_t base;
+    uint16_t limit;
+} cpu_dtr;
+
+/* Execution modes of the decoder. Only CPU_MODE_LONG64 executes today; the
+ * others are decoded with their own defaults so they can be added without a
+ * rewrite. */
+typedef enum cpu_mode {
+    CPU_MODE_REAL,
+    CPU_MODE_PROT16,
+    CPU_MODE_PROT32,
+    CPU_MODE_COMPAT32,
+    CPU_MODE_LONG64,
+} cpu_mode;
+
+/* ---- guest physical memory ------------------------------------------- */
+
+#define CPU_PAGE_SHIFT 12
+#define CPU_PAGE_SIZE 4096u
+#define CPU_MAX_CPUS 8
+
+struct cpu;
+
+/*
+ * Guest RAM shared by all CPUs of a machine. Physical addresses beyond
+ * ram_size, and pages a hook classifies as trapping, go to hooks->mmio;
+ * unbacked addresses read as all ones and ignore writes.
+ *
+ * code_gen[p] counts invalidations of decoded code on page p: a decoded block
+ * is valid while the generation it was decoded under is current. Writes that
+ * hit a page holding decoded code (code_page[p] != 0) take the slow path and
+ * bump the generation, so self-modifying and cross-modifying code work.
+ */
+typedef struct cpu_phys {
+    uint8_t *ram;
+    uint64_t ram_size;
+    uint64_t npages;
+    uint8_t *code_page;
+    uint32_t *code_gen;
+    struct cpu *cpus[CPU_MAX_CPUS]; /* the CPUs whose TLBs must hear about new code pages */
+    unsigned ncpus;
+} cpu_phys;
+
+/* Allocates ram_size bytes of zeroed RAM (rounded up to a page). */
+bool cpu_phys_init(cpu_phys *p, uint64_t ram_size);
+void cpu_phys_free(cpu_phys *p);
+
+/* ---- cost model -------------------------------------------------------- */
+
+/* Classes of instruction cost; docs/cost-model.md gives each default and
+ * where it comes from. */
+typedef enum cpu_cost_class {
+    CPU_COST_SIMPLE,    /* register ALU, MOV, LEA, flag ops, NOP */
+    CPU_COST_BRANCH,    /* Jcc, JMP, CALL, RET, LOOP */
+    CPU_COST_MUL,       /* MUL, IMUL */
+    CPU_COST_DIV,       /* DIV, IDIV */
+    CPU_COST_SHIFT,     /* shifts, rotates, bit scans, POPCNT */
+    CPU_COST_STRING,    /* per iteration of a string instruction */
+    CPU_COST_STACK,     /* PUSH, POP, PUSHF, POPF, ENTER, LEAVE */
+    CPU_COST_ATOMIC,    /* LOCKed RMW, XCHG with memory, CMPXCHG */
+    CPU_COST_IO,        /* IN, OUT */
+    CPU_COST_SYSTEM,    /* MOV CR, LGDT, WRMSR, RDMSR, CPUID, INVLPG, ... */
+    CPU_COST_SERIALIZE, /* IRETQ, CPUID-like serialising instructions */
+    CPU_COST_INTERRUPT, /* delivery of an exception or interrupt through the IDT */
+    CPU_COST_MEM,       /* extra cost of a memory operand */
+    CPU_COST_NCLASSES
+} cpu_cost_class;
+
+typedef struct cpu_cost_model {
+    uint16_t cost[CPU_COST_NCLASSES];
+} cpu_cost_model;
+
+/* The documented default cost model. */
+void cpu_cost_default(cpu_cost_model *m);
+/* Reads "class = cycles" lines from path; on error writes a message naming
+ * file, line and field into err and returns false. */
+bool cpu_cost_load(cpu_cost_model *m, const char *path, char *err, size_t errlen);
+/* The name of a cost class ("simple", "branch", ...), for files and `info`. */
+const char *cpu_cost_name(cpu_cost_class c);
+
+/* ---- hooks: how the layers above take part ---------------------------- */
+
+typedef enum cpu_page_kind {
+    CPU_PAGE_RAM,  /* plain memory: may get a TLB fast path */
+    CPU_PAGE_TRAP, /* every access goes to hooks->mmio (local APIC page, APIC-access page, MMIO) */
+} cpu_page_kind;
+
+typedef enum cpu_access {
+    CPU_ACC_READ,
+    CPU_ACC_WRITE,
+    CPU_ACC_FETCH,
+    CPU_ACC_WALK, /* a page-walk (guest-physical) access */
+} cpu_access;
+
+/* Instructions and events a hook may intercept (VMX non-root exits). */
+typedef enum cpu_icpt_kind {
+    CPU_ICPT_CPUID, CPU_ICPT_HLT, CPU_ICPT_INVD, CPU_ICPT_WBINVD, CPU_ICPT_INVLPG,
+    CPU_ICPT_RDTSC, CPU_ICPT_RDTSCP, CPU_ICPT_RDPMC, CPU_ICPT_PAUSE, CPU_ICPT_VMCALL,
+    CPU_ICPT_CR_READ, CPU_ICPT_CR_WRITE, CPU_ICPT_CLTS, CPU_ICPT_LMSW,
+    CPU_ICPT_RDMSR, CPU_ICPT_WRMSR, CPU_ICPT_IO,
+    CPU_ICPT_VMX_INSN,    /* VMXON, VMXOFF, VMCLEAR, VMPTRLD, VMPTRST, VMREAD, VMWRITE, VMLAUNCH, VMRESUME, INVEPT, INVVPID, VMFUNC */
+    CPU_ICPT_DESC_TABLE,  /* LGDT, LIDT, SGDT, SIDT, LLDT, LTR, SLDT, STR */
+    CPU_ICPT_EXCEPTION,   /* an exception is about to be delivered through the IDT */
+    CPU_ICPT_TRIPLE_FAULT,
+    CPU_ICPT_MONITOR, CPU_ICPT_MWAIT, CPU_ICPT_XSETBV,
+    CPU_ICPT_NKINDS
+} cpu_icpt_kind;
+
+typedef struct cpu_icpt {
+    cpu_icpt_kind kind;
+    uint8_t len;       /* instruction length */
+    uint8_t size;      /* I/O: 1, 2 or 4 */
+    uint8_t reg;       /* CR access: the GPR; MOV CR: cr number in cr */
+    uint8_t cr;        /* CR number (0, 2, 3, 4, 8) */
+    bool in;           /* I/O: IN */
+    bool string;       /* I/O: INS/OUTS */
+    bool rep;          /* I/O: REP prefix */
+    uint16_t port;     /* I/O port */
+    uint32_t msr;      /* RDMSR/WRMSR: ECX */
+    uint32_t subop;    /* VMX insn: which one (opcode / ModRM reg); DESC_TABLE: which one */
+    uint32_t vector;   /* EXCEPTION: vector; error code in value */
+    bool has_error;    /* EXCEPTION: error code valid */
+    uint64_t value;    /* in/out: CR/MSR/I-O value; hook stores results here for reads */
+    uint64_t addr;     /* INVLPG: linear address; memory operand address where one exists */
+} cpu_icpt;
+
+typedef enum cpu_hook_result {
+    CPU_HOOK_PASS, /* not intercepted: the CPU performs the instruction itself */
+    CPU_HOOK_DONE, /* the hook emulated it (reads: result in value); the CPU completes it */
+    CPU_HOOK_EXIT, /* the hook ended the run (a VM exit): the instruction is abandoned */
+} cpu_hook_result;
+
+typedef struct cpu_hooks {
+    /* Classifies a physical page when the TLB is filled. NULL: RAM is
+     * RAM, everything else traps. */
+    cpu_page_kind (*page_kind)(void *ctx, struct cpu *c, uint64_t paddr);
+    /* A trapping access. Reads store into *val. Returns false when nobody
+     * owns the address (reads then see all ones, writes vanish). A hook
+     * may end the run (VM exit) with cpu_abort_insn(). */
+    bool (*mmio)(void *ctx, struct cpu *c, uint64_t paddr, unsigned size, cpu_access acc,
+                 uint64_t *val);
+    /* Port I/O. Returns false when no device owns the port. */
+    bool (*io)(void *ctx, struct cpu *c, uint16_t port, unsigned size, bool in, uint32_t *val);
+    /* MSRs the CPU does not own (APIC, VMX capabilities). false → #GP(0). */
+    bool (*rdmsr)(void *ctx, struct cpu *c, uint32_t msr, uint64_t *val);
+    bool (*wrmsr)(void *ctx, struct cpu *c, uint32_t msr, uint64_t val);
+    /* Called when an intercept kind enabled in cpu->icpt_mask happens. */
+    cpu_hook_result (*intercept)(void *ctx, struct cpu *c, cpu_icpt *info);
+    /* Called at an instruction boundary when cpu->events has CPU_EVT_HOOK or
+     * CPU_EVT_INTR set: the hook decides what the CPU takes (external
+     * interrupts, virtual interrupts, VM exits) and clears the bits it has
+     * dealt with. */
+    void (*events)(void *ctx, struct cpu *c);
+    /* Guest-physical to host-physical translation (EPT). NULL: identity.
+     * Returns false when it ended the run (EPT violation exit). */
+    bool (*translate)(void *ctx, struct cpu *c, uint64_t gpa, cpu_access acc, uint64_t *hpa);
+    /* An instruction the interpreter does not implement was met; the CPU
+     * raises #UD after this returns (unless the hook stopped the run). */
+    void (*unimplemented)(void *ctx, struct cpu *c, const uint8_t *bytes, unsigned len);
+    void *ctx;
+} cpu_hooks;
+
+/* Bits of cpu->events: reasons to look up at the next instruction boundary. */
+enum {
+    CPU_EVT_INTR = 1u << 0,   /* an interrupt source may have something */
+    CPU_EVT_HOOK = 1u << 1,   /* the hook asked to be called (VMX work) */
+    CPU_EVT_SHADOW = 1u << 2, /* STI / MOV SS blocking covers the next instruction */
+};
+
+/* Why cpu_run returned. */
+typedef enum cpu_stop {
+    CPU_STOP_NONE,
+    CPU_STOP_CYCLES,       /* reached the cycle limit */
+    CPU_STOP_INSNS,        /* executed the requested number of instructions */
+    CPU_STOP_HALT,         /* in the HLT state with nothing to take */
+    CPU_STOP_HOOK,         /* a hook stopped the run (VM exit, exit port, breakpoint) */
+    CPU_STOP_TRIPLE_FAULT, /* shutdown */
+    CPU_STOP_UNIMPLEMENTED /* strict mode and an unimplemented instruction */
+} cpu_stop;
+
+/* ---- the CPU ----------------------------------------------------------- */
+
+#define CPU_TLB_ENTRIES 256
+
+typedef struct cpu_tlb_entry {
+    uint64_t tag_read;  /* virtual page with the low bits clear; CPU_TLB_INVALID when none */
+    uint64_t tag_write;
+    uint64_t tag_fetch;
+    uintptr_t host_adj; /* host address of byte va is va + host_adj */
+    uint64_t paddr;     /* physical page */
+} cpu_tlb_entry;
+#define CPU_TLB_INVALID 1ull /* never equal to a page-aligned address */
+
+struct cpu_block;
+struct cpu_insn;
+
+typedef struct cpu {
+    /* hot state first */
+    uint64_t gpr[16];
+    uint64_t rip;
+    uint64_t next_rip; /* RIP after the current instruction; branches write it */
+    uint64_t cycles;   /* this CPU's cycle counter: the clock RDTSC reads */
+    uint64_t cycle_limit;
+    uint32_t events;   /* CPU_EVT_* */
+    uint8_t exit_block; /* the current instruction ended its block (a trap, a store to MMIO) */
+    uint8_t cpl;
+    uint8_t halted;
+    uint8_t mode;       /* cpu_mode */
+
+    /* lazy flags (cpu_flags.c): rflags holds every bit except the six
+     * arithmetic ones while lf_op != 0; those come from the last result. */
+    uint64_t rflags;
+    uint64_t lf_res, lf_src1, lf_src2;
+    uint32_t lf_op;
+
+    cpu_tlb_entry tlb[CPU_TLB_ENTRIES];
+    uint64_t insns; /* retired instructions */
+
+    cpu_seg seg[CPU_NSEG];
+    cpu_seg ldtr, tr;
+    cpu_dtr gdtr, idtr;
+    uint64_t cr0, cr2, cr3, cr4, cr8, efer;
+    uint64_t dr[8];
+    uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux, pat;
+    uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
+    uint64_t tsc_offset; /* added to cycles for RDTSC (native: 0) */
+
+    uint32_t icpt_mask; /* bit per cpu_icpt_kind: call hooks.intercept */
+    cpu_hooks hooks;
+    cpu_phys *phys;
+    cpu_obs_bus *obs;
+    const cpu_cost_model *costs;
+    unsigned index; /* CPU number in the machine */
+    bool strict;    /* an unimplemented instruction stops the run */
+
+    cpu_stop stop;
+    jmp_buf abort_jmp;
+    int in_delivery; /* nesting of exception delivery, for #DF and triple fault */
+    int first_fault; /* vector of the fault being delivered, or -1 */
+    uint64_t unimplemented_count;
+
+    struct cpu_dcache *dcache; /* decoded blocks */
+    uint32_t tlb_epoch;        /* bumped on every TLB flush: cached successors check it */
+} cpu_t;
+
+/* Creates a CPU attached to phys (up to CPU_MAX_CPUS per phys), in the
+ * reset state of the guest ABI's 64-bit entry. */
+bool cpu_init(cpu_t *c, unsigned index, cpu_phys *phys, const cpu_cost_model *costs,
+              cpu_obs_bus *obs);
+void cpu_free(cpu_t *c);
+/* Installs hooks (copied). */
+void cpu_set_hooks(cpu_t *c, const cpu_hooks *h);
+
+/* Runs until cycles >= cycle_limit, max_insns retired, HLT with nothing
+ * pending, a hook stop or shutdown. Deterministic for the same state. */
+cpu_stop cpu_run(cpu_t *c, uint64_t cycle_limit, uint64_t max_insns);
+
+/* Stops the run after the current instruction completes. */
+void cpu_request_stop(cpu_t *c, cpu_stop why);
+/* From inside a hook: abandon the current instruction and return from
+ * cpu_run with why (e.g. a VM exit). Does not return. */
+_Noreturn void cpu_abort_insn(cpu_t *c, cpu_stop why);
+
+/* Asks for a look at the next instruction boundary (bits CPU_EVT_*). */
+static inline void cpu_signal(cpu_t *c, uint32_t evt)
+{
+    c->events |= evt;
+}
+
+/* RFLAGS with lazily computed arithmetic flags materialised. */
+uint64_t cpu_get_rflags(cpu_t *c);
+void cpu_set_rflags(cpu_t *c, uint64_t v);
+
+/* True when an external interrupt can be taken now: RFLAGS.IF = 1 and no
+ * STI/MOV-SS blocking (SDM Vol. 3A 6.8.3). */
+bool cpu_interruptible(cpu_t *c);
+/* Delivers an external interrupt through the IDT (SDM Vol. 3A 6.12) and
+ * leaves the HLT state. Must be called at an instruction boundary (from the
+ * events hook or between runs). */
+void cpu_deliver_interrupt(cpu_t *c, uint8_t vector);
+/* Delivers an event of a given type (used by VM-entry event injection):
+ * type as in VMCS interruption information (0 ext, 2 NMI, 3 hw exception,
+ * 4 soft int, 5 priv soft exc, 6 soft exc); insn_len for software events. */
+void cpu_deliver_event(cpu_t *c, uint8_t vector, unsigned type, bool has_error,
+                       uint32_t error, unsigned insn_len);
+
+/* Flushes every TLB entry and the successor links of decoded blocks. */
+void cpu_tlb_flush(cpu_t *c);
+/* Flushes the translation of one linear address (INVLPG). */
+void cpu_tlb_flush_page(cpu_t *c, uint64_t va);
+/* Drops every decoded block of this CPU (after a cost model change). */
+void cpu_dcache_flush(cpu_t *c);
+
+/* Linear memory access for the layers above (debuggers, the window, VMX
+ * event delivery): false on a page fault, without raising it. */
+bool cpu_peek_linear(cpu_t *c, uint64_t va, void *buf, size_t len);
+/* Physical access to RAM only; false when not backed by RAM. */
+bool cpu_phys_read(cpu_phys *p, uint64_t pa, void *buf, size_t len);
+bool cpu_phys_write(cpu_phys *p, uint64_t pa, const void *buf, size_t len);
+
+/* CPUID as this CPU answers it (the documented model in docs/cpu-model.md). */
+void cpu_cpuid(const cpu_t *c, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+
+/* Disassembles one instruction with Capstone into buf ("mov eax, 1");
+ * returns its length or 0. For people, never for the hot path. */
+unsigned cpu_disasm(const uint8_t *bytes, size_t len, uint64_t rip, char *buf, size_t buflen);
+/* Length of the instruction at bytes as the interpreter decodes it (0 when
+ * it cannot), for the Capstone cross-check and diagnostics. */
+unsigned cpu_decode_length(cpu_mode mode, const uint8_t *bytes, size_t len, bool *implemented);
+
+/* Names for logs. */
+const char *cpu_stop_name(cpu_stop s);
+const char *cpu_exception_name(unsigned vector);
+
+#endif
