@@ -107,6 +107,8 @@ typedef enum cpu_mode {
 #define CPU_PAGE_SHIFT 12
 #define CPU_PAGE_SIZE 4096u
 #define CPU_MAX_CPUS 8
+/* Physical-address width reported by CPUID 80000008H (SDM Vol. 3A 4.1.4). */
+#define CPU_MAXPHYADDR 39
 
 struct cpu;
 
@@ -123,6 +125,12 @@ struct cpu;
 typedef struct cpu_phys {
     uint8_t *ram;
     uint64_t ram_size;
+    /* Host-owned memory (VMCS-referenced pages: virtual-APIC pages,
+     * posted-interrupt descriptors, MSR/I-O bitmaps, EPT tables). It has
+     * host-physical addresses host_base.. but no guest access ever reaches
+     * it: guest accesses beyond ram_size go to hooks->mmio. */
+    uint8_t *host;
+    uint64_t host_base, host_size, host_used;
     uint64_t npages;
     uint8_t *code_page;
     uint32_t *code_gen;
@@ -130,9 +138,18 @@ typedef struct cpu_phys {
     unsigned ncpus;
 } cpu_phys;
 
-/* Allocates ram_size bytes of zeroed RAM (rounded up to a page). */
-bool cpu_phys_init(cpu_phys *p, uint64_t ram_size);
+/* Allocates ram_size bytes of zeroed RAM (rounded up to a page) and
+ * host_size bytes of host-owned memory at host-physical CPU_HOST_BASE. */
+#define CPU_HOST_BASE 0x4000000000ull /* 256 GiB: above any guest RAM */
+bool cpu_phys_init(cpu_phys *p, uint64_t ram_size, uint64_t host_size);
 void cpu_phys_free(cpu_phys *p);
+/* Allocates zeroed, page-aligned host-owned memory; returns its
+ * host-physical address, or 0 when the host area is exhausted. */
+uint64_t cpu_phys_host_alloc(cpu_phys *p, uint64_t size);
+/* Host pointer to [pa, pa+len) in guest RAM or host memory, NULL when the
+ * range is not wholly backed. For hypervisor and VMX use, not guest
+ * accesses (those go through paging and the hooks). */
+void *cpu_phys_ptr(cpu_phys *p, uint64_t pa, uint64_t len);
 
 /* ---- cost model -------------------------------------------------------- */
 
@@ -304,6 +321,7 @@ typedef struct cpu {
 
     cpu_tlb_entry tlb[CPU_TLB_ENTRIES];
     uint64_t insns; /* retired instructions */
+    uint64_t insn_limit;
 
     cpu_seg seg[CPU_NSEG];
     cpu_seg ldtr, tr;
@@ -324,7 +342,18 @@ typedef struct cpu {
 
     cpu_stop stop;
     jmp_buf abort_jmp;
+    uint8_t shadow_arm;  /* the instruction just executed began a new STI/MOV-SS shadow */
+    uint8_t shadow_kind; /* 1 = blocking by STI, 2 = blocking by MOV SS (VMX interruptibility) */
+    int pending_vector;  /* exception raised by the current instruction, or -1 */
+    uint32_t pending_error;
+    bool pending_has_error;
     int in_delivery; /* nesting of exception delivery, for #DF and triple fault */
+    int8_t delivery_old_cpl; /* CPL before a delivery that faulted mid-frame, or -1 */
+    bool in_run;     /* inside cpu_run: faults can be delivered at once */
+    bool inject_pending; /* an event queued by cpu_deliver_event outside a run */
+    uint8_t inject_vector, inject_type, inject_len;
+    bool inject_has_error;
+    uint32_t inject_error;
     int first_fault; /* vector of the fault being delivered, or -1 */
     uint64_t unimplemented_count;
 

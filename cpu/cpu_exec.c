@@ -1,0 +1,353 @@
+/*
+ * cpu_exec.c — the run loop and the decoded-block cache.
+ *
+ * Instructions are decoded once into blocks keyed by physical address. A
+ * block ends at a branch, at an instruction that changes interrupt state or
+ * mode, at a page end or after CPU_BLOCK_MAX instructions. Each block
+ * remembers its last two successors, so a hot loop goes from block to block
+ * without a lookup. Interrupts and other events are looked at once per
+ * block: everything that can make one deliverable either ends the block
+ * (STI, POPF, IRET, CR and MSR writes, stores to trap pages) or happens
+ * between runs (other CPUs, devices), so no delivery is late.
+ */
+#include <stdlib.h>
+
+#include "cpu/cpu_internal.h"
+
+#define CPU_BLOCK_MAX 32
+#define DC_HASH 8192
+#define DC_BLOCKS 16384
+#define DC_ARENA (DC_BLOCKS * 8)
+#define NO_PAGE UINT64_MAX
+
+typedef struct cpu_block cpu_block;
+
+struct cpu_block {
+    uint64_t pa;    /* physical address of the first byte */
+    uint64_t page2; /* second physical page an instruction runs into, or NO_PAGE */
+    uint32_t gen, gen2;
+    uint16_t n;
+    uint8_t next_succ;
+    struct {
+        uint64_t rip;
+        cpu_block *block;
+        uint32_t epoch;
+    } succ[2];
+    cpu_insn *insn;
+};
+
+typedef struct cpu_dcache {
+    cpu_block *hash[DC_HASH];
+    unsigned nblocks, ninsns;
+    cpu_block blocks[DC_BLOCKS];
+    cpu_insn arena[DC_ARENA];
+} cpu_dcache;
+
+bool cpu_dcache_alloc(cpu_t *c);
+void cpu_dcache_release(cpu_t *c);
+
+bool cpu_dcache_alloc(cpu_t *c)
+{
+    c->dcache = calloc(1, sizeof(cpu_dcache));
+    return c->dcache != NULL;
+}
+
+void cpu_dcache_release(cpu_t *c)
+{
+    free(c->dcache);
+    c->dcache = NULL;
+}
+
+void cpu_dcache_flush(cpu_t *c)
+{
+    cpu_dcache *dc = c->dcache;
+    memset(dc->hash, 0, sizeof(dc->hash));
+    dc->nblocks = 0;
+    dc->ninsns = 0;
+    c->tlb_epoch++; /* every cached successor link is now stale */
+}
+
+static inline unsigned hash_pa(uint64_t pa)
+{
+    return (unsigned)((pa ^ (pa >> 13)) & (DC_HASH - 1));
+}
+
+static inline bool block_valid(const cpu_t *c, const cpu_block *b)
+{
+    const cpu_phys *p = c->phys;
+    return p->code_gen[b->pa >> CPU_PAGE_SHIFT] == b->gen &&
+           (b->page2 == NO_PAGE || p->code_gen[b->page2] == b->gen2);
+}
+
+/* SDM Vol. 2 2.3.11: an instruction longer than 15 bytes raises #GP(0). */
+static void exec_too_long(cpu_t *c, const cpu_insn *i)
+{
+    (void)i;
+    cpu_gp0(c);
+}
+
+/* Decodes the first instruction of a block that runs into the next page. */
+static unsigned decode_crossing(cpu_t *c, cpu_block *b, const uint8_t *bytes, unsigned avail,
+                                cpu_insn *i)
+{
+    uint8_t buf[15];
+    memcpy(buf, bytes, avail);
+    uint64_t next_va = c->rip + avail;
+    uint64_t pa2 = cpu_translate(c, next_va, CPU_ACC_FETCH);
+    for (unsigned k = avail; k < 15; k++)
+        buf[k] = (uint8_t)cpu_phys_load(c, pa2 + (k - avail), 1, CPU_ACC_FETCH);
+    if (pa2 < c->phys->ram_size) {
+        b->page2 = pa2 >> CPU_PAGE_SHIFT;
+        cpu_mark_code_page(c, pa2);
+        b->gen2 = c->phys->code_gen[b->page2];
+    }
+    unsigned len = cpu_decode((cpu_mode)c->mode, c->costs, buf, 15, i);
+    if (len == 0) {
+        i->exec = exec_too_long;
+        len = 15;
+    }
+    return len;
+}
+
+static cpu_block *decode_block(cpu_t *c, uint64_t pa)
+{
+    cpu_dcache *dc = c->dcache;
+    if (dc->nblocks == DC_BLOCKS || dc->ninsns + CPU_BLOCK_MAX > DC_ARENA)
+        cpu_dcache_flush(c);
+    cpu_block *b = &dc->blocks[dc->nblocks];
+    memset(b, 0, sizeof(*b));
+    b->pa = pa;
+    b->page2 = NO_PAGE;
+    b->insn = &dc->arena[dc->ninsns];
+    cpu_mark_code_page(c, pa);
+    b->gen = c->phys->code_gen[pa >> CPU_PAGE_SHIFT];
+
+    const uint8_t *page = c->phys->ram + (pa & ~0xFFFull);
+    unsigned off = (unsigned)(pa & 0xFFF), n = 0;
+    while (n < CPU_BLOCK_MAX) {
+        cpu_insn *i = &b->insn[n];
+        unsigned avail = 0x1000 - off;
+        unsigned len = cpu_decode((cpu_mode)c->mode, c->costs, page + off, avail, i);
+        if (len == 0) {
+            if (avail >= 15) {
+                i->exec = exec_too_long;
+                i->ends_block = 1;
+                len = 15;
+            } else if (n > 0) {
+                break; /* the next block starts with the crossing instruction */
+            } else {
+                len = decode_crossing(c, b, page + off, avail, i);
+                i->ends_block = 1;
+            }
+        }
+        n++;
+        off += len;
+        if (i->ends_block || off >= 0x1000)
+            break;
+    }
+    b->n = (uint16_t)n;
+    dc->nblocks++;
+    dc->ninsns += n;
+    dc->hash[hash_pa(pa)] = b;
+    return b;
+}
+
+/* Executes one instruction from a page that is not plain RAM (MMIO, an
+ * APIC-access page): fetched through the hooks, never cached. */
+static void exec_uncached(cpu_t *c)
+{
+    uint8_t buf[15];
+    cpu_insn i;
+    unsigned len = 0;
+    for (unsigned k = 0; k < 15 && len == 0; k++) {
+        buf[k] = (uint8_t)cpu_read_slow(c, c->rip + k, 1, CPU_ACC_FETCH);
+        len = cpu_decode((cpu_mode)c->mode, c->costs, buf, k + 1, &i);
+    }
+    if (len == 0)
+        cpu_gp0(c);
+    c->next_rip = c->rip + len;
+    c->cycles += i.cost;
+    i.exec(c, &i);
+    c->rip = c->next_rip;
+    c->insns++;
+}
+
+/* Finds (or decodes) the block at RIP; NULL when RIP is not in plain RAM. */
+static cpu_block *lookup_block(cpu_t *c)
+{
+    uint64_t rip = c->rip;
+    cpu_tlb_entry *e = cpu_tlb_slot(c, rip);
+    uint64_t pa;
+    if (likely(e->tag_fetch == (rip & ~0xFFFull)))
+        pa = e->paddr | (rip & 0xFFF);
+    else {
+        pa = cpu_translate(c, rip, CPU_ACC_FETCH);
+        if (e->tag_fetch != (rip & ~0xFFFull))
+            return NULL;
+    }
+    cpu_block *b = c->dcache->hash[hash_pa(pa)];
+    if (b && b->pa == pa && block_valid(c, b))
+        return b;
+    return decode_block(c, pa);
+}
+
+static inline cpu_block *next_block(cpu_t *c, cpu_block *prev)
+{
+    if (prev) {
+        for (unsigned k = 0; k < 2; k++) {
+            if (prev->succ[k].rip == c->rip && prev->succ[k].epoch == c->tlb_epoch &&
+                block_valid(c, prev->succ[k].block))
+                return prev->succ[k].block;
+        }
+    }
+    cpu_block *b = lookup_block(c);
+    if (prev && b) {
+        unsigned k = prev->next_succ;
+        prev->succ[k].rip = c->rip;
+        prev->succ[k].block = b;
+        prev->succ[k].epoch = c->tlb_epoch;
+        prev->next_succ = (uint8_t)(k ^ 1);
+    }
+    return b;
+}
+
+static void handle_events(cpu_t *c)
+{
+    if (c->hooks.events)
+        c->hooks.events(c->hooks.ctx, c);
+    else
+        c->events &= ~(uint32_t)(CPU_EVT_INTR | CPU_EVT_HOOK);
+}
+
+static void run_loop(cpu_t *c)
+{
+    cpu_block *prev = NULL;
+    for (;;) {
+        if (c->stop)
+            return;
+        if (c->cycles >= c->cycle_limit) {
+            c->stop = CPU_STOP_CYCLES;
+            return;
+        }
+        if (c->insns >= c->insn_limit) {
+            c->stop = CPU_STOP_INSNS;
+            return;
+        }
+        bool shadowed = false;
+        if (unlikely(c->events)) {
+            /* SDM Vol. 3A 6.8.3: nothing is taken in the shadow of STI or
+             * MOV SS; the shadowed instruction runs alone. */
+            shadowed = (c->events & CPU_EVT_SHADOW) != 0;
+            if (!shadowed) {
+                handle_events(c);
+                if (c->stop)
+                    return;
+                prev = NULL;
+            }
+        }
+        if (c->halted) {
+            c->stop = CPU_STOP_HALT;
+            return;
+        }
+        if (unlikely(c->mode != CPU_MODE_LONG64)) {
+            /* Only 64-bit mode executes today (the decoder knows the rest). */
+            c->stop = CPU_STOP_UNIMPLEMENTED;
+            return;
+        }
+        cpu_block *b = next_block(c, prev);
+        if (!b) {
+            exec_uncached(c);
+            prev = NULL;
+        } else {
+            uint64_t left = c->insn_limit - c->insns;
+            const cpu_insn *i = b->insn;
+            const cpu_insn *end = i + (shadowed ? 1 : (b->n < left ? b->n : left));
+            c->exit_block = 0;
+            do {
+                c->next_rip = c->rip + i->len;
+                c->cycles += i->cost;
+                i->exec(c, i);
+                c->rip = c->next_rip;
+                c->insns++;
+                i++;
+            } while (i < end && !c->exit_block);
+            prev = (i == b->insn + b->n) ? b : NULL;
+        }
+        if (shadowed && !c->shadow_arm)
+            c->events &= ~(uint32_t)CPU_EVT_SHADOW;
+        c->shadow_arm = 0;
+    }
+}
+
+cpu_stop cpu_run(cpu_t *c, uint64_t cycle_limit, uint64_t max_insns)
+{
+    c->stop = CPU_STOP_NONE;
+    c->cycle_limit = cycle_limit;
+    c->insn_limit = max_insns > UINT64_MAX - c->insns ? UINT64_MAX : c->insns + max_insns;
+    c->in_run = true;
+    if (setjmp(c->abort_jmp)) {
+        /* A fault or a hook abandoned an instruction; RIP is still at it. */
+        c->exit_block = 0;
+        c->shadow_arm = 0;
+        if (c->stop == CPU_STOP_NONE && c->pending_vector >= 0)
+            cpu_deliver_pending_fault(c);
+    } else if (c->inject_pending) {
+        cpu_deliver_injected(c);
+    }
+    run_loop(c);
+    c->in_run = false;
+    return c->stop;
+}
+
+void cpu_request_stop(cpu_t *c, cpu_stop why)
+{
+    c->stop = why;
+    c->exit_block = 1;
+}
+
+_Noreturn void cpu_abort_insn(cpu_t *c, cpu_stop why)
+{
+    c->stop = why;
+    longjmp(c->abort_jmp, 1);
+}
+
+_Noreturn void cpu_fault(cpu_t *c, unsigned vector, uint32_t error)
+{
+    c->pending_vector = (int)vector;
+    c->pending_error = error;
+    c->pending_has_error = true;
+    longjmp(c->abort_jmp, 1);
+}
+
+_Noreturn void cpu_fault_noerr(cpu_t *c, unsigned vector)
+{
+    c->pending_vector = (int)vector;
+    c->pending_error = 0;
+    c->pending_has_error = false;
+    longjmp(c->abort_jmp, 1);
+}
+
+void cpu_exec_ud(cpu_t *c, const cpu_insn *i)
+{
+    (void)i;
+    cpu_ud(c);
+}
+
+/* An encoding our tables do not implement: reported (event, hook with the
+ * bytes), then #UD in the guest, or the end of the run in strict mode. */
+void cpu_exec_unimplemented(cpu_t *c, const cpu_insn *i)
+{
+    uint8_t bytes[15] = {0};
+    unsigned len = i->len ? i->len : 1;
+    if (!cpu_peek_linear(c, c->rip, bytes, len))
+        len = 0;
+    uint64_t first8 = 0;
+    memcpy(&first8, bytes, len < 8 ? len : 8);
+    c->unimplemented_count++;
+    cpu_obs_emit(c->obs, c->cycles, c->index, CPU_EV_UNIMPLEMENTED, first8, len, c->rip, 0);
+    if (c->hooks.unimplemented)
+        c->hooks.unimplemented(c->hooks.ctx, c, bytes, len);
+    if (c->strict)
+        cpu_abort_insn(c, CPU_STOP_UNIMPLEMENTED);
+    cpu_ud(c);
+}

@@ -1,0 +1,144 @@
+/*
+ * cpu_init.c — creating CPUs and guest physical memory.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cpu/cpu_internal.h"
+
+bool cpu_dcache_alloc(cpu_t *c);
+void cpu_dcache_release(cpu_t *c);
+
+bool cpu_phys_init(cpu_phys *p, uint64_t ram_size, uint64_t host_size)
+{
+    memset(p, 0, sizeof(*p));
+    ram_size = (ram_size + CPU_PAGE_SIZE - 1) & ~(uint64_t)(CPU_PAGE_SIZE - 1);
+    host_size = (host_size + CPU_PAGE_SIZE - 1) & ~(uint64_t)(CPU_PAGE_SIZE - 1);
+    p->ram_size = ram_size;
+    p->npages = ram_size >> CPU_PAGE_SHIFT;
+    p->ram = calloc(1, ram_size ? ram_size : 1);
+    p->code_page = calloc(p->npages ? p->npages : 1, 1);
+    p->code_gen = calloc(p->npages ? p->npages : 1, sizeof(uint32_t));
+    p->host_base = CPU_HOST_BASE;
+    p->host_size = host_size;
+    p->host = host_size ? calloc(1, host_size) : NULL;
+    if (!p->ram || !p->code_page || !p->code_gen || (host_size && !p->host)) {
+        cpu_phys_free(p);
+        return false;
+    }
+    return true;
+}
+
+void cpu_phys_free(cpu_phys *p)
+{
+    free(p->ram);
+    free(p->code_page);
+    free(p->code_gen);
+    free(p->host);
+    memset(p, 0, sizeof(*p));
+}
+
+uint64_t cpu_phys_host_alloc(cpu_phys *p, uint64_t size)
+{
+    size = (size + CPU_PAGE_SIZE - 1) & ~(uint64_t)(CPU_PAGE_SIZE - 1);
+    if (size == 0 || p->host_used + size > p->host_size)
+        return 0;
+    uint64_t pa = p->host_base + p->host_used;
+    memset(p->host + p->host_used, 0, size);
+    p->host_used += size;
+    return pa;
+}
+
+void *cpu_phys_ptr(cpu_phys *p, uint64_t pa, uint64_t len)
+{
+    if (pa < p->ram_size && len <= p->ram_size - pa)
+        return p->ram + pa;
+    if (pa >= p->host_base && pa - p->host_base < p->host_size &&
+        len <= p->host_size - (pa - p->host_base))
+        return p->host + (pa - p->host_base);
+    return NULL;
+}
+
+bool cpu_phys_read(cpu_phys *p, uint64_t pa, void *buf, size_t len)
+{
+    const void *src = cpu_phys_ptr(p, pa, len);
+    if (!src)
+        return false;
+    memcpy(buf, src, len);
+    return true;
+}
+
+bool cpu_phys_write(cpu_phys *p, uint64_t pa, const void *buf, size_t len)
+{
+    void *dst = cpu_phys_ptr(p, pa, len);
+    if (!dst)
+        return false;
+    /* Code written behind the CPUs' backs must not stay decoded. */
+    if (pa < p->ram_size) {
+        for (uint64_t pg = pa >> CPU_PAGE_SHIFT; pg <= (pa + len - 1) >> CPU_PAGE_SHIFT && len; pg++)
+            if (p->code_page[pg])
+                cpu_code_page_written(p, pg);
+    }
+    memcpy(dst, buf, len);
+    return true;
+}
+
+bool cpu_init(cpu_t *c, unsigned index, cpu_phys *phys, const cpu_cost_model *costs,
+              cpu_obs_bus *obs)
+{
+    memset(c, 0, sizeof(*c));
+    if (phys->ncpus >= CPU_MAX_CPUS || !cpu_dcache_alloc(c))
+        return false;
+    cpu_opmap_get();
+    c->index = index;
+    c->phys = phys;
+    c->costs = costs;
+    c->obs = obs;
+    c->mode = CPU_MODE_LONG64;
+    c->rflags = CPU_FL_FIXED1;
+    c->pending_vector = -1;
+    c->first_fault = -1;
+    c->delivery_old_cpl = -1;
+    c->pat = 0x0007040600070406ull; /* the power-up PAT (SDM Vol. 3A 11.12.4) */
+    cpu_tlb_flush(c);
+    phys->cpus[phys->ncpus++] = c;
+    return true;
+}
+
+void cpu_free(cpu_t *c)
+{
+    cpu_phys *p = c->phys;
+    if (p) {
+        for (unsigned k = 0; k < p->ncpus; k++) {
+            if (p->cpus[k] == c) {
+                for (unsigned j = k + 1; j < p->ncpus; j++)
+                    p->cpus[j - 1] = p->cpus[j];
+                p->ncpus--;
+                break;
+            }
+        }
+    }
+    cpu_dcache_release(c);
+    c->phys = NULL;
+}
+
+void cpu_set_hooks(cpu_t *c, const cpu_hooks *h)
+{
+    c->hooks = *h;
+    /* Page classification may have changed: cached translations go. */
+    cpu_tlb_flush(c);
+}
+
+const char *cpu_stop_name(cpu_stop s)
+{
+    switch (s) {
+    case CPU_STOP_NONE: return "none";
+    case CPU_STOP_CYCLES: return "cycle limit";
+    case CPU_STOP_INSNS: return "instruction limit";
+    case CPU_STOP_HALT: return "halted";
+    case CPU_STOP_HOOK: return "stopped by the machine";
+    case CPU_STOP_TRIPLE_FAULT: return "triple fault";
+    case CPU_STOP_UNIMPLEMENTED: return "unimplemented instruction";
+    }
+    return "?";
+}

@@ -1,0 +1,423 @@
+/*
+ * cpu_internal.h — what the files of cpu/ share among themselves: the
+ * decoded-instruction record, the opcode tables, memory access with the TLB
+ * fast path, lazy flags and faults. Nothing outside cpu/ includes this.
+ */
+#ifndef APICV_CPU_INTERNAL_H
+#define APICV_CPU_INTERNAL_H
+
+#include <string.h>
+
+#include "cpu/cpu.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* ---- the decoded instruction ------------------------------------------ */
+
+typedef struct cpu_insn cpu_insn;
+typedef void (*cpu_exec_fn)(cpu_t *c, const cpu_insn *i);
+
+enum {
+    CPU_REG_NONE = 0xFF, /* no base / no index */
+    CPU_REG_RIP = 0xFE,  /* RIP-relative base */
+    CPU_REG_AH = 16,     /* byte registers AH, CH, DH, BH are 16..19 (no REX) */
+};
+
+/* cpu_insn.pfx bits */
+enum {
+    CPU_PFX_LOCK = 1u << 0,
+    CPU_PFX_REP = 1u << 1,   /* F3 */
+    CPU_PFX_REPNE = 1u << 2, /* F2 */
+    CPU_PFX_OSIZE = 1u << 3, /* 66 */
+    CPU_PFX_ASIZE = 1u << 4, /* 67 */
+    CPU_PFX_REX = 1u << 5,   /* any REX prefix */
+    CPU_PFX_SEG = 1u << 6,   /* a segment override with a base (FS/GS) applies */
+    CPU_PFX_REXW = 1u << 7,
+};
+
+/*
+ * One decoded instruction. The handler (exec) is chosen at decode time for
+ * the operand form and size, so it does not re-inspect the encoding.
+ */
+struct cpu_insn {
+    cpu_exec_fn exec;
+    int32_t disp;     /* memory displacement; rel8/rel32 for relative branches */
+    uint8_t len;      /* encoded length */
+    uint8_t osize;    /* operand size in bytes: 1, 2, 4, 8 */
+    uint8_t asize;    /* address size in bytes: 2, 4, 8 */
+    uint8_t reg;      /* ModRM.reg (+REX.R) or the register in the opcode (+REX.B) */
+    uint8_t rm;       /* ModRM.rm (+REX.B) when mod = 3 */
+    uint8_t base;     /* memory base register, CPU_REG_NONE or CPU_REG_RIP */
+    uint8_t index;    /* memory index register or CPU_REG_NONE */
+    uint8_t scale;    /* index shift 0..3 */
+    uint8_t seg;      /* segment of the memory operand (cpu_segreg) */
+    uint8_t pfx;      /* CPU_PFX_* */
+    uint8_t map;      /* 0 one-byte, 1 0F, 2 0F38, 3 0F3A */
+    uint8_t op;       /* the opcode byte within its map */
+    uint8_t modrm;    /* the raw ModRM byte (0 when none) */
+    uint8_t sub;      /* handler-specific: condition code, ALU op, group digit, ENTER level */
+    uint8_t has_mem;  /* the ModRM operand is memory */
+    uint8_t ends_block;
+    uint8_t cost_class; /* cpu_cost_class: from the table, a decode function may change it */
+    uint16_t cost;    /* cycles, from the cost model, memory operand included */
+    uint64_t imm;     /* immediate, sign-extended to 64 bits where the SDM says so */
+};
+
+/* ---- opcode tables ------------------------------------------------------ */
+
+/* Immediate kinds of an opcode (SDM Vol. 2 appendix A notation). */
+enum cpu_imm_kind {
+    CPU_IMM_NONE,
+    CPU_IMM_B,     /* Ib, sign-extended into imm */
+    CPU_IMM_UB,    /* Ib, zero-extended (port numbers, shift counts, INT n) */
+    CPU_IMM_W,     /* Iw, zero-extended (RET imm16) */
+    CPU_IMM_Z,     /* Iz: 16 bits with a 16-bit operand size, else 32 sign-extended */
+    CPU_IMM_V,     /* Iv: 16/32/64 by operand size (MOV r, imm64) */
+    CPU_IMM_WB,    /* ENTER: Iw into imm, Ib into sub */
+    CPU_IMM_MOFFS, /* moffs: address-size bytes, into imm */
+    CPU_IMM_GRP3,  /* F6/F7: Ib/Iz only for /0 and /1 (TEST) */
+};
+
+/* cpu_opdesc.flags */
+enum {
+    CPU_OPF_MODRM = 1u << 0,   /* has a ModRM byte */
+    CPU_OPF_BYTE = 1u << 1,    /* operand size is 8 bits; reg and rm are byte registers */
+    CPU_OPF_RM8 = 1u << 2,     /* only rm is a byte register (MOVZX/MOVSX r, r/m8) */
+    CPU_OPF_DEF64 = 1u << 3,   /* 64-bit default operand size in 64-bit mode (PUSH, POP, ...) */
+    CPU_OPF_FORCE64 = 1u << 4, /* always 64-bit in 64-bit mode (near branches, Intel ignores 66) */
+    CPU_OPF_BRANCH = 1u << 5,  /* ends its block */
+    CPU_OPF_ENDS = 1u << 5,    /* alias: ends its block (state change the run loop must see) */
+    CPU_OPF_INVALID64 = 1u << 6, /* #UD in 64-bit mode (architecturally invalid, not "unimplemented") */
+    CPU_OPF_LOCKOK = 1u << 7,  /* LOCK allowed (with a memory destination) */
+    CPU_OPF_REGOP = 1u << 8,   /* register in the low 3 opcode bits (+REX.B) into reg */
+    CPU_OPF_UD = 1u << 9,      /* architecturally #UD (UD2, UD0, UD1): not reported as unimplemented */
+    CPU_OPF_MODREG = 1u << 10, /* ModRM whose mod field is ignored: always a register (MOV CR/DR) */
+};
+
+/*
+ * Finishes decoding: chooses i->exec (and may adjust fields). Returns false
+ * when the form is invalid (#UD); d gives the prefixes seen.
+ */
+typedef bool (*cpu_decode_fn)(cpu_insn *i);
+
+typedef struct cpu_opdesc {
+    cpu_decode_fn decode;
+    uint16_t flags;
+    uint8_t imm;        /* cpu_imm_kind */
+    uint8_t cost_class; /* cpu_cost_class */
+} cpu_opdesc;
+
+/* The four opcode maps. Built once by cpu_opmap_build() from each family's
+ * registration function; immutable afterwards (no machine state). */
+typedef struct cpu_opmap {
+    cpu_opdesc map[4][256];
+} cpu_opmap;
+
+void cpu_op(cpu_opmap *m, unsigned map, unsigned op, cpu_decode_fn fn, unsigned flags,
+            unsigned imm, unsigned cost_class);
+
+/* Registration functions of the instruction families (one file each). */
+void cpu_register_alu(cpu_opmap *m);      /* cpu_alu.c: ADD..CMP, INC, DEC, NEG, NOT, TEST, IMUL, MUL, DIV, IDIV */
+void cpu_register_shift(cpu_opmap *m);    /* cpu_shift.c: SHL..SAR, ROL..RCR, SHLD, SHRD */
+void cpu_register_bits(cpu_opmap *m);     /* cpu_bits.c: BT*, BSF, BSR, LZCNT, TZCNT, POPCNT, BSWAP, SETcc, CMOVcc */
+void cpu_register_transfer(cpu_opmap *m); /* cpu_transfer.c: MOV*, XCHG, XADD, CMPXCHG*, PUSH, POP, LEA, ENTER, LEAVE, CBW.., MOVBE */
+void cpu_register_control(cpu_opmap *m);  /* cpu_control.c: Jcc, JMP, CALL, RET, LOOP, JRCXZ, flag ops, NOP */
+void cpu_register_string(cpu_opmap *m);   /* cpu_string.c: MOVS, STOS, LODS, CMPS, SCAS, INS, OUTS */
+void cpu_register_system(cpu_opmap *m);   /* cpu_system.c: CRs, descriptor tables, MSRs, IN/OUT, HLT, INT, IRETQ, ... */
+
+const cpu_opmap *cpu_opmap_get(void);
+
+/* Decodes one instruction at bytes (up to avail bytes). Returns the length
+ * (0 when more bytes are needed than avail, i.e. beyond 15). i->exec is set
+ * to the #UD or unimplemented handler for bad encodings. */
+unsigned cpu_decode(cpu_mode mode, const cpu_cost_model *costs, const uint8_t *bytes,
+                    unsigned avail, cpu_insn *i);
+
+/* Handlers for encodings without an implementation. */
+void cpu_exec_ud(cpu_t *c, const cpu_insn *i);
+void cpu_exec_unimplemented(cpu_t *c, const cpu_insn *i);
+
+/* ---- registers ------------------------------------------------------------ */
+
+static inline uint64_t cpu_size_mask(unsigned size)
+{
+    return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
+}
+
+/* Reads a general register at operand size (byte registers 16..19 = AH..BH). */
+static inline uint64_t cpu_reg_get(const cpu_t *c, unsigned r, unsigned size)
+{
+    switch (size) {
+    case 1:
+        return r < 16 ? (uint8_t)c->gpr[r] : (uint8_t)(c->gpr[r - 16] >> 8);
+    case 2:
+        return (uint16_t)c->gpr[r];
+    case 4:
+        return (uint32_t)c->gpr[r];
+    default:
+        return c->gpr[r];
+    }
+}
+
+/* Writes a general register at operand size: 32-bit writes zero-extend,
+ * 8- and 16-bit writes merge (SDM Vol. 1 3.4.1.1). */
+static inline void cpu_reg_set(cpu_t *c, unsigned r, unsigned size, uint64_t v)
+{
+    switch (size) {
+    case 1:
+        if (r < 16)
+            c->gpr[r] = (c->gpr[r] & ~0xFFull) | (uint8_t)v;
+        else
+            c->gpr[r - 16] = (c->gpr[r - 16] & ~0xFF00ull) | ((uint64_t)(uint8_t)v << 8);
+        break;
+    case 2:
+        c->gpr[r] = (c->gpr[r] & ~0xFFFFull) | (uint16_t)v;
+        break;
+    case 4:
+        c->gpr[r] = (uint32_t)v;
+        break;
+    default:
+        c->gpr[r] = v;
+        break;
+    }
+}
+
+/* ---- faults ----------------------------------------------------------------- */
+
+/* Raises an exception: abandons the current instruction (RIP stays at it
+ * for faults) and delivers the vector at the run loop. */
+_Noreturn void cpu_fault(cpu_t *c, unsigned vector, uint32_t error);
+_Noreturn void cpu_fault_noerr(cpu_t *c, unsigned vector);
+static inline _Noreturn void cpu_gp0(cpu_t *c)
+{
+    cpu_fault(c, CPU_EXC_GP, 0);
+}
+static inline _Noreturn void cpu_ud(cpu_t *c)
+{
+    cpu_fault_noerr(c, CPU_EXC_UD);
+}
+
+/* ---- effective addresses and memory ---------------------------------------- */
+
+/* Effective linear address of the ModRM memory operand (SDM Vol. 1 3.7.5). */
+static inline uint64_t cpu_ea(const cpu_t *c, const cpu_insn *i)
+{
+    uint64_t a = (uint64_t)(int64_t)i->disp;
+    if (i->base < 16)
+        a += c->gpr[i->base];
+    else if (i->base == CPU_REG_RIP)
+        a += c->next_rip;
+    if (i->index != CPU_REG_NONE)
+        a += c->gpr[i->index] << i->scale;
+    if (i->asize == 4)
+        a = (uint32_t)a;
+    if (i->pfx & CPU_PFX_SEG)
+        a += c->seg[i->seg].base;
+    return a;
+}
+
+static inline bool cpu_canonical(uint64_t va)
+{
+    return (uint64_t)(((int64_t)va << 16) >> 16) == va;
+}
+
+/* Slow paths: page walk, TLB fill, MMIO, page-crossing, faults. */
+uint64_t cpu_read_slow(cpu_t *c, uint64_t va, unsigned size, cpu_access acc);
+void cpu_write_slow(cpu_t *c, uint64_t va, unsigned size, uint64_t v);
+/* Faults unless [va, va+size) is writable (for instructions that must check
+ * before any side effect). */
+void cpu_probe_write(cpu_t *c, uint64_t va, unsigned size);
+
+static inline uint64_t cpu_load_host(const uint8_t *p, unsigned size)
+{
+    switch (size) {
+    case 1:
+        return *p;
+    case 2: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    case 4: {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    default: {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return v;
+    }
+    }
+}
+
+static inline void cpu_store_host(uint8_t *p, unsigned size, uint64_t v)
+{
+    switch (size) {
+    case 1:
+        *p = (uint8_t)v;
+        break;
+    case 2: {
+        uint16_t x = (uint16_t)v;
+        memcpy(p, &x, 2);
+        break;
+    }
+    case 4: {
+        uint32_t x = (uint32_t)v;
+        memcpy(p, &x, 4);
+        break;
+    }
+    default:
+        memcpy(p, &v, 8);
+        break;
+    }
+}
+
+static inline cpu_tlb_entry *cpu_tlb_slot(cpu_t *c, uint64_t va)
+{
+    return &c->tlb[(va >> CPU_PAGE_SHIFT) & (CPU_TLB_ENTRIES - 1)];
+}
+
+/* Reads size bytes (1, 2, 4, 8) at linear address va. */
+static inline uint64_t cpu_read(cpu_t *c, uint64_t va, unsigned size)
+{
+    cpu_tlb_entry *e = cpu_tlb_slot(c, va);
+    if (likely(e->tag_read == (va & ~0xFFFull) && (va & 0xFFF) <= 0x1000u - size))
+        return cpu_load_host((const uint8_t *)(uintptr_t)(va + e->host_adj), size);
+    return cpu_read_slow(c, va, size, CPU_ACC_READ);
+}
+
+/* Writes size bytes (1, 2, 4, 8) at linear address va. */
+static inline void cpu_write(cpu_t *c, uint64_t va, unsigned size, uint64_t v)
+{
+    cpu_tlb_entry *e = cpu_tlb_slot(c, va);
+    if (likely(e->tag_write == (va & ~0xFFFull) && (va & 0xFFF) <= 0x1000u - size))
+        cpu_store_host((uint8_t *)(uintptr_t)(va + e->host_adj), size, v);
+    else
+        cpu_write_slow(c, va, size, v);
+}
+
+/* Reads the r/m operand (register or memory) at the instruction's size. */
+static inline uint64_t cpu_rm_read(cpu_t *c, const cpu_insn *i, unsigned size)
+{
+    if (!i->has_mem)
+        return cpu_reg_get(c, i->rm, size);
+    return cpu_read(c, cpu_ea(c, i), size);
+}
+
+static inline void cpu_rm_write(cpu_t *c, const cpu_insn *i, unsigned size, uint64_t v)
+{
+    if (!i->has_mem)
+        cpu_reg_set(c, i->rm, size, v);
+    else
+        cpu_write(c, cpu_ea(c, i), size, v);
+}
+
+/* Stack (SDM Vol. 1 6.2): 64-bit mode uses RSP without a segment base. */
+static inline void cpu_push(cpu_t *c, unsigned size, uint64_t v)
+{
+    uint64_t sp = c->gpr[CPU_RSP] - size;
+    cpu_write(c, sp, size, v);
+    c->gpr[CPU_RSP] = sp;
+}
+
+static inline uint64_t cpu_pop(cpu_t *c, unsigned size)
+{
+    uint64_t v = cpu_read(c, c->gpr[CPU_RSP], size);
+    c->gpr[CPU_RSP] += size;
+    return v;
+}
+
+/* Translates a linear address for an access (page walk on a TLB miss),
+ * raising #PF/#GP on failure. Returns the physical address. */
+uint64_t cpu_translate(cpu_t *c, uint64_t va, cpu_access acc);
+
+/* Physical access (after translation) honouring RAM, trap pages and MMIO. */
+uint64_t cpu_phys_load(cpu_t *c, uint64_t pa, unsigned size, cpu_access acc);
+void cpu_phys_store(cpu_t *c, uint64_t pa, unsigned size, uint64_t v);
+
+/* Marks a physical page as holding decoded code: its writes go slow so
+ * they invalidate the decoded blocks (self-modifying code). */
+void cpu_mark_code_page(cpu_t *c, uint64_t paddr);
+
+/* ---- lazy flags (cpu_flags.c) ------------------------------------------------ */
+
+/* Lazy flag operations: lf_op = kind * 4 + log2(size). */
+enum cpu_lf_kind {
+    CPU_LF_NONE = 0, /* flags are all in rflags */
+    CPU_LF_ADD,      /* res = src1 + src2 */
+    CPU_LF_ADC,      /* res = src1 + src2 + CF_in; carry-in kept in lf_op bit 8 */
+    CPU_LF_SUB,      /* res = src1 - src2 (also CMP) */
+    CPU_LF_SBB,      /* res = src1 - src2 - CF_in */
+    CPU_LF_LOGIC,    /* AND, OR, XOR, TEST: CF = OF = 0, AF undefined (0) */
+    CPU_LF_INC,      /* CF preserved in rflags */
+    CPU_LF_DEC,      /* CF preserved in rflags */
+    CPU_LF_NEG,      /* res = 0 - src2 */
+    CPU_LF_NKINDS
+};
+#define CPU_LF_CARRY_IN (1u << 8)
+
+static inline unsigned cpu_size_log2(unsigned size)
+{
+    return size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : 3;
+}
+
+static inline void cpu_lf_set(cpu_t *c, unsigned kind, unsigned size, uint64_t res,
+                              uint64_t src1, uint64_t src2)
+{
+    c->lf_op = kind * 4 + cpu_size_log2(size);
+    c->lf_res = res & cpu_size_mask(size);
+    c->lf_src1 = src1;
+    c->lf_src2 = src2;
+}
+
+/* INC/DEC keep CF: materialise it from the previous operation first. */
+void cpu_lf_keep_cf(cpu_t *c);
+
+/* Computes the six arithmetic flags from the lazy state. */
+uint64_t cpu_lf_flags(const cpu_t *c);
+/* Evaluates condition code cc (0..15, the low nibble of Jcc) (SDM Vol. 1 B.1). */
+bool cpu_cond(const cpu_t *c, unsigned cc);
+
+/* Sets arithmetic flags eagerly (for instructions whose flags are not one of
+ * the lazy kinds: shifts, rotates, MUL, bit operations). mask says which
+ * flags change; the others keep their value. */
+void cpu_flags_set(cpu_t *c, uint64_t mask, uint64_t values);
+
+/* Parity of the low byte: PF (SDM Vol. 1 3.4.3.1). */
+static inline bool cpu_parity(uint64_t v)
+{
+    return !__builtin_parity((unsigned)(v & 0xFF));
+}
+
+/* ---- exceptions and interrupts (cpu_except.c) ---------------------------------- */
+
+/* Delivers a pending exception recorded by cpu_fault (called by the run loop). */
+void cpu_deliver_pending_fault(cpu_t *c);
+/* Delivers the event queued by cpu_deliver_event outside a run. */
+void cpu_deliver_injected(cpu_t *c);
+
+/* ---- decoded-block cache (cpu_exec.c) -------------------------------------------- */
+
+/* Invalidates every decoded block of physical page p on every CPU of phys. */
+void cpu_code_page_written(cpu_phys *phys, uint64_t page);
+
+/* The intercept hook, if enabled for kind. */
+static inline cpu_hook_result cpu_intercept(cpu_t *c, cpu_icpt *info)
+{
+    if (likely(!(c->icpt_mask & (1u << info->kind))) || !c->hooks.intercept)
+        return CPU_HOOK_PASS;
+    cpu_hook_result r = c->hooks.intercept(c->hooks.ctx, c, info);
+    if (r == CPU_HOOK_EXIT)
+        cpu_abort_insn(c, CPU_STOP_HOOK);
+    return r;
+}
+
+/* Ends the current block after this instruction (trap stores, state changes). */
+static inline void cpu_end_block(cpu_t *c)
+{
+    c->exit_block = 1;
+}
+
+#endif

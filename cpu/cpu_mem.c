@@ -1,0 +1,325 @@
+/*
+ * cpu_mem.c — linear memory: 4-level paging, the TLB and its host-pointer
+ * fast path, physical accesses to RAM, trap pages and MMIO.
+ *
+ * SDM Vol. 3A chapter 4 "Paging": 4.5 (4-level paging), 4.6 (access
+ * rights), 4.7 (page-fault exceptions), 4.8 (accessed and dirty flags), 4.10
+ * (caching translation information).
+ */
+#include "cpu/cpu_internal.h"
+
+#define PTE_P (1ull << 0)
+#define PTE_RW (1ull << 1)
+#define PTE_US (1ull << 2)
+#define PTE_A (1ull << 5)
+#define PTE_D (1ull << 6)
+#define PTE_PS (1ull << 7)
+#define PTE_XD (1ull << 63)
+#define PTE_ADDR (((1ull << CPU_MAXPHYADDR) - 1) & ~0xFFFull)
+/* Bits 51:MAXPHYADDR are reserved in every paging-structure entry (SDM 4.5). */
+#define PTE_RSVD_HIGH (((1ull << 52) - 1) & ~((1ull << CPU_MAXPHYADDR) - 1))
+
+/* ---- physical accesses ------------------------------------------------------ */
+
+static bool page_is_ram(cpu_t *c, uint64_t pa)
+{
+    if (pa >= c->phys->ram_size)
+        return false;
+    if (c->hooks.page_kind)
+        return c->hooks.page_kind(c->hooks.ctx, c, pa & ~0xFFFull) == CPU_PAGE_RAM;
+    return true;
+}
+
+uint64_t cpu_phys_load(cpu_t *c, uint64_t pa, unsigned size, cpu_access acc)
+{
+    if (page_is_ram(c, pa) && (pa & 0xFFF) + size <= 0x1000)
+        return cpu_load_host(c->phys->ram + pa, size);
+    uint64_t v = 0;
+    if (c->hooks.mmio && c->hooks.mmio(c->hooks.ctx, c, pa, size, acc, &v))
+        return v & cpu_size_mask(size);
+    return cpu_size_mask(size); /* unbacked: all ones (SDM: no device answers) */
+}
+
+void cpu_phys_store(cpu_t *c, uint64_t pa, unsigned size, uint64_t v)
+{
+    if (page_is_ram(c, pa) && (pa & 0xFFF) + size <= 0x1000) {
+        uint64_t page = pa >> CPU_PAGE_SHIFT;
+        if (c->phys->code_page[page])
+            cpu_code_page_written(c->phys, page);
+        cpu_store_host(c->phys->ram + pa, size, v);
+        return;
+    }
+    /* A store to a trap page or MMIO may change interrupt state: the run
+     * loop must look before the next instruction. */
+    cpu_end_block(c);
+    if (c->hooks.mmio) {
+        uint64_t val = v & cpu_size_mask(size);
+        c->hooks.mmio(c->hooks.ctx, c, pa, size, CPU_ACC_WRITE, &val);
+    }
+}
+
+/* Guest-physical to host-physical (EPT when a hook provides it). */
+static uint64_t to_host_phys(cpu_t *c, uint64_t gpa, cpu_access acc)
+{
+    uint64_t hpa = gpa;
+    if (c->hooks.translate && !c->hooks.translate(c->hooks.ctx, c, gpa, acc, &hpa))
+        cpu_abort_insn(c, CPU_STOP_HOOK);
+    return hpa;
+}
+
+/* ---- the page walk ------------------------------------------------------------- */
+
+static _Noreturn void page_fault(cpu_t *c, uint64_t va, uint32_t err)
+{
+    c->cr2 = va;
+    cpu_fault(c, CPU_EXC_PF, err);
+}
+
+typedef struct walk_result {
+    uint64_t pa;       /* physical address of va */
+    bool writable;     /* for this CPL and CR0.WP */
+    bool user_ok;      /* accessible at CPL 3 */
+    bool executable;
+    bool dirty;
+} walk_result;
+
+static uint64_t walk_entry(cpu_t *c, uint64_t table, unsigned index)
+{
+    uint64_t hpa = to_host_phys(c, (table & PTE_ADDR) + index * 8u, CPU_ACC_WALK);
+    return cpu_phys_load(c, hpa, 8, CPU_ACC_WALK);
+}
+
+static void walk_set_bits(cpu_t *c, uint64_t table, unsigned index, uint64_t bits)
+{
+    uint64_t hpa = to_host_phys(c, (table & PTE_ADDR) + index * 8u, CPU_ACC_WALK);
+    if (hpa < c->phys->ram_size) {
+        uint64_t e = cpu_load_host(c->phys->ram + hpa, 8);
+        if ((e & bits) != bits)
+            cpu_phys_store(c, hpa, 8, e | bits);
+    }
+}
+
+/*
+ * 4-level paging walk (SDM 4.5) with the access-rights checks of SDM 4.6 and
+ * the #PF error code of SDM 4.7. Accessed and dirty flags are set only when
+ * the access succeeds (SDM 4.8).
+ */
+static walk_result page_walk(cpu_t *c, uint64_t va, cpu_access acc)
+{
+    bool user = c->cpl == 3, write = acc == CPU_ACC_WRITE, fetch = acc == CPU_ACC_FETCH;
+    bool nxe = (c->efer & CPU_EFER_NXE) != 0;
+    uint64_t rsvd = PTE_RSVD_HIGH | (nxe ? 0 : PTE_XD);
+    uint32_t err_base = (write ? CPU_PF_W : 0) | (user ? CPU_PF_U : 0) |
+                        (fetch && nxe ? CPU_PF_I : 0);
+    uint64_t tables[4];
+    unsigned idx[4], level;
+    uint64_t e = 0, table = c->cr3;
+    bool rw = true, us = true, xd = false;
+    uint64_t page_mask = 0xFFF;
+
+    for (level = 0; level < 4; level++) {
+        unsigned shift = 39 - 9 * level;
+        idx[level] = (unsigned)((va >> shift) & 511);
+        tables[level] = table;
+        e = walk_entry(c, table, idx[level]);
+        if (!(e & PTE_P))
+            page_fault(c, va, err_base);
+        uint64_t r = rsvd;
+        if (level == 0)
+            r |= PTE_PS; /* PML4E: PS reserved */
+        else if ((e & PTE_PS) && level == 1)
+            r |= 0x3FFFE000ull; /* 1-GByte page: bits 29:13 */
+        else if ((e & PTE_PS) && level == 2)
+            r |= 0x1FE000ull; /* 2-MByte page: bits 20:13 */
+        if (e & r)
+            page_fault(c, va, err_base | CPU_PF_P | CPU_PF_RSVD);
+        rw = rw && (e & PTE_RW);
+        us = us && (e & PTE_US);
+        xd = xd || (e & PTE_XD);
+        if (level == 3 || (level > 0 && (e & PTE_PS))) {
+            page_mask = level == 1 ? 0x3FFFFFFF : level == 2 ? 0x1FFFFF : 0xFFF;
+            break;
+        }
+        table = e;
+    }
+
+    /* Access rights (SDM 4.6): supervisor writes need RW when CR0.WP = 1;
+     * user accesses need U/S everywhere and RW for writes; fetches need XD
+     * clear when EFER.NXE = 1. */
+    bool wp = (c->cr0 & CPU_CR0_WP) != 0;
+    bool writable = user ? (rw && us) : (rw || !wp);
+    bool ok = true;
+    if (user && !us)
+        ok = false;
+    if (write && !writable)
+        ok = false;
+    if (fetch && nxe && xd)
+        ok = false;
+    if (!ok)
+        page_fault(c, va, err_base | CPU_PF_P);
+
+    for (unsigned l = 0; l < level; l++)
+        walk_set_bits(c, tables[l], idx[l], PTE_A);
+    walk_set_bits(c, tables[level], idx[level], write ? (PTE_A | PTE_D) : PTE_A);
+
+    walk_result w;
+    w.pa = (e & PTE_ADDR & ~page_mask) | (va & page_mask);
+    w.writable = writable;
+    w.user_ok = us;
+    w.executable = !(nxe && xd);
+    w.dirty = write || (e & PTE_D);
+    return w;
+}
+
+/*
+ * Translates va and refills its TLB entry. Only plain RAM pages get the
+ * host pointer; trap pages and MMIO never do, and pages holding decoded code
+ * get no fast write path (their writes must invalidate the code).
+ */
+uint64_t cpu_translate(cpu_t *c, uint64_t va, cpu_access acc)
+{
+    if (c->mode == CPU_MODE_LONG64 && !cpu_canonical(va))
+        cpu_fault(c, CPU_EXC_GP, 0);
+    walk_result w;
+    if (c->cr0 & CPU_CR0_PG) {
+        w = page_walk(c, va, acc);
+    } else {
+        w.pa = va;
+        w.writable = w.user_ok = w.executable = w.dirty = true;
+    }
+    uint64_t gpa_page = w.pa & ~0xFFFull;
+    uint64_t hpa_page = to_host_phys(c, gpa_page, acc);
+    uint64_t vpage = va & ~0xFFFull;
+    cpu_tlb_entry *e = cpu_tlb_slot(c, va);
+    e->tag_read = e->tag_write = e->tag_fetch = CPU_TLB_INVALID;
+    e->paddr = hpa_page;
+    if (page_is_ram(c, hpa_page)) {
+        e->host_adj = (uintptr_t)(c->phys->ram + hpa_page) - (uintptr_t)vpage;
+        e->tag_read = vpage;
+        if (w.writable && w.dirty && !c->phys->code_page[hpa_page >> CPU_PAGE_SHIFT])
+            e->tag_write = vpage;
+        if (w.executable)
+            e->tag_fetch = vpage;
+    }
+    return hpa_page | (va & 0xFFF);
+}
+
+/* ---- slow paths ---------------------------------------------------------------- */
+
+static uint64_t read_one_page(cpu_t *c, uint64_t va, unsigned size, cpu_access acc)
+{
+    uint64_t pa = cpu_translate(c, va, acc);
+    return cpu_phys_load(c, pa, size, acc);
+}
+
+uint64_t cpu_read_slow(cpu_t *c, uint64_t va, unsigned size, cpu_access acc)
+{
+    if ((va & 0xFFF) + size <= 0x1000)
+        return read_one_page(c, va, size, acc);
+    /* Crossing a page: translate both before reading (both may fault). */
+    unsigned first = 0x1000 - (unsigned)(va & 0xFFF);
+    uint64_t pa0 = cpu_translate(c, va, acc);
+    uint64_t pa1 = cpu_translate(c, va + first, acc);
+    uint64_t v = 0;
+    for (unsigned k = 0; k < size; k++) {
+        uint64_t pa = k < first ? pa0 + k : pa1 + (k - first);
+        v |= cpu_phys_load(c, pa, 1, acc) << (8 * k);
+    }
+    return v;
+}
+
+void cpu_write_slow(cpu_t *c, uint64_t va, unsigned size, uint64_t v)
+{
+    if ((va & 0xFFF) + size <= 0x1000) {
+        uint64_t pa = cpu_translate(c, va, CPU_ACC_WRITE);
+        cpu_phys_store(c, pa, size, v);
+        return;
+    }
+    unsigned first = 0x1000 - (unsigned)(va & 0xFFF);
+    uint64_t pa0 = cpu_translate(c, va, CPU_ACC_WRITE);
+    uint64_t pa1 = cpu_translate(c, va + first, CPU_ACC_WRITE);
+    for (unsigned k = 0; k < size; k++) {
+        uint64_t pa = k < first ? pa0 + k : pa1 + (k - first);
+        cpu_phys_store(c, pa, 1, (v >> (8 * k)) & 0xFF);
+    }
+}
+
+void cpu_probe_write(cpu_t *c, uint64_t va, unsigned size)
+{
+    cpu_tlb_entry *e = cpu_tlb_slot(c, va);
+    if (e->tag_write == (va & ~0xFFFull) && (va & 0xFFF) <= 0x1000u - size)
+        return;
+    cpu_translate(c, va, CPU_ACC_WRITE);
+    if ((va & 0xFFF) + size > 0x1000)
+        cpu_translate(c, (va | 0xFFF) + 1, CPU_ACC_WRITE);
+}
+
+/* ---- TLB maintenance (SDM 4.10.4) ---------------------------------------------- */
+
+void cpu_tlb_flush(cpu_t *c)
+{
+    for (unsigned k = 0; k < CPU_TLB_ENTRIES; k++) {
+        c->tlb[k].tag_read = c->tlb[k].tag_write = c->tlb[k].tag_fetch = CPU_TLB_INVALID;
+    }
+    c->tlb_epoch++;
+}
+
+void cpu_tlb_flush_page(cpu_t *c, uint64_t va)
+{
+    /* A 2 MiB or 1 GiB page backs many 4 KiB entries, so INVLPG of one
+     * address flushes everything: a TLB may always cache less. */
+    (void)va;
+    cpu_tlb_flush(c);
+}
+
+void cpu_mark_code_page(cpu_t *c, uint64_t paddr)
+{
+    cpu_phys *p = c->phys;
+    uint64_t page = paddr >> CPU_PAGE_SHIFT;
+    if (page >= p->npages || p->code_page[page])
+        return;
+    p->code_page[page] = 1;
+    /* Every CPU loses its fast write path to this page. */
+    for (unsigned k = 0; k < p->ncpus; k++) {
+        cpu_t *o = p->cpus[k];
+        for (unsigned t = 0; t < CPU_TLB_ENTRIES; t++)
+            if (o->tlb[t].paddr == (page << CPU_PAGE_SHIFT))
+                o->tlb[t].tag_write = CPU_TLB_INVALID;
+    }
+}
+
+void cpu_code_page_written(cpu_phys *p, uint64_t page)
+{
+    p->code_page[page] = 0;
+    p->code_gen[page]++;
+}
+
+bool cpu_peek_linear(cpu_t *c, uint64_t va, void *buf, size_t len)
+{
+    /* A side-effect-free walk for debuggers: no A/D updates, no faults. */
+    uint8_t *out = buf;
+    for (size_t k = 0; k < len;) {
+        uint64_t a = va + k, pa = a;
+        if (c->cr0 & CPU_CR0_PG) {
+            uint64_t table = c->cr3, e = 0;
+            unsigned level;
+            for (level = 0; level < 4; level++) {
+                uint64_t ea = (table & PTE_ADDR) + ((a >> (39 - 9 * level)) & 511) * 8;
+                if (!cpu_phys_read(c->phys, ea, &e, 8) || !(e & PTE_P))
+                    return false;
+                if (level == 3 || (level > 0 && (e & PTE_PS)))
+                    break;
+                table = e;
+            }
+            uint64_t mask = level == 1 ? 0x3FFFFFFF : level == 2 ? 0x1FFFFF : 0xFFF;
+            pa = (e & PTE_ADDR & ~mask) | (a & mask);
+        }
+        size_t chunk = 0x1000 - (a & 0xFFF);
+        if (chunk > len - k)
+            chunk = len - k;
+        if (!cpu_phys_read(c->phys, pa, out + k, chunk))
+            return false;
+        k += chunk;
+    }
+    return true;
+}
