@@ -342,6 +342,8 @@ typedef struct cpu {
 
     cpu_stop stop;
     jmp_buf abort_jmp;
+    bool nmi_blocked;    /* NMI delivery blocked until the next IRET (SDM Vol. 3A 6.7.1) */
+    uint64_t misc_enable, mtrr_def_type;
     uint8_t shadow_arm;  /* the instruction just executed began a new STI/MOV-SS shadow */
     uint8_t shadow_kind; /* 1 = blocking by STI, 2 = blocking by MOV SS (VMX interruptibility) */
     int pending_vector;  /* exception raised by the current instruction, or -1 */
@@ -358,6 +360,9 @@ typedef struct cpu {
     uint64_t unimplemented_count;
 
     struct cpu_dcache *dcache; /* decoded blocks */
+    struct cpu_block *cur_block; /* the block executing (to count retired instructions after a fault) */
+    uint64_t cur_block_rip;
+    unsigned cur_block_count;
     uint32_t tlb_epoch;        /* bumped on every TLB flush: cached successors check it */
 } cpu_t;
 

@@ -42,7 +42,7 @@ static void load_handler_cs(cpu_t *c, uint16_t sel, uint32_t ext, cpu_seg *cs)
     uint32_t err = (sel & 0xFFFC) | ext;
     if ((sel & 0xFFFC) == 0 || (sel & 4) || (uint32_t)(sel | 7) > c->gdtr.limit)
         cpu_fault(c, CPU_EXC_GP, err);
-    uint64_t d = cpu_read(c, c->gdtr.base + (sel & ~7u), 8);
+    uint64_t d = cpu_read_supervisor(c, c->gdtr.base + (sel & ~7u), 8);
     unsigned type = (d >> 40) & 0xF, s = (d >> 44) & 1, p = (d >> 47) & 1, l = (d >> 53) & 1;
     unsigned dpl = (d >> 45) & 3;
     if (!s || !(type & 8) || !l || dpl > c->cpl)
@@ -72,8 +72,8 @@ static void deliver_event_now(cpu_t *c, uint8_t vector, unsigned type, bool has_
 
     if (vector * 16u + 15 > c->idtr.limit)
         cpu_fault(c, CPU_EXC_GP, idt_err);
-    uint64_t lo = cpu_read(c, c->idtr.base + vector * 16u, 8);
-    uint64_t hi = cpu_read(c, c->idtr.base + vector * 16u + 8, 8);
+    uint64_t lo = cpu_read_supervisor(c, c->idtr.base + vector * 16u, 8);
+    uint64_t hi = cpu_read_supervisor(c, c->idtr.base + vector * 16u + 8, 8);
     unsigned gtype = (lo >> 40) & 0x1F, dpl = (lo >> 45) & 3, present = (lo >> 47) & 1;
     unsigned ist = (lo >> 32) & 7;
     if (gtype != 0xE && gtype != 0xF)
@@ -95,9 +95,9 @@ static void deliver_event_now(cpu_t *c, uint8_t vector, unsigned type, bool has_
     uint64_t rsp = c->gpr[CPU_RSP];
     uint16_t ss_sel = c->seg[CPU_SS].sel;
     if (ist)
-        rsp = cpu_read(c, c->tr.base + 0x24 + 8u * (ist - 1), 8);
+        rsp = cpu_read_supervisor(c, c->tr.base + 0x24 + 8u * (ist - 1), 8);
     else if (new_cpl < c->cpl)
-        rsp = cpu_read(c, c->tr.base + 4 + 8u * new_cpl, 8);
+        rsp = cpu_read_supervisor(c, c->tr.base + 4 + 8u * new_cpl, 8);
     if (new_cpl < c->cpl)
         ss_sel = (uint16_t)new_cpl;
     rsp &= ~0xFull;
@@ -152,6 +152,8 @@ static void deliver_event_now(cpu_t *c, uint8_t vector, unsigned type, bool has_
     c->rip = target;
     c->next_rip = target;
     c->halted = 0;
+    if (type == EVT_NMI)
+        c->nmi_blocked = true; /* until the next IRET (SDM Vol. 3A 6.7.1) */
     c->events &= ~(uint32_t)CPU_EVT_SHADOW;
     c->exit_block = 1;
     c->cycles += c->costs->cost[CPU_COST_INTERRUPT];

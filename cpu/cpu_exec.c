@@ -23,6 +23,7 @@
 typedef struct cpu_block cpu_block;
 
 struct cpu_block {
+    const uint32_t *genp; /* &phys->code_gen[first page] */
     uint64_t pa;    /* physical address of the first byte */
     uint64_t page2; /* second physical page an instruction runs into, or NO_PAGE */
     uint32_t gen, gen2;
@@ -74,9 +75,8 @@ static inline unsigned hash_pa(uint64_t pa)
 
 static inline bool block_valid(const cpu_t *c, const cpu_block *b)
 {
-    const cpu_phys *p = c->phys;
-    return p->code_gen[b->pa >> CPU_PAGE_SHIFT] == b->gen &&
-           (b->page2 == NO_PAGE || p->code_gen[b->page2] == b->gen2);
+    return *b->genp == b->gen &&
+           (likely(b->page2 == NO_PAGE) || c->phys->code_gen[b->page2] == b->gen2);
 }
 
 /* SDM Vol. 2 2.3.11: an instruction longer than 15 bytes raises #GP(0). */
@@ -120,7 +120,8 @@ static cpu_block *decode_block(cpu_t *c, uint64_t pa)
     b->page2 = NO_PAGE;
     b->insn = &dc->arena[dc->ninsns];
     cpu_mark_code_page(c, pa);
-    b->gen = c->phys->code_gen[pa >> CPU_PAGE_SHIFT];
+    b->genp = &c->phys->code_gen[pa >> CPU_PAGE_SHIFT];
+    b->gen = *b->genp;
 
     const uint8_t *page = c->phys->ram + (pa & ~0xFFFull);
     unsigned off = (unsigned)(pa & 0xFFF), n = 0;
@@ -219,63 +220,116 @@ static void handle_events(cpu_t *c)
         c->events &= ~(uint32_t)(CPU_EVT_INTR | CPU_EVT_HOOK);
 }
 
+/* The run loop counted a whole block in advance; after a fault abandoned
+ * the instruction at c->rip, only those before it retired. Their lengths
+ * lead from the block's first RIP. Returns how many to take back. */
+static uint64_t not_retired_after_fault(const cpu_t *c, unsigned counted)
+{
+    const cpu_block *b = c->cur_block;
+    uint64_t rip = c->cur_block_rip;
+    unsigned n = 0;
+    while (n < counted && rip != c->rip) {
+        rip += b->insn[n].len;
+        n++;
+    }
+    return counted - n;
+}
+
+/* The checks a block boundary needs only now and then: a stop, HLT, the
+ * cycle or instruction limit, pending events. Returns false to leave the
+ * run loop; *shadowed says the next instruction runs alone. */
+static bool boundary_checks(cpu_t *c, bool *shadowed)
+{
+    *shadowed = false;
+    c->cur_block = NULL;
+    if (c->stop)
+        return false;
+    if (c->cycles >= c->cycle_limit) {
+        c->stop = CPU_STOP_CYCLES;
+        return false;
+    }
+    if (c->insns >= c->insn_limit) {
+        c->stop = CPU_STOP_INSNS;
+        return false;
+    }
+    if (c->events) {
+        /* SDM Vol. 3A 6.8.3: nothing is taken in the shadow of STI or
+         * MOV SS; the shadowed instruction runs alone. */
+        *shadowed = (c->events & CPU_EVT_SHADOW) != 0;
+        if (!*shadowed) {
+            handle_events(c);
+            if (c->stop)
+                return false;
+        }
+    }
+    if (c->halted) {
+        c->stop = CPU_STOP_HALT;
+        return false;
+    }
+    if (unlikely(c->mode != CPU_MODE_LONG64)) {
+        /* Only 64-bit mode executes today (the decoder knows the rest). */
+        c->stop = CPU_STOP_UNIMPLEMENTED;
+        return false;
+    }
+    return true;
+}
+
+/*
+ * The hot loop. A block boundary costs a test of `events` and of the cycle
+ * limit; everything rarer (stops, HLT, stepping, shadows) goes through
+ * boundary_checks, entered whenever `slow` is set: after a block that ended
+ * early, and for every block while stepping or in an interrupt shadow.
+ */
 static void run_loop(cpu_t *c)
 {
     cpu_block *prev = NULL;
+    bool stepping = c->insn_limit != UINT64_MAX;
+    bool slow = true, shadowed = false;
+    unsigned max_n = CPU_BLOCK_MAX;
     for (;;) {
-        if (c->stop)
-            return;
-        if (c->cycles >= c->cycle_limit) {
-            c->stop = CPU_STOP_CYCLES;
-            return;
-        }
-        if (c->insns >= c->insn_limit) {
-            c->stop = CPU_STOP_INSNS;
-            return;
-        }
-        bool shadowed = false;
-        if (unlikely(c->events)) {
-            /* SDM Vol. 3A 6.8.3: nothing is taken in the shadow of STI or
-             * MOV SS; the shadowed instruction runs alone. */
-            shadowed = (c->events & CPU_EVT_SHADOW) != 0;
-            if (!shadowed) {
-                handle_events(c);
-                if (c->stop)
-                    return;
+        if (unlikely(slow || c->events || c->cycles >= c->cycle_limit)) {
+            if (!boundary_checks(c, &shadowed))
+                return;
+            if (c->events & ~(uint32_t)CPU_EVT_SHADOW)
                 prev = NULL;
-            }
-        }
-        if (c->halted) {
-            c->stop = CPU_STOP_HALT;
-            return;
-        }
-        if (unlikely(c->mode != CPU_MODE_LONG64)) {
-            /* Only 64-bit mode executes today (the decoder knows the rest). */
-            c->stop = CPU_STOP_UNIMPLEMENTED;
-            return;
+            max_n = CPU_BLOCK_MAX;
+            if (shadowed)
+                max_n = 1;
+            else if (stepping && c->insn_limit - c->insns < max_n)
+                max_n = (unsigned)(c->insn_limit - c->insns);
+            slow = stepping || shadowed;
         }
         cpu_block *b = next_block(c, prev);
-        if (!b) {
+        if (unlikely(!b)) {
+            c->cur_block = NULL;
             exec_uncached(c);
             prev = NULL;
-        } else {
-            uint64_t left = c->insn_limit - c->insns;
-            const cpu_insn *i = b->insn;
-            const cpu_insn *end = i + (shadowed ? 1 : (b->n < left ? b->n : left));
-            c->exit_block = 0;
-            do {
-                c->next_rip = c->rip + i->len;
-                c->cycles += i->cost;
-                i->exec(c, i);
-                c->rip = c->next_rip;
-                c->insns++;
-                i++;
-            } while (i < end && !c->exit_block);
-            prev = (i == b->insn + b->n) ? b : NULL;
+            slow = true;
+            continue;
         }
-        if (shadowed && !c->shadow_arm)
-            c->events &= ~(uint32_t)CPU_EVT_SHADOW;
-        c->shadow_arm = 0;
+        unsigned n = b->n < max_n ? b->n : max_n;
+        const cpu_insn *i = b->insn, *end = i + n;
+        c->cur_block = b;
+        c->cur_block_rip = c->rip;
+        c->cur_block_count = n;
+        c->insns += n; /* corrected below (early exit) or after a fault */
+        c->exit_block = 0;
+        do {
+            c->next_rip = c->rip + i->len;
+            c->cycles += i->cost;
+            i->exec(c, i);
+            c->rip = c->next_rip;
+        } while (++i < end && !c->exit_block);
+        prev = b;
+        if (unlikely(c->exit_block || slow)) {
+            c->insns -= (uint64_t)(end - i);
+            if (i != b->insn + b->n)
+                prev = NULL;
+            slow = true;
+            if (shadowed && !c->shadow_arm)
+                c->events &= ~(uint32_t)CPU_EVT_SHADOW;
+            c->shadow_arm = 0;
+        }
     }
 }
 
@@ -287,6 +341,10 @@ cpu_stop cpu_run(cpu_t *c, uint64_t cycle_limit, uint64_t max_insns)
     c->in_run = true;
     if (setjmp(c->abort_jmp)) {
         /* A fault or a hook abandoned an instruction; RIP is still at it. */
+        if (c->cur_block) {
+            c->insns -= not_retired_after_fault(c, c->cur_block_count);
+            c->cur_block = NULL;
+        }
         c->exit_block = 0;
         c->shadow_arm = 0;
         if (c->stop == CPU_STOP_NONE && c->pending_vector >= 0)

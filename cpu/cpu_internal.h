@@ -128,6 +128,16 @@ void cpu_register_system(cpu_opmap *m);   /* cpu_system.c: CRs, descriptor table
 
 const cpu_opmap *cpu_opmap_get(void);
 
+/* Shared between family files. */
+void cpu_register_msr(cpu_opmap *m);   /* cpu_msr.c: RDMSR, WRMSR, RDTSC */
+void cpu_register_cpuid(cpu_opmap *m); /* cpu_cpuid.c: CPUID */
+bool cpu_decode_pause(cpu_insn *i);    /* cpu_system.c: F3 90 */
+bool cpu_decode_cmpxchg8b(cpu_insn *i); /* cpu_transfer.c: 0F C7 /1 */
+bool cpu_decode_grp5_other(cpu_insn *i); /* cpu_control.c: FF /2../7 */
+void cpu_load_segment(cpu_t *c, unsigned sreg, uint16_t sel); /* cpu_system.c */
+void cpu_exec_swapgs(cpu_t *c, const cpu_insn *i); /* cpu_msr.c */
+void cpu_exec_rdtscp(cpu_t *c, const cpu_insn *i); /* cpu_msr.c */
+
 /* Decodes one instruction at bytes (up to avail bytes). Returns the length
  * (0 when more bytes are needed than avail, i.e. beyond 15). i->exec is set
  * to the #UD or unimplemented handler for bad encodings. */
@@ -217,9 +227,11 @@ static inline uint64_t cpu_ea(const cpu_t *c, const cpu_insn *i)
     return a;
 }
 
+/* 48-bit linear addresses: bits 63:47 all equal (SDM Vol. 1 3.3.7.1). */
 static inline bool cpu_canonical(uint64_t va)
 {
-    return (uint64_t)(((int64_t)va << 16) >> 16) == va;
+    uint64_t top = va >> 47;
+    return top == 0 || top == 0x1FFFF;
 }
 
 /* Slow paths: page walk, TLB fill, MMIO, page-crossing, faults. */
@@ -329,6 +341,10 @@ static inline uint64_t cpu_pop(cpu_t *c, unsigned size)
     return v;
 }
 
+/* An implicit supervisor-mode read (descriptor tables, IDT, TSS) that
+ * ignores CPL 3 (SDM Vol. 3A 4.6). */
+uint64_t cpu_read_supervisor(cpu_t *c, uint64_t va, unsigned size);
+
 /* Translates a linear address for an access (page walk on a TLB miss),
  * raising #PF/#GP on failure. Returns the physical address. */
 uint64_t cpu_translate(cpu_t *c, uint64_t va, cpu_access acc);
@@ -373,7 +389,13 @@ static inline void cpu_lf_set(cpu_t *c, unsigned kind, unsigned size, uint64_t r
 }
 
 /* INC/DEC keep CF: materialise it from the previous operation first. */
-void cpu_lf_keep_cf(cpu_t *c);
+void cpu_lf_keep_cf_slow(cpu_t *c);
+static inline void cpu_lf_keep_cf(cpu_t *c)
+{
+    unsigned kind = (c->lf_op & 0xFF) >> 2;
+    if (kind != CPU_LF_NONE && kind != CPU_LF_INC && kind != CPU_LF_DEC)
+        cpu_lf_keep_cf_slow(c);
+}
 
 /* Computes the six arithmetic flags from the lazy state. */
 uint64_t cpu_lf_flags(const cpu_t *c);
@@ -417,6 +439,16 @@ static inline cpu_hook_result cpu_intercept(cpu_t *c, cpu_icpt *info)
 /* Ends the current block after this instruction (trap stores, state changes). */
 static inline void cpu_end_block(cpu_t *c)
 {
+    c->exit_block = 1;
+}
+
+/* STI (kind 1) or MOV SS (kind 2) blocks interrupts until after the next
+ * instruction (SDM Vol. 3A 6.8.3): the run loop executes that one alone. */
+static inline void cpu_begin_shadow(cpu_t *c, unsigned kind)
+{
+    c->events |= CPU_EVT_SHADOW;
+    c->shadow_arm = 1;
+    c->shadow_kind = (uint8_t)kind;
     c->exit_block = 1;
 }
 

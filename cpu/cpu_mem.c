@@ -44,8 +44,11 @@ void cpu_phys_store(cpu_t *c, uint64_t pa, unsigned size, uint64_t v)
 {
     if (page_is_ram(c, pa) && (pa & 0xFFF) + size <= 0x1000) {
         uint64_t page = pa >> CPU_PAGE_SHIFT;
-        if (c->phys->code_page[page])
+        if (c->phys->code_page[page]) {
+            /* Self-modifying code: the rest of this block may be stale. */
             cpu_code_page_written(c->phys, page);
+            cpu_end_block(c);
+        }
         cpu_store_host(c->phys->ram + pa, size, v);
         return;
     }
@@ -104,9 +107,9 @@ static void walk_set_bits(cpu_t *c, uint64_t table, unsigned index, uint64_t bit
  * the #PF error code of SDM 4.7. Accessed and dirty flags are set only when
  * the access succeeds (SDM 4.8).
  */
-static walk_result page_walk(cpu_t *c, uint64_t va, cpu_access acc)
+static walk_result page_walk(cpu_t *c, uint64_t va, cpu_access acc, bool user)
 {
-    bool user = c->cpl == 3, write = acc == CPU_ACC_WRITE, fetch = acc == CPU_ACC_FETCH;
+    bool write = acc == CPU_ACC_WRITE, fetch = acc == CPU_ACC_FETCH;
     bool nxe = (c->efer & CPU_EFER_NXE) != 0;
     uint64_t rsvd = PTE_RSVD_HIGH | (nxe ? 0 : PTE_XD);
     uint32_t err_base = (write ? CPU_PF_W : 0) | (user ? CPU_PF_U : 0) |
@@ -182,7 +185,7 @@ uint64_t cpu_translate(cpu_t *c, uint64_t va, cpu_access acc)
         cpu_fault(c, CPU_EXC_GP, 0);
     walk_result w;
     if (c->cr0 & CPU_CR0_PG) {
-        w = page_walk(c, va, acc);
+        w = page_walk(c, va, acc, c->cpl == 3);
     } else {
         w.pa = va;
         w.writable = w.user_ok = w.executable = w.dirty = true;
@@ -202,6 +205,26 @@ uint64_t cpu_translate(cpu_t *c, uint64_t va, cpu_access acc)
             e->tag_fetch = vpage;
     }
     return hpa_page | (va & 0xFFF);
+}
+
+/* An implicit supervisor-mode access (SDM 4.6: descriptor tables, the IDT,
+ * the TSS) at any CPL: walked without filling the TLB, whose entries hold
+ * the current CPL's rights. */
+uint64_t cpu_read_supervisor(cpu_t *c, uint64_t va, unsigned size)
+{
+    if (c->cpl != 3)
+        return cpu_read(c, va, size);
+    uint64_t v = 0;
+    for (unsigned k = 0; k < size; k++) {
+        uint64_t a = va + k;
+        if (c->mode == CPU_MODE_LONG64 && !cpu_canonical(a))
+            cpu_fault(c, CPU_EXC_GP, 0);
+        uint64_t pa = a;
+        if (c->cr0 & CPU_CR0_PG)
+            pa = page_walk(c, a, CPU_ACC_READ, false).pa;
+        v |= cpu_phys_load(c, to_host_phys(c, pa, CPU_ACC_READ), 1, CPU_ACC_READ) << (8 * k);
+    }
+    return v;
 }
 
 /* ---- slow paths ---------------------------------------------------------------- */
