@@ -23,6 +23,7 @@
 typedef struct cpu_block cpu_block;
 
 struct cpu_block {
+    const cpu_insn *end;  /* one past the last instruction */
     const uint32_t *genp; /* &phys->code_gen[first page] */
     uint64_t pa;    /* physical address of the first byte */
     uint64_t page2; /* second physical page an instruction runs into, or NO_PAGE */
@@ -147,6 +148,7 @@ static cpu_block *decode_block(cpu_t *c, uint64_t pa)
             break;
     }
     b->n = (uint16_t)n;
+    b->end = b->insn + n;
     dc->nblocks++;
     dc->ninsns += n;
     dc->hash[hash_pa(pa)] = b;
@@ -195,9 +197,10 @@ static cpu_block *lookup_block(cpu_t *c)
 static inline cpu_block *next_block(cpu_t *c, cpu_block *prev)
 {
     if (prev) {
+        /* A link is as good as its epoch: TLB flushes and writes to any
+         * code page (cpu_code_page_written) start a new one. */
         for (unsigned k = 0; k < 2; k++) {
-            if (prev->succ[k].rip == c->rip && prev->succ[k].epoch == c->tlb_epoch &&
-                block_valid(c, prev->succ[k].block))
+            if (prev->succ[k].rip == c->rip && prev->succ[k].epoch == c->tlb_epoch)
                 return prev->succ[k].block;
         }
     }
@@ -307,8 +310,12 @@ static void run_loop(cpu_t *c)
             slow = true;
             continue;
         }
-        unsigned n = b->n < max_n ? b->n : max_n;
-        const cpu_insn *i = b->insn, *end = i + n;
+        const cpu_insn *i = b->insn, *end = b->end;
+        unsigned n = b->n;
+        if (unlikely(max_n < n)) {
+            n = max_n;
+            end = i + n;
+        }
         c->cur_block = b;
         c->cur_block_rip = c->rip;
         c->cur_block_count = n;
@@ -323,7 +330,7 @@ static void run_loop(cpu_t *c)
         prev = b;
         if (unlikely(c->exit_block || slow)) {
             c->insns -= (uint64_t)(end - i);
-            if (i != b->insn + b->n)
+            if (i != b->end)
                 prev = NULL;
             slow = true;
             if (shadowed && !c->shadow_arm)

@@ -87,27 +87,113 @@ void cpu_set_rflags(cpu_t *c, uint64_t v)
     c->lf_op = CPU_LF_NONE;
 }
 
+/* When every arithmetic flag is replaced (shifts, MUL, SHLD) the lazy state
+ * need not be materialised first: it is simply discarded. */
 void cpu_flags_set(cpu_t *c, uint64_t mask, uint64_t values)
 {
+    if ((mask & CPU_FL_ARITH) == CPU_FL_ARITH) {
+        c->rflags = (c->rflags & ~mask) | (values & mask);
+        c->lf_op = CPU_LF_NONE;
+        return;
+    }
     uint64_t f = cpu_get_rflags(c);
     c->rflags = (f & ~mask) | (values & mask);
 }
 
-void cpu_lf_keep_cf(cpu_t *c)
+/* CF alone from the lazy state: ADC, SBB, RCL, RCR and INC/DEC need only
+ * it, so the other five are not computed. */
+static bool lf_cf(const cpu_t *c)
 {
     unsigned kind = (c->lf_op & 0xFF) >> 2;
-    if (kind == CPU_LF_NONE || kind == CPU_LF_INC || kind == CPU_LF_DEC)
-        return;
-    uint64_t f = cpu_lf_flags(c);
-    c->rflags = (c->rflags & ~(uint64_t)CPU_FL_CF) | (f & CPU_FL_CF);
+    uint64_t mask = cpu_size_mask(1u << (c->lf_op & 3));
+    uint64_t res = c->lf_res, a = c->lf_src1 & mask, b = c->lf_src2 & mask;
+    bool cin = (c->lf_op & CPU_LF_CARRY_IN) != 0;
+
+    switch (kind) {
+    case CPU_LF_ADD:
+    case CPU_LF_ADC:
+        return res < a || (cin && res == a);
+    case CPU_LF_SUB:
+    case CPU_LF_SBB:
+        return a < b || (cin && a == b);
+    case CPU_LF_NEG:
+        return res != 0;
+    case CPU_LF_LOGIC:
+        return false;
+    default: /* none, INC, DEC: CF is in rflags */
+        return (c->rflags & CPU_FL_CF) != 0;
+    }
+}
+
+/* The out-of-line half of cpu_lf_keep_cf (cpu_internal.h). */
+void cpu_lf_keep_cf_slow(cpu_t *c)
+{
+    c->rflags = (c->rflags & ~(uint64_t)CPU_FL_CF) | (lf_cf(c) ? CPU_FL_CF : 0);
+}
+
+static inline int64_t sext_size(uint64_t v, unsigned size)
+{
+    unsigned sh = 64 - size * 8;
+    return (int64_t)(v << sh) >> sh;
+}
+
+/*
+ * Conditions straight from the operands of the last CMP/SUB or TEST/logic
+ * operation, the producers of nearly every Jcc/SETcc/CMOVcc: an unsigned or
+ * signed comparison of the operands is exactly the flag combination the
+ * condition tests (SDM Vol. 1 B.1: B = CF, BE = CF|ZF, L = SF!=OF,
+ * LE = ZF|(SF!=OF)).
+ */
+static bool cond_sub(const cpu_t *c, unsigned cc)
+{
+    unsigned size = 1u << (c->lf_op & 3);
+    uint64_t mask = cpu_size_mask(size), sb = sign_bit(size);
+    uint64_t res = c->lf_res, a = c->lf_src1 & mask, b = c->lf_src2 & mask;
+    switch (cc >> 1) {
+    case 0: return ((a ^ b) & (a ^ res) & sb) != 0;
+    case 1: return a < b;
+    case 2: return res == 0;
+    case 3: return a <= b;
+    case 4: return (res & sb) != 0;
+    case 5: return cpu_parity(res);
+    case 6: return sext_size(a, size) < sext_size(b, size);
+    default: return sext_size(a, size) <= sext_size(b, size);
+    }
+}
+
+static bool cond_logic(const cpu_t *c, unsigned cc)
+{
+    uint64_t res = c->lf_res, sb = sign_bit(1u << (c->lf_op & 3));
+    switch (cc >> 1) {
+    case 0: /* OF = 0 */
+    case 1: /* CF = 0 */
+        return false;
+    case 2:
+    case 3:
+        return res == 0;
+    case 4:
+    case 6: /* SF != OF with OF = 0 */
+        return (res & sb) != 0;
+    case 5:
+        return cpu_parity(res);
+    default:
+        return res == 0 || (res & sb) != 0;
+    }
 }
 
 bool cpu_cond(const cpu_t *c, unsigned cc)
 {
+    unsigned kind = (c->lf_op & 0xFF) >> 2;
     uint64_t f;
     /* Fast path for the zero test, the common loop condition. */
     if ((cc & 0xE) == 4 && c->lf_op != CPU_LF_NONE)
         return (c->lf_res == 0) ^ (cc & 1);
+    if (kind == CPU_LF_SUB)
+        return cond_sub(c, cc) ^ (cc & 1);
+    if (kind == CPU_LF_LOGIC)
+        return cond_logic(c, cc) ^ (cc & 1);
+    if ((cc & 0xE) == 2)
+        return lf_cf(c) ^ (cc & 1);
     f = c->lf_op != CPU_LF_NONE ? cpu_lf_flags(c) : c->rflags;
     bool r;
     switch (cc >> 1) {

@@ -315,6 +315,9 @@ void cpu_code_page_written(cpu_phys *p, uint64_t page)
 {
     p->code_page[page] = 0;
     p->code_gen[page]++;
+    /* Cached successor links skip the generation check: end them all. */
+    for (unsigned k = 0; k < p->ncpus; k++)
+        p->cpus[k]->tlb_epoch++;
 }
 
 bool cpu_peek_linear(cpu_t *c, uint64_t va, void *buf, size_t len)
