@@ -1,0 +1,334 @@
+/*
+ * vmx_entry.c — VM entries (SDM Vol. 3C chapter 26, 2016 numbering): the
+ * order of checks (26.1-26.3.1), loading guest state into the cpu_t (26.3.2),
+ * guest non-register state (26.6.x in later editions; 26.3.2.5 here), event
+ * injection (26.5), and vmx_run, which lets the guest execute until a VM exit.
+ */
+#include "vmx/vmx_internal.h"
+
+#include <string.h>
+
+#include "vmx/vmx_apicv.h"
+
+void vmx_vcpu_init(vmx_vcpu *v, cpu_t *cpu, struct apic *apic, cpu_phys *phys, cpu_obs_bus *obs)
+{
+    memset(v, 0, sizeof *v);
+    v->cpu = cpu;
+    v->apic = apic;
+    v->phys = phys;
+    v->obs = obs;
+    v->vmcs.revision = VMX_VMCS_REVISION;
+    vmx_vmcs_clear(&v->vmcs);
+    vmx_vmcs_set(&v->vmcs, VMCS_VMCS_LINK_PTR, ~0ull);
+}
+
+void vmx_kick(vmx_vcpu *v)
+{
+    cpu_signal(v->cpu, CPU_EVT_HOOK);
+}
+
+/* Loads one segment register from the guest-state area (SDM 26.3.2.2). */
+static void vmx_load_seg(vmx_vcpu *v, cpu_seg *s, uint32_t sel_enc)
+{
+    /* Selector, limit, AR and base fields sit at the same index in their
+     * groups: ES..TR are 0x0800.., 0x4800.., 0x4814.., 0x6806... */
+    unsigned i = (sel_enc - VMCS_GUEST_ES_SEL) / 2;
+    s->sel = (uint16_t)vmx_vmcs_get(&v->vmcs, sel_enc);
+    s->limit = (uint32_t)vmx_vmcs_get(&v->vmcs, VMCS_GUEST_ES_LIMIT + 2 * i);
+    s->attr = vmx_ar_to_attr((uint32_t)vmx_vmcs_get(&v->vmcs, VMCS_GUEST_ES_AR + 2 * i));
+    s->base = vmx_vmcs_get(&v->vmcs, VMCS_GUEST_ES_BASE + 2 * i);
+}
+
+/* SDM 26.3.2 "Loading Guest State": control and debug registers, MSRs,
+ * segment and descriptor-table registers, RIP/RSP/RFLAGS, and the
+ * non-register state (activity, interruptibility, preemption timer). */
+static void vmx_load_guest_state(vmx_vcpu *v)
+{
+    cpu_t *c = v->cpu;
+    uint32_t entry = (uint32_t)VMCS(v, ENTRY_CONTROLS);
+    bool ia32e = (entry & VMX_ENTRY_IA32E) != 0;
+
+    c->cr0 = VMCS(v, GUEST_CR0);
+    c->cr3 = VMCS(v, GUEST_CR3);
+    c->cr4 = VMCS(v, GUEST_CR4);
+    if (entry & VMX_ENTRY_LOAD_DEBUG)
+        c->dr[7] = VMCS(v, GUEST_DR7);
+    c->sysenter_cs = VMCS(v, GUEST_SYSENTER_CS);
+    c->sysenter_esp = VMCS(v, GUEST_SYSENTER_ESP);
+    c->sysenter_eip = VMCS(v, GUEST_SYSENTER_EIP);
+    if (entry & VMX_ENTRY_LOAD_EFER) {
+        c->efer = VMCS(v, GUEST_EFER);
+    } else {
+        /* 26.3.2.1: without "load IA32_EFER", LMA (and LME when CR0.PG = 1)
+         * follow "IA-32e mode guest". */
+        c->efer &= ~(uint64_t)(CPU_EFER_LMA | CPU_EFER_LME);
+        if (ia32e)
+            c->efer |= CPU_EFER_LMA | CPU_EFER_LME;
+    }
+    if (entry & VMX_ENTRY_LOAD_PAT)
+        c->pat = VMCS(v, GUEST_PAT);
+
+    static const uint32_t segs[CPU_NSEG] = {VMCS_GUEST_ES_SEL, VMCS_GUEST_CS_SEL,
+                                            VMCS_GUEST_SS_SEL, VMCS_GUEST_DS_SEL,
+                                            VMCS_GUEST_FS_SEL, VMCS_GUEST_GS_SEL};
+    for (unsigned s = 0; s < CPU_NSEG; s++)
+        vmx_load_seg(v, &c->seg[s], segs[s]);
+    vmx_load_seg(v, &c->ldtr, VMCS_GUEST_LDTR_SEL);
+    vmx_load_seg(v, &c->tr, VMCS_GUEST_TR_SEL);
+    c->gdtr.base = VMCS(v, GUEST_GDTR_BASE);
+    c->gdtr.limit = (uint16_t)VMCS(v, GUEST_GDTR_LIMIT);
+    c->idtr.base = VMCS(v, GUEST_IDTR_BASE);
+    c->idtr.limit = (uint16_t)VMCS(v, GUEST_IDTR_LIMIT);
+
+    c->gpr[CPU_RSP] = VMCS(v, GUEST_RSP);
+    c->rip = VMCS(v, GUEST_RIP);
+    c->next_rip = c->rip;
+    cpu_set_rflags(c, VMCS(v, GUEST_RFLAGS));
+    /* CPL is SS.DPL (SDM 26.3.2.2); the mode follows CS.L / CS.D. */
+    c->cpl = (uint8_t)((VMCS(v, GUEST_SS_AR) >> 5) & 3);
+    uint32_t cs_ar = (uint32_t)VMCS(v, GUEST_CS_AR);
+    c->mode = (uint8_t)(ia32e && (cs_ar & (1u << 13)) ? CPU_MODE_LONG64
+                        : ia32e                      ? CPU_MODE_COMPAT32
+                        : (cs_ar & (1u << 14))       ? CPU_MODE_PROT32
+                                                     : CPU_MODE_PROT16);
+    /* 26.3.2.4: VM entry flushes (or tags) translations; no VPIDs here. */
+    cpu_tlb_flush(c);
+
+    /* Interruptibility (26.3.2.5 / SDM 24.4.2): blocking by STI or MOV SS
+     * covers the first guest instruction; blocking by NMI is the NMI
+     * (or virtual-NMI) state. */
+    uint32_t intr = (uint32_t)VMCS(v, GUEST_INTERRUPTIBILITY);
+    c->events &= ~(uint32_t)CPU_EVT_SHADOW;
+    c->shadow_kind = 0;
+    c->shadow_arm = 0;
+    if (intr & (VMX_INTERRUPTIBILITY_STI | VMX_INTERRUPTIBILITY_MOV_SS)) {
+        c->events |= CPU_EVT_SHADOW;
+        c->shadow_kind = (intr & VMX_INTERRUPTIBILITY_STI) ? 1 : 2;
+    }
+    bool nmi_block = (intr & VMX_INTERRUPTIBILITY_NMI) != 0;
+    if (VMCS(v, PIN_CONTROLS) & VMX_PIN_VIRTUAL_NMIS) {
+        v->vnmi_blocked = nmi_block;
+    } else {
+        v->nmi_blocked = nmi_block;
+        v->vnmi_blocked = false;
+    }
+    c->halted = VMCS(v, GUEST_ACTIVITY_STATE) == VMX_ACTIVITY_HLT;
+
+    /* TSC offsetting (SDM 25.3 RDTSC; 24.6.5). */
+    v->root_tsc_offset = c->tsc_offset;
+    if (VMCS(v, PROC_CONTROLS) & VMX_PROC_TSC_OFFSET)
+        c->tsc_offset += VMCS(v, TSC_OFFSET);
+
+    /* VMX-preemption timer (SDM 25.5.1): the value counts down by 1 each
+     * time bit X of the TSC changes, X = IA32_VMX_MISC[4:0]. */
+    v->preempt_armed = (VMCS(v, PIN_CONTROLS) & VMX_PIN_PREEMPT_TIMER) != 0;
+    if (v->preempt_armed) {
+        uint64_t val = VMCS(v, PREEMPT_TIMER_VALUE);
+        v->preempt_deadline = ((c->cycles >> VMX_PREEMPT_RATE) + val) << VMX_PREEMPT_RATE;
+        if (val == 0)
+            v->preempt_deadline = c->cycles;
+        cpu_obs_emit(v->obs, c->cycles, c->index, VMX_EV_PREEMPT_TIMER_ARM, val, VMX_PREEMPT_RATE,
+                     c->rip, v->preempt_deadline);
+    }
+}
+
+/* SDM 26.5 "Event Injection": delivers the event of the VM-entry
+ * interruption-information field through the guest IDT (queued by
+ * cpu_deliver_event until the first instruction of vmx_run), as if it had
+ * happened at the first guest instruction. */
+static void vmx_inject_event(vmx_vcpu *v)
+{
+    cpu_t *c = v->cpu;
+    uint32_t info = (uint32_t)VMCS(v, ENTRY_INTR_INFO);
+    if (!(info & VMX_INTR_INFO_VALID))
+        return;
+    uint8_t vector = (uint8_t)(info & 0xFF);
+    unsigned type = (info >> 8) & 7;
+    bool has_err = (info & VMX_INTR_INFO_ERROR_VALID) != 0;
+    uint32_t err = (uint32_t)VMCS(v, ENTRY_EXCEPTION_ERROR);
+    unsigned len = (unsigned)VMCS(v, ENTRY_INSN_LEN);
+    bool soft = type == VMX_INTR_TYPE_SOFT_INT || type == VMX_INTR_TYPE_PRIV_SOFT_EXC ||
+                type == VMX_INTR_TYPE_SOFT_EXC;
+    if (type == VMX_INTR_TYPE_OTHER) {
+        /* 26.5.2 "Injection of Pending MTF VM Exits": nothing is delivered;
+         * an MTF VM exit occurs before the first guest instruction. */
+        v->mtf_pending = true;
+        return;
+    }
+    /* 26.5.1.2: an injected NMI blocks further NMIs (virtual NMIs when that
+     * control is 1). */
+    if (type == VMX_INTR_TYPE_NMI) {
+        if (VMCS(v, PIN_CONTROLS) & VMX_PIN_VIRTUAL_NMIS) {
+            v->vnmi_blocked = true;
+            cpu_obs_emit(v->obs, c->cycles, c->index, VMX_EV_NMI_INJECTED_VIRT, 0, 0, c->rip, 0);
+        } else {
+            v->nmi_blocked = true;
+        }
+    }
+    /* Remembered for the IDT-vectoring information of an exit that occurs
+     * while delivering it (SDM 27.2.3); the events hook forgets it at the
+     * first boundary. */
+    v->delivery_info = info & ~(uint32_t)VMX_INTR_INFO_NMI_UNBLOCK;
+    v->delivery_error = err;
+    v->delivery_insn_len = soft ? len : 0;
+    cpu_obs_emit(v->obs, c->cycles, c->index, VMX_EV_EVENT_INJECTED, vector, type, c->rip,
+                 has_err ? err : ~0ull);
+    cpu_deliver_event(c, vector, type, has_err, err, soft ? len : 0);
+}
+
+/* Fails a VM entry for a control or host-state check (SDM 26.2:
+ * VMfailValid, nothing else changes). */
+static unsigned vmx_entry_fail(vmx_vcpu *v, unsigned err, vmx_check check)
+{
+    v->last_check = check;
+    vmx_vmcs_set(&v->vmcs, VMCS_VM_INSN_ERROR, err);
+    cpu_obs_emit(v->obs, v->cpu->cycles, v->cpu->index, VMX_EV_ENTRY_FAIL, err, check,
+                 VMCS(v, GUEST_RIP), 0);
+    return err;
+}
+
+unsigned vmx_vmentry(vmx_vcpu *v, bool launch)
+{
+    cpu_t *c = v->cpu;
+    v->exited = false;
+    /* SDM 30.3 VMLAUNCH/VMRESUME: launch state first. */
+    if (launch && v->vmcs.launch_state != VMX_LAUNCH_CLEAR)
+        return vmx_entry_fail(v, VMX_ERR_VMLAUNCH_NOT_CLEAR, VMX_CHECK_LAUNCH_STATE);
+    if (!launch && v->vmcs.launch_state != VMX_LAUNCH_LAUNCHED)
+        return vmx_entry_fail(v, VMX_ERR_VMRESUME_NOT_LAUNCHED, VMX_CHECK_LAUNCH_STATE);
+    /* SDM 26.1: VM entry with events blocked by MOV SS fails (the host's
+     * blocking: never the case for the C hypervisor). */
+    vmx_check chk = vmx_check_controls(v);
+    if (chk != VMX_CHECK_NONE)
+        return vmx_entry_fail(v, VMX_ERR_ENTRY_INVALID_CONTROL, chk);
+    chk = vmx_check_host_state(v);
+    if (chk != VMX_CHECK_NONE)
+        return vmx_entry_fail(v, VMX_ERR_ENTRY_INVALID_HOST, chk);
+
+    /* From here on the entry is committed to happen or to end as an exit
+     * (SDM 26.3 "Checking and Loading Guest State"). */
+    chk = vmx_check_guest_state(v);
+    if (chk != VMX_CHECK_NONE) {
+        /* 26.7 "VM-Entry Failures During or After Loading Guest State":
+         * exit reason 33 with bit 31 set, qualification 0; the guest state
+         * was not loaded, so nothing of the cpu_t changes, and the
+         * VM-entry interruption information is not delivered. */
+        v->last_check = chk;
+        uint32_t reason = VMX_EXIT_ENTRY_FAIL_GUEST | VMX_EXIT_REASON_ENTRY_FAIL;
+        vmx_vmcs_set(&v->vmcs, VMCS_EXIT_REASON, reason);
+        vmx_vmcs_set(&v->vmcs, VMCS_EXIT_QUALIFICATION, 0);
+        vmx_vmcs_set(&v->vmcs, VMCS_EXIT_INTR_INFO, 0);
+        vmx_vmcs_set(&v->vmcs, VMCS_ENTRY_INTR_INFO,
+                     VMCS(v, ENTRY_INTR_INFO) & ~(uint64_t)VMX_INTR_INFO_VALID);
+        v->exited = true;
+        v->exits++;
+        v->exit_count[VMX_EXIT_ENTRY_FAIL_GUEST]++;
+        cpu_obs_emit(v->obs, c->cycles, c->index, VMX_EV_ENTRY_FAIL, reason, chk,
+                     VMCS(v, GUEST_RIP), 0);
+        cpu_obs_emit(v->obs, c->cycles, c->index, VMX_EV_VMEXIT, reason, 0, VMCS(v, GUEST_RIP), 0);
+        return VMX_ERR_NONE;
+    }
+
+    v->last_check = VMX_CHECK_NONE;
+    vmx_load_guest_state(v);
+    if (launch)
+        v->vmcs.launch_state = VMX_LAUNCH_LAUNCHED;
+    v->non_root = true;
+    v->entries++;
+    v->delivery_info = 0;
+    vmx_nonroot_enter(v);
+    cpu_obs_emit(v->obs, c->cycles, c->index, VMX_EV_VMENTRY, launch, VMCS(v, ENTRY_INTR_INFO),
+                 c->rip, VMCS(v, GUEST_INTR_STATUS));
+    vmx_inject_event(v);
+    /* 26.3.2.5 / 29 (apicv.md 4): PPR virtualization and evaluation with
+     * VID = 1; the TPR-threshold check with TPR shadow = 1 and VID = 0. */
+    if (VMCS(v, PROC_CONTROLS) & VMX_PROC_TPR_SHADOW)
+        vmx_apicv_on_vmentry(v);
+    /* The first boundary looks at pending work: preemption timer, windows,
+     * trap-like exits recorded at entry, virtual interrupts. */
+    cpu_signal(c, CPU_EVT_HOOK | CPU_EVT_INTR);
+    return VMX_ERR_NONE;
+}
+
+/* SDM 25.5.2 "Monitor Trap Flag": with the control set the guest executes
+ * one instruction (or only the delivery of an injected event, or wakes from
+ * HLT), then an MTF VM exit occurs at the next boundary, after any
+ * trap-like exit that instruction caused (29.4.3.3). Approximation: an
+ * exception the instruction raised and delivered through the IDT is
+ * followed by the handler's first instruction before the MTF exit. */
+static cpu_stop vmx_run_mtf(vmx_vcpu *v, uint64_t cycle_limit)
+{
+    cpu_t *c = v->cpu;
+    uint64_t insns = c->insns;
+    bool injected = c->inject_pending, was_halted = c->halted;
+    v->in_run = true;
+    cpu_stop s = cpu_run(c, cycle_limit, injected ? 0 : 1);
+    v->in_run = false;
+    if (v->exited)
+        return CPU_STOP_HOOK;
+    if (!injected && c->insns == insns && was_halted == (bool)c->halted)
+        return s; /* nothing happened (cycle limit, still halted) */
+    if (vmx_apicv_work_pending(v))
+        vmx_apicv_after_insn(v);
+    if (v->exited)
+        return CPU_STOP_HOOK;
+    vmx_vmexit(v, VMX_EXIT_MTF, NULL);
+    return CPU_STOP_HOOK;
+}
+
+cpu_stop vmx_run(vmx_vcpu *v, uint64_t cycle_limit)
+{
+    cpu_t *c = v->cpu;
+    if (v->exited || !v->non_root)
+        return CPU_STOP_HOOK;
+    if (v->mtf_pending) {
+        v->mtf_pending = false;
+        vmx_vmexit(v, VMX_EXIT_MTF, NULL);
+        return CPU_STOP_HOOK;
+    }
+    if (VMCS(v, PROC_CONTROLS) & VMX_PROC_MTF)
+        return vmx_run_mtf(v, cycle_limit);
+    uint64_t limit = cycle_limit;
+    /* The preemption timer ends the run at its deadline: cpu_run stops at
+     * cycle_limit, and the events hook takes the exit. */
+    if (v->preempt_armed && v->preempt_deadline < limit)
+        limit = v->preempt_deadline > c->cycles ? v->preempt_deadline : c->cycles;
+    for (;;) {
+        v->in_run = true;
+        cpu_stop s = cpu_run(c, limit, UINT64_MAX);
+        v->in_run = false;
+        if (v->exited)
+            return CPU_STOP_HOOK;
+        if (v->preempt_armed && c->cycles >= v->preempt_deadline) {
+            /* Reached the timer's deadline (running, or asleep in HLT: the
+             * timer counts in the HLT state too, SDM 25.5.1). */
+            vmx_vmexit(v, VMX_EXIT_PREEMPT_TIMER, NULL);
+            return CPU_STOP_HOOK;
+        }
+        if (s == CPU_STOP_HALT && v->preempt_armed && v->preempt_deadline < cycle_limit) {
+            c->cycles = v->preempt_deadline;
+            continue;
+        }
+        if (s == CPU_STOP_CYCLES && c->cycles < cycle_limit) {
+            limit = cycle_limit;
+            continue;
+        }
+        return s;
+    }
+}
+
+const char *vmx_event_name(unsigned kind)
+{
+    static const char *const names[VMX_EV_VMX_END - CPU_OBS_RANGE_VMX] = {
+        "vmx.entry", "vmx.exit", "vmx.entry-fail", "vmx.inject", "vmx.vintr-recognized",
+        "vmx.vintr-delivered", "vmx.ppr-virt", "vmx.tpr-virt", "vmx.eoi-virt", "vmx.self-ipi-virt",
+        "vmx.cr8-read-virt", "vmx.cr8-write-virt", "vmx.pi-ack", "vmx.pi-nv-match",
+        "vmx.pi-nv-mismatch", "vmx.pi-on-clear", "vmx.pi-eoi", "vmx.pi-pir-to-virr",
+        "vmx.pi-rvi-update", "vmx.apic-access-read", "vmx.apic-access-write", "vmx.apic-write-emul",
+        "vmx.x2apic-rdmsr", "vmx.x2apic-wrmsr", "vmx.vnmi-inject", "vmx.preempt-arm", "vmx.vmwrite",
+        "vmx.ept-fault",
+    };
+    if (kind < CPU_OBS_RANGE_VMX || kind >= VMX_EV_VMX_END)
+        return NULL;
+    return names[kind - CPU_OBS_RANGE_VMX];
+}

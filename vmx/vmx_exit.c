@@ -1,0 +1,194 @@
+/*
+ * vmx_exit.c — VM exits (SDM Vol. 3C chapter 27, 2016 numbering): recording
+ * the exit information (27.2), saving guest state (27.3), and returning to
+ * the host. The host is the C hypervisor: "loading host state" (27.5) is the
+ * return from vmx_run to it, so the host-state area is checked at entry but
+ * never loaded into the cpu_t (which models only the guest).
+ */
+#include "vmx/vmx_internal.h"
+
+#include "vmx/vmx_apicv.h"
+
+/* Saves one segment register (SDM 27.3.2). The interpreter keeps the
+ * effective limit and may hold a descriptor type without its accessed bit
+ * and without G for a 4-GByte limit (64-bit mode ignores both); the saved
+ * access rights are what the processor would hold after loading the
+ * descriptor (accessed set, G matching the limit), so the saved state
+ * passes the guest-state checks of the next VM entry. */
+static void vmx_save_seg(vmx_vcpu *v, const cpu_seg *s, uint32_t sel_enc)
+{
+    unsigned i = (sel_enc - VMCS_GUEST_ES_SEL) / 2;
+    uint32_t ar = vmx_attr_to_ar(s->attr);
+    if (!(ar & (1u << 16))) {
+        if (ar & 0x10)
+            ar |= 1;
+        if (s->limit > 0xFFFFF)
+            ar |= 1u << 15;
+    }
+    vmx_vmcs_set(&v->vmcs, sel_enc, s->sel);
+    vmx_vmcs_set(&v->vmcs, VMCS_GUEST_ES_LIMIT + 2 * i, s->limit);
+    vmx_vmcs_set(&v->vmcs, VMCS_GUEST_ES_AR + 2 * i, ar);
+    vmx_vmcs_set(&v->vmcs, VMCS_GUEST_ES_BASE + 2 * i, s->base);
+}
+
+/* SDM 27.3 "Saving Guest State": control registers, debug state, MSRs
+ * (per the exit controls), segment and descriptor-table registers, RIP,
+ * RSP, RFLAGS, and the non-register state. */
+void vmx_save_guest_state(vmx_vcpu *v)
+{
+    cpu_t *c = v->cpu;
+    vmx_vmcs *m = &v->vmcs;
+    uint32_t exit = (uint32_t)VMCS(v, EXIT_CONTROLS);
+
+    /* 27.3.1: CR0, CR3, CR4 (the values the guest really has, not the
+     * shadows), DR7 and DEBUGCTL when "save debug controls", SYSENTER,
+     * PAT and EFER per the save controls. */
+    vmx_vmcs_set(m, VMCS_GUEST_CR0, c->cr0);
+    vmx_vmcs_set(m, VMCS_GUEST_CR3, c->cr3);
+    vmx_vmcs_set(m, VMCS_GUEST_CR4, c->cr4);
+    if (exit & VMX_EXIT_SAVE_DEBUG)
+        vmx_vmcs_set(m, VMCS_GUEST_DR7, c->dr[7]);
+    vmx_vmcs_set(m, VMCS_GUEST_SYSENTER_CS, c->sysenter_cs);
+    vmx_vmcs_set(m, VMCS_GUEST_SYSENTER_ESP, c->sysenter_esp);
+    vmx_vmcs_set(m, VMCS_GUEST_SYSENTER_EIP, c->sysenter_eip);
+    if (exit & VMX_EXIT_SAVE_PAT)
+        vmx_vmcs_set(m, VMCS_GUEST_PAT, c->pat);
+    if (exit & VMX_EXIT_SAVE_EFER)
+        vmx_vmcs_set(m, VMCS_GUEST_EFER, c->efer);
+    /* IA32_VMX_MISC bit 5: the IA-32e mode guest entry control receives
+     * EFER.LMA. */
+    uint64_t entry = VMCS(v, ENTRY_CONTROLS);
+    entry = (c->efer & CPU_EFER_LMA) ? entry | VMX_ENTRY_IA32E : entry & ~(uint64_t)VMX_ENTRY_IA32E;
+    vmx_vmcs_set(m, VMCS_ENTRY_CONTROLS, entry);
+
+    static const uint32_t segs[CPU_NSEG] = {VMCS_GUEST_ES_SEL, VMCS_GUEST_CS_SEL,
+                                            VMCS_GUEST_SS_SEL, VMCS_GUEST_DS_SEL,
+                                            VMCS_GUEST_FS_SEL, VMCS_GUEST_GS_SEL};
+    for (unsigned s = 0; s < CPU_NSEG; s++)
+        vmx_save_seg(v, &c->seg[s], segs[s]);
+    vmx_save_seg(v, &c->ldtr, VMCS_GUEST_LDTR_SEL);
+    vmx_save_seg(v, &c->tr, VMCS_GUEST_TR_SEL);
+    /* The CPL lives in SS.DPL (27.3.2); the interpreter keeps it apart. */
+    uint64_t ss_ar = VMCS(v, GUEST_SS_AR);
+    vmx_vmcs_set(m, VMCS_GUEST_SS_AR, (ss_ar & ~0x60ull) | ((uint64_t)(c->cpl & 3) << 5));
+    vmx_vmcs_set(m, VMCS_GUEST_GDTR_BASE, c->gdtr.base);
+    vmx_vmcs_set(m, VMCS_GUEST_GDTR_LIMIT, c->gdtr.limit);
+    vmx_vmcs_set(m, VMCS_GUEST_IDTR_BASE, c->idtr.base);
+    vmx_vmcs_set(m, VMCS_GUEST_IDTR_LIMIT, c->idtr.limit);
+
+    /* 27.3.3: RIP is that of the instruction that caused a fault-like exit
+     * or the next one for trap-like exits; the callers leave it in c->rip. */
+    vmx_vmcs_set(m, VMCS_GUEST_RIP, c->rip);
+    vmx_vmcs_set(m, VMCS_GUEST_RSP, c->gpr[CPU_RSP]);
+    vmx_vmcs_set(m, VMCS_GUEST_RFLAGS, cpu_get_rflags(c));
+
+    /* 27.3.4 non-register state. */
+    uint32_t intr = 0;
+    if (c->events & CPU_EVT_SHADOW)
+        intr |= c->shadow_kind == 2 ? VMX_INTERRUPTIBILITY_MOV_SS : VMX_INTERRUPTIBILITY_STI;
+    bool vnmi = (VMCS(v, PIN_CONTROLS) & VMX_PIN_VIRTUAL_NMIS) != 0;
+    if (vnmi ? v->vnmi_blocked : v->nmi_blocked)
+        intr |= VMX_INTERRUPTIBILITY_NMI;
+    vmx_vmcs_set(m, VMCS_GUEST_INTERRUPTIBILITY, intr);
+    vmx_vmcs_set(m, VMCS_GUEST_ACTIVITY_STATE, c->halted ? VMX_ACTIVITY_HLT : VMX_ACTIVITY_ACTIVE);
+    vmx_vmcs_set(m, VMCS_GUEST_PENDING_DBG, 0);
+
+    /* 27.3.4: the preemption timer value when "save VMX-preemption timer
+     * value" = 1. */
+    if ((exit & VMX_EXIT_SAVE_PREEMPT_TIMER) && v->preempt_armed) {
+        uint64_t left = 0;
+        if (v->preempt_deadline > c->cycles)
+            left = (v->preempt_deadline >> VMX_PREEMPT_RATE) - (c->cycles >> VMX_PREEMPT_RATE);
+        vmx_vmcs_set(m, VMCS_PREEMPT_TIMER_VALUE, left);
+    }
+}
+
+/* SDM 27.2.3 "Information for VM Exits During Event Delivery": an exit
+ * while delivering an injected event, or an event the guest raised itself,
+ * records that event. An exit caused by the event itself (exception
+ * bitmap, external interrupt) is not "during delivery". */
+static void vmx_record_idt_vectoring(vmx_vcpu *v)
+{
+    cpu_t *c = v->cpu;
+    uint32_t info = 0, err = 0;
+    if (v->delivery_info & VMX_INTR_INFO_VALID) {
+        info = v->delivery_info;
+        err = v->delivery_error;
+    } else if (c->in_delivery && c->first_fault >= 0) {
+        /* The guest's own hardware exception was being delivered (an
+         * exception raised by an instruction is intercepted before its
+         * delivery starts, so it never names itself here); the interpreter
+         * does not keep that exception's error code (docs/vmx.md). */
+        info = VMX_INTR_INFO_VALID | ((uint32_t)VMX_INTR_TYPE_HW_EXC << 8) | (uint32_t)c->first_fault;
+    }
+    vmx_vmcs_set(&v->vmcs, VMCS_IDT_VECTORING_INFO, info);
+    vmx_vmcs_set(&v->vmcs, VMCS_IDT_VECTORING_ERROR, err);
+    if ((info & VMX_INTR_INFO_VALID) && ((info >> 8) & 7) >= VMX_INTR_TYPE_SOFT_INT)
+        vmx_vmcs_set(&v->vmcs, VMCS_EXIT_INSN_LEN, v->delivery_insn_len);
+    /* An NMI whose delivery was interrupted is not blocking anymore
+     * (27.3.4: blocking by NMI is cleared when the exit happens during
+     * the delivery of an NMI). */
+    if ((info & VMX_INTR_INFO_VALID) && ((info >> 8) & 7) == VMX_INTR_TYPE_NMI) {
+        v->nmi_blocked = false;
+        v->vnmi_blocked = false;
+    }
+}
+
+void vmx_vmexit(vmx_vcpu *v, uint32_t reason, const vmx_exit_info *info)
+{
+    static const vmx_exit_info none;
+    cpu_t *c = v->cpu;
+    if (!v->non_root)
+        return; /* already exited: nothing to record */
+    if (!info)
+        info = &none;
+    uint32_t basic = reason & VMX_EXIT_REASON_BASIC_MASK;
+
+    /* 27.2.1 basic information, 27.2.2 event-specific, 27.2.4 instruction. */
+    vmx_vmcs_set(&v->vmcs, VMCS_EXIT_REASON, reason);
+    vmx_vmcs_set(&v->vmcs, VMCS_EXIT_QUALIFICATION, info->qualification);
+    vmx_vmcs_set(&v->vmcs, VMCS_EXIT_INSN_LEN, info->insn_len);
+    vmx_vmcs_set(&v->vmcs, VMCS_EXIT_INSN_INFO, info->insn_info);
+    vmx_vmcs_set(&v->vmcs, VMCS_EXIT_INTR_INFO, info->intr_info);
+    vmx_vmcs_set(&v->vmcs, VMCS_EXIT_INTR_ERROR, info->intr_error);
+    if (info->has_guest_linear)
+        vmx_vmcs_set(&v->vmcs, VMCS_GUEST_LINEAR_ADDR, info->guest_linear);
+    if (info->has_guest_physical)
+        vmx_vmcs_set(&v->vmcs, VMCS_GUEST_PHYSICAL_ADDR, info->guest_physical);
+    vmx_record_idt_vectoring(v);
+    /* 24.8.3: every VM exit clears the valid bit of the VM-entry
+     * interruption-information field. */
+    vmx_vmcs_set(&v->vmcs, VMCS_ENTRY_INTR_INFO,
+                 VMCS(v, ENTRY_INTR_INFO) & ~(uint64_t)VMX_INTR_INFO_VALID);
+
+    /* An exit in the middle of event delivery leaves the interrupted
+     * instruction's state (c->rip) as the saved RIP (27.3.3). */
+    c->in_delivery = 0;
+    c->first_fault = -1;
+    c->pending_vector = -1;
+    vmx_save_guest_state(v);
+
+    /* RVI/SVI already live in VMCS_GUEST_INTR_STATUS (27.3.4 "guest
+     * interrupt status" is written back by design); the apicv code drops
+     * its per-instruction state. */
+    vmx_apicv_on_vmexit(v);
+
+    v->delivery_info = 0;
+    v->mtf_pending = false;
+    v->non_root = false;
+    v->exited = true;
+    v->exits++;
+    if (basic < VMX_EXIT_NREASONS)
+        v->exit_count[basic]++;
+    vmx_nonroot_leave(v);
+    cpu_obs_emit(v->obs, c->cycles, c->index, VMX_EV_VMEXIT, reason, info->qualification, c->rip,
+                 info->intr_info);
+    if (c->in_run)
+        cpu_abort_insn(c, CPU_STOP_HOOK);
+}
+
+void vmx_vmexit_qual(vmx_vcpu *v, uint32_t reason, uint64_t qualification)
+{
+    vmx_exit_info info = {.qualification = qualification};
+    vmx_vmexit(v, reason, &info);
+}

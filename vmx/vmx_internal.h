@@ -1,0 +1,60 @@
+/*
+ * vmx_internal.h — shared between the files of vmx/ (not for other layers).
+ */
+#ifndef APICV_VMX_INTERNAL_H
+#define APICV_VMX_INTERNAL_H
+
+#include "vmx/vmx.h"
+
+/* Reads a VMCS field (full encoding constant). */
+#define VMCS(v, name) vmx_vmcs_read_fast(&(v)->vmcs, VMCS_##name)
+
+/* Canonical 48-bit linear address (SDM Vol. 1 3.3.7.1). */
+static inline bool vmx_canonical(uint64_t a)
+{
+    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+/* Physical address within MAXPHYADDR. */
+static inline bool vmx_phys_ok(uint64_t pa)
+{
+    return (pa >> CPU_MAXPHYADDR) == 0;
+}
+
+/* SDM 26.2.1.1, 26.2.1.2, 26.2.1.3: VM-execution, exit and entry control
+ * checks; VMX_CHECK_NONE when all pass. */
+vmx_check vmx_check_controls(const vmx_vcpu *v);
+/* SDM 26.2.2-26.2.4: host-state checks. */
+vmx_check vmx_check_host_state(const vmx_vcpu *v);
+/* SDM 26.3.1: guest-state checks. */
+vmx_check vmx_check_guest_state(const vmx_vcpu *v);
+
+/* Installs / removes the non-root hooks of vmx_nonroot.c on v->cpu and
+ * recomputes cpu->icpt_mask from the controls. */
+void vmx_nonroot_enter(vmx_vcpu *v);
+void vmx_nonroot_leave(vmx_vcpu *v);
+/* Recomputes cpu->icpt_mask after the controls changed. */
+void vmx_nonroot_update_icpt(vmx_vcpu *v);
+
+/* SDM 27.3: the guest-state area from the cpu_t (vmx_exit.c). */
+void vmx_save_guest_state(vmx_vcpu *v);
+
+/* cpu_hooks.translate with "enable EPT" = 1 (vmx_ept.c). */
+bool vmx_ept_translate(void *ctx, cpu_t *c, uint64_t gpa, cpu_access acc, uint64_t *hpa);
+
+/* VMCS access rights <-> cpu_seg.attr (cpu.h: attr bits 7:0 = AR 7:0,
+ * bits 11:8 = AR 15:12; unusable (AR bit 16) is attr 0 with P = 0). */
+static inline uint16_t vmx_ar_to_attr(uint32_t ar)
+{
+    if (ar & (1u << 16))
+        return 0;
+    return (uint16_t)((ar & 0xFF) | ((ar >> 4) & 0xF00));
+}
+static inline uint32_t vmx_attr_to_ar(uint16_t attr)
+{
+    if (!(attr & 0x80))
+        return 1u << 16; /* not present: unusable */
+    return (uint32_t)(attr & 0xFF) | ((uint32_t)(attr & 0xF00) << 4);
+}
+
+#endif
