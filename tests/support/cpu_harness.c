@@ -77,10 +77,10 @@ void cpu_harness_load(cpu_harness *h, uint64_t addr, const void *code, size_t le
 cpu_stop cpu_harness_exec(cpu_harness *h, const void *code, size_t len, uint64_t n)
 {
     cpu_harness_load(h, CPU_HARNESS_CODE, code, len);
-    /* Each exec starts afresh from the code: out of HLT, on the stack. */
+    /* Each exec starts at the code, out of the HLT state; registers (RSP
+     * included) are the test's to set. */
     h->cpu.rip = CPU_HARNESS_CODE;
     h->cpu.halted = 0;
-    h->cpu.gpr[CPU_RSP] = CPU_HARNESS_STACK;
     return cpu_run(&h->cpu, UINT64_MAX, n);
 }
 

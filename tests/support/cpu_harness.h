@@ -31,8 +31,8 @@ void cpu_harness_init(cpu_harness *h);
 void cpu_harness_free(cpu_harness *h);
 /* Copies code to guest-physical addr. */
 void cpu_harness_load(cpu_harness *h, uint64_t addr, const void *code, size_t len);
-/* Loads code at CPU_HARNESS_CODE, sets RIP there, RSP to CPU_HARNESS_STACK,
- * leaves the HLT state and runs n instructions. */
+/* Loads code at CPU_HARNESS_CODE, sets RIP there, leaves the HLT state and
+ * runs n instructions. */
 cpu_stop cpu_harness_exec(cpu_harness *h, const void *code, size_t len, uint64_t n);
 /* The vector whose handler the CPU halted in, or -1. */
 int cpu_harness_vector(const cpu_harness *h);
