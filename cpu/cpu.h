@@ -209,6 +209,7 @@ typedef enum cpu_icpt_kind {
     CPU_ICPT_EXCEPTION,   /* an exception is about to be delivered through the IDT */
     CPU_ICPT_TRIPLE_FAULT,
     CPU_ICPT_MONITOR, CPU_ICPT_MWAIT, CPU_ICPT_XSETBV,
+    CPU_ICPT_IRET,        /* notification after an IRET completed (NMI unblocking); return PASS */
     CPU_ICPT_NKINDS
 } cpu_icpt_kind;
 
@@ -383,6 +384,10 @@ void cpu_request_stop(cpu_t *c, cpu_stop why);
 /* From inside a hook: abandon the current instruction and return from
  * cpu_run with why (e.g. a VM exit). Does not return. */
 _Noreturn void cpu_abort_insn(cpu_t *c, cpu_stop why);
+
+/* From inside a hook: abandon the current instruction and raise an
+ * exception in the guest instead (e.g. #GP for a virtualized WRMSR). */
+_Noreturn void cpu_raise_exception(cpu_t *c, unsigned vector, bool has_error, uint32_t error);
 
 /* Asks for a look at the next instruction boundary (bits CPU_EVT_*). */
 static inline void cpu_signal(cpu_t *c, uint32_t evt)

@@ -392,6 +392,13 @@ _Noreturn void cpu_fault_noerr(cpu_t *c, unsigned vector)
     longjmp(c->abort_jmp, 1);
 }
 
+_Noreturn void cpu_raise_exception(cpu_t *c, unsigned vector, bool has_error, uint32_t error)
+{
+    if (has_error)
+        cpu_fault(c, vector, error);
+    cpu_fault_noerr(c, vector);
+}
+
 void cpu_exec_ud(cpu_t *c, const cpu_insn *i)
 {
     (void)i;

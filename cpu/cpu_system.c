@@ -679,6 +679,12 @@ static void exec_iret(cpu_t *c, const cpu_insn *i)
         c->cpl = (uint8_t)new_cpl;
         cpu_tlb_flush(c); /* the TLB's fast paths were filled at the old CPL */
     }
+    /* IRET ends blocking by NMI (SDM Vol. 3A 6.7.1); VMX hears of it for
+     * virtual-NMI blocking (SDM Vol. 3C 25.3, "Changes to instruction
+     * behavior in VMX non-root operation"). */
+    c->nmi_blocked = false;
+    cpu_icpt note = {.kind = CPU_ICPT_IRET, .len = i->len};
+    cpu_intercept(c, &note);
     c->events |= CPU_EVT_INTR;
 }
 

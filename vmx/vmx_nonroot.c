@@ -424,6 +424,14 @@ static cpu_hook_result vmx_hook_intercept(void *ctx, cpu_t *c, cpu_icpt *info)
         return CPU_HOOK_PASS;
     case CPU_ICPT_EXCEPTION: return vmx_exception(v, c, info);
     case CPU_ICPT_TRIPLE_FAULT: vmx_vmexit(v, VMX_EXIT_TRIPLE_FAULT, NULL); break;
+    case CPU_ICPT_IRET:
+        /* SDM 25.3: with virtual NMIs IRET removes virtual-NMI blocking;
+         * without NMI exiting it unblocks NMIs as outside VMX. */
+        if (VMCS(v, PIN_CONTROLS) & VMX_PIN_VIRTUAL_NMIS)
+            v->vnmi_blocked = false;
+        else if (!(VMCS(v, PIN_CONTROLS) & VMX_PIN_NMI_EXITING))
+            v->nmi_blocked = false;
+        return CPU_HOOK_PASS;
     default: return CPU_HOOK_PASS;
     }
     return CPU_HOOK_EXIT;
@@ -634,6 +642,7 @@ void vmx_nonroot_update_icpt(vmx_vcpu *v)
      * (a clear bit 14 with a mismatch exits), so exceptions are always
      * looked at; they are rare. */
     m |= 1u << CPU_ICPT_EXCEPTION;
+    m |= 1u << CPU_ICPT_IRET;
     v->cpu->icpt_mask = m;
 }
 

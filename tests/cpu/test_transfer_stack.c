@@ -185,16 +185,16 @@ END_TEST
 START_TEST(push_page_fault_keeps_rsp)
 {
     static const uint8_t code[] = {
+        0xbc, 0x00, 0x10, 0x00, 0x20, /* mov esp, 0x20001000 */
         0x50, /* push rax */
         0xf4, /* hlt */
     };
     make_hole();
-    c->gpr[CPU_RSP] = PF_HOLE + 0x1000;
     c->gpr[CPU_RAX] = 0x1234;
     run_fault(code, sizeof code, CPU_EXC_PF);
     ck_assert_uint_eq(c->cr2, PF_HOLE + 0x1000 - 8);
-    ck_assert_uint_eq(frame(0), CPU_PF_W);       /* not present, write, supervisor */
-    ck_assert_uint_eq(frame(1), CPU_HARNESS_CODE); /* RIP of the PUSH */
+    ck_assert_uint_eq(frame(0), CPU_PF_W);           /* not present, write, supervisor */
+    ck_assert_uint_eq(frame(1), CPU_HARNESS_CODE + 5); /* RIP of the PUSH */
     ck_assert_uint_eq(frame(4), PF_HOLE + 0x1000); /* RSP unchanged */
 }
 END_TEST
