@@ -623,6 +623,34 @@ START_TEST(test_run_nmi_delivered_to_guest)
 }
 END_TEST
 
+/* IRET ends blocking by NMI (SDM Vol. 3A 6.7.1) and, with virtual NMIs,
+ * virtual-NMI blocking (SDM 25.3): the NMI handler here is an IRETQ, so the
+ * HLT exit after it saves an interruptibility state without NMI blocking. */
+START_TEST(test_run_iret_unblocks_nmi)
+{
+    static const uint8_t code[] = {0x90, 0xF4};
+    static const uint8_t iretq[] = {0x48, 0xCF};
+    for (int virtual_nmis = 0; virtual_nmis < 2; virtual_nmis++) {
+        load_guest(code, sizeof code);
+        ck_assert(cpu_phys_write(&h.phys, CPU_HARNESS_HANDLER(CPU_EXC_NMI), iretq, sizeof iretq));
+        OR(PROC_CONTROLS, VMX_PROC_HLT);
+        if (virtual_nmis) {
+            OR(PIN_CONTROLS, VMX_PIN_NMI_EXITING | VMX_PIN_VIRTUAL_NMIS);
+            SET(ENTRY_INTR_INFO, VMX_INTR_INFO_VALID | (VMX_INTR_TYPE_NMI << 8) | 2);
+        } else {
+            v.nmi_pending = true;
+        }
+        enter_and_run();
+        ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_HLT);
+        ck_assert_uint_eq(GET(GUEST_RIP), CPU_HARNESS_CODE + 1);
+        ck_assert_uint_eq(GET(GUEST_INTERRUPTIBILITY) & VMX_INTERRUPTIBILITY_NMI, 0);
+        vmx_vmcs_clear(&v.vmcs);
+        vmx_setup_default_controls(&v);
+        vmx_setup_host_state(&v);
+    }
+}
+END_TEST
+
 START_TEST(test_run_bitmaps)
 {
     static const uint8_t code[] = {
@@ -904,6 +932,7 @@ int main(void)
     tcase_add_test(r, test_run_posted_other_vector_exits);
     tcase_add_test(r, test_run_nmi_exit);
     tcase_add_test(r, test_run_nmi_delivered_to_guest);
+    tcase_add_test(r, test_run_iret_unblocks_nmi);
     suite_add_tcase(s, r);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
