@@ -222,6 +222,7 @@ typedef struct cpu_icpt {
     bool in;           /* I/O: IN */
     bool string;       /* I/O: INS/OUTS */
     bool rep;          /* I/O: REP prefix */
+    bool imm_port;     /* I/O: the port came from an immediate (not DX) */
     uint16_t port;     /* I/O port */
     uint32_t msr;      /* RDMSR/WRMSR: ECX */
     uint32_t subop;    /* VMX insn: which one (opcode / ModRM reg); DESC_TABLE: which one */

@@ -156,6 +156,7 @@ static void exec_mov_to_cr(cpu_t *c, const cpu_insn *i)
                      .value = v};
     if (cpu_intercept(c, &info) == CPU_HOOK_DONE)
         return;
+    v = info.value; /* a hook that passes may have merged host-owned bits (VMX masks) */
     switch (i->reg) {
     case 0: cr0_write(c, v); break;
     case 2: {
@@ -517,7 +518,7 @@ static void exec_io(cpu_t *c, const cpu_insn *i)
     io_permission(c, port, size);
     uint32_t val = in ? 0 : (uint32_t)cpu_reg_get(c, CPU_RAX, size);
     cpu_icpt info = {.kind = CPU_ICPT_IO, .len = i->len, .size = (uint8_t)size, .in = in,
-                     .port = port, .value = val};
+                     .port = port, .value = val, .imm_port = !(i->op & 8)};
     if (cpu_intercept(c, &info) == CPU_HOOK_DONE)
         val = (uint32_t)info.value;
     else if (!c->hooks.io || !c->hooks.io(c->hooks.ctx, c, port, size, in, &val))

@@ -322,8 +322,10 @@ static cpu_hook_result vmx_msr_access(vmx_vcpu *v, cpu_t *c, cpu_icpt *info, boo
  * (31:16). */
 static uint64_t vmx_io_qualification(const cpu_icpt *info)
 {
+    /* SDM Table 27-5: bit 6 is the operand encoding (1 = immediate). */
     return (uint64_t)(info->size - 1) | ((uint64_t)info->in << 3) | ((uint64_t)info->string << 4) |
-           ((uint64_t)info->rep << 5) | ((uint64_t)info->port << 16);
+           ((uint64_t)info->rep << 5) | ((uint64_t)info->imm_port << 6) |
+           ((uint64_t)info->port << 16);
 }
 
 /* ---- exceptions (SDM 25.2 exception bitmap) -------------------------------- */

@@ -408,7 +408,7 @@ START_TEST(test_run_io_exit)
     OR(PROC_CONTROLS, VMX_PROC_UNCOND_IO);
     enter_and_run();
     ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_IO);
-    ck_assert_uint_eq(GET(EXIT_QUALIFICATION), (0x80u << 16) | 0); /* OUT, 1 byte */
+    ck_assert_uint_eq(GET(EXIT_QUALIFICATION), (0x80u << 16) | 0x40); /* OUT imm8, 1 byte */
     ck_assert_uint_eq(GET(EXIT_INSN_LEN), 2);
     ck_assert_uint_eq(GET(GUEST_RIP), CPU_HARNESS_CODE + 2);
 }
@@ -685,7 +685,19 @@ START_TEST(test_run_bitmaps)
     SET(IO_BITMAP_B, b);
     enter_and_run();
     ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_IO);
-    ck_assert_uint_eq(GET(EXIT_QUALIFICATION), (0x71u << 16) | 8 | 0);
+    ck_assert_uint_eq(GET(EXIT_QUALIFICATION), (0x71u << 16) | 0x40 | 8 | 0);
+    /* The DX form clears the operand-encoding bit (SDM Table 27-5 bit 6). */
+    static const uint8_t code3[] = {0x66, 0xBA, 0x71, 0x00, 0xEC, 0xF4}; /* mov dx, 71h; in al, dx */
+    vmx_vmcs_clear(&v.vmcs);
+    vmx_setup_default_controls(&v);
+    vmx_setup_host_state(&v);
+    load_guest(code3, sizeof code3);
+    OR(PROC_CONTROLS, VMX_PROC_IO_BITMAPS);
+    SET(IO_BITMAP_A, a);
+    SET(IO_BITMAP_B, b);
+    enter_and_run();
+    ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_IO);
+    ck_assert_uint_eq(GET(EXIT_QUALIFICATION), (0x71u << 16) | 8);
 }
 END_TEST
 
