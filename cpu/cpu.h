@@ -363,8 +363,6 @@ typedef struct cpu {
 
     struct cpu_dcache *dcache; /* decoded blocks */
     struct cpu_block *cur_block; /* the block executing (to count retired instructions after a fault) */
-    uint64_t cur_block_rip;
-    unsigned cur_block_count;
     uint32_t tlb_epoch;        /* bumped on every TLB flush: cached successors check it */
 } cpu_t;
 

@@ -223,19 +223,19 @@ static void handle_events(cpu_t *c)
         c->events &= ~(uint32_t)(CPU_EVT_INTR | CPU_EVT_HOOK);
 }
 
-/* The run loop counted a whole block in advance; after a fault abandoned
- * the instruction at c->rip, only those before it retired. Their lengths
- * lead from the block's first RIP. Returns how many to take back. */
-static uint64_t not_retired_after_fault(const cpu_t *c, unsigned counted)
+/* How many instructions of the current block retired before the one at
+ * c->rip, which a fault abandoned. A block lies within one page (only a
+ * page-crossing instruction, always first, reaches into the next), so
+ * the page offset of RIP says how far into the block it was. */
+static uint64_t retired_before_fault(const cpu_t *c)
 {
     const cpu_block *b = c->cur_block;
-    uint64_t rip = c->cur_block_rip;
-    unsigned n = 0;
-    while (n < counted && rip != c->rip) {
-        rip += b->insn[n].len;
+    unsigned target = (unsigned)((c->rip - b->pa) & 0xFFF), off = 0, n = 0;
+    while (n < b->n && off != target) {
+        off += b->insn[n].len;
         n++;
     }
-    return counted - n;
+    return n < b->n ? n : 0;
 }
 
 /* The checks a block boundary needs only now and then: a stop, HLT, the
@@ -274,6 +274,7 @@ static bool boundary_checks(cpu_t *c, bool *shadowed)
         c->stop = CPU_STOP_UNIMPLEMENTED;
         return false;
     }
+    c->exit_block = 0; /* an interrupt delivered just now ended no block */
     return true;
 }
 
@@ -317,18 +318,16 @@ static void run_loop(cpu_t *c)
             end = i + n;
         }
         c->cur_block = b;
-        c->cur_block_rip = c->rip;
-        c->cur_block_count = n;
-        c->insns += n; /* corrected below (early exit) or after a fault */
-        c->exit_block = 0;
         do {
             c->next_rip = c->rip + i->len;
             c->cycles += i->cost;
             i->exec(c, i);
             c->rip = c->next_rip;
         } while (++i < end && !c->exit_block);
+        c->insns += n;
         prev = b;
         if (unlikely(c->exit_block || slow)) {
+            c->exit_block = 0;
             c->insns -= (uint64_t)(end - i);
             if (i != b->end)
                 prev = NULL;
@@ -349,7 +348,7 @@ cpu_stop cpu_run(cpu_t *c, uint64_t cycle_limit, uint64_t max_insns)
     if (setjmp(c->abort_jmp)) {
         /* A fault or a hook abandoned an instruction; RIP is still at it. */
         if (c->cur_block) {
-            c->insns -= not_retired_after_fault(c, c->cur_block_count);
+            c->insns += retired_before_fault(c);
             c->cur_block = NULL;
         }
         c->exit_block = 0;

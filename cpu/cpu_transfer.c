@@ -72,6 +72,39 @@ static void mov_load32(cpu_t *c, const cpu_insn *i)
     c->gpr[i->reg] = cpu_read(c, cpu_ea(c, i), 4);
 }
 
+/* Base + displacement, 64-bit addressing, no FS/GS: the form nearly all
+ * compiled stack and structure accesses take, computed without the
+ * general effective-address walk. */
+static inline bool simple_ea(const cpu_insn *i)
+{
+    return i->base < 16 && i->index == CPU_REG_NONE && i->asize == 8 && !(i->pfx & CPU_PFX_SEG);
+}
+
+static inline uint64_t ea_bd(const cpu_t *c, const cpu_insn *i)
+{
+    return c->gpr[i->base] + (uint64_t)(int64_t)i->disp;
+}
+
+static void mov_store64_bd(cpu_t *c, const cpu_insn *i)
+{
+    cpu_write(c, ea_bd(c, i), 8, c->gpr[i->reg]);
+}
+
+static void mov_store32_bd(cpu_t *c, const cpu_insn *i)
+{
+    cpu_write(c, ea_bd(c, i), 4, c->gpr[i->reg]);
+}
+
+static void mov_load64_bd(cpu_t *c, const cpu_insn *i)
+{
+    c->gpr[i->reg] = cpu_read(c, ea_bd(c, i), 8);
+}
+
+static void mov_load32_bd(cpu_t *c, const cpu_insn *i)
+{
+    c->gpr[i->reg] = cpu_read(c, ea_bd(c, i), 4);
+}
+
 /* 89 /r and 8B /r between registers: the direction decides dest and src. */
 static void mov_rr64_89(cpu_t *c, const cpu_insn *i)
 {
@@ -134,7 +167,9 @@ static void mov_moffs_acc(cpu_t *c, const cpu_insn *i)
 
 static bool decode_mov_store(cpu_insn *i) /* 88, 89 */
 {
-    if (i->has_mem)
+    if (i->has_mem && simple_ea(i) && i->osize >= 4)
+        i->exec = i->osize == 8 ? mov_store64_bd : mov_store32_bd;
+    else if (i->has_mem)
         i->exec = i->osize == 8 ? mov_store64 : i->osize == 4 ? mov_store32 : mov_rm_r;
     else
         i->exec = i->osize == 8 ? mov_rr64_89 : i->osize == 4 ? mov_rr32_89 : mov_rm_r;
@@ -143,7 +178,9 @@ static bool decode_mov_store(cpu_insn *i) /* 88, 89 */
 
 static bool decode_mov_load(cpu_insn *i) /* 8A, 8B */
 {
-    if (i->has_mem)
+    if (i->has_mem && simple_ea(i) && i->osize >= 4)
+        i->exec = i->osize == 8 ? mov_load64_bd : mov_load32_bd;
+    else if (i->has_mem)
         i->exec = i->osize == 8 ? mov_load64 : i->osize == 4 ? mov_load32 : mov_r_rm;
     else
         i->exec = i->osize == 8 ? mov_rr64_8b : i->osize == 4 ? mov_rr32_8b : mov_r_rm;
