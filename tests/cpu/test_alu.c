@@ -59,9 +59,7 @@ static void set_flags(uint64_t f)
 
 static void poke64(uint64_t pa, uint64_t v)
 {
-    uint64_t *p = cpu_phys_ptr(&h.phys, pa, 8);
-    ck_assert_ptr_nonnull(p);
-    *p = v;
+    ck_assert(cpu_phys_write(&h.phys, pa, &v, 8));
 }
 
 /* The instruction completed: RIP is past it. */
