@@ -1,0 +1,65 @@
+# apicv-emu — a thin wrapper over CMake. `make run` and `make test` are the
+# two commands of the README's Quick start; both install what is missing on
+# a fresh Debian 12 machine when run as root.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+DEPS       := cmake gcc make pkg-config libcapstone-dev libsdl2-dev libsdl2-ttf-dev \
+              fonts-dejavu-core check xvfb xauth clang
+GUEST      ?= $(BUILD)/guests/workload.elf
+
+.PHONY: all deps configure build run test asan asan-test bench lint clean help
+
+all: build
+
+help:
+	@echo "make run        build (Release) and run the main job"
+	@echo "make test       build and run the whole suite through ctest"
+	@echo "make asan       the whole suite under AddressSanitizer + UBSan ($(ASAN_BUILD)/)"
+	@echo "make bench      guest MIPS of the benchmark guests (Release)"
+	@echo "make lint       cppcheck and clang-tidy over the sources"
+	@echo "make clean      remove the build directories"
+
+# Installs missing Debian packages when root; otherwise names the one command to run.
+deps:
+	@missing=""; for p in $(DEPS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "Missing packages. Run:"; echo "  sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+configure: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	./$(BUILD)/apicv-emu run --headless --stats $(GUEST)
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+asan asan-test: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DAPICV_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
+
+bench: build
+	./$(BUILD)/apicv-emu bench
+
+lint: configure
+	cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 \
+	  --suppress=missingIncludeSystem -I . cpu apic vmx emu traces ui
+	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'cpu/*.c' 'apic/*.c' 'vmx/*.c' 'emu/*.c') -- 2>/dev/null
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
