@@ -1,6 +1,6 @@
 /*
  * cpu_bits.c — bit instructions: BT, BTS, BTR, BTC, BSF, BSR, LZCNT, TZCNT,
- * POPCNT, BSWAP, SETcc and CMOVcc (SDM Vol. 2A/2B, the pages of each).
+ * POPCNT, SETcc and CMOVcc (SDM Vol. 2A/2B, the pages of each).
  *
  * Flags the SDM leaves undefined are left unchanged. That is what the AMD
  * hosts we compare against do for BT* and BSF/BSR (ZF-only, CF-only); Intel
@@ -215,25 +215,6 @@ static bool decode_popcnt(cpu_insn *i)
     return true;
 }
 
-/* SDM Vol. 2A "BSWAP": with a 16-bit operand the result is undefined; Intel
- * and AMD hardware both clear the low word, which is what we do. */
-static void exec_bswap(cpu_t *c, const cpu_insn *i)
-{
-    uint64_t v = c->gpr[i->reg];
-    if (i->osize == 8)
-        c->gpr[i->reg] = __builtin_bswap64(v);
-    else if (i->osize == 4)
-        c->gpr[i->reg] = __builtin_bswap32((uint32_t)v);
-    else
-        c->gpr[i->reg] = v & ~0xFFFFull;
-}
-
-static bool decode_bswap(cpu_insn *i)
-{
-    i->exec = exec_bswap;
-    return true;
-}
-
 /* SDM Vol. 2B "SETcc": the byte r/m becomes 1 when the condition holds. */
 static void exec_setcc(cpu_t *c, const cpu_insn *i)
 {
@@ -285,8 +266,6 @@ void cpu_register_bits(cpu_opmap *m)
     cpu_op(m, 1, 0xBC, decode_bit_scan, CPU_OPF_MODRM, CPU_IMM_NONE, CPU_COST_SHIFT);
     cpu_op(m, 1, 0xBD, decode_bit_scan, CPU_OPF_MODRM, CPU_IMM_NONE, CPU_COST_SHIFT);
     cpu_op(m, 1, 0xB8, decode_popcnt, CPU_OPF_MODRM, CPU_IMM_NONE, CPU_COST_SHIFT);
-    for (unsigned r = 0; r < 8; r++)
-        cpu_op(m, 1, 0xC8 + r, decode_bswap, CPU_OPF_REGOP, CPU_IMM_NONE, CPU_COST_SIMPLE);
     for (unsigned cc = 0; cc < 16; cc++) {
         cpu_op(m, 1, 0x90 + cc, decode_setcc, CPU_OPF_MODRM | CPU_OPF_BYTE, CPU_IMM_NONE,
                CPU_COST_SIMPLE);

@@ -118,10 +118,10 @@ void cpu_op(cpu_opmap *m, unsigned map, unsigned op, cpu_decode_fn fn, unsigned 
             unsigned imm, unsigned cost_class);
 
 /* Registration functions of the instruction families (one file each). */
-void cpu_register_alu(cpu_opmap *m);      /* cpu_alu.c: ADD..CMP, INC, DEC, NEG, NOT, TEST, IMUL, MUL, DIV, IDIV */
+void cpu_register_alu(cpu_opmap *m);      /* cpu_alu.c: ADD..CMP, INC, DEC, NEG, NOT, TEST, IMUL, MUL, DIV, IDIV, CBW..CQO */
 void cpu_register_shift(cpu_opmap *m);    /* cpu_shift.c: SHL..SAR, ROL..RCR, SHLD, SHRD */
-void cpu_register_bits(cpu_opmap *m);     /* cpu_bits.c: BT*, BSF, BSR, LZCNT, TZCNT, POPCNT, BSWAP, SETcc, CMOVcc */
-void cpu_register_transfer(cpu_opmap *m); /* cpu_transfer.c: MOV*, XCHG, XADD, CMPXCHG*, PUSH, POP, LEA, ENTER, LEAVE, CBW.., MOVBE */
+void cpu_register_bits(cpu_opmap *m);     /* cpu_bits.c: BT*, BSF, BSR, LZCNT, TZCNT, POPCNT, SETcc, CMOVcc */
+void cpu_register_transfer(cpu_opmap *m); /* cpu_transfer.c: MOV*, XCHG, XADD, CMPXCHG*, BSWAP, PUSH, POP, LEA, ENTER, LEAVE, MOVBE, CRC32 */
 void cpu_register_control(cpu_opmap *m);  /* cpu_control.c: Jcc, JMP, CALL, RET, LOOP, JRCXZ, flag ops, NOP */
 void cpu_register_string(cpu_opmap *m);   /* cpu_string.c: MOVS, STOS, LODS, CMPS, SCAS, INS, OUTS */
 void cpu_register_system(cpu_opmap *m);   /* cpu_system.c: CRs, descriptor tables, MSRs, IN/OUT, HLT, INT, IRETQ, ... */

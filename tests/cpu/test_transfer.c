@@ -215,6 +215,41 @@ START_TEST(mov_memory_forms)
 }
 END_TEST
 
+START_TEST(mov_address_forms)
+{
+    /* 67 truncates base+disp to 32 bits; FS/GS add their base; a plain
+     * base+disp may be negative */
+    static const uint8_t code[] = {
+        0x48, 0xbb, 0x00, 0x00, 0x20, 0x00, 0x01, 0x00, 0x00, 0x00, /* movabs rbx, 0x100200000 */
+        0x67, 0x8b, 0x4b, 0x08, /* mov ecx, [ebx+8] */
+        0x67, 0x48, 0x8b, 0x53, 0x08, /* mov rdx, [ebx+8] */
+        0x67, 0x89, 0x4b, 0x10, /* mov [ebx+16], ecx */
+        0xbf, 0x00, 0x10, 0x00, 0x00, /* mov edi, 0x1000 */
+        0x64, 0x48, 0x8b, 0xb7, 0x00, 0xf0, 0xff, 0xff, /* mov rsi, fs:[rdi-0x1000] */
+        0x64, 0x89, 0x77, 0x10, /* mov fs:[rdi+0x10], esi */
+        0x65, 0x4c, 0x8b, 0x07, /* mov r8, gs:[rdi] */
+        0x41, 0xb9, 0x10, 0x00, 0x20, 0x00, /* mov r9d, 0x200010 */
+        0x4d, 0x8b, 0x51, 0xf8, /* mov r10, [r9-8] */
+        0x45, 0x89, 0x51, 0x10, /* mov [r9-0x10+0x20], r10d */
+        0xf4, /* hlt */
+    };
+    c->seg[CPU_FS].base = 0x200000;
+    c->seg[CPU_GS].base = 0x1FF000 + 0x18;
+    poke(DATA, 0xCAFEBABE12345678ull, 8);
+    poke(DATA + 8, 0x1122334455667788ull, 8);
+    poke(DATA + 0x18, 0x0102030405060708ull, 8);
+    run(code, sizeof code);
+    ck_assert_uint_eq(c->gpr[CPU_RCX], 0x55667788ull);
+    ck_assert_uint_eq(c->gpr[CPU_RDX], 0x1122334455667788ull);
+    ck_assert_uint_eq(peek(DATA + 16, 4), 0x55667788ull);
+    ck_assert_uint_eq(c->gpr[CPU_RSI], 0xCAFEBABE12345678ull);
+    ck_assert_uint_eq(peek(DATA + 0x1010, 8), 0x12345678ull);
+    ck_assert_uint_eq(c->gpr[CPU_R8], 0x0102030405060708ull);
+    ck_assert_uint_eq(c->gpr[CPU_R10], 0x1122334455667788ull);
+    ck_assert_uint_eq(peek(DATA + 0x20, 4), 0x55667788ull);
+}
+END_TEST
+
 START_TEST(mov_moffs)
 {
     static const uint8_t code[] = {
@@ -893,6 +928,7 @@ static Suite *transfer_suite(void)
     tcase_add_test(t, mov_register_sizes);
     tcase_add_test(t, mov_byte_registers);
     tcase_add_test(t, mov_memory_forms);
+    tcase_add_test(t, mov_address_forms);
     tcase_add_test(t, mov_moffs);
     tcase_add_test(t, movzx_movsx_all_sizes);
     tcase_add_test(t, movzx_high_byte_source);
