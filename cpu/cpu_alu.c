@@ -88,7 +88,7 @@ static inline void alu_flags(cpu_t *c, unsigned op, unsigned size, uint64_t r, u
     case ALU_OR:
     case ALU_AND:
     case ALU_XOR:
-        cpu_lf_set(c, CPU_LF_LOGIC, size, r, a, b);
+        cpu_lf_set_res(c, CPU_LF_LOGIC, size, r);
         break;
     default:
         cpu_lf_set(c, CPU_LF_SUB, size, r, a, b);
@@ -237,12 +237,12 @@ static bool decode_grp1(cpu_insn *i)
     static void test_rr_##size(cpu_t *c, const cpu_insn *i)                      \
     {                                                                              \
         uint64_t r = cpu_reg_get(c, i->rm, size) & cpu_reg_get(c, i->reg, size);   \
-        cpu_lf_set(c, CPU_LF_LOGIC, size, r, 0, 0);                                \
+        cpu_lf_set_res(c, CPU_LF_LOGIC, size, r);                                \
     }                                                                              \
     static void test_ri_##size(cpu_t *c, const cpu_insn *i)                      \
     {                                                                              \
         uint64_t r = cpu_reg_get(c, i->rm, size) & i->imm;                         \
-        cpu_lf_set(c, CPU_LF_LOGIC, size, r, 0, 0);                                \
+        cpu_lf_set_res(c, CPU_LF_LOGIC, size, r);                                \
     }
 TEST_R(1)
 TEST_R(2)
@@ -255,13 +255,13 @@ static const cpu_exec_fn test_ri_tab[4] = {test_ri_1, test_ri_2, test_ri_4, test
 static void test_mr(cpu_t *c, const cpu_insn *i)
 {
     uint64_t r = cpu_read(c, cpu_ea(c, i), i->osize) & cpu_reg_get(c, i->reg, i->osize);
-    cpu_lf_set(c, CPU_LF_LOGIC, i->osize, r, 0, 0);
+    cpu_lf_set_res(c, CPU_LF_LOGIC, i->osize, r);
 }
 
 static void test_mi(cpu_t *c, const cpu_insn *i)
 {
     uint64_t r = cpu_read(c, cpu_ea(c, i), i->osize) & i->imm;
-    cpu_lf_set(c, CPU_LF_LOGIC, i->osize, r, 0, 0);
+    cpu_lf_set_res(c, CPU_LF_LOGIC, i->osize, r);
 }
 
 /* 84/85: TEST r/m, reg. */
@@ -281,20 +281,22 @@ static bool decode_test_acc(cpu_insn *i)
 
 /* ---- INC, DEC (SDM Vol. 2 INC, DEC): CF is preserved ----------------------- */
 
+/* CF is materialised first, so the common case (the previous operation
+ * was INC or DEC, or flags are already in rflags) makes no call. */
 #define INCDEC_R(size)                                                     \
     static void inc_r_##size(cpu_t *c, const cpu_insn *i)                \
     {                                                                      \
+        cpu_lf_keep_cf(c);                                                 \
         uint64_t r = cpu_reg_get(c, i->rm, size) + 1;                      \
         cpu_reg_set(c, i->rm, size, r);                                    \
-        cpu_lf_keep_cf(c);                                                 \
-        cpu_lf_set(c, CPU_LF_INC, size, r, 0, 0);                          \
+        cpu_lf_set_res(c, CPU_LF_INC, size, r);                            \
     }                                                                      \
     static void dec_r_##size(cpu_t *c, const cpu_insn *i)                \
     {                                                                      \
+        cpu_lf_keep_cf(c);                                                 \
         uint64_t r = cpu_reg_get(c, i->rm, size) - 1;                      \
         cpu_reg_set(c, i->rm, size, r);                                    \
-        cpu_lf_keep_cf(c);                                                 \
-        cpu_lf_set(c, CPU_LF_DEC, size, r, 0, 0);                          \
+        cpu_lf_set_res(c, CPU_LF_DEC, size, r);                            \
     }
 INCDEC_R(1)
 INCDEC_R(2)
@@ -304,13 +306,71 @@ INCDEC_R(8)
 static const cpu_exec_fn inc_r_tab[4] = {inc_r_1, inc_r_2, inc_r_4, inc_r_8};
 static const cpu_exec_fn dec_r_tab[4] = {dec_r_1, dec_r_2, dec_r_4, dec_r_8};
 
+/* ---- macro-fusion with a following Jcc (cpu_fused_jcc, cpu_internal.h) ---- */
+
+/* Only register forms: they cannot fault, so a fused pair never has to
+ * undo its first half. */
+#define FUSED_AS(fn, jcc_tail)                                             \
+    static void fn##_jcc(cpu_t *c, const cpu_insn *i)                     \
+    {                                                                      \
+        fn(c, i);                                                          \
+        jcc_tail(c, i + 1);                                                \
+    }                                                                      \
+    static void fn##_jz(cpu_t *c, const cpu_insn *i)                      \
+    {                                                                      \
+        fn(c, i);                                                          \
+        cpu_fused_jz(c, i + 1, c->lf_res == 0);                            \
+    }                                                                      \
+    static void fn##_jnz(cpu_t *c, const cpu_insn *i)                     \
+    {                                                                      \
+        fn(c, i);                                                          \
+        cpu_fused_jz(c, i + 1, c->lf_res != 0);                            \
+    }
+#define FUSED(fn) FUSED_AS(fn, cpu_fused_jcc)
+#define FUSED_SUB(fn) FUSED_AS(fn, cpu_fused_jcc_sub)
+#define FUSED_SIZES(p) FUSED(p##_1) FUSED(p##_2) FUSED(p##_4) FUSED(p##_8)
+#define FUSED_SIZES_SUB(p) FUSED_SUB(p##_1) FUSED_SUB(p##_2) FUSED_SUB(p##_4) FUSED_SUB(p##_8)
+#define FUSED_OPS(form)                                                    \
+    FUSED_SIZES(form##_add) FUSED_SIZES(form##_or) FUSED_SIZES(form##_adc) \
+    FUSED_SIZES(form##_sbb) FUSED_SIZES(form##_and) FUSED_SIZES_SUB(form##_sub) \
+    FUSED_SIZES(form##_xor) FUSED_SIZES_SUB(form##_cmp)
+FUSED_OPS(alu_rr)
+FUSED_OPS(alu_ri)
+FUSED_SIZES(test_rr)
+FUSED_SIZES(test_ri)
+FUSED_SIZES(inc_r)
+FUSED_SIZES(dec_r)
+
+#define PAIR(fn) {fn, fn##_jcc, fn##_jz, fn##_jnz},
+#define PAIR_SIZES(p) PAIR(p##_1) PAIR(p##_2) PAIR(p##_4) PAIR(p##_8)
+#define PAIR_OPS(form)                                                     \
+    PAIR_SIZES(form##_add) PAIR_SIZES(form##_or) PAIR_SIZES(form##_adc)    \
+    PAIR_SIZES(form##_sbb) PAIR_SIZES(form##_and) PAIR_SIZES(form##_sub)   \
+    PAIR_SIZES(form##_xor) PAIR_SIZES(form##_cmp)
+
+static const cpu_exec_fn fused_pairs[][4] = {
+    PAIR_OPS(alu_rr) PAIR_OPS(alu_ri) PAIR_SIZES(test_rr) PAIR_SIZES(test_ri)
+    PAIR_SIZES(inc_r) PAIR_SIZES(dec_r)
+};
+
+/* Called once per decoded block, so a linear search is cheap enough. JZ
+ * and JNZ get handlers of their own: the zero test needs no dispatch. */
+cpu_exec_fn cpu_alu_fused(cpu_exec_fn first, unsigned cc)
+{
+    for (size_t k = 0; k < sizeof(fused_pairs) / sizeof(fused_pairs[0]); k++) {
+        if (fused_pairs[k][0] == first)
+            return fused_pairs[k][cc == 4 ? 2 : cc == 5 ? 3 : 1];
+    }
+    return NULL;
+}
+
 static void inc_m(cpu_t *c, const cpu_insn *i)
 {
     uint64_t va = cpu_ea(c, i);
     uint64_t r = cpu_read(c, va, i->osize) + 1;
     cpu_write(c, va, i->osize, r);
     cpu_lf_keep_cf(c);
-    cpu_lf_set(c, CPU_LF_INC, i->osize, r, 0, 0);
+    cpu_lf_set_res(c, CPU_LF_INC, i->osize, r);
 }
 
 static void dec_m(cpu_t *c, const cpu_insn *i)
@@ -319,7 +379,7 @@ static void dec_m(cpu_t *c, const cpu_insn *i)
     uint64_t r = cpu_read(c, va, i->osize) - 1;
     cpu_write(c, va, i->osize, r);
     cpu_lf_keep_cf(c);
-    cpu_lf_set(c, CPU_LF_DEC, i->osize, r, 0, 0);
+    cpu_lf_set_res(c, CPU_LF_DEC, i->osize, r);
 }
 
 static bool decode_incdec(cpu_insn *i)

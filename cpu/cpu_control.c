@@ -46,6 +46,11 @@ static void jnz(cpu_t *c, const cpu_insn *i)
         branch_to(c, c->next_rip + i->imm);
 }
 
+bool cpu_is_jcc(const cpu_insn *i)
+{
+    return i->exec == jcc || i->exec == jz || i->exec == jnz;
+}
+
 static bool decode_jcc(cpu_insn *i) /* 70..7F, 0F 80..8F */
 {
     i->sub = i->op & 0xF;

@@ -24,12 +24,15 @@ typedef struct cpu_block cpu_block;
 
 struct cpu_block {
     const cpu_insn *end;  /* one past the last instruction */
+    const cpu_insn *run_end; /* where the run loop stops: end, or end - 1 when fused */
+    cpu_exec_fn unfused;  /* the fused first half's own handler (for stepping) */
     const uint32_t *genp; /* &phys->code_gen[first page] */
     uint64_t pa;    /* physical address of the first byte */
     uint64_t page2; /* second physical page an instruction runs into, or NO_PAGE */
     uint32_t gen, gen2;
     uint16_t n;
     uint8_t next_succ;
+    uint8_t fused; /* the last two records are a fused pair (cpu_fused_jcc) */
     struct {
         uint64_t rip;
         cpu_block *block;
@@ -110,6 +113,23 @@ static unsigned decode_crossing(cpu_t *c, cpu_block *b, const uint8_t *bytes, un
     return len;
 }
 
+/* Macro-fusion (cpu_fused_jcc): a block ending in a register-only
+ * flag-setting instruction and a Jcc runs the two with one handler call.
+ * The Jcc record stays in the block for lengths, costs and fault
+ * accounting; the run loop stops before it. */
+static void fuse_last_pair(cpu_block *b)
+{
+    if (b->n < 2 || !cpu_is_jcc(&b->insn[b->n - 1]))
+        return;
+    cpu_insn *first = &b->insn[b->n - 2];
+    cpu_exec_fn f = cpu_alu_fused(first->exec, b->insn[b->n - 1].sub);
+    if (!f)
+        return;
+    b->unfused = first->exec;
+    first->exec = f;
+    b->fused = 1;
+}
+
 static cpu_block *decode_block(cpu_t *c, uint64_t pa)
 {
     cpu_dcache *dc = c->dcache;
@@ -149,6 +169,8 @@ static cpu_block *decode_block(cpu_t *c, uint64_t pa)
     }
     b->n = (uint16_t)n;
     b->end = b->insn + n;
+    fuse_last_pair(b);
+    b->run_end = b->end - b->fused;
     dc->nblocks++;
     dc->ninsns += n;
     dc->hash[hash_pa(pa)] = b;
@@ -194,15 +216,17 @@ static cpu_block *lookup_block(cpu_t *c)
     return decode_block(c, pa);
 }
 
-static inline cpu_block *next_block(cpu_t *c, cpu_block *prev)
+/* rip is c->rip, passed in a register by the run loop. */
+static inline cpu_block *next_block(cpu_t *c, cpu_block *prev, uint64_t rip)
 {
-    if (prev) {
+    if (likely(prev)) {
+        uint32_t epoch = c->tlb_epoch;
         /* A link is as good as its epoch: TLB flushes and writes to any
          * code page (cpu_code_page_written) start a new one. */
-        for (unsigned k = 0; k < 2; k++) {
-            if (prev->succ[k].rip == c->rip && prev->succ[k].epoch == c->tlb_epoch)
-                return prev->succ[k].block;
-        }
+        if (likely(prev->succ[0].rip == rip && prev->succ[0].epoch == epoch))
+            return prev->succ[0].block;
+        if (prev->succ[1].rip == rip && prev->succ[1].epoch == epoch)
+            return prev->succ[1].block;
     }
     cpu_block *b = lookup_block(c);
     if (prev && b) {
@@ -278,6 +302,22 @@ static bool boundary_checks(cpu_t *c, bool *shadowed)
     return true;
 }
 
+/* Runs the records [i, end) of b one by one, the first half of a fused
+ * pair with its own handler: stepping may stop between the two. Returns
+ * one past the last record run. */
+static const cpu_insn *run_unfused(cpu_t *c, const cpu_block *b, const cpu_insn *i,
+                                   const cpu_insn *end)
+{
+    const cpu_insn *first = b->fused ? b->end - 2 : NULL;
+    do {
+        c->next_rip = c->rip + i->len;
+        c->cycles += i->cost;
+        (i == first ? b->unfused : i->exec)(c, i);
+        c->rip = c->next_rip;
+    } while (++i < end && !c->exit_block);
+    return i;
+}
+
 /*
  * The hot loop. A block boundary costs a test of `events` and of the cycle
  * limit; everything rarer (stops, HLT, stepping, shadows) goes through
@@ -290,10 +330,12 @@ static void run_loop(cpu_t *c)
     bool stepping = c->insn_limit != UINT64_MAX;
     bool slow = true, shadowed = false;
     unsigned max_n = CPU_BLOCK_MAX;
+    uint64_t rip = c->rip; /* c->rip; reloaded wherever something else may change it */
     for (;;) {
         if (unlikely(slow || c->events || c->cycles >= c->cycle_limit)) {
             if (!boundary_checks(c, &shadowed))
                 return;
+            rip = c->rip; /* an event may have been delivered */
             if (c->events & ~(uint32_t)CPU_EVT_SHADOW)
                 prev = NULL;
             max_n = CPU_BLOCK_MAX;
@@ -303,7 +345,7 @@ static void run_loop(cpu_t *c)
                 max_n = (unsigned)(c->insn_limit - c->insns);
             slow = stepping || shadowed;
         }
-        cpu_block *b = next_block(c, prev);
+        cpu_block *b = next_block(c, prev, rip);
         if (unlikely(!b)) {
             c->cur_block = NULL;
             exec_uncached(c);
@@ -311,25 +353,34 @@ static void run_loop(cpu_t *c)
             slow = true;
             continue;
         }
-        const cpu_insn *i = b->insn, *end = b->end;
-        unsigned n = b->n;
-        if (unlikely(max_n < n)) {
-            n = max_n;
-            end = i + n;
-        }
+        const cpu_insn *i = b->insn, *end = b->run_end;
+        unsigned cut = 0; /* instructions past the limit (stepping) */
         c->cur_block = b;
-        do {
-            c->next_rip = c->rip + i->len;
-            c->cycles += i->cost;
-            i->exec(c, i);
-            c->rip = c->next_rip;
-        } while (++i < end && !c->exit_block);
-        c->insns += n;
+        if (unlikely(max_n < b->n)) {
+            cut = b->n - max_n;
+            end = i + max_n;
+            i = run_unfused(c, b, i, end);
+            rip = c->rip;
+        } else {
+            /* RIP stays in a register between instructions (handlers see
+             * it in c->rip, stored after each one), saving a reload. */
+            do {
+                c->next_rip = rip + i->len;
+                c->cycles += i->cost;
+                i->exec(c, i);
+                rip = c->next_rip;
+                c->rip = rip;
+            } while (++i < end && !c->exit_block);
+        }
+        c->insns += b->n;
         prev = b;
         if (unlikely(c->exit_block || slow)) {
+            /* Instructions not run: the records left, the cut, and a
+             * fused pair's Jcc when its first half did not run either. */
+            unsigned left = (unsigned)(end - i) + (cut ? cut : i < end ? b->fused : 0);
             c->exit_block = 0;
-            c->insns -= (uint64_t)(end - i);
-            if (i != b->end)
+            c->insns -= left;
+            if (left)
                 prev = NULL;
             slow = true;
             if (shadowed && !c->shadow_arm)

@@ -131,36 +131,6 @@ void cpu_lf_keep_cf_slow(cpu_t *c)
     c->rflags = (c->rflags & ~(uint64_t)CPU_FL_CF) | (lf_cf(c) ? CPU_FL_CF : 0);
 }
 
-static inline int64_t sext_size(uint64_t v, unsigned size)
-{
-    unsigned sh = 64 - size * 8;
-    return (int64_t)(v << sh) >> sh;
-}
-
-/*
- * Conditions straight from the operands of the last CMP/SUB or TEST/logic
- * operation, the producers of nearly every Jcc/SETcc/CMOVcc: an unsigned or
- * signed comparison of the operands is exactly the flag combination the
- * condition tests (SDM Vol. 1 B.1: B = CF, BE = CF|ZF, L = SF!=OF,
- * LE = ZF|(SF!=OF)).
- */
-static bool cond_sub(const cpu_t *c, unsigned cc)
-{
-    unsigned size = 1u << (c->lf_op & 3);
-    uint64_t mask = cpu_size_mask(size), sb = sign_bit(size);
-    uint64_t res = c->lf_res, a = c->lf_src1 & mask, b = c->lf_src2 & mask;
-    switch (cc >> 1) {
-    case 0: return ((a ^ b) & (a ^ res) & sb) != 0;
-    case 1: return a < b;
-    case 2: return res == 0;
-    case 3: return a <= b;
-    case 4: return (res & sb) != 0;
-    case 5: return cpu_parity(res);
-    case 6: return sext_size(a, size) < sext_size(b, size);
-    default: return sext_size(a, size) <= sext_size(b, size);
-    }
-}
-
 static bool cond_logic(const cpu_t *c, unsigned cc)
 {
     uint64_t res = c->lf_res, sb = sign_bit(1u << (c->lf_op & 3));
@@ -189,7 +159,7 @@ bool cpu_cond(const cpu_t *c, unsigned cc)
     if ((cc & 0xE) == 4 && c->lf_op != CPU_LF_NONE)
         return (c->lf_res == 0) ^ (cc & 1);
     if (kind == CPU_LF_SUB)
-        return cond_sub(c, cc) ^ (cc & 1);
+        return cpu_cond_sub(c, cc);
     if (kind == CPU_LF_LOGIC)
         return cond_logic(c, cc) ^ (cc & 1);
     if ((cc & 0xE) == 2)

@@ -388,6 +388,15 @@ static inline void cpu_lf_set(cpu_t *c, unsigned kind, unsigned size, uint64_t r
     c->lf_src2 = src2;
 }
 
+/* For the kinds whose flags depend on the result alone (LOGIC, INC, DEC:
+ * CF and OF are 0 or come from rflags, AF is 0 or a function of the
+ * result), so the operands are not stored. */
+static inline void cpu_lf_set_res(cpu_t *c, unsigned kind, unsigned size, uint64_t res)
+{
+    c->lf_op = kind * 4 + cpu_size_log2(size);
+    c->lf_res = res & cpu_size_mask(size);
+}
+
 /* INC/DEC keep CF: materialise it from the previous operation first. */
 void cpu_lf_keep_cf_slow(cpu_t *c);
 static inline void cpu_lf_keep_cf(cpu_t *c)
@@ -412,6 +421,77 @@ static inline bool cpu_parity(uint64_t v)
 {
     return !__builtin_parity((unsigned)(v & 0xFF));
 }
+
+/*
+ * Condition cc after a CMP/SUB (lazy kind SUB), straight from its operands:
+ * an unsigned or signed comparison of the operands is exactly the flag
+ * combination the condition tests (SDM Vol. 1 B.1: B = CF, BE = CF|ZF,
+ * L = SF!=OF, LE = ZF|(SF!=OF)). Inline so a fused CMP+Jcc evaluates it
+ * from the values it just computed.
+ */
+static inline bool cpu_cond_sub(const cpu_t *c, unsigned cc)
+{
+    unsigned size = 1u << (c->lf_op & 3), sh = 64 - size * 8;
+    uint64_t mask = cpu_size_mask(size), sb = 1ull << (size * 8 - 1);
+    uint64_t res = c->lf_res, a = c->lf_src1 & mask, b = c->lf_src2 & mask;
+    bool r;
+    switch (cc >> 1) {
+    case 0: r = ((a ^ b) & (a ^ res) & sb) != 0; break;
+    case 1: r = a < b; break;
+    case 2: r = res == 0; break;
+    case 3: r = a <= b; break;
+    case 4: r = (res & sb) != 0; break;
+    case 5: r = cpu_parity(res); break;
+    case 6: r = (int64_t)(a << sh) < (int64_t)(b << sh); break;
+    default: r = (int64_t)(a << sh) <= (int64_t)(b << sh); break;
+    }
+    return r ^ (cc & 1);
+}
+
+/*
+ * Macro-fusion (cpu_exec.c): a register-only flag-setting instruction (ALU
+ * reg/reg and reg/imm, TEST, INC, DEC) followed by a Jcc in the same block
+ * runs as one handler call: the first record's exec becomes a fused handler
+ * that executes its own instruction, then the Jcc of the record after it
+ * (i + 1) exactly as the run loop would have: RIP advanced to the Jcc, its
+ * cost added before it executes, so retired counts, cycles and fault RIPs
+ * match unfused execution. The first half cannot fault (registers only).
+ */
+static inline void cpu_fused_jz(cpu_t *c, const cpu_insn *j, bool taken)
+{
+    uint64_t rip = c->next_rip, next = rip + j->len;
+    c->rip = rip;
+    c->cycles += j->cost;
+    if (taken) {
+        uint64_t target = next + j->imm;
+        if (unlikely(!cpu_canonical(target)))
+            cpu_gp0(c); /* SDM Vol. 2 "Jcc": #GP(0) at the Jcc itself */
+        next = target;
+    }
+    c->next_rip = next;
+}
+
+/* Any condition (SDM Vol. 1 B.1); taken for JZ/JNZ is computed by the
+ * caller from the lazy result (the first half always leaves one, and ZF
+ * is res == 0 for every lazy kind). */
+static inline void cpu_fused_jcc(cpu_t *c, const cpu_insn *j)
+{
+    c->rip = c->next_rip;
+    cpu_fused_jz(c, j, cpu_cond(c, j->sub));
+}
+
+/* The same after a CMP/SUB first half: no call, no kind dispatch. */
+static inline void cpu_fused_jcc_sub(cpu_t *c, const cpu_insn *j)
+{
+    c->rip = c->next_rip;
+    cpu_fused_jz(c, j, cpu_cond_sub(c, j->sub));
+}
+
+/* The fused handler for a first-half handler followed by a Jcc with
+ * condition cc, or NULL when it has none (cpu_alu.c). */
+cpu_exec_fn cpu_alu_fused(cpu_exec_fn first, unsigned cc);
+/* Whether a decoded record is a Jcc (70..7F, 0F 80..8F) (cpu_control.c). */
+bool cpu_is_jcc(const cpu_insn *i);
 
 /* ---- exceptions and interrupts (cpu_except.c) ---------------------------------- */
 
