@@ -197,6 +197,9 @@ unsigned vmx_vmentry(vmx_vcpu *v, bool launch);
  * another stop of cpu_run (HLT with nothing pending: CPU_STOP_HALT). Returns
  * CPU_STOP_HOOK at once when the entry already exited. */
 cpu_stop vmx_run(vmx_vcpu *v, uint64_t cycle_limit);
+/* The same with an instruction budget (single-stepping a guest): also
+ * returns CPU_STOP_INSNS once max_insns guest instructions retired. */
+cpu_stop vmx_run_insns(vmx_vcpu *v, uint64_t cycle_limit, uint64_t max_insns);
 
 /*
  * Records a VM exit (SDM 27 "VM exits"): saves the guest state from the cpu_t

@@ -278,7 +278,13 @@ static cpu_stop vmx_run_mtf(vmx_vcpu *v, uint64_t cycle_limit)
 
 cpu_stop vmx_run(vmx_vcpu *v, uint64_t cycle_limit)
 {
+    return vmx_run_insns(v, cycle_limit, UINT64_MAX);
+}
+
+cpu_stop vmx_run_insns(vmx_vcpu *v, uint64_t cycle_limit, uint64_t max_insns)
+{
     cpu_t *c = v->cpu;
+    const uint64_t insns_at_start = c->insns;
     if (v->exited || !v->non_root)
         return CPU_STOP_HOOK;
     if (v->mtf_pending) {
@@ -294,8 +300,11 @@ cpu_stop vmx_run(vmx_vcpu *v, uint64_t cycle_limit)
     if (v->preempt_armed && v->preempt_deadline < limit)
         limit = v->preempt_deadline > c->cycles ? v->preempt_deadline : c->cycles;
     for (;;) {
+        uint64_t done = c->insns - insns_at_start;
+        if (done >= max_insns)
+            return CPU_STOP_INSNS;
         v->in_run = true;
-        cpu_stop s = cpu_run(c, limit, UINT64_MAX);
+        cpu_stop s = cpu_run(c, limit, max_insns == UINT64_MAX ? UINT64_MAX : max_insns - done);
         v->in_run = false;
         if (v->exited)
             return CPU_STOP_HOOK;
