@@ -1,7 +1,8 @@
-/* apicv-emu command line: placeholder until emu/cli.c lands. */
-#include <stdio.h>
-int main(void)
+/* apicv-emu without the window: the command line lives in emu/emu_cli.c;
+ * ui/ui_main.c is the same entry with the window's front end. */
+#include "emu/emu.h"
+
+int main(int argc, char **argv)
 {
-    puts("apicv-emu: not built yet");
-    return 2;
+    return emu_main(argc, argv, NULL);
 }

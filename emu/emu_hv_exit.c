@@ -1,0 +1,738 @@
+/*
+ * emu_hv_exit.c — the hypervisor's VM-exit handlers (KVM's
+ * kvm_vmx_exit_handlers): hypercalls of the guest ABI, port I/O, CPUID,
+ * MSRs (IA32_APIC_BASE and the x2APIC), CR8 without TPR shadow, HLT,
+ * interrupt windows (7), TPR below threshold (43), APIC accesses (44) with a
+ * decoder of the guest's MOV, APIC writes (56), external interrupts (1).
+ * Each exiting instruction it emulates is skipped the KVM way
+ * (skip_emulated_instruction: RIP += length, STI/MOV-SS blocking cleared).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "emu/emu_hv_internal.h"
+#include "emu/emu_internal.h"
+#include "vmx/vmx_apicv.h"
+
+/* ---- helpers -------------------------------------------------------------- */
+
+/* KVM skip_emulated_instruction: RIP past the instruction, and the
+ * instruction's STI / MOV-SS blocking no longer applies. */
+static void hv_skip(emu_hv_vcpu *vc, uint64_t len)
+{
+    HV_VMCS_SET(vc, GUEST_RIP, HV_VMCS(vc, GUEST_RIP) + len);
+    HV_VMCS_SET(vc, GUEST_INTERRUPTIBILITY,
+                HV_VMCS(vc, GUEST_INTERRUPTIBILITY) &
+                    ~(uint64_t)(VMX_INTERRUPTIBILITY_STI | VMX_INTERRUPTIBILITY_MOV_SS));
+}
+
+static void hv_skip_insn(emu_hv_vcpu *vc)
+{
+    hv_skip(vc, HV_VMCS(vc, EXIT_INSN_LEN));
+}
+
+/* #GP(0) into the guest at the next entry (KVM kvm_inject_gp); the
+ * faulting instruction is not skipped. */
+static void hv_inject_gp(emu_hv_vcpu *vc)
+{
+    HV_VMCS_SET(vc, ENTRY_INTR_INFO, VMX_INTR_INFO_VALID | VMX_INTR_INFO_ERROR_VALID |
+                                         ((uint32_t)VMX_INTR_TYPE_HW_EXC << 8) | CPU_EXC_GP);
+    HV_VMCS_SET(vc, ENTRY_EXCEPTION_ERROR, 0);
+}
+
+static uint64_t hv_reg(emu_hv_vcpu *vc, unsigned r)
+{
+    return r == CPU_RSP ? HV_VMCS(vc, GUEST_RSP) : vc->vmx.cpu->gpr[r];
+}
+
+static void hv_set_reg(emu_hv_vcpu *vc, unsigned r, uint64_t val)
+{
+    vc->vmx.cpu->gpr[r] = val;
+    if (r == CPU_RSP)
+        HV_VMCS_SET(vc, GUEST_RSP, val);
+}
+
+/* The software APIC's TPR from VTPR and back (tpr-shadow mode keeps the
+ * guest's TPR on the virtual-APIC page). */
+static void hv_sw_set_tpr(apic_t *a, uint32_t tpr)
+{
+    if ((a->tpr & 0xFF) == (tpr & 0xFF))
+        return;
+    if (apic_x2apic_mode(a))
+        apic_msr_write(a, 0x808, tpr & 0xFF);
+    else
+        apic_mmio_write(a, APIC_REG_TPR, 4, tpr & 0xFF);
+}
+
+/* ---- IPIs ---------------------------------------------------------------- */
+
+/* SDM 11.6.1: the fields of an ICR value. */
+static apic_ipi hv_ipi_from_icr(unsigned from, uint64_t icr, bool x2apic)
+{
+    uint32_t lo = (uint32_t)icr;
+    apic_ipi ipi = {
+        .src_index = from,
+        .src_id = from,
+        .vector = (uint8_t)lo,
+        .delivery = (uint8_t)((lo >> 8) & 7),
+        .logical = (lo >> 11) & 1,
+        .level_assert = (lo >> 14) & 1,
+        .trigger_level = (lo >> 15) & 1,
+        .shorthand = (uint8_t)((lo >> 18) & 3),
+        .x2apic = x2apic,
+        .dest = x2apic ? (uint32_t)(icr >> 32) : (uint32_t)(icr >> 56),
+        .icr = icr,
+    };
+    return ipi;
+}
+
+void hv_route_ipi(emu_hv *hv, unsigned from, const apic_ipi *ipi)
+{
+    emu_hv_vcpu *src = &hv->vcpu[from];
+    if (ipi->delivery != APIC_DM_FIXED && ipi->delivery != APIC_DM_LOWEST &&
+        ipi->delivery != APIC_DM_NMI) {
+        fprintf(stderr, "apicv-emu: cpu%u: IPI with delivery mode %u not emulated (dropped)\n", from,
+                ipi->delivery);
+        return;
+    }
+    uint64_t mask = 0;
+    if (ipi->delivery == APIC_DM_LOWEST && ipi->shorthand == APIC_SH_NONE) {
+        apic_t *apics[CPU_MAX_CPUS];
+        for (unsigned k = 0; k < hv->ncpus; k++) {
+            apics[k] = &hv->vcpu[k].sw_apic;
+            /* The arbitration priority needs each vCPU's current TPR,
+             * which TPR shadow keeps in VTPR. */
+            if (hv_tpr_shadow_mode(hv))
+                hv_sw_set_tpr(apics[k], vmx_vapic_read32(&hv->vcpu[k].vmx, VMX_VAPIC_TPR));
+        }
+        int k = apic_select_lowest_priority(apics, hv->ncpus, ipi);
+        if (k >= 0)
+            mask = 1ull << k;
+    } else {
+        for (unsigned k = 0; k < hv->ncpus; k++)
+            if (apic_matches_destination(&hv->vcpu[k].sw_apic, ipi))
+                mask |= 1ull << k;
+    }
+    cpu_t *c = src->vmx.cpu;
+    cpu_obs_emit(&hv->m->obs, c->cycles, c->index, EMU_HV_EV_IPI, ipi->vector, mask, c->rip, 0);
+    for (unsigned k = 0; k < hv->ncpus; k++) {
+        if (!(mask & (1ull << k)))
+            continue;
+        if (ipi->delivery == APIC_DM_NMI)
+            hv_send_nmi(hv, from, k);
+        else
+            hv_send(hv, from, k, ipi->vector);
+    }
+}
+
+/* ---- virtual-APIC page emulation (apicv / posted) --------------------------- */
+
+/* KVM apic_set_eoi on the virtual-APIC page: the highest VISR bit is
+ * cleared and SVI follows (PPR virtualization runs at the next entry). */
+static void hv_vapic_eoi(emu_hv_vcpu *vc)
+{
+    vmx_vcpu *v = &vc->vmx;
+    int isr = vmx_vapic_highest(v, VMX_VAPIC_ISR);
+    if (isr < 0)
+        return;
+    vmx_vapic_clear_vector(v, VMX_VAPIC_ISR, (uint8_t)isr);
+    int next = vmx_vapic_highest(v, VMX_VAPIC_ISR);
+    vmx_apicv_set_svi(v, next < 0 ? 0 : (uint8_t)next);
+}
+
+/* apicv/posted: registers the software APIC acts on — the timer and SVR
+ * (the timer runs there), LDR and DFR (logical IPI routing) — follow
+ * the virtual-APIC page. */
+static void hv_mirror_to_sw(emu_hv_vcpu *vc, unsigned off, uint32_t val)
+{
+    apic_t *a = &vc->sw_apic;
+    switch (off) {
+    case VMX_VAPIC_SVR:
+    case VMX_VAPIC_LVT_TIMER:
+    case VMX_VAPIC_TIMER_INIT:
+    case VMX_VAPIC_TIMER_DIV:
+    case VMX_VAPIC_LDR:
+    case VMX_VAPIC_DFR:
+        if (apic_x2apic_mode(a))
+            apic_msr_write(a, APIC_MSR_X2APIC_FIRST + (off >> 4), val);
+        else
+            apic_mmio_write(a, off, 4, val);
+        break;
+    default: break;
+    }
+}
+
+/* Exit 56 (SDM 29.4.3.3): the write is already on the virtual-APIC page;
+ * do what the APIC would do with it (KVM kvm_apic_write_nodecode). */
+static void hv_apic_write(emu_hv *hv, emu_hv_vcpu *vc, unsigned off)
+{
+    vmx_vcpu *v = &vc->vmx;
+    unsigned k = hv_index(hv, vc);
+    uint32_t val = vmx_vapic_read32(v, off);
+    switch (off) {
+    case VMX_VAPIC_ICR_LO: {
+        uint64_t icr = ((uint64_t)vmx_vapic_read32(v, VMX_VAPIC_ICR_HI) << 32) | val;
+        apic_ipi ipi = hv_ipi_from_icr(k, icr, false);
+        vmx_vapic_write32(v, VMX_VAPIC_ICR_LO, val & ~(uint32_t)APIC_LVT_DELIVERY_STATUS);
+        hv_route_ipi(hv, k, &ipi);
+        break;
+    }
+    case VMX_VAPIC_EOI: hv_vapic_eoi(vc); break;
+    case VMX_VAPIC_ESR: vmx_vapic_write32(v, off, 0); break;
+    case VMX_VAPIC_SELF_IPI: hv_send(hv, k, k, (uint8_t)val); break;
+    default: hv_mirror_to_sw(vc, off, val); break;
+    }
+}
+
+/* ---- APIC-access exits: decoding the guest's MOV ------------------------------ */
+
+typedef struct hv_mov {
+    unsigned len, size, reg;
+    bool write, high_byte, has_imm;
+    uint64_t imm;
+} hv_mov;
+
+/* The MOV forms a guest uses on the APIC page: 88/89 (store register),
+ * 8A/8B (load register), C6/C7 /0 (store immediate), A0-A3 (rAX and a
+ * 64-bit absolute address), with operand-size,
+ * segment and REX prefixes. The length comes from the interpreter's own
+ * decoder. */
+static bool hv_decode_mov(const uint8_t *b, unsigned avail, hv_mov *out)
+{
+    unsigned i = 0, rex = 0;
+    bool opsize = false;
+    memset(out, 0, sizeof(*out));
+    while (i < avail && (b[i] == 0x66 || b[i] == 0x2E || b[i] == 0x3E || b[i] == 0x26 ||
+                         b[i] == 0x36 || b[i] == 0x64 || b[i] == 0x65)) {
+        opsize = opsize || b[i] == 0x66;
+        i++;
+    }
+    if (i < avail && (b[i] & 0xF0) == 0x40)
+        rex = b[i++];
+    if (i >= avail)
+        return false;
+    bool implemented;
+    if (b[i] >= 0xA0 && b[i] <= 0xA3) {
+        /* MOV AL/eAX <-> moffs64 (what compilers emit for a constant
+         * address): the register is always rAX. */
+        out->write = b[i] >= 0xA2;
+        out->size = (b[i] & 1) ? ((rex & 8) ? 8 : opsize ? 2 : 4) : 1;
+        out->reg = CPU_RAX;
+        out->len = cpu_decode_length(CPU_MODE_LONG64, b, avail, &implemented);
+        return out->len && out->len <= avail;
+    }
+    if (i + 1 >= avail)
+        return false;
+    uint8_t op = b[i], modrm = b[i + 1];
+    if ((modrm >> 6) == 3)
+        return false;
+    bool wide = (rex & 8) != 0;
+    unsigned size = wide ? 8 : opsize ? 2 : 4;
+    out->reg = ((modrm >> 3) & 7) | ((rex & 4) ? 8 : 0);
+    switch (op) {
+    case 0x89: out->write = true; break;
+    case 0x8B: break;
+    case 0x88: out->write = true; size = 1; break;
+    case 0x8A: size = 1; break;
+    case 0xC7:
+    case 0xC6:
+        if ((modrm >> 3) & 7)
+            return false;
+        out->write = out->has_imm = true;
+        if (op == 0xC6)
+            size = 1;
+        break;
+    default: return false;
+    }
+    if (size == 1 && !rex && out->reg >= 4 && out->reg < 8) {
+        out->high_byte = true;
+        out->reg -= 4;
+    }
+    out->len = cpu_decode_length(CPU_MODE_LONG64, b, avail, &implemented);
+    if (!out->len || out->len > avail)
+        return false;
+    out->size = size;
+    if (out->has_imm) {
+        unsigned isz = size == 8 ? 4 : size;
+        uint64_t imm = 0;
+        memcpy(&imm, b + out->len - isz, isz);
+        if (size == 8)
+            imm = (uint64_t)(int64_t)(int32_t)imm;
+        out->imm = imm;
+    }
+    return true;
+}
+
+static uint64_t hv_size_mask(unsigned size)
+{
+    return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
+}
+
+/* A MOV's load into its register (x86 rules: 32-bit writes zero-extend,
+ * 8/16-bit writes merge). */
+static void hv_mov_load(emu_hv_vcpu *vc, const hv_mov *mv, uint64_t val)
+{
+    uint64_t old = hv_reg(vc, mv->reg);
+    uint64_t nv;
+    if (mv->high_byte)
+        nv = (old & ~0xFF00ull) | ((val & 0xFF) << 8);
+    else if (mv->size == 4)
+        nv = val & 0xFFFFFFFFull;
+    else
+        nv = (old & ~hv_size_mask(mv->size)) | (val & hv_size_mask(mv->size));
+    hv_set_reg(vc, mv->reg, nv);
+}
+
+static uint64_t hv_mov_store_value(emu_hv_vcpu *vc, const hv_mov *mv)
+{
+    if (mv->has_imm)
+        return mv->imm & hv_size_mask(mv->size);
+    uint64_t r = hv_reg(vc, mv->reg);
+    if (mv->high_byte)
+        r >>= 8;
+    return r & hv_size_mask(mv->size);
+}
+
+/* Exit 44 (SDM 27.2.1 table 27-6 qualification: offset 11:0, access type
+ * 15:12): the access is emulated on the hypervisor's copy of the APIC —
+ * the software APIC (emulated, tpr-shadow) or the virtual-APIC page
+ * (apicv, posted: the offsets the processor does not virtualize). */
+static bool hv_apic_access(emu_hv *hv, emu_hv_vcpu *vc, uint64_t qual)
+{
+    unsigned off = qual & 0xFFF, type = (qual >> 12) & 0xF;
+    cpu_t *c = vc->vmx.cpu;
+    if (type != VMX_APIC_ACCESS_TYPE_READ && type != VMX_APIC_ACCESS_TYPE_WRITE) {
+        hv_crash(hv, vc, "APIC access of a kind the hypervisor does not emulate (fetch or event delivery)");
+        return false;
+    }
+    uint8_t bytes[15];
+    unsigned avail = 15;
+    while (avail && !cpu_peek_linear(c, HV_VMCS(vc, GUEST_RIP), bytes, avail))
+        avail--;
+    hv_mov mv;
+    if (!avail || !hv_decode_mov(bytes, avail, &mv) ||
+        mv.write != (type == VMX_APIC_ACCESS_TYPE_WRITE)) {
+        hv_crash(hv, vc, "APIC access by an instruction the hypervisor does not decode (only MOV)");
+        return false;
+    }
+    unsigned size = mv.size > 4 ? 4 : mv.size;
+    if (mv.write) {
+        uint64_t val = hv_mov_store_value(vc, &mv);
+        if (!hv_apicv_mode(hv))
+            apic_mmio_write(&vc->sw_apic, off, size, val);
+    } else {
+        uint64_t val = ~0ull;
+        if (!hv_apicv_mode(hv)) {
+            if (!apic_mmio_read(&vc->sw_apic, off, size, &val))
+                val = ~0ull;
+        } else {
+            uint32_t dw = (off & 0xFF0) == VMX_VAPIC_TIMER_CUR
+                              ? apic_timer_current(&vc->sw_apic, c->cycles)
+                              : vmx_vapic_read32(&vc->vmx, off & 0xFFC);
+            val = (dw >> ((off & 3) * 8)) & hv_size_mask(size);
+        }
+        hv_mov_load(vc, &mv, val);
+    }
+    hv_skip(vc, mv.len);
+    return true;
+}
+
+/* ---- MSRs ------------------------------------------------------------------ */
+
+/* x2APIC MSR writes that exit in apicv/posted modes (all but TPR, EOI and
+ * SELF IPI): the virtual-APIC page takes the value; ICR sends. */
+static bool hv_vapic_wrmsr(emu_hv *hv, emu_hv_vcpu *vc, uint32_t msr, uint64_t val)
+{
+    vmx_vcpu *v = &vc->vmx;
+    unsigned k = hv_index(hv, vc), off = (msr & 0xFF) << 4;
+    switch (msr) {
+    case 0x802: case 0x803: case 0x80A: case 0x80D: case 0x839:
+    case 0x810: case 0x811: case 0x812: case 0x813: case 0x814: case 0x815: case 0x816: case 0x817:
+    case 0x818: case 0x819: case 0x81A: case 0x81B: case 0x81C: case 0x81D: case 0x81E: case 0x81F:
+    case 0x820: case 0x821: case 0x822: case 0x823: case 0x824: case 0x825: case 0x826: case 0x827:
+        return false; /* read-only in x2APIC mode (SDM 11.12.1.2) */
+    case 0x830: {
+        vmx_vapic_write32(v, VMX_VAPIC_ICR_LO, (uint32_t)val);
+        vmx_vapic_write32(v, VMX_VAPIC_ICR_HI, (uint32_t)(val >> 32));
+        apic_ipi ipi = hv_ipi_from_icr(k, val, true);
+        hv_route_ipi(hv, k, &ipi);
+        return true;
+    }
+    case 0x80B: hv_vapic_eoi(vc); return true;
+    case 0x83F: hv_send(hv, k, k, (uint8_t)val); return true;
+    default:
+        vmx_vapic_write32(v, off, (uint32_t)val);
+        hv_mirror_to_sw(vc, off, (uint32_t)val);
+        return true;
+    }
+}
+
+static bool hv_rdmsr(emu_hv *hv, emu_hv_vcpu *vc, uint32_t msr, uint64_t *val)
+{
+    apic_t *a = &vc->sw_apic;
+    if (msr == APIC_MSR_BASE) {
+        *val = apic_base_msr(a);
+        return true;
+    }
+    if (msr >= APIC_MSR_X2APIC_FIRST && msr <= APIC_MSR_X2APIC_LAST) {
+        if (!hv_apicv_mode(hv))
+            return apic_msr_read(a, msr, val);
+        if (!apic_x2apic_mode(a))
+            return false;
+        unsigned off = (msr & 0xFF) << 4;
+        *val = off == VMX_VAPIC_TIMER_CUR ? apic_timer_current(a, vc->vmx.cpu->cycles)
+                                          : vmx_vapic_read32(&vc->vmx, off);
+        if (msr == 0x830)
+            *val |= (uint64_t)vmx_vapic_read32(&vc->vmx, VMX_VAPIC_ICR_HI) << 32;
+        return true;
+    }
+    if (msr == APIC_MSR_TSC_DEADLINE)
+        return apic_msr_read(a, msr, val);
+    return false;
+}
+
+static bool hv_wrmsr(emu_hv *hv, emu_hv_vcpu *vc, uint32_t msr, uint64_t val)
+{
+    apic_t *a = &vc->sw_apic;
+    if (msr == APIC_MSR_BASE) {
+        bool was = apic_x2apic_mode(a);
+        if (!apic_msr_write(a, msr, val))
+            return false;
+        /* KVM vmx_set_virtual_apic_mode: x2APIC means virtualize x2APIC
+         * mode and the x2APIC MSR bitmap; xAPIC the APIC-access page. */
+        if (hv_apicv_mode(hv) && was != apic_x2apic_mode(a))
+            hv_set_x2apic_controls(hv, vc, apic_x2apic_mode(a));
+        return true;
+    }
+    if (msr >= APIC_MSR_X2APIC_FIRST && msr <= APIC_MSR_X2APIC_LAST) {
+        if (!hv_apicv_mode(hv))
+            return apic_msr_write(a, msr, val);
+        if (!apic_x2apic_mode(a))
+            return false;
+        return hv_vapic_wrmsr(hv, vc, msr, val);
+    }
+    if (msr == APIC_MSR_TSC_DEADLINE)
+        return apic_msr_write(a, msr, val);
+    return false;
+}
+
+static void hv_msr_exit(emu_hv *hv, emu_hv_vcpu *vc, bool write)
+{
+    cpu_t *c = vc->vmx.cpu;
+    uint32_t msr = (uint32_t)c->gpr[CPU_RCX];
+    bool ok;
+    if (write) {
+        uint64_t val = (c->gpr[CPU_RDX] << 32) | (uint32_t)c->gpr[CPU_RAX];
+        ok = hv_wrmsr(hv, vc, msr, val);
+    } else {
+        uint64_t val = 0;
+        ok = hv_rdmsr(hv, vc, msr, &val);
+        if (ok) {
+            c->gpr[CPU_RAX] = (uint32_t)val;
+            c->gpr[CPU_RDX] = val >> 32;
+        }
+    }
+    if (ok)
+        hv_skip_insn(vc);
+    else
+        hv_inject_gp(vc);
+}
+
+/* ---- other instruction exits ---------------------------------------------- */
+
+/* CPUID (exit 10): the CPU model as it is, with VMX hidden and the
+ * "hypervisor present" bit set, as KVM reports it. */
+static void hv_cpuid(emu_hv_vcpu *vc)
+{
+    cpu_t *c = vc->vmx.cpu;
+    uint32_t out[4];
+    cpu_cpuid(c, (uint32_t)c->gpr[CPU_RAX], (uint32_t)c->gpr[CPU_RCX], out);
+    if ((uint32_t)c->gpr[CPU_RAX] == 1) {
+        out[2] &= ~(1u << 5);
+        out[2] |= 1u << 31;
+    }
+    c->gpr[CPU_RAX] = out[0];
+    c->gpr[CPU_RBX] = out[1];
+    c->gpr[CPU_RCX] = out[2];
+    c->gpr[CPU_RDX] = out[3];
+    hv_skip_insn(vc);
+}
+
+/* Port I/O (exit 30, qualification SDM 27.2.1 table 27-5). */
+static bool hv_io(emu_hv *hv, emu_hv_vcpu *vc, uint64_t qual)
+{
+    emu_machine *m = hv->m;
+    cpu_t *c = vc->vmx.cpu;
+    unsigned size = (unsigned)(qual & 7) + 1;
+    bool in = (qual >> 3) & 1, string = (qual >> 4) & 1;
+    uint16_t port = (uint16_t)(qual >> 16);
+    if (string) {
+        hv_crash(hv, vc, "string I/O (INS/OUTS) is not emulated by the hypervisor");
+        return false;
+    }
+    hv_skip_insn(vc);
+    if (in) {
+        uint64_t mask = hv_size_mask(size);
+        c->gpr[CPU_RAX] = size == 4 ? 0xFFFFFFFFull : (c->gpr[CPU_RAX] | mask);
+        return true;
+    }
+    uint32_t val = (uint32_t)(c->gpr[CPU_RAX] & hv_size_mask(size));
+    if (port == EMU_PORT_CONSOLE) {
+        cpu_obs_emit(&m->obs, c->cycles, c->index, EMU_EV_CONSOLE, val & 0xFF, 0, c->rip, 0);
+        if (m->console)
+            m->console(m->console_ctx, c->index, (uint8_t)val);
+    } else if (port == EMU_PORT_EXIT && size == 4) {
+        cpu_obs_emit(&m->obs, c->cycles, c->index, EMU_EV_EXIT_PORT, val, 0, c->rip, 0);
+        if (!m->finished) {
+            m->finished = true;
+            m->exit_status = (int)(val & 0xFF);
+        }
+        return false;
+    } else if (port == EMU_PORT_MSI && size == 4 && hv->machine_queue) {
+        emu_msi_port_write(m, c, val);
+    }
+    return true;
+}
+
+/* MOV to/from CR8 without TPR shadow (exit 28, emulated mode): the
+ * software APIC's TPR[7:4] (SDM 11.8.6.1). */
+static bool hv_cr_access(emu_hv *hv, emu_hv_vcpu *vc, uint64_t qual)
+{
+    unsigned cr = qual & 15, type = (qual >> 4) & 3, gpr = (qual >> 8) & 15;
+    if (cr != 8 || type > VMX_CR_ACCESS_MOV_FROM) {
+        hv_crash(hv, vc, "control-register exit the hypervisor does not expect");
+        return false;
+    }
+    apic_t *a = &vc->sw_apic;
+    if (type == VMX_CR_ACCESS_MOV_TO) {
+        uint64_t val = hv_reg(vc, gpr);
+        if (val >> 4) {
+            hv_inject_gp(vc);
+            return true;
+        }
+        hv_sw_set_tpr(a, (uint32_t)val << 4);
+    } else {
+        hv_set_reg(vc, gpr, (a->tpr >> 4) & 0xF);
+    }
+    hv_skip_insn(vc);
+    return true;
+}
+
+/* ---- hypercalls (guest ABI table) --------------------------------------------- */
+
+static uint64_t *hv_pid_qword(emu_hv *hv, emu_hv_vcpu *vc, uint64_t index)
+{
+    if (hv->mode != EMU_MODE_POSTED || index > 7)
+        return NULL;
+    return cpu_phys_ptr(&hv->m->phys, vc->pid_pa + 8 * index, 8);
+}
+
+static bool hv_hypercall(emu_hv *hv, emu_hv_vcpu *vc)
+{
+    cpu_t *c = vc->vmx.cpu;
+    vmx_vcpu *v = &vc->vmx;
+    unsigned self = hv_index(hv, vc);
+    uint64_t nr = c->gpr[CPU_RAX], a1 = c->gpr[CPU_RBX], a2 = c->gpr[CPU_RCX];
+    uint64_t a3 = c->gpr[CPU_RDX];
+    uint64_t ret = 0, rdx = c->gpr[CPU_RDX], rsi = c->gpr[CPU_RSI];
+    /* Skipped first: a VMCS_WRITE below (of GUEST_RIP, say) then wins. */
+    hv_skip_insn(vc);
+    switch (nr) {
+    case EMU_HC_ABI_VERSION: rdx = 1; break;
+    case EMU_HC_SEND_MSI:
+        if (a1 < 16 || a1 > 255 || a2 >= hv->ncpus) {
+            ret = EMU_HC_EINVAL;
+        } else if (a2 == self && a3 == 0) {
+            hv_deliver(hv, self, (uint8_t)a1);
+        } else {
+            hv_queue(hv, (unsigned)a2, HV_WORK_MSI, (uint8_t)a1, 0, c->cycles + a3);
+        }
+        break;
+    case EMU_HC_RAISE_HOST_IRQ:
+        if (a1 < 16 || a1 > 255 || a2 >= hv->ncpus)
+            ret = EMU_HC_EINVAL;
+        else
+            hv_queue(hv, (unsigned)a2, HV_WORK_HOST_IRQ, (uint8_t)a1, 0, c->cycles + a3);
+        break;
+    case EMU_HC_VMCS_READ: {
+        uint64_t val = 0;
+        unsigned err = vmx_vmread(&v->vmcs, a1, &val);
+        if (err)
+            ret = EMU_HC_EINVAL, rdx = err;
+        else
+            rdx = val;
+        break;
+    }
+    case EMU_HC_VMCS_WRITE: {
+        uint64_t old = vmx_vmcs_get(&v->vmcs, (uint32_t)a1);
+        unsigned err = vmx_vcpu_vmwrite(v, a1, a2);
+        if (err) {
+            ret = EMU_HC_EINVAL, rdx = err;
+        } else {
+            vc->undo_valid = true;
+            vc->undo_field = (uint32_t)a1;
+            vc->undo_value = old;
+        }
+        break;
+    }
+    case EMU_HC_VAPIC_READ:
+        if ((a1 & 3) || a1 >= 0x1000) {
+            ret = EMU_HC_EINVAL;
+        } else if (hv->mode == EMU_MODE_EMULATED) {
+            /* No virtual-APIC page: the software APIC's register. */
+            uint64_t val = 0;
+            apic_t *a = &vc->sw_apic;
+            bool ok = apic_x2apic_mode(a)
+                          ? apic_msr_read(a, APIC_MSR_X2APIC_FIRST + ((uint32_t)a1 >> 4), &val)
+                          : apic_mmio_read(a, (uint32_t)a1, 4, &val);
+            if (ok)
+                rdx = (uint32_t)val;
+            else
+                ret = EMU_HC_EINVAL;
+        } else {
+            rdx = vmx_vapic_read32(v, (unsigned)a1);
+        }
+        break;
+    case EMU_HC_VAPIC_WRITE:
+        if ((a1 & 3) || a1 >= 0x1000 || hv->mode == EMU_MODE_EMULATED)
+            ret = EMU_HC_EINVAL;
+        else
+            vmx_vapic_write32(v, (unsigned)a1, (uint32_t)a2);
+        break;
+    case EMU_HC_PID_READ: {
+        uint64_t *q = hv_pid_qword(hv, vc, a1);
+        if (q)
+            rdx = *q;
+        else
+            ret = EMU_HC_EINVAL;
+        break;
+    }
+    case EMU_HC_PID_WRITE: {
+        uint64_t *q = hv_pid_qword(hv, vc, a1);
+        if (q)
+            *q = a2;
+        else
+            ret = EMU_HC_EINVAL;
+        break;
+    }
+    case EMU_HC_EXIT_COUNT:
+        if (a2 >= hv->ncpus || (a1 != EMU_HC_ALL_EXITS && a1 >= VMX_EXIT_NREASONS))
+            ret = EMU_HC_EINVAL;
+        else
+            rdx = emu_hv_exit_count(hv, (unsigned)a2, (unsigned)a1);
+        break;
+    case EMU_HC_LAST_EXIT:
+        if (a2 >= hv->ncpus) {
+            ret = EMU_HC_EINVAL;
+        } else {
+            rdx = hv->vcpu[a2].last_reason;
+            rsi = hv->vcpu[a2].last_qual;
+        }
+        break;
+    case EMU_HC_DESCHEDULE:
+        if (a1 >= hv->ncpus)
+            ret = EMU_HC_EINVAL;
+        else if (a1 == self)
+            hv_deschedule(hv, vc, a2);
+        else
+            hv_queue(hv, (unsigned)a1, HV_WORK_DESCHEDULE, 0, a2, c->cycles);
+        break;
+    case EMU_HC_CYCLES: rdx = c->cycles; break;
+    default: ret = EMU_HC_ENOSYS; break;
+    }
+    cpu_obs_emit(&hv->m->obs, c->cycles, c->index, EMU_HV_EV_HYPERCALL, nr, a1, c->rip, ret);
+    c->gpr[CPU_RAX] = ret;
+    c->gpr[CPU_RDX] = rdx;
+    c->gpr[CPU_RSI] = rsi;
+    return true;
+}
+
+/* ---- the dispatcher ------------------------------------------------------------ */
+
+/* Exit 1: the vector was acknowledged at exit; the host's handler for it
+ * ends with an EOI (a spurious vector needs none). */
+static void hv_external_interrupt(emu_hv_vcpu *vc)
+{
+    uint32_t info = (uint32_t)HV_VMCS(vc, EXIT_INTR_INFO);
+    if (!(info & VMX_INTR_INFO_VALID))
+        return;
+    uint8_t vec = (uint8_t)info;
+    if ((vc->host_apic->isr[vec >> 5] >> (vec & 31)) & 1)
+        apic_eoi(vc->host_apic);
+    vc->host_irqs++;
+}
+
+bool hv_handle_exit(emu_hv *hv, emu_hv_vcpu *vc)
+{
+    uint32_t full = (uint32_t)HV_VMCS(vc, EXIT_REASON);
+    uint32_t basic = full & VMX_EXIT_REASON_BASIC_MASK;
+    uint64_t qual = HV_VMCS(vc, EXIT_QUALIFICATION);
+    vc->exits++;
+    if (basic < VMX_EXIT_NREASONS)
+        vc->exit_count[basic]++;
+    if (hv->mode == EMU_MODE_TPR_SHADOW)
+        hv_sw_set_tpr(&vc->sw_apic, vmx_vapic_read32(&vc->vmx, VMX_VAPIC_TPR));
+    /* KVM vmx_complete_interrupts: an event whose delivery the exit
+     * interrupted is injected again at the next entry. */
+    uint32_t idt = (uint32_t)HV_VMCS(vc, IDT_VECTORING_INFO);
+    if ((idt & VMX_INTR_INFO_VALID) && !(full & VMX_EXIT_REASON_ENTRY_FAIL)) {
+        HV_VMCS_SET(vc, ENTRY_INTR_INFO, idt & ~(uint32_t)VMX_INTR_INFO_NMI_UNBLOCK);
+        HV_VMCS_SET(vc, ENTRY_EXCEPTION_ERROR, HV_VMCS(vc, IDT_VECTORING_ERROR));
+        HV_VMCS_SET(vc, ENTRY_INSN_LEN, HV_VMCS(vc, EXIT_INSN_LEN));
+    }
+    bool ok = true;
+    switch (basic) {
+    case VMX_EXIT_EXCEPTION_NMI:
+        if (((HV_VMCS(vc, EXIT_INTR_INFO) >> 8) & 7) != VMX_INTR_TYPE_NMI) {
+            hv_crash(hv, vc, "unexpected exception VM exit");
+            ok = false;
+        }
+        break;
+    case VMX_EXIT_EXTERNAL_INTERRUPT: hv_external_interrupt(vc); break;
+    case VMX_EXIT_TRIPLE_FAULT:
+        hv_crash(hv, vc, "triple fault (an exception could not be delivered: is the IDT loaded?)");
+        ok = false;
+        break;
+    case VMX_EXIT_INTERRUPT_WINDOW:
+        /* Injection happens at the entry; the window is asked for again
+         * there only if something still waits. */
+        HV_VMCS_SET(vc, PROC_CONTROLS, HV_VMCS(vc, PROC_CONTROLS) & ~(uint64_t)VMX_PROC_INTR_WINDOW);
+        break;
+    case VMX_EXIT_NMI_WINDOW:
+        HV_VMCS_SET(vc, PROC_CONTROLS, HV_VMCS(vc, PROC_CONTROLS) & ~(uint64_t)VMX_PROC_NMI_WINDOW);
+        break;
+    case VMX_EXIT_CPUID: hv_cpuid(vc); break;
+    case VMX_EXIT_HLT:
+        hv_skip_insn(vc);
+        hv_block(hv, vc);
+        break;
+    case VMX_EXIT_VMCALL: ok = hv_hypercall(hv, vc); break;
+    case VMX_EXIT_CR_ACCESS: ok = hv_cr_access(hv, vc, qual); break;
+    case VMX_EXIT_IO: ok = hv_io(hv, vc, qual); break;
+    case VMX_EXIT_RDMSR: hv_msr_exit(hv, vc, false); break;
+    case VMX_EXIT_WRMSR: hv_msr_exit(hv, vc, true); break;
+    case VMX_EXIT_TPR_BELOW_THRESHOLD:
+        /* Re-evaluated at the entry (hv_prepare_injection sets the new
+         * threshold). */
+        break;
+    case VMX_EXIT_APIC_ACCESS: ok = hv_apic_access(hv, vc, qual); break;
+    case VMX_EXIT_APIC_WRITE: hv_apic_write(hv, vc, (unsigned)(qual & 0xFF0)); break;
+    case VMX_EXIT_VIRTUALIZED_EOI:
+    case VMX_EXIT_PREEMPT_TIMER:
+    case VMX_EXIT_MTF:
+    case VMX_EXIT_PAUSE:
+        break;
+    default: {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "unexpected VM exit %u (%s)", basic, vmx_exit_reason_name(basic));
+        hv_crash(hv, vc, msg);
+        ok = false;
+        break;
+    }
+    }
+    if (hv->mode == EMU_MODE_TPR_SHADOW)
+        vmx_vapic_write32(&vc->vmx, VMX_VAPIC_TPR, vc->sw_apic.tpr & 0xFF);
+    vc->last_reason = basic;
+    vc->last_qual = qual;
+    return ok && !hv->m->finished;
+}

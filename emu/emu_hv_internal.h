@@ -1,0 +1,53 @@
+/*
+ * emu_hv_internal.h — shared between emu_hv.c (setup, scheduling, interrupt
+ * paths) and emu_hv_exit.c (exit handlers, hypercalls, APIC emulation).
+ * Not for other files: the public interface is emu/emu_hv.h.
+ */
+#ifndef APICV_EMU_HV_INTERNAL_H
+#define APICV_EMU_HV_INTERNAL_H
+
+#include "emu/emu_hv.h"
+
+#define HV_VMCS(vc, name) vmx_vmcs_get(&(vc)->vmx.vmcs, VMCS_##name)
+#define HV_VMCS_SET(vc, name, val) vmx_vmcs_set(&(vc)->vmx.vmcs, VMCS_##name, (val))
+
+/* Kinds of timed work (emu_hv_work.kind). */
+enum { HV_WORK_MSI, HV_WORK_HOST_IRQ, HV_WORK_DESCHEDULE, HV_WORK_NMI };
+
+static inline bool hv_apicv_mode(const emu_hv *hv)
+{
+    return hv->mode == EMU_MODE_APICV || hv->mode == EMU_MODE_POSTED;
+}
+static inline bool hv_tpr_shadow_mode(const emu_hv *hv)
+{
+    return hv->mode != EMU_MODE_EMULATED;
+}
+static inline unsigned hv_index(const emu_hv *hv, const emu_hv_vcpu *vc)
+{
+    return (unsigned)(vc - hv->vcpu);
+}
+
+/* emu_hv.c */
+void hv_queue(emu_hv *hv, unsigned cpu, unsigned kind, uint8_t vector, uint64_t arg, uint64_t cycle);
+/* Delivers a fixed interrupt to vCPU `to` now, by the mode's path (the
+ * caller runs on that vCPU's clock or accepts the skew). */
+void hv_deliver(emu_hv *hv, unsigned to, uint8_t vector);
+/* Sends a fixed interrupt to a vCPU at the sender's cycle: at once to
+ * itself, through the target's work queue to another vCPU. */
+void hv_send(emu_hv *hv, unsigned from, unsigned to, uint8_t vector);
+/* The same for an NMI (ICR delivery mode NMI). */
+void hv_send_nmi(emu_hv *hv, unsigned from, unsigned to);
+void hv_crash(emu_hv *hv, emu_hv_vcpu *vc, const char *cause);
+/* HLT: the vCPU sleeps until it has an interrupt it can take. */
+void hv_block(emu_hv *hv, emu_hv_vcpu *vc);
+void hv_deschedule(emu_hv *hv, emu_hv_vcpu *vc, uint64_t cycles);
+/* The x2APIC switch of IA32_APIC_BASE in apicv/posted modes. */
+void hv_set_x2apic_controls(emu_hv *hv, emu_hv_vcpu *vc, bool x2apic);
+
+/* emu_hv_exit.c */
+/* Handles the VM exit recorded in vc's VMCS; false when the run ended. */
+bool hv_handle_exit(emu_hv *hv, emu_hv_vcpu *vc);
+/* Routes a guest IPI (from an ICR write) to its target vCPUs. */
+void hv_route_ipi(emu_hv *hv, unsigned from, const apic_ipi *ipi);
+
+#endif

@@ -1,0 +1,20 @@
+/*
+ * emu_internal.h — helpers shared by the files of emu/ (not public).
+ */
+#ifndef APICV_EMU_INTERNAL_H
+#define APICV_EMU_INTERNAL_H
+
+#include "emu/emu.h"
+
+/* Native-mode hooks of CPU k: APIC MMIO/MSRs, CR8, ports, interrupts. */
+void emu_native_attach(emu_machine *m, unsigned k);
+/* Applies one due event at its CPU's boundary (native path or hv_ops). */
+void emu_apply_event(emu_machine *m, const emu_qevent *ev);
+/* The IPI sink installed on every APIC. */
+void emu_route_ipi(void *ctx, apic_t *src, const apic_ipi *ipi);
+/* "bytes 0f 0b (ud2)" for the instruction at c's RIP. */
+void emu_describe_rip(cpu_t *c, char *out, size_t outlen);
+/* The MSI device's register on port 0xF0 (OUT dword). */
+bool emu_msi_port_write(emu_machine *m, cpu_t *c, uint32_t value);
+
+#endif

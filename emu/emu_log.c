@@ -1,0 +1,133 @@
+/*
+ * emu_log.c — observers for people: the text event log and --stats.
+ *
+ * The log is one line per event of the bus, in the order they happen:
+ *     cycle=1234 cpu=1 ev=apic.accept a=0x40 b=0 c=0 d=0
+ * "cycle" and "cpu" say when and where, "ev" names the kind (the layer's own
+ * name function: cpu., apic., vmx., emu.), a..d are the kind's fields as
+ * documented beside the kind in its layer's header. Fixed keys and one
+ * event per line make it easy to grep, cut and parse.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "emu/emu.h"
+#include "emu/emu_hv.h"
+#include "emu/emu_scenario.h"
+#include "vmx/vmx.h"
+
+static const char *cpu_event_name(unsigned kind)
+{
+    static const char *const names[] = {
+        "cpu.exception", "cpu.interrupt", "cpu.soft-int", "cpu.double-fault",
+        "cpu.triple-fault", "cpu.halt", "cpu.wake", "cpu.unimplemented",
+        "cpu.cr-write", "cpu.msr-write",
+    };
+    unsigned k = kind - CPU_OBS_RANGE_CPU;
+    return k < sizeof(names) / sizeof(names[0]) ? names[k] : NULL;
+}
+
+const char *emu_event_name(unsigned kind)
+{
+    static const char *const names[EMU_EV_LAST - CPU_OBS_RANGE_EMU] = {
+        "emu.console", "emu.exit-port", "emu.crash", "emu.msi-raise",
+        "emu.msi-deliver", "emu.ipi-route", "emu.ipi-arrive", "emu.timer-due",
+    };
+    if (kind < CPU_OBS_RANGE_EMU || kind >= EMU_EV_LAST)
+        return NULL;
+    return names[kind - CPU_OBS_RANGE_EMU];
+}
+
+const char *emu_any_event_name(unsigned kind)
+{
+    if (kind >= CPU_OBS_RANGE_EMU) {
+        /* The machine, the hypervisor and the scenario runtime share the
+         * range in disjoint blocks (emu.h, emu_hv.h, emu_scenario.h). */
+        const char *n = emu_event_name(kind);
+        if (!n)
+            n = emu_hv_event_name(kind);
+        if (!n)
+            n = emu_scenario_event_name(kind);
+        return n;
+    }
+    if (kind >= CPU_OBS_RANGE_VMX)
+        return vmx_event_name(kind);
+    if (kind >= CPU_OBS_RANGE_APIC)
+        return apic_event_name(kind);
+    return cpu_event_name(kind);
+}
+
+void emu_log_format(const cpu_obs_event *ev, char *buf, size_t len)
+{
+    const char *name = emu_any_event_name(ev->kind);
+    char unknown[16];
+    if (!name) {
+        snprintf(unknown, sizeof(unknown), "kind.%#x", ev->kind);
+        name = unknown;
+    }
+    snprintf(buf, len, "cycle=%" PRIu64 " cpu=%u ev=%s a=%#" PRIx64 " b=%#" PRIx64 " c=%#" PRIx64
+                       " d=%#" PRIx64,
+             ev->cycle, ev->cpu, name, ev->a, ev->b, ev->c, ev->d);
+}
+
+void emu_log_event(void *ctx, const cpu_obs_event *ev)
+{
+    emu_log *log = ctx;
+    char line[256];
+    emu_log_format(ev, line, sizeof(line));
+    fputs(line, log->f);
+    fputc('\n', log->f);
+    log->lines++;
+}
+
+void emu_print_stats(FILE *f, const emu_machine *m, double secs)
+{
+    uint64_t insns = emu_machine_insns(m);
+    fprintf(f, "stats: mode %s, %u cpu(s), %" PRIu64 " cycles, %" PRIu64
+               " instructions, %.3f s, %.1f MIPS\n",
+            emu_mode_name(m->cfg.mode), m->cfg.ncpus, m->now, insns, secs,
+            secs > 0 ? (double)insns / secs / 1e6 : 0.0);
+    for (unsigned k = 0; k < m->cfg.ncpus; k++) {
+        const cpu_t *c = &m->cpu[k];
+        fprintf(f, "stats: cpu%u: %" PRIu64 " cycles, %" PRIu64 " instructions, %" PRIu64
+                   " unimplemented, %" PRIu64 " APIC timer expirations\n",
+                k, c->cycles, c->insns, c->unimplemented_count, m->apic[k].timer_fired);
+    }
+    /* Interrupts per delivery path: natively every interrupt comes from the
+     * CPU's local APIC; under the hypervisor its own paths add columns. */
+    fprintf(f, "stats: interrupts delivered per path:\n");
+    fprintf(f, "stats:   %-6s %12s %12s", "cpu", "apic", "nmi");
+    unsigned np = m->hv_ops && m->hv_ops->delivered ? m->hv_ops->npaths : 0;
+    for (unsigned p = 0; p < np; p++)
+        fprintf(f, " %12s", m->hv_ops->path_names[p]);
+    fputc('\n', f);
+    for (unsigned k = 0; k < m->cfg.ncpus; k++) {
+        fprintf(f, "stats:   cpu%-3u %12" PRIu64 " %12" PRIu64, k, m->stats.intr_apic[k],
+                m->stats.nmi[k]);
+        for (unsigned p = 0; p < np; p++)
+            fprintf(f, " %12" PRIu64, m->hv_ops->delivered(m, k, p));
+        fputc('\n', f);
+    }
+    fprintf(f, "stats: IPIs routed %" PRIu64 "; device MSIs raised %" PRIu64 ", delivered %" PRIu64
+               ", dropped %" PRIu64 "\n",
+            m->stats.ipis_routed, m->stats.msi_raised, m->stats.msi_delivered,
+            m->stats.msi_dropped);
+    if (!m->hv_ops || !m->hv_ops->exit_count) {
+        fprintf(f, "stats: VM exits: none (mode %s runs no hypervisor)\n",
+                emu_mode_name(m->cfg.mode));
+        return;
+    }
+    fprintf(f, "stats: VM exits per reason per vCPU:\n");
+    for (unsigned reason = 0; reason < 80; reason++) {
+        uint64_t any = 0;
+        for (unsigned k = 0; k < m->cfg.ncpus; k++)
+            any += m->hv_ops->exit_count(m, k, reason);
+        if (!any)
+            continue;
+        fprintf(f, "stats:   reason %2u:", reason);
+        for (unsigned k = 0; k < m->cfg.ncpus; k++)
+            fprintf(f, " vcpu%u=%" PRIu64, k, m->hv_ops->exit_count(m, k, reason));
+        fputc('\n', f);
+    }
+}

@@ -1,0 +1,352 @@
+/*
+ * emu_machine.c — the machine and its deterministic scheduler.
+ *
+ * One global cycle clock, advanced in rounds that lie on a fixed grid of
+ * multiples of the quantum. In a round every CPU, in index order, runs
+ * until its own cycle counter reaches the round's end. Inside its turn a
+ * CPU runs in slices that end at its next event — the earliest event in its
+ * queue (IPIs, device MSIs, stimuli) or its APIC timer's deadline — and the
+ * events due are applied at that instruction boundary, before it goes on.
+ * Cross-CPU effects are events with the sender's cycle, so they land at the
+ * receiver's next boundary at or after that cycle: during this round for a
+ * receiver with a higher index, at the start of its next turn for a lower
+ * one. A halted CPU sleeps until its next event or the end of the round;
+ * when every CPU sleeps, the clock jumps to the round of the next event.
+ *
+ * Nothing here reads host time or depends on how a caller slices a run, so
+ * the same inputs always give the same cycle-exact run.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu/emu_hv.h"
+#include "emu/emu_internal.h"
+#include "emu/emu_loader.h"
+
+#define EMU_HOST_MEM (4u << 20) /* host-owned pages: VMCS-referenced structures */
+#define EMU_DEFAULT_QUANTUM 10000
+
+const char *emu_mode_name(emu_mode m)
+{
+    static const char *const names[EMU_MODE_COUNT] = {"native", "emulated", "tpr-shadow",
+                                                      "apicv", "posted"};
+    return (unsigned)m < EMU_MODE_COUNT ? names[m] : "?";
+}
+
+bool emu_mode_parse(const char *s, emu_mode *m)
+{
+    for (unsigned k = 0; k < EMU_MODE_COUNT; k++) {
+        if (strcmp(s, emu_mode_name((emu_mode)k)) == 0) {
+            *m = (emu_mode)k;
+            return true;
+        }
+    }
+    return false;
+}
+
+void emu_config_default(emu_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->ncpus = 1;
+    cfg->mem_bytes = 64ull << 20;
+    cfg->mode = EMU_MODE_POSTED;
+    cfg->quantum = EMU_DEFAULT_QUANTUM;
+}
+
+static void finish(emu_machine *m, int status)
+{
+    if (!m->finished) {
+        m->finished = true;
+        m->exit_status = status;
+    }
+}
+
+static void crash(emu_machine *m, cpu_t *c, const char *cause)
+{
+    char what[200];
+    emu_describe_rip(c, what, sizeof(what));
+    snprintf(m->diag, sizeof(m->diag), "cpu%u: %s at RIP %#llx, cycle %llu: %s", c->index, cause,
+             (unsigned long long)c->rip, (unsigned long long)c->cycles, what);
+    cpu_obs_emit(&m->obs, c->cycles, c->index, EMU_EV_CRASH, c->stop, 0, c->rip, 0);
+    finish(m, EMU_EXIT_CRASH);
+}
+
+bool emu_machine_init(emu_machine *m, const emu_config *cfg, const char *guest_path, char *err,
+                      size_t errlen)
+{
+    memset(m, 0, sizeof(*m));
+    m->cfg = *cfg;
+    m->running = -1;
+    m->step_cpu = -1;
+    if (cfg->ncpus < 1 || cfg->ncpus > CPU_MAX_CPUS) {
+        snprintf(err, errlen, "--cpus: expected 1..%d, got %u", CPU_MAX_CPUS, cfg->ncpus);
+        return false;
+    }
+    /* Every mode but native runs under the built-in hypervisor
+     * (emu/emu_hv*.c): its table takes over the scheduler's turns. */
+    if (cfg->mode != EMU_MODE_NATIVE)
+        m->hv_ops = &emu_hv_machine_ops;
+    if (cfg->quantum == 0)
+        m->cfg.quantum = EMU_DEFAULT_QUANTUM;
+    if (cfg->costs)
+        m->costs = *cfg->costs;
+    else
+        cpu_cost_default(&m->costs);
+    if (!cpu_phys_init(&m->phys, cfg->mem_bytes, EMU_HOST_MEM)) {
+        snprintf(err, errlen, "cannot allocate %llu MiB of guest RAM",
+                 (unsigned long long)(cfg->mem_bytes >> 20));
+        return false;
+    }
+    if (!emu_load_guest(&m->phys, guest_path, &m->entry, err, errlen) ||
+        !emu_build_boot_tables(&m->phys, cfg->ncpus, err, errlen)) {
+        cpu_phys_free(&m->phys);
+        return false;
+    }
+    for (unsigned k = 0; k < cfg->ncpus; k++) {
+        cpu_t *c = &m->cpu[k];
+        if (!cpu_init(c, k, &m->phys, &m->costs, &m->obs)) {
+            snprintf(err, errlen, "cannot create cpu%u", k);
+            emu_machine_free(m);
+            return false;
+        }
+        c->strict = cfg->strict;
+        emu_setup_entry_state(c, &m->phys, k, cfg->ncpus, m->entry);
+        /* Guest ABI "State at entry": xAPIC mode, APIC ID = index, BSP on 0. */
+        apic_init(&m->apic[k], c, k, k == 0, &m->obs);
+        apic_set_ipi_sink(&m->apic[k], emu_route_ipi, m);
+        emu_native_attach(m, k);
+    }
+    /* With the CPUs, APICs and native hooks in place, the hypervisor takes
+     * over the CPUs of a VMX mode (VMXON, VMCSs, its own hooks). */
+    if (m->hv_ops && m->hv_ops->attach && !m->hv_ops->attach(m, err, errlen)) {
+        emu_machine_free(m);
+        return false;
+    }
+    return true;
+}
+
+void emu_machine_free(emu_machine *m)
+{
+    if (m->hv_ops && m->hv_ops->detach)
+        m->hv_ops->detach(m);
+    for (unsigned k = 0; k < m->cfg.ncpus && k < CPU_MAX_CPUS; k++) {
+        if (m->cpu[k].phys)
+            cpu_free(&m->cpu[k]);
+        emu_evq_free(&m->evq[k]);
+    }
+    cpu_phys_free(&m->phys);
+}
+
+uint64_t emu_machine_insns(const emu_machine *m)
+{
+    uint64_t n = 0;
+    for (unsigned k = 0; k < m->cfg.ncpus; k++)
+        n += m->cpu[k].insns;
+    return n;
+}
+
+bool emu_machine_post(emu_machine *m, const emu_qevent *ev)
+{
+    if (ev->cpu >= m->cfg.ncpus)
+        return false;
+    emu_qevent e = *ev;
+    e.seq = m->evq_seq++;
+    if (!emu_evq_push(&m->evq[e.cpu], &e))
+        return false;
+    cpu_t *c = &m->cpu[e.cpu];
+    if (m->running == (int)e.cpu && e.cycle < c->cycle_limit)
+        c->cycle_limit = e.cycle > c->cycles ? e.cycle : c->cycles;
+    return true;
+}
+
+bool emu_machine_schedule_call(emu_machine *m, uint64_t cycle, unsigned cpu,
+                               void (*fn)(emu_machine *m, const emu_qevent *ev), void *ctx,
+                               uint64_t arg)
+{
+    emu_qevent ev = {.cycle = cycle, .cpu = (uint8_t)cpu, .kind = EMU_Q_CALL, .fn = fn,
+                     .ctx = ctx, .arg = arg};
+    return emu_machine_post(m, &ev);
+}
+
+void emu_machine_pause(emu_machine *m)
+{
+    m->pause_req = true;
+    if (m->running >= 0)
+        cpu_request_stop(&m->cpu[m->running], CPU_STOP_HOOK);
+}
+
+/* The cycle of CPU k's next event: its queue or its APIC timer. */
+static uint64_t next_event(const emu_machine *m, unsigned k)
+{
+    uint64_t q = emu_evq_next_cycle(&m->evq[k]);
+    uint64_t t = apic_timer_deadline(&m->apic[k]);
+    return q < t ? q : t;
+}
+
+/* Applies what is due at CPU k's current boundary: its APIC timer
+ * (SDM 11.5.4), then its queued events in posting order. */
+static void apply_due(emu_machine *m, unsigned k)
+{
+    cpu_t *c = &m->cpu[k];
+    apic_t *a = &m->apic[k];
+    uint64_t due = apic_timer_deadline(a);
+    if (due <= c->cycles) {
+        cpu_obs_emit(&m->obs, c->cycles, k, EMU_EV_TIMER_DUE, due, 0, c->rip, 0);
+        apic_timer_advance(a, c->cycles);
+    }
+    emu_qevent ev;
+    while (emu_evq_pop_due(&m->evq[k], c->cycles, &ev))
+        emu_apply_event(m, &ev);
+}
+
+/* CPU k's turn in the current round. Returns true when it reached the
+ * round's end, false when the run finished, was paused or met the step
+ * budget (the turn resumes there next time). */
+static bool run_turn(emu_machine *m, unsigned k)
+{
+    cpu_t *c = &m->cpu[k];
+    while (!m->finished && !m->pause_req) {
+        apply_due(m, k);
+        if (c->cycles >= m->round_end)
+            return true;
+        uint64_t max_insns = UINT64_MAX;
+        if (m->step_cpu == (int)k) {
+            if (c->insns >= m->step_until_insns)
+                return false;
+            max_insns = m->step_until_insns - c->insns;
+        }
+        uint64_t limit = next_event(m, k);
+        if (limit > m->round_end)
+            limit = m->round_end;
+        if (limit <= c->cycles)
+            limit = c->cycles + 1;
+        m->running = (int)k;
+        cpu_stop s = m->hv_ops && m->hv_ops->run ? m->hv_ops->run(m, k, limit, max_insns)
+                                                 : cpu_run(c, limit, max_insns);
+        m->running = -1;
+        switch (s) {
+        case CPU_STOP_HALT: {
+            /* Asleep with nothing to take: until its next event, or the
+             * end of the round (another CPU may wake it meanwhile). */
+            uint64_t wake = next_event(m, k);
+            if (wake > m->round_end)
+                wake = m->round_end;
+            if (wake > c->cycles)
+                c->cycles = wake;
+            break;
+        }
+        case CPU_STOP_TRIPLE_FAULT:
+            crash(m, c, "triple fault (an exception could not be delivered: is the IDT loaded?)");
+            return false;
+        case CPU_STOP_UNIMPLEMENTED:
+            crash(m, c, c->mode != CPU_MODE_LONG64 ? "left 64-bit mode (only 64-bit mode executes)"
+                                                   : "unimplemented instruction (--strict)");
+            return false;
+        case CPU_STOP_INSNS:
+            return false;
+        default:
+            break;
+        }
+    }
+    return false;
+}
+
+static bool all_halted(const emu_machine *m, bool *all_if_off)
+{
+    *all_if_off = true;
+    for (unsigned k = 0; k < m->cfg.ncpus; k++) {
+        if (!m->cpu[k].halted)
+            return false;
+        if (m->cpu[k].rflags & CPU_FL_IF)
+            *all_if_off = false;
+    }
+    return true;
+}
+
+/* Opens the next round. When every CPU sleeps, the clock first jumps to
+ * the round holding the earliest event; when no event will ever come, the
+ * guest can never continue and the run ends as a crash. */
+static void start_round(emu_machine *m)
+{
+    uint64_t q = m->cfg.quantum;
+    bool if_off;
+    if (all_halted(m, &if_off)) {
+        uint64_t next = UINT64_MAX;
+        for (unsigned k = 0; k < m->cfg.ncpus; k++) {
+            uint64_t t = next_event(m, k);
+            if (t < next)
+                next = t;
+        }
+        if (next == UINT64_MAX) {
+            crash(m, &m->cpu[0], if_off ? "every CPU halted with interrupts disabled (HLT after CLI)"
+                                        : "every CPU halted and no interrupt source is armed");
+            return;
+        }
+        uint64_t target = next - next % q;
+        if (m->cfg.max_cycles && target > m->cfg.max_cycles)
+            target = m->cfg.max_cycles;
+        if (target > m->now) {
+            for (unsigned k = 0; k < m->cfg.ncpus; k++)
+                if (m->cpu[k].cycles < target)
+                    m->cpu[k].cycles = target;
+            m->now = target;
+        }
+    }
+    m->round_end = (m->now / q + 1) * q;
+    if (m->cfg.max_cycles && m->round_end > m->cfg.max_cycles)
+        m->round_end = m->cfg.max_cycles;
+    m->turn = 0;
+    m->in_round = true;
+}
+
+bool emu_machine_run(emu_machine *m, uint64_t until)
+{
+    uint64_t limit = until;
+    if (m->cfg.max_cycles && m->cfg.max_cycles < limit)
+        limit = m->cfg.max_cycles;
+    m->pause_req = false;
+    while (!m->finished) {
+        if (!m->in_round) {
+            if (m->now >= limit)
+                break;
+            start_round(m);
+            if (m->finished)
+                break;
+            if (m->now >= m->round_end) {
+                m->in_round = false; /* the cycle limit: no round is left */
+                break;
+            }
+        }
+        for (; m->turn < m->cfg.ncpus; m->turn++)
+            if (!run_turn(m, m->turn))
+                goto out;
+        m->now = m->round_end;
+        m->in_round = false;
+        m->turn = 0;
+    }
+out:
+    if (!m->finished && !m->in_round && m->cfg.max_cycles && m->now >= m->cfg.max_cycles) {
+        snprintf(m->diag, sizeof(m->diag), "the cycle limit (%llu) was reached first",
+                 (unsigned long long)m->cfg.max_cycles);
+        finish(m, EMU_EXIT_CYCLES);
+    }
+    return m->finished;
+}
+
+cpu_stop emu_machine_step(emu_machine *m, unsigned cpu, uint64_t insns)
+{
+    if (cpu >= m->cfg.ncpus || m->finished)
+        return CPU_STOP_NONE;
+    cpu_t *c = &m->cpu[cpu];
+    m->step_cpu = (int)cpu;
+    m->step_until_insns = c->insns + insns;
+    /* Bounded, so a CPU parked for good does not hang the caller. */
+    emu_machine_run(m, m->now + 100 * m->cfg.quantum);
+    m->step_cpu = -1;
+    if (c->insns >= m->step_until_insns)
+        return CPU_STOP_INSNS;
+    if (m->finished || m->pause_req)
+        return CPU_STOP_HOOK;
+    return c->halted ? CPU_STOP_HALT : CPU_STOP_CYCLES;
+}

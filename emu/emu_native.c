@@ -1,0 +1,294 @@
+/*
+ * emu_native.c — native mode: each CPU drives its own physical local APIC.
+ *
+ * The CPU reaches its APIC through the hooks installed here: the xAPIC page
+ * at IA32_APIC_BASE is a trap page while the APIC is in xAPIC mode, the
+ * APIC MSRs (1BH, 6E0H, 800H-8FFH) go to apic_msr_*, and MOV CR8 is routed
+ * to the TPR (SDM Vol. 3A 11.8.6). Interrupts are taken at instruction
+ * boundaries from the events hook (SDM 11.8.4, 6.8.1). Ports: the console,
+ * the exit port and the MSI device.
+ *
+ * Cross-CPU effects never touch another CPU directly: IPIs are routed at
+ * the sender's cycle into the receivers' event queues and applied at their
+ * next boundary at or after it (emu_apply_event).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "emu/emu_internal.h"
+
+static void finish(emu_machine *m, int status)
+{
+    if (!m->finished) {
+        m->finished = true;
+        m->exit_status = status;
+    }
+}
+
+/* The APIC timer is part of the CPU's slice limit: when the guest arms it
+ * (or moves it earlier) in the middle of a slice, the slice ends at the
+ * deadline so the scheduler can fire it on time. */
+static void after_apic_write(emu_machine *m, cpu_t *c)
+{
+    apic_t *a = &m->apic[c->index];
+    c->cr8 = apic_get_tpr(a) >> 4; /* CR8 mirrors TPR[7:4] (SDM 11.8.6.1) */
+    uint64_t due = apic_timer_deadline(a);
+    if (due < c->cycle_limit)
+        c->cycle_limit = due;
+}
+
+static bool is_apic_page(emu_machine *m, cpu_t *c, uint64_t paddr)
+{
+    const apic_t *a = &m->apic[c->index];
+    return apic_xapic_mmio_enabled(a) && (paddr & ~0xFFFull) == apic_base_address(a);
+}
+
+static cpu_page_kind native_page_kind(void *ctx, cpu_t *c, uint64_t paddr)
+{
+    emu_machine *m = ctx;
+    if (is_apic_page(m, c, paddr) || paddr >= m->phys.ram_size)
+        return CPU_PAGE_TRAP;
+    return CPU_PAGE_RAM;
+}
+
+/* The xAPIC page (SDM 11.4.1): each CPU sees only its own APIC there. An
+ * access inside RAM that is not the APIC page reaches RAM (a trap page
+ * whose APIC moved away since the TLB was filled). */
+static bool native_mmio(void *ctx, cpu_t *c, uint64_t paddr, unsigned size, cpu_access acc,
+                        uint64_t *val)
+{
+    emu_machine *m = ctx;
+    apic_t *a = &m->apic[c->index];
+    if (!is_apic_page(m, c, paddr)) {
+        if (paddr + size > m->phys.ram_size)
+            return false;
+        if (acc == CPU_ACC_WRITE)
+            return cpu_phys_write(&m->phys, paddr, val, size);
+        *val = 0;
+        return cpu_phys_read(&m->phys, paddr, val, size);
+    }
+    uint32_t off = (uint32_t)(paddr & 0xFFF);
+    if (acc == CPU_ACC_WRITE) {
+        bool ok = apic_mmio_write(a, off, size, *val);
+        after_apic_write(m, c);
+        return ok;
+    }
+    return apic_mmio_read(a, off, size, val);
+}
+
+static bool is_apic_msr(uint32_t msr)
+{
+    return msr == APIC_MSR_BASE || msr == APIC_MSR_TSC_DEADLINE ||
+           (msr >= APIC_MSR_X2APIC_FIRST && msr <= APIC_MSR_X2APIC_LAST);
+}
+
+static bool native_rdmsr(void *ctx, cpu_t *c, uint32_t msr, uint64_t *val)
+{
+    emu_machine *m = ctx;
+    return is_apic_msr(msr) && apic_msr_read(&m->apic[c->index], msr, val);
+}
+
+static bool native_wrmsr(void *ctx, cpu_t *c, uint32_t msr, uint64_t val)
+{
+    emu_machine *m = ctx;
+    if (!is_apic_msr(msr))
+        return false;
+    apic_t *a = &m->apic[c->index];
+    uint64_t base_before = apic_base_msr(a);
+    bool ok = apic_msr_write(a, msr, val);
+    /* A new base or mode moves or removes the trap page (SDM 11.4.4). */
+    if (apic_base_msr(a) != base_before)
+        cpu_tlb_flush(c);
+    after_apic_write(m, c);
+    return ok;
+}
+
+/* MOV CR8 reads and writes the TPR's priority class (SDM 11.8.6.1). A
+ * write with reserved bits is left to the CPU, which raises #GP(0). */
+static cpu_hook_result native_intercept(void *ctx, cpu_t *c, cpu_icpt *info)
+{
+    emu_machine *m = ctx;
+    if (info->cr != 8 || (info->kind != CPU_ICPT_CR_READ && info->kind != CPU_ICPT_CR_WRITE))
+        return CPU_HOOK_PASS;
+    apic_t *a = &m->apic[c->index];
+    if (info->kind == CPU_ICPT_CR_READ) {
+        info->value = apic_get_tpr(a) >> 4;
+        return CPU_HOOK_DONE;
+    }
+    if (info->value >> 4)
+        return CPU_HOOK_PASS;
+    uint64_t before = c->cr8;
+    apic_set_tpr(a, (uint8_t)(info->value << 4));
+    c->cr8 = info->value;
+    cpu_obs_emit(&m->obs, c->cycles, c->index, CPU_EV_CR_WRITE, 8, before, c->rip, c->cr8);
+    cpu_signal(c, CPU_EVT_INTR);
+    return CPU_HOOK_DONE;
+}
+
+/*
+ * What the CPU takes at an instruction boundary (SDM 6.9 priorities): a
+ * pending NMI unless NMIs are blocked (6.7.1), then, when RFLAGS.IF = 1 and
+ * no STI/MOV-SS shadow (6.8.3), the highest deliverable IRR vector, which
+ * INTA moves to ISR (11.8.4). CPU_EVT_INTR is cleared once nothing more can
+ * be taken now: the APIC signals again when that changes.
+ */
+static void native_events(void *ctx, cpu_t *c)
+{
+    emu_machine *m = ctx;
+    apic_t *a = &m->apic[c->index];
+    c->events &= ~(uint32_t)(CPU_EVT_INTR | CPU_EVT_HOOK);
+    if (!c->nmi_blocked && a->nmi_pending && apic_take_nmi(a)) {
+        m->stats.nmi[c->index]++;
+        cpu_deliver_event(c, CPU_EXC_NMI, 2, false, 0, 0);
+        return;
+    }
+    if (cpu_interruptible(c) && apic_pending_vector(a) >= 0) {
+        int v = apic_acknowledge(a);
+        if (v >= 0) {
+            m->stats.intr_apic[c->index]++;
+            c->cr8 = apic_get_tpr(a) >> 4;
+            cpu_deliver_interrupt(c, (uint8_t)v);
+        }
+    }
+}
+
+/* Port I/O of the guest ABI: the console, the exit port and the MSI device. */
+static bool native_io(void *ctx, cpu_t *c, uint16_t port, unsigned size, bool in, uint32_t *val)
+{
+    emu_machine *m = ctx;
+    if (in)
+        return false;
+    if (port == EMU_PORT_CONSOLE) {
+        uint8_t b = (uint8_t)*val;
+        cpu_obs_emit(&m->obs, c->cycles, c->index, EMU_EV_CONSOLE, b, 0, c->rip, 0);
+        if (m->console)
+            m->console(m->console_ctx, c->index, b);
+        return true;
+    }
+    if (port == EMU_PORT_EXIT && size == 4) {
+        cpu_obs_emit(&m->obs, c->cycles, c->index, EMU_EV_EXIT_PORT, *val, 0, c->rip, 0);
+        finish(m, (int)(*val & 0xFF));
+        cpu_request_stop(c, CPU_STOP_HOOK);
+        return true;
+    }
+    if (port == EMU_PORT_MSI && size == 4)
+        return emu_msi_port_write(m, c, *val);
+    return false;
+}
+
+static void describe_insn(cpu_t *c, const uint8_t *bytes, unsigned len, char *out, size_t outlen)
+{
+    char hex[64] = "", dis[96];
+    size_t used = 0;
+    for (unsigned k = 0; k < len && used + 4 < sizeof(hex); k++)
+        used += (size_t)snprintf(hex + used, sizeof(hex) - used, "%s%02x", k ? " " : "", bytes[k]);
+    if (len == 0 || !cpu_disasm(bytes, len, c->rip, dis, sizeof(dis)))
+        snprintf(dis, sizeof(dis), "(Capstone does not know it either)");
+    snprintf(out, outlen, "bytes %s (%s)", len ? hex : "unreadable", dis);
+}
+
+static void native_unimplemented(void *ctx, cpu_t *c, const uint8_t *bytes, unsigned len)
+{
+    emu_machine *m = ctx;
+    char what[200];
+    if (len < 2)
+        emu_describe_rip(c, what, sizeof(what)); /* more bytes than the decoder gave */
+    else
+        describe_insn(c, bytes, len, what, sizeof(what));
+    fprintf(stderr, "apicv-emu: cpu%u: unimplemented instruction at RIP %#llx: %s%s\n", c->index,
+            (unsigned long long)c->rip, what,
+            m->cfg.strict ? "" : "; raising #UD in the guest (--strict stops here)");
+}
+
+void emu_native_attach(emu_machine *m, unsigned k)
+{
+    cpu_hooks hooks = {
+        .page_kind = native_page_kind,
+        .mmio = native_mmio,
+        .io = native_io,
+        .rdmsr = native_rdmsr,
+        .wrmsr = native_wrmsr,
+        .intercept = native_intercept,
+        .events = native_events,
+        .unimplemented = native_unimplemented,
+        .ctx = m,
+    };
+    cpu_t *c = &m->cpu[k];
+    cpu_set_hooks(c, &hooks);
+    c->icpt_mask |= (1u << CPU_ICPT_CR_READ) | (1u << CPU_ICPT_CR_WRITE);
+    c->cr8 = apic_get_tpr(&m->apic[k]) >> 4;
+}
+
+/* Describes the instruction at a crashed CPU's RIP for the diagnostic. */
+void emu_describe_rip(cpu_t *c, char *out, size_t outlen)
+{
+    uint8_t bytes[15];
+    unsigned len = cpu_peek_linear(c, c->rip, bytes, sizeof(bytes)) ? 15 : 0;
+    if (len) {
+        /* The interpreter's length when it knows the instruction; else a
+         * few bytes, enough for Capstone and for people. */
+        bool impl = false;
+        unsigned n = cpu_decode_length((cpu_mode)c->mode, bytes, len, &impl);
+        len = n && impl ? n : 4;
+    }
+    describe_insn(c, bytes, len, out, outlen);
+}
+
+/*
+ * The interrupt bus (SDM 11.6.2): an IPI is matched against every APIC at
+ * the sender's cycle — physical, logical, shorthands, broadcast; for
+ * lowest priority the one APIC with the lowest APR — and becomes one event
+ * per receiver, applied at the receiver's next boundary at or after that
+ * cycle. The sender's own APIC receives "all including self" the same way.
+ */
+void emu_route_ipi(void *ctx, apic_t *src, const apic_ipi *ipi)
+{
+    emu_machine *m = ctx;
+    uint64_t due = src->cpu->cycles;
+    unsigned n = m->cfg.ncpus;
+    int only = -1;
+    if (ipi->delivery == APIC_DM_LOWEST) {
+        apic_t *all[CPU_MAX_CPUS];
+        for (unsigned k = 0; k < n; k++)
+            all[k] = &m->apic[k];
+        only = apic_select_lowest_priority(all, n, ipi);
+        if (only < 0)
+            return;
+    }
+    for (unsigned k = 0; k < n; k++) {
+        if (only >= 0 ? (int)k != only : !apic_matches_destination(&m->apic[k], ipi))
+            continue;
+        emu_qevent ev = {.cycle = due, .cpu = (uint8_t)k, .kind = EMU_Q_IPI, .vector = ipi->vector,
+                         .ipi = *ipi};
+        m->stats.ipis_routed++;
+        cpu_obs_emit(&m->obs, due, ipi->src_index, EMU_EV_IPI_ROUTE, ipi->vector, k, due,
+                     ipi->src_index);
+        emu_machine_post(m, &ev);
+    }
+}
+
+void emu_apply_event(emu_machine *m, const emu_qevent *ev)
+{
+    cpu_t *c = &m->cpu[ev->cpu];
+    switch (ev->kind) {
+    case EMU_Q_IPI:
+        cpu_obs_emit(&m->obs, c->cycles, ev->cpu, EMU_EV_IPI_ARRIVE, ev->vector, ev->ipi.delivery,
+                     0, ev->ipi.src_index);
+        apic_accept_ipi(&m->apic[ev->cpu], &ev->ipi);
+        break;
+    case EMU_Q_MSI:
+        m->stats.msi_delivered++;
+        cpu_obs_emit(&m->obs, c->cycles, ev->cpu, EMU_EV_MSI_DELIVER, ev->vector, ev->cpu, 0, 0);
+        if (m->hv_ops && m->hv_ops->deliver_msi)
+            m->hv_ops->deliver_msi(m, ev->cpu, ev->vector);
+        else
+            apic_accept(&m->apic[ev->cpu], ev->vector, APIC_DM_FIXED, false);
+        break;
+    case EMU_Q_CALL:
+        if (ev->fn)
+            ev->fn(m, ev);
+        break;
+    default:
+        break;
+    }
+}
