@@ -1,0 +1,442 @@
+/*
+ * ui.h — the SDL2 window of apicv-emu: what ui/ offers.
+ *
+ * The window never reaches into a running machine. Between slices of
+ * emulation it copies what it shows into a ui_snapshot (plain data); the
+ * renderer draws only from snapshots, so it can be tested with synthetic
+ * ones and no machine at all. Commands (run, pause, step, ...) go to a
+ * ui_target: the live machine, a replay, or a fake in the tests.
+ *
+ * Pieces (docs/window.md):
+ *  - ui_snapshot.c: the snapshot model, taken from an emu_machine, and the
+ *    event observer (a ring of recent events, the console, the timeline);
+ *  - ui_view.c: what the viewer has done (selected vCPU, help, clicked cell)
+ *    and what changed between two snapshots (flashing cells, the cycle and
+ *    event that last changed each cell);
+ *  - ui_layout.c, ui_grid.c, ui_panels.c, ui_draw.c: layout and drawing onto
+ *    any SDL_Renderer (a window, or a software renderer on a surface);
+ *  - ui_session.c: the commands and keys over a ui_target;
+ *  - ui_window.c: the window loop, `--screenshot`, the front end for emu_main;
+ *  - ui_png.c: a small PNG writer (stored deflate blocks, no zlib needed).
+ */
+#ifndef APICV_UI_H
+#define APICV_UI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpu/cpu.h"
+#include "emu/emu.h"
+
+struct SDL_Renderer;
+struct SDL_Surface;
+struct vmx_vcpu;
+
+/* ---- the snapshot ---------------------------------------------------------- */
+
+/* A 256-bit vector register (IRR, ISR, PIR, ...): vector v is bit v & 31 of
+ * w[v >> 5], the layout of the APIC's and the virtual-APIC page's. */
+typedef struct ui_vec256 {
+    uint32_t w[8];
+} ui_vec256;
+
+static inline bool ui_vec_test(const ui_vec256 *r, unsigned v)
+{
+    return (r->w[(v >> 5) & 7] >> (v & 31)) & 1;
+}
+static inline void ui_vec_set(ui_vec256 *r, unsigned v)
+{
+    r->w[(v >> 5) & 7] |= 1u << (v & 31);
+}
+
+/* Where a CPU executes. */
+typedef enum ui_cpu_where { UI_WHERE_NATIVE, UI_WHERE_ROOT, UI_WHERE_NONROOT } ui_cpu_where;
+
+/* Bytes of code copied around RIP: UI_CODE_BEFORE before it, the rest after. */
+#define UI_CODE_BYTES 96
+#define UI_CODE_BEFORE 32
+
+typedef struct ui_cpu_snap {
+    uint64_t gpr[16], rip, rflags;
+    uint64_t cr0, cr2, cr3, cr4, cr8, efer;
+    uint64_t cycle, insns;
+    uint8_t cpl, mode; /* cpu_mode */
+    uint8_t where;     /* ui_cpu_where */
+    bool halted;
+    uint8_t activity;          /* VMX activity state numbering: 0 active, 1 HLT */
+    uint32_t interruptibility; /* VMX numbering: 1 STI, 2 MOV SS, 8 NMI blocking */
+    uint8_t code[UI_CODE_BYTES];
+    uint8_t code_len;       /* readable bytes from code_base */
+    uint64_t code_base;     /* linear address of code[0] */
+
+    /* The physical local APIC. */
+    ui_vec256 irr, isr;
+    uint8_t tpr, ppr;
+
+    /* The vCPU (has_vmx): virtual-APIC page, posted-interrupt descriptor,
+     * guest interrupt status, controls. */
+    bool has_vmx;
+    ui_vec256 virr, visr, pir, eoi_exit;
+    bool on, sn;
+    uint8_t pi_nv;          /* NV of the descriptor */
+    uint32_t ndst;
+    uint8_t rvi, svi, vtpr, vppr;
+    uint32_t pin, proc, proc2, exit_ctls, entry_ctls;
+    uint32_t tpr_threshold;
+    uint16_t notify_vector; /* VMCS posted-interrupt notification vector */
+    uint32_t last_exit;     /* VMCS exit reason */
+    uint64_t entries, exits;
+} ui_cpu_snap;
+
+/* One event as the window keeps it (a copy of cpu_obs_event). */
+typedef cpu_obs_event ui_event;
+
+#define UI_SNAP_EVENTS 64
+#define UI_TIMELINE 512
+#define UI_CONSOLE_BYTES 2048
+#define UI_DIAG_BYTES 512
+
+/* A timeline mark: a VM exit or an interrupt delivery at a cycle. */
+typedef struct ui_mark {
+    uint64_t cycle;
+    uint8_t cpu;
+    uint8_t cls; /* ui_event_class */
+} ui_mark;
+
+typedef struct ui_snapshot {
+    uint64_t seq; /* increases with every snapshot taken */
+    unsigned ncpus;
+    uint64_t now;
+    uint64_t insns_total;
+    uint8_t mode; /* emu_mode */
+    bool finished;
+    int exit_status;
+    char diag[UI_DIAG_BYTES]; /* why a run crashed */
+    ui_cpu_snap cpu[CPU_MAX_CPUS];
+
+    /* The newest events, oldest first; ev_total counts every event seen. */
+    ui_event ev[UI_SNAP_EVENTS];
+    unsigned nev;
+    uint64_t ev_total;
+    ui_mark marks[UI_TIMELINE];
+    unsigned nmarks;
+
+    char console[UI_CONSOLE_BYTES]; /* the last bytes of port 0xE9, NUL-terminated */
+    char caption[256];              /* narration, "" when none */
+} ui_snapshot;
+
+/* ---- the event observer ---------------------------------------------------- */
+
+/* Kinds of events, for colours and the timeline. */
+typedef enum ui_event_class {
+    UI_EVC_OTHER,
+    UI_EVC_EXIT,     /* VM exit, failed entry */
+    UI_EVC_ENTRY,    /* VM entry */
+    UI_EVC_DELIVERY, /* virtual interrupt recognised/delivered, injection, IDT delivery */
+    UI_EVC_EOI,      /* EOI virtualization, physical EOI */
+    UI_EVC_POSTED,   /* a posted-interrupt step */
+    UI_EVC_APIC,     /* the physical local APIC */
+    UI_EVC_COUNT
+} ui_event_class;
+
+ui_event_class ui_event_classify(unsigned kind);
+/* The name of any event kind on the bus (cpu, apic, vmx, emu and the
+ * hypervisor's), "?" when unknown. */
+const char *ui_event_name(unsigned kind);
+
+#define UI_RING_EVENTS 256
+
+/* Subscribed to the machine's bus (cpu_obs_subscribe(&m->obs,
+ * ui_recorder_event, rec)): keeps recent events, timeline marks and the
+ * console. It can also pause the machine on an event kind (run to the next
+ * event / exit): when pause_mask matches, it calls emu_machine_pause. */
+typedef struct ui_recorder {
+    emu_machine *m; /* for emu_machine_pause; NULL in tests */
+    ui_event ring[UI_RING_EVENTS];
+    uint64_t total;
+    ui_mark marks[UI_TIMELINE];
+    uint64_t nmarks_total;
+    char console[UI_CONSOLE_BYTES];
+    unsigned console_len;
+    uint32_t pause_classes; /* bit per ui_event_class: pause when seen */
+    bool pause_apic_vmx;    /* pause on any apic/ or vmx/ event */
+    uint64_t pause_at_total; /* pause when total reaches this (0: off) */
+    bool hit;               /* a pause condition matched */
+} ui_recorder;
+
+void ui_recorder_init(ui_recorder *r, emu_machine *m);
+void ui_recorder_event(void *ctx, const cpu_obs_event *ev);
+
+/* Where a vCPU's virtual-APIC state lives: the hypervisor's vmx_vcpu for
+ * CPU k, or NULL (native mode, or a hypervisor that does not say). */
+typedef struct vmx_vcpu *(*ui_vcpu_lookup)(emu_machine *m, unsigned k);
+
+/* Copies everything the window shows from m (between slices only). */
+void ui_snapshot_take(ui_snapshot *s, emu_machine *m, const ui_recorder *rec,
+                      ui_vcpu_lookup lookup);
+/* The recorder's part: recent events, timeline marks, console. */
+void ui_snapshot_events(ui_snapshot *s, const ui_recorder *rec);
+/* The vCPU part of one CPU's snapshot. */
+void ui_snapshot_vcpu(ui_cpu_snap *c, struct vmx_vcpu *v);
+
+/* ---- the view -------------------------------------------------------------- */
+
+/* The grids, in the order they are drawn. */
+typedef enum ui_grid_id {
+    UI_GRID_VIRR, UI_GRID_VISR, UI_GRID_PIR, UI_GRID_IRR, UI_GRID_ISR, UI_GRID_EOI_EXIT,
+    UI_GRID_COUNT
+} ui_grid_id;
+
+const char *ui_grid_name(ui_grid_id g);
+/* The register shown by grid g of CPU snapshot c. */
+const ui_vec256 *ui_grid_reg(const ui_cpu_snap *c, ui_grid_id g);
+
+/* How long a changed cell flashes. */
+#define UI_FLASH_MS 700u
+
+#define UI_DISASM_LINES 12
+
+typedef struct ui_cell_info {
+    uint64_t changed_ms; /* view clock when it last changed; 0 = never */
+    uint64_t cycle;      /* machine cycle of the snapshot where it changed */
+    uint16_t event_kind; /* the event that changed it (best guess), 0xFFFF = none */
+    uint64_t event_cycle;
+} ui_cell_info;
+
+typedef struct ui_view {
+    ui_snapshot snap;   /* the snapshot on screen */
+    bool have_snap;
+    unsigned sel;       /* selected vCPU */
+    bool help;          /* help overlay shown */
+    uint64_t clock_ms;  /* the view's clock (host time in the window, set by tests) */
+    ui_cell_info cell[CPU_MAX_CPUS][UI_GRID_COUNT][256];
+
+    /* The clicked cell: grid and vector, or sel_grid = -1. */
+    int sel_grid;
+    int sel_vector;
+    char info[256]; /* what the clicked cell is */
+
+    char status[128]; /* the session's state line ("paused", "running at full speed") */
+    uint64_t flash_until; /* view clock when the last flash ends (nothing to redraw after) */
+
+    /* Disassembly of the selected CPU around RIP (made when a snapshot
+     * arrives, not per frame). */
+    char disasm[UI_DISASM_LINES][96];
+    uint64_t disasm_addr[UI_DISASM_LINES];
+    int disasm_cur; /* line of RIP, -1 */
+    unsigned ndisasm;
+} ui_view;
+
+void ui_view_init(ui_view *v);
+/* A new snapshot: cells that differ from the previous one start flashing
+ * and remember the cycle and the event that changed them. */
+void ui_view_accept(ui_view *v, const ui_snapshot *s);
+/* Selects vCPU k (ignored beyond the snapshot's CPUs). */
+void ui_view_select(ui_view *v, unsigned k);
+/* Fills v->info for the cell (grid g, vector) of the selected CPU. */
+void ui_view_describe_cell(ui_view *v, ui_grid_id g, unsigned vector);
+/* True while cell (cpu, g, vector) flashes. */
+bool ui_view_flashing(const ui_view *v, unsigned cpu, ui_grid_id g, unsigned vector);
+
+/* ---- layout and drawing ------------------------------------------------------ */
+
+typedef struct ui_rect {
+    int x, y, w, h;
+} ui_rect;
+
+typedef struct ui_layout {
+    int w, h;
+    int font_px, big_px; /* text and caption sizes */
+    int cw, ch;          /* character cell of the text font */
+    ui_rect top;         /* title, vCPU tabs, state */
+    ui_rect grid[UI_GRID_COUNT]; /* the 16x16 cell area of each grid */
+    int cell;                    /* side of one grid cell */
+    ui_rect tabs[CPU_MAX_CPUS];
+    ui_rect regs, disasm, ctls, events, timeline, console, caption;
+} ui_layout;
+
+/* Lays out a window of w x h pixels (any size: small windows get small
+ * text, a projector gets large text). */
+void ui_layout_compute(ui_layout *l, int w, int h, int cw, int ch);
+/* Which grid cell is at (x, y): true with *g and *vector. */
+bool ui_layout_hit_grid(const ui_layout *l, int x, int y, ui_grid_id *g, unsigned *vector);
+/* Which vCPU tab is at (x, y): the index, or -1. */
+int ui_layout_hit_tab(const ui_layout *l, int x, int y);
+/* Top-left pixel of the cell of vector in grid g. Row = priority class,
+ * class 15 at the top; column = vector[3:0]. */
+void ui_layout_cell(const ui_layout *l, ui_grid_id g, unsigned vector, int *x, int *y);
+/* Pixel row of the VPPR class line in grid g: the top edge of the row of
+ * class (vppr >> 4). Vectors in rows at or below it are masked. */
+int ui_layout_class_line_y(const ui_layout *l, ui_grid_id g, uint8_t ppr);
+
+/* Colours the tests look for (RGB). */
+enum {
+    UI_RGB_BG = 0x101418,
+    UI_RGB_CELL_OFF = 0x262c34,
+    UI_RGB_VIRR = 0xff9a1f,
+    UI_RGB_VISR = 0x3ddc84,
+    UI_RGB_PIR = 0xd45cff,
+    UI_RGB_IRR = 0x4aa3ff,
+    UI_RGB_ISR = 0x2ee6d6,
+    UI_RGB_EOI_EXIT = 0xe6d02e,
+    UI_RGB_FLASH = 0xffffff,
+    UI_RGB_MARKER = 0xff3030, /* RVI / SVI outline */
+    UI_RGB_PPR_LINE = 0xff4fa0,
+};
+
+/* The renderer of one window (fonts cached as glyph textures). */
+typedef struct ui_gfx ui_gfx;
+
+/* Opens the font (DejaVu Sans Mono; APICV_UI_FONT overrides the path) for
+ * renderer r. On failure writes a message naming the font file into err. */
+ui_gfx *ui_gfx_create(struct SDL_Renderer *r, char *err, size_t errlen);
+void ui_gfx_destroy(ui_gfx *g);
+/* Draws the whole window for view v at w x h pixels into g's renderer and
+ * leaves the layout used in *l (for hit testing). */
+void ui_render(ui_gfx *g, ui_view *v, int w, int h, ui_layout *l);
+
+/* Renders view v off screen at w x h and saves a PNG. */
+bool ui_render_png(ui_view *v, int w, int h, const char *path, char *err, size_t errlen);
+
+/* ---- PNG ---------------------------------------------------------------------- */
+
+/* Writes 8-bit RGB pixels (rows of stride bytes, 3 bytes per pixel) as a
+ * PNG with stored (uncompressed) deflate blocks. */
+bool ui_png_write(const char *path, const uint8_t *rgb, int w, int h, size_t stride);
+/* Converts any SDL surface to RGB and writes it. */
+bool ui_png_write_surface(const char *path, struct SDL_Surface *s);
+
+/* ---- commands over a target ---------------------------------------------------- */
+
+typedef enum ui_cmd {
+    UI_CMD_NONE,
+    UI_CMD_RUN_PAUSE,  /* space */
+    UI_CMD_STEP,       /* s: one instruction of the selected CPU */
+    UI_CMD_NEXT_EVENT, /* n: to the next apic/ or vmx/ event */
+    UI_CMD_NEXT_EXIT,  /* e: to the next VM exit */
+    UI_CMD_FASTER,     /* + */
+    UI_CMD_SLOWER,     /* - */
+    UI_CMD_SELECT,     /* 1-8 (arg = CPU) */
+    UI_CMD_RESTART,    /* r */
+    UI_CMD_HELP,       /* h */
+    UI_CMD_STEP_BACK,  /* b: replay only */
+    UI_CMD_QUIT,       /* q, Escape */
+} ui_cmd;
+
+/* The key table: SDL keycode → command (and the argument of SELECT). */
+ui_cmd ui_key_command(int sdl_keycode, int *arg);
+/* The help text, one line per key, NULL-terminated. */
+extern const char *const ui_help_lines[];
+
+/* What the session drives. Every member but snapshot may be NULL (the
+ * command then reports "not available"). */
+typedef struct ui_target {
+    void *ctx;
+    /* Runs until CPU cpu retired n instructions (others take turns). */
+    cpu_stop (*step)(void *ctx, unsigned cpu, uint64_t n);
+    /* Runs about `cycles` more cycles, stopping early at a pause condition
+     * armed by run_until; returns true when the run is over. */
+    bool (*run)(void *ctx, uint64_t cycles);
+    /* Arms a pause condition for the following run calls: classes is a
+     * bit mask of ui_event_class, apic_vmx = any apic/ or vmx/ event
+     * (0, false disarms). */
+    void (*run_until)(void *ctx, uint32_t classes, bool apic_vmx);
+    /* True once when the armed condition has hit (and disarms it). */
+    bool (*hit)(void *ctx);
+    bool (*restart)(void *ctx, char *err, size_t errlen);
+    bool (*step_back)(void *ctx);
+    void (*snapshot)(void *ctx, ui_snapshot *s);
+} ui_target;
+
+typedef enum ui_run_state {
+    UI_PAUSED,
+    UI_RUNNING,       /* free run at the chosen speed */
+    UI_TO_EVENT,      /* running until an apic/vmx event */
+    UI_TO_EXIT,       /* running until a VM exit */
+} ui_run_state;
+
+/* Speeds: instructions per second of the selected CPU in slow motion, then
+ * full speed (0). */
+#define UI_NSPEEDS 7
+extern const uint64_t ui_speeds[UI_NSPEEDS];
+
+typedef struct ui_session {
+    ui_target t;
+    ui_view *view;
+    ui_run_state state;
+    unsigned speed; /* index into ui_speeds */
+    double insn_credit; /* slow motion: instructions owed */
+    uint64_t slice_cycles; /* full speed: cycles per run call */
+    bool quit;
+    bool snap_dirty; /* the machine moved: take a snapshot */
+} ui_session;
+
+void ui_session_init(ui_session *s, const ui_target *t, ui_view *v);
+/* Performs one command (keys, clicks and tests come here). */
+void ui_session_command(ui_session *s, ui_cmd cmd, int arg);
+/* Advances a running session by dt_ms of host time (slow motion gets
+ * speed x dt instructions; full speed runs one slice). Takes a snapshot
+ * into the view when the machine moved. */
+void ui_session_tick(ui_session *s, double dt_ms);
+/* Takes a snapshot now and hands it to the view. */
+void ui_session_refresh(ui_session *s);
+
+/* A target over a live machine (the window and `--screenshot`). */
+typedef struct ui_machine_target {
+    emu_machine *m;
+    ui_recorder rec;
+    ui_vcpu_lookup lookup;
+    char guest[4096]; /* for restart */
+    uint64_t snap_seq;
+} ui_machine_target;
+
+/* Subscribes rec to m's bus and fills t. */
+void ui_machine_target_init(ui_machine_target *mt, emu_machine *m, const char *guest,
+                            ui_vcpu_lookup lookup, ui_target *t);
+void ui_machine_target_detach(ui_machine_target *mt);
+
+/* A target over a replay (emu/emu_record.h): the machine is read, never
+ * run directly; s and b move by one scheduling round (replay seeks to
+ * round boundaries), b seeks back through the replayer's snapshots, r
+ * seeks to cycle 0. */
+struct emu_replayer;
+typedef struct ui_replay_target {
+    struct emu_replayer *r;
+    emu_machine *m;
+    ui_recorder rec;
+    ui_vcpu_lookup lookup;
+    char err[256]; /* why the last seek failed */
+} ui_replay_target;
+
+void ui_replay_target_init(ui_replay_target *rt, struct emu_replayer *r, ui_vcpu_lookup lookup,
+                           ui_target *t);
+void ui_replay_target_detach(ui_replay_target *rt);
+
+/* ---- the front end (emu_main) ---------------------------------------------------- */
+
+/* Options of the window the command line gives (ui_main.c parses them). */
+typedef struct ui_options {
+    const char *screenshot; /* --screenshot FILE.png, or NULL */
+    uint64_t at_cycle;      /* --at CYCLE (0: not given) */
+    uint64_t at_event;      /* --at-event N (0: not given) */
+    int width, height;      /* --size WxH of the screenshot (default 1600x900) */
+    const char *caption;    /* --caption TEXT (narration, until scenarios bring their own) */
+    bool autorun;           /* --autorun: start running at once (benchmarks, demos) */
+    bool exit_when_done;    /* --exit-when-done: close the window when the guest ends */
+    unsigned vcpu;          /* --vcpu K: the vCPU shown first (default 0) */
+    uint64_t max_frames;    /* --frames N: close after N frames (tests), 0 = never */
+} ui_options;
+
+/* True when SDL can open a window here. */
+bool ui_display_available(void);
+/* The window: runs m until the user quits; returns the exit status. */
+int ui_run_window(emu_machine *m, const char *guest, const emu_run_opts *opts,
+                  const ui_options *uo);
+/* The window over a replay (for `apicv-emu replay`): the same keys, with
+ * step back. Returns the replayed run's exit status (0 when closed early). */
+int ui_replay_window(struct emu_replayer *r, const ui_options *uo);
+/* Headless: runs m to --at/--at-event (or to the end), saves the PNG. */
+int ui_screenshot(emu_machine *m, const char *guest, const ui_options *uo);
+
+#endif

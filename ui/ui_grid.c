@@ -1,0 +1,122 @@
+/*
+ * ui_grid.c — the 16x16 vector grids: one cell per vector, one row per
+ * priority class (class 15 at the top, SDM Vol. 3A 11.8.3.1: priority class =
+ * vector[7:4]), with the RVI/SVI markers and the PPR class line.
+ *
+ * VIRR/VISR are the virtual-APIC page's IRR and ISR (SDM 29.1.1), PIR the
+ * posted-interrupt descriptor's requests (SDM 29.6), IRR/ISR the physical
+ * local APIC's, and the EOI-exit bitmap the VMCS's (SDM 24.6.8, 2016 numbering).
+ */
+#include <stdio.h>
+
+#include "ui/ui_internal.h"
+
+static const uint32_t lit_rgb[UI_GRID_COUNT] = {
+    UI_RGB_VIRR, UI_RGB_VISR, UI_RGB_PIR, UI_RGB_IRR, UI_RGB_ISR, UI_RGB_EOI_EXIT,
+};
+
+/* The title line of a grid: the values that belong with it. */
+static void grid_title(const ui_cpu_snap *c, ui_grid_id id, char *buf, size_t len)
+{
+    switch (id) {
+    case UI_GRID_VIRR:
+        snprintf(buf, len, "RVI=%02X VTPR=%02X", c->rvi, c->vtpr);
+        break;
+    case UI_GRID_VISR:
+        snprintf(buf, len, "SVI=%02X VPPR=%02X", c->svi, c->vppr);
+        break;
+    case UI_GRID_PIR:
+        snprintf(buf, len, "ON=%u SN=%u NV=%02X NDST=%X", c->on, c->sn, c->pi_nv,
+                 (unsigned)c->ndst);
+        break;
+    case UI_GRID_IRR:
+        snprintf(buf, len, "TPR=%02X", c->tpr);
+        break;
+    case UI_GRID_ISR:
+        snprintf(buf, len, "PPR=%02X", c->ppr);
+        break;
+    default:
+        snprintf(buf, len, "EOI exits");
+        break;
+    }
+}
+
+static bool grid_is_virtual(ui_grid_id id)
+{
+    return id == UI_GRID_VIRR || id == UI_GRID_VISR || id == UI_GRID_PIR ||
+           id == UI_GRID_EOI_EXIT;
+}
+
+void ui_draw_grid(ui_gfx *g, const ui_view *v, const ui_layout *l, ui_grid_id id)
+{
+    const ui_rect *r = &l->grid[id];
+    int cell = l->cell, cw = l->cw, ch = l->ch;
+    const ui_cpu_snap *c = &v->snap.cpu[v->sel];
+    bool absent = grid_is_virtual(id) && !c->has_vmx;
+    char title[64];
+
+    /* Name and values above, column digits under them, class digits left. */
+    ui_text(g, UI_FONT_TEXT, r->x - 2 * cw, r->y - 3 * ch, lit_rgb[id], ui_grid_name(id));
+    if (!absent) {
+        grid_title(c, id, title, sizeof(title));
+        ui_text(g, UI_FONT_TEXT, r->x - 2 * cw, r->y - 2 * ch, UI_RGB_TEXT, title);
+    } else {
+        ui_text(g, UI_FONT_TEXT, r->x - 2 * cw, r->y - 2 * ch, UI_RGB_DIM, "(no vCPU)");
+    }
+    if (cell >= cw) {
+        for (int col = 0; col < 16; col++)
+            ui_textf(g, UI_FONT_TEXT, r->x + col * cell + (cell - cw) / 2, r->y - ch, UI_RGB_DIM,
+                     "%X", col);
+    }
+    for (int row = 0; row < 16; row++)
+        ui_textf(g, UI_FONT_TEXT, r->x - cw - cw / 2, r->y + row * cell + (cell - ch) / 2,
+                 UI_RGB_DIM, "%X", 15 - row);
+
+    const ui_vec256 *reg = ui_grid_reg(c, id);
+    int gap = cell >= 6 ? 1 : 0;
+    for (unsigned vec = 0; vec < 256; vec++) {
+        int x, y;
+        ui_layout_cell(l, id, vec, &x, &y);
+        uint32_t rgb = UI_RGB_CELL_OFF;
+        if (ui_view_flashing(v, v->sel, id, vec))
+            rgb = UI_RGB_FLASH;
+        else if (!absent && ui_vec_test(reg, vec))
+            rgb = lit_rgb[id];
+        ui_fill(g, x + gap, y + gap, cell - 2 * gap, cell - 2 * gap, rgb);
+    }
+
+    /* The class line of the PPR that governs this register: VPPR for the
+     * virtual registers (SDM 29.1.3), the APIC's PPR for the physical ones
+     * (SDM Vol. 3A 11.8.3.1). Vectors in the rows at or below it are masked. */
+    int t = cell / 6 > 2 ? cell / 6 : 2;
+    bool have_line = false;
+    uint8_t ppr = 0;
+    if ((id == UI_GRID_VIRR || id == UI_GRID_VISR) && c->has_vmx) {
+        have_line = true;
+        ppr = c->vppr;
+    } else if (id == UI_GRID_IRR || id == UI_GRID_ISR) {
+        have_line = true;
+        ppr = c->ppr;
+    }
+    if (have_line) {
+        int ly = ui_layout_class_line_y(l, id, ppr);
+        ui_fill(g, r->x - cw / 2, ly - t / 2, r->w + cw, t, UI_RGB_PPR_LINE);
+    }
+
+    /* RVI on VIRR, SVI on VISR (0 means none: vectors 0-15 never pend);
+     * thin enough to leave the cell's own colour visible. */
+    int x, y;
+    t = cell >= 8 ? t : 1;
+    if (id == UI_GRID_VIRR && c->has_vmx && c->rvi) {
+        ui_layout_cell(l, id, c->rvi, &x, &y);
+        ui_frame(g, x, y, cell, cell, t, UI_RGB_MARKER);
+    }
+    if (id == UI_GRID_VISR && c->has_vmx && c->svi) {
+        ui_layout_cell(l, id, c->svi, &x, &y);
+        ui_frame(g, x, y, cell, cell, t, UI_RGB_MARKER);
+    }
+    if (v->sel_grid == (int)id) {
+        ui_layout_cell(l, id, (unsigned)v->sel_vector, &x, &y);
+        ui_frame(g, x - 1, y - 1, cell + 2, cell + 2, 1, UI_RGB_SELECT);
+    }
+}

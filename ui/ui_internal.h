@@ -1,0 +1,73 @@
+/*
+ * ui_internal.h — drawing helpers shared by the files of ui/ (not public).
+ */
+#ifndef APICV_UI_INTERNAL_H
+#define APICV_UI_INTERNAL_H
+
+#include <SDL.h>
+#include <SDL_ttf.h>
+
+#include "ui/ui.h"
+
+enum { UI_FONT_TEXT = 0, UI_FONT_BIG = 1, UI_NFONTS = 2 };
+#define UI_NGLYPHS 95 /* printable ASCII 0x20..0x7E */
+#define UI_NCOLOURS 32 /* text colours with their own glyph textures */
+
+/* Glyphs are white surfaces made once per size; each text colour gets its
+ * own textures, made when first used, so drawing never changes a
+ * texture's colour modulation (which makes SDL rebuild its blitter on
+ * every glyph in the software renderer). */
+struct ui_gfx {
+    SDL_Renderer *r;
+    char path[512];
+    TTF_Font *font[UI_NFONTS];
+    int px[UI_NFONTS];
+    int cw[UI_NFONTS], ch[UI_NFONTS];
+    SDL_Surface *gsurf[UI_NFONTS][UI_NGLYPHS];
+    uint32_t pal[UI_NCOLOURS];
+    int npal;
+    SDL_Texture *glyph[UI_NFONTS][UI_NCOLOURS][UI_NGLYPHS];
+};
+
+/* Loads both fonts at the given pixel sizes (no-op when unchanged). */
+bool ui_gfx_set_size(ui_gfx *g, int text_px, int big_px);
+
+void ui_fill(ui_gfx *g, int x, int y, int w, int h, uint32_t rgb);
+/* An outline t pixels thick inside the rectangle. */
+void ui_frame(ui_gfx *g, int x, int y, int w, int h, int t, uint32_t rgb);
+/* Draws s (ASCII; other bytes show as '?'); returns the width drawn. */
+int ui_text(ui_gfx *g, int font, int x, int y, uint32_t rgb, const char *s);
+int ui_textf(ui_gfx *g, int font, int x, int y, uint32_t rgb, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* A panel: background, border and a title line; returns the y below the title. */
+int ui_panel(ui_gfx *g, const ui_rect *r, const char *title);
+
+/* Colours of the event classes and of text. */
+uint32_t ui_class_rgb(ui_event_class c);
+enum {
+    UI_RGB_PANEL = 0x181d23,
+    UI_RGB_BORDER = 0x39424d,
+    UI_RGB_TEXT = 0xd8dee6,
+    UI_RGB_DIM = 0x7c8794,
+    UI_RGB_TITLE = 0x9ecbff,
+    UI_RGB_CUR = 0x3a4a1c, /* the current instruction's line */
+    UI_RGB_ON = 0x3ddc84,
+    UI_RGB_OFF = 0x4a525c,
+    UI_RGB_SELECT = 0xffffff,
+    UI_RGB_CRASH = 0x8b1e1e,
+};
+
+/* The panels (ui_grid.c, ui_panels.c): one function each. */
+void ui_draw_grid(ui_gfx *g, const ui_view *v, const ui_layout *l, ui_grid_id id);
+void ui_draw_top(ui_gfx *g, const ui_view *v, const ui_layout *l);
+void ui_draw_regs(ui_gfx *g, const ui_view *v, const ui_rect *r);
+void ui_draw_disasm(ui_gfx *g, const ui_view *v, const ui_rect *r);
+void ui_draw_controls(ui_gfx *g, const ui_view *v, const ui_rect *r);
+void ui_draw_events(ui_gfx *g, const ui_view *v, const ui_rect *r);
+void ui_draw_timeline(ui_gfx *g, const ui_view *v, const ui_rect *r);
+void ui_draw_console(ui_gfx *g, const ui_view *v, const ui_rect *r);
+void ui_draw_caption(ui_gfx *g, const ui_view *v, const ui_rect *r);
+void ui_draw_help(ui_gfx *g, const ui_layout *l);
+void ui_draw_crash(ui_gfx *g, const ui_view *v, const ui_layout *l);
+
+#endif

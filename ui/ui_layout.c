@@ -1,0 +1,111 @@
+/*
+ * ui_layout.c — where every panel goes in a window of any size, and hit
+ * testing (which grid cell or vCPU tab is under the mouse).
+ *
+ * From top to bottom: the title bar with vCPU tabs; a row of six 16x16
+ * grids (VIRR, VISR, PIR, IRR, ISR, EOI-exit bitmap); registers,
+ * disassembly and VMCS controls side by side; the event log beside the
+ * guest console; the timeline strip; the narration caption.
+ */
+#include "ui/ui.h"
+
+static ui_rect rect(int x, int y, int w, int h)
+{
+    ui_rect r = {x, y, w > 0 ? w : 0, h > 0 ? h : 0};
+    return r;
+}
+
+void ui_layout_compute(ui_layout *l, int w, int h, int cw, int ch)
+{
+    int m = cw > 4 ? cw / 2 : 2; /* margin */
+    l->w = w;
+    l->h = h;
+    l->cw = cw;
+    l->ch = ch;
+    l->top = rect(0, 0, w, ch + ch / 2);
+    int tab_w = cw * 7;
+    int tabs_x = w - m - CPU_MAX_CPUS * (tab_w + m);
+    for (unsigned k = 0; k < CPU_MAX_CPUS; k++)
+        l->tabs[k] = rect(tabs_x + (int)k * (tab_w + m), 2, tab_w, ch + ch / 2 - 4);
+
+    /* The grids: each has a row-label column (2 chars) on its left, a title
+     * (2 lines) above and a column-label line. Cells are square. */
+    int grid_top = l->top.h + m + 3 * ch;
+    int per_grid_extra = 3 * cw + m;
+    int cell_w = (w - m - UI_GRID_COUNT * per_grid_extra) / (UI_GRID_COUNT * 16);
+    int cell_h = (h * 40 / 100 - 3 * ch) / 16;
+    int cell = cell_w < cell_h ? cell_w : cell_h;
+    if (cell < 2)
+        cell = 2;
+    l->cell = cell;
+    int x = m;
+    for (unsigned g = 0; g < UI_GRID_COUNT; g++) {
+        x += 2 * cw;
+        l->grid[g] = rect(x, grid_top, 16 * cell, 16 * cell);
+        x += 16 * cell + cw + m;
+    }
+    int y = grid_top + 16 * cell + ch / 2 + m;
+
+    /* Middle band: registers | disassembly | controls. */
+    int band_h = 13 * ch;
+    int regs_w = 44 * cw, dis_w = 48 * cw;
+    int ctl_w = w - 2 * m - regs_w - dis_w - 2 * m;
+    if (ctl_w < 20 * cw) {
+        int spare = w - 2 * m - 2 * m - 20 * cw;
+        regs_w = spare * 44 / 92;
+        dis_w = spare - regs_w;
+        ctl_w = 20 * cw;
+    }
+    l->regs = rect(m, y, regs_w, band_h);
+    l->disasm = rect(m + regs_w + m, y, dis_w, band_h);
+    l->ctls = rect(m + regs_w + m + dis_w + m, y, ctl_w, band_h);
+    y += band_h + m;
+
+    /* Bottom: caption (big type), timeline, then events | console fill the rest. */
+    int cap_h = 2 * ch + ch / 2;
+    int tl_h = 2 * ch;
+    l->caption = rect(m, h - m - cap_h, w - 2 * m, cap_h);
+    l->timeline = rect(m, l->caption.y - m - tl_h, w - 2 * m, tl_h);
+    int rest = l->timeline.y - m - y;
+    int ev_w = (w - 3 * m) * 62 / 100;
+    l->events = rect(m, y, ev_w, rest);
+    l->console = rect(2 * m + ev_w, y, w - 3 * m - ev_w, rest);
+}
+
+bool ui_layout_hit_grid(const ui_layout *l, int x, int y, ui_grid_id *g, unsigned *vector)
+{
+    for (unsigned i = 0; i < UI_GRID_COUNT; i++) {
+        const ui_rect *r = &l->grid[i];
+        if (x >= r->x && x < r->x + r->w && y >= r->y && y < r->y + r->h) {
+            unsigned col = (unsigned)(x - r->x) / (unsigned)l->cell;
+            unsigned row = (unsigned)(y - r->y) / (unsigned)l->cell;
+            if (col > 15 || row > 15)
+                return false;
+            *g = (ui_grid_id)i;
+            *vector = (15 - row) << 4 | col;
+            return true;
+        }
+    }
+    return false;
+}
+
+int ui_layout_hit_tab(const ui_layout *l, int x, int y)
+{
+    for (unsigned k = 0; k < CPU_MAX_CPUS; k++) {
+        const ui_rect *r = &l->tabs[k];
+        if (x >= r->x && x < r->x + r->w && y >= r->y && y < r->y + r->h)
+            return (int)k;
+    }
+    return -1;
+}
+
+void ui_layout_cell(const ui_layout *l, ui_grid_id g, unsigned vector, int *x, int *y)
+{
+    *x = l->grid[g].x + (int)(vector & 15) * l->cell;
+    *y = l->grid[g].y + (int)(15 - ((vector >> 4) & 15)) * l->cell;
+}
+
+int ui_layout_class_line_y(const ui_layout *l, ui_grid_id g, uint8_t ppr)
+{
+    return l->grid[g].y + (15 - (ppr >> 4)) * l->cell;
+}

@@ -1,0 +1,293 @@
+/*
+ * ui_panels.c — every panel but the grids, one function each: the title
+ * bar with vCPU tabs, CPU registers, disassembly, VMCS controls, the event
+ * log, the timeline strip, the guest console, the narration caption, the
+ * help overlay and the crash diagnostic.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ui/ui_internal.h"
+#include "vmx/vmx.h"
+
+static const char *const where_names[] = {"native", "root", "non-root"};
+
+void ui_draw_top(ui_gfx *g, const ui_view *v, const ui_layout *l)
+{
+    const ui_snapshot *s = &v->snap;
+    int cw = l->cw;
+    ui_fill(g, 0, 0, l->w, l->top.h, UI_RGB_PANEL);
+    int x = cw / 2 + ui_text(g, UI_FONT_TEXT, cw / 2, l->ch / 4, UI_RGB_TITLE, "apicv-emu");
+    if (v->have_snap)
+        ui_textf(g, UI_FONT_TEXT, x + cw, l->ch / 4, UI_RGB_TEXT,
+                 "mode %s  cycle %llu  insns %llu  %s%s   h: help", emu_mode_name((emu_mode)s->mode),
+                 (unsigned long long)s->now, (unsigned long long)s->insns_total, v->status,
+                 s->finished ? "  [finished]" : "");
+    for (unsigned k = 0; k < CPU_MAX_CPUS; k++) {
+        const ui_rect *t = &l->tabs[k];
+        bool exists = v->have_snap && k < s->ncpus;
+        bool sel = exists && k == v->sel;
+        ui_fill(g, t->x, t->y, t->w, t->h, sel ? 0x2f5d8a : UI_RGB_BG);
+        ui_frame(g, t->x, t->y, t->w, t->h, 1, exists ? UI_RGB_BORDER : UI_RGB_PANEL);
+        ui_textf(g, UI_FONT_TEXT, t->x + cw / 2, t->y + (t->h - l->ch) / 2,
+                 exists ? UI_RGB_TEXT : UI_RGB_OFF, "%u cpu%u", k + 1, k);
+    }
+}
+
+void ui_draw_regs(ui_gfx *g, const ui_view *v, const ui_rect *r)
+{
+    static const char *const names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                          "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+    static const struct { uint32_t bit; const char *name; } flags[] = {
+        {CPU_FL_CF, "CF"}, {CPU_FL_PF, "PF"}, {CPU_FL_AF, "AF"}, {CPU_FL_ZF, "ZF"},
+        {CPU_FL_SF, "SF"}, {CPU_FL_TF, "TF"}, {CPU_FL_IF, "IF"}, {CPU_FL_DF, "DF"},
+        {CPU_FL_OF, "OF"},
+    };
+    const ui_cpu_snap *c = &v->snap.cpu[v->sel];
+    char title[96];
+    snprintf(title, sizeof(title), "vCPU %u  %s  %s", v->sel,
+             where_names[c->where < 3 ? c->where : 0],
+             c->halted ? "HLT" : "active");
+    int y = ui_panel(g, r, title);
+    int cw = g->cw[UI_FONT_TEXT], ch = g->ch[UI_FONT_TEXT];
+    int x = r->x + cw / 2;
+    for (int i = 0; i < 8; i++) {
+        ui_textf(g, UI_FONT_TEXT, x, y + i * ch, UI_RGB_TEXT, "%-3s %016llx", names[i],
+                 (unsigned long long)c->gpr[i]);
+        ui_textf(g, UI_FONT_TEXT, x + 22 * cw, y + i * ch, UI_RGB_TEXT, "%-3s %016llx",
+                 names[i + 8], (unsigned long long)c->gpr[i + 8]);
+    }
+    y += 8 * ch;
+    ui_textf(g, UI_FONT_TEXT, x, y, UI_RGB_TITLE, "rip %016llx  cycle %llu", (unsigned long long)c->rip,
+             (unsigned long long)c->cycle);
+    y += ch;
+    int fx = x + ui_textf(g, UI_FONT_TEXT, x, y, UI_RGB_TEXT, "rfl %08llx ",
+                          (unsigned long long)c->rflags);
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+        fx += ui_textf(g, UI_FONT_TEXT, fx, y, (c->rflags & flags[i].bit) ? UI_RGB_ON : UI_RGB_OFF,
+                       "%s ", flags[i].name);
+    y += ch;
+    ui_textf(g, UI_FONT_TEXT, x, y, UI_RGB_TEXT, "cr0 %08llx cr3 %llx cr4 %llx cr8 %llx",
+             (unsigned long long)c->cr0, (unsigned long long)c->cr3, (unsigned long long)c->cr4,
+             (unsigned long long)c->cr8);
+    y += ch;
+    ui_textf(g, UI_FONT_TEXT, x, y, UI_RGB_TEXT, "cpl %u  intr-blocking %s%s%s%s", c->cpl,
+             c->interruptibility & 1 ? "STI " : "", c->interruptibility & 2 ? "MOV-SS " : "",
+             c->interruptibility & 8 ? "NMI " : "", c->interruptibility ? "" : "none");
+}
+
+void ui_draw_disasm(ui_gfx *g, const ui_view *v, const ui_rect *r)
+{
+    int y = ui_panel(g, r, "code (Capstone)");
+    int cw = g->cw[UI_FONT_TEXT], ch = g->ch[UI_FONT_TEXT];
+    for (unsigned i = 0; i < v->ndisasm && y + ch <= r->y + r->h; i++, y += ch) {
+        bool cur = (int)i == v->disasm_cur;
+        if (cur)
+            ui_fill(g, r->x + 1, y, r->w - 2, ch, UI_RGB_CUR);
+        char line[104];
+        snprintf(line, sizeof(line), "%s%s", cur ? "> " : "  ", v->disasm[i]);
+        int maxc = (r->w - cw) / cw;
+        if (maxc > 0 && (int)strlen(line) > maxc)
+            line[maxc] = 0;
+        ui_text(g, UI_FONT_TEXT, r->x + cw / 2, y, cur ? 0xffffff : UI_RGB_TEXT, line);
+    }
+}
+
+/* One labelled control bit, green when set. Returns the x after it. */
+static int bit(ui_gfx *g, int x, int y, const char *name, bool on)
+{
+    return x + ui_textf(g, UI_FONT_TEXT, x, y, on ? UI_RGB_ON : UI_RGB_OFF, "%s ", name);
+}
+
+void ui_draw_controls(ui_gfx *g, const ui_view *v, const ui_rect *r)
+{
+    const ui_cpu_snap *c = &v->snap.cpu[v->sel];
+    int y = ui_panel(g, r, "VMCS controls");
+    int cw = g->cw[UI_FONT_TEXT], ch = g->ch[UI_FONT_TEXT];
+    int x0 = r->x + cw / 2, x;
+    if (!c->has_vmx) {
+        ui_text(g, UI_FONT_TEXT, x0, y, UI_RGB_DIM, "no VMCS: native mode");
+        return;
+    }
+    x = x0 + ui_text(g, UI_FONT_TEXT, x0, y, UI_RGB_DIM, "pin  ");
+    x = bit(g, x, y, "ext-intr", c->pin & VMX_PIN_EXT_INTR_EXITING);
+    x = bit(g, x, y, "nmi", c->pin & VMX_PIN_NMI_EXITING);
+    bit(g, x, y, "posted", c->pin & VMX_PIN_POSTED_INTR);
+    y += ch;
+    x = x0 + ui_text(g, UI_FONT_TEXT, x0, y, UI_RGB_DIM, "proc ");
+    x = bit(g, x, y, "intr-win", c->proc & VMX_PROC_INTR_WINDOW);
+    x = bit(g, x, y, "hlt", c->proc & VMX_PROC_HLT);
+    x = bit(g, x, y, "tpr-shadow", c->proc & VMX_PROC_TPR_SHADOW);
+    y += ch;
+    x = x0 + 5 * cw;
+    x = bit(g, x, y, "cr8-load", c->proc & VMX_PROC_CR8_LOAD);
+    x = bit(g, x, y, "cr8-store", c->proc & VMX_PROC_CR8_STORE);
+    bit(g, x, y, "msr-bitmap", c->proc & VMX_PROC_MSR_BITMAPS);
+    y += ch;
+    x = x0 + ui_text(g, UI_FONT_TEXT, x0, y, UI_RGB_DIM, "sec  ");
+    x = bit(g, x, y, "apic-acc", c->proc2 & VMX_PROC2_VIRT_APIC_ACCESS);
+    x = bit(g, x, y, "x2apic", c->proc2 & VMX_PROC2_VIRT_X2APIC);
+    bit(g, x, y, "ept", c->proc2 & VMX_PROC2_EPT);
+    y += ch;
+    x = x0 + 5 * cw;
+    x = bit(g, x, y, "reg-virt", c->proc2 & VMX_PROC2_APIC_REG_VIRT);
+    bit(g, x, y, "vid", c->proc2 & VMX_PROC2_VIRT_INTR_DELIVERY);
+    y += ch;
+    x = x0 + ui_text(g, UI_FONT_TEXT, x0, y, UI_RGB_DIM, "exit ");
+    x = bit(g, x, y, "ack-intr", c->exit_ctls & VMX_EXIT_ACK_INTR);
+    bit(g, x, y, "host-64", c->exit_ctls & VMX_EXIT_HOST_ADDR_SPACE);
+    y += ch;
+    x = x0 + ui_text(g, UI_FONT_TEXT, x0, y, UI_RGB_DIM, "entry ");
+    bit(g, x, y, "ia32e", c->entry_ctls & VMX_ENTRY_IA32E);
+    y += ch;
+    ui_textf(g, UI_FONT_TEXT, x0, y, UI_RGB_TEXT, "TPR threshold %X  notify vector %02X",
+             (unsigned)c->tpr_threshold & 0xF, (unsigned)c->notify_vector);
+    y += ch;
+    ui_textf(g, UI_FONT_TEXT, x0, y, UI_RGB_TEXT, "entries %llu exits %llu",
+             (unsigned long long)c->entries, (unsigned long long)c->exits);
+    y += ch;
+    if (c->exits)
+        ui_textf(g, UI_FONT_TEXT, x0, y, UI_RGB_TEXT, "last exit %u %s", c->last_exit & 0xFFFF,
+                 vmx_exit_reason_name(c->last_exit));
+}
+
+void ui_draw_events(ui_gfx *g, const ui_view *v, const ui_rect *r)
+{
+    const ui_snapshot *s = &v->snap;
+    char title[64];
+    snprintf(title, sizeof(title), "events (%llu)", (unsigned long long)s->ev_total);
+    int y = ui_panel(g, r, title);
+    int cw = g->cw[UI_FONT_TEXT], ch = g->ch[UI_FONT_TEXT];
+    int rows = (r->y + r->h - y) / ch;
+    if (rows <= 0)
+        return;
+    unsigned first = s->nev > (unsigned)rows ? s->nev - (unsigned)rows : 0;
+    int maxc = (r->w - cw) / cw;
+    for (unsigned i = first; i < s->nev; i++, y += ch) {
+        const ui_event *e = &s->ev[i];
+        const char *name = ui_event_name(e->kind);
+        char line[160];
+        snprintf(line, sizeof(line), "%12llu cpu%u %-22s a=%llx b=%llx d=%llx",
+                 (unsigned long long)e->cycle, e->cpu, name, (unsigned long long)e->a,
+                 (unsigned long long)e->b, (unsigned long long)e->d);
+        if (maxc > 0 && (int)strlen(line) > maxc)
+            line[maxc] = 0;
+        ui_text(g, UI_FONT_TEXT, r->x + cw / 2, y, ui_class_rgb(ui_event_classify(e->kind)), line);
+    }
+}
+
+void ui_draw_timeline(ui_gfx *g, const ui_view *v, const ui_rect *r)
+{
+    const ui_snapshot *s = &v->snap;
+    ui_fill(g, r->x, r->y, r->w, r->h, UI_RGB_PANEL);
+    ui_frame(g, r->x, r->y, r->w, r->h, 1, UI_RGB_BORDER);
+    int cw = g->cw[UI_FONT_TEXT];
+    int lw = ui_text(g, UI_FONT_TEXT, r->x + cw / 2, r->y + 2, UI_RGB_TITLE, "timeline") + cw;
+    ui_textf(g, UI_FONT_TEXT, r->x + cw / 2, r->y + r->h / 2, UI_RGB_DIM, "exit/intr");
+    if (s->nmarks == 0 || lw >= r->w)
+        return;
+    /* The span shown: from the oldest kept mark to now. */
+    uint64_t t1 = s->now, t0 = s->marks[0].cycle;
+    if (t1 <= t0)
+        t1 = t0 + 1;
+    int x0 = r->x + lw, w = r->w - lw - 2;
+    int lane_h = (r->h - 4) / 2;
+    for (unsigned i = 0; i < s->nmarks; i++) {
+        const ui_mark *mk = &s->marks[i];
+        int x = x0 + (int)((double)(mk->cycle - t0) / (double)(t1 - t0) * (w - 2));
+        int lane = mk->cls == UI_EVC_EXIT ? 0 : 1;
+        uint32_t rgb = ui_class_rgb((ui_event_class)mk->cls);
+        if (mk->cpu != v->sel)
+            rgb = (rgb >> 1) & 0x7f7f7f;
+        ui_fill(g, x, r->y + 2 + lane * lane_h, 2, lane_h, rgb);
+    }
+}
+
+void ui_draw_console(ui_gfx *g, const ui_view *v, const ui_rect *r)
+{
+    int y = ui_panel(g, r, "guest console (port 0xE9)");
+    int cw = g->cw[UI_FONT_TEXT], ch = g->ch[UI_FONT_TEXT];
+    int rows = (r->y + r->h - y) / ch, cols = (r->w - cw) / cw;
+    if (rows <= 0 || cols <= 0)
+        return;
+    /* Wrap into lines, then show the last rows. */
+    enum { MAXL = 128 };
+    static const int maxcols = 160;
+    char lines[MAXL][161];
+    int n = 0, col = 0;
+    if (cols > maxcols)
+        cols = maxcols;
+    memset(lines[0], 0, sizeof(lines[0]));
+    for (const char *p = v->snap.console; *p; p++) {
+        if (*p == '\n' || col >= cols) {
+            n = (n + 1) % MAXL;
+            memset(lines[n], 0, sizeof(lines[n]));
+            col = 0;
+            if (*p == '\n')
+                continue;
+        }
+        if (*p == '\r')
+            continue;
+        lines[n][col++] = *p;
+    }
+    int total = n + 1;
+    int first = total > rows ? total - rows : 0;
+    for (int i = first; i < total; i++, y += ch)
+        ui_text(g, UI_FONT_TEXT, r->x + cw / 2, y, UI_RGB_TEXT, lines[i % MAXL]);
+}
+
+void ui_draw_caption(ui_gfx *g, const ui_view *v, const ui_rect *r)
+{
+    if (!v->snap.caption[0] && !v->info[0])
+        return;
+    ui_fill(g, r->x, r->y, r->w, r->h, UI_RGB_PANEL);
+    if (v->snap.caption[0])
+        ui_text(g, UI_FONT_BIG, r->x + g->cw[UI_FONT_BIG] / 2, r->y, 0xffffff, v->snap.caption);
+    else
+        ui_text(g, UI_FONT_TEXT, r->x + g->cw[UI_FONT_TEXT] / 2, r->y + g->ch[UI_FONT_TEXT] / 2,
+                0xffffff, v->info);
+}
+
+const char *const ui_help_lines[] = {
+    "space   run / pause",
+    "s       step one instruction of the selected vCPU",
+    "n       run to the next APIC or VMX event",
+    "e       run to the next VM exit",
+    "+ / -   faster / slower (slow motion ... full speed)",
+    "1-8     select vCPU",
+    "r       restart the guest",
+    "b       step back (replay only)",
+    "click   a grid cell: what it is and what last changed it",
+    "h       this help          q / Esc  quit",
+    NULL,
+};
+
+void ui_draw_help(ui_gfx *g, const ui_layout *l)
+{
+    int n = 0;
+    while (ui_help_lines[n])
+        n++;
+    int bw = 64 * l->cw, bh = (n + 3) * l->ch;
+    int x = (l->w - bw) / 2, y = (l->h - bh) / 2;
+    ui_fill(g, x, y, bw, bh, 0x0b0e12);
+    ui_frame(g, x, y, bw, bh, 2, UI_RGB_TITLE);
+    ui_text(g, UI_FONT_TEXT, x + l->cw, y + l->ch / 2, UI_RGB_TITLE, "keys");
+    for (int i = 0; i < n; i++)
+        ui_text(g, UI_FONT_TEXT, x + l->cw, y + (i + 2) * l->ch, UI_RGB_TEXT, ui_help_lines[i]);
+}
+
+void ui_draw_crash(ui_gfx *g, const ui_view *v, const ui_layout *l)
+{
+    int bw = l->w * 3 / 4, bh = 4 * l->ch;
+    int x = (l->w - bw) / 2, y = l->regs.y;
+    ui_fill(g, x, y, bw, bh, UI_RGB_CRASH);
+    ui_frame(g, x, y, bw, bh, 2, 0xffffff);
+    ui_text(g, UI_FONT_TEXT, x + l->cw, y + l->ch / 2, 0xffffff,
+            "the guest crashed (exit status 3); r restarts, q quits:");
+    char diag[UI_DIAG_BYTES];
+    snprintf(diag, sizeof(diag), "%s", v->snap.diag);
+    int maxc = (bw - 2 * l->cw) / l->cw;
+    if (maxc > 0 && (int)strlen(diag) > maxc)
+        diag[maxc] = 0;
+    ui_text(g, UI_FONT_TEXT, x + l->cw, y + 2 * l->ch, 0xffffff, diag);
+}

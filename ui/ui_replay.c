@@ -1,0 +1,107 @@
+/*
+ * ui_replay.c — the window's target over a replayed trace
+ * (emu/emu_record.h): run and pause like a live machine, and step back
+ * through the replayer's snapshots (emu_replay_seek restores the latest
+ * snapshot at or before a cycle and runs forward from there, so going back
+ * shows exactly the state the recorded run had).
+ *
+ * Replay moves on round boundaries (the trace's digests and snapshots lie
+ * on them), so here one step, forward or back, is one scheduling round.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "emu/emu_record.h"
+#include "ui/ui.h"
+
+static cpu_stop rt_step(void *ctx, unsigned cpu, uint64_t n)
+{
+    ui_replay_target *rt = ctx;
+    (void)cpu;
+    (void)n;
+    if (rt->m->finished)
+        return CPU_STOP_NONE;
+    emu_replay_run(rt->r, rt->m->now + 1);
+    return CPU_STOP_CYCLES;
+}
+
+static bool rt_run(void *ctx, uint64_t cycles)
+{
+    ui_replay_target *rt = ctx;
+    return emu_replay_run(rt->r, rt->m->now + cycles);
+}
+
+static void rt_run_until(void *ctx, uint32_t classes, bool apic_vmx)
+{
+    ui_replay_target *rt = ctx;
+    rt->rec.pause_classes = classes;
+    rt->rec.pause_apic_vmx = apic_vmx;
+    rt->rec.hit = false;
+}
+
+static bool rt_hit(void *ctx)
+{
+    ui_replay_target *rt = ctx;
+    if (!rt->rec.hit)
+        return false;
+    rt->rec.hit = false;
+    rt->rec.pause_classes = 0;
+    rt->rec.pause_apic_vmx = false;
+    return true;
+}
+
+/* Goes to `cycle`; the events the window remembers are from a future that
+ * is no longer on screen, so they are forgotten. */
+static bool seek(ui_replay_target *rt, uint64_t cycle, char *err, size_t errlen)
+{
+    if (!emu_replay_seek(rt->r, cycle, err, errlen))
+        return false;
+    ui_recorder_init(&rt->rec, rt->m);
+    return true;
+}
+
+static bool rt_restart(void *ctx, char *err, size_t errlen)
+{
+    return seek(ctx, 0, err, errlen);
+}
+
+static bool rt_step_back(void *ctx)
+{
+    ui_replay_target *rt = ctx;
+    uint64_t q = rt->m->cfg.quantum ? rt->m->cfg.quantum : 10000;
+    if (rt->m->now == 0)
+        return false;
+    uint64_t to = rt->m->now > q ? rt->m->now - q : 0;
+    return seek(rt, to, rt->err, sizeof(rt->err));
+}
+
+static void rt_snapshot(void *ctx, ui_snapshot *s)
+{
+    ui_replay_target *rt = ctx;
+    ui_snapshot_take(s, rt->m, &rt->rec, rt->lookup);
+}
+
+void ui_replay_target_init(ui_replay_target *rt, emu_replayer *r, ui_vcpu_lookup lookup,
+                           ui_target *t)
+{
+    memset(rt, 0, sizeof(*rt));
+    rt->r = r;
+    rt->m = emu_replay_machine(r);
+    rt->lookup = lookup;
+    ui_recorder_init(&rt->rec, rt->m);
+    cpu_obs_subscribe(&rt->m->obs, ui_recorder_event, &rt->rec);
+    memset(t, 0, sizeof(*t));
+    t->ctx = rt;
+    t->step = rt_step;
+    t->run = rt_run;
+    t->run_until = rt_run_until;
+    t->hit = rt_hit;
+    t->restart = rt_restart;
+    t->step_back = rt_step_back;
+    t->snapshot = rt_snapshot;
+}
+
+void ui_replay_target_detach(ui_replay_target *rt)
+{
+    cpu_obs_unsubscribe(&rt->m->obs, ui_recorder_event, &rt->rec);
+}

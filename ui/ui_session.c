@@ -1,0 +1,283 @@
+/*
+ * ui_session.c — the commands of the window (keys, clicks, tests) over a
+ * ui_target, and the target that drives a live machine.
+ *
+ * The session never touches a machine itself: it calls the target between
+ * slices and takes snapshots for the view. Slow motion steps the selected
+ * CPU a few instructions per frame (emu_machine_step keeps the other CPUs
+ * taking their turns); full speed runs slices of cycles.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <SDL.h>
+
+#include "ui/ui.h"
+
+const uint64_t ui_speeds[UI_NSPEEDS] = {2, 10, 100, 1000, 100000, 10000000, 0};
+
+ui_cmd ui_key_command(int key, int *arg)
+{
+    *arg = 0;
+    if (key >= SDLK_1 && key <= SDLK_8) {
+        *arg = key - SDLK_1;
+        return UI_CMD_SELECT;
+    }
+    switch (key) {
+    case SDLK_SPACE:
+        return UI_CMD_RUN_PAUSE;
+    case SDLK_s:
+        return UI_CMD_STEP;
+    case SDLK_n:
+        return UI_CMD_NEXT_EVENT;
+    case SDLK_e:
+        return UI_CMD_NEXT_EXIT;
+    case SDLK_PLUS:
+    case SDLK_EQUALS:
+    case SDLK_KP_PLUS:
+    case SDLK_f:
+        return UI_CMD_FASTER;
+    case SDLK_MINUS:
+    case SDLK_KP_MINUS:
+        return UI_CMD_SLOWER;
+    case SDLK_r:
+        return UI_CMD_RESTART;
+    case SDLK_h:
+        return UI_CMD_HELP;
+    case SDLK_b:
+        return UI_CMD_STEP_BACK;
+    case SDLK_q:
+    case SDLK_ESCAPE:
+        return UI_CMD_QUIT;
+    default:
+        return UI_CMD_NONE;
+    }
+}
+
+static void set_status(ui_session *s)
+{
+    static const char *const names[] = {"paused", "running", "to next event", "to next exit"};
+    uint64_t sp = ui_speeds[s->speed];
+    if (sp)
+        snprintf(s->view->status, sizeof(s->view->status), "%s, %llu insn/s", names[s->state],
+                 (unsigned long long)sp);
+    else
+        snprintf(s->view->status, sizeof(s->view->status), "%s, full speed", names[s->state]);
+}
+
+void ui_session_init(ui_session *s, const ui_target *t, ui_view *v)
+{
+    memset(s, 0, sizeof(*s));
+    s->t = *t;
+    s->view = v;
+    s->state = UI_PAUSED;
+    s->speed = UI_NSPEEDS - 1;
+    s->slice_cycles = 200000;
+    set_status(s);
+}
+
+void ui_session_refresh(ui_session *s)
+{
+    ui_snapshot snap = s->view->snap; /* keeps the caption */
+    s->t.snapshot(s->t.ctx, &snap);
+    ui_view_accept(s->view, &snap);
+    s->snap_dirty = false;
+    set_status(s);
+}
+
+static void pause(ui_session *s)
+{
+    if (s->t.run_until && s->state != UI_RUNNING && s->state != UI_PAUSED)
+        s->t.run_until(s->t.ctx, 0, false);
+    s->state = UI_PAUSED;
+}
+
+void ui_session_command(ui_session *s, ui_cmd cmd, int arg)
+{
+    char err[200];
+    switch (cmd) {
+    case UI_CMD_NONE:
+        break;
+    case UI_CMD_RUN_PAUSE:
+        if (s->state == UI_PAUSED && !s->view->snap.finished) {
+            s->state = UI_RUNNING;
+            s->insn_credit = 0;
+        } else {
+            pause(s);
+        }
+        break;
+    case UI_CMD_STEP:
+        pause(s);
+        if (s->t.step && !s->view->snap.finished) {
+            s->t.step(s->t.ctx, s->view->sel, 1);
+            ui_session_refresh(s);
+        }
+        break;
+    case UI_CMD_NEXT_EVENT:
+    case UI_CMD_NEXT_EXIT:
+        if (!s->t.run_until || !s->t.run || s->view->snap.finished)
+            break;
+        pause(s);
+        if (cmd == UI_CMD_NEXT_EVENT)
+            s->t.run_until(s->t.ctx, 0, true);
+        else
+            s->t.run_until(s->t.ctx, 1u << UI_EVC_EXIT, false);
+        s->state = cmd == UI_CMD_NEXT_EVENT ? UI_TO_EVENT : UI_TO_EXIT;
+        break;
+    case UI_CMD_FASTER:
+        if (s->speed + 1 < UI_NSPEEDS)
+            s->speed++;
+        break;
+    case UI_CMD_SLOWER:
+        if (s->speed > 0)
+            s->speed--;
+        break;
+    case UI_CMD_SELECT:
+        ui_view_select(s->view, (unsigned)arg);
+        break;
+    case UI_CMD_RESTART:
+        pause(s);
+        if (s->t.restart) {
+            if (!s->t.restart(s->t.ctx, err, sizeof(err)))
+                snprintf(s->view->info, sizeof(s->view->info), "restart failed: %s", err);
+            else
+                ui_session_refresh(s);
+        }
+        break;
+    case UI_CMD_HELP:
+        s->view->help = !s->view->help;
+        break;
+    case UI_CMD_STEP_BACK:
+        pause(s);
+        if (s->t.step_back && s->t.step_back(s->t.ctx))
+            ui_session_refresh(s);
+        else if (s->t.step_back)
+            snprintf(s->view->info, sizeof(s->view->info),
+                     "cannot step back from here (the replay has no snapshot before it)");
+        else
+            snprintf(s->view->info, sizeof(s->view->info),
+                     "step back works while replaying a trace (apicv-emu replay)");
+        break;
+    case UI_CMD_QUIT:
+        s->quit = true;
+        break;
+    }
+    set_status(s);
+}
+
+void ui_session_tick(ui_session *s, double dt_ms)
+{
+    bool finished = false;
+    switch (s->state) {
+    case UI_PAUSED:
+        return;
+    case UI_RUNNING:
+        if (ui_speeds[s->speed]) {
+            s->insn_credit += (double)ui_speeds[s->speed] * dt_ms / 1000.0;
+            uint64_t n = (uint64_t)s->insn_credit;
+            if (n == 0 || !s->t.step)
+                return;
+            s->insn_credit -= (double)n;
+            s->t.step(s->t.ctx, s->view->sel, n);
+            s->snap_dirty = true;
+            /* A finished machine is seen in the next snapshot. */
+            return;
+        }
+        finished = s->t.run && s->t.run(s->t.ctx, s->slice_cycles);
+        break;
+    case UI_TO_EVENT:
+    case UI_TO_EXIT:
+        finished = s->t.run(s->t.ctx, s->slice_cycles);
+        if (s->t.hit && s->t.hit(s->t.ctx))
+            pause(s);
+        break;
+    }
+    s->snap_dirty = true;
+    if (finished)
+        pause(s);
+}
+
+/* ---- the target over a live machine ----------------------------------------- */
+
+static cpu_stop mt_step(void *ctx, unsigned cpu, uint64_t n)
+{
+    ui_machine_target *mt = ctx;
+    if (mt->m->finished || cpu >= mt->m->cfg.ncpus)
+        return CPU_STOP_NONE;
+    return emu_machine_step(mt->m, cpu, n);
+}
+
+static bool mt_run(void *ctx, uint64_t cycles)
+{
+    ui_machine_target *mt = ctx;
+    if (mt->m->finished)
+        return true;
+    return emu_machine_run(mt->m, mt->m->now + cycles);
+}
+
+static void mt_run_until(void *ctx, uint32_t classes, bool apic_vmx)
+{
+    ui_machine_target *mt = ctx;
+    mt->rec.pause_classes = classes;
+    mt->rec.pause_apic_vmx = apic_vmx;
+    mt->rec.hit = false;
+}
+
+static bool mt_hit(void *ctx)
+{
+    ui_machine_target *mt = ctx;
+    if (!mt->rec.hit)
+        return false;
+    mt->rec.hit = false;
+    mt->rec.pause_classes = 0;
+    mt->rec.pause_apic_vmx = false;
+    return true;
+}
+
+static bool mt_restart(void *ctx, char *err, size_t errlen)
+{
+    ui_machine_target *mt = ctx;
+    emu_machine *m = mt->m;
+    emu_config cfg = m->cfg;
+    emu_console_fn console = m->console;
+    void *console_ctx = m->console_ctx;
+    cpu_obs_unsubscribe(&m->obs, ui_recorder_event, &mt->rec);
+    emu_machine_free(m);
+    if (!emu_machine_init(m, &cfg, mt->guest, err, errlen))
+        return false;
+    m->console = console;
+    m->console_ctx = console_ctx;
+    ui_recorder_init(&mt->rec, m);
+    cpu_obs_subscribe(&m->obs, ui_recorder_event, &mt->rec);
+    return true;
+}
+
+static void mt_snapshot(void *ctx, ui_snapshot *s)
+{
+    ui_machine_target *mt = ctx;
+    ui_snapshot_take(s, mt->m, &mt->rec, mt->lookup);
+}
+
+void ui_machine_target_init(ui_machine_target *mt, emu_machine *m, const char *guest,
+                            ui_vcpu_lookup lookup, ui_target *t)
+{
+    memset(mt, 0, sizeof(*mt));
+    mt->m = m;
+    mt->lookup = lookup;
+    snprintf(mt->guest, sizeof(mt->guest), "%s", guest ? guest : "");
+    ui_recorder_init(&mt->rec, m);
+    cpu_obs_subscribe(&m->obs, ui_recorder_event, &mt->rec);
+    memset(t, 0, sizeof(*t));
+    t->ctx = mt;
+    t->step = mt_step;
+    t->run = mt_run;
+    t->run_until = mt_run_until;
+    t->hit = mt_hit;
+    t->restart = guest && *guest ? mt_restart : NULL;
+    t->snapshot = mt_snapshot;
+}
+
+void ui_machine_target_detach(ui_machine_target *mt)
+{
+    cpu_obs_unsubscribe(&mt->m->obs, ui_recorder_event, &mt->rec);
+}

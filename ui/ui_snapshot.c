@@ -1,0 +1,238 @@
+/*
+ * ui_snapshot.c — the snapshot model: a plain copy of what the window shows,
+ * taken from the machine between slices, and the observer that keeps the
+ * recent events, the timeline marks and the console.
+ *
+ * Nothing here runs per instruction: the recorder runs per event (as every
+ * observer does) and the snapshot per frame at most.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "apic/apic.h"
+#include "emu/emu_hv.h"
+#include "ui/ui.h"
+#include "vmx/vmx.h"
+#include "vmx/vmx_apicv.h"
+
+ui_event_class ui_event_classify(unsigned kind)
+{
+    switch (kind) {
+    case VMX_EV_VMEXIT:
+    case VMX_EV_ENTRY_FAIL:
+        return UI_EVC_EXIT;
+    case VMX_EV_VMENTRY:
+        return UI_EVC_ENTRY;
+    case VMX_EV_VINTR_RECOGNIZED:
+    case VMX_EV_VINTR_DELIVERED:
+    case VMX_EV_EVENT_INJECTED:
+    case CPU_EV_INTERRUPT:
+        return UI_EVC_DELIVERY;
+    case VMX_EV_EOI_VIRT:
+    case VMX_EV_PI_EOI:
+    case APIC_EV_EOI:
+        return UI_EVC_EOI;
+    case VMX_EV_PI_ACK:
+    case VMX_EV_PI_NV_MATCH:
+    case VMX_EV_PI_NV_MISMATCH:
+    case VMX_EV_PI_ON_CLEAR:
+    case VMX_EV_PI_PIR_TO_VIRR:
+    case VMX_EV_PI_RVI_UPDATE:
+        return UI_EVC_POSTED;
+    default:
+        break;
+    }
+    if (kind >= CPU_OBS_RANGE_APIC && kind < CPU_OBS_RANGE_VMX)
+        return UI_EVC_APIC;
+    return UI_EVC_OTHER;
+}
+
+const char *ui_event_name(unsigned kind)
+{
+    const char *n = emu_any_event_name(kind);
+    if (!n)
+        n = emu_hv_event_name(kind);
+    return n ? n : "?";
+}
+
+void ui_recorder_init(ui_recorder *r, emu_machine *m)
+{
+    memset(r, 0, sizeof(*r));
+    r->m = m;
+}
+
+/* The observer: called for every event on the machine's bus. */
+void ui_recorder_event(void *ctx, const cpu_obs_event *ev)
+{
+    ui_recorder *r = ctx;
+    r->ring[r->total % UI_RING_EVENTS] = *ev;
+    r->total++;
+    ui_event_class cls = ui_event_classify(ev->kind);
+    if (cls == UI_EVC_EXIT || cls == UI_EVC_DELIVERY) {
+        ui_mark *mk = &r->marks[r->nmarks_total % UI_TIMELINE];
+        mk->cycle = ev->cycle;
+        mk->cpu = (uint8_t)ev->cpu;
+        mk->cls = (uint8_t)cls;
+        r->nmarks_total++;
+    }
+    if (ev->kind == EMU_EV_CONSOLE) {
+        if (r->console_len + 1 >= UI_CONSOLE_BYTES) {
+            /* Keep the newer half: the panel shows the last lines. */
+            unsigned keep = UI_CONSOLE_BYTES / 2;
+            memmove(r->console, r->console + r->console_len - keep, keep);
+            r->console_len = keep;
+        }
+        r->console[r->console_len++] = (char)ev->a;
+        r->console[r->console_len] = 0;
+    }
+    bool stop = (r->pause_classes >> cls) & 1;
+    if (r->pause_apic_vmx && ev->kind >= CPU_OBS_RANGE_APIC && ev->kind < CPU_OBS_RANGE_EMU &&
+        ev->kind != VMX_EV_VMWRITE)
+        stop = true;
+    if (r->pause_at_total && r->total >= r->pause_at_total)
+        stop = true;
+    if (stop) {
+        r->hit = true;
+        if (r->m)
+            emu_machine_pause(r->m);
+    }
+}
+
+static void vapic_reg(vmx_vcpu *v, unsigned base, ui_vec256 *out)
+{
+    for (unsigned i = 0; i < 8; i++)
+        out->w[i] = vmx_vapic_read32(v, base + 0x10 * i);
+}
+
+void ui_snapshot_vcpu(ui_cpu_snap *c, vmx_vcpu *v)
+{
+    const vmx_vmcs *vm = &v->vmcs;
+    c->has_vmx = true;
+    c->where = v->non_root ? UI_WHERE_NONROOT : UI_WHERE_ROOT;
+    c->pin = (uint32_t)vmx_vmcs_read_fast(vm, VMCS_PIN_CONTROLS);
+    c->proc = (uint32_t)vmx_vmcs_read_fast(vm, VMCS_PROC_CONTROLS);
+    c->proc2 = vmx_proc2(v);
+    c->exit_ctls = (uint32_t)vmx_vmcs_read_fast(vm, VMCS_EXIT_CONTROLS);
+    c->entry_ctls = (uint32_t)vmx_vmcs_read_fast(vm, VMCS_ENTRY_CONTROLS);
+    c->tpr_threshold = (uint32_t)vmx_vmcs_read_fast(vm, VMCS_TPR_THRESHOLD);
+    c->notify_vector = (uint16_t)vmx_vmcs_read_fast(vm, VMCS_POSTED_INTR_NV);
+    c->last_exit = (uint32_t)vmx_vmcs_read_fast(vm, VMCS_EXIT_REASON);
+    c->entries = v->entries;
+    c->exits = v->exits;
+    for (unsigned i = 0; i < 4; i++) {
+        uint64_t q = vmx_vmcs_read_fast(vm, VMCS_EOI_EXIT_BITMAP0 + 2 * i);
+        c->eoi_exit.w[2 * i] = (uint32_t)q;
+        c->eoi_exit.w[2 * i + 1] = (uint32_t)(q >> 32);
+    }
+    c->rvi = vmx_apicv_rvi(v);
+    c->svi = vmx_apicv_svi(v);
+    if (c->proc & VMX_PROC_TPR_SHADOW) {
+        vapic_reg(v, VMX_VAPIC_IRR, &c->virr);
+        vapic_reg(v, VMX_VAPIC_ISR, &c->visr);
+        c->vtpr = (uint8_t)vmx_vapic_read32(v, VMX_VAPIC_TPR);
+        c->vppr = (uint8_t)vmx_vapic_read32(v, VMX_VAPIC_PPR);
+    }
+    uint64_t desc = vmx_vmcs_read_fast(vm, VMCS_POSTED_INTR_DESC_ADDR);
+    if ((c->pin & VMX_PIN_POSTED_INTR) && cpu_phys_ptr(v->phys, desc, VMX_PI_DESC_SIZE)) {
+        for (unsigned i = 0; i < 4; i++) {
+            uint64_t q = vmx_pi_pir_qword(v->phys, desc, i);
+            c->pir.w[2 * i] = (uint32_t)q;
+            c->pir.w[2 * i + 1] = (uint32_t)(q >> 32);
+        }
+        c->on = vmx_pi_get_on(v->phys, desc);
+        c->sn = vmx_pi_get_sn(v->phys, desc);
+        c->pi_nv = vmx_pi_get_nv(v->phys, desc);
+        c->ndst = vmx_pi_get_ndst(v->phys, desc);
+    }
+}
+
+/* The code around RIP: as much of [rip - UI_CODE_BEFORE, +UI_CODE_BYTES) as
+ * is mapped, else from RIP on. */
+static void snapshot_code(ui_cpu_snap *c, cpu_t *cpu)
+{
+    static const unsigned lens[] = {UI_CODE_BYTES - UI_CODE_BEFORE, 16, 1};
+    c->code_len = 0;
+    c->code_base = cpu->rip;
+    if (cpu->rip >= UI_CODE_BEFORE &&
+        cpu_peek_linear(cpu, cpu->rip - UI_CODE_BEFORE, c->code, UI_CODE_BYTES)) {
+        c->code_base = cpu->rip - UI_CODE_BEFORE;
+        c->code_len = UI_CODE_BYTES;
+        return;
+    }
+    for (unsigned i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        if (cpu_peek_linear(cpu, cpu->rip, c->code, lens[i])) {
+            c->code_len = (uint8_t)lens[i];
+            return;
+        }
+    }
+}
+
+static void snapshot_cpu(ui_cpu_snap *c, cpu_t *cpu, const apic_t *a)
+{
+    memset(c, 0, sizeof(*c));
+    memcpy(c->gpr, cpu->gpr, sizeof(c->gpr));
+    c->rip = cpu->rip;
+    c->rflags = cpu_get_rflags(cpu);
+    c->cr0 = cpu->cr0;
+    c->cr2 = cpu->cr2;
+    c->cr3 = cpu->cr3;
+    c->cr4 = cpu->cr4;
+    c->cr8 = cpu->cr8;
+    c->efer = cpu->efer;
+    c->cycle = cpu->cycles;
+    c->insns = cpu->insns;
+    c->cpl = cpu->cpl;
+    c->mode = cpu->mode;
+    c->where = UI_WHERE_NATIVE;
+    c->halted = cpu->halted != 0;
+    c->activity = cpu->halted ? 1 : 0;
+    if (cpu->events & CPU_EVT_SHADOW)
+        c->interruptibility |= cpu->shadow_kind == 2 ? 2u : 1u;
+    if (cpu->nmi_blocked)
+        c->interruptibility |= 8u;
+    snapshot_code(c, cpu);
+    memcpy(c->irr.w, a->irr, sizeof(c->irr.w));
+    memcpy(c->isr.w, a->isr, sizeof(c->isr.w));
+    c->tpr = (uint8_t)a->tpr;
+    c->ppr = apic_ppr(a);
+}
+
+void ui_snapshot_take(ui_snapshot *s, emu_machine *m, const ui_recorder *rec,
+                      ui_vcpu_lookup lookup)
+{
+    uint64_t seq = s->seq + 1;
+    char caption[sizeof(s->caption)];
+    memcpy(caption, s->caption, sizeof(caption));
+    memset(s, 0, sizeof(*s));
+    memcpy(s->caption, caption, sizeof(caption));
+    s->seq = seq;
+    s->ncpus = m->cfg.ncpus;
+    s->now = m->now;
+    s->insns_total = emu_machine_insns(m);
+    s->mode = (uint8_t)m->cfg.mode;
+    s->finished = m->finished;
+    s->exit_status = m->exit_status;
+    snprintf(s->diag, sizeof(s->diag), "%s", m->finished ? m->diag : "");
+    for (unsigned k = 0; k < s->ncpus && k < CPU_MAX_CPUS; k++) {
+        snapshot_cpu(&s->cpu[k], &m->cpu[k], &m->apic[k]);
+        vmx_vcpu *v = lookup ? lookup(m, k) : NULL;
+        if (v)
+            ui_snapshot_vcpu(&s->cpu[k], v);
+    }
+    if (rec)
+        ui_snapshot_events(s, rec);
+}
+
+void ui_snapshot_events(ui_snapshot *s, const ui_recorder *rec)
+{
+    uint64_t n = rec->total < UI_SNAP_EVENTS ? rec->total : UI_SNAP_EVENTS;
+    for (uint64_t i = 0; i < n; i++)
+        s->ev[i] = rec->ring[(rec->total - n + i) % UI_RING_EVENTS];
+    s->nev = (unsigned)n;
+    s->ev_total = rec->total;
+    uint64_t nm = rec->nmarks_total < UI_TIMELINE ? rec->nmarks_total : UI_TIMELINE;
+    for (uint64_t i = 0; i < nm; i++)
+        s->marks[i] = rec->marks[(rec->nmarks_total - nm + i) % UI_TIMELINE];
+    s->nmarks = (unsigned)nm;
+    memcpy(s->console, rec->console, rec->console_len + 1);
+}

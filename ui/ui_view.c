@@ -1,0 +1,198 @@
+/*
+ * ui_view.c — what the viewer sees beyond one snapshot: the selected vCPU,
+ * the help overlay, the clicked cell, which cells changed (they flash for
+ * UI_FLASH_MS) and the cycle and event that last changed each cell, and the
+ * disassembly around RIP (made once per snapshot, never per frame).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ui/ui.h"
+
+static const char *const grid_names[UI_GRID_COUNT] = {
+    "VIRR", "VISR", "PIR", "IRR", "ISR", "EOI-exit",
+};
+
+const char *ui_grid_name(ui_grid_id g)
+{
+    return (unsigned)g < UI_GRID_COUNT ? grid_names[g] : "?";
+}
+
+const ui_vec256 *ui_grid_reg(const ui_cpu_snap *c, ui_grid_id g)
+{
+    switch (g) {
+    case UI_GRID_VIRR:
+        return &c->virr;
+    case UI_GRID_VISR:
+        return &c->visr;
+    case UI_GRID_PIR:
+        return &c->pir;
+    case UI_GRID_IRR:
+        return &c->irr;
+    case UI_GRID_ISR:
+        return &c->isr;
+    default:
+        return &c->eoi_exit;
+    }
+}
+
+void ui_view_init(ui_view *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->sel_grid = -1;
+    v->disasm_cur = -1;
+    /* Cells start "never changed": clock 0 is reserved for that, so the
+     * view clock starts past any flash of a cell changed at 0. */
+    v->clock_ms = UI_FLASH_MS + 1;
+    for (unsigned k = 0; k < CPU_MAX_CPUS; k++)
+        for (unsigned g = 0; g < UI_GRID_COUNT; g++)
+            for (unsigned i = 0; i < 256; i++)
+                v->cell[k][g][i].event_kind = 0xFFFF;
+}
+
+/* The newest event in s on cpu that names vector (field a) — the best guess
+ * of what changed a cell; else the newest event on that CPU. */
+static const ui_event *cause_of(const ui_snapshot *s, unsigned cpu, unsigned vector)
+{
+    const ui_event *any = NULL;
+    for (unsigned i = s->nev; i-- > 0;) {
+        const ui_event *e = &s->ev[i];
+        if (e->cpu != cpu)
+            continue;
+        if ((e->a & 0xFF) == vector && e->a <= 0xFF)
+            return e;
+        if (!any)
+            any = e;
+    }
+    return any;
+}
+
+/* Lines of disassembly around RIP: decode from the start of the copied
+ * code at each offset until one lands exactly on RIP (x86 cannot be
+ * decoded backwards), keep the last few lines before it and those after. */
+static void disassemble(ui_view *v, const ui_cpu_snap *c)
+{
+    char text[UI_DISASM_LINES * 2][96];
+    uint64_t addr[UI_DISASM_LINES * 2];
+    unsigned n = 0;
+    int cur = -1;
+    unsigned rip_off = (unsigned)(c->rip - c->code_base);
+    v->ndisasm = 0;
+    v->disasm_cur = -1;
+    if (c->code_len == 0) {
+        snprintf(v->disasm[0], sizeof(v->disasm[0]), "%016llx  (not mapped)",
+                 (unsigned long long)c->rip);
+        v->disasm_addr[0] = c->rip;
+        v->ndisasm = 1;
+        v->disasm_cur = 0;
+        return;
+    }
+    for (unsigned start = 0; start <= rip_off; start++) {
+        n = 0;
+        cur = -1;
+        unsigned off = start;
+        while (off < c->code_len && n < UI_DISASM_LINES * 2) {
+            char buf[64];
+            unsigned len = cpu_disasm(c->code + off, c->code_len - off, c->code_base + off, buf,
+                                      sizeof(buf));
+            if (off == rip_off)
+                cur = (int)n;
+            addr[n] = c->code_base + off;
+            snprintf(text[n], sizeof(text[n]), "%016llx  %s", (unsigned long long)addr[n],
+                     len ? buf : "(bad)");
+            n++;
+            if (len == 0)
+                break;
+            off += len;
+        }
+        if (cur >= 0)
+            break;
+    }
+    if (cur < 0)
+        return;
+    unsigned first = cur > 3 ? (unsigned)cur - 3 : 0;
+    for (unsigned i = first; i < n && v->ndisasm < UI_DISASM_LINES; i++) {
+        memcpy(v->disasm[v->ndisasm], text[i], sizeof(v->disasm[0]));
+        v->disasm_addr[v->ndisasm] = addr[i];
+        if ((int)i == cur)
+            v->disasm_cur = (int)v->ndisasm;
+        v->ndisasm++;
+    }
+}
+
+void ui_view_accept(ui_view *v, const ui_snapshot *s)
+{
+    bool first = !v->have_snap;
+    for (unsigned k = 0; k < s->ncpus && k < CPU_MAX_CPUS; k++) {
+        for (unsigned g = 0; g < UI_GRID_COUNT; g++) {
+            const ui_vec256 *now = ui_grid_reg(&s->cpu[k], (ui_grid_id)g);
+            const ui_vec256 *was = ui_grid_reg(&v->snap.cpu[k], (ui_grid_id)g);
+            for (unsigned w = 0; w < 8; w++) {
+                uint32_t diff = first ? now->w[w] : now->w[w] ^ was->w[w];
+                while (diff) {
+                    unsigned bit = (unsigned)__builtin_ctz(diff);
+                    diff &= diff - 1;
+                    unsigned vec = w * 32 + bit;
+                    ui_cell_info *ci = &v->cell[k][g][vec];
+                    ci->changed_ms = first ? 0 : v->clock_ms;
+                    if (!first)
+                        v->flash_until = v->clock_ms + UI_FLASH_MS;
+                    ci->cycle = s->cpu[k].cycle;
+                    const ui_event *e = cause_of(s, k, vec);
+                    ci->event_kind = e ? e->kind : 0xFFFF;
+                    ci->event_cycle = e ? e->cycle : 0;
+                }
+            }
+        }
+    }
+    v->snap = *s;
+    v->have_snap = true;
+    if (v->sel >= s->ncpus)
+        v->sel = 0;
+    disassemble(v, &v->snap.cpu[v->sel]);
+    if (v->sel_grid >= 0)
+        ui_view_describe_cell(v, (ui_grid_id)v->sel_grid, (unsigned)v->sel_vector);
+}
+
+void ui_view_select(ui_view *v, unsigned k)
+{
+    if (!v->have_snap || k >= v->snap.ncpus)
+        return;
+    v->sel = k;
+    disassemble(v, &v->snap.cpu[k]);
+    if (v->sel_grid >= 0)
+        ui_view_describe_cell(v, (ui_grid_id)v->sel_grid, (unsigned)v->sel_vector);
+}
+
+bool ui_view_flashing(const ui_view *v, unsigned cpu, ui_grid_id g, unsigned vector)
+{
+    const ui_cell_info *ci = &v->cell[cpu % CPU_MAX_CPUS][g][vector & 0xFF];
+    return ci->changed_ms != 0 && v->clock_ms - ci->changed_ms < UI_FLASH_MS;
+}
+
+void ui_view_describe_cell(ui_view *v, ui_grid_id g, unsigned vector)
+{
+    const ui_cpu_snap *c = &v->snap.cpu[v->sel];
+    const ui_cell_info *ci = &v->cell[v->sel][g][vector & 0xFF];
+    bool set = ui_vec_test(ui_grid_reg(c, g), vector);
+    char extra[64] = "";
+    v->sel_grid = (int)g;
+    v->sel_vector = (int)(vector & 0xFF);
+    if (g == UI_GRID_VIRR && c->has_vmx && c->rvi == vector)
+        snprintf(extra, sizeof(extra), ", = RVI");
+    else if (g == UI_GRID_VISR && c->has_vmx && c->svi == vector)
+        snprintf(extra, sizeof(extra), ", = SVI");
+    char when[128];
+    if (ci->event_kind != 0xFFFF) {
+        const char *name = ui_event_name(ci->event_kind);
+        snprintf(when, sizeof(when), "last changed at cycle %llu by %s (cycle %llu)",
+                 (unsigned long long)ci->cycle, name,
+                 (unsigned long long)ci->event_cycle);
+    } else if (ci->cycle) {
+        snprintf(when, sizeof(when), "last changed at cycle %llu", (unsigned long long)ci->cycle);
+    } else {
+        snprintf(when, sizeof(when), "unchanged since the window opened");
+    }
+    snprintf(v->info, sizeof(v->info), "vCPU %u %s[0x%02X] class %u = %u%s; %s", v->sel,
+             ui_grid_name(g), vector & 0xFF, (vector >> 4) & 0xF, set ? 1 : 0, extra, when);
+}

@@ -1,0 +1,333 @@
+/*
+ * ui_window.c — the window loop, `--screenshot`, and the front end that
+ * emu_main calls.
+ *
+ * Real time: two threads. The machine thread runs the machine in slices
+ * (full speed: each slice sized to take about 2 ms of host time; slow
+ * motion: speed x elapsed time instructions of the selected CPU) and takes
+ * a snapshot between two slices when the window asks; the window thread
+ * handles input and renders the latest snapshot at up to 60 frames per
+ * second. Host time decides only how much runs per slice, never what the
+ * machine does: emu_machine_run's result does not depend on how a run is
+ * sliced, and commands (step, pause) are applied between slices.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "emu/emu_hv.h"
+#include "emu/emu_record.h"
+#include "ui/ui_internal.h"
+
+/* The vmx_vcpu of CPU k when a hypervisor runs (m->hv is the emu_hv of
+ * emu/emu_hv.h in every mode but native). */
+static vmx_vcpu *hv_vcpu(emu_machine *m, unsigned k)
+{
+    if (m->cfg.mode == EMU_MODE_NATIVE || !m->hv || k >= CPU_MAX_CPUS)
+        return NULL;
+    emu_hv *hv = m->hv;
+    return k < hv->ncpus ? &hv->vcpu[k].vmx : NULL;
+}
+
+/* A display is there when SDL can open a real video driver. SDL falls back
+ * to its "offscreen" driver on its own; that counts only when asked for by
+ * name (SDL_VIDEODRIVER=offscreen, as the tests do). Without DISPLAY,
+ * WAYLAND_DISPLAY or SDL_VIDEODRIVER there is nothing to probe (and probing
+ * Wayland would print errors). */
+bool ui_display_available(void)
+{
+    const char *want = getenv("SDL_VIDEODRIVER");
+    if (!(want && *want) && !getenv("DISPLAY") && !getenv("WAYLAND_DISPLAY"))
+        return false;
+    if (SDL_Init(SDL_INIT_VIDEO) != 0)
+        return false;
+    const char *drv = SDL_GetCurrentVideoDriver();
+    bool ok = drv != NULL;
+    if (ok && (strcmp(drv, "offscreen") == 0 || strcmp(drv, "dummy") == 0))
+        ok = want && strcmp(want, drv) == 0;
+    SDL_QuitSubSystem(SDL_INIT_VIDEO);
+    return ok;
+}
+
+static void set_caption(ui_view *v, const ui_options *uo)
+{
+    if (uo && uo->caption)
+        snprintf(v->snap.caption, sizeof(v->snap.caption), "%s", uo->caption);
+}
+
+int ui_screenshot(emu_machine *m, const char *guest, const ui_options *uo)
+{
+    ui_machine_target *mt = calloc(1, sizeof(*mt));
+    ui_view *v = calloc(1, sizeof(*v));
+    ui_target t;
+    int status = EMU_EXIT_USAGE;
+    if (!mt || !v)
+        goto out;
+    ui_machine_target_init(mt, m, guest, hv_vcpu, &t);
+    ui_view_init(v);
+    set_caption(v, uo);
+    if (uo->at_event) {
+        mt->rec.pause_at_total = uo->at_event;
+        while (!mt->rec.hit && !m->finished)
+            emu_machine_run(m, m->now + 10000000);
+    } else if (uo->at_cycle) {
+        while (m->now < uo->at_cycle && !m->finished)
+            emu_machine_run(m, uo->at_cycle);
+    } else {
+        while (!emu_machine_run(m, m->now + 100000000))
+            ;
+    }
+    ui_snapshot snap = v->snap;
+    ui_snapshot_take(&snap, m, &mt->rec, hv_vcpu);
+    ui_view_accept(v, &snap);
+    ui_view_select(v, uo->vcpu);
+    /* A still picture: nothing flashes. */
+    v->clock_ms += 10 * UI_FLASH_MS;
+    snprintf(v->status, sizeof(v->status), "screenshot");
+    char err[512];
+    int w = uo->width > 0 ? uo->width : 1600, h = uo->height > 0 ? uo->height : 900;
+    if (!ui_render_png(v, w, h, uo->screenshot, err, sizeof(err))) {
+        fprintf(stderr, "apicv-emu: --screenshot: %s\n", err);
+    } else {
+        fprintf(stderr, "apicv-emu: screenshot %s at cycle %llu, event %llu\n", uo->screenshot,
+                (unsigned long long)m->now, (unsigned long long)mt->rec.total);
+        status = 0;
+    }
+    ui_machine_target_detach(mt);
+out:
+    free(mt);
+    free(v);
+    return status;
+}
+
+static double now_ms(void)
+{
+    return (double)SDL_GetPerformanceCounter() * 1000.0 / (double)SDL_GetPerformanceFrequency();
+}
+
+static void handle_event(ui_session *s, const SDL_Event *e, const ui_layout *l)
+{
+    int arg = 0;
+    switch (e->type) {
+    case SDL_QUIT:
+        s->quit = true;
+        break;
+    case SDL_KEYDOWN:
+        ui_session_command(s, ui_key_command(e->key.keysym.sym, &arg), arg);
+        break;
+    case SDL_MOUSEBUTTONDOWN: {
+        ui_grid_id g;
+        unsigned vec;
+        int tab = ui_layout_hit_tab(l, e->button.x, e->button.y);
+        if (tab >= 0)
+            ui_session_command(s, UI_CMD_SELECT, tab);
+        else if (ui_layout_hit_grid(l, e->button.x, e->button.y, &g, &vec))
+            ui_view_describe_cell(s->view, g, vec);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/*
+ * The machine thread: it alone runs the machine, in slices of about 2 ms,
+ * under the runner's mutex; after a slice, if the window asked for one, it
+ * takes a snapshot into `snap`. The window thread takes the mutex only to
+ * send commands and to collect a snapshot, and renders without it, so
+ * drawing never slows the machine (on a second core) and the picture is
+ * always one consistent between-slices state.
+ */
+typedef struct ui_runner {
+    SDL_mutex *mu;
+    ui_session *s;
+    SDL_atomic_t stop;
+    SDL_atomic_t ui_waiting; /* the window wants the mutex: let it in */
+    bool want_snap;
+    bool snap_ready;
+    ui_snapshot snap;
+    double cpu_seconds; /* CPU time of the machine thread, for --stats */
+} ui_runner;
+
+static void runner_lock(ui_runner *r)
+{
+    SDL_AtomicSet(&r->ui_waiting, 1);
+    SDL_LockMutex(r->mu);
+    SDL_AtomicSet(&r->ui_waiting, 0);
+}
+
+static int machine_thread(void *arg)
+{
+    ui_runner *r = arg;
+    ui_session *s = r->s;
+    double last = now_ms();
+    while (!SDL_AtomicGet(&r->stop)) {
+        SDL_LockMutex(r->mu);
+        bool idle = s->state == UI_PAUSED;
+        double t0 = now_ms();
+        if (!idle) {
+            ui_session_tick(s, t0 - last);
+            double took = now_ms() - t0;
+            if (took < 1.0 && s->slice_cycles < (1ull << 30))
+                s->slice_cycles *= 2;
+            else if (took > 4.0 && s->slice_cycles > 1000)
+                s->slice_cycles /= 2;
+        }
+        last = t0;
+        if (s->snap_dirty && r->want_snap) {
+            s->t.snapshot(s->t.ctx, &r->snap);
+            s->snap_dirty = false;
+            r->want_snap = false;
+            r->snap_ready = true;
+        }
+        bool slow = s->state == UI_RUNNING && ui_speeds[s->speed] != 0;
+        SDL_UnlockMutex(r->mu);
+        if (idle || slow)
+            SDL_Delay(idle ? 2 : 1);
+        else if (SDL_AtomicGet(&r->ui_waiting))
+            SDL_Delay(0);
+    }
+    struct rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) == 0)
+        r->cpu_seconds = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
+                         (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+    return 0;
+}
+
+/* The window over target t of machine m (live or replayed). */
+static int window_loop(const ui_target *t, emu_machine *m, bool stats, const ui_options *uo)
+{
+    if (SDL_Init(SDL_INIT_VIDEO) != 0) {
+        fprintf(stderr, "apicv-emu: cannot open a window: %s\n", SDL_GetError());
+        return EMU_EXIT_USAGE;
+    }
+    SDL_Window *win = SDL_CreateWindow("apicv-emu", SDL_WINDOWPOS_UNDEFINED,
+                                       SDL_WINDOWPOS_UNDEFINED, 1600, 900,
+                                       SDL_WINDOW_RESIZABLE);
+    SDL_Renderer *ren = win ? SDL_CreateRenderer(win, -1, 0) : NULL;
+    char err[512];
+    ui_gfx *g = ren ? ui_gfx_create(ren, err, sizeof(err)) : NULL;
+    ui_view *v = calloc(1, sizeof(*v));
+    ui_session *s = calloc(1, sizeof(*s));
+    ui_runner *run = calloc(1, sizeof(*run));
+    ui_snapshot *fresh = calloc(1, sizeof(*fresh));
+    SDL_Thread *th = NULL;
+    int status = EMU_EXIT_USAGE;
+    if (!g || !v || !s || !run || !fresh) {
+        fprintf(stderr, "apicv-emu: window: %s\n", ren ? err : SDL_GetError());
+        goto out;
+    }
+    ui_view_init(v);
+    set_caption(v, uo);
+    ui_session_init(s, t, v);
+    ui_session_refresh(s);
+    if (uo)
+        ui_view_select(v, uo->vcpu);
+    run->snap = v->snap;
+    run->s = s;
+    run->mu = SDL_CreateMutex();
+    if (uo && uo->autorun)
+        ui_session_command(s, UI_CMD_RUN_PAUSE, 0);
+    th = run->mu ? SDL_CreateThread(machine_thread, "apicv-machine", run) : NULL;
+    if (!th) {
+        fprintf(stderr, "apicv-emu: window: %s\n", SDL_GetError());
+        goto out;
+    }
+    ui_layout l;
+    memset(&l, 0, sizeof(l));
+    double frame = 1000.0 / 60.0, t_start = now_ms();
+    uint64_t frames = 0;
+    bool quit = false;
+    while (!quit) {
+        double f0 = now_ms();
+        SDL_Event e;
+        bool got = false, input = false;
+        runner_lock(run);
+        while (SDL_PollEvent(&e)) {
+            handle_event(s, &e, &l);
+            input = true;
+        }
+        ui_session_command(s, UI_CMD_NONE, 0); /* the state line follows the machine thread */
+        if (run->snap_ready) {
+            *fresh = run->snap;
+            run->snap_ready = false;
+            got = true;
+        }
+        run->want_snap = true;
+        quit = s->quit || (uo && ((uo->exit_when_done && m->finished) ||
+                                  (uo->max_frames && frames + 1 >= uo->max_frames)));
+        SDL_UnlockMutex(run->mu);
+        if (got)
+            ui_view_accept(v, fresh);
+        v->clock_ms = (uint64_t)(now_ms() - t_start) + UI_FLASH_MS + 1;
+        int w, h;
+        SDL_GetRendererOutputSize(ren, &w, &h);
+        /* Redraw only when something changed: a paused window costs nothing. */
+        if (got || input || frames == 0 || v->clock_ms <= v->flash_until + 20 || w != l.w ||
+            h != l.h || (uo && uo->max_frames)) {
+            ui_render(g, v, w, h, &l);
+            SDL_RenderPresent(ren);
+        }
+        frames++;
+        double left = f0 + frame - now_ms();
+        if (left > 1)
+            SDL_Delay((Uint32)left);
+    }
+    SDL_AtomicSet(&run->stop, 1);
+    SDL_WaitThread(th, NULL);
+    status = m->finished ? m->exit_status : 0;
+    if (stats) {
+        double secs = (now_ms() - t_start) / 1000.0;
+        fprintf(stderr,
+                "window: %llu frames in %.2f s (%.1f fps), %llu instructions, %.1f MIPS; "
+                "machine thread %.2f s of CPU\n",
+                (unsigned long long)frames, secs, frames / secs,
+                (unsigned long long)emu_machine_insns(m), emu_machine_insns(m) / secs / 1e6,
+                run->cpu_seconds);
+    }
+out:
+    if (run && run->mu)
+        SDL_DestroyMutex(run->mu);
+    free(fresh);
+    free(run);
+    free(s);
+    free(v);
+    ui_gfx_destroy(g);
+    if (ren)
+        SDL_DestroyRenderer(ren);
+    if (win)
+        SDL_DestroyWindow(win);
+    TTF_Quit();
+    SDL_Quit();
+    return status;
+}
+
+int ui_run_window(emu_machine *m, const char *guest, const emu_run_opts *opts,
+                  const ui_options *uo)
+{
+    if (uo && uo->screenshot)
+        return ui_screenshot(m, guest, uo);
+    ui_machine_target *mt = calloc(1, sizeof(*mt));
+    if (!mt)
+        return EMU_EXIT_USAGE;
+    ui_target t;
+    ui_machine_target_init(mt, m, guest, hv_vcpu, &t);
+    int status = window_loop(&t, m, opts && opts->stats, uo);
+    ui_machine_target_detach(mt);
+    free(mt);
+    return status;
+}
+
+int ui_replay_window(emu_replayer *r, const ui_options *uo)
+{
+    ui_replay_target *rt = calloc(1, sizeof(*rt));
+    if (!rt)
+        return EMU_EXIT_USAGE;
+    ui_target t;
+    ui_replay_target_init(rt, r, hv_vcpu, &t);
+    int status = window_loop(&t, emu_replay_machine(r), false, uo);
+    ui_replay_target_detach(rt);
+    free(rt);
+    return status;
+}
