@@ -108,7 +108,10 @@ void trace_buf_varint(trace_buf *b, uint64_t v)
 
 void trace_buf_svarint(trace_buf *b, int64_t v)
 {
-    trace_buf_varint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+    /* Zigzag: the sign bit spread over all bits, without shifting a
+     * negative signed value (implementation-defined in C11). */
+    uint64_t sign = 0 - ((uint64_t)v >> 63);
+    trace_buf_varint(b, ((uint64_t)v << 1) ^ sign);
 }
 
 void trace_buf_u64(trace_buf *b, uint64_t v)

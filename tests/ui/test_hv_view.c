@@ -31,10 +31,9 @@ START_TEST(posted_mode_snapshot)
     emu_config_default(&cfg);
     cfg.ncpus = 2;
     cfg.max_cycles = 400000000ull;
+    cfg.mode = EMU_MODE_POSTED;
     ck_assert_msg(emu_machine_init(m, &cfg, path, err, sizeof(err)), "%s", err);
-    m->cfg.mode = EMU_MODE_POSTED;
-    m->hv_ops = &emu_hv_machine_ops;
-    ck_assert_msg(emu_hv_machine_ops.attach(m, err, sizeof(err)), "%s", err);
+    ck_assert_ptr_nonnull(m->hv); /* attached by emu_machine_init */
     ui_recorder rec;
     ui_recorder_init(&rec, m);
     ck_assert(cpu_obs_subscribe(&m->obs, ui_recorder_event, &rec));
