@@ -291,9 +291,14 @@ typedef struct emu_run_opts {
  * hands it a ready machine; run_window runs it (emu_machine_run/step) and
  * returns the exit status. NULL front end: headless only.
  */
+struct emu_replayer; /* emu/emu_record.h */
+
 typedef struct emu_frontend {
     bool (*display_available)(void);
     int (*run_window)(emu_machine *m, const char *guest_or_scenario, const emu_run_opts *opts);
+    /* `replay` without --verify or --headless: the same window over a
+     * replay (with step back); returns the replayed run's status. */
+    int (*replay_window)(struct emu_replayer *r, const char *trace);
 } emu_frontend;
 
 /* The command line: `apicv-emu run|replay|info|bench ...`. Returns the exit status. */

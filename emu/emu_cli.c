@@ -19,6 +19,8 @@
 #include "emu/emu_record.h"
 #include "emu/emu_scenario.h"
 #include "traces/trace.h"
+#include "vmx/vmx.h"
+#include "vmx/vmx_vmcs.h"
 
 #define APICV_VERSION "0.1.0"
 
@@ -394,6 +396,48 @@ static const char *mode_summary(emu_mode mode)
     }
 }
 
+/* The APIC-virtualization controls as the capability MSRs report them
+ * (allowed-1 bits, SDM Vol. 3D A.3.1-A.3.3): read from vmx/, not restated. */
+static void print_vmx_capabilities(void)
+{
+    static const struct {
+        uint32_t msr;
+        uint32_t bit;
+        const char *name;
+    } ctl[] = {
+        {VMX_MSR_TRUE_PINBASED_CTLS, VMX_PIN_EXT_INTR_EXITING, "external-interrupt exiting"},
+        {VMX_MSR_TRUE_PINBASED_CTLS, VMX_PIN_NMI_EXITING, "NMI exiting"},
+        {VMX_MSR_TRUE_PINBASED_CTLS, VMX_PIN_VIRTUAL_NMIS, "virtual NMIs"},
+        {VMX_MSR_TRUE_PINBASED_CTLS, VMX_PIN_PREEMPT_TIMER, "VMX-preemption timer"},
+        {VMX_MSR_TRUE_PINBASED_CTLS, VMX_PIN_POSTED_INTR, "process posted interrupts"},
+        {VMX_MSR_TRUE_PROCBASED_CTLS, VMX_PROC_TPR_SHADOW, "use TPR shadow"},
+        {VMX_MSR_PROCBASED_CTLS2, VMX_PROC2_VIRT_APIC_ACCESS, "virtualize APIC accesses"},
+        {VMX_MSR_PROCBASED_CTLS2, VMX_PROC2_VIRT_X2APIC, "virtualize x2APIC mode"},
+        {VMX_MSR_PROCBASED_CTLS2, VMX_PROC2_APIC_REG_VIRT, "APIC-register virtualization"},
+        {VMX_MSR_PROCBASED_CTLS2, VMX_PROC2_VIRT_INTR_DELIVERY, "virtual-interrupt delivery"},
+        {VMX_MSR_PROCBASED_CTLS2, VMX_PROC2_EPT, "enable EPT"},
+        {VMX_MSR_PROCBASED_CTLS2, VMX_PROC2_VPID, "enable VPID"},
+        {VMX_MSR_PROCBASED_CTLS2, VMX_PROC2_UNRESTRICTED, "unrestricted guest"},
+        {VMX_MSR_PROCBASED_CTLS2, VMX_PROC2_VMCS_SHADOW, "VMCS shadowing"},
+        {VMX_MSR_PROCBASED_CTLS2, VMX_PROC2_PML, "page-modification logging"},
+    };
+    printf("\nVMX capabilities (IA32_VMX_* MSRs 480H-491H, docs/vmx.md):\n");
+    for (unsigned k = 0; k < sizeof(ctl) / sizeof(ctl[0]); k++) {
+        uint64_t cap = 0;
+        bool known = vmx_capability_msr(ctl[k].msr, &cap);
+        bool allowed = known && ((cap >> 32) & ctl[k].bit);
+        printf("  %-30s %s\n", ctl[k].name, allowed ? "supported" : "not implemented (must be 0)");
+    }
+    printf("  raw:");
+    for (uint32_t msr = VMX_MSR_BASIC; msr <= VMX_MSR_VMFUNC; msr++) {
+        uint64_t v = 0;
+        if (vmx_capability_msr(msr, &v))
+            printf("%s %03XH=%016llx", (msr - VMX_MSR_BASIC) % 3 == 0 ? "\n   " : "", msr,
+                   (unsigned long long)v);
+    }
+    printf("\n");
+}
+
 static int cmd_info(int argc, char **argv)
 {
     if (argc > 1) {
@@ -420,7 +464,9 @@ static int cmd_info(int argc, char **argv)
            "  vmx/ implements TPR shadow, APIC-register and x2APIC virtualization,\n"
            "  virtual-interrupt delivery and posted interrupts (docs/vmx.md)\n");
     printf("scenarios, run --record, replay --verify, trace-dump: implemented (docs/scenarios.md)\n");
-    printf("not implemented: nested VMX, EPT, 32-bit and real mode, x87/SSE\n");
+    printf("not implemented: 32-bit and real mode, x87/SSE; the built-in hypervisor runs\n"
+           "  guests without EPT (vmx/ implements it for hypervisors in tests)\n");
+    print_vmx_capabilities();
     printf("\ncost model (cycles; override with --cost-model FILE):\n");
     for (unsigned k = 0; k < CPU_COST_NCLASSES; k++)
         printf("  %-10s %u\n", cpu_cost_name((cpu_cost_class)k), costs.cost[k]);
@@ -509,7 +555,7 @@ int emu_main(int argc, char **argv, const emu_frontend *fe)
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1, fe);
     if (strcmp(cmd, "replay") == 0)
-        return emu_replay_main(argc - 1, argv + 1);
+        return emu_replay_cli(argc - 1, argv + 1, fe);
     if (strcmp(cmd, "trace-dump") == 0)
         return trace_dump_main(argc - 1, argv + 1, &emu_trace_names);
     if (strcmp(cmd, "info") == 0)

@@ -929,13 +929,18 @@ static void replay_console(void *ctx, unsigned cpu, uint8_t byte)
 
 int emu_replay_main(int argc, char **argv)
 {
-    bool verify = false;
+    return emu_replay_cli(argc, argv, NULL);
+}
+
+int emu_replay_cli(int argc, char **argv, const emu_frontend *fe)
+{
+    bool verify = false, headless = false;
     const char *path = NULL;
     for (int k = 1; k < argc; k++) {
         if (strcmp(argv[k], "--verify") == 0)
             verify = true;
         else if (strcmp(argv[k], "--headless") == 0)
-            continue;
+            headless = true;
         else if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
             printf("usage: apicv-emu replay [--verify] [--headless] TRACE\n\n"
                    "Re-runs a trace recorded with `apicv-emu run --record TRACE`: the guest image,\n"
@@ -943,7 +948,8 @@ int emu_replay_main(int argc, char **argv)
                    "--verify checks every event and every periodic digest against the recording\n"
                    "and stops at the first divergence, naming the cycle, the CPU and the state\n"
                    "that differs. Exit status: the replayed run's, 2 for a bad trace, 5 when the\n"
-                   "replay diverged.\n");
+                   "replay diverged. Without --verify the replay opens in the window when a\n"
+                   "display exists (step back with b); --headless never opens it.\n");
             return 0;
         } else if (argv[k][0] == '-') {
             fprintf(stderr, "apicv-emu replay: unknown option '%s' (see apicv-emu replay --help)\n", argv[k]);
@@ -965,6 +971,14 @@ int emu_replay_main(int argc, char **argv)
     if (st) {
         fprintf(stderr, "apicv-emu: %s\n", err);
         return st;
+    }
+    if (!verify && !headless && fe && fe->replay_window) {
+        if (fe->display_available && fe->display_available()) {
+            int status = fe->replay_window(r, path);
+            emu_replay_close(r);
+            return status;
+        }
+        fprintf(stderr, "apicv-emu: no display available; replaying headless\n");
     }
     r->m.console = replay_console;
     while (!emu_replay_run(r, r->m.now + 50000000))

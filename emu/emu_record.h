@@ -86,6 +86,9 @@ void emu_replay_progress(const emu_replayer *r, uint64_t *events, uint64_t *dige
 /* `apicv-emu replay [--verify] [--headless] TRACE`: the replayed run's exit
  * status, 2 for a bad trace or usage, 5 when --verify found a divergence. */
 int emu_replay_main(int argc, char **argv);
+/* The same with a front end: without --verify or --headless, and when a
+ * display exists, the replay opens in the window (fe->replay_window). */
+int emu_replay_cli(int argc, char **argv, const emu_frontend *fe);
 /* Names for trace_dump_main: event kinds of every layer and input kinds. */
 extern const trace_names emu_trace_names;
 

@@ -36,6 +36,12 @@ static int run_window(emu_machine *m, const char *guest, const emu_run_opts *opt
     return ui_run_window(m, guest, opts, &options);
 }
 
+static int replay_window(struct emu_replayer *r, const char *trace)
+{
+    (void)trace;
+    return ui_replay_window(r, &options);
+}
+
 static bool parse_u64(const char *opt, const char *s, uint64_t *out)
 {
     char *end;
@@ -131,7 +137,7 @@ static bool wants_run_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    static const emu_frontend frontend = {display_available, run_window};
+    static const emu_frontend frontend = {display_available, run_window, replay_window};
     if (!take_options(&argc, argv))
         return EMU_EXIT_USAGE;
     bool help = wants_run_help(argc, argv);
