@@ -49,7 +49,7 @@ static void usage_run(FILE *f)
           "(docs/scenarios.md: guest, machine, stimuli, captions, expectations). The guest's\n"
           "console (port 0xE9) goes to standard output. Exit status: the guest's value\n"
           "written to port 0xF4, 2 for bad input, 3 if the guest crashed, 4 if the cycle\n"
-          "limit came first.\n"
+          "limit came first, 1 if a scenario's expectation failed.\n"
           "\n"
           "options:\n"
           "  --headless          no window, even when a display exists\n"
@@ -63,6 +63,8 @@ static void usage_run(FILE *f)
           "  --strict            an unimplemented instruction ends the run (status 3)\n"
           "  --log FILE          write the event log, one line per event (docs/cli.md)\n"
           "  --record FILE       record a trace for `apicv-emu replay` (docs/scenarios.md)\n"
+          "  --digest-every N    with --record: a state digest every N cycles (default\n"
+          "                      1000000), so a divergence is found near where it starts\n"
           "  --stats             print cycles, instructions, MIPS, interrupts per path and\n"
           "                      VM exits per reason per vCPU at the end (standard error)\n"
           "  --quiet             no progress line on a terminal\n"
@@ -148,6 +150,7 @@ static int parse_run(int argc, char **argv, emu_run_opts *opts, bool *headless,
         {"cost-model", required_argument, 0, 'C'}, {"strict", no_argument, 0, 's'},
         {"stats", no_argument, 0, 'S'},            {"quiet", no_argument, 0, 'Q'},
         {"log", required_argument, 0, 'L'},        {"record", required_argument, 0, 'R'},
+        {"digest-every", required_argument, 0, 'D'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
     };
     emu_config *cfg = &opts->cfg;
@@ -211,6 +214,10 @@ static int parse_run(int argc, char **argv, emu_run_opts *opts, bool *headless,
             break;
         case 'R':
             opts->record_path = optarg;
+            break;
+        case 'D':
+            if (!parse_u64("--digest-every", optarg, 1000, UINT64_MAX, &opts->digest_every))
+                return EMU_EXIT_USAGE;
             break;
         case 'h':
             usage_run(stdout);
@@ -311,7 +318,10 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
         return EMU_EXIT_USAGE;
     }
     if (opts.record_path) {
-        emu_record_info info = {.guest_path = guest, .scenario = scenario, .emu_version = APICV_VERSION};
+        emu_record_info info = {.guest_path = guest,
+                                .scenario = scenario,
+                                .emu_version = APICV_VERSION,
+                                .digest_interval = opts.digest_every};
         if (!emu_record_begin(&m, opts.record_path, &info, &rec, err, sizeof(err))) {
             fprintf(stderr, "apicv-emu: --record %s: %s\n", opts.record_path, err);
             goto out;

@@ -1,22 +1,31 @@
 /*
- * emu_digest.c — one 64-bit digest of a machine's whole architectural state.
+ * emu_digest.c — the digest of a machine's whole architectural state, in
+ * named parts (per CPU: registers, control state, local APIC, event queue,
+ * and under a hypervisor its VMCS and virtual-APIC state; machine-wide:
+ * RAM, clock, hypervisor) and as one 64-bit total folded from the parts.
  *
- * Replay verification (traces/) and the determinism tests compare machines
- * through it, so it must depend on nothing but architectural state: no
- * pointers, no host addresses, no decoded-code caches or TLBs, no lazy-flag
- * representation (RFLAGS is materialised on a copy, so taking a digest never
- * changes the machine). Small fields go through FNV-1a; guest RAM, the bulk,
- * through a word-at-a-time multiply-xorshift hash over four lanes, fast
- * enough to take digests periodically during a run.
+ * Replay verification (traces/) names the part that differs; the
+ * determinism tests and the window compare totals. Both come from this one
+ * place, so they cannot disagree about what "the same state" means. Only
+ * architectural state counts: no pointers, no host addresses, no decoded-
+ * code caches or TLBs, no lazy-flag representation (RFLAGS is materialised
+ * on a copy, so taking a digest never changes the machine). Small fields go
+ * through FNV-1a; guest RAM, the bulk, through a word-at-a-time
+ * multiply-xorshift hash over four lanes, fast enough to take digests
+ * periodically during a run.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "emu/emu.h"
+#include "emu/emu_hv.h"
+#include "emu/emu_internal.h"
+#include "emu/emu_record.h"
+#include "vmx/vmx_apicv.h"
 
+#define FNV_OFFSET 0xcbf29ce484222325ull
 #define FNV_PRIME 0x100000001b3ull
 
-static void fnv(uint64_t *h, const void *data, size_t len)
+void emu_fnv(uint64_t *h, const void *data, size_t len)
 {
     const uint8_t *p = data;
     for (size_t k = 0; k < len; k++) {
@@ -25,9 +34,16 @@ static void fnv(uint64_t *h, const void *data, size_t len)
     }
 }
 
-static void fnv64(uint64_t *h, uint64_t v)
+void emu_fnv64(uint64_t *h, uint64_t v)
 {
-    fnv(h, &v, sizeof(v));
+    emu_fnv(h, &v, sizeof(v));
+}
+
+
+static void fnv_words(uint64_t *h, const uint64_t *v, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        emu_fnv64(h, v[k]);
 }
 
 static uint64_t mix(uint64_t x)
@@ -42,7 +58,7 @@ static uint64_t mix(uint64_t x)
 
 /* Guest RAM: four independent lanes of 64-bit words, each word's position
  * folded in through the lane's running state. */
-static uint64_t ram_hash(const uint8_t *ram, uint64_t size)
+static uint64_t ram_digest(const uint8_t *ram, uint64_t size)
 {
     uint64_t lane[4] = {0x9e3779b97f4a7c15ull, 0xbf58476d1ce4e5b9ull, 0x94d049bb133111ebull,
                         0x2545f4914f6cdd1dull};
@@ -61,15 +77,8 @@ static uint64_t ram_hash(const uint8_t *ram, uint64_t size)
     return h;
 }
 
-static void seg_digest(uint64_t *h, const cpu_seg *s)
-{
-    fnv64(h, s->sel);
-    fnv64(h, s->attr);
-    fnv64(h, s->limit);
-    fnv64(h, s->base);
-}
-
-static void cpu_digest(const cpu_t *src, uint64_t *h)
+/* General registers, RIP, RFLAGS, the clock and run state of one CPU. */
+static uint64_t regs_digest(const cpu_t *src)
 {
     /* cpu_get_rflags materialises the lazy flags: do it on a copy. */
     cpu_t *c = malloc(sizeof(*c));
@@ -78,73 +87,145 @@ static void cpu_digest(const cpu_t *src, uint64_t *h)
     memcpy(c, src, sizeof(*c));
     uint64_t rflags = cpu_get_rflags(c);
     free(c);
-    for (unsigned k = 0; k < 16; k++)
-        fnv64(h, src->gpr[k]);
-    fnv64(h, src->rip);
-    fnv64(h, rflags);
-    fnv64(h, src->cycles);
-    fnv64(h, src->insns);
-    fnv64(h, src->cpl);
-    fnv64(h, src->halted);
-    fnv64(h, src->mode);
-    for (unsigned k = 0; k < CPU_NSEG; k++)
-        seg_digest(h, &src->seg[k]);
-    seg_digest(h, &src->ldtr);
-    seg_digest(h, &src->tr);
-    fnv64(h, src->gdtr.base);
-    fnv64(h, src->gdtr.limit);
-    fnv64(h, src->idtr.base);
-    fnv64(h, src->idtr.limit);
-    const uint64_t regs[] = {src->cr0, src->cr2, src->cr3, src->cr4, src->cr8, src->efer,
-                             src->star, src->lstar, src->cstar, src->sfmask,
-                             src->kernel_gs_base, src->tsc_aux, src->pat, src->sysenter_cs,
-                             src->sysenter_esp, src->sysenter_eip, src->tsc_offset,
-                             src->misc_enable, src->mtrr_def_type};
-    for (unsigned k = 0; k < sizeof(regs) / sizeof(regs[0]); k++)
-        fnv64(h, regs[k]);
-    for (unsigned k = 0; k < 8; k++)
-        fnv64(h, src->dr[k]);
-    fnv64(h, src->nmi_blocked);
-    fnv64(h, (src->events & CPU_EVT_SHADOW) ? src->shadow_kind : 0);
-    fnv64(h, src->unimplemented_count);
+    uint64_t h = FNV_OFFSET;
+    fnv_words(&h, src->gpr, 16);
+    const uint64_t v[] = {src->rip, rflags, src->cycles, src->insns, src->cpl, src->halted,
+                          src->mode, src->nmi_blocked,
+                          (src->events & CPU_EVT_SHADOW) ? src->shadow_kind : 0,
+                          src->unimplemented_count};
+    fnv_words(&h, v, sizeof(v) / sizeof(v[0]));
+    return h;
 }
 
-static void event_digest(uint64_t *h, const emu_qevent *ev)
+static void seg_fold(uint64_t *h, const cpu_seg *s)
 {
-    fnv64(h, ev->cycle);
-    fnv64(h, ev->seq);
-    fnv64(h, ev->cpu);
-    fnv64(h, ev->kind);
-    fnv64(h, ev->vector);
-    fnv64(h, ev->arg);
-    if (ev->kind == EMU_Q_IPI) {
-        fnv64(h, ev->ipi.icr);
-        fnv64(h, ev->ipi.src_index);
-        fnv64(h, ev->ipi.src_id);
-        fnv64(h, ev->ipi.x2apic);
+    const uint64_t v[] = {s->sel, s->attr, s->limit, s->base};
+    fnv_words(h, v, 4);
+}
+
+/* Segments, descriptor tables, control registers and MSRs of one CPU. */
+static uint64_t ctrl_digest(const cpu_t *c)
+{
+    uint64_t h = FNV_OFFSET;
+    for (unsigned k = 0; k < CPU_NSEG; k++)
+        seg_fold(&h, &c->seg[k]);
+    seg_fold(&h, &c->ldtr);
+    seg_fold(&h, &c->tr);
+    const uint64_t v[] = {c->gdtr.base, c->gdtr.limit, c->idtr.base, c->idtr.limit, c->cr0,
+                          c->cr2, c->cr3, c->cr4, c->cr8, c->efer, c->star, c->lstar, c->cstar,
+                          c->sfmask, c->kernel_gs_base, c->tsc_aux, c->pat, c->sysenter_cs,
+                          c->sysenter_esp, c->sysenter_eip, c->tsc_offset, c->misc_enable,
+                          c->mtrr_def_type};
+    fnv_words(&h, v, sizeof(v) / sizeof(v[0]));
+    fnv_words(&h, c->dr, 8);
+    return h;
+}
+
+/* The CPU's queue of timed machine events (IPIs in flight, MSIs, ...). */
+static uint64_t queue_digest(const emu_evq *q)
+{
+    uint64_t h = FNV_OFFSET;
+    emu_fnv64(&h, q->n);
+    for (size_t j = 0; j < q->n; j++) {
+        const emu_qevent *ev = &q->heap[j];
+        const uint64_t v[] = {ev->cycle,     ev->seq,           ev->cpu,         ev->kind,
+                              ev->vector,    ev->arg,           ev->ipi.icr,     ev->ipi.src_index,
+                              ev->ipi.src_id, ev->ipi.x2apic};
+        fnv_words(&h, v, sizeof(v) / sizeof(v[0]));
     }
+    return h;
+}
+
+/* Per-vCPU VMX state, read from the hypervisor's public structures (the
+ * hypervisor's own digest folds all vCPUs into one value). */
+static void vcpu_parts(const emu_machine *m, unsigned k, uint64_t *vmcs, uint64_t *vapic)
+{
+    const emu_hv *hv = m->hv_ops ? (const emu_hv *)m->hv : NULL;
+    *vmcs = *vapic = FNV_OFFSET;
+    if (!hv || hv->m != m || k >= hv->ncpus)
+        return;
+    const emu_hv_vcpu *vc = &hv->vcpu[k];
+    cpu_phys *p = (cpu_phys *)&m->phys;
+    emu_fnv(vmcs, vc->vmx.vmcs.field, sizeof(vc->vmx.vmcs.field));
+    emu_fnv64(vmcs, vc->vmx.vmcs.launch_state);
+    emu_fnv64(vmcs, vc->vmx.non_root);
+    const uint8_t *page = cpu_phys_ptr(p, vc->vapic_pa, CPU_PAGE_SIZE);
+    if (page)
+        emu_fnv(vapic, page, CPU_PAGE_SIZE);
+    const uint8_t *pid = cpu_phys_ptr(p, vc->pid_pa, VMX_PI_DESC_SIZE);
+    if (pid)
+        emu_fnv(vapic, pid, VMX_PI_DESC_SIZE);
+    apic_digest(&vc->sw_apic, vapic);
+}
+
+static void add_part(trace_digest *d, unsigned cpu, unsigned kind, uint64_t value)
+{
+    if (d->nparts < TRACE_MAX_PARTS)
+        d->part[d->nparts++] = (trace_part){(uint16_t)cpu, (uint16_t)kind, value};
+}
+
+/* Every part but the total. */
+static void digest_parts(const emu_machine *m, trace_digest *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->cycle = m->now;
+    for (unsigned k = 0; k < m->cfg.ncpus; k++) {
+        uint64_t ah = FNV_OFFSET;
+        apic_digest(&m->apic[k], &ah);
+        add_part(out, k, TRACE_PART_REGS, regs_digest(&m->cpu[k]));
+        add_part(out, k, TRACE_PART_CTRL, ctrl_digest(&m->cpu[k]));
+        add_part(out, k, TRACE_PART_APIC, ah);
+        add_part(out, k, TRACE_PART_QUEUE, queue_digest(&m->evq[k]));
+        if (m->hv_ops) {
+            uint64_t vmcs, vapic;
+            vcpu_parts(m, k, &vmcs, &vapic);
+            add_part(out, k, TRACE_PART_VMCS, vmcs);
+            add_part(out, k, TRACE_PART_VAPIC, vapic);
+        }
+    }
+    add_part(out, TRACE_PART_MACHINE, TRACE_PART_RAM, ram_digest(m->phys.ram, m->phys.ram_size));
+    uint64_t ch = FNV_OFFSET;
+    const uint64_t clock[] = {m->cfg.ncpus, m->cfg.mode, m->now, m->finished,
+                              m->finished ? (uint64_t)m->exit_status : 0, m->evq_seq};
+    fnv_words(&ch, clock, sizeof(clock) / sizeof(clock[0]));
+    add_part(out, TRACE_PART_MACHINE, TRACE_PART_CLOCK, ch);
+    if (m->hv_ops && m->hv_ops->digest) {
+        uint64_t hh = FNV_OFFSET;
+        m->hv_ops->digest(m, &hh);
+        add_part(out, TRACE_PART_MACHINE, TRACE_PART_HV, hh);
+    }
+}
+
+static uint64_t fold_parts(const trace_digest *d)
+{
+    uint64_t h = FNV_OFFSET;
+    for (uint32_t k = 0; k < d->nparts; k++) {
+        const uint64_t v[] = {d->part[k].cpu, d->part[k].kind, d->part[k].value};
+        fnv_words(&h, v, 3);
+    }
+    return h;
 }
 
 void emu_machine_digest(const emu_machine *m, uint64_t *out)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    fnv64(&h, m->cfg.ncpus);
-    fnv64(&h, m->cfg.mode);
-    fnv64(&h, m->now);
-    fnv64(&h, m->finished);
-    fnv64(&h, m->finished ? (uint64_t)m->exit_status : 0);
-    for (unsigned k = 0; k < m->cfg.ncpus; k++) {
-        cpu_digest(&m->cpu[k], &h);
-        uint64_t ah = 0xcbf29ce484222325ull;
-        apic_digest(&m->apic[k], &ah);
-        fnv64(&h, ah);
-        fnv64(&h, m->evq[k].n);
-        for (size_t j = 0; j < m->evq[k].n; j++)
-            event_digest(&h, &m->evq[k].heap[j]);
-    }
-    fnv64(&h, m->evq_seq);
-    fnv64(&h, ram_hash(m->phys.ram, m->phys.ram_size));
-    if (m->hv_ops && m->hv_ops->digest)
-        m->hv_ops->digest(m, &h);
-    *out = h;
+    trace_digest *d = malloc(sizeof(*d));
+    if (!d)
+        abort();
+    digest_parts(m, d);
+    *out = fold_parts(d);
+    free(d);
+}
+
+void emu_record_digest(const emu_machine *m, trace_digest *out)
+{
+    trace_digest *parts = malloc(sizeof(*parts));
+    if (!parts)
+        abort();
+    digest_parts(m, parts);
+    memset(out, 0, sizeof(*out));
+    out->cycle = m->now;
+    add_part(out, TRACE_PART_MACHINE, TRACE_PART_TOTAL, fold_parts(parts));
+    for (uint32_t k = 0; k < parts->nparts; k++)
+        add_part(out, parts->part[k].cpu, parts->part[k].kind, parts->part[k].value);
+    free(parts);
 }

@@ -177,9 +177,12 @@ static bool hv_setup_vcpu(emu_hv *hv, unsigned k, apic_t *host, char *err, size_
     vmx_setup_host_state(v);
     vmx_setup_guest_from_cpu(v);
 
-    /* Pin-based: external interrupts and NMIs belong to the host; posted
-     * interrupts in posted mode (KVM: vmx_pin_based_exec_ctrl). */
-    uint32_t pin = (uint32_t)HV_VMCS(vc, PIN_CONTROLS) | VMX_PIN_EXT_INTR_EXITING | VMX_PIN_NMI_EXITING;
+    /* Pin-based: external interrupts and NMIs belong to the host; virtual
+     * NMIs so that the guest's NMI blocking is tracked across exits and
+     * NMI-window exiting may be used (SDM 26.2.1.1: it requires virtual
+     * NMIs); posted interrupts in posted mode (KVM: vmx_pin_based_exec_ctrl). */
+    uint32_t pin = (uint32_t)HV_VMCS(vc, PIN_CONTROLS) | VMX_PIN_EXT_INTR_EXITING |
+                   VMX_PIN_NMI_EXITING | VMX_PIN_VIRTUAL_NMIS;
     if (hv->mode == EMU_MODE_POSTED)
         pin |= VMX_PIN_POSTED_INTR;
     HV_VMCS_SET(vc, PIN_CONTROLS, pin);

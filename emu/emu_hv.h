@@ -77,7 +77,7 @@ enum emu_hv_obs_kind {
     EMU_HV_EV_BLOCK,      /* c=rip: vCPU sleeps after HLT */
     EMU_HV_EV_WAKE,       /* a=cycles asleep */
     EMU_HV_EV_DESCHED,    /* a=until cycle b=SN set */
-    EMU_HV_EV_RESCHED,    /* a=cycles away */
+    EMU_HV_EV_RESCHED,    /* no fields: back on its CPU (SN cleared in posted mode) */
     EMU_HV_EV_HOST_IRQ,   /* a=vector: a host interrupt handled in root operation */
     EMU_HV_EV_IPI,        /* a=vector b=destination vCPU mask c=rip: guest IPI routed */
     EMU_HV_EV_END
@@ -184,8 +184,9 @@ bool emu_hv_all_stuck(const emu_hv *hv);
 uint64_t emu_hv_next_work(const emu_hv *hv, unsigned cpu);
 
 /*
- * A simple deterministic scheduler for machines whose own scheduler does
- * not drive the hypervisor yet (and for tests): rounds of m->cfg.quantum
+ * A simple deterministic scheduler of the hypervisor's own, for tests that
+ * drive a hypervisor without the machine's scheduler (emu_machine_run is
+ * what runs VMX modes): rounds of m->cfg.quantum
  * cycles, CPUs in index order, until the run finishes or the clock
  * reaches until (or cfg.max_cycles: exit status 4). With machine_queue it
  * also applies the machine's due events (m->evq) at each CPU's boundaries.

@@ -74,57 +74,44 @@ cpu_stop emu_hv_machine_run(emu_machine *m, unsigned cpu, uint64_t cycle_limit,
 
 /* ---- digest (FNV-1a 64) ------------------------------------------------------ */
 
-static void fnv(uint64_t *h, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    for (size_t i = 0; i < len; i++) {
-        *h ^= p[i];
-        *h *= 0x100000001B3ull;
-    }
-}
-
-static void fnv64(uint64_t *h, uint64_t v)
-{
-    fnv(h, &v, sizeof(v));
-}
 
 void emu_hv_digest(const emu_hv *hv, uint64_t *hash)
 {
     cpu_phys *p = &hv->m->phys;
-    fnv64(hash, hv->mode);
+    emu_fnv64(hash, hv->mode);
     for (unsigned k = 0; k < hv->ncpus; k++) {
         const emu_hv_vcpu *vc = &hv->vcpu[k];
-        fnv(hash, vc->vmx.vmcs.field, sizeof(vc->vmx.vmcs.field));
-        fnv64(hash, vc->vmx.vmcs.launch_state);
-        fnv64(hash, vc->vmx.non_root);
+        emu_fnv(hash, vc->vmx.vmcs.field, sizeof(vc->vmx.vmcs.field));
+        emu_fnv64(hash, vc->vmx.vmcs.launch_state);
+        emu_fnv64(hash, vc->vmx.non_root);
         const uint8_t *page = cpu_phys_ptr(p, vc->vapic_pa, CPU_PAGE_SIZE);
         if (page)
-            fnv(hash, page, CPU_PAGE_SIZE);
+            emu_fnv(hash, page, CPU_PAGE_SIZE);
         const uint8_t *pid = cpu_phys_ptr(p, vc->pid_pa, VMX_PI_DESC_SIZE);
         if (pid)
-            fnv(hash, pid, VMX_PI_DESC_SIZE);
+            emu_fnv(hash, pid, VMX_PI_DESC_SIZE);
         apic_digest(&vc->sw_apic, hash);
-        fnv64(hash, vc->blocked);
-        fnv64(hash, vc->descheduled);
-        fnv64(hash, vc->desched_until);
-        fnv64(hash, vc->desched_requested);
-        fnv(hash, vc->pending_irr, sizeof(vc->pending_irr));
-        fnv64(hash, vc->undo_valid);
-        fnv64(hash, vc->last_reason);
-        fnv64(hash, vc->last_qual);
-        fnv(hash, vc->exit_count, sizeof(vc->exit_count));
+        emu_fnv64(hash, vc->blocked);
+        emu_fnv64(hash, vc->descheduled);
+        emu_fnv64(hash, vc->desched_until);
+        emu_fnv64(hash, vc->desched_requested);
+        emu_fnv(hash, vc->pending_irr, sizeof(vc->pending_irr));
+        emu_fnv64(hash, vc->undo_valid);
+        emu_fnv64(hash, vc->last_reason);
+        emu_fnv64(hash, vc->last_qual);
+        emu_fnv(hash, vc->exit_count, sizeof(vc->exit_count));
         /* The work list is a set ordered by (cycle, seq): an order-free sum. */
         uint64_t work = 0;
         for (size_t i = 0; i < vc->nwork; i++) {
             uint64_t h = 0xCBF29CE484222325ull;
             const emu_hv_work *w = &vc->work[i];
-            fnv64(&h, w->cycle);
-            fnv64(&h, w->seq);
-            fnv64(&h, ((uint64_t)w->kind << 8) | w->vector);
-            fnv64(&h, w->arg);
+            emu_fnv64(&h, w->cycle);
+            emu_fnv64(&h, w->seq);
+            emu_fnv64(&h, ((uint64_t)w->kind << 8) | w->vector);
+            emu_fnv64(&h, w->arg);
             work += h;
         }
-        fnv64(hash, work);
+        emu_fnv64(hash, work);
     }
 }
 

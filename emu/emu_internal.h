@@ -14,6 +14,9 @@ void emu_apply_event(emu_machine *m, const emu_qevent *ev);
 void emu_route_ipi(void *ctx, apic_t *src, const apic_ipi *ipi);
 /* "bytes 0f 0b (ud2)" for the instruction at c's RIP. */
 void emu_describe_rip(cpu_t *c, char *out, size_t outlen);
+/* FNV-1a 64 over bytes / one 64-bit value, continuing hash *h (digests). */
+void emu_fnv(uint64_t *h, const void *data, size_t len);
+void emu_fnv64(uint64_t *h, uint64_t v);
 /* The MSI device's register on port 0xF0 (OUT dword). */
 bool emu_msi_port_write(emu_machine *m, cpu_t *c, uint32_t value);
 

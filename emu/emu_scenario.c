@@ -203,7 +203,7 @@ static bool event_kind(parser *p, uint16_t *out)
             return true;
         }
     }
-    return perr(p, "expected an event name such as cpu.interrupt, apic.eoi or emu.msi_deliver "
+    return perr(p, "expected an event name such as cpu.interrupt, apic.eoi or emu.msi-deliver "
                    "(see apicv-emu run --log), got '%s'", got(p));
 }
 
@@ -817,7 +817,12 @@ static void scn_observe(void *ctx, const cpu_obs_event *ev)
             if (ev->kind == e->kind && (e->cpu < 0 || ev->cpu == e->cpu) && (!e->has_a || ev->a == e->a))
                 s->rt.counts[k]++;
         } else if (e->what == EMU_EXPECT_DELIVERED) {
-            if (ev->kind == CPU_EV_INTERRUPT && ev->cpu == e->cpu && ev->a == e->a)
+            /* Through the guest IDT (native, virtual-interrupt delivery),
+             * or injected at VM entry as an external interrupt (type 0,
+             * SDM 26.6: emulated and tpr-shadow modes). */
+            bool taken = ev->kind == CPU_EV_INTERRUPT ||
+                         (ev->kind == VMX_EV_EVENT_INJECTED && ev->b == 0);
+            if (taken && ev->cpu == e->cpu && ev->a == e->a)
                 s->rt.counts[k]++;
         }
     }

@@ -7,7 +7,7 @@
  *   guest hello.elf
  *   cpus 2
  *   at 20000 msi vector=0x41 cpu=1
- *   caption on emu.msi_deliver "The device's message reaches CPU 1's APIC"
+ *   caption on emu.msi-deliver "The device's message reaches CPU 1's APIC"
  *   expect end delivered cpu=1 vector=0x41 >= 1
  *
  * Life of a scenario: emu_scenario_load (parse; a bad file gives

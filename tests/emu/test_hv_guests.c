@@ -48,6 +48,11 @@ END_TEST
  * between vCPUs. */
 START_TEST(machine_ipi) { run_everywhere("machine_ipi", 3, "machine_ipi: cpu2"); }
 END_TEST
+/* Back-to-back NMIs: the guest's NMI blocking must end at each IRET
+ * (virtual NMIs), or the second NMI could never be delivered. */
+START_TEST(three_nmis) { run_everywhere("hv_nmi", 2, "nmi 3 handled"); }
+END_TEST
+
 START_TEST(hypercalls) { run_everywhere("hypercalls", 2, NULL); }
 END_TEST
 START_TEST(selftest) { run_everywhere("selftest", 1, NULL); }
@@ -73,6 +78,7 @@ static Suite *hv_guests_suite(void)
     tcase_add_test(tc, machine_timer);
     tcase_add_test(tc, apic_ipi_guest);
     tcase_add_test(tc, hypercalls);
+    tcase_add_test(tc, three_nmis);
     tcase_add_test(tc, selftest);
     tcase_add_test(tc, workload);
     suite_add_tcase(s, tc);
