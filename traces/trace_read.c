@@ -49,6 +49,7 @@ static bool fail(cursor *c, const char *fmt, ...)
 static bool get_varint(cursor *c, const char *field, uint64_t *out)
 {
     uint64_t v = 0;
+    *out = 0; /* defined on every path (the analyzer cannot see the loop bound) */
     for (unsigned k = 0; k < 10; k++) {
         if (c->pos >= c->len)
             return fail(c, "expected %s (a varint), got the end of the record", field);
