@@ -7,17 +7,20 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 DEPS       := cmake gcc make pkg-config libcapstone-dev libsdl2-dev libsdl2-ttf-dev \
               fonts-dejavu-core check xvfb xauth clang
-GUEST      ?= $(BUILD)/guests/workload.elf
+# The main job: the default scenario, posted interrupts between two vCPUs
+# (the window opens when a display exists, else it runs headless).
+RUN        ?= scenarios/posted_demo.scn
 
-.PHONY: all deps configure build run test asan asan-test bench lint clean help
+.PHONY: all deps configure build run test asan asan-test bench bench-window lint clean help
 
 all: build
 
 help:
-	@echo "make run        build (Release) and run the main job"
+	@echo "make run        build (Release) and run the default scenario (RUN=file to change)"
 	@echo "make test       build and run the whole suite through ctest"
 	@echo "make asan       the whole suite under AddressSanitizer + UBSan ($(ASAN_BUILD)/)"
 	@echo "make bench      guest MIPS of the benchmark guests (Release)"
+	@echo "make bench-window  MIPS with and without the window (under Xvfb)"
 	@echo "make lint       cppcheck and clang-tidy over the sources"
 	@echo "make clean      remove the build directories"
 
@@ -42,7 +45,7 @@ build: configure
 	@cmake --build $(BUILD) -j$(JOBS)
 
 run: build
-	./$(BUILD)/apicv-emu run --headless --stats $(GUEST)
+	./$(BUILD)/apicv-emu run --stats $(RUN)
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
@@ -56,10 +59,13 @@ asan asan-test: deps
 bench: build
 	./$(BUILD)/apicv-emu bench
 
+bench-window: build
+	tools/bench_window.sh $(BUILD)
+
 lint: configure
 	cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 \
 	  --suppress=missingIncludeSystem -I . cpu apic vmx emu traces ui
-	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'cpu/*.c' 'apic/*.c' 'vmx/*.c' 'emu/*.c') -- 2>/dev/null
+	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'cpu/*.c' 'apic/*.c' 'vmx/*.c' 'traces/*.c' 'emu/*.c' 'ui/*.c')
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -204,6 +204,17 @@ typedef struct ui_cell_info {
     uint64_t event_cycle;
 } ui_cell_info;
 
+/* One decoded instruction, remembered by its address and bytes. */
+typedef struct ui_disasm_entry {
+    uint64_t addr;
+    uint8_t bytes[15]; /* the bytes Capstone saw (an instruction is at most 15) */
+    uint8_t nbytes;    /* how many; 0 = empty entry */
+    uint8_t len;       /* the instruction's length, 0 = undecodable */
+    char text[64];
+} ui_disasm_entry;
+
+#define UI_DISASM_CACHE 256
+
 typedef struct ui_view {
     ui_snapshot snap;   /* the snapshot on screen */
     bool have_snap;
@@ -226,6 +237,9 @@ typedef struct ui_view {
     uint64_t disasm_addr[UI_DISASM_LINES];
     int disasm_cur; /* line of RIP, -1 */
     unsigned ndisasm;
+    /* Instructions already decoded (direct-mapped by address): a loop that
+     * runs at full speed shows the same few instructions every frame. */
+    ui_disasm_entry dcache[UI_DISASM_CACHE];
 } ui_view;
 
 void ui_view_init(ui_view *v);
@@ -292,9 +306,27 @@ typedef struct ui_gfx ui_gfx;
  * renderer r. On failure writes a message naming the font file into err. */
 ui_gfx *ui_gfx_create(struct SDL_Renderer *r, char *err, size_t errlen);
 void ui_gfx_destroy(ui_gfx *g);
+/* Says that g's renderer is a software renderer drawing into surface s
+ * (NULL: unknown): rectangles are then filled directly, with ordinary
+ * stores, the same pixels as SDL's fill, which uses non-temporal stores
+ * and made filling a third of the cost of a frame. */
+void ui_gfx_set_surface(ui_gfx *g, struct SDL_Surface *s);
 /* Draws the whole window for view v at w x h pixels into g's renderer and
- * leaves the layout used in *l (for hit testing). */
+ * leaves the layout used in *l (for hit testing). Flush the renderer
+ * (SDL_RenderPresent or SDL_RenderFlush) before reading its pixels. */
 void ui_render(ui_gfx *g, ui_view *v, int w, int h, ui_layout *l);
+
+/* The most rectangles ui_render_update reports. */
+#define UI_MAX_DIRTY 16
+/* Brings g's target up to date with view v at w x h, drawing again only
+ * the panels whose picture changed since the last ui_render or
+ * ui_render_update on g (the target must keep its pixels between calls, as
+ * a surface does). Each panel is first drawn "dry": its primitives are
+ * hashed, not drawn, so an unchanged panel costs no pixels. Fills dirty
+ * with the rectangles whose pixels changed and returns how many (0 when
+ * the picture is the same). The window presents only those rectangles. */
+int ui_render_update(ui_gfx *g, ui_view *v, int w, int h, ui_layout *l,
+                     ui_rect dirty[UI_MAX_DIRTY]);
 
 /* Renders view v off screen at w x h and saves a PNG. */
 bool ui_render_png(ui_view *v, int w, int h, const char *path, char *err, size_t errlen);

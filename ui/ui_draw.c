@@ -3,9 +3,17 @@
  * cache), the whole-window render, and off-screen rendering to PNG.
  *
  * Text: every printable ASCII glyph of DejaVu Sans Mono is rendered once
- * per size into a white texture and tinted at draw time, so a frame never
- * calls into FreeType. The sizes follow the window size (ui_render), so the
- * window stays readable on a projector.
+ * per size into a white surface and made into one texture per colour on
+ * first use, so a frame never calls into FreeType. The sizes follow the
+ * window size (ui_render), so the window stays readable on a projector.
+ *
+ * The window draws incrementally (ui_render_update): every panel is first
+ * run "dry", folding its primitives into a hash, and only panels whose hash
+ * changed are cleared and drawn again. Running at full speed, that is the
+ * title bar, the registers and the code; the grids, event log and console
+ * are drawn only when their contents change. Into a surface (the window's,
+ * the PNG's) rectangles are filled directly: SDL's SSE fill writes with
+ * non-temporal stores, slow to write and slower for the text blended on top.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,8 +56,15 @@ static bool load_font(ui_gfx *g, int f, int px)
     g->cw[f] = adv > 0 ? adv : px / 2;
     g->ch[f] = TTF_FontLineSkip(font);
     SDL_Color white = {255, 255, 255, 255};
-    for (int i = 0; i < UI_NGLYPHS; i++)
-        g->gsurf[f][i] = TTF_RenderGlyph_Blended(font, (Uint16)(0x20 + i), white);
+    g->gw[f] = g->gh[f] = 0;
+    for (int i = 0; i < UI_NGLYPHS; i++) {
+        SDL_Surface *gs = TTF_RenderGlyph_Blended(font, (Uint16)(0x20 + i), white);
+        g->gsurf[f][i] = gs;
+        if (gs && gs->w > g->gw[f])
+            g->gw[f] = gs->w;
+        if (gs && gs->h > g->gh[f])
+            g->gh[f] = gs->h;
+    }
     return true;
 }
 
@@ -109,6 +124,7 @@ bool ui_gfx_set_size(ui_gfx *g, int text_px, int big_px)
 {
     if (g->px[UI_FONT_TEXT] == text_px && g->px[UI_FONT_BIG] == big_px)
         return true;
+    g->valid = false;
     drop_fonts(g);
     return load_font(g, UI_FONT_TEXT, text_px) && load_font(g, UI_FONT_BIG, big_px);
 }
@@ -150,9 +166,90 @@ static void set_rgb(ui_gfx *g, uint32_t rgb)
     SDL_SetRenderDrawColor(g->r, (Uint8)(rgb >> 16), (Uint8)(rgb >> 8), (Uint8)rgb, 255);
 }
 
+/* FNV-1a over 64-bit words: the hash of a dry run. */
+static void fold(ui_gfx *g, uint64_t x)
+{
+    g->hash = (g->hash ^ x) * 0x100000001b3ull;
+}
+
+static bool rect_empty(const SDL_Rect *r)
+{
+    return r->w <= 0 || r->h <= 0;
+}
+
+/* a grows to cover b. */
+static void rect_union(SDL_Rect *a, const SDL_Rect *b)
+{
+    if (rect_empty(b))
+        return;
+    if (rect_empty(a)) {
+        *a = *b;
+        return;
+    }
+    int x0 = a->x < b->x ? a->x : b->x, y0 = a->y < b->y ? a->y : b->y;
+    int x1 = a->x + a->w > b->x + b->w ? a->x + a->w : b->x + b->w;
+    int y1 = a->y + a->h > b->y + b->h ? a->y + a->h : b->y + b->h;
+    a->x = x0;
+    a->y = y0;
+    a->w = x1 - x0;
+    a->h = y1 - y0;
+}
+
+static bool rect_same(const SDL_Rect *a, const SDL_Rect *b)
+{
+    return a->x == b->x && a->y == b->y && a->w == b->w && a->h == b->h;
+}
+
+static bool rect_meets(const SDL_Rect *a, const SDL_Rect *b)
+{
+    return !rect_empty(a) && !rect_empty(b) && a->x < b->x + b->w && b->x < a->x + a->w &&
+           a->y < b->y + b->h && b->y < a->y + a->h;
+}
+
+void ui_gfx_set_surface(ui_gfx *g, SDL_Surface *s)
+{
+    g->surf = s && s->format->BytesPerPixel == 4 ? s : NULL;
+}
+
+/* ui_fill into g->surf: after what the renderer has queued, the pixel
+ * SDL's fill would write (SDL_MapRGBA, opaque), clipped like it. */
+static void fill_direct(ui_gfx *g, const SDL_Rect *rc, uint32_t rgb)
+{
+    SDL_Surface *s = g->surf;
+    SDL_Rect r;
+    SDL_RenderFlush(g->r);
+    if (!SDL_IntersectRect(rc, &s->clip_rect, &r))
+        return;
+    uint32_t px = SDL_MapRGBA(s->format, (Uint8)(rgb >> 16), (Uint8)(rgb >> 8), (Uint8)rgb, 255);
+    if (SDL_MUSTLOCK(s) && SDL_LockSurface(s) != 0)
+        return;
+    /* One row by pixels, the others copied from it (memcpy is the widest
+     * store the C library has). */
+    uint8_t *first = (uint8_t *)s->pixels + (size_t)r.y * (size_t)s->pitch + (size_t)r.x * 4;
+    SDL_memset4(first, px, (size_t)r.w);
+    for (int y = 1; y < r.h; y++)
+        memcpy(first + (size_t)y * (size_t)s->pitch, first, (size_t)r.w * 4);
+    if (SDL_MUSTLOCK(s))
+        SDL_UnlockSurface(s);
+}
+
 void ui_fill(ui_gfx *g, int x, int y, int w, int h, uint32_t rgb)
 {
     SDL_Rect rc = {x, y, w, h};
+    if (g->dry) {
+        if (g->nprims++ == 0)
+            g->first = rc;
+        fold(g, 1);
+        fold(g, (uint64_t)(uint32_t)x << 32 | (uint32_t)y);
+        fold(g, (uint64_t)(uint32_t)w << 32 | (uint32_t)h);
+        fold(g, rgb);
+        rect_union(&g->box, &rc);
+        return;
+    }
+    if (g->surf) {
+        fill_direct(g, &rc, rgb);
+        return;
+    }
     set_rgb(g, rgb);
     SDL_RenderFillRect(g->r, &rc);
 }
@@ -165,8 +262,36 @@ void ui_frame(ui_gfx *g, int x, int y, int w, int h, int t, uint32_t rgb)
     ui_fill(g, x + w - t, y, t, h, rgb);
 }
 
+/* A dry run of ui_text: the text, where and in what colour, and the box
+ * its glyphs would cover (each glyph is centred on the line like below). */
+static int text_dry(ui_gfx *g, int font, int x, int y, uint32_t rgb, const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0)
+        return 0;
+    int cw = g->cw[font], ch = g->ch[font];
+    g->nprims++;
+    fold(g, 2 + (uint64_t)font);
+    fold(g, (uint64_t)(uint32_t)x << 32 | (uint32_t)y);
+    fold(g, rgb);
+    uint64_t word = 0;
+    for (size_t i = 0; i < n; i++) {
+        word = word << 8 | (unsigned char)s[i];
+        if (i % 8 == 7 || i + 1 == n) {
+            fold(g, word);
+            word = 0;
+        }
+    }
+    fold(g, n);
+    SDL_Rect box = {x, y + (ch - g->gh[font]) / 2, (int)(n - 1) * cw + g->gw[font], g->gh[font]};
+    rect_union(&g->box, &box);
+    return (int)n * cw;
+}
+
 int ui_text(ui_gfx *g, int font, int x, int y, uint32_t rgb, const char *s)
 {
+    if (g->dry)
+        return text_dry(g, font, x, y, rgb, s);
     int x0 = x;
     int cw = g->cw[font], ch = g->ch[font];
     for (; *s; s++) {
@@ -225,7 +350,63 @@ static void font_sizes(int w, int h, int *text_px, int *big_px)
     *big_px = px * 2;
 }
 
-void ui_render(ui_gfx *g, ui_view *v, int w, int h, ui_layout *l)
+/* Draws panel p (one of UI_PANEL_*), or folds it into the hash when dry. */
+static void draw_panel(ui_gfx *g, const ui_view *v, const ui_layout *l, int p)
+{
+    if (p >= UI_PANEL_GRID0 && p < UI_PANEL_GRID0 + UI_GRID_COUNT) {
+        ui_draw_grid(g, v, l, (ui_grid_id)(p - UI_PANEL_GRID0));
+        return;
+    }
+    switch (p) {
+    case UI_PANEL_TOP:
+        ui_draw_top(g, v, l);
+        break;
+    case UI_PANEL_REGS:
+        ui_draw_regs(g, v, &l->regs);
+        break;
+    case UI_PANEL_DISASM:
+        ui_draw_disasm(g, v, &l->disasm);
+        break;
+    case UI_PANEL_CTLS:
+        ui_draw_controls(g, v, &l->ctls);
+        break;
+    case UI_PANEL_EVENTS:
+        ui_draw_events(g, v, &l->events);
+        break;
+    case UI_PANEL_TIMELINE:
+        ui_draw_timeline(g, v, &l->timeline);
+        break;
+    case UI_PANEL_CONSOLE:
+        ui_draw_console(g, v, &l->console);
+        break;
+    case UI_PANEL_CAPTION:
+        ui_draw_caption(g, v, &l->caption);
+        break;
+    case UI_PANEL_CRASH:
+        if (v->have_snap && v->snap.finished && v->snap.exit_status == EMU_EXIT_CRASH)
+            ui_draw_crash(g, v, l);
+        break;
+    case UI_PANEL_HELP:
+        if (v->help)
+            ui_draw_help(g, l);
+        break;
+    default:
+        break;
+    }
+}
+
+static void clip(SDL_Rect *r, int w, int h)
+{
+    SDL_Rect all = {0, 0, w, h}, out;
+    if (!SDL_IntersectRect(r, &all, &out))
+        out.w = out.h = 0;
+    *r = out;
+}
+
+_Static_assert(UI_NPANELS <= UI_MAX_DIRTY, "one dirty rectangle per panel");
+
+int ui_render_update(ui_gfx *g, ui_view *v, int w, int h, ui_layout *l,
+                     ui_rect dirty[UI_MAX_DIRTY])
 {
     int text_px, big_px;
     font_sizes(w, h, &text_px, &big_px);
@@ -233,21 +414,81 @@ void ui_render(ui_gfx *g, ui_view *v, int w, int h, ui_layout *l)
     ui_layout_compute(l, w, h, g->cw[UI_FONT_TEXT], g->ch[UI_FONT_TEXT]);
     l->font_px = text_px;
     l->big_px = big_px;
-    ui_fill(g, 0, 0, w, h, UI_RGB_BG);
-    ui_draw_top(g, v, l);
-    for (unsigned i = 0; i < UI_GRID_COUNT; i++)
-        ui_draw_grid(g, v, l, (ui_grid_id)i);
-    ui_draw_regs(g, v, &l->regs);
-    ui_draw_disasm(g, v, &l->disasm);
-    ui_draw_controls(g, v, &l->ctls);
-    ui_draw_events(g, v, &l->events);
-    ui_draw_timeline(g, v, &l->timeline);
-    ui_draw_console(g, v, &l->console);
-    ui_draw_caption(g, v, &l->caption);
-    if (v->have_snap && v->snap.finished && v->snap.exit_status == EMU_EXIT_CRASH)
-        ui_draw_crash(g, v, l);
-    if (v->help)
-        ui_draw_help(g, l);
+    if (g->vw != w || g->vh != h)
+        g->valid = false;
+
+    /* Dry runs: what each panel would draw now. */
+    uint64_t hash[UI_NPANELS];
+    SDL_Rect box[UI_NPANELS], clear[UI_NPANELS];
+    bool redraw[UI_NPANELS], opaque[UI_NPANELS];
+    for (int p = 0; p < UI_NPANELS; p++) {
+        g->dry = true;
+        g->hash = 0xcbf29ce484222325ull;
+        g->box.x = g->box.y = g->box.w = g->box.h = 0;
+        g->first = g->box;
+        g->nprims = 0;
+        draw_panel(g, v, l, p);
+        g->dry = false;
+        hash[p] = g->hash;
+        box[p] = g->box;
+        /* A panel whose first primitive is a fill of everything it draws
+         * paints over its old pixels itself: no need to clear first. */
+        opaque[p] = g->nprims > 0 && rect_same(&g->first, &g->box);
+        clip(&box[p], w, h);
+        redraw[p] = !g->valid || hash[p] != g->panel_hash[p];
+        clear[p] = box[p];
+        if (redraw[p] && g->valid)
+            rect_union(&clear[p], &g->panel_box[p]);
+        if (!rect_same(&clear[p], &box[p]))
+            opaque[p] = false;
+    }
+    /* A panel drawn again is first cleared (its old and new boxes); every
+     * panel that overlaps a cleared area is drawn again too, in order, so
+     * overlays and neighbours that stick out stay whole. */
+    for (bool grew = g->valid; grew;) {
+        grew = false;
+        for (int q = 0; q < UI_NPANELS; q++) {
+            for (int p = 0; p < UI_NPANELS && !redraw[q]; p++) {
+                if (redraw[p] && rect_meets(&clear[p], &box[q])) {
+                    redraw[q] = true;
+                    grew = true;
+                }
+            }
+        }
+    }
+
+    int n = 0;
+    if (!g->valid) {
+        ui_fill(g, 0, 0, w, h, UI_RGB_BG);
+        ui_rect all = {0, 0, w, h};
+        dirty[n++] = all;
+    } else {
+        for (int p = 0; p < UI_NPANELS; p++) {
+            if (!redraw[p] || rect_empty(&clear[p]))
+                continue;
+            if (!opaque[p])
+                ui_fill(g, clear[p].x, clear[p].y, clear[p].w, clear[p].h, UI_RGB_BG);
+            ui_rect d = {clear[p].x, clear[p].y, clear[p].w, clear[p].h};
+            dirty[n++] = d;
+        }
+    }
+    for (int p = 0; p < UI_NPANELS; p++) {
+        if (redraw[p])
+            draw_panel(g, v, l, p);
+        g->panel_hash[p] = hash[p];
+        g->panel_box[p] = box[p];
+    }
+    g->valid = true;
+    g->vw = w;
+    g->vh = h;
+    return n;
+}
+
+void ui_render(ui_gfx *g, ui_view *v, int w, int h, ui_layout *l)
+{
+    ui_rect dirty[UI_MAX_DIRTY];
+    g->valid = false;
+    ui_render_update(g, v, w, h, l, dirty);
 }
 
 bool ui_render_png(ui_view *v, int w, int h, const char *path, char *err, size_t errlen)
@@ -264,6 +505,7 @@ bool ui_render_png(ui_view *v, int w, int h, const char *path, char *err, size_t
     } else {
         ui_gfx *g = ui_gfx_create(r, err, errlen);
         if (g) {
+            ui_gfx_set_surface(g, s);
             ui_layout l;
             ui_render(g, v, w, h, &l);
             SDL_RenderPresent(r);

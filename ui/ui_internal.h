@@ -13,12 +13,29 @@ enum { UI_FONT_TEXT = 0, UI_FONT_BIG = 1, UI_NFONTS = 2 };
 #define UI_NGLYPHS 95 /* printable ASCII 0x20..0x7E */
 #define UI_NCOLOURS 32 /* text colours with their own glyph textures */
 
+/* The panels in drawing order; the overlays (crash, help) come last. */
+enum {
+    UI_PANEL_TOP,
+    UI_PANEL_GRID0, /* UI_GRID_COUNT grids from here */
+    UI_PANEL_REGS = UI_PANEL_GRID0 + UI_GRID_COUNT,
+    UI_PANEL_DISASM,
+    UI_PANEL_CTLS,
+    UI_PANEL_EVENTS,
+    UI_PANEL_TIMELINE,
+    UI_PANEL_CONSOLE,
+    UI_PANEL_CAPTION,
+    UI_PANEL_CRASH,
+    UI_PANEL_HELP,
+    UI_NPANELS
+};
+
 /* Glyphs are white surfaces made once per size; each text colour gets its
  * own textures, made when first used, so drawing never changes a
  * texture's colour modulation (which makes SDL rebuild its blitter on
  * every glyph in the software renderer). */
 struct ui_gfx {
     SDL_Renderer *r;
+    SDL_Surface *surf; /* what r draws into, when known (ui_gfx_set_surface) */
     char path[512];
     TTF_Font *font[UI_NFONTS];
     int px[UI_NFONTS];
@@ -27,6 +44,20 @@ struct ui_gfx {
     uint32_t pal[UI_NCOLOURS];
     int npal;
     SDL_Texture *glyph[UI_NFONTS][UI_NCOLOURS][UI_NGLYPHS];
+    int gw[UI_NFONTS], gh[UI_NFONTS]; /* the largest glyph surface of each font */
+
+    /* Incremental drawing (ui_render_update). In a dry run the primitives
+     * draw nothing: they fold what they would draw into hash and box, so a
+     * panel whose hash did not change need not be drawn again. */
+    bool dry;
+    uint64_t hash;
+    SDL_Rect box;    /* bounding box of a dry run's primitives (w = 0: none) */
+    unsigned nprims; /* primitives in the dry run so far */
+    SDL_Rect first;  /* the dry run's first primitive when it is a fill, else empty */
+    bool valid;      /* panel_hash/panel_box describe the target's pixels */
+    int vw, vh;      /* the size they were drawn at */
+    uint64_t panel_hash[UI_NPANELS];
+    SDL_Rect panel_box[UI_NPANELS];
 };
 
 /* Loads both fonts at the given pixel sizes (no-op when unchanged). */

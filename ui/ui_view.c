@@ -67,6 +67,24 @@ static const ui_event *cause_of(const ui_snapshot *s, unsigned cpu, unsigned vec
     return any;
 }
 
+/* One instruction at code[0..avail) (address addr) as text; its length,
+ * 0 when it does not decode. Remembered in v->dcache by address and
+ * bytes, so the same instruction is decoded once, not once per frame. */
+static unsigned decode(ui_view *v, const uint8_t *code, unsigned avail, uint64_t addr,
+                       char *buf, size_t buflen)
+{
+    unsigned nb = avail < 15 ? avail : 15;
+    ui_disasm_entry *e = &v->dcache[((addr * 0x9E3779B97F4A7C15ull) >> 32) % UI_DISASM_CACHE];
+    if (e->nbytes != nb || e->addr != addr || memcmp(e->bytes, code, nb) != 0) {
+        e->addr = addr;
+        e->nbytes = (uint8_t)nb;
+        memcpy(e->bytes, code, nb);
+        e->len = (uint8_t)cpu_disasm(code, nb, addr, e->text, sizeof(e->text));
+    }
+    snprintf(buf, buflen, "%s", e->text);
+    return e->len;
+}
+
 /* Lines of disassembly around RIP: decode from the start of the copied
  * code at each offset until one lands exactly on RIP (x86 cannot be
  * decoded backwards), keep the last few lines before it and those after. */
@@ -92,9 +110,13 @@ static void disassemble(ui_view *v, const ui_cpu_snap *c)
         cur = -1;
         unsigned off = start;
         while (off < c->code_len && n < UI_DISASM_LINES * 2) {
+            if (off > rip_off && cur < 0)
+                break; /* this alignment steps over RIP */
+            if (cur >= 0 && n >= (unsigned)(cur > 3 ? cur - 3 : 0) + UI_DISASM_LINES)
+                break; /* enough lines for the panel (below) */
             char buf[64];
-            unsigned len = cpu_disasm(c->code + off, c->code_len - off, c->code_base + off, buf,
-                                      sizeof(buf));
+            unsigned len = decode(v, c->code + off, c->code_len - off, c->code_base + off, buf,
+                                  sizeof(buf));
             if (off == rip_off)
                 cur = (int)n;
             addr[n] = c->code_base + off;
@@ -194,5 +216,5 @@ void ui_view_describe_cell(ui_view *v, ui_grid_id g, unsigned vector)
         snprintf(when, sizeof(when), "unchanged since the window opened");
     }
     snprintf(v->info, sizeof(v->info), "vCPU %u %s[0x%02X] class %u = %u%s; %s", v->sel,
-             ui_grid_name(g), vector & 0xFF, (vector >> 4) & 0xF, set ? 1 : 0, extra, when);
+             ui_grid_name(g), vector & 0xFF, (vector >> 4) & 0xF, set ? 1u : 0u, extra, when);
 }

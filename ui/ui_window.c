@@ -3,13 +3,16 @@
  * emu_main calls.
  *
  * Real time: two threads. The machine thread runs the machine in slices
- * (full speed: each slice sized to take about 2 ms of host time; slow
- * motion: speed x elapsed time instructions of the selected CPU) and takes
- * a snapshot between two slices when the window asks; the window thread
- * handles input and renders the latest snapshot at up to 60 frames per
- * second. Host time decides only how much runs per slice, never what the
- * machine does: emu_machine_run's result does not depend on how a run is
- * sliced, and commands (step, pause) are applied between slices.
+ * (full speed: each slice sized to take about 2 ms of host time, so a
+ * frame holds several; slow motion: speed x elapsed time instructions of
+ * the selected CPU) and takes a snapshot between two slices when the
+ * window asks, once per frame; the window thread handles input and draws
+ * the latest snapshot 60 times a second, only the panels that changed (see
+ * ui_screen below), so it takes a few percent of the second core and the
+ * machine thread keeps the first. Host time decides only how much runs per
+ * slice, never what the machine does: emu_machine_run's result does not
+ * depend on how a run is sliced, and commands (step, pause) are applied
+ * between slices.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +150,8 @@ typedef struct ui_runner {
     bool want_snap;
     bool snap_ready;
     ui_snapshot snap;
+    const emu_machine *m;
+    double t_done;      /* host time (ms) the slice that ended the run ended, 0 before */
     double cpu_seconds; /* CPU time of the machine thread, for --stats */
 } ui_runner;
 
@@ -155,6 +160,16 @@ static void runner_lock(ui_runner *r)
     SDL_AtomicSet(&r->ui_waiting, 1);
     SDL_LockMutex(r->mu);
     SDL_AtomicSet(&r->ui_waiting, 0);
+}
+
+/* CPU time of the calling thread (user + system), for --stats. */
+static double thread_cpu_seconds(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) != 0)
+        return 0;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
+           (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
 }
 
 static int machine_thread(void *arg)
@@ -175,6 +190,8 @@ static int machine_thread(void *arg)
                 s->slice_cycles /= 2;
         }
         last = t0;
+        if (r->t_done == 0 && r->m->finished)
+            r->t_done = now_ms();
         if (s->snap_dirty && r->want_snap) {
             s->t.snapshot(s->t.ctx, &r->snap);
             s->snap_dirty = false;
@@ -188,11 +205,98 @@ static int machine_thread(void *arg)
         else if (SDL_AtomicGet(&r->ui_waiting))
             SDL_Delay(0);
     }
-    struct rusage ru;
-    if (getrusage(RUSAGE_THREAD, &ru) == 0)
-        r->cpu_seconds = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
-                         (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+    r->cpu_seconds = thread_cpu_seconds();
     return 0;
+}
+
+/*
+ * The window's pixels: SDL's software renderer drawing straight into the
+ * window surface, which keeps its pixels between frames, so a frame draws
+ * only the panels that changed (ui_render_update) and hands only their
+ * rectangles to the display (SDL_UpdateWindowSurfaceRects). A frame at full
+ * speed touches the title bar and the registers, a few percent of the
+ * window, instead of drawing and copying the whole window 60 times a second.
+ */
+typedef struct ui_screen {
+    SDL_Window *win;
+    SDL_Surface *surf; /* the window surface the renderer draws into */
+    int w, h;
+    SDL_Renderer *r;
+    ui_gfx *g;
+} ui_screen;
+
+static void screen_detach(ui_screen *sc)
+{
+    ui_gfx_destroy(sc->g);
+    if (sc->r)
+        SDL_DestroyRenderer(sc->r);
+    sc->g = NULL;
+    sc->r = NULL;
+    sc->surf = NULL;
+}
+
+/* (Re)attaches the renderer when the window surface is new (first frame,
+ * resize); *fresh tells the caller the whole window must be presented. */
+static bool screen_attach(ui_screen *sc, bool *fresh, char *err, size_t errlen)
+{
+    SDL_Surface *s = SDL_GetWindowSurface(sc->win);
+    if (!s) {
+        snprintf(err, errlen, "window surface: %s", SDL_GetError());
+        return false;
+    }
+    if (s == sc->surf && s->w == sc->w && s->h == sc->h && sc->g)
+        return true;
+    screen_detach(sc);
+    sc->surf = s;
+    sc->w = s->w;
+    sc->h = s->h;
+    sc->r = SDL_CreateSoftwareRenderer(s);
+    if (!sc->r) {
+        snprintf(err, errlen, "software renderer: %s", SDL_GetError());
+        return false;
+    }
+    sc->g = ui_gfx_create(sc->r, err, errlen);
+    if (sc->g)
+        ui_gfx_set_surface(sc->g, s);
+    *fresh = true;
+    return sc->g != NULL;
+}
+
+/* Draws what changed and shows it. */
+static bool screen_frame(ui_screen *sc, ui_view *v, ui_layout *l, bool full, char *err,
+                         size_t errlen)
+{
+    bool fresh = full;
+    if (!screen_attach(sc, &fresh, err, errlen))
+        return false;
+    ui_rect dirty[UI_MAX_DIRTY];
+    int n = ui_render_update(sc->g, v, sc->w, sc->h, l, dirty);
+    SDL_RenderFlush(sc->r);
+    if (fresh) {
+        SDL_UpdateWindowSurface(sc->win);
+    } else if (n > 0) {
+        SDL_Rect rc[UI_MAX_DIRTY];
+        for (int i = 0; i < n; i++) {
+            rc[i].x = dirty[i].x;
+            rc[i].y = dirty[i].y;
+            rc[i].w = dirty[i].w;
+            rc[i].h = dirty[i].h;
+        }
+        SDL_UpdateWindowSurfaceRects(sc->win, rc, n);
+    }
+    return true;
+}
+
+/* Where the display keeps the window's pixels itself (X11's shared-memory
+ * images, the offscreen driver), SDL would still present the window surface
+ * through an accelerated renderer, which under Xvfb is OpenGL on llvmpipe:
+ * more than a core spent to copy a picture. Asked for by default priority,
+ * so SDL_FRAMEBUFFER_ACCELERATION in the environment still decides. */
+static void prefer_native_framebuffer(void)
+{
+    const char *drv = SDL_GetCurrentVideoDriver();
+    if (drv && (strcmp(drv, "x11") == 0 || strcmp(drv, "offscreen") == 0))
+        SDL_SetHintWithPriority(SDL_HINT_FRAMEBUFFER_ACCELERATION, "0", SDL_HINT_DEFAULT);
 }
 
 /* The window over target t of machine m (live or replayed). */
@@ -202,20 +306,22 @@ static int window_loop(const ui_target *t, emu_machine *m, bool stats, const ui_
         fprintf(stderr, "apicv-emu: cannot open a window: %s\n", SDL_GetError());
         return EMU_EXIT_USAGE;
     }
-    SDL_Window *win = SDL_CreateWindow("apicv-emu", SDL_WINDOWPOS_UNDEFINED,
-                                       SDL_WINDOWPOS_UNDEFINED, 1600, 900,
-                                       SDL_WINDOW_RESIZABLE);
-    SDL_Renderer *ren = win ? SDL_CreateRenderer(win, -1, 0) : NULL;
+    prefer_native_framebuffer();
+    ui_screen sc;
+    memset(&sc, 0, sizeof(sc));
+    sc.win = SDL_CreateWindow("apicv-emu", SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED,
+                              1600, 900, SDL_WINDOW_RESIZABLE);
     char err[512];
-    ui_gfx *g = ren ? ui_gfx_create(ren, err, sizeof(err)) : NULL;
+    bool fresh = false;
+    bool screen_ok = sc.win && screen_attach(&sc, &fresh, err, sizeof(err));
     ui_view *v = calloc(1, sizeof(*v));
     ui_session *s = calloc(1, sizeof(*s));
     ui_runner *run = calloc(1, sizeof(*run));
-    ui_snapshot *fresh = calloc(1, sizeof(*fresh));
+    ui_snapshot *fresh_snap = calloc(1, sizeof(*fresh_snap));
     SDL_Thread *th = NULL;
     int status = EMU_EXIT_USAGE;
-    if (!g || !v || !s || !run || !fresh) {
-        fprintf(stderr, "apicv-emu: window: %s\n", ren ? err : SDL_GetError());
+    if (!screen_ok || !v || !s || !run || !fresh_snap) {
+        fprintf(stderr, "apicv-emu: window: %s\n", sc.win ? err : SDL_GetError());
         goto out;
     }
     ui_view_init(v);
@@ -226,9 +332,11 @@ static int window_loop(const ui_target *t, emu_machine *m, bool stats, const ui_
         ui_view_select(v, uo->vcpu);
     run->snap = v->snap;
     run->s = s;
+    run->m = m;
     run->mu = SDL_CreateMutex();
     if (uo && uo->autorun)
         ui_session_command(s, UI_CMD_RUN_PAUSE, 0);
+    double frame = 1000.0 / 60.0, t_start = now_ms(), cpu_start = thread_cpu_seconds();
     th = run->mu ? SDL_CreateThread(machine_thread, "apicv-machine", run) : NULL;
     if (!th) {
         fprintf(stderr, "apicv-emu: window: %s\n", SDL_GetError());
@@ -236,21 +344,22 @@ static int window_loop(const ui_target *t, emu_machine *m, bool stats, const ui_
     }
     ui_layout l;
     memset(&l, 0, sizeof(l));
-    double frame = 1000.0 / 60.0, t_start = now_ms();
     uint64_t frames = 0;
-    bool quit = false;
+    bool quit = false, full = true;
     while (!quit) {
         double f0 = now_ms();
         SDL_Event e;
-        bool got = false, input = false;
+        bool got = false;
         runner_lock(run);
         while (SDL_PollEvent(&e)) {
+            if (e.type == SDL_WINDOWEVENT && (e.window.event == SDL_WINDOWEVENT_EXPOSED ||
+                                              e.window.event == SDL_WINDOWEVENT_SIZE_CHANGED))
+                full = true;
             handle_event(s, &e, &l);
-            input = true;
         }
         ui_session_command(s, UI_CMD_NONE, 0); /* the state line follows the machine thread */
         if (run->snap_ready) {
-            *fresh = run->snap;
+            *fresh_snap = run->snap;
             run->snap_ready = false;
             got = true;
         }
@@ -259,16 +368,15 @@ static int window_loop(const ui_target *t, emu_machine *m, bool stats, const ui_
                                   (uo->max_frames && frames + 1 >= uo->max_frames)));
         SDL_UnlockMutex(run->mu);
         if (got)
-            ui_view_accept(v, fresh);
+            ui_view_accept(v, fresh_snap);
         v->clock_ms = (uint64_t)(now_ms() - t_start) + UI_FLASH_MS + 1;
-        int w, h;
-        SDL_GetRendererOutputSize(ren, &w, &h);
-        /* Redraw only when something changed: a paused window costs nothing. */
-        if (got || input || frames == 0 || v->clock_ms <= v->flash_until + 20 || w != l.w ||
-            h != l.h || (uo && uo->max_frames)) {
-            ui_render(g, v, w, h, &l);
-            SDL_RenderPresent(ren);
+        /* Every frame: panels whose picture changed (new snapshot, a flash
+         * fading, a key) are drawn again; a still picture costs a hash. */
+        if (!screen_frame(&sc, v, &l, full, err, sizeof(err))) {
+            fprintf(stderr, "apicv-emu: window: %s\n", err);
+            quit = true;
         }
+        full = false;
         frames++;
         double left = f0 + frame - now_ms();
         if (left > 1)
@@ -278,26 +386,28 @@ static int window_loop(const ui_target *t, emu_machine *m, bool stats, const ui_
     SDL_WaitThread(th, NULL);
     status = m->finished ? m->exit_status : 0;
     if (stats) {
-        double secs = (now_ms() - t_start) / 1000.0;
+        /* MIPS over the run (window open, machine running), as the
+         * headless figure; fps over the whole time the window was open. */
+        double t_end = now_ms(), secs = (t_end - t_start) / 1000.0;
+        double run_secs = ((run->t_done > 0 ? run->t_done : t_end) - t_start) / 1000.0;
         fprintf(stderr,
-                "window: %llu frames in %.2f s (%.1f fps), %llu instructions, %.1f MIPS; "
-                "machine thread %.2f s of CPU\n",
+                "window: %llu frames in %.2f s (%.1f fps), %llu instructions in %.2f s, "
+                "%.1f MIPS; CPU: machine thread %.2f s, window thread %.2f s\n",
                 (unsigned long long)frames, secs, frames / secs,
-                (unsigned long long)emu_machine_insns(m), emu_machine_insns(m) / secs / 1e6,
-                run->cpu_seconds);
+                (unsigned long long)emu_machine_insns(m), run_secs,
+                emu_machine_insns(m) / run_secs / 1e6, run->cpu_seconds,
+                thread_cpu_seconds() - cpu_start);
     }
 out:
     if (run && run->mu)
         SDL_DestroyMutex(run->mu);
-    free(fresh);
+    free(fresh_snap);
     free(run);
     free(s);
     free(v);
-    ui_gfx_destroy(g);
-    if (ren)
-        SDL_DestroyRenderer(ren);
-    if (win)
-        SDL_DestroyWindow(win);
+    screen_detach(&sc);
+    if (sc.win)
+        SDL_DestroyWindow(sc.win);
     TTF_Quit();
     SDL_Quit();
     return status;
