@@ -421,9 +421,14 @@ typedef struct ui_machine_target {
     ui_vcpu_lookup lookup;
     char guest[4096]; /* for restart */
     uint64_t snap_seq;
+    /* The scenario being run, or NULL: its current caption goes into each
+     * snapshot, and a restart applies it again to the new machine. */
+    struct emu_scenario *scenario;
 } ui_machine_target;
 
 /* Subscribes rec to m's bus and fills t. */
+/* Puts the scenario's current caption (if it has shown one) into s. */
+void ui_snapshot_scenario_caption(ui_snapshot *s, const struct emu_scenario *scn);
 void ui_machine_target_init(ui_machine_target *mt, emu_machine *m, const char *guest,
                             ui_vcpu_lookup lookup, ui_target *t);
 void ui_machine_target_detach(ui_machine_target *mt);
@@ -453,7 +458,7 @@ typedef struct ui_options {
     uint64_t at_cycle;      /* --at CYCLE (0: not given) */
     uint64_t at_event;      /* --at-event N (0: not given) */
     int width, height;      /* --size WxH of the screenshot (default 1600x900) */
-    const char *caption;    /* --caption TEXT (narration, until scenarios bring their own) */
+    const char *caption;    /* --caption TEXT (a scenario's own captions take over once shown) */
     bool autorun;           /* --autorun: start running at once (benchmarks, demos) */
     bool exit_when_done;    /* --exit-when-done: close the window when the guest ends */
     unsigned vcpu;          /* --vcpu K: the vCPU shown first (default 0) */

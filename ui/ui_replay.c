@@ -79,6 +79,7 @@ static void rt_snapshot(void *ctx, ui_snapshot *s)
 {
     ui_replay_target *rt = ctx;
     ui_snapshot_take(s, rt->m, &rt->rec, rt->lookup);
+    ui_snapshot_scenario_caption(s, emu_replay_scenario(rt->r));
 }
 
 void ui_replay_target_init(ui_replay_target *rt, emu_replayer *r, ui_vcpu_lookup lookup,

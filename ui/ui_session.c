@@ -12,6 +12,7 @@
 
 #include <SDL.h>
 
+#include "emu/emu_scenario.h"
 #include "ui/ui.h"
 
 const uint64_t ui_speeds[UI_NSPEEDS] = {2, 10, 100, 1000, 100000, 10000000, 0};
@@ -247,15 +248,27 @@ static bool mt_restart(void *ctx, char *err, size_t errlen)
         return false;
     m->console = console;
     m->console_ctx = console_ctx;
+    if (mt->scenario && !emu_scenario_apply(mt->scenario, m, err, errlen))
+        return false;
     ui_recorder_init(&mt->rec, m);
     cpu_obs_subscribe(&m->obs, ui_recorder_event, &mt->rec);
     return true;
+}
+
+/* The scenario's narration, when it has shown a caption yet: it is part
+ * of the machine's state of the moment, so it travels in the snapshot. */
+void ui_snapshot_scenario_caption(ui_snapshot *s, const struct emu_scenario *scn)
+{
+    const char *now = scn ? emu_scenario_caption_now(scn) : NULL;
+    if (now)
+        snprintf(s->caption, sizeof(s->caption), "%s", now);
 }
 
 static void mt_snapshot(void *ctx, ui_snapshot *s)
 {
     ui_machine_target *mt = ctx;
     ui_snapshot_take(s, mt->m, &mt->rec, mt->lookup);
+    ui_snapshot_scenario_caption(s, mt->scenario);
 }
 
 void ui_machine_target_init(ui_machine_target *mt, emu_machine *m, const char *guest,

@@ -59,7 +59,8 @@ static void set_caption(ui_view *v, const ui_options *uo)
         snprintf(v->snap.caption, sizeof(v->snap.caption), "%s", uo->caption);
 }
 
-int ui_screenshot(emu_machine *m, const char *guest, const ui_options *uo)
+static int screenshot(emu_machine *m, const char *guest, const ui_options *uo,
+                      struct emu_scenario *scenario)
 {
     ui_machine_target *mt = calloc(1, sizeof(*mt));
     ui_view *v = calloc(1, sizeof(*v));
@@ -68,6 +69,7 @@ int ui_screenshot(emu_machine *m, const char *guest, const ui_options *uo)
     if (!mt || !v)
         goto out;
     ui_machine_target_init(mt, m, guest, hv_vcpu, &t);
+    mt->scenario = scenario;
     ui_view_init(v);
     set_caption(v, uo);
     if (uo->at_event) {
@@ -82,7 +84,7 @@ int ui_screenshot(emu_machine *m, const char *guest, const ui_options *uo)
             ;
     }
     ui_snapshot snap = v->snap;
-    ui_snapshot_take(&snap, m, &mt->rec, hv_vcpu);
+    t.snapshot(t.ctx, &snap);
     ui_view_accept(v, &snap);
     ui_view_select(v, uo->vcpu);
     /* A still picture: nothing flashes. */
@@ -413,16 +415,23 @@ out:
     return status;
 }
 
+int ui_screenshot(emu_machine *m, const char *guest, const ui_options *uo)
+{
+    return screenshot(m, guest, uo, NULL);
+}
+
 int ui_run_window(emu_machine *m, const char *guest, const emu_run_opts *opts,
                   const ui_options *uo)
 {
+    struct emu_scenario *scenario = opts ? opts->scenario : NULL;
     if (uo && uo->screenshot)
-        return ui_screenshot(m, guest, uo);
+        return screenshot(m, guest, uo, scenario);
     ui_machine_target *mt = calloc(1, sizeof(*mt));
     if (!mt)
         return EMU_EXIT_USAGE;
     ui_target t;
     ui_machine_target_init(mt, m, guest, hv_vcpu, &t);
+    mt->scenario = scenario;
     int status = window_loop(&t, m, opts && opts->stats, uo);
     ui_machine_target_detach(mt);
     free(mt);
