@@ -187,7 +187,15 @@ void ui_draw_timeline(ui_gfx *g, const ui_view *v, const ui_rect *r)
     if (s->nmarks == 0 || lw >= r->w)
         return;
     /* The span shown: from the oldest kept mark to now. */
-    uint64_t t1 = s->now, t0 = s->marks[0].cycle;
+    /* Marks of different CPUs are not in cycle order (each CPU runs its
+     * turn of a round ahead of the others): span their whole range. */
+    uint64_t t0 = s->marks[0].cycle, t1 = s->now;
+    for (unsigned i = 0; i < s->nmarks; i++) {
+        if (s->marks[i].cycle < t0)
+            t0 = s->marks[i].cycle;
+        if (s->marks[i].cycle > t1)
+            t1 = s->marks[i].cycle;
+    }
     if (t1 <= t0)
         t1 = t0 + 1;
     int x0 = r->x + lw, w = r->w - lw - 2;
