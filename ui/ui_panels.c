@@ -112,12 +112,13 @@ void ui_draw_controls(ui_gfx *g, const ui_view *v, const ui_rect *r)
     x = x0 + ui_text(g, UI_FONT_TEXT, x0, y, UI_RGB_DIM, "pin  ");
     x = bit(g, x, y, "ext-intr", c->pin & VMX_PIN_EXT_INTR_EXITING);
     x = bit(g, x, y, "nmi", c->pin & VMX_PIN_NMI_EXITING);
+    x = bit(g, x, y, "vnmi", c->pin & VMX_PIN_VIRTUAL_NMIS);
     bit(g, x, y, "posted", c->pin & VMX_PIN_POSTED_INTR);
     y += ch;
     x = x0 + ui_text(g, UI_FONT_TEXT, x0, y, UI_RGB_DIM, "proc ");
     x = bit(g, x, y, "intr-win", c->proc & VMX_PROC_INTR_WINDOW);
     x = bit(g, x, y, "hlt", c->proc & VMX_PROC_HLT);
-    x = bit(g, x, y, "tpr-shadow", c->proc & VMX_PROC_TPR_SHADOW);
+    bit(g, x, y, "tpr-shadow", c->proc & VMX_PROC_TPR_SHADOW);
     y += ch;
     x = x0 + 5 * cw;
     x = bit(g, x, y, "cr8-load", c->proc & VMX_PROC_CR8_LOAD);
