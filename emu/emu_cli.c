@@ -67,7 +67,8 @@ static void usage_run(FILE *f)
           "                      1000000), so a divergence is found near where it starts\n"
           "  --stats             print cycles, instructions, MIPS, interrupts per path and\n"
           "                      VM exits per reason per vCPU at the end (standard error)\n"
-          "  --quiet             no progress line on a terminal\n"
+          "  --quiet             no progress line on a terminal, no scenario captions\n"
+          "                      on standard error when headless\n"
           "  --help              this text\n",
           f);
 }
@@ -248,6 +249,23 @@ static bool is_scenario_file(const char *path)
     return n == sizeof(head) - 1 && memcmp(head, EMU_SCENARIO_MAGIC, n) == 0;
 }
 
+/* Headless narration: a scenario's captions on standard error as they
+ * fire (the window shows them in large type instead). */
+typedef struct caption_printer {
+    const emu_scenario *scenario;
+    FILE *out;
+} caption_printer;
+
+static void print_caption(void *ctx, const cpu_obs_event *ev)
+{
+    const caption_printer *cp = ctx;
+    if (ev->kind != EMU_SCN_EV_CAPTION)
+        return;
+    const char *text = emu_scenario_caption_text(cp->scenario, (unsigned)ev->a);
+    if (text)
+        fprintf(cp->out, "[cycle %llu cpu%u] %s\n", (unsigned long long)ev->cycle, ev->cpu, text);
+}
+
 /* Runs a machine to the end while recording it (emu_record_run takes the
  * periodic digests); progress as run_to_end. */
 static void record_to_end(emu_machine *m, emu_recorder *rec, bool progress, double *seconds)
@@ -344,7 +362,12 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
 
     double secs = 0;
     bool progress = !opts.quiet && isatty(STDERR_FILENO);
-    if (!rec && !headless && fe && fe->run_window && fe->display_available && fe->display_available()) {
+    bool window = !rec && !headless && fe && fe->run_window && fe->display_available &&
+                  fe->display_available();
+    caption_printer narration = {scenario, stderr};
+    if (scenario && !window && !opts.quiet)
+        cpu_obs_subscribe(&m.obs, print_caption, &narration);
+    if (window) {
         /* The window restarts the machine from the guest image (and the
          * scenario in opts) and reports its own timing with --stats. */
         double t0 = host_seconds();

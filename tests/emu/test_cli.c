@@ -126,6 +126,22 @@ START_TEST(every_mode_runs_and_bad_files_are_named)
 }
 END_TEST
 
+/* Headless, a scenario's captions are narrated on standard error, in the
+ * order they fire, stamped with cycle and CPU; --quiet silences them. */
+START_TEST(headless_scenario_narrates)
+{
+    result *r = run("run --headless " APICV_SOURCE_DIR "/scenarios/posted_demo.scn");
+    ck_assert_msg(r->status == 0, "status %d\nerr: %s", r->status, r->err);
+    const char *first = strstr(r->err, "[cycle 0 cpu0] Posted mode");
+    const char *delivery = strstr(r->err, "cpu1] Virtual-interrupt delivery (30.2.2)");
+    ck_assert_msg(first && delivery && first < delivery, "err: %s", r->err);
+    ck_assert_ptr_nonnull(strstr(r->out, "demo_posted: OK"));
+    r = run("run --headless --quiet " APICV_SOURCE_DIR "/scenarios/posted_demo.scn");
+    ck_assert_int_eq(r->status, 0);
+    ck_assert_ptr_null(strstr(r->err, "[cycle"));
+}
+END_TEST
+
 START_TEST(record_then_replay_verify)
 {
     char path[] = "/tmp/apicv_cli_traceXXXXXX";
@@ -228,6 +244,7 @@ static Suite *suite(void)
     tcase_add_test(t, malformed_elf_is_status_2);
     tcase_add_test(t, every_mode_runs_and_bad_files_are_named);
     tcase_add_test(t, record_then_replay_verify);
+    tcase_add_test(t, headless_scenario_narrates);
     tcase_add_test(t, statuses_pass_through);
     tcase_add_test(t, log_writes_parseable_lines);
     tcase_add_test(t, stats_report);
