@@ -20,7 +20,6 @@
 #include "emu/emu_hv.h"
 #include "emu/emu_internal.h"
 #include "emu/emu_record.h"
-#include "vmx/vmx_apicv.h"
 
 #define FNV_OFFSET 0xcbf29ce484222325ull
 #define FNV_PRIME 0x100000001b3ull
@@ -136,26 +135,15 @@ static uint64_t queue_digest(const emu_evq *q)
     return h;
 }
 
-/* Per-vCPU VMX state, read from the hypervisor's public structures (the
- * hypervisor's own digest folds all vCPUs into one value). */
+/* Per-vCPU VMX state, as the hypervisor digests it per vCPU (its whole
+ * digest, the hv part, folds every vCPU into one value). */
 static void vcpu_parts(const emu_machine *m, unsigned k, uint64_t *vmcs, uint64_t *vapic)
 {
     const emu_hv *hv = m->hv_ops ? (const emu_hv *)m->hv : NULL;
     *vmcs = *vapic = FNV_OFFSET;
     if (!hv || hv->m != m || k >= hv->ncpus)
         return;
-    const emu_hv_vcpu *vc = &hv->vcpu[k];
-    cpu_phys *p = (cpu_phys *)&m->phys;
-    emu_fnv(vmcs, vc->vmx.vmcs.field, sizeof(vc->vmx.vmcs.field));
-    emu_fnv64(vmcs, vc->vmx.vmcs.launch_state);
-    emu_fnv64(vmcs, vc->vmx.non_root);
-    const uint8_t *page = cpu_phys_ptr(p, vc->vapic_pa, CPU_PAGE_SIZE);
-    if (page)
-        emu_fnv(vapic, page, CPU_PAGE_SIZE);
-    const uint8_t *pid = cpu_phys_ptr(p, vc->pid_pa, VMX_PI_DESC_SIZE);
-    if (pid)
-        emu_fnv(vapic, pid, VMX_PI_DESC_SIZE);
-    apic_digest(&vc->sw_apic, vapic);
+    emu_hv_vcpu_digest(hv, k, vmcs, vapic);
 }
 
 static void add_part(trace_digest *d, unsigned cpu, unsigned kind, uint64_t value)

@@ -198,6 +198,10 @@ bool emu_hv_run_machine(emu_hv *hv, uint64_t until);
  * software APICs, blocking and scheduling state, timed work) into an
  * FNV-1a hash. */
 void emu_hv_digest(const emu_hv *hv, uint64_t *hash);
+/* The part of it for vCPU k: its VMCS (fields, launch state, non-root)
+ * into *vmcs; its virtual-APIC page, posted-interrupt descriptor and
+ * software APIC into *vapic (trace digests name the two apart). */
+void emu_hv_vcpu_digest(const emu_hv *hv, unsigned k, uint64_t *vmcs, uint64_t *vapic);
 
 /* ---- the machine's side (emu_hv_glue.c) ----------------------------------
  * emu_hv_machine_ops is the emu_hv_ops table of emu.h for every VMX mode:

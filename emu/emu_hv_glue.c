@@ -75,22 +75,33 @@ cpu_stop emu_hv_machine_run(emu_machine *m, unsigned cpu, uint64_t cycle_limit,
 /* ---- digest (FNV-1a 64) ------------------------------------------------------ */
 
 
+void emu_hv_vcpu_digest(const emu_hv *hv, unsigned k, uint64_t *vmcs, uint64_t *vapic)
+{
+    if (k >= hv->ncpus)
+        return;
+    const emu_hv_vcpu *vc = &hv->vcpu[k];
+    cpu_phys *p = &hv->m->phys;
+    emu_fnv(vmcs, vc->vmx.vmcs.field, sizeof(vc->vmx.vmcs.field));
+    emu_fnv64(vmcs, vc->vmx.vmcs.launch_state);
+    emu_fnv64(vmcs, vc->vmx.non_root);
+    const uint8_t *page = cpu_phys_ptr(p, vc->vapic_pa, CPU_PAGE_SIZE);
+    if (page)
+        emu_fnv(vapic, page, CPU_PAGE_SIZE);
+    const uint8_t *pid = cpu_phys_ptr(p, vc->pid_pa, VMX_PI_DESC_SIZE);
+    if (pid)
+        emu_fnv(vapic, pid, VMX_PI_DESC_SIZE);
+    apic_digest(&vc->sw_apic, vapic);
+}
+
 void emu_hv_digest(const emu_hv *hv, uint64_t *hash)
 {
-    cpu_phys *p = &hv->m->phys;
     emu_fnv64(hash, hv->mode);
     for (unsigned k = 0; k < hv->ncpus; k++) {
         const emu_hv_vcpu *vc = &hv->vcpu[k];
-        emu_fnv(hash, vc->vmx.vmcs.field, sizeof(vc->vmx.vmcs.field));
-        emu_fnv64(hash, vc->vmx.vmcs.launch_state);
-        emu_fnv64(hash, vc->vmx.non_root);
-        const uint8_t *page = cpu_phys_ptr(p, vc->vapic_pa, CPU_PAGE_SIZE);
-        if (page)
-            emu_fnv(hash, page, CPU_PAGE_SIZE);
-        const uint8_t *pid = cpu_phys_ptr(p, vc->pid_pa, VMX_PI_DESC_SIZE);
-        if (pid)
-            emu_fnv(hash, pid, VMX_PI_DESC_SIZE);
-        apic_digest(&vc->sw_apic, hash);
+        uint64_t vmcs = 0xCBF29CE484222325ull, vapic = vmcs;
+        emu_hv_vcpu_digest(hv, k, &vmcs, &vapic);
+        emu_fnv64(hash, vmcs);
+        emu_fnv64(hash, vapic);
         emu_fnv64(hash, vc->blocked);
         emu_fnv64(hash, vc->descheduled);
         emu_fnv64(hash, vc->desched_until);

@@ -254,6 +254,9 @@ static Suite *suite(void)
 
 int main(void)
 {
+    /* Scenario guests are found beside the executable, not through a
+     * caller's $APICV_GUEST_DIR (which may be relative to another cwd). */
+    unsetenv("APICV_GUEST_DIR");
     SRunner *sr = srunner_create(suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
