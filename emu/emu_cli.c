@@ -374,7 +374,9 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
         status = fe->run_window(&m, guest, &opts);
         secs = host_seconds() - t0;
     } else {
-        if (!headless && fe && fe->run_window && !rec)
+        if (!headless && fe && fe->run_window && rec)
+            fprintf(stderr, "apicv-emu: --record runs headless (a recording is one uninterrupted run)\n");
+        else if (!headless && fe && fe->run_window)
             fprintf(stderr, "apicv-emu: no display available; running headless\n");
         if (rec)
             record_to_end(&m, rec, progress, &secs);
@@ -412,8 +414,11 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
 out:
     if (log.f)
         fclose(log.f);
-    if (rec)
+    if (rec) {
+        /* The run never started: no trace is better than an empty one. */
         emu_record_end(rec, err, sizeof(err));
+        unlink(opts.record_path);
+    }
     emu_machine_free(&m);
     if (scenario)
         emu_scenario_free(scenario);
