@@ -83,6 +83,10 @@ bool cpu_cost_load(cpu_cost_model *m, const char *path, char *err, size_t errlen
         } else
             m->cost[k] = (uint16_t)cycles;
     }
+    if (ok && ferror(f)) {
+        snprintf(err, errlen, "%s: cannot read (is it a directory?)", path);
+        ok = false;
+    }
     fclose(f);
     return ok;
 }

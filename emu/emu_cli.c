@@ -77,7 +77,9 @@ static bool parse_u64(const char *opt, const char *s, uint64_t lo, uint64_t hi, 
 {
     char *end;
     errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
+    /* Decimal, or hexadecimal with 0x: a leading 0 is not octal here. */
+    int base = s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10;
+    unsigned long long v = strtoull(s, &end, base);
     if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi) {
         fprintf(stderr, "apicv-emu: %s: expected a number in %llu..%llu, got '%s'\n", opt,
                 (unsigned long long)lo, (unsigned long long)hi, s);
@@ -217,7 +219,8 @@ static int parse_run(int argc, char **argv, emu_run_opts *opts, bool *headless,
             opts->record_path = optarg;
             break;
         case 'D':
-            if (!parse_u64("--digest-every", optarg, 1000, UINT64_MAX, &opts->digest_every))
+            if (!parse_u64("--digest-every", optarg, EMU_RECORD_MIN_INTERVAL,
+                           EMU_RECORD_MAX_INTERVAL, &opts->digest_every))
                 return EMU_EXIT_USAGE;
             break;
         case 'h':
@@ -385,17 +388,21 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
         status = m.exit_status;
     }
     fflush(stdout);
-    if (status == EMU_EXIT_CRASH || status == EMU_EXIT_CYCLES)
+    /* A guest may exit with 3 or 4 itself: then there is no diagnostic. */
+    if ((status == EMU_EXIT_CRASH || status == EMU_EXIT_CYCLES) && m.diag[0])
         fprintf(stderr, "apicv-emu: %s\n", m.diag);
+    bool record_failed = false;
     if (rec) {
         emu_recorder *done = rec;
         rec = NULL;
         if (!emu_record_end(done, err, sizeof(err))) {
             fprintf(stderr, "apicv-emu: --record %s: %s\n", opts.record_path, err);
-            status = EMU_EXIT_USAGE;
+            record_failed = true;
         }
     }
-    if (scenario && status != EMU_EXIT_USAGE) {
+    if (record_failed) {
+        status = EMU_EXIT_USAGE;
+    } else if (scenario) {
         if (m.finished)
             status = emu_scenario_check(scenario, stderr);
         else

@@ -491,6 +491,18 @@ static bool hv_pid_pending(emu_hv *hv, emu_hv_vcpu *vc)
     return false;
 }
 
+/* The highest vector posted in PIR, or -1 (the descriptor is not changed). */
+static int hv_pir_highest(emu_hv *hv, emu_hv_vcpu *vc)
+{
+    cpu_phys *p = &hv->m->phys;
+    for (int i = 3; i >= 0; i--) {
+        uint64_t q = vmx_pi_pir_qword(p, vc->pid_pa, (unsigned)i);
+        if (q)
+            return i * 64 + 63 - __builtin_clzll(q);
+    }
+    return -1;
+}
+
 static bool hv_guest_if(emu_hv_vcpu *vc)
 {
     return (HV_VMCS(vc, GUEST_RFLAGS) & CPU_FL_IF) != 0;
@@ -593,8 +605,10 @@ static uint8_t hv_vppr(emu_hv_vcpu *vc)
 }
 
 /* Can a sleeping vCPU take an interrupt (KVM: kvm_vcpu_has_events with
- * kvm_arch_interrupt_allowed)? apicv/posted: RVI above VPPR or a posted
- * interrupt; emulated: the software APIC has a deliverable one. */
+ * kvm_arch_interrupt_allowed)? apicv/posted: the highest pending virtual
+ * interrupt — RVI, or a vector still in PIR (posted) — is in a class above
+ * VPPR's (SDM 30.2.1: what evaluation would recognise); emulated: the
+ * software APIC has a deliverable one. */
 static bool hv_can_wake(emu_hv *hv, emu_hv_vcpu *vc)
 {
     if (vc->nmi_pending)
@@ -603,12 +617,16 @@ static bool hv_can_wake(emu_hv *hv, emu_hv_vcpu *vc)
         return false;
     switch (hv->mode) {
     case EMU_MODE_POSTED:
-        if (hv_pid_pending(hv, vc))
-            return true;
-        /* fall through */
-    case EMU_MODE_APICV:
+    case EMU_MODE_APICV: {
         hv_merge_pending_irr(hv, vc);
-        return (vmx_apicv_rvi(&vc->vmx) >> 4) > (hv_vppr(vc) >> 4);
+        int rvi = vmx_apicv_rvi(&vc->vmx);
+        if (hv->mode == EMU_MODE_POSTED) {
+            int pir = hv_pir_highest(hv, vc);
+            if (pir > rvi)
+                rvi = pir;
+        }
+        return (rvi >> 4) > (hv_vppr(vc) >> 4);
+    }
     default: return apic_pending_vector(&vc->sw_apic) >= 0;
     }
 }
@@ -674,7 +692,10 @@ void hv_set_x2apic_controls(emu_hv *hv, emu_hv_vcpu *vc, bool x2apic)
     uint8_t *bm = cpu_phys_ptr(&hv->m->phys, vc->msr_bitmap_pa, CPU_PAGE_SIZE);
     for (uint32_t msr = APIC_MSR_X2APIC_FIRST; msr <= APIC_MSR_X2APIC_LAST; msr++) {
         bool pass_write = x2apic && (msr == 0x808 || msr == 0x80B || msr == 0x83F);
-        hv_msr_intercept(bm, msr, !x2apic, !pass_write);
+        /* Reads go through the virtual-APIC page, except the timer's
+         * current count (839H), which only the software APIC knows (KVM
+         * intercepts TMCCT reads too). */
+        hv_msr_intercept(bm, msr, !x2apic || msr == 0x839, !pass_write);
     }
     /* The ID and LDR read as the x2APIC defines them (SDM 11.12.5.1,
      * 11.12.10.2). */

@@ -81,9 +81,24 @@ void emu_hv_vcpu_digest(const emu_hv *hv, unsigned k, uint64_t *vmcs, uint64_t *
         return;
     const emu_hv_vcpu *vc = &hv->vcpu[k];
     cpu_phys *p = &hv->m->phys;
-    emu_fnv(vmcs, vc->vmx.vmcs.field, sizeof(vc->vmx.vmcs.field));
-    emu_fnv64(vmcs, vc->vmx.vmcs.launch_state);
-    emu_fnv64(vmcs, vc->vmx.non_root);
+    const vmx_vcpu *v = &vc->vmx;
+    emu_fnv(vmcs, v->vmcs.field, sizeof(v->vmcs.field));
+    emu_fnv64(vmcs, v->vmcs.launch_state);
+    emu_fnv64(vmcs, v->non_root);
+    /* Non-root state that lives outside the VMCS while the vCPU runs
+     * across rounds, and decides what happens next. */
+    const uint64_t live[] = {v->nmi_pending,        v->nmi_blocked,
+                             v->vnmi_blocked,       v->mtf_pending,
+                             v->preempt_armed,      v->preempt_deadline,
+                             v->delivery_info,      v->delivery_error,
+                             v->delivery_insn_len,  v->vintr_recognized,
+                             v->apic_write_pending, v->apic_write_offset,
+                             v->tpr_threshold_pending, v->eoi_exit_pending,
+                             v->eoi_exit_vector,    v->apicv_aux[0],
+                             v->apicv_aux[1],       v->apicv_aux[2],
+                             v->apicv_aux[3]};
+    for (unsigned i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+        emu_fnv64(vmcs, live[i]);
     const uint8_t *page = cpu_phys_ptr(p, vc->vapic_pa, CPU_PAGE_SIZE);
     if (page)
         emu_fnv(vapic, page, CPU_PAGE_SIZE);
@@ -102,6 +117,7 @@ void emu_hv_digest(const emu_hv *hv, uint64_t *hash)
         emu_hv_vcpu_digest(hv, k, &vmcs, &vapic);
         emu_fnv64(hash, vmcs);
         emu_fnv64(hash, vapic);
+        emu_fnv64(hash, vc->nmi_pending);
         emu_fnv64(hash, vc->blocked);
         emu_fnv64(hash, vc->descheduled);
         emu_fnv64(hash, vc->desched_until);

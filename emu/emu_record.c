@@ -50,7 +50,11 @@ static void rec_input(void *ctx, const trace_input *in)
 
 static uint64_t round_up(uint64_t v, uint64_t q)
 {
-    return q ? (v + q - 1) / q * q : v;
+    if (!q)
+        return v;
+    if (v > UINT64_MAX - q)
+        return UINT64_MAX / q * q;
+    return (v + q - 1) / q * q;
 }
 
 static bool read_file(const char *path, uint8_t **out, size_t *len)
@@ -637,13 +641,19 @@ int emu_replay_open(const char *path, bool verify, emu_replayer **out, char *err
     emu_config cfg;
     emu_config_default(&cfg);
     cpu_cost_model costs;
-    if (h->mode >= EMU_MODE_COUNT || h->ncpus > CPU_MAX_CPUS || h->ncosts != CPU_COST_NCLASSES ||
-        h->digest_interval == 0 || h->quantum == 0) {
+    /* The limits of `run`'s options (emu_cli.c): a trace asks for nothing
+     * a recording could not have made. */
+    if (h->mode >= EMU_MODE_COUNT || h->ncpus == 0 || h->ncpus > CPU_MAX_CPUS ||
+        h->ncosts != CPU_COST_NCLASSES || h->digest_interval < EMU_RECORD_MIN_INTERVAL ||
+        h->digest_interval > EMU_RECORD_MAX_INTERVAL || h->quantum < 100 ||
+        h->quantum > 100000000 || h->mem_bytes < (2ull << 20) || h->mem_bytes > (4096ull << 20) ||
+        (h->mem_bytes & ((1ull << 20) - 1))) {
         snprintf(err, errlen, "%s: the header asks for a machine this emulator cannot build "
-                              "(mode %u, %u cpus, %u cost classes where %d are expected, digest "
-                              "interval %llu, quantum %llu)",
-                 path, h->mode, h->ncpus, h->ncosts, CPU_COST_NCLASSES,
-                 (unsigned long long)h->digest_interval, (unsigned long long)h->quantum);
+                              "(mode %u, %u cpus, %llu bytes of RAM, %u cost classes where %d are "
+                              "expected, digest interval %llu, quantum %llu)",
+                 path, h->mode, h->ncpus, (unsigned long long)h->mem_bytes, h->ncosts,
+                 CPU_COST_NCLASSES, (unsigned long long)h->digest_interval,
+                 (unsigned long long)h->quantum);
         goto bad;
     }
     cfg.ncpus = h->ncpus;
@@ -679,11 +689,15 @@ int emu_replay_open(const char *path, bool verify, emu_replayer **out, char *err
     }
     bool wrote = write(fd, r->t.guest, r->t.guest_len) == (ssize_t)r->t.guest_len;
     close(fd);
-    bool init = wrote && emu_machine_init(&r->m, &cfg, tmp, err, errlen);
+    char why[1024] = "";
+    bool init = wrote && emu_machine_init(&r->m, &cfg, tmp, why, sizeof(why));
     unlink(tmp);
     if (!init) {
         if (!wrote)
             snprintf(err, errlen, "cannot write the guest image to %s", tmp);
+        else /* the message names the temporary file: name the trace */
+            snprintf(err, errlen, "%s: the embedded guest image: %s", path,
+                     strncmp(why, tmp, strlen(tmp)) == 0 ? why + strlen(tmp) + 2 : why);
         goto bad;
     }
     r->interval = h->digest_interval;
@@ -822,6 +836,8 @@ int emu_replay_cli(int argc, char **argv, const emu_frontend *fe)
         }
         fprintf(stderr, "apicv-emu: no display available; replaying headless\n");
     }
+    /* Nobody seeks a headless replay: no snapshots (each holds guest RAM). */
+    r->snapshots_ok = false;
     r->m.console = replay_console;
     while (!emu_replay_run(r, r->m.now + 50000000))
         ;

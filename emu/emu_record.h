@@ -25,6 +25,8 @@
 #include "traces/trace.h"
 
 #define EMU_RECORD_DEFAULT_INTERVAL 1000000 /* cycles between digests */
+#define EMU_RECORD_MIN_INTERVAL 1000        /* --digest-every's range */
+#define EMU_RECORD_MAX_INTERVAL 1000000000000000ull
 #define EMU_REPLAY_SNAPSHOT_EVERY 8         /* digests between snapshots */
 #define EMU_REPLAY_MAX_SNAPSHOTS 64
 

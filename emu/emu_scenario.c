@@ -134,7 +134,9 @@ static bool to_u64(const char *s, uint64_t *out)
     if (!s || !*s || *s == '-' || *s == '"')
         return false;
     errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
+    /* Decimal, or hexadecimal with 0x: a leading 0 is not octal here. */
+    int base = s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10;
+    unsigned long long v = strtoull(s, &end, base);
     if (errno || *end)
         return false;
     *out = v;
@@ -575,9 +577,13 @@ bool emu_scenario_load(const char *path, emu_scenario *out, char *err, size_t er
     char *buf = malloc(1 << 20);
     size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
     bool too_big = buf && n == (1 << 20) - 1 && fgetc(f) != EOF;
+    bool unreadable = ferror(f) != 0; /* a directory, an I/O error */
     fclose(f);
-    if (!buf || too_big) {
-        snprintf(err, errlen, "%s: %s", path, buf ? "expected a scenario under 1 MiB" : "out of memory");
+    if (!buf || too_big || unreadable) {
+        snprintf(err, errlen, "%s: %s", path,
+                 !buf ? "out of memory"
+                 : unreadable ? "cannot read the scenario (is it a directory?)"
+                              : "expected a scenario under 1 MiB");
         free(buf);
         return false;
     }

@@ -46,7 +46,9 @@ static bool parse_u64(const char *opt, const char *s, uint64_t *out)
 {
     char *end;
     errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
+    /* Decimal, or hexadecimal with 0x: a leading 0 is not octal here. */
+    int base = s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10;
+    unsigned long long v = strtoull(s, &end, base);
     if (errno || end == s || *end || s[0] == '-' || v == 0) {
         fprintf(stderr, "apicv-emu: %s: expected a positive number, got '%s'\n", opt, s);
         return false;

@@ -8,6 +8,7 @@
  * taking their turns); full speed runs slices of cycles.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <SDL.h>
@@ -242,6 +243,19 @@ static bool mt_restart(void *ctx, char *err, size_t errlen)
     emu_config cfg = m->cfg;
     emu_console_fn console = m->console;
     void *console_ctx = m->console_ctx;
+    /* Build a trial machine first: if the guest image can no longer be
+     * loaded (rebuilt, deleted), the current machine stays as it is. */
+    emu_machine *trial = calloc(1, sizeof(*trial));
+    if (!trial) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    bool loads = emu_machine_init(trial, &cfg, mt->guest, err, errlen);
+    if (loads)
+        emu_machine_free(trial);
+    free(trial);
+    if (!loads)
+        return false;
     cpu_obs_unsubscribe(&m->obs, ui_recorder_event, &mt->rec);
     emu_machine_free(m);
     if (!emu_machine_init(m, &cfg, mt->guest, err, errlen))

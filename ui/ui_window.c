@@ -440,6 +440,11 @@ int ui_run_window(emu_machine *m, const char *guest, const emu_run_opts *opts,
 
 int ui_replay_window(emu_replayer *r, const ui_options *uo)
 {
+    if (uo && uo->screenshot) {
+        fprintf(stderr, "apicv-emu replay: --screenshot goes with run, not replay (record the "
+                        "run's scenario and use run --screenshot)\n");
+        return EMU_EXIT_USAGE;
+    }
     ui_replay_target *rt = calloc(1, sizeof(*rt));
     if (!rt)
         return EMU_EXIT_USAGE;
