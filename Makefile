@@ -4,6 +4,9 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_SEED  ?= 1
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 DEPS       := cmake gcc make pkg-config libcapstone-dev libsdl2-dev libsdl2-ttf-dev \
               fonts-dejavu-core check xvfb xauth clang
@@ -11,7 +14,7 @@ DEPS       := cmake gcc make pkg-config libcapstone-dev libsdl2-dev libsdl2-ttf-
 # (the window opens when a display exists, else it runs headless).
 RUN        ?= scenarios/posted_demo.scn
 
-.PHONY: all deps configure build run test asan asan-test bench bench-window lint clean help
+.PHONY: all deps configure build run test asan asan-test fuzz bench bench-window lint clean help
 
 all: build
 
@@ -19,6 +22,7 @@ help:
 	@echo "make run        build (Release) and run the default scenario (RUN=file to change)"
 	@echo "make test       build and run the whole suite through ctest"
 	@echo "make asan       the whole suite under AddressSanitizer + UBSan ($(ASAN_BUILD)/)"
+	@echo "make fuzz       fuzz the trace, scenario and ELF parsers under ASan+UBSan (FUZZ_SECONDS=600, FUZZ_SEED=1)"
 	@echo "make bench      guest MIPS of the benchmark guests (Release)"
 	@echo "make bench-window  MIPS with and without the window (under Xvfb)"
 	@echo "make lint       cppcheck and clang-tidy over the sources"
@@ -56,6 +60,14 @@ asan asan-test: deps
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
 
+# The input parsers under ASan+UBSan for FUZZ_SECONDS; a crash, sanitizer
+# report, hang or refusal without a message leaves its input in /tmp/fuzz-crashes/.
+fuzz: deps
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DAPICV_SANITIZE=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_inputs
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ./$(FUZZ_BUILD)/tests/fuzz_inputs --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED)
+
 bench: build
 	./$(BUILD)/apicv-emu bench
 
@@ -68,4 +80,4 @@ lint: configure
 	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'cpu/*.c' 'apic/*.c' 'vmx/*.c' 'traces/*.c' 'emu/*.c' 'ui/*.c')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
