@@ -234,9 +234,10 @@ struct emu_replayer {
     emu_snapshot *snap[EMU_REPLAY_MAX_SNAPSHOTS];
     size_t nsnap;
     uint64_t snap_interval, next_snap;
-    bool snapshots_ok; /* native only */
+    bool snapshots_ok; /* native only: VMX modes seek back by replay_rebuild */
     bool unfinished;   /* the recording stopped before the run ended (end status -1) */
     bool done;         /* an unfinished recording's end was reached and checked */
+    char path[4096];   /* the trace, for messages and rebuilding */
 };
 
 emu_machine *emu_replay_machine(emu_replayer *r)
@@ -594,6 +595,8 @@ static bool restore_snapshot(emu_replayer *r, const emu_snapshot *s)
     return true;
 }
 
+static bool replay_rebuild(emu_replayer *r, char *err, size_t errlen);
+
 bool emu_replay_seek(emu_replayer *r, uint64_t cycle, char *err, size_t errlen)
 {
     emu_machine *m = &r->m;
@@ -603,10 +606,10 @@ bool emu_replay_seek(emu_replayer *r, uint64_t cycle, char *err, size_t errlen)
     }
     if (cycle < m->now || (m->in_round && cycle <= m->now)) {
         if (!r->snapshots_ok) {
-            snprintf(err, errlen, "seeking backwards is not implemented in mode %s (the "
-                                  "hypervisor's state has no snapshot yet)",
-                     emu_mode_name(m->cfg.mode));
-            return false;
+            if (!replay_rebuild(r, err, errlen))
+                return false;
+            emu_replay_run(r, cycle);
+            return !r->diverged;
         }
         const emu_snapshot *best = NULL;
         for (size_t k = 0; k < r->nsnap; k++)
@@ -623,20 +626,13 @@ bool emu_replay_seek(emu_replayer *r, uint64_t cycle, char *err, size_t errlen)
 
 /* ---- opening and closing ------------------------------------------------------- */
 
-int emu_replay_open(const char *path, bool verify, emu_replayer **out, char *err, size_t errlen)
+/* Builds the machine of loaded trace r->t at cycle 0: configuration from
+ * the header, the embedded guest image, the scenario and the recorded
+ * inputs posted. On failure nothing is left but the trace. */
+static bool replay_build(emu_replayer *r, char *err, size_t errlen)
 {
-    *out = NULL;
-    emu_replayer *r = calloc(1, sizeof(*r));
-    if (!r) {
-        snprintf(err, errlen, "out of memory");
-        return EMU_EXIT_USAGE;
-    }
-    r->verify = verify;
+    const char *path = r->path;
     emu_scenario_init_empty(&r->s);
-    if (!trace_load(path, &r->t, err, errlen)) {
-        free(r);
-        return EMU_EXIT_USAGE;
-    }
     const trace_header *h = &r->t.header;
     emu_config cfg;
     emu_config_default(&cfg);
@@ -742,15 +738,72 @@ int emu_replay_open(const char *path, bool verify, emu_replayer **out, char *err
         goto bad_machine;
     if (r->snapshots_ok)
         take_snapshot(r);
-    *out = r;
-    return 0;
+    return true;
 bad_machine:
     emu_machine_free(&r->m);
 bad:
     emu_scenario_free(&r->s);
-    trace_file_free(&r->t);
-    free(r);
-    return EMU_EXIT_USAGE;
+    return false;
+}
+
+int emu_replay_open(const char *path, bool verify, emu_replayer **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    emu_replayer *r = calloc(1, sizeof(*r));
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return EMU_EXIT_USAGE;
+    }
+    r->verify = verify;
+    snprintf(r->path, sizeof(r->path), "%s", path);
+    if (!trace_load(path, &r->t, err, errlen)) {
+        free(r);
+        return EMU_EXIT_USAGE;
+    }
+    if (!replay_build(r, err, errlen)) {
+        trace_file_free(&r->t);
+        free(r);
+        return EMU_EXIT_USAGE;
+    }
+    *out = r;
+    return 0;
+}
+
+/* Seeking back where there is no snapshot (VMX modes: the hypervisor's
+ * state is not snapshotted): the machine is built again at cycle 0 from
+ * the trace and runs forward — the run is deterministic, so it passes
+ * through exactly the recorded states. Observers others subscribed (the
+ * window's) and the console are carried over to the new machine. */
+static bool replay_rebuild(emu_replayer *r, char *err, size_t errlen)
+{
+    cpu_obs_bus others = {0};
+    for (unsigned k = 0; k < r->m.obs.count; k++) {
+        void *ctx = r->m.obs.sub[k].ctx;
+        if (ctx != r && ctx != &r->s)
+            others.sub[others.count++] = r->m.obs.sub[k];
+    }
+    emu_console_fn console = r->m.console;
+    void *console_ctx = r->m.console_ctx;
+    cpu_obs_unsubscribe(&r->m.obs, replay_event, r);
+    emu_machine_free(&r->m);
+    emu_scenario_free(&r->s);
+    for (size_t k = 0; k < r->nsnap; k++)
+        free_snapshot(r->snap[k]);
+    r->nsnap = 0;
+    r->ev_i = r->dg_i = r->in_i = 0;
+    r->diverged = r->done = false;
+    r->diag[0] = 0;
+    memset(&r->m, 0, sizeof(r->m));
+    if (!replay_build(r, err, errlen)) {
+        r->diverged = true; /* nothing runs any more */
+        snprintf(r->diag, sizeof(r->diag), "rebuilding the machine failed: %s", err);
+        return false;
+    }
+    r->m.console = console;
+    r->m.console_ctx = console_ctx;
+    for (unsigned k = 0; k < others.count; k++)
+        cpu_obs_subscribe(&r->m.obs, others.sub[k].fn, others.sub[k].ctx);
+    return true;
 }
 
 void emu_replay_close(emu_replayer *r)
