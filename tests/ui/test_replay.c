@@ -1,5 +1,6 @@
 /*
- * test_replay.c — the window's commands over a replayed trace: b steps
+ * test_replay.c — the window's commands over a replayed trace, native and
+ * posted (the latter without snapshots: a rebuild from the trace): b steps
  * back one scheduling round to exactly the state the recorded run had
  * there (digests against a machine run directly), s steps forward again,
  * r goes back to the start, and the events remembered from the abandoned
@@ -16,13 +17,18 @@
 
 #define QUANTUM 1000
 
+/* Native replays step back through snapshots; VMX modes (posted, the
+ * default) by building the machine again from the trace. */
+static const emu_mode modes[] = {EMU_MODE_NATIVE, EMU_MODE_POSTED};
+static emu_mode test_mode = EMU_MODE_NATIVE;
+
 static emu_machine *machine(const char *path)
 {
     emu_machine *m = calloc(1, sizeof(*m));
     emu_config cfg;
     char err[512];
     emu_config_default(&cfg);
-    cfg.mode = EMU_MODE_NATIVE; /* the machine alone; test_hv_view.c has the VMX modes */
+    cfg.mode = test_mode;
     cfg.ncpus = 2;
     cfg.mem_bytes = 16u << 20;
     cfg.quantum = QUANTUM;
@@ -44,6 +50,7 @@ static uint64_t digest_at(const char *guest, uint64_t cycle)
 
 START_TEST(step_back_through_a_replay)
 {
+    test_mode = modes[_i];
     char guest[512], trace[] = "/tmp/apicv_ui_trace_XXXXXX", err[512];
     snprintf(guest, sizeof(guest), "%s/apic_ipi.elf", APICV_GUEST_DIR);
     int fd = mkstemp(trace);
@@ -120,7 +127,7 @@ int main(void)
     Suite *s = suite_create("ui_replay");
     TCase *tc = tcase_create("replay");
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, step_back_through_a_replay);
+    tcase_add_loop_test(tc, step_back_through_a_replay, 0, 2);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
