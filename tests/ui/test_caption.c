@@ -2,7 +2,8 @@
  * test_caption.c — a scenario's narration in the window: the caption the
  * scenario shows at a moment travels in the snapshot of that moment, and a
  * restart applies the scenario again, so the same moment shows the same
- * caption. Runs scenarios/posted_demo.scn, the default demo.
+ * caption, and outside observers (--log) keep listening. Runs
+ * scenarios/posted_demo.scn, the default demo.
  */
 #include <check.h>
 #include <stdio.h>
@@ -49,6 +50,12 @@ static void close_demo(demo *d)
     free(d);
 }
 
+static void count_events(void *ctx, const cpu_obs_event *ev)
+{
+    (void)ev;
+    (*(uint64_t *)ctx)++;
+}
+
 /* Runs to the first round boundary at or after cycle and snapshots. */
 static void run_to(demo *d, uint64_t cycle)
 {
@@ -72,15 +79,20 @@ START_TEST(snapshot_carries_the_scenario_caption)
     char at_20500[sizeof(d->snap.caption)];
     snprintf(at_20500, sizeof(at_20500), "%s", d->snap.caption);
 
-    /* Restart: a new machine with the scenario applied again. */
+    /* Restart: a new machine with the scenario applied again; an observer
+     * from outside (the command line's --log) stays subscribed. */
+    uint64_t logged = 0;
+    ck_assert(cpu_obs_subscribe(&d->m.obs, count_events, &logged));
     char err[512];
     ck_assert_ptr_nonnull(d->t.restart);
     ck_assert_msg(d->t.restart(d->t.ctx, err, sizeof(err)), "%s", err);
     ck_assert_uint_eq(d->m.now, 0);
+    uint64_t at_restart = logged;
     run_to(d, 1);
     ck_assert_str_eq(d->snap.caption, emu_scenario_caption_text(&d->scn, 0));
     run_to(d, 20500);
     ck_assert_str_eq(d->snap.caption, at_20500);
+    ck_assert_uint_gt(logged, at_restart);
     /* ... and it still ends as the scenario expects. */
     while (!d->t.run(d->t.ctx, 1000000))
         ;
