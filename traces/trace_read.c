@@ -289,6 +289,10 @@ bool trace_parse(const char *name, const uint8_t *buf, size_t len, trace_file *t
             break;
         }
         uint64_t plen;
+        if (c.pos >= len) {
+            fail(&c, "expected the record length, got the end of the file (truncated trace)");
+            break;
+        }
         if (!get_varint(&c, "the record length", &plen))
             break;
         if (plen > len - c.pos || len - c.pos - plen < 4) {
