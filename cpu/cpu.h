@@ -396,6 +396,9 @@ static inline void cpu_signal(cpu_t *c, uint32_t evt)
 
 /* RFLAGS with lazily computed arithmetic flags materialised. */
 uint64_t cpu_get_rflags(cpu_t *c);
+/* The same value without folding the lazy flags into c (for observers:
+ * the window and the digests read the CPU, they never change it). */
+uint64_t cpu_peek_rflags(const cpu_t *c);
 void cpu_set_rflags(cpu_t *c, uint64_t v);
 
 /* True when an external interrupt can be taken now: RFLAGS.IF = 1 and no

@@ -12,13 +12,6 @@
  */
 #include "cpu/cpu_internal.h"
 
-static inline void branch_to(cpu_t *c, uint64_t target)
-{
-    if (unlikely(!cpu_canonical(target)))
-        cpu_gp0(c);
-    c->next_rip = target;
-}
-
 /* ZF straight from the lazy result: ZF is res == 0 for every lazy kind. */
 static inline bool zf_now(const cpu_t *c)
 {
@@ -30,20 +23,20 @@ static inline bool zf_now(const cpu_t *c)
 static void jcc(cpu_t *c, const cpu_insn *i)
 {
     if (cpu_cond(c, i->sub))
-        branch_to(c, c->next_rip + i->imm);
+        cpu_branch_to(c, c->next_rip + i->imm);
 }
 
 /* JZ and JNZ close most loops: test the lazy result without a call. */
 static void jz(cpu_t *c, const cpu_insn *i)
 {
     if (zf_now(c))
-        branch_to(c, c->next_rip + i->imm);
+        cpu_branch_to(c, c->next_rip + i->imm);
 }
 
 static void jnz(cpu_t *c, const cpu_insn *i)
 {
     if (!zf_now(c))
-        branch_to(c, c->next_rip + i->imm);
+        cpu_branch_to(c, c->next_rip + i->imm);
 }
 
 bool cpu_is_jcc(const cpu_insn *i)
@@ -60,12 +53,12 @@ static bool decode_jcc(cpu_insn *i) /* 70..7F, 0F 80..8F */
 
 static void jmp_rel(cpu_t *c, const cpu_insn *i)
 {
-    branch_to(c, c->next_rip + i->imm);
+    cpu_branch_to(c, c->next_rip + i->imm);
 }
 
 static void jmp_rm(cpu_t *c, const cpu_insn *i)
 {
-    branch_to(c, cpu_rm_read(c, i, 8));
+    cpu_branch_to(c, cpu_rm_read(c, i, 8));
 }
 
 /* ---- CALL, RET (SDM Vol. 2 "CALL", "RET") ------------------------------------------ */
@@ -189,7 +182,7 @@ static void jrcxz(cpu_t *c, const cpu_insn *i)
 {
     uint64_t n = i->asize == 4 ? (uint32_t)c->gpr[CPU_RCX] : c->gpr[CPU_RCX];
     if (n == 0)
-        branch_to(c, c->next_rip + i->imm);
+        cpu_branch_to(c, c->next_rip + i->imm);
 }
 
 static bool decode_loop(cpu_insn *i) /* E0..E3 */

@@ -72,6 +72,14 @@ uint64_t cpu_lf_flags(const cpu_t *c)
     return f;
 }
 
+uint64_t cpu_peek_rflags(const cpu_t *c)
+{
+    uint64_t f = c->rflags;
+    if (c->lf_op != CPU_LF_NONE)
+        f = (f & ~(uint64_t)CPU_FL_ARITH) | cpu_lf_flags(c);
+    return f | CPU_FL_FIXED1;
+}
+
 uint64_t cpu_get_rflags(cpu_t *c)
 {
     if (c->lf_op != CPU_LF_NONE) {

@@ -457,18 +457,24 @@ static inline bool cpu_cond_sub(const cpu_t *c, unsigned cc)
  * cost added before it executes, so retired counts, cycles and fault RIPs
  * match unfused execution. The first half cannot fault (registers only).
  */
+/* A near branch's new RIP: #GP(0) at the branch itself when the target is
+ * not canonical (SDM Vol. 2 "Jcc", "JMP", "CALL"), else next_rip. */
+static inline void cpu_branch_to(cpu_t *c, uint64_t target)
+{
+    if (unlikely(!cpu_canonical(target)))
+        cpu_gp0(c);
+    c->next_rip = target;
+}
+
 static inline void cpu_fused_jz(cpu_t *c, const cpu_insn *j, bool taken)
 {
     uint64_t rip = c->next_rip, next = rip + j->len;
     c->rip = rip;
     c->cycles += j->cost;
-    if (taken) {
-        uint64_t target = next + j->imm;
-        if (unlikely(!cpu_canonical(target)))
-            cpu_gp0(c); /* SDM Vol. 2 "Jcc": #GP(0) at the Jcc itself */
-        next = target;
-    }
-    c->next_rip = next;
+    if (taken)
+        cpu_branch_to(c, next + j->imm);
+    else
+        c->next_rip = next;
 }
 
 /* Any condition (SDM Vol. 1 B.1); taken for JZ/JNZ is computed by the
@@ -476,14 +482,12 @@ static inline void cpu_fused_jz(cpu_t *c, const cpu_insn *j, bool taken)
  * is res == 0 for every lazy kind). */
 static inline void cpu_fused_jcc(cpu_t *c, const cpu_insn *j)
 {
-    c->rip = c->next_rip;
     cpu_fused_jz(c, j, cpu_cond(c, j->sub));
 }
 
 /* The same after a CMP/SUB first half: no call, no kind dispatch. */
 static inline void cpu_fused_jcc_sub(cpu_t *c, const cpu_insn *j)
 {
-    c->rip = c->next_rip;
     cpu_fused_jz(c, j, cpu_cond_sub(c, j->sub));
 }
 

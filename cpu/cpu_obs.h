@@ -63,8 +63,12 @@ typedef struct cpu_obs_bus {
     } sub[CPU_OBS_MAX];
 } cpu_obs_bus;
 
-/* Registers an observer; returns false when the bus is full. */
+/* Registers an observer (once: the same fn and ctx again is a no-op);
+ * returns false when the bus is full. */
 bool cpu_obs_subscribe(cpu_obs_bus *bus, cpu_obs_fn fn, void *ctx);
+/* Registers every observer of `from` not yet on bus (a machine rebuilt in
+ * place keeps its listeners); false when the bus filled up. */
+bool cpu_obs_subscribe_all(cpu_obs_bus *bus, const cpu_obs_bus *from);
 /* Removes an observer registered with the same fn and ctx. */
 void cpu_obs_unsubscribe(cpu_obs_bus *bus, cpu_obs_fn fn, void *ctx);
 /* Hands ev to every observer, in order of subscription. */

@@ -79,13 +79,7 @@ static uint64_t ram_digest(const uint8_t *ram, uint64_t size)
 /* General registers, RIP, RFLAGS, the clock and run state of one CPU. */
 static uint64_t regs_digest(const cpu_t *src)
 {
-    /* cpu_get_rflags materialises the lazy flags: do it on a copy. */
-    cpu_t *c = malloc(sizeof(*c));
-    if (!c)
-        abort();
-    memcpy(c, src, sizeof(*c));
-    uint64_t rflags = cpu_get_rflags(c);
-    free(c);
+    uint64_t rflags = cpu_peek_rflags(src);
     uint64_t h = FNV_OFFSET;
     fnv_words(&h, src->gpr, 16);
     const uint64_t v[] = {src->rip, rflags, src->cycles, src->insns, src->cpl, src->halted,

@@ -776,12 +776,7 @@ int emu_replay_open(const char *path, bool verify, emu_replayer **out, char *err
  * window's) and the console are carried over to the new machine. */
 static bool replay_rebuild(emu_replayer *r, char *err, size_t errlen)
 {
-    cpu_obs_bus others = {0};
-    for (unsigned k = 0; k < r->m.obs.count; k++) {
-        void *ctx = r->m.obs.sub[k].ctx;
-        if (ctx != r && ctx != &r->s)
-            others.sub[others.count++] = r->m.obs.sub[k];
-    }
+    cpu_obs_bus listeners = r->m.obs;
     emu_console_fn console = r->m.console;
     void *console_ctx = r->m.console_ctx;
     cpu_obs_unsubscribe(&r->m.obs, replay_event, r);
@@ -801,8 +796,8 @@ static bool replay_rebuild(emu_replayer *r, char *err, size_t errlen)
     }
     r->m.console = console;
     r->m.console_ctx = console_ctx;
-    for (unsigned k = 0; k < others.count; k++)
-        cpu_obs_subscribe(&r->m.obs, others.sub[k].fn, others.sub[k].ctx);
+    /* The replay's and the scenario's own are back already: no-ops. */
+    cpu_obs_subscribe_all(&r->m.obs, &listeners);
     return true;
 }
 

@@ -256,20 +256,14 @@ static bool mt_restart(void *ctx, char *err, size_t errlen)
     free(trial);
     if (!loads)
         return false;
-    /* Observers the command line subscribed (the --log writer) follow the
-     * machine; the window's recorder and the scenario subscribe anew. */
-    cpu_obs_bus others = {0};
-    for (unsigned k = 0; k < m->obs.count; k++) {
-        void *ctx = m->obs.sub[k].ctx;
-        if (ctx != &mt->rec && ctx != (void *)mt->scenario)
-            others.sub[others.count++] = m->obs.sub[k];
-    }
-    cpu_obs_unsubscribe(&m->obs, ui_recorder_event, &mt->rec);
+    /* Every observer follows the machine in its old order: the command
+     * line's (the --log writer), the scenario's, the window's recorder
+     * (whose own subscriptions below are then no-ops). */
+    cpu_obs_bus listeners = m->obs;
     emu_machine_free(m);
     if (!emu_machine_init(m, &cfg, mt->guest, err, errlen))
         return false;
-    for (unsigned k = 0; k < others.count; k++)
-        cpu_obs_subscribe(&m->obs, others.sub[k].fn, others.sub[k].ctx);
+    cpu_obs_subscribe_all(&m->obs, &listeners);
     m->console = console;
     m->console_ctx = console_ctx;
     if (mt->scenario && !emu_scenario_apply(mt->scenario, m, err, errlen))

@@ -172,7 +172,7 @@ static void snapshot_cpu(ui_cpu_snap *c, cpu_t *cpu, const apic_t *a)
     memset(c, 0, sizeof(*c));
     memcpy(c->gpr, cpu->gpr, sizeof(c->gpr));
     c->rip = cpu->rip;
-    c->rflags = cpu_get_rflags(cpu);
+    c->rflags = cpu_peek_rflags(cpu);
     c->cr0 = cpu->cr0;
     c->cr2 = cpu->cr2;
     c->cr3 = cpu->cr3;

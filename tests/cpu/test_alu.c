@@ -7,6 +7,7 @@
 #include <check.h>
 
 #include "cpu/cpu.h"
+#include "cpu/cpu_internal.h" /* CPU_LF_NONE: the lazy state itself */
 #include "tests/support/cpu_harness.h"
 
 #define CF CPU_FL_CF
@@ -77,6 +78,21 @@ static void assert_fault(int v)
     ck_assert_int_eq(cpu_harness_vector(&h), v);
     ck_assert_uint_eq(cpu_harness_peek64(&h, rip_slot), CPU_HARNESS_CODE);
 }
+
+/* Peeking at RFLAGS gives what reading it gives, and leaves the lazy
+ * state as it was (observers never change the CPU). */
+START_TEST(peek_rflags_reads_without_folding)
+{
+    gpr()[CPU_RAX] = 0x7F;
+    RUN(0x04, 0x01); /* add al, 1: OF, SF, AF set lazily */
+    ck_assert_uint_ne(h.cpu.lf_op, CPU_LF_NONE);
+    unsigned lazy = h.cpu.lf_op;
+    uint64_t peeked = cpu_peek_rflags(&h.cpu);
+    ck_assert_uint_eq(h.cpu.lf_op, lazy);
+    ck_assert_uint_eq(peeked, cpu_get_rflags(&h.cpu));
+    ck_assert_uint_eq(peeked & ARITH, CPU_FL_OF | CPU_FL_SF | CPU_FL_AF);
+}
+END_TEST
 
 START_TEST(add_overflow_and_zero_extension)
 {
@@ -533,6 +549,7 @@ static Suite *alu_suite(void)
     Suite *s = suite_create("cpu_alu");
     TCase *tc = tcase_create("alu");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, peek_rflags_reads_without_folding);
     tcase_add_test(tc, add_overflow_and_zero_extension);
     tcase_add_test(tc, add_carry_byte_merges);
     tcase_add_test(tc, adc_sbb_carry_in);
