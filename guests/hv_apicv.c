@@ -194,10 +194,18 @@ static void access_page_checks(void)
     GUEST_CHECK(vapic(APIC_TPR) == 0x20 && vapic(APIC_PPR) == 0x20);
     xapic_write(APIC_TPR, 0);
     GUEST_CHECK(exits(X_WRITE) == w0 + 1);
+    /* ICR high: APIC-write emulation of any offset 310H-313H clears bytes
+     * 2:0 and nothing else happens — no exit, whichever byte is written. */
+    xapic_write(APIC_ICR_HI, 0xAABBCCDDu);
+    GUEST_CHECK(vapic(APIC_ICR_HI) == 0xAA000000u);
+    *(volatile uint8_t *)(uintptr_t)(XAPIC_BASE + APIC_ICR_HI + 3) = 0x12;
+    *(volatile uint8_t *)(uintptr_t)(XAPIC_BASE + APIC_ICR_HI + 1) = 0x77;
+    GUEST_CHECK(xapic_read(APIC_ICR_HI) == 0x12000000u);
+    GUEST_CHECK(exits(X_WRITE) == w0 + 1);
     /* A 1-byte write to 081H: APIC-write exit with qualification 081H. */
     *(volatile uint8_t *)(uintptr_t)(XAPIC_BASE + 0x81) = 5;
     last_exit_is(X_WRITE, 0x081);
-    checks += 6;
+    checks += 9;
 }
 
 /* Sections 4: self-IPI through the ICR with TPR masking, then TPR

@@ -163,34 +163,44 @@ static bool icr_is_virtualizable_self_ipi(uint32_t icr)
 }
 
 /*
- * SDM 29.4.3.2 "APIC-Write Emulation", keyed on the page offset of the
- * virtualized write (a 1-byte write to 081H is emulated for 081H: an
- * APIC-write exit):
- *   080H  bytes 3:1 of VTPR cleared, TPR virtualization;
- *   0B0H  with VID: VEOI cleared, EOI virtualization; else exit 56;
- *   300H  with VID and a virtualizable self-IPI in VICR_LO: self-IPI
- *         virtualization of its vector; else exit 56;
- *   310H  bytes 2:0 of VICR_HI cleared, nothing else;
- *   other exit 56.
- * The outcome is emitted before the algorithm it starts, so the log reads
- * in causal order.
+ * SDM 29.4.3.2 "APIC-Write Emulation" (30.4.3.2 in later editions) decides
+ * on the page offset of the virtualized write, byte for byte as the SDM
+ * lists it: three keys are single offsets and one is a range.
+ *   080H       bytes 3:1 of VTPR cleared, TPR virtualization;
+ *   0B0H       with VID: VEOI cleared, EOI virtualization; else exit 56;
+ *   300H       with VID and a virtualizable self-IPI in VICR_LO: self-IPI
+ *              virtualization of its vector; else exit 56;
+ *   310H-313H  bytes 2:0 of VICR_HI cleared, no other virtualization and
+ *              no VM exit (a 1-byte write to 311H clears 310H-312H too);
+ *   any other  exit 56 with the offset as qualification — among them
+ *              081H-083H, 0B1H-0B3H and 301H-303H: a narrow write into
+ *              TPR, EOI or ICR low that does not start at the register is
+ *              not emulated by the processor but left to the VMM.
  */
+static enum vmx_apic_write_outcome apic_write_outcome(unsigned offset, bool vid, uint32_t icr)
+{
+    if (offset >= VMX_VAPIC_ICR_HI && offset <= VMX_VAPIC_ICR_HI + 3u)
+        return VMX_APIC_WRITE_NONE;
+    switch (offset) {
+    case VMX_VAPIC_TPR: return VMX_APIC_WRITE_TPR;
+    case VMX_VAPIC_EOI: return vid ? VMX_APIC_WRITE_EOI : VMX_APIC_WRITE_EXIT;
+    case VMX_VAPIC_ICR_LO:
+        return vid && icr_is_virtualizable_self_ipi(icr) ? VMX_APIC_WRITE_SELF_IPI
+                                                         : VMX_APIC_WRITE_EXIT;
+    default: return VMX_APIC_WRITE_EXIT;
+    }
+}
+
+/* SDM 29.4.3.2: the emulation after the operation that made the virtualized
+ * write at `offset` (apic_write_outcome decides what it is). The outcome is
+ * emitted before the algorithm it starts, so the log reads in causal order. */
 enum vmx_apic_write_outcome vmx_apicv_apic_write_emulation(vmx_vcpu *v, unsigned offset)
 {
     bool vid = (vmx_proc2(v) & VMX_PROC2_VIRT_INTR_DELIVERY) != 0;
     uint32_t before = (uint32_t)v->apicv_aux[0];
     uint32_t icr = vmx_vapic_read32(v, VMX_VAPIC_ICR_LO);
-    enum vmx_apic_write_outcome out;
     offset &= 0xFFFu;
-    switch (offset) {
-    case VMX_VAPIC_TPR: out = VMX_APIC_WRITE_TPR; break;
-    case VMX_VAPIC_EOI: out = vid ? VMX_APIC_WRITE_EOI : VMX_APIC_WRITE_EXIT; break;
-    case VMX_VAPIC_ICR_LO:
-        out = vid && icr_is_virtualizable_self_ipi(icr) ? VMX_APIC_WRITE_SELF_IPI : VMX_APIC_WRITE_EXIT;
-        break;
-    case VMX_VAPIC_ICR_HI: out = VMX_APIC_WRITE_NONE; break;
-    default: out = VMX_APIC_WRITE_EXIT; break;
-    }
+    enum vmx_apic_write_outcome out = apic_write_outcome(offset, vid, icr);
     vmx_apicv_emit(v, VMX_EV_APIC_WRITE_EMUL, offset, before, out);
     switch (out) {
     case VMX_APIC_WRITE_TPR:

@@ -80,7 +80,7 @@ static unsigned sdm_emulation(unsigned offset, bool vid, uint32_t icr_after)
     case 0x080: return VMX_APIC_WRITE_TPR;
     case 0x0B0: return vid ? VMX_APIC_WRITE_EOI : VMX_APIC_WRITE_EXIT;
     case 0x300: return vid && sdm_self_ipi_ok(icr_after) ? VMX_APIC_WRITE_SELF_IPI : VMX_APIC_WRITE_EXIT;
-    case 0x310: return VMX_APIC_WRITE_NONE;
+    case 0x310: case 0x311: case 0x312: case 0x313: return VMX_APIC_WRITE_NONE;
     default: return VMX_APIC_WRITE_EXIT;
     }
 }
@@ -409,6 +409,83 @@ START_TEST(emulation_icr_high_and_others)
 }
 END_TEST
 
+/*
+ * 29.4.3.2 keys APIC-write emulation on the page offset: 080H, 0B0H and 300H
+ * are single offsets, 310H-313H a range. Every byte offset of the four
+ * registers, every size that stays inside the register's low dword, with
+ * and without VID: the page afterwards, the exit (none, or 56 with the
+ * offset) and the algorithm that ran, each written out here by hand.
+ */
+START_TEST(emulation_every_byte_of_the_keyed_registers)
+{
+    static const unsigned regs[] = {0x080, 0x0B0, 0x300, 0x310};
+    static const unsigned sizes[] = {1, 2, 4};
+    const uint32_t old = 0xA1B2C3D4u, data = 0x00040031u;
+    unsigned points = 0;
+    for (int vid = 0; vid < 2; vid++) {
+        for (unsigned r = 0; r < 4; r++) {
+            for (unsigned delta = 0; delta < 4; delta++) {
+                for (unsigned si = 0; si < 3; si++) {
+                    unsigned size = sizes[si], off = regs[r] + delta;
+                    if (delta + size > 4)
+                        continue;
+                    apicv_fx f;
+                    fx_init(&f, VAA | REGV | (vid ? VID : 0));
+                    vmx_vmcs_set(&f.v.vmcs, VMCS_EXIT_REASON, NO_EXIT);
+                    fx_set_page32(&f, regs[r], old);
+                    uint64_t val = data;
+                    ck_assert(vmx_apicv_mmio(&f.v, FX_APIC_ACCESS + off, size, CPU_ACC_WRITE, &val));
+                    uint32_t mask = (size == 4 ? 0xFFFFFFFFu : (1u << (8 * size)) - 1) << (8 * delta);
+                    uint32_t stored = (old & ~mask) | ((data << (8 * delta)) & mask);
+                    ck_assert_uint_eq(fx_page32(&f, regs[r]), stored);
+                    vmx_apicv_after_insn(&f.v);
+                    points++;
+                    uint32_t want_page = stored;
+                    bool exits = true;
+                    unsigned algo = 0; /* event of the algorithm that must run */
+                    if (regs[r] == 0x310) {
+                        want_page = stored & 0xFF000000u;
+                        exits = false;
+                    } else if (off == 0x080) {
+                        want_page = stored & 0xFFu;
+                        exits = false;
+                        algo = VMX_EV_TPR_VIRT;
+                    } else if (off == 0x0B0 && vid) {
+                        want_page = 0;
+                        exits = false;
+                        algo = VMX_EV_EOI_VIRT;
+                    } else if (off == 0x300 && vid && size == 4) {
+                        /* 00040031H: fixed, edge, self, vector 31H. */
+                        exits = false;
+                        algo = VMX_EV_SELF_IPI_VIRT;
+                    }
+                    ck_assert_msg(fx_page32(&f, regs[r]) == want_page,
+                                  "vid %d off %#x size %u: page %#x, want %#x", vid, off, size,
+                                  fx_page32(&f, regs[r]), want_page);
+                    if (exits) {
+                        ck_assert_msg(fx_exit_reason(&f) == VMX_EXIT_APIC_WRITE,
+                                      "vid %d off %#x size %u: no exit 56", vid, off, size);
+                        ck_assert_uint_eq(fx_exit_qual(&f), off);
+                    } else {
+                        ck_assert_msg(fx_exit_reason(&f) == NO_EXIT,
+                                      "vid %d off %#x size %u: exit %u", vid, off, size,
+                                      fx_exit_reason(&f));
+                    }
+                    ck_assert_int_eq(fx_count(&f, VMX_EV_TPR_VIRT), algo == VMX_EV_TPR_VIRT);
+                    ck_assert_int_eq(fx_count(&f, VMX_EV_EOI_VIRT), algo == VMX_EV_EOI_VIRT);
+                    ck_assert_int_eq(fx_count(&f, VMX_EV_SELF_IPI_VIRT),
+                                     algo == VMX_EV_SELF_IPI_VIRT);
+                    ck_assert(!f.v.apic_write_pending);
+                    fx_free(&f);
+                }
+            }
+        }
+    }
+    /* per register: 3 sizes at +0, 2 at +1, 2 at +2, 1 at +3 */
+    ck_assert_uint_eq(points, 2 * 4 * (3 + 2 + 2 + 1));
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("apicv_access");
@@ -422,6 +499,7 @@ static Suite *suite(void)
     tcase_add_test(t, emulation_eoi);
     tcase_add_test(t, emulation_icr_low_cases);
     tcase_add_test(t, emulation_icr_high_and_others);
+    tcase_add_test(t, emulation_every_byte_of_the_keyed_registers);
     suite_add_tcase(s, t);
     return s;
 }
