@@ -9,22 +9,26 @@
 #include <string.h>
 
 typedef struct vmx_field_desc {
-    uint32_t enc;
-    const char *name;
+    uint32_t enc;          /* full encoding (access type 0) */
+    const char *name;      /* NULL: no field has this slot */
+    const char *high_name; /* "<field>_HIGH", the name of the high access */
 } vmx_field_desc;
 
-#define VMX_VMCS_DESC(name, enc) {(enc), #name},
-static const vmx_field_desc vmx_fields[] = {VMX_VMCS_FIELDS(VMX_VMCS_DESC)};
+/* Every field at its storage slot (VMX_VMCS_SLOT: width, type and index
+ * bits 4:0 of the encoding), so that a lookup is one index and one compare
+ * instead of a search. Built by the compiler and immutable. Two fields of
+ * one slot would be a second initializer of one element, which gcc
+ * (-Woverride-init, in -Wextra) and clang (-Winitializer-overrides) reject
+ * under -Werror; the slot's encoding compare rejects an index above 31. */
+#define VMX_VMCS_DESC(name, e) [VMX_VMCS_SLOT(e)] = {(e), #name, #name "_HIGH"},
+static const vmx_field_desc vmx_by_slot[VMX_VMCS_NSLOTS] = {VMX_VMCS_FIELDS(VMX_VMCS_DESC)};
 #undef VMX_VMCS_DESC
-#define VMX_NFIELDS (sizeof vmx_fields / sizeof vmx_fields[0])
 
-/* Finds the table entry of a full encoding (bit 0 clear). */
+/* The table entry of a full encoding (bit 0 clear), NULL when none: O(1). */
 static const vmx_field_desc *vmx_field_lookup(uint32_t full)
 {
-    for (size_t i = 0; i < VMX_NFIELDS; i++)
-        if (vmx_fields[i].enc == full)
-            return &vmx_fields[i];
-    return NULL;
+    const vmx_field_desc *d = &vmx_by_slot[VMX_VMCS_SLOT(full)];
+    return d->name && d->enc == full ? d : NULL;
 }
 
 /* SDM 24.11.2: only 64-bit fields have a "high" access type; bits 31:15
@@ -61,14 +65,7 @@ const char *vmx_vmcs_field_name(uint32_t enc)
     if (!vmx_vmcs_field_valid(enc))
         return NULL;
     const vmx_field_desc *d = vmx_field_lookup(enc & ~VMX_ENC_HIGH);
-    if (!(enc & VMX_ENC_HIGH))
-        return d->name;
-    /* The high halves are named "<field>_HIGH"; built once per field in a
-     * static, immutable table of the same order as vmx_fields. */
-#define VMX_VMCS_HIGH_NAME(name, e) #name "_HIGH",
-    static const char *const highs[] = {VMX_VMCS_FIELDS(VMX_VMCS_HIGH_NAME)};
-#undef VMX_VMCS_HIGH_NAME
-    return highs[d - vmx_fields];
+    return (enc & VMX_ENC_HIGH) ? d->high_name : d->name;
 }
 
 void vmx_vmcs_clear(vmx_vmcs *v)

@@ -4,6 +4,7 @@
  * (SDM Vol. 3C 24.11.2, 30.3, Vol. 3D appendix B), exit-reason names.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,49 @@ START_TEST(test_named_encodings)
     ck_assert_uint_eq(VMCS_GUEST_RIP, 0x681E);
     ck_assert_uint_eq(VMCS_HOST_RIP, 0x6C16);
     ck_assert_uint_eq(VMCS_EPT_POINTER, 0x201A);
+}
+END_TEST
+
+/* The O(1) lookup by storage slot accepts exactly the listed fields (and
+ * the high access of the 64-bit ones): every 16-bit encoding is checked
+ * against a plain search of the field list, and the names agree. A slot
+ * shared by an unlisted encoding (index bits 9:5 differ) must not match. */
+START_TEST(test_lookup_matches_field_list)
+{
+    static const uint32_t all[] = {
+#define X(name, enc) enc,
+        VMX_VMCS_FIELDS(X)
+#undef X
+    };
+    static const char *const names[] = {
+#define X(name, enc) #name,
+        VMX_VMCS_FIELDS(X)
+#undef X
+    };
+    size_t n = sizeof all / sizeof all[0];
+    unsigned valid = 0;
+    for (uint32_t e = 0; e <= 0xFFFFu; e++) {
+        size_t found = n;
+        for (size_t i = 0; i < n; i++)
+            if (all[i] == (e & ~1u))
+                found = i;
+        bool expect = found < n && (!(e & 1) || VMX_ENC_WIDTH(e) == VMX_WIDTH_64);
+        ck_assert_msg(vmx_vmcs_field_valid(e) == expect, "encoding %#x: valid %d, expected %d", e,
+                      vmx_vmcs_field_valid(e), expect);
+        if (!expect) {
+            ck_assert_ptr_null(vmx_vmcs_field_name(e));
+            continue;
+        }
+        valid++;
+        char want[64];
+        snprintf(want, sizeof want, "%s%s", names[found], (e & 1) ? "_HIGH" : "");
+        ck_assert_str_eq(vmx_vmcs_field_name(e), want);
+    }
+    ck_assert_uint_gt(valid, n);
+    /* Same slot as GUEST_RIP (681EH), index bit 5 set: not a field. */
+    ck_assert(!vmx_vmcs_field_valid(0x685Eu));
+    ck_assert_uint_eq(VMX_VMCS_SLOT(0x685Eu), VMX_VMCS_SLOT(VMCS_GUEST_RIP));
+    ck_assert(!vmx_vmcs_field_valid(0x10000u | VMCS_GUEST_RIP));
 }
 END_TEST
 
@@ -263,6 +307,7 @@ int main(void)
     tcase_add_checked_fixture(t, setup, NULL);
     tcase_add_test(t, test_named_encodings);
     tcase_add_test(t, test_encoding_structure_and_slots);
+    tcase_add_test(t, test_lookup_matches_field_list);
     tcase_add_test(t, test_widths);
     tcase_add_test(t, test_readonly_and_invalid);
     tcase_add_test(t, test_high_access);
