@@ -295,6 +295,10 @@ void apic_eoi(apic_t *a);
 void apic_accept(apic_t *a, uint8_t vector, unsigned delivery_mode, bool level);
 /* apic_accept for an IPI record (INIT level de-assert is dropped). */
 void apic_accept_ipi(apic_t *a, const apic_ipi *ipi);
+/* Records detected errors (APIC_ESR_* bits) in the ESR and raises the LVT
+ * error interrupt (SDM 11.5.3). Public for a hypervisor that sends messages
+ * on behalf of a guest's APIC (an ICR write it emulates). */
+void apic_signal_error(apic_t *a, uint32_t bits);
 /* An edge on LINT0/LINT1 (pin 0/1), delivered through its LVT entry
  * (SDM 11.5.1): fixed, NMI, SMI and INIT; ExtINT is unimplemented. */
 void apic_raise_lint(apic_t *a, unsigned pin);

@@ -32,9 +32,6 @@ static inline void apic_vec_clear(uint32_t *r, unsigned v)
 /* Highest set vector of a 256-bit register, or -1. */
 int apic_vec_highest(const uint32_t *r);
 
-/* Records detected errors in the ESR and raises the LVT error interrupt
- * (SDM 11.5.3). */
-void apic_signal_error(apic_t *a, uint32_t bits);
 /* Raises CPU_EVT_INTR when something may be deliverable. */
 void apic_update_signal(apic_t *a);
 /* Delivers a local interrupt through LVT entry lvt (SDM 11.5.1). Returns

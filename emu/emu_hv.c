@@ -421,9 +421,23 @@ static void hv_post(emu_hv *hv, emu_hv_vcpu *vc, uint8_t vector)
     }
 }
 
+/*
+ * Every fixed interrupt for a vCPU — a device MSI (SEND_MSI, port F0H, a
+ * scenario), an IPI, the guest's timer — arrives here. SDM 11.5.3 "Error
+ * Handling": a local APIC refuses a vector 0-15 with "receive illegal
+ * vector" and never sets its IRR bit. The guest's APIC keeps its ESR in the
+ * software APIC in every mode (apicv/posted latch it onto the virtual-APIC
+ * page at an ESR write), so the refusal happens there and nothing reaches
+ * IRR, VIRR, RVI or PIR; the error may raise the LVT error interrupt.
+ */
 void hv_deliver(emu_hv *hv, unsigned to, uint8_t vector)
 {
     emu_hv_vcpu *vc = &hv->vcpu[to];
+    if (vector < 16) {
+        apic_accept(&vc->sw_apic, vector, APIC_DM_FIXED, false);
+        hv_sw_apic_raised(hv, vc);
+        return;
+    }
     switch (hv->mode) {
     case EMU_MODE_POSTED: hv_post(hv, vc, vector); break;
     case EMU_MODE_APICV:
@@ -719,6 +733,16 @@ static void hv_guest_timer(emu_hv *hv, emu_hv_vcpu *vc)
     if (apic_timer_deadline(a) > c->cycles)
         return;
     apic_timer_advance(a, c->cycles);
+    hv_sw_apic_raised(hv, vc);
+}
+
+/* emulated/tpr-shadow: the software APIC is the guest's APIC, its IRR waits
+ * for injection and a running vCPU is kicked to take it. apicv/posted: the
+ * software APIC only sources interrupts (timer, LVT error), which leave its
+ * IRR for VIRR or PIR. */
+void hv_sw_apic_raised(emu_hv *hv, emu_hv_vcpu *vc)
+{
+    apic_t *a = &vc->sw_apic;
     if (!hv_apicv_mode(hv)) {
         if (apic_pending_vector(a) >= 0)
             hv_kick(hv, vc);

@@ -86,6 +86,33 @@ static apic_ipi hv_ipi_from_icr(unsigned from, uint64_t icr, bool x2apic)
     return ipi;
 }
 
+/*
+ * apicv/posted: the guest's ICR and SELF IPI writes that exit (56, 32) are
+ * sent by the hypervisor, not by a local APIC, so it makes the sender's
+ * check of SDM 11.5.3 itself: a fixed or lowest-priority vector 0-15 sets
+ * "send illegal vector" in the guest's ESR (kept in the software APIC). The
+ * message still goes out and each receiver refuses it (hv_deliver), as the
+ * local APIC does (apic_send_icr).
+ */
+static void hv_check_send(emu_hv *hv, emu_hv_vcpu *vc, const apic_ipi *ipi)
+{
+    if ((ipi->delivery == APIC_DM_FIXED || ipi->delivery == APIC_DM_LOWEST) && ipi->vector < 16) {
+        apic_signal_error(&vc->sw_apic, APIC_ESR_SEND_ILLEGAL_VECTOR);
+        hv_sw_apic_raised(hv, vc);
+    }
+}
+
+/* SDM 11.12.11 SELF IPI (x2APIC 83FH; APIC-write exit 3F0H): a fixed,
+ * edge-triggered interrupt to itself, with the sender's check. */
+static void hv_self_ipi(emu_hv *hv, emu_hv_vcpu *vc, uint8_t vector)
+{
+    unsigned k = hv_index(hv, vc);
+    apic_ipi ipi = {.src_index = k, .src_id = k, .vector = vector, .delivery = APIC_DM_FIXED,
+                    .shorthand = APIC_SH_SELF, .x2apic = true};
+    hv_check_send(hv, vc, &ipi);
+    hv_send(hv, k, k, vector);
+}
+
 void hv_route_ipi(emu_hv *hv, unsigned from, const apic_ipi *ipi)
 {
     emu_hv_vcpu *src = &hv->vcpu[from];
@@ -141,22 +168,28 @@ static void hv_vapic_eoi(emu_hv_vcpu *vc)
 }
 
 /* apicv/posted: registers the software APIC acts on — the timer and SVR
- * (the timer runs there), LDR and DFR (logical IPI routing) — follow
- * the virtual-APIC page. */
+ * (the timer runs there), LDR and DFR (logical IPI routing), the LVT error
+ * entry and the ESR (errors are recorded there) — follow the virtual-APIC
+ * page. An ESR write latches the errors seen since the last one (SDM
+ * 11.5.3) and the page then shows them to virtualized reads. */
 static void hv_mirror_to_sw(emu_hv_vcpu *vc, unsigned off, uint32_t val)
 {
     apic_t *a = &vc->sw_apic;
     switch (off) {
     case VMX_VAPIC_SVR:
     case VMX_VAPIC_LVT_TIMER:
+    case VMX_VAPIC_LVT_ERROR:
     case VMX_VAPIC_TIMER_INIT:
     case VMX_VAPIC_TIMER_DIV:
     case VMX_VAPIC_LDR:
     case VMX_VAPIC_DFR:
+    case VMX_VAPIC_ESR:
         if (apic_x2apic_mode(a))
             apic_msr_write(a, APIC_MSR_X2APIC_FIRST + (off >> 4), val);
         else
             apic_mmio_write(a, off, 4, val);
+        if (off == VMX_VAPIC_ESR)
+            vmx_vapic_write32(&vc->vmx, VMX_VAPIC_ESR, a->esr);
         break;
     default: break;
     }
@@ -174,12 +207,12 @@ static void hv_apic_write(emu_hv *hv, emu_hv_vcpu *vc, unsigned off)
         uint64_t icr = ((uint64_t)vmx_vapic_read32(v, VMX_VAPIC_ICR_HI) << 32) | val;
         apic_ipi ipi = hv_ipi_from_icr(k, icr, false);
         vmx_vapic_write32(v, VMX_VAPIC_ICR_LO, val & ~(uint32_t)APIC_LVT_DELIVERY_STATUS);
+        hv_check_send(hv, vc, &ipi);
         hv_route_ipi(hv, k, &ipi);
         break;
     }
     case VMX_VAPIC_EOI: hv_vapic_eoi(vc); break;
-    case VMX_VAPIC_ESR: vmx_vapic_write32(v, off, 0); break;
-    case VMX_VAPIC_SELF_IPI: hv_send(hv, k, k, (uint8_t)val); break;
+    case VMX_VAPIC_SELF_IPI: hv_self_ipi(hv, vc, (uint8_t)val); break;
     default: hv_mirror_to_sw(vc, off, val); break;
     }
 }
@@ -355,11 +388,18 @@ static bool hv_vapic_wrmsr(emu_hv *hv, emu_hv_vcpu *vc, uint32_t msr, uint64_t v
         vmx_vapic_write32(v, VMX_VAPIC_ICR_LO, (uint32_t)val);
         vmx_vapic_write32(v, VMX_VAPIC_ICR_HI, (uint32_t)(val >> 32));
         apic_ipi ipi = hv_ipi_from_icr(k, val, true);
+        hv_check_send(hv, vc, &ipi);
         hv_route_ipi(hv, k, &ipi);
         return true;
     }
+    case 0x828:
+        /* ESR: only 0 may be written in x2APIC mode (SDM 11.12.1.2). */
+        if (val)
+            return false;
+        hv_mirror_to_sw(vc, off, 0);
+        return true;
     case 0x80B: hv_vapic_eoi(vc); return true;
-    case 0x83F: hv_send(hv, k, k, (uint8_t)val); return true;
+    case 0x83F: hv_self_ipi(hv, vc, (uint8_t)val); return true;
     default:
         vmx_vapic_write32(v, off, (uint32_t)val);
         hv_mirror_to_sw(vc, off, (uint32_t)val);
@@ -540,7 +580,9 @@ static bool hv_hypercall(emu_hv *hv, emu_hv_vcpu *vc)
     switch (nr) {
     case EMU_HC_ABI_VERSION: rdx = 1; break;
     case EMU_HC_SEND_MSI:
-        if (a1 < 16 || a1 > 255 || a2 >= hv->ncpus) {
+        /* An MSI carries any 8-bit vector; the destination's APIC refuses
+         * 0-15 (SDM 11.5.3), which hv_deliver models. */
+        if (a1 > 255 || a2 >= hv->ncpus) {
             ret = EMU_HC_EINVAL;
         } else if (a2 == self && a3 == 0) {
             hv_deliver(hv, self, (uint8_t)a1);

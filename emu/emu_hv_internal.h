@@ -32,6 +32,9 @@ void hv_queue(emu_hv *hv, unsigned cpu, unsigned kind, uint8_t vector, uint64_t 
 /* Delivers a fixed interrupt to vCPU `to` now, by the mode's path (the
  * caller runs on that vCPU's clock or accepts the skew). */
 void hv_deliver(emu_hv *hv, unsigned to, uint8_t vector);
+/* Interrupts the vCPU's software APIC raised for the guest (its timer, its
+ * LVT error entry) go on by the mode's path. */
+void hv_sw_apic_raised(emu_hv *hv, emu_hv_vcpu *vc);
 /* Sends a fixed interrupt to a vCPU at the sender's cycle: at once to
  * itself, through the target's work queue to another vCPU. */
 void hv_send(emu_hv *hv, unsigned from, unsigned to, uint8_t vector);

@@ -204,6 +204,30 @@ START_TEST(process_rvi_above_pir_and_masked)
 }
 END_TEST
 
+/* SDM 29.6 moves PIR into VIRR and RVI without looking at the vectors, so a
+ * vector 0-15 someone posted (the guest itself, through PID_WRITE) lands
+ * in VIRR and may become RVI; it is still never delivered, because
+ * recognition needs RVI[7:4] above VPPR[7:4] (29.2.1) and its class is 0.
+ * Senders that follow the APIC's rules never post one (hv_deliver). */
+START_TEST(process_low_vector_never_delivered)
+{
+    apicv_fx f;
+    fx_posted(&f);
+    set_pir(&f, 0x05);
+    vmx_pi_set_on(&f.h.phys, FX_PI_DESC, true);
+    ck_assert_int_eq(vmx_apicv_posted_intr_process(&f.v, NV), VMX_PI_PROCESSED);
+    ck_assert(fx_bit(&f, VMX_VAPIC_IRR, 0x05));
+    ck_assert_uint_eq(vmx_apicv_rvi(&f.v), 0x05);
+    ck_assert(!f.v.vintr_recognized);
+    f.h.cpu.rflags |= CPU_FL_IF;
+    ck_assert(!vmx_apicv_deliver_virtual_interrupt(&f.v));
+    vmx_apicv_on_vmentry(&f.v);
+    ck_assert(!f.v.vintr_recognized);
+    ck_assert_int_eq(fx_count(&f, VMX_EV_VINTR_DELIVERED), 0);
+    fx_free(&f);
+}
+END_TEST
+
 START_TEST(process_eoi_reaches_local_apic)
 {
     apicv_fx f;
@@ -251,6 +275,7 @@ static Suite *suite(void)
     tcase_add_test(t, process_pir_full);
     tcase_add_test(t, process_rvi_above_pir_and_masked);
     tcase_add_test(t, process_eoi_reaches_local_apic);
+    tcase_add_test(t, process_low_vector_never_delivered);
     tcase_add_test(t, hypervisor_sync_in_root_operation);
     suite_add_tcase(s, t);
     return s;
