@@ -211,6 +211,15 @@ static void hv_apic_write(emu_hv *hv, emu_hv_vcpu *vc, unsigned off)
         hv_route_ipi(hv, k, &ipi);
         break;
     }
+    case VMX_VAPIC_TPR:
+        /* Exit 56 at 081H-083H: APIC-write emulation handles only a write
+         * at 080H (SDM 29.4.3.2) and leaves this one to the VMM. The APIC's
+         * TPR is bits 7:0 (bits 31:8 reserved), so the write completes as
+         * an 8-bit TPR with bytes 3:1 read as 0 again (KVM
+         * kvm_lapic_reg_write); PPR virtualization and evaluation follow at
+         * the next entry (SDM 26.3.2.5). */
+        vmx_vapic_write32(v, VMX_VAPIC_TPR, val & 0xFFu);
+        break;
     case VMX_VAPIC_EOI: hv_vapic_eoi(vc); break;
     case VMX_VAPIC_SELF_IPI: hv_self_ipi(hv, vc, (uint8_t)val); break;
     default: hv_mirror_to_sw(vc, off, val); break;

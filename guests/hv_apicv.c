@@ -204,10 +204,12 @@ static void access_page_checks(void)
     *(volatile uint8_t *)(uintptr_t)(XAPIC_BASE + APIC_ICR_HI + 1) = 0x77;
     GUEST_CHECK(xapic_read(APIC_ICR_HI) == 0x12000000u);
     GUEST_CHECK(exits(X_WRITE) == w0 + 1);
-    /* A 1-byte write to 081H: APIC-write exit with qualification 081H. */
+    /* A 1-byte write to 081H: APIC-write exit with qualification 081H;
+     * the hypervisor completes it as an 8-bit TPR (bits 31:8 read 0). */
     *(volatile uint8_t *)(uintptr_t)(XAPIC_BASE + 0x81) = 5;
     last_exit_is(X_WRITE, 0x081);
-    checks += 9;
+    GUEST_CHECK(xapic_read(APIC_TPR) == 0 && vapic(APIC_TPR) == 0);
+    checks += 10;
 }
 
 /* Sections 4: self-IPI through the ICR with TPR masking, then TPR

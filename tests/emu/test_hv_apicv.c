@@ -45,13 +45,13 @@ END_TEST
 
 START_TEST(apicv)
 {
-    run_mode(EMU_MODE_APICV, "apicv", 60);
+    run_mode(EMU_MODE_APICV, "apicv", 61);
 }
 END_TEST
 
 START_TEST(posted)
 {
-    run_mode(EMU_MODE_POSTED, "posted", 69);
+    run_mode(EMU_MODE_POSTED, "posted", 70);
     hv_run *r = hv_run_guest("hv_apicv", EMU_MODE_POSTED, 1, MAX_CYCLES);
     /* One external-interrupt exit: the host vector 30H; the notification
      * vector raised with nothing posted was processed without one. */
