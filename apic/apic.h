@@ -299,6 +299,10 @@ void apic_accept_ipi(apic_t *a, const apic_ipi *ipi);
  * error interrupt (SDM 11.5.3). Public for a hypervisor that sends messages
  * on behalf of a guest's APIC (an ICR write it emulates). */
 void apic_signal_error(apic_t *a, uint32_t bits);
+/* The ESR bits a local APIC sets when it sends this message (SDM 11.5.3:
+ * send accept error, redirectable IPI, send illegal vector; 0 when none)
+ * and, in *send, whether the message goes out at all. */
+uint32_t apic_ipi_send_errors(const apic_ipi *ipi, bool *send);
 /* An edge on LINT0/LINT1 (pin 0/1), delivered through its LVT entry
  * (SDM 11.5.1): fixed, NMI, SMI and INIT; ExtINT is unimplemented. */
 void apic_raise_lint(apic_t *a, unsigned pin);

@@ -298,14 +298,32 @@ static bool apic_icr_combination_valid(unsigned dm, unsigned sh)
 }
 
 /*
- * Sending an IPI (SDM 11.6.1): the ICR becomes an apic_ipi record. Errors
- * (SDM 11.5.3): a fixed or lowest-priority vector below 16 sets "send
- * illegal vector" (the message still goes out and receivers refuse it);
- * lowest priority in x2APIC mode sets "redirectable IPI" and is not sent
- * (SDM 11.12.9 ICR figure: delivery mode 001 reserved); reserved delivery
- * modes and invalid shorthand combinations set "send accept error" and are
- * not sent. A self IPI is accepted here directly; every other message goes
- * to the machine's sink, which routes it with apic_matches_destination.
+ * The sender's errors of SDM 11.5.3 for a message built from an ICR:
+ * reserved delivery modes and invalid shorthand combinations set "send
+ * accept error" and are not sent; lowest priority in x2APIC mode sets
+ * "redirectable IPI" and is not sent (SDM 11.12.9 ICR figure: delivery mode
+ * 001 reserved); a fixed or lowest-priority vector below 16 sets "send
+ * illegal vector", and the message still goes out (receivers refuse it).
+ */
+uint32_t apic_ipi_send_errors(const apic_ipi *ipi, bool *send)
+{
+    *send = false;
+    if (ipi->delivery == APIC_DM_RESERVED3 || ipi->delivery == APIC_DM_EXTINT ||
+        !apic_icr_combination_valid(ipi->delivery, ipi->shorthand))
+        return APIC_ESR_SEND_ACCEPT;
+    if (ipi->x2apic && ipi->delivery == APIC_DM_LOWEST)
+        return APIC_ESR_REDIRECTABLE_IPI;
+    *send = true;
+    if ((ipi->delivery == APIC_DM_FIXED || ipi->delivery == APIC_DM_LOWEST) && ipi->vector < 16)
+        return APIC_ESR_SEND_ILLEGAL_VECTOR;
+    return 0;
+}
+
+/*
+ * Sending an IPI (SDM 11.6.1): the ICR becomes an apic_ipi record, checked
+ * by apic_ipi_send_errors. A self IPI is accepted here directly; every other
+ * message goes to the machine's sink, which routes it with
+ * apic_matches_destination.
  */
 void apic_send_icr(apic_t *a)
 {
@@ -326,17 +344,12 @@ void apic_send_icr(apic_t *a)
     };
     uint64_t summary = ipi.vector | (uint64_t)ipi.delivery << 8 | (uint64_t)ipi.shorthand << 12 |
                        (uint64_t)ipi.logical << 14 | (uint64_t)ipi.trigger_level << 15;
-    if (ipi.delivery == APIC_DM_RESERVED3 || ipi.delivery == APIC_DM_EXTINT ||
-        !apic_icr_combination_valid(ipi.delivery, ipi.shorthand)) {
-        apic_signal_error(a, APIC_ESR_SEND_ACCEPT);
+    bool send;
+    uint32_t errors = apic_ipi_send_errors(&ipi, &send);
+    if (errors)
+        apic_signal_error(a, errors);
+    if (!send)
         return;
-    }
-    if (x2 && ipi.delivery == APIC_DM_LOWEST) {
-        apic_signal_error(a, APIC_ESR_REDIRECTABLE_IPI);
-        return;
-    }
-    if ((ipi.delivery == APIC_DM_FIXED || ipi.delivery == APIC_DM_LOWEST) && ipi.vector < 16)
-        apic_signal_error(a, APIC_ESR_SEND_ILLEGAL_VECTOR);
     bool self = ipi.shorthand == APIC_SH_SELF;
     apic_emit(a, APIC_EV_IPI, summary, ipi.dest, self, ipi.icr);
     if (self)

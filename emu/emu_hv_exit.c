@@ -88,18 +88,23 @@ static apic_ipi hv_ipi_from_icr(unsigned from, uint64_t icr, bool x2apic)
 
 /*
  * apicv/posted: the guest's ICR and SELF IPI writes that exit (56, 32) are
- * sent by the hypervisor, not by a local APIC, so it makes the sender's
- * check of SDM 11.5.3 itself: a fixed or lowest-priority vector 0-15 sets
- * "send illegal vector" in the guest's ESR (kept in the software APIC). The
- * message still goes out and each receiver refuses it (hv_deliver), as the
- * local APIC does (apic_send_icr).
+ * sent by the hypervisor, not by a local APIC, so it makes the local APIC's
+ * sender checks of SDM 11.5.3 itself (apic_ipi_send_errors, the same
+ * function apic_send_icr uses): the errors go to the guest's ESR (kept in
+ * the software APIC), and a message with a send accept error or a
+ * redirectable-IPI error is not sent. A vector 0-15 still goes out ("send
+ * illegal vector") and each receiver refuses it (hv_deliver). Returns
+ * whether to send.
  */
-static void hv_check_send(emu_hv *hv, emu_hv_vcpu *vc, const apic_ipi *ipi)
+static bool hv_check_send(emu_hv *hv, emu_hv_vcpu *vc, const apic_ipi *ipi)
 {
-    if ((ipi->delivery == APIC_DM_FIXED || ipi->delivery == APIC_DM_LOWEST) && ipi->vector < 16) {
-        apic_signal_error(&vc->sw_apic, APIC_ESR_SEND_ILLEGAL_VECTOR);
+    bool send;
+    uint32_t errors = apic_ipi_send_errors(ipi, &send);
+    if (errors) {
+        apic_signal_error(&vc->sw_apic, errors);
         hv_sw_apic_raised(hv, vc);
     }
+    return send;
 }
 
 /* SDM 11.12.11 SELF IPI (x2APIC 83FH; APIC-write exit 3F0H): a fixed,
@@ -109,8 +114,8 @@ static void hv_self_ipi(emu_hv *hv, emu_hv_vcpu *vc, uint8_t vector)
     unsigned k = hv_index(hv, vc);
     apic_ipi ipi = {.src_index = k, .src_id = k, .vector = vector, .delivery = APIC_DM_FIXED,
                     .shorthand = APIC_SH_SELF, .x2apic = true};
-    hv_check_send(hv, vc, &ipi);
-    hv_send(hv, k, k, vector);
+    if (hv_check_send(hv, vc, &ipi))
+        hv_send(hv, k, k, vector);
 }
 
 void hv_route_ipi(emu_hv *hv, unsigned from, const apic_ipi *ipi)
@@ -207,8 +212,8 @@ static void hv_apic_write(emu_hv *hv, emu_hv_vcpu *vc, unsigned off)
         uint64_t icr = ((uint64_t)vmx_vapic_read32(v, VMX_VAPIC_ICR_HI) << 32) | val;
         apic_ipi ipi = hv_ipi_from_icr(k, icr, false);
         vmx_vapic_write32(v, VMX_VAPIC_ICR_LO, val & ~(uint32_t)APIC_LVT_DELIVERY_STATUS);
-        hv_check_send(hv, vc, &ipi);
-        hv_route_ipi(hv, k, &ipi);
+        if (hv_check_send(hv, vc, &ipi))
+            hv_route_ipi(hv, k, &ipi);
         break;
     }
     case VMX_VAPIC_TPR:
@@ -397,8 +402,8 @@ static bool hv_vapic_wrmsr(emu_hv *hv, emu_hv_vcpu *vc, uint32_t msr, uint64_t v
         vmx_vapic_write32(v, VMX_VAPIC_ICR_LO, (uint32_t)val);
         vmx_vapic_write32(v, VMX_VAPIC_ICR_HI, (uint32_t)(val >> 32));
         apic_ipi ipi = hv_ipi_from_icr(k, val, true);
-        hv_check_send(hv, vc, &ipi);
-        hv_route_ipi(hv, k, &ipi);
+        if (hv_check_send(hv, vc, &ipi))
+            hv_route_ipi(hv, k, &ipi);
         return true;
     }
     case 0x828:

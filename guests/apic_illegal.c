@@ -9,6 +9,10 @@
  * the LVT error interrupt (vector 4EH here, one interrupt however many
  * errors while it was pending).
  *
+ * The sender's other errors of 11.5.3 stop the message: a reserved delivery
+ * mode or an invalid shorthand combination ("send accept error", bit 2),
+ * lowest priority in the x2APIC ICR ("redirectable IPI", bit 4).
+ *
  * Two vCPUs. vCPU 0 runs the cases with interrupts off, waits for the
  * message to arrive, latches its ESR (write, then read), opens a short
  * interrupt window for the error interrupt and checks: the ESR bits, one
@@ -20,6 +24,8 @@
 
 #define VEC_ERROR 0x4E
 #define PORT_MSI 0xF0
+#define ESR_ACCEPT 0x04u /* send accept error */
+#define ESR_REDIR 0x10u  /* redirectable IPI */
 #define ESR_SEND 0x20u /* send illegal vector */
 #define ESR_RECV 0x40u /* receive illegal vector */
 #define WAIT 4000      /* cycles for a message to arrive */
@@ -125,6 +131,12 @@ static void vcpu0(void)
     msi_raise(5, 0, 100);
     expect("MSI port F0H 05H", ESR_RECV);
     msi_raise(3, 1, 100);
+    /* The sender's other errors stop the message: a reserved delivery
+     * mode (011) and lowest priority to all including self. */
+    xapic_write(APIC_ICR_LO, (3u << 8) | 0x41);
+    expect("ICR delivery mode 011", ESR_ACCEPT);
+    xapic_write(APIC_ICR_LO, APIC_ICR_ALL_INCL | (1u << 8) | 0x41);
+    expect("ICR lowest priority to all incl. self", ESR_ACCEPT);
     /* The LVT timer with vector 5 (one-shot): a local interrupt refused. */
     xapic_write(APIC_TIMER_DCR, 0xB); /* divide by 1 */
     xapic_write(APIC_LVT_TIMER, 5);
@@ -144,7 +156,11 @@ static void vcpu0(void)
     expect("x2APIC SELF IPI 05H", ESR_SEND | ESR_RECV);
     x2apic_write(APIC_ICR_LO, APIC_ICR_SELF | 3);
     expect("x2APIC ICR self 03H", ESR_SEND | ESR_RECV);
-    /* A legal vector still arrives after all that. */
+    /* Lowest priority is reserved in the x2APIC ICR: not sent. */
+    x2apic_write(APIC_ICR_LO, (1u << 8) | 0x41);
+    expect("x2APIC ICR lowest priority", ESR_REDIR);
+    /* A legal vector still arrives after all that, once: none of the
+     * refused messages above delivered 41H. */
     x2apic_self_ipi(0x41);
     sti();
     spin_cycles(500);
