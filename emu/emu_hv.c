@@ -227,6 +227,7 @@ static bool hv_setup_vcpu(emu_hv *hv, unsigned k, apic_t *host, char *err, size_
         vmx_pi_set_nv(p, vc->pid_pa, EMU_HV_NOTIFY_VECTOR);
         vmx_pi_set_ndst(p, vc->pid_pa, hv_ndst(vc));
     }
+    hv_policy_record_host_values(vc);
     return true;
 }
 
@@ -794,6 +795,23 @@ static uint64_t hv_try_entry(emu_hv *hv, emu_hv_vcpu *vc)
  * failure is a crash. Returns false when the run ended. */
 static bool hv_enter(emu_hv *hv, emu_hv_vcpu *vc)
 {
+    /* The guest ABI's address policy, checked again at every entry
+     * whatever wrote the VMCS: a value that breaks it is refused as a bad
+     * control (error 7) if the guest's pending write put it there, and is
+     * the host's own bug otherwise. */
+    char why[256];
+    if (!hv_policy_check_entry(hv, vc, NULL, why, sizeof(why))) {
+        if (vc->undo_valid) {
+            vmx_vmcs_set(&vc->vmx.vmcs, vc->undo_field, vc->undo_value);
+            vc->undo_valid = false;
+            vc->vmx.cpu->gpr[CPU_RAX] = EMU_HC_EINVAL;
+            vc->vmx.cpu->gpr[CPU_RDX] = VMX_ERR_ENTRY_INVALID_CONTROL;
+        }
+        if (!hv_policy_check_entry(hv, vc, NULL, why, sizeof(why))) {
+            hv_crash(hv, vc, why);
+            return false;
+        }
+    }
     uint64_t fail = hv_try_entry(hv, vc);
     if (fail && vc->undo_valid) {
         cpu_t *c = vc->vmx.cpu;

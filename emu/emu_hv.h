@@ -95,6 +95,9 @@ typedef struct emu_hv_work {
     uint64_t arg;
 } emu_hv_work;
 
+/* VMCS fields that hold a physical address (emu_hv_policy.c). */
+#define EMU_HV_NADDR_FIELDS 18
+
 /* One vCPU and everything the hypervisor keeps for it. */
 typedef struct emu_hv_vcpu {
     vmx_vcpu vmx;
@@ -111,6 +114,9 @@ typedef struct emu_hv_vcpu {
     bool desched_requested;
     uint32_t pending_irr[8];  /* apicv: vectors for VIRR at the next entry */
     bool nmi_pending;         /* an NMI to inject (every mode: KVM injects NMIs) */
+    /* What the host put in each address field at setup (the one value
+     * outside guest RAM the guest may write back: emu_hv_policy.c). */
+    uint64_t host_addr[EMU_HV_NADDR_FIELDS];
     /* VMCS_WRITE waiting for its entry: restored if that entry fails. */
     bool undo_valid;
     uint32_t undo_field;
@@ -172,6 +178,19 @@ void emu_hv_device_msi_at(emu_hv *hv, unsigned vcpu, uint8_t vector, uint64_t cy
 void emu_hv_deschedule_at(emu_hv *hv, unsigned vcpu, uint64_t cycles, uint64_t cycle);
 /* A fixed interrupt arrives at physical CPU pcpu's local APIC at cycle. */
 void emu_hv_host_irq(emu_hv *hv, unsigned pcpu, uint8_t vector, uint64_t cycle);
+
+/*
+ * A VMWRITE of vCPU k's VMCS on the guest's behalf (VMCS_WRITE, a
+ * scenario's `vmcs` line), under the guest ABI's address policy: a field
+ * that holds a physical address may only be set to the host's own value or
+ * to an address in guest RAM (the APIC-access address also to a page
+ * outside RAM that is not the host's). Returns the VM-instruction error:
+ * 0, 12/13 as VMWRITE gives them, or 7 (VMX_ERR_ENTRY_INVALID_CONTROL)
+ * when the policy refuses the value, which then stays unwritten and `why`
+ * (may be NULL) says what was expected.
+ */
+unsigned emu_hv_guest_vmwrite(emu_hv *hv, unsigned k, uint64_t enc, uint64_t val, char *why,
+                              size_t len);
 
 /* VM exits with basic reason `reason` (EMU_HC_ALL_EXITS = all) on vcpu. */
 uint64_t emu_hv_exit_count(const emu_hv *hv, unsigned vcpu, unsigned reason);

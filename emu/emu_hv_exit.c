@@ -578,7 +578,9 @@ static uint64_t *hv_pid_qword(emu_hv *hv, emu_hv_vcpu *vc, uint64_t index)
 {
     if (hv->mode != EMU_MODE_POSTED || index > 7)
         return NULL;
-    return cpu_phys_ptr(&hv->m->phys, vc->pid_pa + 8 * index, 8);
+    /* Guest ABI: the descriptor the caller's VMCS names (the host's own,
+     * or one in guest RAM: emu_hv_policy.c admits nothing else). */
+    return cpu_phys_ptr(&hv->m->phys, HV_VMCS(vc, POSTED_INTR_DESC_ADDR) + 8 * index, 8);
 }
 
 static bool hv_hypercall(emu_hv *hv, emu_hv_vcpu *vc)
@@ -621,7 +623,7 @@ static bool hv_hypercall(emu_hv *hv, emu_hv_vcpu *vc)
     }
     case EMU_HC_VMCS_WRITE: {
         uint64_t old = vmx_vmcs_get(&v->vmcs, (uint32_t)a1);
-        unsigned err = vmx_vcpu_vmwrite(v, a1, a2);
+        unsigned err = emu_hv_guest_vmwrite(hv, self, a1, a2, NULL, 0);
         if (err) {
             ret = EMU_HC_EINVAL, rdx = err;
         } else {

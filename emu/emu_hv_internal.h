@@ -47,6 +47,14 @@ void hv_deschedule(emu_hv *hv, emu_hv_vcpu *vc, uint64_t cycles);
 /* The x2APIC switch of IA32_APIC_BASE in apicv/posted modes. */
 void hv_set_x2apic_controls(emu_hv *hv, emu_hv_vcpu *vc, bool x2apic);
 
+/* emu_hv_policy.c */
+/* Records the host's value of every address field (after setup). */
+void hv_policy_record_host_values(emu_hv_vcpu *vc);
+/* The address policy over vc's whole VMCS, as VM entry sees it: false
+ * with the first field that breaks it in *field and a message in why. */
+bool hv_policy_check_entry(const emu_hv *hv, const emu_hv_vcpu *vc, uint32_t *field, char *why,
+                           size_t len);
+
 /* emu_hv_exit.c */
 /* Handles the VM exit recorded in vc's VMCS; false when the run ended. */
 bool hv_handle_exit(emu_hv *hv, emu_hv_vcpu *vc);

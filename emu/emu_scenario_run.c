@@ -223,7 +223,13 @@ static bool apply_vmcs(emu_scenario *s, char *err, size_t errlen)
         for (unsigned c = 0; c < s->m->cfg.ncpus; c++) {
             if (o->cpu >= 0 && (unsigned)o->cpu != c)
                 continue;
-            unsigned e = vmx_vcpu_vmwrite(&hv->vcpu[c].vmx, o->field, o->value);
+            char why[256];
+            unsigned e = emu_hv_guest_vmwrite(hv, c, o->field, o->value, why, sizeof(why));
+            if (e == VMX_ERR_ENTRY_INVALID_CONTROL) {
+                /* The guest ABI's address policy (docs/guest-abi.md). */
+                snprintf(err, errlen, "%s:%d: %s", s->path, o->line, why);
+                return false;
+            }
             if (e) {
                 snprintf(err, errlen, "%s:%d: VMWRITE of field %#x failed with VM-instruction "
                                       "error %u (unsupported field?)",
