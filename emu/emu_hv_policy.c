@@ -138,6 +138,8 @@ unsigned emu_hv_guest_vmwrite(emu_hv *hv, unsigned k, uint64_t enc, uint64_t val
             uint64_t now = vmx_vmcs_read_fast(&vc->vmx.vmcs, full);
             uint64_t after = (enc & VMX_ENC_HIGH) ? (now & 0xFFFFFFFFull) | (val << 32) : val;
             if (!hv_addr_allowed(hv, vc, i, after)) {
+                /* As VM entry reports a bad control: VMfailValid(7). */
+                vmx_vmcs_set(&vc->vmx.vmcs, VMCS_VM_INSN_ERROR, VMX_ERR_ENTRY_INVALID_CONTROL);
                 hv_policy_why(hv, vc, i, after, why, len);
                 return VMX_ERR_ENTRY_INVALID_CONTROL;
             }
