@@ -40,6 +40,25 @@ static inline void str_reg_add(cpu_t *c, unsigned r, unsigned asize, uint64_t de
         c->gpr[r] = (uint32_t)(c->gpr[r] + delta);
 }
 
+/*
+ * A repeated string instruction whose count is already 0 when it starts:
+ * the SDM's REP pseudo-code (Vol. 2B "REP/REPE/REPZ/REPNE/REPNZ") runs no
+ * iteration and writes nothing, but with a 32-bit address size Intel
+ * processors still write ECX and the ESI/EDI the instruction uses, which in
+ * 64-bit mode clears their bits 63:32; AMD leaves them as they were. The
+ * model is Intel's (docs/cpu-model.md, "Where Intel and AMD differ").
+ */
+static inline void rep_zero_count(cpu_t *c, const cpu_insn *i, bool uses_rsi, bool uses_rdi)
+{
+    if (i->asize != 4)
+        return;
+    c->gpr[CPU_RCX] = (uint32_t)c->gpr[CPU_RCX];
+    if (uses_rsi)
+        c->gpr[CPU_RSI] = (uint32_t)c->gpr[CPU_RSI];
+    if (uses_rdi)
+        c->gpr[CPU_RDI] = (uint32_t)c->gpr[CPU_RDI];
+}
+
 /* DS:RSI; DS may be overridden, and only FS and GS have a base in 64-bit mode. */
 static inline uint64_t str_src(const cpu_t *c, const cpu_insn *i)
 {
@@ -231,11 +250,14 @@ static inline uint64_t rep_budget(const cpu_t *c, unsigned k)
  * iteration, then tested; on a pause next_rip = rip makes the run loop
  * restart the instruction where it stopped.
  */
-static void rep_run(cpu_t *c, const cpu_insn *i, bool (*once)(cpu_t *, const cpu_insn *))
+static void rep_run(cpu_t *c, const cpu_insn *i, bool (*once)(cpu_t *, const cpu_insn *),
+                    bool uses_rsi)
 {
     unsigned k = c->costs->cost[i->cost_class];
-    if (str_reg(c, CPU_RCX, i->asize) == 0)
+    if (str_reg(c, CPU_RCX, i->asize) == 0) {
+        rep_zero_count(c, i, uses_rsi, !uses_rsi);
         return;
+    }
     for (;;) {
         once(c, i);
         str_reg_add(c, CPU_RCX, i->asize, ~0ull);
@@ -403,8 +425,10 @@ static inline void rep_exec(cpu_t *c, const cpu_insn *i, unsigned op, unsigned c
 {
     unsigned k = c->costs->cost[i->cost_class];
     uint64_t cnt = str_reg(c, CPU_RCX, i->asize);
-    if (cnt == 0)
+    if (cnt == 0) {
+        rep_zero_count(c, i, op == OP_MOVS || op == OP_LODS || op == OP_CMPS, op != OP_LODS);
         return;
+    }
     for (;;) {
         bool eq = true;
         uint64_t done = rep_chunk(c, i, op, cond, cnt, k, &eq);
@@ -445,8 +469,8 @@ static void exec_repe_scas(cpu_t *c, const cpu_insn *i) { rep_exec(c, i, OP_SCAS
 static void exec_repne_scas(cpu_t *c, const cpu_insn *i) { rep_exec(c, i, OP_SCAS, REP_WHILE_NOT_EQUAL, scas_once); }
 
 /* Port I/O has side effects per access: no chunks, one access at a time. */
-static void exec_rep_ins(cpu_t *c, const cpu_insn *i) { rep_run(c, i, ins_once); }
-static void exec_rep_outs(cpu_t *c, const cpu_insn *i) { rep_run(c, i, outs_once); }
+static void exec_rep_ins(cpu_t *c, const cpu_insn *i) { rep_run(c, i, ins_once, false); }
+static void exec_rep_outs(cpu_t *c, const cpu_insn *i) { rep_run(c, i, outs_once, true); }
 
 /* ---- decoding ------------------------------------------------------------------ */
 

@@ -12,6 +12,9 @@
  * (cpu_cond) is checked against the materialised flags each time. Every
  * form is also run with a LOCK prefix (the host's #UD must match ours),
  * and flag-producer/flag-consumer pairs check the lazy carry-in path.
+ * Undefined flags are masked on every host (Intel generations differ among
+ * themselves); an undefined result the interpreter computes as Intel does
+ * (16-bit SHLD/SHRD by more than 16) is compared on Intel hosts only.
  */
 #include <check.h>
 #include <signal.h>
@@ -201,8 +204,16 @@ static uint64_t defined_flags(const form *f, uint64_t rcx, bool *skip_dst)
     default:
         if (n == 0)
             return FL_ALL;
-        if (n > f->size * 8) { /* 16-bit count above 16: result and flags undefined */
-            *skip_dst = true;
+        if (n > f->size * 8) {
+            /* 16-bit count above 16: flags undefined; the result is
+             * undefined too, and the interpreter computes it as P6 and
+             * later Intel processors do (cpu_shift.c; cpu_test_shift checks
+             * it on every host): compared with an Intel host only. */
+            if (!host_cpu_is_intel()) {
+                host_vendor_skip("test_diff_alu", "the result of a 16-bit SHLD/SHRD with a count above 16",
+                                 "undefined by the SDM; the interpreter computes it as P6 and later Intel processors do");
+                *skip_dst = true;
+            }
             return 0;
         }
         return FL_CF | FL_SF | FL_ZF | FL_PF | (n == 1 ? FL_OF : 0);

@@ -300,12 +300,32 @@ START_TEST(push_fs_gs)
 {
     h.cpu.seg[CPU_FS].sel = 0x10;
     h.cpu.seg[CPU_GS].sel = 0x23;
+    /* Intel writes only the 16-bit selector into the 8-byte slot; the rest
+     * keeps what was there (AMD zero-extends: docs/cpu-model.md). */
+    poke64(CPU_HARNESS_STACK - 8, 0xA5A5A5A5A5A5A5A5ull);
+    poke64(CPU_HARNESS_STACK - 16, 0xA5A5A5A5A5A5A5A5ull);
     /* push fs; push gs; hlt */
     static const uint8_t code[] = {0x0f, 0xa0, 0x0f, 0xa8, 0xf4};
     RUN(code);
     ck_assert_uint_eq(h.cpu.gpr[CPU_RSP], CPU_HARNESS_STACK - 16);
-    ck_assert_uint_eq(cpu_harness_peek64(&h, CPU_HARNESS_STACK - 8) & 0xFFFF, 0x10);
-    ck_assert_uint_eq(cpu_harness_peek64(&h, CPU_HARNESS_STACK - 16) & 0xFFFF, 0x23);
+    ck_assert_uint_eq(cpu_harness_peek64(&h, CPU_HARNESS_STACK - 8), 0xA5A5A5A5A5A50010ull);
+    ck_assert_uint_eq(cpu_harness_peek64(&h, CPU_HARNESS_STACK - 16), 0xA5A5A5A5A5A50023ull);
+}
+END_TEST
+
+/* A null selector loaded into FS or GS in 64-bit mode: Intel clears the
+ * base, AMD keeps it (docs/cpu-model.md, "Where Intel and AMD differ"). */
+START_TEST(null_fs_gs_clears_base)
+{
+    h.cpu.seg[CPU_FS].base = 0x12345000;
+    h.cpu.seg[CPU_GS].base = 0x6789A000;
+    /* xor eax, eax; mov fs, ax; mov gs, ax; hlt */
+    static const uint8_t code[] = {0x31, 0xc0, 0x8e, 0xe0, 0x8e, 0xe8, 0xf4};
+    RUN(code);
+    ck_assert_uint_eq(h.cpu.seg[CPU_FS].sel, 0);
+    ck_assert_uint_eq(h.cpu.seg[CPU_FS].base, 0);
+    ck_assert_uint_eq(h.cpu.seg[CPU_GS].sel, 0);
+    ck_assert_uint_eq(h.cpu.seg[CPU_GS].base, 0);
 }
 END_TEST
 
@@ -948,6 +968,7 @@ static Suite *system_suite(void)
     tcase_add_test(t, lldt_and_ldt_selector);
     tcase_add_test(t, pop_fs_loads_and_checks);
     tcase_add_test(t, push_fs_gs);
+    tcase_add_test(t, null_fs_gs_clears_base);
     tcase_add_test(t, iretq_same_level);
     tcase_add_test(t, iretq_to_user_and_back);
     tcase_add_test(t, iretq_bad_ss_gp);

@@ -8,6 +8,7 @@
 #include <check.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -254,6 +255,18 @@ static void diff_form(host_code *hc, const dform *f, unsigned idx, uint64_t *see
     }
 }
 
+/* A form whose instruction the host may lack (CPUID.1:ECX MOVBE bit 22,
+ * SSE4.2 bit 20 for CRC32): the host would raise #UD where the
+ * interpreter, which has it, does not. Compared only where the host has it. */
+static bool host_runs(const dform *f)
+{
+    if (strncmp(f->name, "movbe", 5) == 0)
+        return host_cpu_has(1, 2, 22);
+    if (strncmp(f->name, "crc32", 5) == 0)
+        return host_cpu_has(1, 2, 20);
+    return true;
+}
+
 START_TEST(diff_against_host)
 {
     host_code hc;
@@ -262,8 +275,14 @@ START_TEST(diff_against_host)
     ck_assert(host_code_init(&hc));
     uint64_t seed = 0x7E57C0DEull;
     unsigned n = sizeof dforms / sizeof dforms[0];
-    for (unsigned k = 0; k < n; k++)
+    for (unsigned k = 0; k < n; k++) {
+        if (!host_runs(&dforms[k])) {
+            fprintf(stderr, "test_transfer_diff: the host has no %.5s: \"%s\" not compared\n",
+                    dforms[k].name, dforms[k].name);
+            continue;
+        }
         diff_form(&hc, &dforms[k], k, &seed);
+    }
     host_code_free(&hc);
     ck_assert_uint_gt(n, 90);
 }

@@ -16,8 +16,12 @@
  */
 #include "tests/support/host_exec.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <setjmp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -31,6 +35,56 @@ bool host_exec_supported(void)
 #if defined(__x86_64__)
     return true;
 #else
+    return false;
+#endif
+}
+
+const char *host_cpu_vendor(void)
+{
+    static char vendor[13];
+#if defined(__x86_64__)
+    if (!vendor[0]) {
+        unsigned a, b, c, d;
+        __cpuid(0, a, b, c, d);
+        memcpy(vendor, &b, 4);
+        memcpy(vendor + 4, &d, 4);
+        memcpy(vendor + 8, &c, 4);
+        vendor[12] = 0;
+    }
+#endif
+    return vendor;
+}
+
+bool host_cpu_is_intel(void)
+{
+    return strcmp(host_cpu_vendor(), "GenuineIntel") == 0;
+}
+
+void host_vendor_skip(const char *test, const char *what, const char *why)
+{
+    static const char *said[32];
+    static unsigned nsaid;
+    for (unsigned k = 0; k < nsaid; k++)
+        if (said[k] == what || strcmp(said[k], what) == 0)
+            return;
+    if (nsaid < sizeof(said) / sizeof(said[0]))
+        said[nsaid++] = what;
+    fprintf(stderr, "%s: host is %s, not Intel: %s not compared with it (%s)\n", test,
+            host_cpu_vendor()[0] ? host_cpu_vendor() : "not x86-64", what, why);
+}
+
+bool host_cpu_has(uint32_t leaf, unsigned reg, unsigned bit)
+{
+#if defined(__x86_64__)
+    unsigned r[4];
+    /* gcc's __get_cpuid_max returns unsigned, clang's int. */
+    uint32_t max = (uint32_t)__get_cpuid_max(leaf & 0x80000000u, NULL);
+    if (max < leaf)
+        return false;
+    __cpuid_count(leaf, 0, r[0], r[1], r[2], r[3]);
+    return reg < 4 && ((r[reg] >> bit) & 1) != 0;
+#else
+    (void)leaf, (void)reg, (void)bit;
     return false;
 #endif
 }

@@ -32,6 +32,23 @@ typedef struct host_code {
 
 /* True when this host can run x86-64 code natively. */
 bool host_exec_supported(void);
+
+/*
+ * The host processor's vendor, from CPUID leaf 0 ("GenuineIntel",
+ * "AuthenticAMD", ...; "" off x86-64). The interpreter models an Intel CPU
+ * also where Intel and AMD legitimately differ (docs/cpu-model.md, "Where
+ * Intel and AMD differ"): a differential test compares such a case with the
+ * host only when host_cpu_is_intel(), and otherwise says once, through
+ * host_vendor_skip, what it left out and why.
+ */
+const char *host_cpu_vendor(void);
+bool host_cpu_is_intel(void);
+/* Prints "<test>: host is <vendor>, not Intel: <what> not compared with it
+ * (<why>)" to stderr, once per distinct what. */
+void host_vendor_skip(const char *test, const char *what, const char *why);
+/* True when the host has the CPUID feature leaf/subleaf 0, register
+ * (0 EAX .. 3 EDX), bit. */
+bool host_cpu_has(uint32_t leaf, unsigned reg, unsigned bit);
 /* Maps the code buffer and catches SIGFPE and SIGILL (until host_code_free). */
 bool host_code_init(host_code *hc);
 void host_code_free(host_code *hc);
