@@ -173,6 +173,9 @@ static bool hv_setup_vcpu(emu_hv *hv, unsigned k, apic_t *host, char *err, size_
 
     vmx_vcpu *v = &vc->vmx;
     vmx_vcpu_init(v, c, vc->host_apic, p, &m->obs);
+    /* EPT tables the guest builds are its own RAM: the walk never reads a
+     * host page as a table (guest ABI, "What a guest can reach"). */
+    v->ept_tables_below = p->ram_size;
     vmx_setup_default_controls(v);
     vmx_setup_host_state(v);
     vmx_setup_guest_from_cpu(v);

@@ -143,6 +143,11 @@ typedef struct vmx_vcpu {
      * EPT check of a later access of another type. */
     bool ept_trap_armed;
     uint64_t ept_trap_page;
+    /* EPT paging structures are read only below this address (0: anywhere).
+     * The hypervisor that lets its guest build EPT tables in guest RAM sets
+     * it to the RAM size, so that no entry can make the walk read a page of
+     * the host's own memory as a table (docs/guest-abi.md). */
+    uint64_t ept_tables_below;
 
     /* VMX-preemption timer: absolute cycle at which it reaches 0 (SDM 25.5.1). */
     bool preempt_armed;
@@ -315,6 +320,11 @@ bool vmx_cr3_write_exits(const vmx_vmcs *vmcs, uint64_t val);
 typedef enum vmx_ept_result { VMX_EPT_OK, VMX_EPT_VIOLATION, VMX_EPT_MISCONFIG } vmx_ept_result;
 vmx_ept_result vmx_ept_walk(cpu_phys *phys, uint64_t eptp, uint64_t gpa, cpu_access acc,
                             uint64_t *hpa, uint64_t *qual, uint64_t *entry);
+/* The same with the paging structures confined below tables_below (0:
+ * anywhere): an entry outside reads as 0, not present. */
+vmx_ept_result vmx_ept_walk_bounded(cpu_phys *phys, uint64_t eptp, uint64_t gpa, cpu_access acc,
+                                    uint64_t tables_below, uint64_t *hpa, uint64_t *qual,
+                                    uint64_t *entry);
 
 /* ---- capability MSRs (SDM Vol. 3D appendix A) ---------------------------- */
 enum {

@@ -57,13 +57,26 @@ static uint64_t vmx_ept_violation_qual(cpu_access acc, uint64_t perms)
 vmx_ept_result vmx_ept_walk(cpu_phys *phys, uint64_t eptp, uint64_t gpa, cpu_access acc,
                             uint64_t *hpa, uint64_t *qual, uint64_t *entry)
 {
+    return vmx_ept_walk_bounded(phys, eptp, gpa, acc, 0, hpa, qual, entry);
+}
+
+/* The walk with its paging structures confined below tables_below: what a
+ * hypervisor does with tables its guest built, which it reads through its
+ * own map of the guest's memory (KVM's nested EPT walk reads L1's tables by
+ * guest-physical address): an entry outside that memory is not present, an
+ * EPT violation, and never a read of the host's own pages. */
+vmx_ept_result vmx_ept_walk_bounded(cpu_phys *phys, uint64_t eptp, uint64_t gpa, cpu_access acc,
+                                    uint64_t tables_below, uint64_t *hpa, uint64_t *qual,
+                                    uint64_t *entry)
+{
     uint64_t table = eptp & EPT_ADDR;
     uint64_t perms = EPT_R | EPT_W | EPT_X;
     *qual = 0;
     for (unsigned level = 0; level < 4; level++) {
         unsigned shift = 39 - 9 * level;
         uint64_t e = 0;
-        const uint8_t *p = cpu_phys_ptr(phys, table + ((gpa >> shift) & 511) * 8, 8);
+        uint64_t ea = table + ((gpa >> shift) & 511) * 8;
+        const uint8_t *p = tables_below && ea >= tables_below ? NULL : cpu_phys_ptr(phys, ea, 8);
         if (p)
             for (unsigned b = 0; b < 8; b++)
                 e |= (uint64_t)p[b] << (8 * b);
@@ -99,7 +112,8 @@ bool vmx_ept_translate(void *ctx, cpu_t *c, uint64_t gpa, cpu_access acc, uint64
 {
     vmx_vcpu *v = ctx;
     uint64_t qual, entry;
-    vmx_ept_result r = vmx_ept_walk(v->phys, VMCS(v, EPT_POINTER), gpa, acc, hpa, &qual, &entry);
+    vmx_ept_result r = vmx_ept_walk_bounded(v->phys, VMCS(v, EPT_POINTER), gpa, acc,
+                                            v->ept_tables_below, hpa, &qual, &entry);
     if (r == VMX_EPT_OK) {
         /* The interpreter fills its TLB from guest paging alone: a page
          * EPT restricts must not get a fast path (vmx_hook_page_kind).

@@ -70,6 +70,9 @@ START_TEST(guest_vmwrite_policy)
     ck_assert_msg(r->hv != NULL, "%s", err);
     emu_hv *hv = r->hv;
     uint64_t ram = r->m.phys.ram_size, other_vapic = hv->vcpu[1].vapic_pa;
+    /* EPT tables the guest builds are read from its RAM only. */
+    ck_assert_uint_eq(hv->vcpu[0].vmx.ept_tables_below, ram);
+    ck_assert_uint_eq(hv->vcpu[1].vmx.ept_tables_below, ram);
     vmx_vmcs *v = &hv->vcpu[0].vmx.vmcs;
 
     /* Another vCPU's virtual-APIC page, into every address field. */

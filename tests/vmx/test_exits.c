@@ -319,6 +319,46 @@ START_TEST(test_ept_walk)
 }
 END_TEST
 
+/* Tables confined below a bound (the built-in hypervisor's RAM size for
+ * tables its guest builds): a table entry that names a page of the host's
+ * memory as the next table reads as not present (a violation) instead of
+ * reading that page. */
+START_TEST(test_ept_walk_bounded)
+{
+    ck_assert(cpu_phys_init(&ept_phys, 1u << 20, 1u << 20));
+    const uint64_t ram = 1u << 20, pml4 = 0x10000, pdpt = 0x11000, pd = 0x12000;
+    uint64_t host_pdpt = cpu_phys_host_alloc(&ept_phys, 4096);
+    uint64_t eptp = pml4 | (3 << 3) | 6;
+    put(pml4, pdpt | 7);
+    put(pml4 + 8, host_pdpt | 7);                          /* 512G.. through a host page */
+    put(host_pdpt, (1ull << 30) | (6 << 3) | 0x80 | 7);    /* what the host page would say */
+    put(pdpt, pd | 7);
+    put(pd, 0x200000 | (6 << 3) | 0x80 | 7);               /* 0..2M → 2M */
+    uint64_t hpa = 0, qual = 0, e = 0;
+    /* Tables in RAM: translated as before. */
+    ck_assert_int_eq(vmx_ept_walk_bounded(&ept_phys, eptp, 0x1234, CPU_ACC_READ, ram, &hpa, &qual,
+                                          &e),
+                     VMX_EPT_OK);
+    ck_assert_uint_eq(hpa, 0x201234);
+    /* A table in host memory: unbounded, the host page is read as one... */
+    ck_assert_int_eq(vmx_ept_walk(&ept_phys, eptp, (1ull << 39) + 0x5678, CPU_ACC_READ, &hpa,
+                                  &qual, &e),
+                     VMX_EPT_OK);
+    ck_assert_uint_eq(hpa, (1ull << 30) + 0x5678);
+    /* ...bounded, it is not present: a violation, nothing read from it. */
+    ck_assert_int_eq(vmx_ept_walk_bounded(&ept_phys, eptp, (1ull << 39) + 0x5678, CPU_ACC_READ,
+                                          ram, &hpa, &qual, &e),
+                     VMX_EPT_VIOLATION);
+    ck_assert_uint_eq(e, 0);
+    ck_assert_uint_eq(qual, 1);
+    /* An EPTP outside the bound: not even the PML4 is read. */
+    ck_assert_int_eq(vmx_ept_walk_bounded(&ept_phys, host_pdpt | (3 << 3) | 6, 0, CPU_ACC_READ,
+                                          ram, &hpa, &qual, &e),
+                     VMX_EPT_VIOLATION);
+    cpu_phys_free(&ept_phys);
+}
+END_TEST
+
 /* ---- guest code in non-root operation ------------------------------------ */
 
 static cpu_harness h;
@@ -919,6 +959,7 @@ int main(void)
     tcase_add_test(t, test_cr3_targets);
     tcase_add_test(t, test_capability_consistency);
     tcase_add_test(t, test_ept_walk);
+    tcase_add_test(t, test_ept_walk_bounded);
     suite_add_tcase(s, t);
     TCase *r = tcase_create("nonroot");
     tcase_add_checked_fixture(r, run_setup, run_teardown);
