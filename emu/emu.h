@@ -18,6 +18,7 @@
 
 #include "apic/apic.h"
 #include "cpu/cpu.h"
+#include "emu/devices/emu_devices.h"
 
 /* Exit statuses of `apicv-emu run` (guest ABI "Exit status"). */
 enum {
@@ -58,6 +59,9 @@ enum emu_obs_kind {
     EMU_EV_IPI_ROUTE,  /* a = vector b = receiving CPU c = due cycle d = sending CPU */
     EMU_EV_IPI_ARRIVE, /* a = vector b = delivery mode d = sending CPU: applied at the receiver */
     EMU_EV_TIMER_DUE,  /* a = the deadline cycle: the scheduler stopped the CPU for its APIC timer */
+    EMU_EV_IRQ_LINE,   /* a = ISA IRQ line b = new level: a device drives an interrupt line */
+    EMU_EV_IOAPIC_DELIVER, /* a = vector b = delivery mode c = level d = I/O APIC pin: the message reaches the APIC */
+    EMU_EV_PIC_INTA,   /* a = vector from the 8259A: ExtINT through LINT0 */
     EMU_EV_LAST
 };
 /* "emu.console", ... or NULL outside the range. */
@@ -87,6 +91,7 @@ typedef enum emu_qkind {
     EMU_Q_IPI,  /* apic_accept_ipi(ipi) on cpu's APIC */
     EMU_Q_MSI,  /* a device MSI (edge, fixed, vector) for cpu */
     EMU_Q_CALL, /* fn(m, ev): a scheduled stimulus (scenarios, hypervisor) */
+    EMU_Q_IOAPIC, /* an I/O APIC message (vector, ipi.delivery, ipi.trigger_level; arg = pin) */
 } emu_qkind;
 
 typedef struct emu_qevent {
@@ -188,6 +193,9 @@ typedef struct emu_machine {
 
     emu_console_fn console;
     void *console_ctx;
+
+    /* The PC devices and the port/MMIO dispatch table (emu/devices/). */
+    emu_devices dev;
 
     /* The built-in hypervisor (NULL in native mode): see emu_hv_ops. */
     const emu_hv_ops *hv_ops;

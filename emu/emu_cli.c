@@ -513,7 +513,9 @@ static int cmd_info(int argc, char **argv)
                mode_summary((emu_mode)k));
     printf("\nmachine: 1..%d CPUs, each with a local APIC (xAPIC and x2APIC, timer one-shot,\n"
            "  periodic and TSC-deadline); a deterministic round-robin scheduler on one cycle\n"
-           "  clock; devices: console 0xE9, exit 0xF4, MSI device 0xF0 (docs/machine.md)\n",
+           "  clock; devices: console 0xE9, exit 0xF4, MSI device 0xF0, COM1 16550A 0x3F8,\n"
+           "  fw_cfg 0x510, 8259A pair 0x20/0xA0, test device 0x2000, I/O APIC 0xFEC00000\n"
+           "  (docs/machine.md)\n",
            CPU_MAX_CPUS);
     printf("interpreter: x86-64, 64-bit mode only; general-purpose instruction set, no x87/SSE\n");
     printf("VMX: the built-in hypervisor runs every mode but native (docs/hypervisor.md);\n"

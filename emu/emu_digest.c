@@ -176,6 +176,13 @@ static void digest_parts(const emu_machine *m, trace_digest *out)
         m->hv_ops->digest(m, &hh);
         add_part(out, TRACE_PART_MACHINE, TRACE_PART_HV, hh);
     }
+    /* The devices count once a guest has touched one: a machine that never
+     * did (every run recorded before they existed) keeps its digest. */
+    if (m->dev.touched) {
+        uint64_t dh = FNV_OFFSET;
+        emu_devices_digest(&m->dev, &dh);
+        add_part(out, TRACE_PART_MACHINE, TRACE_PART_DEVICES, dh);
+    }
 }
 
 static uint64_t fold_parts(const trace_digest *d)

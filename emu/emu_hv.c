@@ -52,11 +52,16 @@ void hv_crash(emu_hv *hv, emu_hv_vcpu *vc, const char *cause)
  * MSRs beyond the CPU's own. In non-root vmx/ forwards to them only what
  * the bitmaps let through. */
 
+/* Guest-physical addresses outside RAM reach the machine's MMIO devices
+ * (the I/O APIC page): the hypervisor emulates them as KVM emulates MMIO
+ * after an EPT misconfiguration, here without an exit (no EPT). */
 static bool hv_root_mmio(void *ctx, cpu_t *c, uint64_t paddr, unsigned size, cpu_access acc,
                          uint64_t *val)
 {
-    (void)ctx, (void)c, (void)paddr, (void)size, (void)acc, (void)val;
-    return false;
+    emu_hv *hv = ctx;
+    if (paddr < c->phys->ram_size || acc == CPU_ACC_FETCH)
+        return false;
+    return emu_bus_mmio(hv->m, c, paddr, size, acc == CPU_ACC_WRITE, val);
 }
 
 static bool hv_root_io(void *ctx, cpu_t *c, uint16_t port, unsigned size, bool in, uint32_t *val)

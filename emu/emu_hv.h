@@ -171,6 +171,13 @@ cpu_stop emu_hv_run_vcpu_insns(emu_hv *hv, unsigned cpu, uint64_t cycle_limit, u
 /* A device's edge, fixed MSI for vCPU vcpu now (on that CPU's clock), by
  * the mode's path. */
 void emu_hv_device_msi(emu_hv *hv, unsigned vcpu, uint8_t vector);
+/* I/O APIC messages (emu_hv_devices.c): the guest's APIC of vCPU vcpu for
+ * destination matching (NULL past the last vCPU); a level-triggered fixed
+ * interrupt, whose EOI the hypervisor forwards to the I/O APIC; that EOI
+ * when it arrives as an EOI-induced exit. */
+apic_t *emu_hv_guest_apic(emu_hv *hv, unsigned vcpu);
+void emu_hv_device_level(emu_hv *hv, unsigned vcpu, uint8_t vector);
+void emu_hv_level_eoi(emu_hv *hv, struct emu_hv_vcpu *vc, uint8_t vector);
 /* The same, delay cycles after cycle `now` (queued on the target's clock). */
 void emu_hv_device_msi_at(emu_hv *hv, unsigned vcpu, uint8_t vector, uint64_t cycle);
 /* The host's scheduler takes vCPU vcpu's CPU at `cycle` for `cycles`

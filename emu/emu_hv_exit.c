@@ -525,27 +525,20 @@ static bool hv_io(emu_hv *hv, emu_hv_vcpu *vc, uint64_t qual)
         return false;
     }
     hv_skip_insn(vc);
+    /* The machine's devices, as natively (emu/devices/); the MSI device
+     * only when the machine's queue carries its messages. Nobody on the
+     * port: reads all ones. */
+    uint64_t mask = hv_size_mask(size);
+    uint32_t val = in ? 0 : (uint32_t)(c->gpr[CPU_RAX] & mask);
+    bool owned = !(port == EMU_PORT_MSI && !hv->machine_queue) &&
+                 emu_bus_io(m, c, port, size, in, &val);
     if (in) {
-        uint64_t mask = hv_size_mask(size);
-        c->gpr[CPU_RAX] = size == 4 ? 0xFFFFFFFFull : (c->gpr[CPU_RAX] | mask);
+        if (!owned)
+            val = 0xFFFFFFFFu;
+        c->gpr[CPU_RAX] = size == 4 ? val : ((c->gpr[CPU_RAX] & ~mask) | (val & mask));
         return true;
     }
-    uint32_t val = (uint32_t)(c->gpr[CPU_RAX] & hv_size_mask(size));
-    if (port == EMU_PORT_CONSOLE) {
-        cpu_obs_emit(&m->obs, c->cycles, c->index, EMU_EV_CONSOLE, val & 0xFF, 0, c->rip, 0);
-        if (m->console)
-            m->console(m->console_ctx, c->index, (uint8_t)val);
-    } else if (port == EMU_PORT_EXIT && size == 4) {
-        cpu_obs_emit(&m->obs, c->cycles, c->index, EMU_EV_EXIT_PORT, val, 0, c->rip, 0);
-        if (!m->finished) {
-            m->finished = true;
-            m->exit_status = (int)(val & 0xFF);
-        }
-        return false;
-    } else if (port == EMU_PORT_MSI && size == 4 && hv->machine_queue) {
-        emu_msi_port_write(m, c, val);
-    }
-    return true;
+    return !(port == EMU_PORT_EXIT && m->finished);
 }
 
 /* MOV to/from CR8 without TPR shadow (exit 28, emulated mode): the
@@ -775,7 +768,7 @@ bool hv_handle_exit(emu_hv *hv, emu_hv_vcpu *vc)
         break;
     case VMX_EXIT_APIC_ACCESS: ok = hv_apic_access(hv, vc, qual); break;
     case VMX_EXIT_APIC_WRITE: hv_apic_write(hv, vc, (unsigned)(qual & 0xFF0)); break;
-    case VMX_EXIT_VIRTUALIZED_EOI:
+    case VMX_EXIT_VIRTUALIZED_EOI: emu_hv_level_eoi(hv, vc, (uint8_t)qual); break;
     case VMX_EXIT_PREEMPT_TIMER:
     case VMX_EXIT_MTF:
     case VMX_EXIT_PAUSE:

@@ -17,6 +17,12 @@ void emu_describe_rip(cpu_t *c, char *out, size_t outlen);
 /* FNV-1a 64 over bytes / one 64-bit value, continuing hash *h (digests). */
 void emu_fnv(uint64_t *h, const void *data, size_t len);
 void emu_fnv64(uint64_t *h, uint64_t v);
+/* I/O APIC message arrival at a CPU (EMU_Q_IOAPIC) and the 8259's INT
+ * routing (emu/devices/emu_irq.c). */
+void emu_ioapic_deliver(emu_machine *m, const emu_qevent *ev);
+bool emu_pic_routes_to(const emu_machine *m, unsigned k);
+/* The 8259's INT rose: wakes the CPUs it is routed to. */
+void emu_pic_changed(emu_machine *m);
 /* The MSI device's register on port 0xF0 (OUT dword). */
 bool emu_msi_port_write(emu_machine *m, cpu_t *c, uint32_t value);
 

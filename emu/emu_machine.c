@@ -103,6 +103,7 @@ bool emu_machine_init(emu_machine *m, const emu_config *cfg, const char *guest_p
         cpu_phys_free(&m->phys);
         return false;
     }
+    emu_devices_init(m);
     for (unsigned k = 0; k < cfg->ncpus; k++) {
         cpu_t *c = &m->cpu[k];
         if (!cpu_init(c, k, &m->phys, &m->costs, &m->obs)) {
@@ -115,6 +116,7 @@ bool emu_machine_init(emu_machine *m, const emu_config *cfg, const char *guest_p
         /* Guest ABI "State at entry": xAPIC mode, APIC ID = index, BSP on 0. */
         apic_init(&m->apic[k], c, k, k == 0, &m->obs);
         apic_set_ipi_sink(&m->apic[k], emu_route_ipi, m);
+        apic_set_eoi_sink(&m->apic[k], emu_irq_eoi, m);
         emu_native_attach(m, k);
     }
     /* With the CPUs, APICs and native hooks in place, the hypervisor takes

@@ -5,8 +5,8 @@
  * at IA32_APIC_BASE is a trap page while the APIC is in xAPIC mode, the
  * APIC MSRs (1BH, 6E0H, 800H-8FFH) go to apic_msr_*, and MOV CR8 is routed
  * to the TPR (SDM Vol. 3A 11.8.6). Interrupts are taken at instruction
- * boundaries from the events hook (SDM 11.8.4, 6.8.1). Ports: the console,
- * the exit port and the MSI device.
+ * boundaries from the events hook (SDM 11.8.4, 6.8.1). Ports and memory
+ * outside RAM go to the machine's dispatch table (emu/devices/).
  *
  * Cross-CPU effects never touch another CPU directly: IPIs are routed at
  * the sender's cycle into the receivers' event queues and applied at their
@@ -16,14 +16,6 @@
 #include <string.h>
 
 #include "emu/emu_internal.h"
-
-static void finish(emu_machine *m, int status)
-{
-    if (!m->finished) {
-        m->finished = true;
-        m->exit_status = status;
-    }
-}
 
 /* The APIC timer is part of the CPU's slice limit: when the guest arms it
  * (or moves it earlier) in the middle of a slice, the slice ends at the
@@ -61,7 +53,7 @@ static bool native_mmio(void *ctx, cpu_t *c, uint64_t paddr, unsigned size, cpu_
     apic_t *a = &m->apic[c->index];
     if (!is_apic_page(m, c, paddr)) {
         if (paddr + size > m->phys.ram_size)
-            return false;
+            return emu_bus_mmio(m, c, paddr, size, acc == CPU_ACC_WRITE, val);
         if (acc == CPU_ACC_WRITE)
             return cpu_phys_write(&m->phys, paddr, val, size);
         *val = 0;
@@ -142,6 +134,15 @@ static void native_events(void *ctx, cpu_t *c)
         cpu_deliver_event(c, CPU_EXC_NMI, 2, false, 0, 0);
         return;
     }
+    /* ExtINT through LINT0 (SDM 11.5.1): the 8259's INT, its vector from
+     * the controller's INTA cycles, taken ahead of the APIC's own fixed
+     * interrupts as the external interrupt it is. */
+    if (m->dev.pic.intr && cpu_interruptible(c) && emu_pic_routes_to(m, c->index)) {
+        uint8_t v = emu_pic_ack(&m->dev.pic);
+        cpu_obs_emit(&m->obs, c->cycles, c->index, EMU_EV_PIC_INTA, v, 0, c->rip, 0);
+        cpu_deliver_interrupt(c, v);
+        return;
+    }
     if (cpu_interruptible(c) && apic_pending_vector(a) >= 0) {
         int v = apic_acknowledge(a);
         if (v >= 0) {
@@ -152,28 +153,15 @@ static void native_events(void *ctx, cpu_t *c)
     }
 }
 
-/* Port I/O of the guest ABI: the console, the exit port and the MSI device. */
+/* Port I/O: the machine's dispatch table (the guest ABI's ports and the PC
+ * devices). The exit port ends the run at this instruction. */
 static bool native_io(void *ctx, cpu_t *c, uint16_t port, unsigned size, bool in, uint32_t *val)
 {
     emu_machine *m = ctx;
-    if (in)
-        return false;
-    if (port == EMU_PORT_CONSOLE) {
-        uint8_t b = (uint8_t)*val;
-        cpu_obs_emit(&m->obs, c->cycles, c->index, EMU_EV_CONSOLE, b, 0, c->rip, 0);
-        if (m->console)
-            m->console(m->console_ctx, c->index, b);
-        return true;
-    }
-    if (port == EMU_PORT_EXIT && size == 4) {
-        cpu_obs_emit(&m->obs, c->cycles, c->index, EMU_EV_EXIT_PORT, *val, 0, c->rip, 0);
-        finish(m, (int)(*val & 0xFF));
+    bool owned = emu_bus_io(m, c, port, size, in, val);
+    if (port == EMU_PORT_EXIT && !in)
         cpu_request_stop(c, CPU_STOP_HOOK);
-        return true;
-    }
-    if (port == EMU_PORT_MSI && size == 4)
-        return emu_msi_port_write(m, c, *val);
-    return false;
+    return owned;
 }
 
 static void describe_insn(cpu_t *c, const uint8_t *bytes, unsigned len, char *out, size_t outlen)
@@ -287,6 +275,9 @@ void emu_apply_event(emu_machine *m, const emu_qevent *ev)
     case EMU_Q_CALL:
         if (ev->fn)
             ev->fn(m, ev);
+        break;
+    case EMU_Q_IOAPIC:
+        emu_ioapic_deliver(m, ev);
         break;
     default:
         break;

@@ -86,6 +86,7 @@ typedef enum trace_part_kind {
     TRACE_PART_HV,        /* machine: the hypervisor (VMCSs, virtual APICs, PIDs) */
     TRACE_PART_VMCS,      /* per vCPU: its VMCS (every field, launch state, non-root) */
     TRACE_PART_VAPIC,     /* per vCPU: virtual-APIC page, posted-interrupt descriptor, software APIC */
+    TRACE_PART_DEVICES,   /* machine: the PC devices (only once a guest has used one) */
     TRACE_PART_NKINDS
 } trace_part_kind;
 /* "regs", "ctrl", ... */

@@ -68,7 +68,8 @@ bool trace_file_digest(const char *path, uint64_t *out)
 const char *trace_part_name(unsigned kind)
 {
     static const char *const names[TRACE_PART_NKINDS] = {"total", "regs", "ctrl", "apic", "queue",
-                                                         "ram",   "clock", "hv", "vmcs", "vapic"};
+                                                         "ram",   "clock", "hv", "vmcs", "vapic",
+                                                         "devices"};
     return kind < TRACE_PART_NKINDS ? names[kind] : "?";
 }
 

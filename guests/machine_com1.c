@@ -1,0 +1,70 @@
+/*
+ * machine_com1.c — COM1 and fw_cfg from a guest (docs/machine.md
+ * "Devices").
+ *
+ * vCPU 0 programs COM1 as a kernel's serial console does (8N1 at 115200
+ * baud: DLAB, divisor 1, FIFOs on, DTR/RTS/OUT2), checks the divisor
+ * latch, the scratch register and LSR (THRE and TEMT set), and writes
+ *     com1: hello from the 16550A
+ * through THR, polling LSR.THRE before each byte. Then it reads fw_cfg:
+ * the "QEMU" signature, the ID, NB_CPUS (must equal ncpus) and the RAM
+ * size (must be non-zero and a multiple of 1 MiB), prints
+ *     fw_cfg: QEMU, N CPUs, M MiB
+ * and exits 0, GUEST_FAIL on any mismatch.
+ */
+#include "guest.h"
+
+#define COM1 0x3F8
+#define FW_CFG_SEL 0x510
+#define FW_CFG_DATA 0x511
+
+static void com1_putc(char ch)
+{
+    while (!(inb(COM1 + 5) & 0x20))
+        pause();
+    outb(COM1, (uint8_t)ch);
+}
+
+static uint64_t fw_cfg_read(uint16_t key, unsigned n)
+{
+    outw(FW_CFG_SEL, key);
+    uint64_t v = 0;
+    for (unsigned k = 0; k < n; k++)
+        v |= (uint64_t)inb(FW_CFG_DATA) << (8 * k);
+    return v;
+}
+
+int guest_main(unsigned cpu, unsigned ncpus)
+{
+    if (cpu != 0)
+        return 0;
+    outb(COM1 + 1, 0x00); /* no interrupts */
+    outb(COM1 + 3, 0x80); /* DLAB */
+    outb(COM1 + 0, 0x01); /* 115200 baud */
+    outb(COM1 + 1, 0x00);
+    GUEST_CHECK(inb(COM1 + 0) == 0x01 && inb(COM1 + 1) == 0x00);
+    outb(COM1 + 3, 0x03); /* 8N1, DLAB off */
+    outb(COM1 + 2, 0xC7); /* FIFOs on and cleared */
+    outb(COM1 + 4, 0x0B); /* DTR, RTS, OUT2 */
+    GUEST_CHECK(inb(COM1 + 3) == 0x03);
+    GUEST_CHECK((inb(COM1 + 2) & 0xC0) == 0xC0);
+    GUEST_CHECK(inb(COM1 + 5) == 0x60);
+    outb(COM1 + 7, 0x5A);
+    GUEST_CHECK(inb(COM1 + 7) == 0x5A);
+    for (const char *s = "com1: hello from the 16550A\n"; *s; s++)
+        com1_putc(*s);
+
+    char sig[5] = {0};
+    uint32_t s = (uint32_t)fw_cfg_read(0x0000, 4);
+    memcpy(sig, &s, 4);
+    GUEST_CHECK(strcmp(sig, "QEMU") == 0);
+    GUEST_CHECK(fw_cfg_read(0x0001, 4) & 1);
+    uint64_t cpus = fw_cfg_read(0x0005, 2);
+    uint64_t ram = fw_cfg_read(0x0003, 8);
+    GUEST_CHECK(cpus == ncpus);
+    GUEST_CHECK(ram != 0 && (ram & 0xFFFFF) == 0);
+    GUEST_CHECK(fw_cfg_read(0x0019, 4) == 0); /* no files */
+    printf("fw_cfg: %s, %llu CPUs, %llu MiB\n", sig, (unsigned long long)cpus,
+           (unsigned long long)(ram >> 20));
+    return GUEST_OK;
+}
