@@ -62,6 +62,8 @@ enum emu_obs_kind {
     EMU_EV_IRQ_LINE,   /* a = ISA IRQ line b = new level: a device drives an interrupt line */
     EMU_EV_IOAPIC_DELIVER, /* a = vector b = delivery mode c = level d = I/O APIC pin: the message reaches the APIC */
     EMU_EV_PIC_INTA,   /* a = vector from the 8259A: ExtINT through LINT0 */
+    EMU_EV_INIT,       /* the CPU took INIT: reset, waiting for SIPI */
+    EMU_EV_SIPI,       /* a = vector: the CPU starts in real mode at CS = a << 8, IP = 0 */
     EMU_EV_LAST
 };
 /* "emu.console", ... or NULL outside the range. */
@@ -77,6 +79,10 @@ typedef struct emu_config {
     uint64_t quantum;        /* length of a scheduling round in cycles (0: 10000) */
     bool strict;             /* an unimplemented instruction ends the run (status 3) */
     const cpu_cost_model *costs; /* NULL: the default model */
+    /* Multiboot kernels only (docs/multiboot.md): --append and --initrd. */
+    const char *append;
+    const char *const *initrd;
+    unsigned ninitrd;
 } emu_config;
 
 void emu_config_default(emu_config *cfg);
@@ -196,6 +202,11 @@ typedef struct emu_machine {
 
     /* The PC devices and the port/MMIO dispatch table (emu/devices/). */
     emu_devices dev;
+    /* CPUs in the wait-for-SIPI state (emu_smp.c). */
+    bool wait_sipi[CPU_MAX_CPUS];
+    /* The image is a Multiboot kernel (emu_multiboot.c): CPU 0 enters it
+     * in 32-bit protected mode, the others wait for SIPI. */
+    bool multiboot;
 
     /* The built-in hypervisor (NULL in native mode): see emu_hv_ops. */
     const emu_hv_ops *hv_ops;
@@ -293,6 +304,7 @@ typedef struct emu_run_opts {
     uint64_t digest_every;   /* --digest-every: cycles between digests (0: the default) */
     bool stats;              /* --stats */
     bool quiet;              /* --quiet */
+    const char *initrd[16];  /* --initrd, in order (cfg.initrd points here) */
 } emu_run_opts;
 
 /*

@@ -44,11 +44,12 @@ static void usage_main(FILE *f)
 
 static void usage_run(FILE *f)
 {
-    fputs("usage: apicv-emu run [OPTIONS] GUEST.elf|SCENARIO\n"
+    fputs("usage: apicv-emu run [OPTIONS] GUEST.elf|KERNEL|SCENARIO\n"
           "\n"
-          "Runs a guest program (an ELF64 image following docs/guest-abi.md), or a scenario\n"
-          "(docs/scenarios.md: guest, machine, stimuli, captions, expectations). The guest's\n"
-          "console (port 0xE9) goes to standard output. Exit status: the guest's value\n"
+          "Runs a guest program (an ELF64 image following docs/guest-abi.md), a Multiboot\n"
+          "kernel (a Multiboot v1 header in its first 8 KiB: docs/multiboot.md), or a\n"
+          "scenario (docs/scenarios.md: guest, machine, stimuli, captions, expectations).\n"
+          "The console (port 0xE9, COM1) goes to standard output. Exit status: the value\n"
           "written to port 0xF4, 2 for bad input, 3 if the guest crashed, 4 if the cycle\n"
           "limit came first, 1 if a scenario's expectation failed.\n"
           "\n"
@@ -58,6 +59,8 @@ static void usage_run(FILE *f)
           "                      native (no hypervisor); docs/hypervisor.md\n"
           "  --cpus N            number of CPUs, 1..8 (default 1)\n"
           "  --mem MiB           guest RAM in MiB, 2..4096 (default 64)\n"
+          "  --append \"ARGS\"     Multiboot kernels: the command line after the kernel's path\n"
+          "  --initrd FILE       Multiboot kernels: a module (repeatable, up to 16)\n"
           "  --max-cycles N      stop after N cycles of the global clock (exit status 4)\n"
           "  --quantum N         cycles of one scheduling round (default 10000)\n"
           "  --cost-model FILE   override instruction costs (docs/cost-model.md)\n"
@@ -155,6 +158,7 @@ static int parse_run(int argc, char **argv, emu_run_opts *opts, bool *headless,
         {"stats", no_argument, 0, 'S'},            {"quiet", no_argument, 0, 'Q'},
         {"log", required_argument, 0, 'L'},        {"record", required_argument, 0, 'R'},
         {"digest-every", required_argument, 0, 'D'},
+        {"append", required_argument, 0, 'A'},     {"initrd", required_argument, 0, 'I'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
     };
     emu_config *cfg = &opts->cfg;
@@ -223,6 +227,18 @@ static int parse_run(int argc, char **argv, emu_run_opts *opts, bool *headless,
             if (!parse_u64("--digest-every", optarg, EMU_RECORD_MIN_INTERVAL,
                            EMU_RECORD_MAX_INTERVAL, &opts->digest_every))
                 return EMU_EXIT_USAGE;
+            break;
+        case 'A':
+            cfg->append = optarg;
+            break;
+        case 'I':
+            if (cfg->ninitrd == sizeof(opts->initrd) / sizeof(opts->initrd[0])) {
+                fprintf(stderr, "apicv-emu: --initrd: at most %zu modules\n",
+                        sizeof(opts->initrd) / sizeof(opts->initrd[0]));
+                return EMU_EXIT_USAGE;
+            }
+            opts->initrd[cfg->ninitrd++] = optarg;
+            cfg->initrd = opts->initrd;
             break;
         case 'h':
             usage_run(stdout);

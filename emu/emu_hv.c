@@ -59,9 +59,17 @@ static bool hv_root_mmio(void *ctx, cpu_t *c, uint64_t paddr, unsigned size, cpu
                          uint64_t *val)
 {
     emu_hv *hv = ctx;
-    if (paddr < c->phys->ram_size || acc == CPU_ACC_FETCH)
+    if ((paddr < c->phys->ram_size && !emu_bus_owns_page(hv->m, paddr)) || acc == CPU_ACC_FETCH)
         return false;
     return emu_bus_mmio(hv->m, c, paddr, size, acc == CPU_ACC_WRITE, val);
+}
+
+/* Device pages inside RAM (--mem 4096 reaches the I/O APIC page) trap. */
+static cpu_page_kind hv_root_page_kind(void *ctx, cpu_t *c, uint64_t paddr)
+{
+    emu_hv *hv = ctx;
+    return paddr >= c->phys->ram_size || emu_bus_owns_page(hv->m, paddr) ? CPU_PAGE_TRAP
+                                                                         : CPU_PAGE_RAM;
 }
 
 static bool hv_root_io(void *ctx, cpu_t *c, uint16_t port, unsigned size, bool in, uint32_t *val)
@@ -167,6 +175,7 @@ static bool hv_setup_vcpu(emu_hv *hv, unsigned k, apic_t *host, char *err, size_
     }
 
     cpu_hooks h = {
+        .page_kind = hv_root_page_kind,
         .mmio = hv_root_mmio,
         .io = hv_root_io,
         .rdmsr = hv_root_rdmsr,

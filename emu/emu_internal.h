@@ -23,6 +23,13 @@ void emu_ioapic_deliver(emu_machine *m, const emu_qevent *ev);
 bool emu_pic_routes_to(const emu_machine *m, unsigned k);
 /* The 8259's INT rose: wakes the CPUs it is routed to. */
 void emu_pic_changed(emu_machine *m);
+/* INIT/SIPI (emu_smp.c): INIT of CPU k (reset, wait for SIPI); every CPU
+ * but 0 waits (multiboot kernels); the events-hook part: takes a pending
+ * INIT or SIPI, returns true while the CPU waits for SIPI (it then takes
+ * nothing else). */
+void emu_smp_wait_for_sipi(emu_machine *m, unsigned k);
+void emu_smp_hold_aps(emu_machine *m);
+bool emu_smp_events(emu_machine *m, cpu_t *c);
 /* The MSI device's register on port 0xF0 (OUT dword). */
 bool emu_msi_port_write(emu_machine *m, cpu_t *c, uint32_t value);
 

@@ -33,7 +33,7 @@ const char *emu_event_name(unsigned kind)
     static const char *const names[EMU_EV_LAST - CPU_OBS_RANGE_EMU] = {
         "emu.console", "emu.exit-port", "emu.crash", "emu.msi-raise",
         "emu.msi-deliver", "emu.ipi-route", "emu.ipi-arrive", "emu.timer-due",
-        "emu.irq-line", "emu.ioapic-deliver", "emu.pic-inta",
+        "emu.irq-line", "emu.ioapic-deliver", "emu.pic-inta", "emu.init", "emu.sipi",
     };
     if (kind < CPU_OBS_RANGE_EMU || kind >= EMU_EV_LAST)
         return NULL;

@@ -23,6 +23,7 @@
 #include "emu/emu_hv.h"
 #include "emu/emu_internal.h"
 #include "emu/emu_loader.h"
+#include "emu/emu_multiboot.h"
 
 #define EMU_HOST_MEM (4u << 20) /* host-owned pages: VMCS-referenced structures */
 #define EMU_DEFAULT_QUANTUM 10000
@@ -98,8 +99,22 @@ bool emu_machine_init(emu_machine *m, const emu_config *cfg, const char *guest_p
                  (unsigned long long)(cfg->mem_bytes >> 20));
         return false;
     }
-    if (!emu_load_guest(&m->phys, guest_path, &m->entry, err, errlen) ||
-        !emu_build_boot_tables(&m->phys, cfg->ncpus, err, errlen)) {
+    /* A Multiboot header in the first 8 KiB makes the image a kernel booted
+     * the Multiboot way; anything else is a guest ABI image. */
+    emu_mb_boot mb = {0};
+    m->multiboot = emu_multiboot_detect(guest_path);
+    if (m->multiboot) {
+        emu_mb_opts o = {cfg->append, cfg->initrd, cfg->ninitrd};
+        if (!emu_multiboot_load(&m->phys, guest_path, &o, &mb, err, errlen)) {
+            cpu_phys_free(&m->phys);
+            return false;
+        }
+        m->entry = mb.entry;
+    } else if (!emu_load_guest(&m->phys, guest_path, &m->entry, err, errlen)) {
+        cpu_phys_free(&m->phys);
+        return false;
+    }
+    if (!emu_build_boot_tables(&m->phys, cfg->ncpus, err, errlen)) {
         cpu_phys_free(&m->phys);
         return false;
     }
@@ -113,12 +128,18 @@ bool emu_machine_init(emu_machine *m, const emu_config *cfg, const char *guest_p
         }
         c->strict = cfg->strict;
         emu_setup_entry_state(c, &m->phys, k, cfg->ncpus, m->entry);
+        if (m->multiboot && k == 0)
+            emu_multiboot_entry_state(c, &mb);
         /* Guest ABI "State at entry": xAPIC mode, APIC ID = index, BSP on 0. */
         apic_init(&m->apic[k], c, k, k == 0, &m->obs);
         apic_set_ipi_sink(&m->apic[k], emu_route_ipi, m);
         apic_set_eoi_sink(&m->apic[k], emu_irq_eoi, m);
         emu_native_attach(m, k);
     }
+    /* After reset every processor but the BSP waits for SIPI (SDM 9.4.1),
+     * as a Multiboot kernel expects; ABI guests start together. */
+    if (m->multiboot)
+        emu_smp_hold_aps(m);
     /* With the CPUs, APICs and native hooks in place, the hypervisor takes
      * over the CPUs of a VMX mode (VMXON, VMCSs, its own hooks). */
     if (m->hv_ops && m->hv_ops->attach && !m->hv_ops->attach(m, err, errlen)) {

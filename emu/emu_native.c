@@ -38,7 +38,7 @@ static bool is_apic_page(emu_machine *m, cpu_t *c, uint64_t paddr)
 static cpu_page_kind native_page_kind(void *ctx, cpu_t *c, uint64_t paddr)
 {
     emu_machine *m = ctx;
-    if (is_apic_page(m, c, paddr) || paddr >= m->phys.ram_size)
+    if (is_apic_page(m, c, paddr) || paddr >= m->phys.ram_size || emu_bus_owns_page(m, paddr))
         return CPU_PAGE_TRAP;
     return CPU_PAGE_RAM;
 }
@@ -52,7 +52,8 @@ static bool native_mmio(void *ctx, cpu_t *c, uint64_t paddr, unsigned size, cpu_
     emu_machine *m = ctx;
     apic_t *a = &m->apic[c->index];
     if (!is_apic_page(m, c, paddr)) {
-        if (paddr + size > m->phys.ram_size)
+        /* Device pages (the I/O APIC) win over RAM below them (--mem 4096). */
+        if (paddr + size > m->phys.ram_size || emu_bus_owns_page(m, paddr))
             return emu_bus_mmio(m, c, paddr, size, acc == CPU_ACC_WRITE, val);
         if (acc == CPU_ACC_WRITE)
             return cpu_phys_write(&m->phys, paddr, val, size);
@@ -129,6 +130,10 @@ static void native_events(void *ctx, cpu_t *c)
     emu_machine *m = ctx;
     apic_t *a = &m->apic[c->index];
     c->events &= ~(uint32_t)(CPU_EVT_INTR | CPU_EVT_HOOK);
+    /* INIT and SIPI first (SDM 6.9: INIT outranks NMI and interrupts); a
+     * CPU waiting for SIPI takes nothing else. */
+    if ((a->init_pending || a->sipi_pending || m->wait_sipi[c->index]) && emu_smp_events(m, c))
+        return;
     if (!c->nmi_blocked && a->nmi_pending && apic_take_nmi(a)) {
         m->stats.nmi[c->index]++;
         cpu_deliver_event(c, CPU_EXC_NMI, 2, false, 0, 0);
