@@ -79,6 +79,8 @@ typedef struct emu_config {
     uint64_t quantum;        /* length of a scheduling round in cycles (0: 10000) */
     bool strict;             /* an unimplemented instruction ends the run (status 3) */
     const cpu_cost_model *costs; /* NULL: the default model */
+    /* --cpu: features taken away from the `max` model (EMU_CPU_F_*; 0 = max). */
+    uint32_t cpu_off;
     /* Multiboot kernels only (docs/multiboot.md): --append and --initrd. */
     const char *append;
     const char *const *initrd;
@@ -86,6 +88,17 @@ typedef struct emu_config {
 } emu_config;
 
 void emu_config_default(emu_config *cfg);
+
+/* CPU model features (emu_cpumodel.c, docs/cpu-model.md). */
+enum { EMU_CPU_F_X2APIC = 1u << 0, EMU_CPU_F_TSC_DEADLINE = 1u << 1, EMU_CPU_F_VMX = 1u << 2 };
+/* Parses "max[,+f|,-f...]" into the set of features taken away. */
+bool emu_cpu_model_parse(const char *s, uint32_t *off, char *err, size_t errlen);
+/* Clears the CPUID bits of the features taken away (leaf 1 ECX). */
+void emu_cpu_model_cpuid(uint32_t off, uint32_t leaf, uint32_t out[4]);
+/* false: the MSR access must #GP under this model. */
+bool emu_cpu_model_msr_ok(uint32_t off, uint32_t msr, bool write, uint64_t val);
+/* The models and features, for `info`. */
+void emu_cpu_model_print(FILE *f);
 
 typedef void (*emu_console_fn)(void *ctx, unsigned cpu, uint8_t byte);
 

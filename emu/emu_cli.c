@@ -61,6 +61,8 @@ static void usage_run(FILE *f)
           "  --mem MiB           guest RAM in MiB, 2..4096 (default 64)\n"
           "  --append \"ARGS\"     Multiboot kernels: the command line after the kernel's path\n"
           "  --initrd FILE       Multiboot kernels: a module (repeatable, up to 16)\n"
+          "  --cpu MODEL[,+f|,-f...]  CPU model (max, the default) without or with\n"
+          "                      features x2apic, tsc-deadline, vmx (apicv-emu info)\n"
           "  --max-cycles N      stop after N cycles of the global clock (exit status 4)\n"
           "  --quantum N         cycles of one scheduling round (default 10000)\n"
           "  --cost-model FILE   override instruction costs (docs/cost-model.md)\n"
@@ -159,6 +161,7 @@ static int parse_run(int argc, char **argv, emu_run_opts *opts, bool *headless,
         {"log", required_argument, 0, 'L'},        {"record", required_argument, 0, 'R'},
         {"digest-every", required_argument, 0, 'D'},
         {"append", required_argument, 0, 'A'},     {"initrd", required_argument, 0, 'I'},
+        {"cpu", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
     };
     emu_config *cfg = &opts->cfg;
@@ -231,6 +234,14 @@ static int parse_run(int argc, char **argv, emu_run_opts *opts, bool *headless,
         case 'A':
             cfg->append = optarg;
             break;
+        case 'P': {
+            char err[256];
+            if (!emu_cpu_model_parse(optarg, &cfg->cpu_off, err, sizeof(err))) {
+                fprintf(stderr, "apicv-emu: %s\n", err);
+                return EMU_EXIT_USAGE;
+            }
+            break;
+        }
         case 'I':
             if (cfg->ninitrd == sizeof(opts->initrd) / sizeof(opts->initrd[0])) {
                 fprintf(stderr, "apicv-emu: --initrd: at most %zu modules\n",
@@ -534,6 +545,7 @@ static int cmd_info(int argc, char **argv)
            "  (docs/machine.md)\n",
            CPU_MAX_CPUS);
     printf("interpreter: x86-64, 64-bit mode only; general-purpose instruction set, no x87/SSE\n");
+    emu_cpu_model_print(stdout);
     printf("VMX: the built-in hypervisor runs every mode but native (docs/hypervisor.md);\n"
            "  vmx/ implements TPR shadow, APIC-register and x2APIC virtualization,\n"
            "  virtual-interrupt delivery and posted interrupts (docs/vmx.md)\n");

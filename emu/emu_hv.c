@@ -616,6 +616,7 @@ static void hv_prepare_entry(emu_hv *hv, emu_hv_vcpu *vc)
 {
     cpu_phys *p = &hv->m->phys;
     hv_prepare_nmi(hv, vc);
+    emu_hv_prepare_extint(hv, vc); /* the 8259 through LINT0 (emu_hv_devices.c) */
     switch (hv->mode) {
     case EMU_MODE_POSTED:
         vmx_pi_set_ndst(p, vc->pid_pa, hv_ndst(vc));
@@ -647,6 +648,8 @@ static bool hv_can_wake(emu_hv *hv, emu_hv_vcpu *vc)
         return true;
     if (!hv_guest_if(vc))
         return false;
+    if (emu_hv_extint_pending(hv, vc))
+        return true;
     switch (hv->mode) {
     case EMU_MODE_POSTED:
     case EMU_MODE_APICV: {

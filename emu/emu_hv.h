@@ -176,8 +176,18 @@ void emu_hv_device_msi(emu_hv *hv, unsigned vcpu, uint8_t vector);
  * interrupt, whose EOI the hypervisor forwards to the I/O APIC; that EOI
  * when it arrives as an EOI-induced exit. */
 apic_t *emu_hv_guest_apic(emu_hv *hv, unsigned vcpu);
+/* The guest's LVT LINT0 of vCPU vcpu (the virtual-APIC page in apicv and
+ * posted modes, where the guest's writes land; else the software APIC). */
+uint32_t emu_hv_guest_lint0(emu_hv *hv, unsigned vcpu);
 void emu_hv_device_level(emu_hv *hv, unsigned vcpu, uint8_t vector);
 void emu_hv_level_eoi(emu_hv *hv, struct emu_hv_vcpu *vc, uint8_t vector);
+/* INS/OUTS (exit 30 with the string bit): one iteration on the machine's
+ * devices; false when the run ended. */
+bool emu_hv_string_io(emu_hv *hv, struct emu_hv_vcpu *vc, uint64_t qual);
+/* The 8259's ExtINT for vCPU vc: pending (its LINT0 takes it), and the
+ * injection before VM entry (true when injected). */
+bool emu_hv_extint_pending(emu_hv *hv, struct emu_hv_vcpu *vc);
+bool emu_hv_prepare_extint(emu_hv *hv, struct emu_hv_vcpu *vc);
 /* The same, delay cycles after cycle `now` (queued on the target's clock). */
 void emu_hv_device_msi_at(emu_hv *hv, unsigned vcpu, uint8_t vector, uint64_t cycle);
 /* The host's scheduler takes vCPU vcpu's CPU at `cycle` for `cycles`

@@ -25,6 +25,16 @@ apic_t *emu_hv_guest_apic(emu_hv *hv, unsigned vcpu)
     return vcpu < hv->ncpus ? &hv->vcpu[vcpu].sw_apic : NULL;
 }
 
+uint32_t emu_hv_guest_lint0(emu_hv *hv, unsigned vcpu)
+{
+    if (vcpu >= hv->ncpus)
+        return APIC_LVT_MASKED;
+    emu_hv_vcpu *vc = &hv->vcpu[vcpu];
+    if (hv_apicv_mode(hv) && !apic_x2apic_mode(&vc->sw_apic))
+        return vmx_vapic_read32(&vc->vmx, APIC_REG_LVT_LINT0);
+    return vc->sw_apic.lvt[APIC_LVT_LINT0];
+}
+
 void emu_hv_device_level(emu_hv *hv, unsigned vcpu, uint8_t vector)
 {
     if (vcpu >= hv->ncpus)
@@ -51,4 +61,118 @@ void emu_hv_level_eoi(emu_hv *hv, emu_hv_vcpu *vc, uint8_t vector)
     uint32_t svr = hv_apicv_mode(hv) ? vmx_vapic_read32(&vc->vmx, APIC_REG_SVR) : vc->sw_apic.svr;
     if (!(svr & APIC_SVR_EOI_SUPPRESS))
         emu_irq_eoi(hv->m, &vc->sw_apic, vector);
+}
+
+/* ---- string I/O (INS/OUTS) --------------------------------------------------- */
+
+/* The guest-physical address of a guest-linear one through the guest's
+ * paging (SDM 4.5: 4-level, 1-GByte and 2-MByte pages), or the address
+ * itself with paging off; false when not mapped. */
+static bool hv_guest_phys(emu_hv_vcpu *vc, uint64_t la, uint64_t *pa)
+{
+    cpu_t *c = vc->vmx.cpu;
+    if (!(HV_VMCS(vc, GUEST_CR0) & CPU_CR0_PG)) {
+        *pa = la;
+        return true;
+    }
+    uint64_t table = HV_VMCS(vc, GUEST_CR3), e = 0;
+    const uint64_t addr_mask = 0x000FFFFFFFFFF000ull;
+    for (unsigned level = 0; level < 4; level++) {
+        uint64_t ea = (table & addr_mask) + ((la >> (39 - 9 * level)) & 511) * 8;
+        if (!cpu_phys_read(c->phys, ea, &e, 8) || !(e & 1))
+            return false;
+        if (level == 3 || (level > 0 && (e & 0x80))) {
+            uint64_t off = level == 1 ? 0x3FFFFFFFull : level == 2 ? 0x1FFFFFull : 0xFFFull;
+            *pa = (e & addr_mask & ~off) | (la & off);
+            return true;
+        }
+        table = e;
+    }
+    return false;
+}
+
+/* One iteration of INS or OUTS (exit 30 with the string bit; SDM 27.2.1
+ * table 27-5, the guest-linear address of the memory operand in the VMCS,
+ * 27.2.3): the transfer between the port (the machine's dispatch table)
+ * and guest memory, RSI/RDI stepped by the size (backwards with DF), and
+ * with REP RCX decremented: the instruction is re-executed until RCX is 0,
+ * one exit per iteration as the processor does. The address size is the
+ * code segment's (64-bit mode: 64 bits; no 67H prefix is seen here). */
+bool emu_hv_string_io(emu_hv *hv, emu_hv_vcpu *vc, uint64_t qual)
+{
+    emu_machine *m = hv->m;
+    cpu_t *c = vc->vmx.cpu;
+    unsigned size = (unsigned)(qual & 7) + 1;
+    bool in = (qual >> 3) & 1, rep = (qual >> 5) & 1;
+    uint16_t port = (uint16_t)(qual >> 16);
+    uint64_t la = HV_VMCS(vc, GUEST_LINEAR_ADDR), pa;
+    uint32_t ar = (uint32_t)HV_VMCS(vc, GUEST_CS_AR);
+    uint64_t amask = (ar & (1u << 13)) ? ~0ull : (ar & (1u << 14)) ? 0xFFFFFFFFull : 0xFFFFull;
+    if (!hv_guest_phys(vc, la, &pa) || pa + size > c->phys->ram_size) {
+        hv_crash(hv, vc, "string I/O with a memory operand outside guest RAM");
+        return false;
+    }
+    uint32_t val = 0;
+    uint8_t buf[4] = {0};
+    if (in) {
+        if (!emu_bus_io(m, c, port, size, true, &val))
+            val = 0xFFFFFFFFu;
+        for (unsigned k = 0; k < size; k++)
+            buf[k] = (uint8_t)(val >> (8 * k));
+        cpu_phys_write(c->phys, pa, buf, size);
+    } else {
+        cpu_phys_read(c->phys, pa, buf, size);
+        for (unsigned k = 0; k < size; k++)
+            val |= (uint32_t)buf[k] << (8 * k);
+        emu_bus_io(m, c, port, size, false, &val);
+    }
+    unsigned reg = in ? CPU_RDI : CPU_RSI;
+    uint64_t step = (HV_VMCS(vc, GUEST_RFLAGS) & (1u << 10)) ? (uint64_t)0 - size : size;
+    c->gpr[reg] = (c->gpr[reg] & ~amask) | ((c->gpr[reg] + step) & amask);
+    bool again = false;
+    if (rep) {
+        uint64_t rcx = (c->gpr[CPU_RCX] - 1) & amask;
+        c->gpr[CPU_RCX] = (c->gpr[CPU_RCX] & ~amask) | rcx;
+        again = rcx != 0;
+    }
+    if (!again) {
+        HV_VMCS_SET(vc, GUEST_RIP, HV_VMCS(vc, GUEST_RIP) + HV_VMCS(vc, EXIT_INSN_LEN));
+        HV_VMCS_SET(vc, GUEST_INTERRUPTIBILITY,
+                    HV_VMCS(vc, GUEST_INTERRUPTIBILITY) &
+                        ~(uint64_t)(VMX_INTERRUPTIBILITY_STI | VMX_INTERRUPTIBILITY_MOV_SS));
+    }
+    return !(port == EMU_PORT_EXIT && !in && m->finished);
+}
+
+/* ---- the 8259's ExtINT --------------------------------------------------------- */
+
+/* Whether the 8259's INT reaches vCPU vc: its guest APIC's LINT0 unmasked
+ * in ExtINT mode (SDM 11.5.1), or, for vCPU 0, a globally disabled APIC
+ * (KVM kvm_apic_accept_pic_intr). */
+bool emu_hv_extint_pending(emu_hv *hv, emu_hv_vcpu *vc)
+{
+    return hv->m->dev.pic.intr && emu_pic_routes_to(hv->m, hv_index(hv, vc));
+}
+
+/* Before VM entry (KVM kvm_cpu_get_extint, vmx_inject_irq): an ExtINT the
+ * guest can take now is acknowledged at the 8259 (its INTA cycles) and
+ * injected as an external interrupt; otherwise interrupt-window exiting
+ * asks for the moment it can. Returns true when something was injected. */
+bool emu_hv_prepare_extint(emu_hv *hv, emu_hv_vcpu *vc)
+{
+    if (!emu_hv_extint_pending(hv, vc))
+        return false;
+    bool free_field = !(HV_VMCS(vc, ENTRY_INTR_INFO) & VMX_INTR_INFO_VALID);
+    bool interruptible =
+        (HV_VMCS(vc, GUEST_RFLAGS) & CPU_FL_IF) &&
+        !(HV_VMCS(vc, GUEST_INTERRUPTIBILITY) & (VMX_INTERRUPTIBILITY_STI | VMX_INTERRUPTIBILITY_MOV_SS));
+    if (!free_field || !interruptible) {
+        HV_VMCS_SET(vc, PROC_CONTROLS, HV_VMCS(vc, PROC_CONTROLS) | VMX_PROC_INTR_WINDOW);
+        return false;
+    }
+    cpu_t *c = vc->vmx.cpu;
+    uint8_t v = emu_pic_ack(&hv->m->dev.pic);
+    cpu_obs_emit(&hv->m->obs, c->cycles, c->index, EMU_EV_PIC_INTA, v, 0, HV_VMCS(vc, GUEST_RIP), 0);
+    HV_VMCS_SET(vc, ENTRY_INTR_INFO, VMX_INTR_INFO_VALID | (uint32_t)v);
+    return true;
 }

@@ -477,10 +477,10 @@ static void hv_msr_exit(emu_hv *hv, emu_hv_vcpu *vc, bool write)
     bool ok;
     if (write) {
         uint64_t val = (c->gpr[CPU_RDX] << 32) | (uint32_t)c->gpr[CPU_RAX];
-        ok = hv_wrmsr(hv, vc, msr, val);
+        ok = emu_cpu_model_msr_ok(hv->m->cfg.cpu_off, msr, true, val) && hv_wrmsr(hv, vc, msr, val);
     } else {
         uint64_t val = 0;
-        ok = hv_rdmsr(hv, vc, msr, &val);
+        ok = emu_cpu_model_msr_ok(hv->m->cfg.cpu_off, msr, false, 0) && hv_rdmsr(hv, vc, msr, &val);
         if (ok) {
             c->gpr[CPU_RAX] = (uint32_t)val;
             c->gpr[CPU_RDX] = val >> 32;
@@ -496,11 +496,12 @@ static void hv_msr_exit(emu_hv *hv, emu_hv_vcpu *vc, bool write)
 
 /* CPUID (exit 10): the CPU model as it is, with VMX hidden and the
  * "hypervisor present" bit set, as KVM reports it. */
-static void hv_cpuid(emu_hv_vcpu *vc)
+static void hv_cpuid(emu_hv *hv, emu_hv_vcpu *vc)
 {
     cpu_t *c = vc->vmx.cpu;
     uint32_t out[4];
     cpu_cpuid(c, (uint32_t)c->gpr[CPU_RAX], (uint32_t)c->gpr[CPU_RCX], out);
+    emu_cpu_model_cpuid(hv->m->cfg.cpu_off, (uint32_t)c->gpr[CPU_RAX], out); /* --cpu */
     if ((uint32_t)c->gpr[CPU_RAX] == 1) {
         out[2] &= ~(1u << 5);
         out[2] |= 1u << 31;
@@ -520,10 +521,8 @@ static bool hv_io(emu_hv *hv, emu_hv_vcpu *vc, uint64_t qual)
     unsigned size = (unsigned)(qual & 7) + 1;
     bool in = (qual >> 3) & 1, string = (qual >> 4) & 1;
     uint16_t port = (uint16_t)(qual >> 16);
-    if (string) {
-        hv_crash(hv, vc, "string I/O (INS/OUTS) is not emulated by the hypervisor");
-        return false;
-    }
+    if (string)
+        return emu_hv_string_io(hv, vc, qual);
     hv_skip_insn(vc);
     /* The machine's devices, as natively (emu/devices/); the MSI device
      * only when the machine's queue carries its messages. Nobody on the
@@ -752,7 +751,7 @@ bool hv_handle_exit(emu_hv *hv, emu_hv_vcpu *vc)
     case VMX_EXIT_NMI_WINDOW:
         HV_VMCS_SET(vc, PROC_CONTROLS, HV_VMCS(vc, PROC_CONTROLS) & ~(uint64_t)VMX_PROC_NMI_WINDOW);
         break;
-    case VMX_EXIT_CPUID: hv_cpuid(vc); break;
+    case VMX_EXIT_CPUID: hv_cpuid(hv, vc); break;
     case VMX_EXIT_HLT:
         hv_skip_insn(vc);
         hv_block(hv, vc);

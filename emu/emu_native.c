@@ -78,13 +78,14 @@ static bool is_apic_msr(uint32_t msr)
 static bool native_rdmsr(void *ctx, cpu_t *c, uint32_t msr, uint64_t *val)
 {
     emu_machine *m = ctx;
-    return is_apic_msr(msr) && apic_msr_read(&m->apic[c->index], msr, val);
+    return is_apic_msr(msr) && emu_cpu_model_msr_ok(m->cfg.cpu_off, msr, false, 0) &&
+           apic_msr_read(&m->apic[c->index], msr, val);
 }
 
 static bool native_wrmsr(void *ctx, cpu_t *c, uint32_t msr, uint64_t val)
 {
     emu_machine *m = ctx;
-    if (!is_apic_msr(msr))
+    if (!is_apic_msr(msr) || !emu_cpu_model_msr_ok(m->cfg.cpu_off, msr, true, val))
         return false;
     apic_t *a = &m->apic[c->index];
     uint64_t base_before = apic_base_msr(a);
@@ -101,6 +102,17 @@ static bool native_wrmsr(void *ctx, cpu_t *c, uint32_t msr, uint64_t val)
 static cpu_hook_result native_intercept(void *ctx, cpu_t *c, cpu_icpt *info)
 {
     emu_machine *m = ctx;
+    if (info->kind == CPU_ICPT_CPUID) {
+        /* Only intercepted under a reduced --cpu model. */
+        uint32_t out[4], leaf = (uint32_t)info->value;
+        cpu_cpuid(c, leaf, (uint32_t)(info->value >> 32), out);
+        emu_cpu_model_cpuid(m->cfg.cpu_off, leaf, out);
+        c->gpr[CPU_RAX] = out[0];
+        c->gpr[CPU_RBX] = out[1];
+        c->gpr[CPU_RCX] = out[2];
+        c->gpr[CPU_RDX] = out[3];
+        return CPU_HOOK_DONE;
+    }
     if (info->cr != 8 || (info->kind != CPU_ICPT_CR_READ && info->kind != CPU_ICPT_CR_WRITE))
         return CPU_HOOK_PASS;
     apic_t *a = &m->apic[c->index];
@@ -209,6 +221,8 @@ void emu_native_attach(emu_machine *m, unsigned k)
     cpu_t *c = &m->cpu[k];
     cpu_set_hooks(c, &hooks);
     c->icpt_mask |= (1u << CPU_ICPT_CR_READ) | (1u << CPU_ICPT_CR_WRITE);
+    if (m->cfg.cpu_off)
+        c->icpt_mask |= 1u << CPU_ICPT_CPUID;
     c->cr8 = apic_get_tpr(&m->apic[k]) >> 4;
 }
 

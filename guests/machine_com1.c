@@ -10,7 +10,10 @@
  * the "QEMU" signature, the ID, NB_CPUS (must equal ncpus) and the RAM
  * size (must be non-zero and a multiple of 1 MiB), prints
  *     fw_cfg: QEMU, N CPUs, M MiB
- * and exits 0, GUEST_FAIL on any mismatch.
+ * String I/O takes the same paths: REP OUTSB writes
+ *     com1: rep outsb
+ * and REP INSB reads the signature again from the data port.
+ * It exits 0, GUEST_FAIL on any mismatch.
  */
 #include "guest.h"
 
@@ -66,5 +69,17 @@ int guest_main(unsigned cpu, unsigned ncpus)
     GUEST_CHECK(fw_cfg_read(0x0019, 4) == 0); /* no files */
     printf("fw_cfg: %s, %llu CPUs, %llu MiB\n", sig, (unsigned long long)cpus,
            (unsigned long long)(ram >> 20));
+
+    static const char line[] = "com1: rep outsb\n";
+    const char *src = line;
+    uint64_t n = sizeof(line) - 1;
+    __asm__ volatile("rep outsb" : "+S"(src), "+c"(n) : "d"((uint16_t)COM1) : "memory");
+    GUEST_CHECK(n == 0 && src == line + sizeof(line) - 1);
+    char again[5] = {0};
+    char *dst = again;
+    n = 4;
+    outw(FW_CFG_SEL, 0x0000);
+    __asm__ volatile("rep insb" : "+D"(dst), "+c"(n) : "d"((uint16_t)FW_CFG_DATA) : "memory");
+    GUEST_CHECK(n == 0 && dst == again + 4 && strcmp(again, "QEMU") == 0);
     return GUEST_OK;
 }

@@ -421,8 +421,13 @@ static cpu_hook_result vmx_hook_intercept(void *ctx, cpu_t *c, cpu_icpt *info)
     case CPU_ICPT_RDMSR: return vmx_msr_access(v, c, info, false);
     case CPU_ICPT_WRMSR: return vmx_msr_access(v, c, info, true);
     case CPU_ICPT_IO:
-        if (vmx_io_exit(v, info->port, info->size))
-            vmx_insn_exit(v, VMX_EXIT_IO, info, vmx_io_qualification(info));
+        if (vmx_io_exit(v, info->port, info->size)) {
+            /* SDM 27.2.3: INS/OUTS also report the guest-linear address of
+             * their memory operand. */
+            vmx_exit_info ei = {.qualification = vmx_io_qualification(info), .insn_len = info->len,
+                                .has_guest_linear = info->string, .guest_linear = info->addr};
+            vmx_vmexit(v, VMX_EXIT_IO, &ei);
+        }
         return CPU_HOOK_PASS;
     case CPU_ICPT_EXCEPTION: return vmx_exception(v, c, info);
     case CPU_ICPT_TRIPLE_FAULT: vmx_vmexit(v, VMX_EXIT_TRIPLE_FAULT, NULL); break;

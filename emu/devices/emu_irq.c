@@ -24,10 +24,11 @@
  * processor's INTR pin, SDM 11.4.3). */
 bool emu_pic_routes_to(const emu_machine *m, unsigned k)
 {
-    const apic_t *a = &m->apic[k];
+    /* Under the hypervisor: the guest's APIC of vCPU k. */
+    const apic_t *a = m->hv ? emu_hv_guest_apic(m->hv, k) : &m->apic[k];
     if (!apic_hw_enabled(a))
         return k == 0;
-    uint32_t e = a->lvt[APIC_LVT_LINT0];
+    uint32_t e = m->hv ? emu_hv_guest_lint0(m->hv, k) : a->lvt[APIC_LVT_LINT0];
     return !(e & APIC_LVT_MASKED) &&
            ((e & APIC_LVT_DELIVERY_MASK) >> APIC_LVT_DELIVERY_SHIFT) == APIC_DM_EXTINT;
 }

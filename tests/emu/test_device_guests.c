@@ -30,7 +30,8 @@ static void console(void *ctx, unsigned cpu, uint8_t byte)
     r->out[r->outlen] = 0;
 }
 
-static void run_guest(const char *guest, emu_mode mode, unsigned ncpus, const char *expect)
+static void run_guest_mem(const char *guest, emu_mode mode, unsigned ncpus, uint64_t mem,
+                          const char *expect)
 {
     run *r = calloc(1, sizeof(*r));
     ck_assert_ptr_nonnull(r);
@@ -41,6 +42,8 @@ static void run_guest(const char *guest, emu_mode mode, unsigned ncpus, const ch
     cfg.ncpus = ncpus;
     cfg.max_cycles = MAX_CYCLES;
     cfg.mode = mode;
+    if (mem)
+        cfg.mem_bytes = mem;
     ck_assert_msg(emu_machine_init(&r->m, &cfg, path, err, sizeof(err)), "%s", err);
     r->m.console = console;
     r->m.console_ctx = r;
@@ -54,11 +57,17 @@ static void run_guest(const char *guest, emu_mode mode, unsigned ncpus, const ch
     free(r);
 }
 
+static void run_guest(const char *guest, emu_mode mode, unsigned ncpus, const char *expect)
+{
+    run_guest_mem(guest, mode, ncpus, 0, expect);
+}
+
 /* _i: the mode (native, emulated, tpr-shadow, apicv, posted). */
 START_TEST(com1_and_fwcfg)
 {
     run_guest("machine_com1", (emu_mode)_i, 3, "com1: hello from the 16550A\n");
     run_guest("machine_com1", (emu_mode)_i, 3, "fw_cfg: QEMU, 3 CPUs, 64 MiB\n");
+    run_guest("machine_com1", (emu_mode)_i, 1, "com1: rep outsb\n");
 }
 END_TEST
 
@@ -69,10 +78,21 @@ START_TEST(ioapic_edge_level_eoi)
 }
 END_TEST
 
-/* The 8259A's ExtINT through LINT0: native only (docs/machine.md). */
+/* The 8259A's ExtINT through LINT0: natively from the CPU's INTA, under
+ * the hypervisor injected as an external interrupt. */
 START_TEST(pic_masks_and_extint)
 {
-    run_guest("machine_pic", EMU_MODE_NATIVE, 1, "pic: 21 29 23 delivered, masked IRQ held");
+    run_guest("machine_pic", (emu_mode)_i, 1, "pic: 21 29 23 delivered, masked IRQ held");
+}
+END_TEST
+
+/* --mem 4096: RAM reaches over the I/O APIC page, which still belongs to
+ * the I/O APIC (device pages trap before RAM); the RAM is allocated
+ * lazily, so this costs no 4 GiB. */
+START_TEST(ioapic_page_over_4g_ram)
+{
+    run_guest_mem("machine_ioapic", _i ? EMU_MODE_POSTED : EMU_MODE_NATIVE, 2, 4096ull << 20,
+                  "ioapic: version 0x20, 24 pins; edge, logical, level x2, EOI register OK");
 }
 END_TEST
 
@@ -83,7 +103,8 @@ static Suite *suite(void)
     tcase_set_timeout(t, 120);
     tcase_add_loop_test(t, com1_and_fwcfg, EMU_MODE_NATIVE, EMU_MODE_COUNT);
     tcase_add_loop_test(t, ioapic_edge_level_eoi, EMU_MODE_NATIVE, EMU_MODE_COUNT);
-    tcase_add_test(t, pic_masks_and_extint);
+    tcase_add_loop_test(t, pic_masks_and_extint, EMU_MODE_NATIVE, EMU_MODE_COUNT);
+    tcase_add_loop_test(t, ioapic_page_over_4g_ram, 0, 2);
     suite_add_tcase(s, t);
     return s;
 }
