@@ -164,6 +164,41 @@ START_TEST(hold_aps_and_digest)
 }
 END_TEST
 
+static char out[4096];
+static size_t outlen;
+
+static void to_out(void *ctx, unsigned cpu, uint8_t byte)
+{
+    (void)ctx, (void)cpu;
+    if (outlen + 1 < sizeof(out)) {
+        out[outlen++] = (char)byte;
+        out[outlen] = 0;
+    }
+}
+
+/* guests/machine_init.c: INIT from a running guest stops its receiver. */
+START_TEST(guest_init_stops_the_receiver)
+{
+    emu_machine *m = malloc(sizeof(*m));
+    emu_config cfg;
+    emu_config_default(&cfg);
+    cfg.mode = EMU_MODE_NATIVE;
+    cfg.ncpus = 2;
+    cfg.max_cycles = 500000000ull;
+    char err[512];
+    ck_assert_msg(emu_machine_init(m, &cfg, GUEST("machine_init"), err, sizeof(err)), "%s", err);
+    outlen = 0;
+    out[0] = 0;
+    m->console = to_out;
+    emu_machine_run(m, UINT64_MAX);
+    ck_assert_msg(m->finished && m->exit_status == 0, "status %d %s\n%s", m->exit_status, m->diag, out);
+    ck_assert_ptr_nonnull(strstr(out, "init: cpu1 stopped in wait-for-SIPI"));
+    ck_assert(m->wait_sipi[1]);
+    ck_assert(!m->wait_sipi[0]);
+    done(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("smp");
@@ -173,6 +208,7 @@ static Suite *suite(void)
     tcase_add_test(t, init_logical_destination);
     tcase_add_test(t, waiting_cpu_takes_no_interrupt_or_nmi);
     tcase_add_test(t, hold_aps_and_digest);
+    tcase_add_test(t, guest_init_stops_the_receiver);
     suite_add_tcase(s, t);
     return s;
 }
