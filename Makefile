@@ -7,6 +7,7 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 600
 FUZZ_SEED  ?= 1
+FUZZ_MACHINE_SECONDS ?= $(FUZZ_SECONDS)
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 DEPS       := cmake gcc make pkg-config libcapstone-dev libsdl2-dev libsdl2-ttf-dev \
               fonts-dejavu-core check xvfb xauth clang
@@ -22,7 +23,8 @@ help:
 	@echo "make run        build (Release) and run the default scenario (RUN=file to change)"
 	@echo "make test       build and run the whole suite through ctest"
 	@echo "make asan       the whole suite under AddressSanitizer + UBSan ($(ASAN_BUILD)/)"
-	@echo "make fuzz       fuzz the trace, scenario and ELF parsers under ASan+UBSan (FUZZ_SECONDS=600, FUZZ_SEED=1)"
+	@echo "make fuzz       fuzz the parsers, then replay mutated traces and run generated guests in every mode,"
+	@echo "                all under ASan+UBSan (FUZZ_SECONDS=600, FUZZ_MACHINE_SECONDS=FUZZ_SECONDS, FUZZ_SEED=1)"
 	@echo "make bench      guest MIPS of the benchmark guests (Release)"
 	@echo "make bench-window  MIPS with and without the window (under Xvfb)"
 	@echo "make lint       cppcheck and clang-tidy over the sources"
@@ -60,13 +62,21 @@ asan asan-test: deps
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
 
-# The input parsers under ASan+UBSan for FUZZ_SECONDS; a crash, sanitizer
-# report, hang or refusal without a message leaves its input in /tmp/fuzz-crashes/.
+# The input parsers under ASan+UBSan for FUZZ_SECONDS, then the machine
+# (mutated traces replayed, generated guests in every mode) for
+# FUZZ_MACHINE_SECONDS; a crash, sanitizer report, hang or refusal without a
+# message leaves its input in /tmp/fuzz-crashes/. Both run, then the first
+# failure's status is returned.
 fuzz: deps
 	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DAPICV_SANITIZE=ON >/dev/null
-	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_inputs
+	@cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_inputs fuzz_machine apicv-emu
+	@st=0; \
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ./$(FUZZ_BUILD)/tests/fuzz_inputs --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED)
+	  ./$(FUZZ_BUILD)/tests/fuzz_inputs --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) || st=$$?; \
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ./$(FUZZ_BUILD)/tests/fuzz_machine --seconds $(FUZZ_MACHINE_SECONDS) --seed $(FUZZ_SEED) || \
+	  { [ $$st -ne 0 ] || st=$$?; }; \
+	exit $$st
 
 bench: build
 	./$(BUILD)/apicv-emu bench

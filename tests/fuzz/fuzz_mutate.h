@@ -167,7 +167,7 @@ static inline bool fuzz_corpus_add_file(fuzz_corpus *c, const char *path)
     fclose(f);
     if (b->len > FUZZ_MAX_LEN)
         b->len = FUZZ_MAX_LEN;
-    snprintf(c->name[c->n], sizeof(c->name[0]), "%s", path);
+    snprintf(c->name[c->n], sizeof(c->name[0]), "%.255s", path);
     c->n++;
     return true;
 }
