@@ -318,8 +318,8 @@ static void fm_build_elf(fuzz_rng *r, fm_kind kind, fuzz_buf *out)
             else {
                 size_t n = 1 + fuzz_below(r, 24);
                 for (size_t k = 0; k < n && c.n < c.cap; k++) {
-                    /* not INS/OUTS: the hypervisor refuses string I/O (a
-                     * documented limit), which would end most runs early */
+                    /* not INS/OUTS: the hypervisor refused string I/O when
+                     * this was written, which ended most runs early */
                     uint8_t b = (uint8_t)fuzz_next(r);
                     c.p[c.n++] = b >= 0x6C && b <= 0x6F ? 0x90 : b;
                 }
