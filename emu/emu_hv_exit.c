@@ -769,6 +769,13 @@ bool hv_handle_exit(emu_hv *hv, emu_hv_vcpu *vc)
     case VMX_EXIT_APIC_WRITE: hv_apic_write(hv, vc, (unsigned)(qual & 0xFF0)); break;
     case VMX_EXIT_VIRTUALIZED_EOI: emu_hv_level_eoi(hv, vc, (uint8_t)qual); break;
     case VMX_EXIT_PREEMPT_TIMER:
+        /* The timer fired (SDM 25.5.1): as KVM's vmx_update_hv_timer, the
+         * host treats it as one-shot and soft-disables it with the
+         * largest value, so that the next entry does not exit at once
+         * again (a value of 0 would exit before every guest instruction).
+         * A guest re-arms it with VMCS_WRITE. */
+        HV_VMCS_SET(vc, PREEMPT_TIMER_VALUE, 0xFFFFFFFFu);
+        break;
     case VMX_EXIT_MTF:
     case VMX_EXIT_PAUSE:
         break;
