@@ -705,7 +705,7 @@ static void hv_reschedule(emu_hv *hv, emu_hv_vcpu *vc)
 /* Host interrupts taken in root operation while the vCPU is off the CPU:
  * the host's handlers acknowledge and EOI them (the wakeup vector's
  * handler makes the sleeper runnable: hv_can_wake looks at PIR). */
-static void hv_host_irqs_in_root(emu_hv *hv, emu_hv_vcpu *vc)
+void hv_host_irqs_in_root(emu_hv *hv, emu_hv_vcpu *vc)
 {
     while (apic_pending_vector(vc->host_apic) >= 0) {
         int vec = apic_acknowledge(vc->host_apic);

@@ -701,11 +701,18 @@ static bool hv_hypercall(emu_hv *hv, emu_hv_vcpu *vc)
 
 /* Exit 1: the vector was acknowledged at exit; the host's handler for it
  * ends with an EOI (a spurious vector needs none). */
-static void hv_external_interrupt(emu_hv_vcpu *vc)
+static void hv_external_interrupt(emu_hv *hv, emu_hv_vcpu *vc)
 {
     uint32_t info = (uint32_t)HV_VMCS(vc, EXIT_INTR_INFO);
-    if (!(info & VMX_INTR_INFO_VALID))
+    if (!(info & VMX_INTR_INFO_VALID)) {
+        /* "Acknowledge interrupt on exit" = 0 (SDM 24.7.1, 27.2.2): the
+         * interrupt is still in the local APIC's IRR and the field is
+         * invalid. The host takes it in root operation, as a host OS does
+         * when it enables interrupts after the exit; left there, it would
+         * make the next entry exit for it again, for ever. */
+        hv_host_irqs_in_root(hv, vc);
         return;
+    }
     uint8_t vec = (uint8_t)info;
     if ((vc->host_apic->isr[vec >> 5] >> (vec & 31)) & 1)
         apic_eoi(vc->host_apic);
@@ -738,7 +745,7 @@ bool hv_handle_exit(emu_hv *hv, emu_hv_vcpu *vc)
             ok = false;
         }
         break;
-    case VMX_EXIT_EXTERNAL_INTERRUPT: hv_external_interrupt(vc); break;
+    case VMX_EXIT_EXTERNAL_INTERRUPT: hv_external_interrupt(hv, vc); break;
     case VMX_EXIT_TRIPLE_FAULT:
         hv_crash(hv, vc, "triple fault (an exception could not be delivered: is the IDT loaded?)");
         ok = false;

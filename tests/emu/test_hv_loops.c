@@ -90,6 +90,23 @@ START_TEST(preemption_timer_zero_from_guest)
 }
 END_TEST
 
+/* b. "Acknowledge interrupt on exit" = 0 (exit controls without bit 15) and
+ * a host interrupt: the exit (1) leaves it in the host APIC's IRR. The host
+ * takes it in root operation (hv.host-irq), so one exit, not one per entry. */
+START_TEST(ack_on_exit_cleared_host_irq_taken_in_root)
+{
+    assert_ran_to_end("apicv-scenario 1\n"
+                      "guest hello.elf\n"
+                      "mode emulated\n"
+                      "max-cycles 5000000\n"
+                      "vmcs 0x400C 0x36FFB\n" /* the hypervisor's exit controls, ack cleared */
+                      "at 500 host-irq vector=0x30 cpu=0\n"
+                      "expect end exits cpu=0 reason=1 == 1\n"
+                      "expect end events hv.host-irq a=0x30 == 1\n"
+                      "expect end status == 0\n");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hv_loops");
@@ -97,6 +114,7 @@ int main(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, preemption_timer_zero_from_scenario);
     tcase_add_loop_test(t, preemption_timer_zero_from_guest, 0, 4);
+    tcase_add_test(t, ack_on_exit_cleared_host_irq_taken_in_root);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
