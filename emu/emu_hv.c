@@ -554,6 +554,30 @@ static int hv_sw_highest_irr(const apic_t *a)
     return -1;
 }
 
+/* KVM update_cr8_intercept / vmx_update_cr8_intercept: with TPR shadow and
+ * without VID, the TPR threshold is the class of the highest pending
+ * interrupt if the TPR masks it, else 0. The guest then exits (43) exactly
+ * when lowering its TPR unmasks something, and never at once after an
+ * entry (SDM 26.6.7: exit 43 right after the entry when threshold[3:0] >
+ * VTPR[7:4]). Pending means the software APIC's IRR (tpr-shadow) or VIRR
+ * (apicv/posted with VID turned off by the guest). */
+void hv_update_cr8_intercept(emu_hv *hv, emu_hv_vcpu *vc)
+{
+    if (!(HV_VMCS(vc, PROC_CONTROLS) & VMX_PROC_TPR_SHADOW))
+        return;
+    int irr;
+    unsigned tpr_class;
+    if (hv_apicv_mode(hv)) {
+        irr = vmx_vapic_highest(&vc->vmx, VMX_VAPIC_IRR);
+        tpr_class = (vmx_vapic_read32(&vc->vmx, VMX_VAPIC_TPR) >> 4) & 0xF;
+    } else {
+        irr = hv_sw_highest_irr(&vc->sw_apic);
+        tpr_class = (vc->sw_apic.tpr >> 4) & 0xF;
+    }
+    unsigned thr = (irr >= 0 && (unsigned)(irr >> 4) <= tpr_class) ? (unsigned)irr >> 4 : 0;
+    HV_VMCS_SET(vc, TPR_THRESHOLD, thr);
+}
+
 /* emulated/tpr-shadow (KVM: vmx_inject_irq, enable_irq_window,
  * update_cr8_intercept): the highest deliverable interrupt of the software
  * APIC goes into the VM-entry interruption-information field when the
@@ -583,12 +607,8 @@ static void hv_prepare_injection(emu_hv *hv, emu_hv_vcpu *vc)
     /* Set here, cleared only by the exit-7 handler, as KVM does. */
     if (window)
         HV_VMCS_SET(vc, PROC_CONTROLS, HV_VMCS(vc, PROC_CONTROLS) | VMX_PROC_INTR_WINDOW);
-    if (hv->mode == EMU_MODE_TPR_SHADOW) {
-        int irr = hv_sw_highest_irr(a);
-        unsigned tpr_class = (a->tpr >> 4) & 0xF;
-        unsigned thr = (irr >= 0 && (unsigned)(irr >> 4) <= tpr_class) ? (unsigned)irr >> 4 : 0;
-        HV_VMCS_SET(vc, TPR_THRESHOLD, thr);
-    }
+    if (hv->mode == EMU_MODE_TPR_SHADOW)
+        hv_update_cr8_intercept(hv, vc);
 }
 
 /* KVM vmx_inject_nmi / enable_nmi_window: an NMI goes into the VM-entry

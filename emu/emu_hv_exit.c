@@ -769,8 +769,11 @@ bool hv_handle_exit(emu_hv *hv, emu_hv_vcpu *vc)
     case VMX_EXIT_RDMSR: hv_msr_exit(hv, vc, false); break;
     case VMX_EXIT_WRMSR: hv_msr_exit(hv, vc, true); break;
     case VMX_EXIT_TPR_BELOW_THRESHOLD:
-        /* Re-evaluated at the entry (hv_prepare_injection sets the new
-         * threshold). */
+        /* KVM handle_tpr_below_threshold: the threshold follows the new
+         * TPR at once, in every mode (apicv/posted too, where only a guest
+         * that turned VID off gets here): a threshold left above VTPR
+         * would exit again right after the entry, for ever. */
+        hv_update_cr8_intercept(hv, vc);
         break;
     case VMX_EXIT_APIC_ACCESS: ok = hv_apic_access(hv, vc, qual); break;
     case VMX_EXIT_APIC_WRITE: hv_apic_write(hv, vc, (unsigned)(qual & 0xFF0)); break;

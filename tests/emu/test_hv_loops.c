@@ -107,6 +107,23 @@ START_TEST(ack_on_exit_cleared_host_irq_taken_in_root)
 }
 END_TEST
 
+/* c. VID turned off in apicv mode (TPR shadow stays) with a TPR threshold
+ * above VTPR: exit 43 right after the entry (SDM 26.6.7). The host lowers
+ * the threshold there (KVM update_cr8_intercept: nothing pending, so 0):
+ * one exit 43. */
+START_TEST(tpr_threshold_above_vtpr_without_vid)
+{
+    assert_ran_to_end("apicv-scenario 1\n"
+                      "guest hello.elf\n"
+                      "mode apicv\n"
+                      "max-cycles 5000000\n"
+                      "vmcs 0x401E 0x101\n" /* APIC-access and register virtualization, no VID */
+                      "vmcs 0x401C 5\n"
+                      "expect end exits cpu=0 reason=43 == 1\n"
+                      "expect end status == 0\n");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hv_loops");
@@ -115,6 +132,7 @@ int main(void)
     tcase_add_test(t, preemption_timer_zero_from_scenario);
     tcase_add_loop_test(t, preemption_timer_zero_from_guest, 0, 4);
     tcase_add_test(t, ack_on_exit_cleared_host_irq_taken_in_root);
+    tcase_add_test(t, tpr_threshold_above_vtpr_without_vid);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
