@@ -786,8 +786,14 @@ bool hv_handle_exit(emu_hv *hv, emu_hv_vcpu *vc)
          * A guest re-arms it with VMCS_WRITE. */
         HV_VMCS_SET(vc, PREEMPT_TIMER_VALUE, 0xFFFFFFFFu);
         break;
-    case VMX_EXIT_MTF:
     case VMX_EXIT_PAUSE:
+        /* KVM handle_pause: skip the PAUSE (a fault-like exit leaves RIP
+         * on it, so re-entering would exit on it again, for ever); KVM's
+         * yield to another vCPU has no counterpart in a scheduler that
+         * runs each vCPU in its turn. */
+        hv_skip_insn(vc);
+        break;
+    case VMX_EXIT_MTF:
         break;
     default: {
         char msg[96];

@@ -124,6 +124,22 @@ START_TEST(tpr_threshold_above_vtpr_without_vid)
 }
 END_TEST
 
+/* d. PAUSE exiting on (primary controls of posted mode + bit 30): the
+ * waiting vCPU's PAUSEs exit (40); the host skips each, as KVM does, and
+ * the barrier completes. */
+START_TEST(pause_exiting_skips_the_pause)
+{
+    assert_ran_to_end("apicv-scenario 1\n"
+                      "guest hello.elf\n"
+                      "mode posted\n"
+                      "cpus 2\n"
+                      "max-cycles 5000000\n"
+                      "vmcs 0x4002 0xD62061F2\n"
+                      "expect end exits cpu=1 reason=40 >= 1\n"
+                      "expect end status == 0\n");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hv_loops");
@@ -133,6 +149,7 @@ int main(void)
     tcase_add_loop_test(t, preemption_timer_zero_from_guest, 0, 4);
     tcase_add_test(t, ack_on_exit_cleared_host_irq_taken_in_root);
     tcase_add_test(t, tpr_threshold_above_vtpr_without_vid);
+    tcase_add_test(t, pause_exiting_skips_the_pause);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
