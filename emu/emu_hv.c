@@ -873,6 +873,37 @@ static bool hv_enter(emu_hv *hv, emu_hv_vcpu *vc)
     return true;
 }
 
+/* The exit-loop guard. Every exit the hypervisor handles must let the guest
+ * go on: an emulated instruction is skipped, an event injected, a control
+ * that caused the exit cleared. An exit after which the guest resumes at
+ * the same RIP, with no instruction retired since the previous exit, for
+ * the same reason, made no progress; EMU_HV_STALL_EXITS of them in a row
+ * are a loop the host cannot break (a guest that made its own #GP handler
+ * an intercepted instruction, say), and the run ends with status 3 and a
+ * diagnostic instead of spinning until --max-cycles. Returns false then. */
+static bool hv_exit_progress(emu_hv *hv, emu_hv_vcpu *vc)
+{
+    cpu_t *c = vc->vmx.cpu;
+    uint64_t rip = HV_VMCS(vc, GUEST_RIP);
+    if (rip != vc->stall_rip || c->insns != vc->stall_insns || vc->last_reason != vc->stall_reason) {
+        vc->stall_rip = rip;
+        vc->stall_insns = c->insns;
+        vc->stall_reason = vc->last_reason;
+        vc->stall_count = 0;
+        return true;
+    }
+    if (++vc->stall_count < EMU_HV_STALL_EXITS)
+        return true;
+    char msg[200];
+    snprintf(msg, sizeof(msg),
+             "exit loop: %u VM exits in a row, reason %u (%s), qualification %#llx, and no "
+             "guest instruction retired between them",
+             vc->stall_count, vc->last_reason, vmx_exit_reason_name(vc->last_reason),
+             (unsigned long long)vc->last_qual);
+    hv_crash(hv, vc, msg);
+    return false;
+}
+
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
     return a < b ? a : b;
@@ -931,7 +962,7 @@ cpu_stop emu_hv_run_vcpu_insns(emu_hv *hv, unsigned k, uint64_t limit, uint64_t 
             break;
         cpu_stop s = vmx_run_insns(v, next, max_insns == UINT64_MAX ? UINT64_MAX : max_insns - done);
         if (v->exited) {
-            if (!hv_handle_exit(hv, vc))
+            if (!hv_handle_exit(hv, vc) || !hv_exit_progress(hv, vc))
                 break;
             v->exited = false;
             if (vc->desched_requested) {

@@ -140,6 +140,35 @@ START_TEST(pause_exiting_skips_the_pause)
 }
 END_TEST
 
+/* The exit-loop guard: hv_exit_loop.elf points its #GP gate (IST 1) at an
+ * intercepted WRMSR, so every entry delivers the injected #GP to the WRMSR,
+ * which exits again: the same exit at the same RIP, no instruction retired,
+ * nothing changed. The run ends with status 3 and a diagnostic naming the
+ * vCPU, the RIP and the exit reason, long before the cycle limit. */
+START_TEST(exit_loop_without_progress_ends_as_crash)
+{
+    emu_mode mode = (emu_mode)(EMU_MODE_EMULATED + _i);
+    char path[512], err[512];
+    snprintf(path, sizeof(path), "%s/hv_exit_loop.elf", APICV_GUEST_DIR);
+    emu_config cfg;
+    emu_config_default(&cfg);
+    cfg.mode = mode;
+    cfg.max_cycles = 100000000;
+    ck_assert_msg(emu_machine_init(&machine, &cfg, path, err, sizeof(err)), "%s", err);
+    while (!emu_machine_run(&machine, machine.now + 1000000))
+        ;
+    ck_assert_msg(machine.exit_status == EMU_EXIT_CRASH, "%s: status %d (%s)", emu_mode_name(mode),
+                  machine.exit_status, machine.diag);
+    ck_assert_msg(strstr(machine.diag, "cpu0: exit loop: 1000 VM exits in a row, reason 32 (WRMSR)") ==
+                      machine.diag,
+                  "%s", machine.diag);
+    ck_assert_ptr_nonnull(strstr(machine.diag, " at RIP 0x"));
+    ck_assert_ptr_nonnull(strstr(machine.diag, "wrmsr"));
+    ck_assert_uint_lt(machine.now, 10000000);
+    emu_machine_free(&machine);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hv_loops");
@@ -150,6 +179,7 @@ int main(void)
     tcase_add_test(t, ack_on_exit_cleared_host_irq_taken_in_root);
     tcase_add_test(t, tpr_threshold_above_vtpr_without_vid);
     tcase_add_test(t, pause_exiting_skips_the_pause);
+    tcase_add_loop_test(t, exit_loop_without_progress_ends_as_crash, 0, 4);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
