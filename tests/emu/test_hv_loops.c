@@ -169,6 +169,30 @@ START_TEST(exit_loop_without_progress_ends_as_crash)
 }
 END_TEST
 
+/* The step path (the window's single step): emu_machine_step asks for
+ * instructions the looping guest never retires; each call must still
+ * return (it is bounded in cycles, and exits cost cycles), and the guard
+ * ends the run within a few calls. */
+START_TEST(exit_loop_ends_under_single_steps)
+{
+    char path[512], err[512];
+    snprintf(path, sizeof(path), "%s/hv_exit_loop.elf", APICV_GUEST_DIR);
+    emu_config cfg;
+    emu_config_default(&cfg);
+    cfg.mode = EMU_MODE_POSTED;
+    ck_assert_msg(emu_machine_init(&machine, &cfg, path, err, sizeof(err)), "%s", err);
+    unsigned calls = 0;
+    while (!machine.finished && calls < 100) {
+        emu_machine_step(&machine, 0, 1000);
+        calls++;
+    }
+    ck_assert_msg(machine.finished, "still running after %u steps", calls);
+    ck_assert_int_eq(machine.exit_status, EMU_EXIT_CRASH);
+    ck_assert_ptr_nonnull(strstr(machine.diag, "exit loop: 1000 VM exits in a row"));
+    emu_machine_free(&machine);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hv_loops");
@@ -180,6 +204,7 @@ int main(void)
     tcase_add_test(t, tpr_threshold_above_vtpr_without_vid);
     tcase_add_test(t, pause_exiting_skips_the_pause);
     tcase_add_loop_test(t, exit_loop_without_progress_ends_as_crash, 0, 4);
+    tcase_add_test(t, exit_loop_ends_under_single_steps);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
