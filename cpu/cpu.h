@@ -169,8 +169,15 @@ typedef enum cpu_cost_class {
     CPU_COST_SERIALIZE, /* IRETQ, CPUID-like serialising instructions */
     CPU_COST_INTERRUPT, /* delivery of an exception or interrupt through the IDT */
     CPU_COST_MEM,       /* extra cost of a memory operand */
+    /* Costs of VMX transitions, charged by vmx/ (not instruction classes:
+     * no decoded instruction has them). */
+    CPU_COST_VMENTRY,   /* VM entry: VMLAUNCH/VMRESUME to the first guest instruction */
+    CPU_COST_VMEXIT,    /* VM exit: to the first instruction of the host */
     CPU_COST_NCLASSES
 } cpu_cost_class;
+
+/* The largest cost of a class, in cycles. */
+#define CPU_COST_MAX 10000u
 
 typedef struct cpu_cost_model {
     uint16_t cost[CPU_COST_NCLASSES];
@@ -181,6 +188,10 @@ void cpu_cost_default(cpu_cost_model *m);
 /* Reads "class = cycles" lines from path; on error writes a message naming
  * file, line and field into err and returns false. */
 bool cpu_cost_load(cpu_cost_model *m, const char *path, char *err, size_t errlen);
+/* True when every class is within 1..CPU_COST_MAX cycles (mem may be 0):
+ * then every instruction and every VMX transition moves the clock. Else
+ * names the first class out of range in err. */
+bool cpu_cost_check(const cpu_cost_model *m, char *err, size_t errlen);
 /* The name of a cost class ("simple", "branch", ...), for files and `info`. */
 const char *cpu_cost_name(cpu_cost_class c);
 

@@ -554,6 +554,30 @@ static int hv_sw_highest_irr(const apic_t *a)
     return -1;
 }
 
+/* KVM update_cr8_intercept / vmx_update_cr8_intercept: with TPR shadow and
+ * without VID, the TPR threshold is the class of the highest pending
+ * interrupt if the TPR masks it, else 0. The guest then exits (43) exactly
+ * when lowering its TPR unmasks something, and never at once after an
+ * entry (SDM 26.6.7: exit 43 right after the entry when threshold[3:0] >
+ * VTPR[7:4]). Pending means the software APIC's IRR (tpr-shadow) or VIRR
+ * (apicv/posted with VID turned off by the guest). */
+void hv_update_cr8_intercept(emu_hv *hv, emu_hv_vcpu *vc)
+{
+    if (!(HV_VMCS(vc, PROC_CONTROLS) & VMX_PROC_TPR_SHADOW))
+        return;
+    int irr;
+    unsigned tpr_class;
+    if (hv_apicv_mode(hv)) {
+        irr = vmx_vapic_highest(&vc->vmx, VMX_VAPIC_IRR);
+        tpr_class = (vmx_vapic_read32(&vc->vmx, VMX_VAPIC_TPR) >> 4) & 0xF;
+    } else {
+        irr = hv_sw_highest_irr(&vc->sw_apic);
+        tpr_class = (vc->sw_apic.tpr >> 4) & 0xF;
+    }
+    unsigned thr = (irr >= 0 && (unsigned)(irr >> 4) <= tpr_class) ? (unsigned)irr >> 4 : 0;
+    HV_VMCS_SET(vc, TPR_THRESHOLD, thr);
+}
+
 /* emulated/tpr-shadow (KVM: vmx_inject_irq, enable_irq_window,
  * update_cr8_intercept): the highest deliverable interrupt of the software
  * APIC goes into the VM-entry interruption-information field when the
@@ -583,12 +607,8 @@ static void hv_prepare_injection(emu_hv *hv, emu_hv_vcpu *vc)
     /* Set here, cleared only by the exit-7 handler, as KVM does. */
     if (window)
         HV_VMCS_SET(vc, PROC_CONTROLS, HV_VMCS(vc, PROC_CONTROLS) | VMX_PROC_INTR_WINDOW);
-    if (hv->mode == EMU_MODE_TPR_SHADOW) {
-        int irr = hv_sw_highest_irr(a);
-        unsigned tpr_class = (a->tpr >> 4) & 0xF;
-        unsigned thr = (irr >= 0 && (unsigned)(irr >> 4) <= tpr_class) ? (unsigned)irr >> 4 : 0;
-        HV_VMCS_SET(vc, TPR_THRESHOLD, thr);
-    }
+    if (hv->mode == EMU_MODE_TPR_SHADOW)
+        hv_update_cr8_intercept(hv, vc);
 }
 
 /* KVM vmx_inject_nmi / enable_nmi_window: an NMI goes into the VM-entry
@@ -705,7 +725,7 @@ static void hv_reschedule(emu_hv *hv, emu_hv_vcpu *vc)
 /* Host interrupts taken in root operation while the vCPU is off the CPU:
  * the host's handlers acknowledge and EOI them (the wakeup vector's
  * handler makes the sleeper runnable: hv_can_wake looks at PIR). */
-static void hv_host_irqs_in_root(emu_hv *hv, emu_hv_vcpu *vc)
+void hv_host_irqs_in_root(emu_hv *hv, emu_hv_vcpu *vc)
 {
     while (apic_pending_vector(vc->host_apic) >= 0) {
         int vec = apic_acknowledge(vc->host_apic);
@@ -853,6 +873,37 @@ static bool hv_enter(emu_hv *hv, emu_hv_vcpu *vc)
     return true;
 }
 
+/* The exit-loop guard. Every exit the hypervisor handles must let the guest
+ * go on: an emulated instruction is skipped, an event injected, a control
+ * that caused the exit cleared. An exit after which the guest resumes at
+ * the same RIP, with no instruction retired since the previous exit, for
+ * the same reason, made no progress; EMU_HV_STALL_EXITS of them in a row
+ * are a loop the host cannot break (a guest that made its own #GP handler
+ * an intercepted instruction, say), and the run ends with status 3 and a
+ * diagnostic instead of spinning until --max-cycles. Returns false then. */
+static bool hv_exit_progress(emu_hv *hv, emu_hv_vcpu *vc)
+{
+    cpu_t *c = vc->vmx.cpu;
+    uint64_t rip = HV_VMCS(vc, GUEST_RIP);
+    if (rip != vc->stall_rip || c->insns != vc->stall_insns || vc->last_reason != vc->stall_reason) {
+        vc->stall_rip = rip;
+        vc->stall_insns = c->insns;
+        vc->stall_reason = vc->last_reason;
+        vc->stall_count = 0;
+        return true;
+    }
+    if (++vc->stall_count < EMU_HV_STALL_EXITS)
+        return true;
+    char msg[200];
+    snprintf(msg, sizeof(msg),
+             "exit loop: %u VM exits in a row, reason %u (%s), qualification %#llx, and no "
+             "guest instruction retired between them",
+             vc->stall_count, vc->last_reason, vmx_exit_reason_name(vc->last_reason),
+             (unsigned long long)vc->last_qual);
+    hv_crash(hv, vc, msg);
+    return false;
+}
+
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
     return a < b ? a : b;
@@ -911,7 +962,7 @@ cpu_stop emu_hv_run_vcpu_insns(emu_hv *hv, unsigned k, uint64_t limit, uint64_t 
             break;
         cpu_stop s = vmx_run_insns(v, next, max_insns == UINT64_MAX ? UINT64_MAX : max_insns - done);
         if (v->exited) {
-            if (!hv_handle_exit(hv, vc))
+            if (!hv_handle_exit(hv, vc) || !hv_exit_progress(hv, vc))
                 break;
             v->exited = false;
             if (vc->desched_requested) {

@@ -128,10 +128,21 @@ typedef struct emu_hv_vcpu {
     uint64_t exits;
     uint64_t delivered[EMU_HV_NPATHS];
     uint64_t host_irqs;
+    /* The exit-loop guard (emu_hv.c): where the guest resumed after the
+     * latest exit, its instruction count then, that exit's reason, and
+     * how many exits in a row found all three unchanged. */
+    uint64_t stall_rip, stall_insns;
+    uint32_t stall_reason, stall_count;
     /* Timed work for this physical CPU. */
     emu_hv_work *work;
     size_t nwork, capwork;
 } emu_hv_vcpu;
+
+/* Exits in a row with no guest progress after which the run ends as a
+ * crash (emu_hv.c, "exit-loop guard"): far above the longest legitimate
+ * run of exits at one RIP (one external-interrupt exit per pending host
+ * vector, at most 240). */
+#define EMU_HV_STALL_EXITS 1000u
 
 typedef struct emu_hv {
     emu_machine *m;

@@ -701,11 +701,18 @@ static bool hv_hypercall(emu_hv *hv, emu_hv_vcpu *vc)
 
 /* Exit 1: the vector was acknowledged at exit; the host's handler for it
  * ends with an EOI (a spurious vector needs none). */
-static void hv_external_interrupt(emu_hv_vcpu *vc)
+static void hv_external_interrupt(emu_hv *hv, emu_hv_vcpu *vc)
 {
     uint32_t info = (uint32_t)HV_VMCS(vc, EXIT_INTR_INFO);
-    if (!(info & VMX_INTR_INFO_VALID))
+    if (!(info & VMX_INTR_INFO_VALID)) {
+        /* "Acknowledge interrupt on exit" = 0 (SDM 24.7.1, 27.2.2): the
+         * interrupt is still in the local APIC's IRR and the field is
+         * invalid. The host takes it in root operation, as a host OS does
+         * when it enables interrupts after the exit; left there, it would
+         * make the next entry exit for it again, for ever. */
+        hv_host_irqs_in_root(hv, vc);
         return;
+    }
     uint8_t vec = (uint8_t)info;
     if ((vc->host_apic->isr[vec >> 5] >> (vec & 31)) & 1)
         apic_eoi(vc->host_apic);
@@ -738,7 +745,7 @@ bool hv_handle_exit(emu_hv *hv, emu_hv_vcpu *vc)
             ok = false;
         }
         break;
-    case VMX_EXIT_EXTERNAL_INTERRUPT: hv_external_interrupt(vc); break;
+    case VMX_EXIT_EXTERNAL_INTERRUPT: hv_external_interrupt(hv, vc); break;
     case VMX_EXIT_TRIPLE_FAULT:
         hv_crash(hv, vc, "triple fault (an exception could not be delivered: is the IDT loaded?)");
         ok = false;
@@ -762,15 +769,31 @@ bool hv_handle_exit(emu_hv *hv, emu_hv_vcpu *vc)
     case VMX_EXIT_RDMSR: hv_msr_exit(hv, vc, false); break;
     case VMX_EXIT_WRMSR: hv_msr_exit(hv, vc, true); break;
     case VMX_EXIT_TPR_BELOW_THRESHOLD:
-        /* Re-evaluated at the entry (hv_prepare_injection sets the new
-         * threshold). */
+        /* KVM handle_tpr_below_threshold: the threshold follows the new
+         * TPR at once, in every mode (apicv/posted too, where only a guest
+         * that turned VID off gets here): a threshold left above VTPR
+         * would exit again right after the entry, for ever. */
+        hv_update_cr8_intercept(hv, vc);
         break;
     case VMX_EXIT_APIC_ACCESS: ok = hv_apic_access(hv, vc, qual); break;
     case VMX_EXIT_APIC_WRITE: hv_apic_write(hv, vc, (unsigned)(qual & 0xFF0)); break;
     case VMX_EXIT_VIRTUALIZED_EOI: emu_hv_level_eoi(hv, vc, (uint8_t)qual); break;
     case VMX_EXIT_PREEMPT_TIMER:
-    case VMX_EXIT_MTF:
+        /* The timer fired (SDM 25.5.1): as KVM's vmx_update_hv_timer, the
+         * host treats it as one-shot and soft-disables it with the
+         * largest value, so that the next entry does not exit at once
+         * again (a value of 0 would exit before every guest instruction).
+         * A guest re-arms it with VMCS_WRITE. */
+        HV_VMCS_SET(vc, PREEMPT_TIMER_VALUE, 0xFFFFFFFFu);
+        break;
     case VMX_EXIT_PAUSE:
+        /* KVM handle_pause: skip the PAUSE (a fault-like exit leaves RIP
+         * on it, so re-entering would exit on it again, for ever); KVM's
+         * yield to another vCPU has no counterpart in a scheduler that
+         * runs each vCPU in its turn. */
+        hv_skip_insn(vc);
+        break;
+    case VMX_EXIT_MTF:
         break;
     default: {
         char msg[96];

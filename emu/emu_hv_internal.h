@@ -44,6 +44,12 @@ void hv_crash(emu_hv *hv, emu_hv_vcpu *vc, const char *cause);
 /* HLT: the vCPU sleeps until it has an interrupt it can take. */
 void hv_block(emu_hv *hv, emu_hv_vcpu *vc);
 void hv_deschedule(emu_hv *hv, emu_hv_vcpu *vc, uint64_t cycles);
+/* Exit 43 and tpr-shadow entries: the TPR threshold from the pending
+ * interrupts and the TPR (KVM update_cr8_intercept). */
+void hv_update_cr8_intercept(emu_hv *hv, emu_hv_vcpu *vc);
+/* The host takes (acknowledges and EOIs) every interrupt pending at its
+ * local APIC, in root operation. */
+void hv_host_irqs_in_root(emu_hv *hv, emu_hv_vcpu *vc);
 /* The x2APIC switch of IA32_APIC_BASE in apicv/posted modes. */
 void hv_set_x2apic_controls(emu_hv *hv, emu_hv_vcpu *vc, bool x2apic);
 

@@ -94,6 +94,13 @@ bool emu_machine_init(emu_machine *m, const emu_config *cfg, const char *guest_p
         m->costs = *cfg->costs;
     else
         cpu_cost_default(&m->costs);
+    /* A class of 0 cycles could let a CPU loop without moving the clock,
+     * and then no cycle limit would ever end the run. */
+    char why[160];
+    if (!cpu_cost_check(&m->costs, why, sizeof(why))) {
+        snprintf(err, errlen, "cost model: %s", why);
+        return false;
+    }
     if (!cpu_phys_init(&m->phys, cfg->mem_bytes, EMU_HOST_MEM)) {
         snprintf(err, errlen, "cannot allocate %llu MiB of guest RAM",
                  (unsigned long long)(cfg->mem_bytes >> 20));

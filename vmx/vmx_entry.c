@@ -230,6 +230,12 @@ unsigned vmx_vmentry(vmx_vcpu *v, bool launch)
     }
 
     v->last_check = VMX_CHECK_NONE;
+    /* The entry takes time (docs/cost-model.md, "vmentry"), so a host that
+     * re-enters at once still moves the clock; the guest (and its
+     * preemption timer) starts when it is over. A failed entry changes
+     * nothing (VMfailValid, or the exit of 26.7 before any guest state is
+     * loaded), and the host cannot retry one without changing the VMCS. */
+    c->cycles += c->costs->cost[CPU_COST_VMENTRY];
     vmx_load_guest_state(v);
     if (launch)
         v->vmcs.launch_state = VMX_LAUNCH_LAUNCHED;

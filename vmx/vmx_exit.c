@@ -181,6 +181,10 @@ void vmx_vmexit(vmx_vcpu *v, uint32_t reason, const vmx_exit_info *info)
     if (basic < VMX_EXIT_NREASONS)
         v->exit_count[basic]++;
     vmx_nonroot_leave(v);
+    /* The transition takes time (docs/cost-model.md, "vmexit"): the guest
+     * state above is that of the exit's start, the event is stamped when
+     * the host gets control. */
+    c->cycles += c->costs->cost[CPU_COST_VMEXIT];
     cpu_obs_emit(v->obs, c->cycles, c->index, VMX_EV_VMEXIT, reason, info->qualification, c->rip,
                  info->intr_info);
     if (c->in_run)

@@ -468,6 +468,37 @@ START_TEST(vmx_modes_run_under_the_hypervisor)
 }
 END_TEST
 
+/* A cost model with a class of 0 cycles could run loop.elf (or an exit
+ * loop) without moving the clock, so that --max-cycles never ended it: the
+ * machine refuses it, whoever built it (a trace header, a caller). */
+START_TEST(zero_cost_model_is_refused)
+{
+    emu_machine *m = malloc(sizeof(*m));
+    emu_config cfg;
+    emu_config_default(&cfg);
+    cpu_cost_model costs;
+    memset(&costs, 0, sizeof(costs));
+    cfg.costs = &costs;
+    cfg.mode = EMU_MODE_NATIVE;
+    cfg.max_cycles = 100000;
+    char err[256];
+    ck_assert(!emu_machine_init(m, &cfg, GUEST("loop"), err, sizeof(err)));
+    ck_assert_str_eq(err, "cost model: cost of 'simple' must be 1..10000 cycles (mem may be 0), got 0");
+    cpu_cost_default(&costs);
+    costs.cost[CPU_COST_VMEXIT] = 0;
+    cfg.mode = EMU_MODE_POSTED;
+    ck_assert(!emu_machine_init(m, &cfg, GUEST("loop"), err, sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "'vmexit'"));
+    cpu_cost_default(&costs);
+    costs.cost[CPU_COST_MEM] = 0;
+    ck_assert_msg(emu_machine_init(m, &cfg, GUEST("loop"), err, sizeof(err)), "%s", err);
+    emu_machine_run(m, UINT64_MAX);
+    ck_assert_int_eq(m->exit_status, EMU_EXIT_CYCLES);
+    emu_machine_free(m);
+    free(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("machine");
@@ -486,6 +517,7 @@ static Suite *suite(void)
     tcase_add_test(t, step_one_cpu_keeps_the_run);
     tcase_add_test(t, pause_on_event_and_resume);
     tcase_add_test(t, vmx_modes_run_under_the_hypervisor);
+    tcase_add_test(t, zero_cost_model_is_refused);
     suite_add_tcase(s, t);
     return s;
 }

@@ -48,7 +48,11 @@ START_TEST(posted_mode_snapshot)
         ck_assert(c->pin & VMX_PIN_POSTED_INTR);
         ck_assert(c->proc2 & VMX_PROC2_VIRT_INTR_DELIVERY);
         ck_assert_uint_eq(c->notify_vector, EMU_HV_NOTIFY_VECTOR);
-        ck_assert_uint_eq(c->pi_nv, EMU_HV_NOTIFY_VECTOR);
+        /* A vCPU asleep in HLT has the wakeup vector in NV (KVM's
+         * pi_pre_block), a running one the notification vector. */
+        const emu_hv *hv = m->hv;
+        ck_assert_uint_eq(c->pi_nv,
+                          hv->vcpu[k].blocked ? EMU_HV_WAKEUP_VECTOR : EMU_HV_NOTIFY_VECTOR);
         /* NDST: the vCPU's own physical CPU (x2APIC ID, or xAPIC ID in 15:8). */
         ck_assert(c->ndst == k || c->ndst == k << 8);
         ck_assert_uint_ge(c->entries, 1);
