@@ -64,6 +64,8 @@ enum emu_obs_kind {
     EMU_EV_PIC_INTA,   /* a = vector from the 8259A: ExtINT through LINT0 */
     EMU_EV_INIT,       /* the CPU took INIT: reset, waiting for SIPI */
     EMU_EV_SIPI,       /* a = vector: the CPU starts in real mode at CS = a << 8, IP = 0 */
+    EMU_EV_QUEUE_DROP, /* a = emu_qkind b = destination CPU c = due cycle d = vector: the
+                        * destination's event queue was full (EMU_EVQ_MAX), the event is dropped */
     EMU_EV_LAST
 };
 /* "emu.console", ... or NULL outside the range. */
@@ -130,6 +132,27 @@ typedef struct emu_evq {
     size_t n, cap;
 } emu_evq;
 
+/* At most this many events wait on one CPU's queue (docs/machine.md "The
+ * event queue is bounded"): a message that finds it full is dropped and
+ * counted, as a bus with no room for a posted write drops it, so a guest
+ * cannot make the emulator's memory grow without limit. */
+#define EMU_EVQ_MAX 65536u
+
+/* The latest cycle an event can be due at: a delay that would pass it
+ * (delays near 2^64 from SEND_MSI) saturates here instead of wrapping to a
+ * cycle in the past. 2^62 cycles leave room for the clock to run on past
+ * it without any cycle arithmetic overflowing. */
+#define EMU_CYCLE_MAX (1ull << 62)
+
+/* now + delay, saturated at EMU_CYCLE_MAX. */
+static inline uint64_t emu_cycle_after(uint64_t now, uint64_t delay)
+{
+    if (now >= EMU_CYCLE_MAX || delay >= EMU_CYCLE_MAX - now)
+        return EMU_CYCLE_MAX;
+    return now + delay;
+}
+
+/* False when the queue holds EMU_EVQ_MAX events or memory ran out. */
 bool emu_evq_push(emu_evq *q, const emu_qevent *ev);
 /* Cycle of the earliest event, UINT64_MAX when empty. */
 uint64_t emu_evq_next_cycle(const emu_evq *q);
@@ -177,6 +200,7 @@ typedef struct emu_stats {
     uint64_t nmi[CPU_MAX_CPUS];       /* NMIs taken from the local APIC */
     uint64_t ipis_routed;             /* IPI messages put on the bus to other CPUs */
     uint64_t msi_raised, msi_delivered, msi_dropped;
+    uint64_t queue_dropped[CPU_MAX_CPUS]; /* events a full queue refused (EMU_EV_QUEUE_DROP) */
 } emu_stats;
 
 /* ---- the machine ------------------------------------------------------------ */
@@ -261,7 +285,10 @@ cpu_stop emu_machine_step(emu_machine *m, unsigned cpu, uint64_t insns);
 void emu_machine_pause(emu_machine *m);
 
 /* Posts an event; ev->seq is assigned here. If the target CPU is running
- * and the event is due before its slice ends, the slice is shortened. */
+ * and the event is due before its slice ends, the slice is shortened. A due
+ * cycle past EMU_CYCLE_MAX is saturated. False when there is no such CPU,
+ * or its queue is full (EMU_EVQ_MAX): then the drop is counted in
+ * stats.queue_dropped and EMU_EV_QUEUE_DROP is emitted. */
 bool emu_machine_post(emu_machine *m, const emu_qevent *ev);
 /* A scheduled stimulus: fn(m, ev) at cpu's first boundary at/after cycle. */
 bool emu_machine_schedule_call(emu_machine *m, uint64_t cycle, unsigned cpu,
@@ -286,8 +313,9 @@ void emu_machine_digest(const emu_machine *m, uint64_t *out);
 
 /* An edge-triggered fixed interrupt with `vector` for CPU `dest`, raised by
  * the device at cycle `due` and delivered the current mode's way (native:
- * the CPU's local APIC accepts it). A CPU that does not exist drops it.
- * src_cpu is only for the event log. */
+ * the CPU's local APIC accepts it). A CPU that does not exist, or whose
+ * event queue is full, drops it (counted in stats.msi_dropped). src_cpu is
+ * only for the event log. */
 void emu_msi_raise(emu_machine *m, uint8_t vector, unsigned dest, uint64_t due, unsigned src_cpu);
 
 /* ---- observers: the text log and statistics (emu_log.c) -------------------- */

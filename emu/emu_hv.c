@@ -312,8 +312,9 @@ void hv_queue(emu_hv *hv, unsigned cpu, unsigned kind, uint8_t vector, uint64_t 
         if (arg >> HV_ARG_BITS)
             arg = (1ull << HV_ARG_BITS) - 1;
         uint64_t packed = ((uint64_t)kind << 56) | ((uint64_t)vector << HV_ARG_BITS) | arg;
-        if (!emu_machine_schedule_call(hv->m, cycle, cpu, hv_machine_work, hv, packed))
-            hv_crash(hv, vc, "hypervisor: out of memory for timed work");
+        /* A full queue drops the work like a message the bus had no room
+         * for: emu_machine_post counts it and logs emu.queue-drop. */
+        emu_machine_schedule_call(hv->m, cycle, cpu, hv_machine_work, hv, packed);
         return;
     }
     if (vc->nwork == vc->capwork) {

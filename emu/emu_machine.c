@@ -174,9 +174,17 @@ bool emu_machine_post(emu_machine *m, const emu_qevent *ev)
     if (ev->cpu >= m->cfg.ncpus)
         return false;
     emu_qevent e = *ev;
+    if (e.cycle > EMU_CYCLE_MAX)
+        e.cycle = EMU_CYCLE_MAX;
     e.seq = m->evq_seq++;
-    if (!emu_evq_push(&m->evq[e.cpu], &e))
+    if (!emu_evq_push(&m->evq[e.cpu], &e)) {
+        /* Full (or out of memory): dropped, and never silently. */
+        m->stats.queue_dropped[e.cpu]++;
+        cpu_t *src = m->running >= 0 ? &m->cpu[m->running] : NULL;
+        cpu_obs_emit(&m->obs, src ? src->cycles : m->now, src ? src->index : e.cpu,
+                     EMU_EV_QUEUE_DROP, e.kind, e.cpu, e.cycle, e.vector);
         return false;
+    }
     cpu_t *c = &m->cpu[e.cpu];
     if (m->running == (int)e.cpu && e.cycle < c->cycle_limit)
         c->cycle_limit = e.cycle > c->cycles ? e.cycle : c->cycles;
