@@ -42,6 +42,13 @@ void cpu_cost_default(cpu_cost_model *m)
     memcpy(m->cost, cost_defaults, sizeof(m->cost));
 }
 
+bool cpu_cost_valid(cpu_cost_class c, unsigned long cycles)
+{
+    /* Every instruction takes time, or the clock could stand still while a
+     * guest loops; only the memory operand's extra cost may be 0. */
+    return cycles <= CPU_COST_MAX && (cycles > 0 || c == CPU_COST_MEM);
+}
+
 bool cpu_cost_load(cpu_cost_model *m, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
@@ -77,7 +84,7 @@ bool cpu_cost_load(cpu_cost_model *m, const char *path, char *err, size_t errlen
         if (k == CPU_COST_NCLASSES) {
             snprintf(err, errlen, "%s:%u: unknown cost class '%s' (expected one of simple, branch, mul, div, shift, string, stack, atomic, io, system, serialize, interrupt, mem)", path, lineno, name);
             ok = false;
-        } else if (cycles > 10000 || (cycles == 0 && k != CPU_COST_MEM)) {
+        } else if (!cpu_cost_valid((cpu_cost_class)k, cycles)) {
             snprintf(err, errlen, "%s:%u: cost of '%s' must be 1..10000 cycles (mem may be 0), got %lu", path, lineno, name, cycles);
             ok = false;
         } else
