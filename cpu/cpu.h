@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cpu/cpu_obs.h"
 
@@ -181,6 +182,12 @@ typedef enum cpu_cost_class {
 typedef struct cpu_cost_model {
     uint16_t cost[CPU_COST_NCLASSES];
 } cpu_cost_model;
+
+/* Opens an input file (guest image, scenario, trace, cost model) for
+ * reading, or refuses it at once with a message naming the path and what
+ * it is: anything but a regular file (a FIFO would block forever, a device
+ * such as /dev/zero never ends). cpu_file.c. */
+FILE *cpu_open_input(const char *path, char *err, size_t errlen);
 
 /* The documented default cost model. */
 void cpu_cost_default(cpu_cost_model *m);

@@ -51,11 +51,9 @@ bool cpu_cost_valid(cpu_cost_class c, unsigned long cycles)
 
 bool cpu_cost_load(cpu_cost_model *m, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = cpu_open_input(path, err, errlen);
+    if (!f)
         return false;
-    }
     char line[256];
     unsigned lineno = 0;
     bool ok = true;

@@ -203,6 +203,15 @@ typedef struct emu_stats {
     uint64_t queue_dropped[CPU_MAX_CPUS]; /* events a full queue refused (EMU_EV_QUEUE_DROP) */
 } emu_stats;
 
+/* ---- diagnostics a guest can make repeat (emu_diag.c) ----------------------- */
+
+typedef enum emu_diag_kind {
+    EMU_DIAG_UNIMPLEMENTED, /* an instruction the interpreter does not implement */
+    EMU_DIAG_IPI,           /* an IPI the built-in hypervisor does not emulate (INIT, SIPI) */
+    EMU_DIAG_NKINDS
+} emu_diag_kind;
+#define EMU_DIAG_REPEAT 5 /* lines printed per kind; the rest are counted */
+
 /* ---- the machine ------------------------------------------------------------ */
 
 typedef struct emu_machine {
@@ -244,6 +253,12 @@ typedef struct emu_machine {
     /* The image is a Multiboot kernel (emu_multiboot.c): CPU 0 enters it
      * in 32-bit protected mode, the others wait for SIPI. */
     bool multiboot;
+    /* Diagnostics for people (emu_diag): where they go (stderr after
+     * emu_machine_init; NULL: nowhere) and how many of each kind. */
+    FILE *diag_out;
+    uint64_t diag_count[EMU_DIAG_NKINDS];
+    /* emu_machine_interrupt was called: the run stops without finishing. */
+    bool interrupted;
 
     /* The built-in hypervisor (NULL in native mode): see emu_hv_ops. */
     const emu_hv_ops *hv_ops;
@@ -283,6 +298,27 @@ cpu_stop emu_machine_step(emu_machine *m, unsigned cpu, uint64_t insns);
  * resumes exactly there. (Run-until-event: subscribe an observer that
  * calls this on the kind it waits for.) */
 void emu_machine_pause(emu_machine *m);
+
+/* Ends the run at the running CPU's next instruction boundary (or at once
+ * between runs) with `status` and a diagnostic: for failures outside the
+ * guest (its console cannot be written, the log or trace cannot be). */
+void emu_machine_stop(emu_machine *m, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A stop requested from outside (Ctrl-C): emu_machine_run returns at the
+ * next CPU slice and every later call returns at once; the run is not
+ * finished (no exit status: a recording of it ends as unfinished, which
+ * replays up to this point). */
+void emu_machine_interrupt(emu_machine *m, const char *why);
+
+/* Prints a diagnostic that a guest can make repeat: the first
+ * EMU_DIAG_REPEAT of each kind go to m->diag_out ("apicv-emu: " + fmt),
+ * then one line saying the rest are counted (emu_diag.c). */
+void emu_diag(emu_machine *m, emu_diag_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "N 'KIND' diagnostics in all, M of them not printed" for each kind that
+ * was cut short. */
+void emu_diag_summary(const emu_machine *m, FILE *f);
 
 /* Posts an event; ev->seq is assigned here. If the target CPU is running
  * and the event is due before its slice ends, the slice is shortened. A due
@@ -324,9 +360,27 @@ void emu_msi_raise(emu_machine *m, uint8_t vector, unsigned dest, uint64_t due, 
 typedef struct emu_log {
     FILE *f;
     uint64_t lines;
+    /* Optional: a write that fails stops this machine at once (status 2,
+     * "--log PATH: write failed"); failed says it happened. */
+    emu_machine *stop;
+    const char *path;
+    bool failed;
 } emu_log;
 void emu_log_event(void *ctx, const cpu_obs_event *ev);
 void emu_log_format(const cpu_obs_event *ev, char *buf, size_t len);
+
+/* The last EMU_RECENT_N events of each CPU (an observer: emu_recent_event),
+ * for the summary of an interrupted run. */
+#define EMU_RECENT_N 6
+typedef struct emu_recent {
+    cpu_obs_event ev[CPU_MAX_CPUS][EMU_RECENT_N];
+    uint64_t n[CPU_MAX_CPUS];
+} emu_recent;
+void emu_recent_event(void *ctx, const cpu_obs_event *ev);
+/* What each CPU was doing (emu_summary.c): RIP, mode, clock, HLT and IF,
+ * its local APIC's IRR/ISR/TPR, its queued events, its last events
+ * (recent may be NULL). */
+void emu_print_summary(FILE *f, const emu_machine *m, const emu_recent *recent);
 
 /* Prints the --stats report (cycles, instructions, MIPS, interrupts per
  * path, exits per reason per vCPU when a hypervisor runs). */

@@ -97,7 +97,7 @@ static void hv_root_unimplemented(void *ctx, cpu_t *c, const uint8_t *bytes, uns
     char what[200];
     (void)bytes, (void)len;
     emu_describe_rip(c, what, sizeof(what));
-    fprintf(stderr, "apicv-emu: cpu%u: unimplemented instruction at RIP %#llx: %s%s\n", c->index,
+    emu_diag(hv->m, EMU_DIAG_UNIMPLEMENTED, "cpu%u: unimplemented instruction at RIP %#llx: %s%s", c->index,
             (unsigned long long)c->rip, what,
             hv->m->cfg.strict ? "" : "; raising #UD in the guest (--strict stops here)");
 }

@@ -123,8 +123,8 @@ void hv_route_ipi(emu_hv *hv, unsigned from, const apic_ipi *ipi)
     emu_hv_vcpu *src = &hv->vcpu[from];
     if (ipi->delivery != APIC_DM_FIXED && ipi->delivery != APIC_DM_LOWEST &&
         ipi->delivery != APIC_DM_NMI) {
-        fprintf(stderr, "apicv-emu: cpu%u: IPI with delivery mode %u not emulated (dropped)\n", from,
-                ipi->delivery);
+        emu_diag(hv->m, EMU_DIAG_IPI, "cpu%u: IPI with delivery mode %u not emulated (dropped)",
+                 from, ipi->delivery);
         return;
     }
     uint64_t mask = 0;

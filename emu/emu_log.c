@@ -81,6 +81,14 @@ void emu_log_event(void *ctx, const cpu_obs_event *ev)
     fputs(line, log->f);
     fputc('\n', log->f);
     log->lines++;
+    /* A full disk shows when the buffer is written out: stop there, not
+     * after a run that may never end. */
+    if (!log->failed && ferror(log->f)) {
+        log->failed = true;
+        if (log->stop)
+            emu_machine_stop(log->stop, EMU_EXIT_USAGE, "--log %s: write failed",
+                             log->path ? log->path : "");
+    }
 }
 
 void emu_print_stats(FILE *f, const emu_machine *m, double secs)

@@ -16,6 +16,7 @@
  * Nothing here reads host time or depends on how a caller slices a run, so
  * the same inputs always give the same cycle-exact run.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,7 @@ bool emu_machine_init(emu_machine *m, const emu_config *cfg, const char *guest_p
 {
     memset(m, 0, sizeof(*m));
     m->cfg = *cfg;
+    m->diag_out = stderr;
     m->running = -1;
     m->step_cpu = -1;
     if (cfg->ncpus < 1 || cfg->ncpus > CPU_MAX_CPUS) {
@@ -200,6 +202,27 @@ bool emu_machine_schedule_call(emu_machine *m, uint64_t cycle, unsigned cpu,
     return emu_machine_post(m, &ev);
 }
 
+void emu_machine_stop(emu_machine *m, int status, const char *fmt, ...)
+{
+    if (m->finished)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->diag, sizeof(m->diag), fmt, ap);
+    va_end(ap);
+    finish(m, status);
+    if (m->running >= 0)
+        cpu_request_stop(&m->cpu[m->running], CPU_STOP_HOOK);
+}
+
+void emu_machine_interrupt(emu_machine *m, const char *why)
+{
+    m->interrupted = true;
+    snprintf(m->diag, sizeof(m->diag), "%s", why);
+    if (m->running >= 0)
+        cpu_request_stop(&m->cpu[m->running], CPU_STOP_HOOK);
+}
+
 void emu_machine_pause(emu_machine *m)
 {
     m->pause_req = true;
@@ -237,7 +260,7 @@ static void apply_due(emu_machine *m, unsigned k)
 static bool run_turn(emu_machine *m, unsigned k)
 {
     cpu_t *c = &m->cpu[k];
-    while (!m->finished && !m->pause_req) {
+    while (!m->finished && !m->pause_req && !m->interrupted) {
         apply_due(m, k);
         if (c->cycles >= m->round_end)
             return true;
@@ -337,7 +360,7 @@ bool emu_machine_run(emu_machine *m, uint64_t until)
     if (m->cfg.max_cycles && m->cfg.max_cycles < limit)
         limit = m->cfg.max_cycles;
     m->pause_req = false;
-    while (!m->finished) {
+    while (!m->finished && !m->interrupted) {
         if (!m->in_round) {
             if (m->now >= limit)
                 break;

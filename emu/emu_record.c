@@ -34,12 +34,20 @@ struct emu_recorder {
     trace_writer *w;
     uint64_t interval, next;
     uint64_t ninputs;
+    bool failed;
+    char path[4096];
 };
 
 static void rec_event(void *ctx, const cpu_obs_event *ev)
 {
     emu_recorder *r = ctx;
     trace_write_event(r->w, ev);
+    /* A trace that cannot be written is useless: stop at the failed write
+     * instead of running on (a guest may never end). */
+    if (!r->failed && trace_writer_failed(r->w)) {
+        r->failed = true;
+        emu_machine_stop(r->m, EMU_EXIT_USAGE, "--record %s: write failed", r->path);
+    }
 }
 
 static void rec_input(void *ctx, const trace_input *in)
@@ -60,7 +68,8 @@ static uint64_t round_up(uint64_t v, uint64_t q)
 
 static bool read_file(const char *path, uint8_t **out, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
+    char why[512];
+    FILE *f = cpu_open_input(path, why, sizeof(why));
     if (!f)
         return false;
     size_t cap = 1 << 16, n = 0;
@@ -138,6 +147,7 @@ bool emu_record_begin(emu_machine *m, const char *path, const emu_record_info *i
     trace_write_guest(r->w, image, image_len);
     free(image);
     r->m = m;
+    snprintf(r->path, sizeof(r->path), "%s", path);
     r->s = info->scenario;
     r->interval = h.digest_interval;
     r->next = (m->now / r->interval + 1) * r->interval;
@@ -168,7 +178,7 @@ bool emu_record_run(emu_recorder *r, uint64_t until)
             trace_write_digest(r->w, &d);
             r->next = (m->now / r->interval + 1) * r->interval;
         }
-        if (m->now >= until || m->pause_req || m->in_round)
+        if (m->now >= until || m->pause_req || m->in_round || m->interrupted)
             return false;
     }
 }
@@ -996,6 +1006,7 @@ int emu_replay_cli(int argc, char **argv, const emu_frontend *fe)
     while (!emu_replay_run(r, r->m.now + 50000000))
         ;
     fflush(stdout);
+    emu_diag_summary(&r->m, stderr);
     int status;
     if (r->diverged) {
         fprintf(stderr, "apicv-emu replay: %s: %s\n", path, r->diag);
