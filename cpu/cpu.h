@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cpu/cpu_obs.h"
 
@@ -143,6 +144,12 @@ typedef struct cpu_phys {
 #define CPU_HOST_BASE 0x4000000000ull /* 256 GiB: above any guest RAM */
 bool cpu_phys_init(cpu_phys *p, uint64_t ram_size, uint64_t host_size);
 void cpu_phys_free(cpu_phys *p);
+/* For pages first..first+n-1 of RAM: out[k] = 0 when page first+k was
+ * never touched by the host (it reads as zeros), 1 when it may hold data.
+ * Lets digests and snapshots of a large, mostly unused RAM skip what was
+ * never written without reading it (Linux pagemap; elsewhere every page is
+ * 1). False when the range is outside RAM. */
+bool cpu_phys_backed_pages(const cpu_phys *p, uint64_t first, uint64_t n, uint8_t *out);
 /* Allocates zeroed, page-aligned host-owned memory; returns its
  * host-physical address, or 0 when the host area is exhausted. */
 uint64_t cpu_phys_host_alloc(cpu_phys *p, uint64_t size);
@@ -183,6 +190,12 @@ typedef struct cpu_cost_model {
     uint16_t cost[CPU_COST_NCLASSES];
 } cpu_cost_model;
 
+/* Opens an input file (guest image, scenario, trace, cost model) for
+ * reading, or refuses it at once with a message naming the path and what
+ * it is: anything but a regular file (a FIFO would block forever, a device
+ * such as /dev/zero never ends). cpu_file.c. */
+FILE *cpu_open_input(const char *path, char *err, size_t errlen);
+
 /* The documented default cost model. */
 void cpu_cost_default(cpu_cost_model *m);
 /* Reads "class = cycles" lines from path; on error writes a message naming
@@ -192,6 +205,9 @@ bool cpu_cost_load(cpu_cost_model *m, const char *path, char *err, size_t errlen
  * then every instruction and every VMX transition moves the clock. Else
  * names the first class out of range in err. */
 bool cpu_cost_check(const cpu_cost_model *m, char *err, size_t errlen);
+/* The range of one class's cost: 1..CPU_COST_MAX cycles, mem 0..CPU_COST_MAX
+ * (cost files and trace headers are checked against it). */
+bool cpu_cost_valid(cpu_cost_class c, unsigned long cycles);
 /* The name of a cost class ("simple", "branch", ...), for files and `info`. */
 const char *cpu_cost_name(cpu_cost_class c);
 

@@ -49,9 +49,9 @@ void cpu_cost_default(cpu_cost_model *m)
 /* The valid range of a class: every class but mem costs at least a cycle,
  * so that every instruction, and every VM entry and exit, moves its CPU's
  * clock (a run bounded by cycles always ends). */
-static bool cost_in_range(unsigned k, unsigned long cycles)
+bool cpu_cost_valid(cpu_cost_class c, unsigned long cycles)
 {
-    return cycles <= CPU_COST_MAX && (cycles > 0 || k == CPU_COST_MEM);
+    return cycles <= CPU_COST_MAX && (cycles > 0 || c == CPU_COST_MEM);
 }
 
 /* "simple, branch, ..., vmexit" for messages. */
@@ -70,7 +70,7 @@ static void cost_list(char *out, size_t len)
 bool cpu_cost_check(const cpu_cost_model *m, char *err, size_t errlen)
 {
     for (unsigned k = 0; k < CPU_COST_NCLASSES; k++) {
-        if (!cost_in_range(k, m->cost[k])) {
+        if (!cpu_cost_valid((cpu_cost_class)k, m->cost[k])) {
             snprintf(err, errlen, "cost of '%s' must be 1..%u cycles (mem may be 0), got %u",
                      cost_names[k], CPU_COST_MAX, m->cost[k]);
             return false;
@@ -81,11 +81,9 @@ bool cpu_cost_check(const cpu_cost_model *m, char *err, size_t errlen)
 
 bool cpu_cost_load(cpu_cost_model *m, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = cpu_open_input(path, err, errlen);
+    if (!f)
         return false;
-    }
     char line[256];
     unsigned lineno = 0;
     bool ok = true;
@@ -116,7 +114,7 @@ bool cpu_cost_load(cpu_cost_model *m, const char *path, char *err, size_t errlen
             cost_list(names, sizeof(names));
             snprintf(err, errlen, "%s:%u: unknown cost class '%s' (expected one of %s)", path, lineno, name, names);
             ok = false;
-        } else if (!cost_in_range(k, cycles)) {
+        } else if (!cpu_cost_valid((cpu_cost_class)k, cycles)) {
             snprintf(err, errlen, "%s:%u: cost of '%s' must be 1..%u cycles (mem may be 0), got %lu", path, lineno, name, CPU_COST_MAX, cycles);
             ok = false;
         } else

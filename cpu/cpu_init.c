@@ -1,8 +1,12 @@
 /*
  * cpu_init.c — creating CPUs and guest physical memory.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "cpu/cpu_internal.h"
 
@@ -16,7 +20,15 @@ bool cpu_phys_init(cpu_phys *p, uint64_t ram_size, uint64_t host_size)
     host_size = (host_size + CPU_PAGE_SIZE - 1) & ~(uint64_t)(CPU_PAGE_SIZE - 1);
     p->ram_size = ram_size;
     p->npages = ram_size >> CPU_PAGE_SHIFT;
-    p->ram = calloc(1, ram_size ? ram_size : 1);
+    /* Anonymous memory: the host backs a page only when it is first
+     * touched, so a 4 GiB machine whose guest uses a few pages costs a few
+     * pages (cpu_phys_backed_pages finds them). */
+    p->ram_size = ram_size ? ram_size : CPU_PAGE_SIZE;
+    p->ram = mmap(NULL, p->ram_size, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p->ram == MAP_FAILED)
+        p->ram = NULL;
+    p->ram_size = ram_size;
     p->code_page = calloc(p->npages ? p->npages : 1, 1);
     p->code_gen = calloc(p->npages ? p->npages : 1, sizeof(uint32_t));
     p->host_base = CPU_HOST_BASE;
@@ -31,11 +43,43 @@ bool cpu_phys_init(cpu_phys *p, uint64_t ram_size, uint64_t host_size)
 
 void cpu_phys_free(cpu_phys *p)
 {
-    free(p->ram);
+    if (p->ram)
+        munmap(p->ram, p->ram_size ? p->ram_size : CPU_PAGE_SIZE);
     free(p->code_page);
     free(p->code_gen);
     free(p->host);
     memset(p, 0, sizeof(*p));
+}
+
+bool cpu_phys_backed_pages(const cpu_phys *p, uint64_t first, uint64_t n, uint8_t *out)
+{
+    if (first > p->npages || n > p->npages - first)
+        return false;
+    memset(out, 1, n);
+    /* Linux: /proc/self/pagemap has one 64-bit entry per host page; bit 63
+     * = present, bit 62 = swapped. A page with neither was never touched
+     * and reads as zeros. Anywhere else every page counts as backed. */
+    long host_page = sysconf(_SC_PAGESIZE);
+    if (host_page != CPU_PAGE_SIZE || ((uintptr_t)p->ram & (CPU_PAGE_SIZE - 1)))
+        return true;
+    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true;
+    uint64_t buf[512];
+    uint64_t base = (uintptr_t)p->ram / CPU_PAGE_SIZE + first;
+    for (uint64_t done = 0; done < n;) {
+        uint64_t chunk = n - done < 512 ? n - done : 512;
+        ssize_t got = pread(fd, buf, chunk * 8, (off_t)((base + done) * 8));
+        if (got != (ssize_t)(chunk * 8)) {
+            memset(out + done, 1, n - done);
+            break;
+        }
+        for (uint64_t k = 0; k < chunk; k++)
+            out[done + k] = (buf[k] >> 62) != 0;
+        done += chunk;
+    }
+    close(fd);
+    return true;
 }
 
 uint64_t cpu_phys_host_alloc(cpu_phys *p, uint64_t size)

@@ -64,6 +64,8 @@ enum emu_obs_kind {
     EMU_EV_PIC_INTA,   /* a = vector from the 8259A: ExtINT through LINT0 */
     EMU_EV_INIT,       /* the CPU took INIT: reset, waiting for SIPI */
     EMU_EV_SIPI,       /* a = vector: the CPU starts in real mode at CS = a << 8, IP = 0 */
+    EMU_EV_QUEUE_DROP, /* a = emu_qkind b = destination CPU c = due cycle d = vector: the
+                        * destination's event queue was full (EMU_EVQ_MAX), the event is dropped */
     EMU_EV_LAST
 };
 /* "emu.console", ... or NULL outside the range. */
@@ -130,6 +132,27 @@ typedef struct emu_evq {
     size_t n, cap;
 } emu_evq;
 
+/* At most this many events wait on one CPU's queue (docs/machine.md "The
+ * event queue is bounded"): a message that finds it full is dropped and
+ * counted, as a bus with no room for a posted write drops it, so a guest
+ * cannot make the emulator's memory grow without limit. */
+#define EMU_EVQ_MAX 65536u
+
+/* The latest cycle an event can be due at: a delay that would pass it
+ * (delays near 2^64 from SEND_MSI) saturates here instead of wrapping to a
+ * cycle in the past. 2^62 cycles leave room for the clock to run on past
+ * it without any cycle arithmetic overflowing. */
+#define EMU_CYCLE_MAX (1ull << 62)
+
+/* now + delay, saturated at EMU_CYCLE_MAX. */
+static inline uint64_t emu_cycle_after(uint64_t now, uint64_t delay)
+{
+    if (now >= EMU_CYCLE_MAX || delay >= EMU_CYCLE_MAX - now)
+        return EMU_CYCLE_MAX;
+    return now + delay;
+}
+
+/* False when the queue holds EMU_EVQ_MAX events or memory ran out. */
 bool emu_evq_push(emu_evq *q, const emu_qevent *ev);
 /* Cycle of the earliest event, UINT64_MAX when empty. */
 uint64_t emu_evq_next_cycle(const emu_evq *q);
@@ -177,7 +200,17 @@ typedef struct emu_stats {
     uint64_t nmi[CPU_MAX_CPUS];       /* NMIs taken from the local APIC */
     uint64_t ipis_routed;             /* IPI messages put on the bus to other CPUs */
     uint64_t msi_raised, msi_delivered, msi_dropped;
+    uint64_t queue_dropped[CPU_MAX_CPUS]; /* events a full queue refused (EMU_EV_QUEUE_DROP) */
 } emu_stats;
+
+/* ---- diagnostics a guest can make repeat (emu_diag.c) ----------------------- */
+
+typedef enum emu_diag_kind {
+    EMU_DIAG_UNIMPLEMENTED, /* an instruction the interpreter does not implement */
+    EMU_DIAG_IPI,           /* an IPI the built-in hypervisor does not emulate (INIT, SIPI) */
+    EMU_DIAG_NKINDS
+} emu_diag_kind;
+#define EMU_DIAG_REPEAT 5 /* lines printed per kind; the rest are counted */
 
 /* ---- the machine ------------------------------------------------------------ */
 
@@ -220,6 +253,12 @@ typedef struct emu_machine {
     /* The image is a Multiboot kernel (emu_multiboot.c): CPU 0 enters it
      * in 32-bit protected mode, the others wait for SIPI. */
     bool multiboot;
+    /* Diagnostics for people (emu_diag): where they go (stderr after
+     * emu_machine_init; NULL: nowhere) and how many of each kind. */
+    FILE *diag_out;
+    uint64_t diag_count[EMU_DIAG_NKINDS];
+    /* emu_machine_interrupt was called: the run stops without finishing. */
+    bool interrupted;
 
     /* The built-in hypervisor (NULL in native mode): see emu_hv_ops. */
     const emu_hv_ops *hv_ops;
@@ -260,8 +299,32 @@ cpu_stop emu_machine_step(emu_machine *m, unsigned cpu, uint64_t insns);
  * calls this on the kind it waits for.) */
 void emu_machine_pause(emu_machine *m);
 
+/* Ends the run at the running CPU's next instruction boundary (or at once
+ * between runs) with `status` and a diagnostic: for failures outside the
+ * guest (its console cannot be written, the log or trace cannot be). */
+void emu_machine_stop(emu_machine *m, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A stop requested from outside (Ctrl-C): emu_machine_run returns at the
+ * next CPU slice and every later call returns at once; the run is not
+ * finished (no exit status: a recording of it ends as unfinished, which
+ * replays up to this point). */
+void emu_machine_interrupt(emu_machine *m, const char *why);
+
+/* Prints a diagnostic that a guest can make repeat: the first
+ * EMU_DIAG_REPEAT of each kind go to m->diag_out ("apicv-emu: " + fmt),
+ * then one line saying the rest are counted (emu_diag.c). */
+void emu_diag(emu_machine *m, emu_diag_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "N 'KIND' diagnostics in all, M of them not printed" for each kind that
+ * was cut short. */
+void emu_diag_summary(const emu_machine *m, FILE *f);
+
 /* Posts an event; ev->seq is assigned here. If the target CPU is running
- * and the event is due before its slice ends, the slice is shortened. */
+ * and the event is due before its slice ends, the slice is shortened. A due
+ * cycle past EMU_CYCLE_MAX is saturated. False when there is no such CPU,
+ * or its queue is full (EMU_EVQ_MAX): then the drop is counted in
+ * stats.queue_dropped and EMU_EV_QUEUE_DROP is emitted. */
 bool emu_machine_post(emu_machine *m, const emu_qevent *ev);
 /* A scheduled stimulus: fn(m, ev) at cpu's first boundary at/after cycle. */
 bool emu_machine_schedule_call(emu_machine *m, uint64_t cycle, unsigned cpu,
@@ -286,8 +349,9 @@ void emu_machine_digest(const emu_machine *m, uint64_t *out);
 
 /* An edge-triggered fixed interrupt with `vector` for CPU `dest`, raised by
  * the device at cycle `due` and delivered the current mode's way (native:
- * the CPU's local APIC accepts it). A CPU that does not exist drops it.
- * src_cpu is only for the event log. */
+ * the CPU's local APIC accepts it). A CPU that does not exist, or whose
+ * event queue is full, drops it (counted in stats.msi_dropped). src_cpu is
+ * only for the event log. */
 void emu_msi_raise(emu_machine *m, uint8_t vector, unsigned dest, uint64_t due, unsigned src_cpu);
 
 /* ---- observers: the text log and statistics (emu_log.c) -------------------- */
@@ -296,9 +360,27 @@ void emu_msi_raise(emu_machine *m, uint8_t vector, unsigned dest, uint64_t due, 
 typedef struct emu_log {
     FILE *f;
     uint64_t lines;
+    /* Optional: a write that fails stops this machine at once (status 2,
+     * "--log PATH: write failed"); failed says it happened. */
+    emu_machine *stop;
+    const char *path;
+    bool failed;
 } emu_log;
 void emu_log_event(void *ctx, const cpu_obs_event *ev);
 void emu_log_format(const cpu_obs_event *ev, char *buf, size_t len);
+
+/* The last EMU_RECENT_N events of each CPU (an observer: emu_recent_event),
+ * for the summary of an interrupted run. */
+#define EMU_RECENT_N 6
+typedef struct emu_recent {
+    cpu_obs_event ev[CPU_MAX_CPUS][EMU_RECENT_N];
+    uint64_t n[CPU_MAX_CPUS];
+} emu_recent;
+void emu_recent_event(void *ctx, const cpu_obs_event *ev);
+/* What each CPU was doing (emu_summary.c): RIP, mode, clock, HLT and IF,
+ * its local APIC's IRR/ISR/TPR, its queued events, its last events
+ * (recent may be NULL). */
+void emu_print_summary(FILE *f, const emu_machine *m, const emu_recent *recent);
 
 /* Prints the --stats report (cycles, instructions, MIPS, interrupts per
  * path, exits per reason per vCPU when a hypervisor runs). */

@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,13 +103,51 @@ static double host_seconds(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* The guest's console on standard output (ctx: the machine). A write that
+ * fails (a full disk, a closed pipe) ends the run there, status 2: the
+ * output is lost and a guest may never end by itself. */
 static void console_stdout(void *ctx, unsigned cpu, uint8_t byte)
 {
-    (void)ctx;
+    emu_machine *m = ctx;
     (void)cpu;
-    putchar(byte);
-    if (byte == '\n')
-        fflush(stdout);
+    if (putchar(byte) == EOF || (byte == '\n' && fflush(stdout) != 0) || ferror(stdout)) {
+        clearerr(stdout);
+        emu_machine_stop(m, EMU_EXIT_USAGE, "standard output (the guest's console): write "
+                                            "failed: %s",
+                         strerror(errno));
+    }
+}
+
+/* The one flag of the signal handler (SIGINT, SIGTERM: the signal's
+ * number). The handler only sets it; the run loops poll it between slices
+ * and stop the machine through its API (emu_machine_interrupt). */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART; /* a console write in progress completes */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Between slices: a signal arrived, stop the machine. */
+static bool stop_requested(emu_machine *m)
+{
+    if (!stop_signal)
+        return false;
+    char why[64];
+    snprintf(why, sizeof(why), "interrupted by %s", stop_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    emu_machine_interrupt(m, why);
+    return true;
 }
 
 /* Runs a machine to the end, with a progress line on a terminal. Host time
@@ -119,6 +158,8 @@ static void run_to_end(emu_machine *m, bool progress, double *seconds)
     const uint64_t slice = 20000000;
     bool printed = false;
     while (!emu_machine_run(m, m->now + slice)) {
+        if (stop_requested(m))
+            break;
         if (progress) {
             double t = host_seconds();
             if (t - last >= 1.0) {
@@ -271,7 +312,8 @@ static bool is_scenario_file(const char *path)
 {
     if (ends_with(path, ".scn") || ends_with(path, ".scenario"))
         return true;
-    FILE *f = fopen(path, "r");
+    char err[512];
+    FILE *f = cpu_open_input(path, err, sizeof(err)); /* never blocks: the loader says why */
     if (!f)
         return false;
     char head[sizeof(EMU_SCENARIO_MAGIC)] = {0};
@@ -304,6 +346,8 @@ static void record_to_end(emu_machine *m, emu_recorder *rec, bool progress, doub
     double t0 = host_seconds(), last = t0;
     const uint64_t slice = 20000000;
     while (!emu_record_run(rec, m->now + slice)) {
+        if (stop_requested(m))
+            break;
         double t = host_seconds();
         if (progress && t - last >= 1.0) {
             fprintf(stderr, "\r[apicv-emu] recording: cycle %llu, %llu instructions   ",
@@ -387,9 +431,12 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
             goto out;
         }
         setvbuf(log.f, NULL, _IOFBF, 1 << 20);
+        log.stop = &m;
+        log.path = opts.log_path;
         cpu_obs_subscribe(&m.obs, emu_log_event, &log);
     }
     m.console = console_stdout;
+    m.console_ctx = &m;
 
     double secs = 0;
     bool progress = !opts.quiet && isatty(STDERR_FILENO);
@@ -409,15 +456,39 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
             fprintf(stderr, "apicv-emu: --record runs headless (a recording is one uninterrupted run)\n");
         else if (!headless && fe && fe->run_window)
             fprintf(stderr, "apicv-emu: no display available; running headless\n");
+        /* Ctrl-C ends a headless run with a summary (the window has its
+         * own quit). */
+        static emu_recent recent;
+        memset(&recent, 0, sizeof(recent));
+        cpu_obs_subscribe(&m.obs, emu_recent_event, &recent);
+        catch_stop_signals();
         if (rec)
             record_to_end(&m, rec, progress, &secs);
         else
             run_to_end(&m, progress, &secs);
         status = m.exit_status;
+        if (m.interrupted) {
+            fflush(stdout);
+            fprintf(stderr, "\napicv-emu: %s: %s at cycle %llu\n", path, m.diag,
+                    (unsigned long long)m.now);
+            emu_print_summary(stderr, &m, &recent);
+            status = 128 + stop_signal;
+        }
+        cpu_obs_unsubscribe(&m.obs, emu_recent_event, &recent);
     }
-    fflush(stdout);
+    /* emu_machine_stop's reasons (a failed output) come with a diagnostic;
+     * a guest that exits with 2 itself has none. */
+    bool output_failed = m.finished && m.exit_status == EMU_EXIT_USAGE && m.diag[0];
+    if ((fflush(stdout) != 0 || ferror(stdout)) && !output_failed) {
+        fprintf(stderr, "apicv-emu: standard output (the guest's console): write failed: %s\n",
+                strerror(errno));
+        status = EMU_EXIT_USAGE;
+        output_failed = true;
+    }
+    emu_diag_summary(&m, stderr);
     /* A guest may exit with 3 or 4 itself: then there is no diagnostic. */
-    if ((status == EMU_EXIT_CRASH || status == EMU_EXIT_CYCLES) && m.diag[0])
+    if ((status == EMU_EXIT_CRASH || status == EMU_EXIT_CYCLES || status == EMU_EXIT_USAGE) &&
+        m.finished && m.diag[0])
         fprintf(stderr, "apicv-emu: %s\n", m.diag);
     bool record_failed = false;
     if (rec) {
@@ -430,7 +501,7 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
     }
     if (record_failed) {
         status = EMU_EXIT_USAGE;
-    } else if (scenario) {
+    } else if (scenario && !output_failed) {
         if (m.finished)
             status = emu_scenario_check(scenario, stderr);
         else
@@ -440,7 +511,7 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
     }
     if (opts.stats)
         emu_print_stats(stderr, &m, secs);
-    if (log.f && fclose(log.f) != 0) {
+    if (log.f && fclose(log.f) != 0 && !log.failed) {
         fprintf(stderr, "apicv-emu: --log %s: write failed\n", opts.log_path);
         if (status == 0)
             status = EMU_EXIT_USAGE;

@@ -55,24 +55,61 @@ static uint64_t mix(uint64_t x)
     return x;
 }
 
-/* Guest RAM: four independent lanes of 64-bit words, each word's position
- * folded in through the lane's running state. */
-static uint64_t ram_digest(const uint8_t *ram, uint64_t size)
+bool emu_page_is_zero(const uint8_t *page)
 {
+    uint64_t acc = 0;
+    for (unsigned k = 0; k < CPU_PAGE_SIZE; k += 64) {
+        uint64_t w[8];
+        memcpy(w, page + k, sizeof(w));
+        acc |= w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7];
+        if (acc)
+            return false;
+    }
+    return true;
+}
+
+void emu_ram_each_nonzero_page(const cpu_phys *p, emu_page_fn fn, void *ctx)
+{
+    uint8_t backed[4096];
+    for (uint64_t first = 0; first < p->npages; first += sizeof(backed)) {
+        uint64_t n = p->npages - first < sizeof(backed) ? p->npages - first : sizeof(backed);
+        if (!cpu_phys_backed_pages(p, first, n, backed))
+            memset(backed, 1, sizeof(backed));
+        for (uint64_t k = 0; k < n; k++) {
+            const uint8_t *page = p->ram + (first + k) * CPU_PAGE_SIZE;
+            if (backed[k] && !emu_page_is_zero(page))
+                fn(ctx, first + k, page);
+        }
+    }
+}
+
+/* Guest RAM, page by page: each page holding a nonzero byte is hashed in
+ * four independent lanes of 64-bit words and folded in with its page
+ * number; pages of zeros contribute nothing. So the digest of a large RAM
+ * the guest barely uses costs what the guest used (pages the host never
+ * backed are known to be zeros without being read), and it is the same
+ * whatever the host backed: a backed page of zeros is skipped too. */
+static void ram_page_fold(void *ctx, uint64_t page, const uint8_t *data)
+{
+    uint64_t *h = ctx;
     uint64_t lane[4] = {0x9e3779b97f4a7c15ull, 0xbf58476d1ce4e5b9ull, 0x94d049bb133111ebull,
                         0x2545f4914f6cdd1dull};
-    uint64_t n = size / 32, k;
-    for (k = 0; k < n; k++) {
+    for (unsigned k = 0; k < CPU_PAGE_SIZE / 32; k++) {
         uint64_t w[4];
-        memcpy(w, ram + k * 32, sizeof(w));
+        memcpy(w, data + k * 32, sizeof(w));
         for (unsigned j = 0; j < 4; j++)
             lane[j] = (lane[j] ^ w[j]) * 0x9fb21c651e98df25ull + (lane[j] >> 29);
     }
-    uint64_t h = size;
+    uint64_t ph = mix(page + 1);
     for (unsigned j = 0; j < 4; j++)
-        h = mix(h ^ lane[j]);
-    for (k = n * 32; k < size; k++)
-        h = mix(h ^ ram[k]);
+        ph = mix(ph ^ lane[j]);
+    *h = mix(*h ^ ph);
+}
+
+static uint64_t ram_digest(const cpu_phys *p)
+{
+    uint64_t h = mix(p->ram_size);
+    emu_ram_each_nonzero_page(p, ram_page_fold, &h);
     return h;
 }
 
@@ -168,7 +205,7 @@ static void digest_parts(const emu_machine *m, trace_digest *out)
             add_part(out, k, TRACE_PART_VAPIC, vapic);
         }
     }
-    add_part(out, TRACE_PART_MACHINE, TRACE_PART_RAM, ram_digest(m->phys.ram, m->phys.ram_size));
+    add_part(out, TRACE_PART_MACHINE, TRACE_PART_RAM, ram_digest(&m->phys));
     uint64_t ch = FNV_OFFSET;
     const uint64_t clock[] = {m->cfg.ncpus, m->cfg.mode, m->now, m->finished,
                               m->finished ? (uint64_t)m->exit_status : 0, m->evq_seq};

@@ -9,8 +9,11 @@
  * CPUs are broken by the scheduler, which gives CPUs their turns in index
  * order.
  *
- * Storage grows by doubling when an event is posted; nothing is allocated
- * on the instruction hot path.
+ * Storage grows by doubling when an event is posted, up to EMU_EVQ_MAX
+ * events: a guest that keeps raising messages due far in the future fills
+ * the queue, and further pushes fail (the caller counts the drop) instead
+ * of growing the emulator's memory without limit. Nothing is allocated on
+ * the instruction hot path.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +34,12 @@ static void swap(emu_qevent *x, emu_qevent *y)
 
 bool emu_evq_push(emu_evq *q, const emu_qevent *ev)
 {
+    if (q->n >= EMU_EVQ_MAX)
+        return false;
     if (q->n == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 16;
+        if (cap > EMU_EVQ_MAX)
+            cap = EMU_EVQ_MAX;
         emu_qevent *h = realloc(q->heap, cap * sizeof(*h));
         if (!h)
             return false;

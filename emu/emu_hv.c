@@ -97,7 +97,7 @@ static void hv_root_unimplemented(void *ctx, cpu_t *c, const uint8_t *bytes, uns
     char what[200];
     (void)bytes, (void)len;
     emu_describe_rip(c, what, sizeof(what));
-    fprintf(stderr, "apicv-emu: cpu%u: unimplemented instruction at RIP %#llx: %s%s\n", c->index,
+    emu_diag(hv->m, EMU_DIAG_UNIMPLEMENTED, "cpu%u: unimplemented instruction at RIP %#llx: %s%s", c->index,
             (unsigned long long)c->rip, what,
             hv->m->cfg.strict ? "" : "; raising #UD in the guest (--strict stops here)");
 }
@@ -312,8 +312,9 @@ void hv_queue(emu_hv *hv, unsigned cpu, unsigned kind, uint8_t vector, uint64_t 
         if (arg >> HV_ARG_BITS)
             arg = (1ull << HV_ARG_BITS) - 1;
         uint64_t packed = ((uint64_t)kind << 56) | ((uint64_t)vector << HV_ARG_BITS) | arg;
-        if (!emu_machine_schedule_call(hv->m, cycle, cpu, hv_machine_work, hv, packed))
-            hv_crash(hv, vc, "hypervisor: out of memory for timed work");
+        /* A full queue drops the work like a message the bus had no room
+         * for: emu_machine_post counts it and logs emu.queue-drop. */
+        emu_machine_schedule_call(hv->m, cycle, cpu, hv_machine_work, hv, packed);
         return;
     }
     if (vc->nwork == vc->capwork) {

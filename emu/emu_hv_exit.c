@@ -123,8 +123,8 @@ void hv_route_ipi(emu_hv *hv, unsigned from, const apic_ipi *ipi)
     emu_hv_vcpu *src = &hv->vcpu[from];
     if (ipi->delivery != APIC_DM_FIXED && ipi->delivery != APIC_DM_LOWEST &&
         ipi->delivery != APIC_DM_NMI) {
-        fprintf(stderr, "apicv-emu: cpu%u: IPI with delivery mode %u not emulated (dropped)\n", from,
-                ipi->delivery);
+        emu_diag(hv->m, EMU_DIAG_IPI, "cpu%u: IPI with delivery mode %u not emulated (dropped)",
+                 from, ipi->delivery);
         return;
     }
     uint64_t mask = 0;
@@ -595,14 +595,16 @@ static bool hv_hypercall(emu_hv *hv, emu_hv_vcpu *vc)
         } else if (a2 == self && a3 == 0) {
             hv_deliver(hv, self, (uint8_t)a1);
         } else {
-            hv_queue(hv, (unsigned)a2, HV_WORK_MSI, (uint8_t)a1, 0, c->cycles + a3);
+            hv_queue(hv, (unsigned)a2, HV_WORK_MSI, (uint8_t)a1, 0,
+                     emu_cycle_after(c->cycles, a3));
         }
         break;
     case EMU_HC_RAISE_HOST_IRQ:
         if (a1 < 16 || a1 > 255 || a2 >= hv->ncpus)
             ret = EMU_HC_EINVAL;
         else
-            hv_queue(hv, (unsigned)a2, HV_WORK_HOST_IRQ, (uint8_t)a1, 0, c->cycles + a3);
+            hv_queue(hv, (unsigned)a2, HV_WORK_HOST_IRQ, (uint8_t)a1, 0,
+                     emu_cycle_after(c->cycles, a3));
         break;
     case EMU_HC_VMCS_READ: {
         uint64_t val = 0;

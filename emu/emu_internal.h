@@ -30,6 +30,12 @@ void emu_pic_changed(emu_machine *m);
 void emu_smp_wait_for_sipi(emu_machine *m, unsigned k);
 void emu_smp_hold_aps(emu_machine *m);
 bool emu_smp_events(emu_machine *m, cpu_t *c);
+/* Guest RAM page by page (emu_digest.c): fn(ctx, page number, its bytes)
+ * for every page holding a nonzero byte, in ascending order; pages the host
+ * never backed are skipped without being read (cpu_phys_backed_pages). */
+typedef void (*emu_page_fn)(void *ctx, uint64_t page, const uint8_t *data);
+void emu_ram_each_nonzero_page(const cpu_phys *p, emu_page_fn fn, void *ctx);
+bool emu_page_is_zero(const uint8_t *page);
 /* The MSI device's register on port 0xF0 (OUT dword). */
 bool emu_msi_port_write(emu_machine *m, cpu_t *c, uint32_t value);
 

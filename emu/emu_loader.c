@@ -77,9 +77,11 @@ static void describe_ram(uint64_t ram_size, char *buf, size_t len)
 
 static bool read_file(loader_image *im, uint8_t **out)
 {
-    FILE *f = fopen(im->path, "rb");
+    char why[512];
+    FILE *f = cpu_open_input(im->path, why, sizeof(why));
+    size_t skip = strlen(im->path) + 2; /* the message starts with the path, which fail() adds */
     if (!f)
-        return fail(im, "cannot open: %s", strerror(errno));
+        return fail(im, "%s", strlen(why) > skip ? why + skip : why);
     uint8_t *buf = NULL;
     uint64_t size = 0, cap = 0;
     for (;;) {

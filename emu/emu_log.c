@@ -34,6 +34,7 @@ const char *emu_event_name(unsigned kind)
         "emu.console", "emu.exit-port", "emu.crash", "emu.msi-raise",
         "emu.msi-deliver", "emu.ipi-route", "emu.ipi-arrive", "emu.timer-due",
         "emu.irq-line", "emu.ioapic-deliver", "emu.pic-inta", "emu.init", "emu.sipi",
+        "emu.queue-drop",
     };
     if (kind < CPU_OBS_RANGE_EMU || kind >= EMU_EV_LAST)
         return NULL;
@@ -80,6 +81,14 @@ void emu_log_event(void *ctx, const cpu_obs_event *ev)
     fputs(line, log->f);
     fputc('\n', log->f);
     log->lines++;
+    /* A full disk shows when the buffer is written out: stop there, not
+     * after a run that may never end. */
+    if (!log->failed && ferror(log->f)) {
+        log->failed = true;
+        if (log->stop)
+            emu_machine_stop(log->stop, EMU_EXIT_USAGE, "--log %s: write failed",
+                             log->path ? log->path : "");
+    }
 }
 
 void emu_print_stats(FILE *f, const emu_machine *m, double secs)
@@ -121,6 +130,15 @@ void emu_print_stats(FILE *f, const emu_machine *m, double secs)
                    ", delivered %" PRIu64 ", dropped %" PRIu64 "\n",
                 m->stats.ipis_routed, m->stats.msi_raised, m->stats.msi_delivered,
                 m->stats.msi_dropped);
+    uint64_t qd = 0;
+    for (unsigned k = 0; k < m->cfg.ncpus; k++)
+        qd += m->stats.queue_dropped[k];
+    fprintf(f, "stats: event queues: at most %u pending events per CPU; events dropped on a full "
+               "queue %" PRIu64,
+            EMU_EVQ_MAX, qd);
+    for (unsigned k = 0; qd && k < m->cfg.ncpus; k++)
+        fprintf(f, " cpu%u=%" PRIu64, k, m->stats.queue_dropped[k]);
+    fputc('\n', f);
     if (!m->hv_ops || !m->hv_ops->exit_count) {
         fprintf(f, "stats: VM exits: none (mode %s runs no hypervisor)\n",
                 emu_mode_name(m->cfg.mode));

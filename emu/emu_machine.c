@@ -16,6 +16,7 @@
  * Nothing here reads host time or depends on how a caller slices a run, so
  * the same inputs always give the same cycle-exact run.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,7 @@ bool emu_machine_init(emu_machine *m, const emu_config *cfg, const char *guest_p
 {
     memset(m, 0, sizeof(*m));
     m->cfg = *cfg;
+    m->diag_out = stderr;
     m->running = -1;
     m->step_cpu = -1;
     if (cfg->ncpus < 1 || cfg->ncpus > CPU_MAX_CPUS) {
@@ -181,9 +183,17 @@ bool emu_machine_post(emu_machine *m, const emu_qevent *ev)
     if (ev->cpu >= m->cfg.ncpus)
         return false;
     emu_qevent e = *ev;
+    if (e.cycle > EMU_CYCLE_MAX)
+        e.cycle = EMU_CYCLE_MAX;
     e.seq = m->evq_seq++;
-    if (!emu_evq_push(&m->evq[e.cpu], &e))
+    if (!emu_evq_push(&m->evq[e.cpu], &e)) {
+        /* Full (or out of memory): dropped, and never silently. */
+        m->stats.queue_dropped[e.cpu]++;
+        cpu_t *src = m->running >= 0 ? &m->cpu[m->running] : NULL;
+        cpu_obs_emit(&m->obs, src ? src->cycles : m->now, src ? src->index : e.cpu,
+                     EMU_EV_QUEUE_DROP, e.kind, e.cpu, e.cycle, e.vector);
         return false;
+    }
     cpu_t *c = &m->cpu[e.cpu];
     if (m->running == (int)e.cpu && e.cycle < c->cycle_limit)
         c->cycle_limit = e.cycle > c->cycles ? e.cycle : c->cycles;
@@ -197,6 +207,27 @@ bool emu_machine_schedule_call(emu_machine *m, uint64_t cycle, unsigned cpu,
     emu_qevent ev = {.cycle = cycle, .cpu = (uint8_t)cpu, .kind = EMU_Q_CALL, .fn = fn,
                      .ctx = ctx, .arg = arg};
     return emu_machine_post(m, &ev);
+}
+
+void emu_machine_stop(emu_machine *m, int status, const char *fmt, ...)
+{
+    if (m->finished)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->diag, sizeof(m->diag), fmt, ap);
+    va_end(ap);
+    finish(m, status);
+    if (m->running >= 0)
+        cpu_request_stop(&m->cpu[m->running], CPU_STOP_HOOK);
+}
+
+void emu_machine_interrupt(emu_machine *m, const char *why)
+{
+    m->interrupted = true;
+    snprintf(m->diag, sizeof(m->diag), "%s", why);
+    if (m->running >= 0)
+        cpu_request_stop(&m->cpu[m->running], CPU_STOP_HOOK);
 }
 
 void emu_machine_pause(emu_machine *m)
@@ -236,7 +267,7 @@ static void apply_due(emu_machine *m, unsigned k)
 static bool run_turn(emu_machine *m, unsigned k)
 {
     cpu_t *c = &m->cpu[k];
-    while (!m->finished && !m->pause_req) {
+    while (!m->finished && !m->pause_req && !m->interrupted) {
         apply_due(m, k);
         if (c->cycles >= m->round_end)
             return true;
@@ -336,7 +367,7 @@ bool emu_machine_run(emu_machine *m, uint64_t until)
     if (m->cfg.max_cycles && m->cfg.max_cycles < limit)
         limit = m->cfg.max_cycles;
     m->pause_req = false;
-    while (!m->finished) {
+    while (!m->finished && !m->interrupted) {
         if (!m->in_round) {
             if (m->now >= limit)
                 break;

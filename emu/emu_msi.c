@@ -28,7 +28,10 @@ void emu_msi_raise(emu_machine *m, uint8_t vector, unsigned dest, uint64_t due, 
         return;
     }
     emu_qevent ev = {.cycle = due, .cpu = (uint8_t)dest, .kind = EMU_Q_MSI, .vector = vector};
-    emu_machine_post(m, &ev);
+    /* A full queue drops the message: emu_machine_post logs it
+     * (emu.queue-drop); it is one more message the device lost. */
+    if (!emu_machine_post(m, &ev))
+        m->stats.msi_dropped++;
 }
 
 bool emu_msi_port_write(emu_machine *m, cpu_t *c, uint32_t value)
@@ -36,6 +39,6 @@ bool emu_msi_port_write(emu_machine *m, cpu_t *c, uint32_t value)
     uint8_t vector = (uint8_t)value;
     unsigned dest = (value >> 8) & 0xFF;
     uint64_t delay = value >> 16;
-    emu_msi_raise(m, vector, dest, c->cycles + delay, c->index);
+    emu_msi_raise(m, vector, dest, emu_cycle_after(c->cycles, delay), c->index);
     return true;
 }

@@ -200,7 +200,7 @@ static void native_unimplemented(void *ctx, cpu_t *c, const uint8_t *bytes, unsi
         emu_describe_rip(c, what, sizeof(what)); /* more bytes than the decoder gave */
     else
         describe_insn(c, bytes, len, what, sizeof(what));
-    fprintf(stderr, "apicv-emu: cpu%u: unimplemented instruction at RIP %#llx: %s%s\n", c->index,
+    emu_diag(m, EMU_DIAG_UNIMPLEMENTED, "cpu%u: unimplemented instruction at RIP %#llx: %s%s", c->index,
             (unsigned long long)c->rip, what,
             m->cfg.strict ? "" : "; raising #UD in the guest (--strict stops here)");
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "emu/emu_hv.h"
+#include "emu/emu_internal.h"
 #include "emu/emu_record.h"
 
 /* ---- recording ------------------------------------------------------------- */
@@ -33,12 +34,20 @@ struct emu_recorder {
     trace_writer *w;
     uint64_t interval, next;
     uint64_t ninputs;
+    bool failed;
+    char path[4096];
 };
 
 static void rec_event(void *ctx, const cpu_obs_event *ev)
 {
     emu_recorder *r = ctx;
     trace_write_event(r->w, ev);
+    /* A trace that cannot be written is useless: stop at the failed write
+     * instead of running on (a guest may never end). */
+    if (!r->failed && trace_writer_failed(r->w)) {
+        r->failed = true;
+        emu_machine_stop(r->m, EMU_EXIT_USAGE, "--record %s: write failed", r->path);
+    }
 }
 
 static void rec_input(void *ctx, const trace_input *in)
@@ -59,7 +68,8 @@ static uint64_t round_up(uint64_t v, uint64_t q)
 
 static bool read_file(const char *path, uint8_t **out, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
+    char why[512];
+    FILE *f = cpu_open_input(path, why, sizeof(why));
     if (!f)
         return false;
     size_t cap = 1 << 16, n = 0;
@@ -137,6 +147,7 @@ bool emu_record_begin(emu_machine *m, const char *path, const emu_record_info *i
     trace_write_guest(r->w, image, image_len);
     free(image);
     r->m = m;
+    snprintf(r->path, sizeof(r->path), "%s", path);
     r->s = info->scenario;
     r->interval = h.digest_interval;
     r->next = (m->now / r->interval + 1) * r->interval;
@@ -167,7 +178,7 @@ bool emu_record_run(emu_recorder *r, uint64_t until)
             trace_write_digest(r->w, &d);
             r->next = (m->now / r->interval + 1) * r->interval;
         }
-        if (m->now >= until || m->pause_req || m->in_round)
+        if (m->now >= until || m->pause_req || m->in_round || m->interrupted)
             return false;
     }
 }
@@ -202,6 +213,10 @@ bool emu_record_end(emu_recorder *r, char *err, size_t errlen)
  * decoded cache are flushed), each local APIC (sinks kept from the live
  * one), the event queues, guest RAM, the scheduler's scalars, the
  * scenario's runtime counters and the verification cursors.
+ *
+ * Guest RAM is kept sparse: only the pages holding a nonzero byte, with
+ * their numbers (a 4 GiB machine whose guest uses 100 KiB costs 100 KiB
+ * per snapshot, not 4 GiB); every other page is zeros on restore.
  */
 typedef struct emu_snapshot {
     uint64_t now;
@@ -216,7 +231,10 @@ typedef struct emu_snapshot {
     int exit_status;
     char diag[512];
     emu_stats stats;
-    uint8_t *ram;
+    uint64_t *ram_pages;  /* numbers of the pages kept, ascending */
+    uint8_t *ram;         /* their bytes, CPU_PAGE_SIZE each */
+    size_t ram_n, ram_cap;
+    bool ram_failed;
     emu_scenario_rt srt;
     size_t ev_i, dg_i, in_i;
     uint64_t next_digest;
@@ -476,8 +494,60 @@ static void free_snapshot(emu_snapshot *s)
         return;
     for (unsigned k = 0; k < CPU_MAX_CPUS; k++)
         free(s->q[k]);
+    free(s->ram_pages);
     free(s->ram);
     free(s);
+}
+
+static void snap_page(void *ctx, uint64_t page, const uint8_t *data)
+{
+    emu_snapshot *s = ctx;
+    if (s->ram_failed)
+        return;
+    if (s->ram_n == s->ram_cap) {
+        size_t cap = s->ram_cap ? s->ram_cap * 2 : 64;
+        uint64_t *pages = realloc(s->ram_pages, cap * sizeof(*pages));
+        if (pages)
+            s->ram_pages = pages;
+        uint8_t *bytes = pages ? realloc(s->ram, cap * CPU_PAGE_SIZE) : NULL;
+        if (!bytes) {
+            s->ram_failed = true;
+            return;
+        }
+        s->ram = bytes;
+        s->ram_cap = cap;
+    }
+    s->ram_pages[s->ram_n] = page;
+    memcpy(s->ram + s->ram_n * CPU_PAGE_SIZE, data, CPU_PAGE_SIZE);
+    s->ram_n++;
+}
+
+/* Live RAM back to snapshot s: its pages copied, every other page that may
+ * hold data (and does) cleared, so untouched RAM stays untouched. */
+typedef struct restore_ctx {
+    const emu_snapshot *s;
+    size_t next; /* s->ram_pages index at or after the page being visited */
+    uint8_t *ram;
+} restore_ctx;
+
+static void clear_page_not_kept(void *ctx, uint64_t page, const uint8_t *data)
+{
+    restore_ctx *rc = ctx;
+    (void)data;
+    while (rc->next < rc->s->ram_n && rc->s->ram_pages[rc->next] < page)
+        rc->next++;
+    if (rc->next < rc->s->ram_n && rc->s->ram_pages[rc->next] == page)
+        return; /* copied below */
+    memset(rc->ram + page * CPU_PAGE_SIZE, 0, CPU_PAGE_SIZE);
+}
+
+static void restore_ram(emu_machine *m, const emu_snapshot *s)
+{
+    restore_ctx rc = {s, 0, m->phys.ram};
+    emu_ram_each_nonzero_page(&m->phys, clear_page_not_kept, &rc);
+    for (size_t k = 0; k < s->ram_n; k++)
+        memcpy(m->phys.ram + s->ram_pages[k] * CPU_PAGE_SIZE, s->ram + k * CPU_PAGE_SIZE,
+               CPU_PAGE_SIZE);
 }
 
 static void take_snapshot(emu_replayer *r)
@@ -498,12 +568,11 @@ static void take_snapshot(emu_replayer *r)
     emu_snapshot *s = calloc(1, sizeof(*s));
     if (!s)
         return;
-    s->ram = malloc(m->phys.ram_size);
-    if (!s->ram) {
-        free(s);
+    emu_ram_each_nonzero_page(&m->phys, snap_page, s);
+    if (s->ram_failed) {
+        free_snapshot(s);
         return;
     }
-    memcpy(s->ram, m->phys.ram, m->phys.ram_size);
     s->now = m->now;
     for (unsigned k = 0; k < m->cfg.ncpus; k++) {
         s->cpu[k] = m->cpu[k];
@@ -572,7 +641,7 @@ static bool restore_snapshot(emu_replayer *r, const emu_snapshot *s)
             memcpy(q->heap, s->q[k], s->qn[k] * sizeof(emu_qevent));
         q->n = s->qn[k];
     }
-    memcpy(m->phys.ram, s->ram, m->phys.ram_size);
+    restore_ram(m, s);
     m->now = s->now;
     m->evq_seq = s->evq_seq;
     m->in_round = s->in_round;
@@ -626,6 +695,64 @@ bool emu_replay_seek(emu_replayer *r, uint64_t cycle, char *err, size_t errlen)
 
 /* ---- opening and closing ------------------------------------------------------- */
 
+static bool header_bad(char *err, size_t errlen, const char *path, const char *field,
+                       const char *expected, unsigned long long got)
+{
+    snprintf(err, errlen, "%s: header field '%s': expected %s, got %llu (a recording never holds "
+                          "this)",
+             path, field, expected, got);
+    return false;
+}
+
+/* Every field of the header against what `run --record` can write: a
+ * trace with a cost of 0 cycles (the clock would stand still, the replay
+ * would never end), no CPUs or an impossible RAM size is refused by name
+ * before anything is built. */
+static bool replay_check_header(const trace_header *h, const char *path, char *err,
+                                size_t errlen)
+{
+    char want[128];
+    if (h->mode >= EMU_MODE_COUNT)
+        return header_bad(err, errlen, path, "mode", "0..4 (native..posted)", h->mode);
+    if (strcmp(h->mode_name, emu_mode_name((emu_mode)h->mode)) != 0) {
+        snprintf(err, errlen, "%s: header field 'mode name': expected '%s' for mode %u, got '%s'",
+                 path, emu_mode_name((emu_mode)h->mode), h->mode, h->mode_name);
+        return false;
+    }
+    if (h->ncpus == 0 || h->ncpus > CPU_MAX_CPUS) {
+        snprintf(want, sizeof(want), "1..%d CPUs", CPU_MAX_CPUS);
+        return header_bad(err, errlen, path, "cpus", want, h->ncpus);
+    }
+    if (h->mem_bytes < (2ull << 20) || h->mem_bytes > (4096ull << 20) ||
+        (h->mem_bytes & ((1ull << 20) - 1)))
+        return header_bad(err, errlen, path, "RAM size",
+                          "2..4096 MiB in bytes, a whole number of MiB", h->mem_bytes);
+    if (h->quantum < 100 || h->quantum > 100000000)
+        return header_bad(err, errlen, path, "quantum", "100..100000000 cycles", h->quantum);
+    if (h->strict > 1)
+        return header_bad(err, errlen, path, "strict", "0 or 1", h->strict);
+    if (h->ncosts != CPU_COST_NCLASSES) {
+        snprintf(want, sizeof(want), "%d cost classes", CPU_COST_NCLASSES);
+        return header_bad(err, errlen, path, "number of cost classes", want, h->ncosts);
+    }
+    for (unsigned k = 0; k < CPU_COST_NCLASSES; k++) {
+        if (cpu_cost_valid((cpu_cost_class)k, h->costs[k]))
+            continue;
+        char field[64];
+        snprintf(field, sizeof(field), "cost of '%s'", cpu_cost_name((cpu_cost_class)k));
+        snprintf(want, sizeof(want), "%u..%u cycles", k == CPU_COST_MEM ? 0u : 1u, CPU_COST_MAX);
+        return header_bad(err, errlen, path, field, want, h->costs[k]);
+    }
+    if (h->digest_interval < EMU_RECORD_MIN_INTERVAL ||
+        h->digest_interval > EMU_RECORD_MAX_INTERVAL || h->digest_interval % h->quantum) {
+        snprintf(want, sizeof(want), "%d..%llu cycles, a multiple of the quantum %llu",
+                 EMU_RECORD_MIN_INTERVAL, (unsigned long long)EMU_RECORD_MAX_INTERVAL,
+                 (unsigned long long)h->quantum);
+        return header_bad(err, errlen, path, "digest interval", want, h->digest_interval);
+    }
+    return true;
+}
+
 /* Builds the machine of loaded trace r->t at cycle 0: configuration from
  * the header, the embedded guest image, the scenario and the recorded
  * inputs posted. On failure nothing is left but the trace. */
@@ -639,19 +766,8 @@ static bool replay_build(emu_replayer *r, char *err, size_t errlen)
     cpu_cost_model costs;
     /* The limits of `run`'s options (emu_cli.c): a trace asks for nothing
      * a recording could not have made. */
-    if (h->mode >= EMU_MODE_COUNT || h->ncpus == 0 || h->ncpus > CPU_MAX_CPUS ||
-        h->ncosts != CPU_COST_NCLASSES || h->digest_interval < EMU_RECORD_MIN_INTERVAL ||
-        h->digest_interval > EMU_RECORD_MAX_INTERVAL || h->quantum < 100 ||
-        h->quantum > 100000000 || h->mem_bytes < (2ull << 20) || h->mem_bytes > (4096ull << 20) ||
-        (h->mem_bytes & ((1ull << 20) - 1))) {
-        snprintf(err, errlen, "%s: the header asks for a machine this emulator cannot build "
-                              "(mode %u, %u cpus, %llu bytes of RAM, %u cost classes where %d are "
-                              "expected, digest interval %llu, quantum %llu)",
-                 path, h->mode, h->ncpus, (unsigned long long)h->mem_bytes, h->ncosts,
-                 CPU_COST_NCLASSES, (unsigned long long)h->digest_interval,
-                 (unsigned long long)h->quantum);
+    if (!replay_check_header(h, path, err, errlen))
         goto bad;
-    }
     cfg.ncpus = h->ncpus;
     cfg.mem_bytes = h->mem_bytes;
     cfg.mode = (emu_mode)h->mode;
@@ -890,6 +1006,7 @@ int emu_replay_cli(int argc, char **argv, const emu_frontend *fe)
     while (!emu_replay_run(r, r->m.now + 50000000))
         ;
     fflush(stdout);
+    emu_diag_summary(&r->m, stderr);
     int status;
     if (r->diverged) {
         fprintf(stderr, "apicv-emu replay: %s: %s\n", path, r->diag);

@@ -569,11 +569,9 @@ bool emu_scenario_parse(const char *name, const char *text, emu_scenario *s, cha
 bool emu_scenario_load(const char *path, emu_scenario *out, char *err, size_t errlen)
 {
     emu_scenario_init_empty(out);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open the scenario", path);
+    FILE *f = cpu_open_input(path, err, errlen);
+    if (!f)
         return false;
-    }
     char *buf = malloc(1 << 20);
     size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
     bool too_big = buf && n == (1 << 20) - 1 && fgetc(f) != EOF;

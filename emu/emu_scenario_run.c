@@ -238,6 +238,24 @@ static bool apply_vmcs(emu_scenario *s, char *err, size_t errlen)
             }
         }
     }
+    /* A value the first VM entry would refuse is bad input, found before
+     * the run (status 2), not a crash of the run (status 3). The line named
+     * is the last vmcs line for that vCPU. */
+    for (unsigned c = 0; hv && c < s->m->cfg.ncpus; c++) {
+        int line = 0;
+        for (unsigned k = 0; k < s->nvmcs; k++)
+            if (s->vmcs[k].cpu < 0 || (unsigned)s->vmcs[k].cpu == c)
+                line = s->vmcs[k].line;
+        if (!line)
+            continue;
+        vmx_check chk = vmx_entry_check(&hv->vcpu[c].vmx);
+        if (chk != VMX_CHECK_NONE) {
+            snprintf(err, errlen, "%s:%d: expected VMCS values a VM entry accepts, got values that "
+                                  "fail VM-entry check %u on vCPU %u (%s)",
+                     s->path, line, (unsigned)chk, c, vmx_check_section(chk));
+            return false;
+        }
+    }
     return true;
 }
 

@@ -129,6 +129,9 @@ void trace_write_event(trace_writer *w, const cpu_obs_event *ev);
 void trace_write_input(trace_writer *w, const trace_input *in);
 void trace_write_digest(trace_writer *w, const trace_digest *d);
 void trace_write_end(trace_writer *w, const trace_end *e);
+/* True once a write failed (a full disk shows when the buffer is written
+ * out): the recorder stops the run there. */
+bool trace_writer_failed(const trace_writer *w);
 /* Flushes and closes; false (with a message) when any write failed. */
 bool trace_writer_close(trace_writer *w, char *err, size_t errlen);
 uint64_t trace_writer_events(const trace_writer *w);

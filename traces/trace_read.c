@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/cpu.h"
 #include "traces/trace_internal.h"
 
 static const char *const rec_names[TRACE_REC_NTYPES] = {"?",     "header", "guest", "event",
@@ -421,11 +422,9 @@ bool trace_parse(const char *name, const uint8_t *buf, size_t len, trace_file *t
 bool trace_load(const char *path, trace_file *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open the trace", path);
+    FILE *f = cpu_open_input(path, err, errlen);
+    if (!f)
         return false;
-    }
     uint8_t *buf = NULL;
     size_t len = 0, cap = 0;
     for (;;) {

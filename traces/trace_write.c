@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/cpu.h"
 #include "traces/trace_internal.h"
 
 struct trace_writer {
@@ -47,7 +48,8 @@ uint32_t trace_check32(uint8_t type, const uint8_t *p, size_t len)
 
 bool trace_file_digest(const char *path, uint64_t *out)
 {
-    FILE *f = fopen(path, "rb");
+    char err[512];
+    FILE *f = cpu_open_input(path, err, sizeof(err));
     if (!f)
         return false;
     uint64_t h = 0xcbf29ce484222325ull;
@@ -254,6 +256,11 @@ void trace_write_end(trace_writer *w, const trace_end *e)
 uint64_t trace_writer_events(const trace_writer *w)
 {
     return w->nevents;
+}
+
+bool trace_writer_failed(const trace_writer *w)
+{
+    return w->failed || ferror(w->f);
 }
 
 bool trace_writer_close(trace_writer *w, char *err, size_t errlen)

@@ -15,9 +15,11 @@
  *   --frames N              close the window after N frames (tests)
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "emu/emu.h"
 #include "ui/ui.h"
@@ -55,6 +57,28 @@ static bool parse_u64(const char *opt, const char *s, uint64_t *out)
     }
     *out = v;
     return true;
+}
+
+/* --screenshot FILE: can FILE be written? Asked before the run, which may
+ * be long, rather than after it. A file created for the question is
+ * removed again. */
+static bool screenshot_writable(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        close(fd);
+        unlink(path);
+        return true;
+    }
+    if (errno == EEXIST) {
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            close(fd);
+            return true;
+        }
+    }
+    fprintf(stderr, "apicv-emu: --screenshot %s: cannot write it: %s\n", path, strerror(errno));
+    return false;
 }
 
 /* Removes the window's options from argv; false on bad input. */
@@ -123,6 +147,8 @@ static bool take_options(int *argc, char **argv)
         fprintf(stderr, "apicv-emu: give either --at or --at-event, not both\n");
         return false;
     }
+    if (options.screenshot && !screenshot_writable(options.screenshot))
+        return false;
     return true;
 }
 

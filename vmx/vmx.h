@@ -197,6 +197,13 @@ void vmx_vcpu_init(vmx_vcpu *v, cpu_t *cpu, struct apic *apic, cpu_phys *phys, c
  */
 unsigned vmx_vmentry(vmx_vcpu *v, bool launch);
 
+/* The checks of a VM entry on v's VMCS (SDM 26.2 control fields and host
+ * state, 26.3.1 guest state) without entering or changing anything:
+ * VMX_CHECK_NONE when an entry would pass them, else the first that fails.
+ * vmx_check_section names the SDM section of a check. */
+vmx_check vmx_entry_check(const vmx_vcpu *v);
+const char *vmx_check_section(vmx_check chk);
+
 /* Runs the guest in non-root operation until a VM exit (returns
  * CPU_STOP_HOOK, v->exited = true) or cycle_limit (CPU_STOP_CYCLES) or
  * another stop of cpu_run (HLT with nothing pending: CPU_STOP_HALT). Returns

@@ -187,6 +187,34 @@ static unsigned vmx_entry_fail(vmx_vcpu *v, unsigned err, vmx_check check)
     return err;
 }
 
+vmx_check vmx_entry_check(const vmx_vcpu *v)
+{
+    /* SDM 26.2, 26.3.1: in the order a VM entry makes them. */
+    vmx_check chk = vmx_check_controls(v);
+    if (chk == VMX_CHECK_NONE)
+        chk = vmx_check_host_state(v);
+    if (chk == VMX_CHECK_NONE)
+        chk = vmx_check_guest_state(v);
+    return chk;
+}
+
+const char *vmx_check_section(vmx_check chk)
+{
+    if (chk == VMX_CHECK_NONE)
+        return "none";
+    if (chk <= VMX_CHECK_VMFUNC)
+        return "SDM 26.2.1.1 VM-execution control fields";
+    if (chk <= VMX_CHECK_EXIT_MSR_LOAD)
+        return "SDM 26.2.1.2 VM-exit control fields";
+    if (chk <= VMX_CHECK_ENTRY_SMM)
+        return "SDM 26.2.1.3 VM-entry control fields";
+    if (chk <= VMX_CHECK_HOST_RIP)
+        return "SDM 26.2.2-26.2.4 host state";
+    if (chk <= VMX_CHECK_GUEST_MODE)
+        return "SDM 26.3.1 guest state";
+    return "SDM 30.3 launch state";
+}
+
 unsigned vmx_vmentry(vmx_vcpu *v, bool launch)
 {
     cpu_t *c = v->cpu;
