@@ -146,10 +146,21 @@ void cpu_phys_free(cpu_phys *p);
 /* Allocates zeroed, page-aligned host-owned memory; returns its
  * host-physical address, or 0 when the host area is exhausted. */
 uint64_t cpu_phys_host_alloc(cpu_phys *p, uint64_t size);
-/* Host pointer to [pa, pa+len) in guest RAM or host memory, NULL when the
- * range is not wholly backed. For hypervisor and VMX use, not guest
- * accesses (those go through paging and the hooks). */
-void *cpu_phys_ptr(cpu_phys *p, uint64_t pa, uint64_t len);
+/* Read-only host pointer to [pa, pa+len) in guest RAM or host memory, NULL
+ * when the range is not wholly backed. For hypervisor and VMX use, not
+ * guest accesses (those go through paging and the hooks). */
+const void *cpu_phys_ptr(cpu_phys *p, uint64_t pa, uint64_t len);
+/* The same range for writing, for every writer of memory that is not the
+ * CPU's own store (virtual-APIC pages, posted-interrupt descriptors, the
+ * hypervisor, loaders): decoded code on those pages is invalidated now
+ * (cpu_phys_written), so write through the pointer at once, before any CPU
+ * runs again. */
+void *cpu_phys_ptr_write(cpu_phys *p, uint64_t pa, uint64_t len);
+/* Says that [pa, pa+len) was written behind the CPUs' backs: decoded
+ * blocks of those pages are dropped on every CPU, and a CPU in a run ends
+ * its current block after the current instruction (cross-modifying code,
+ * SDM Vol. 3A 8.1.3). Ranges outside guest RAM hold no code. */
+void cpu_phys_written(cpu_phys *p, uint64_t pa, uint64_t len);
 
 /* ---- cost model -------------------------------------------------------- */
 

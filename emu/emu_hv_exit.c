@@ -559,13 +559,16 @@ static bool hv_cr_access(emu_hv *hv, emu_hv_vcpu *vc, uint64_t qual)
 
 /* ---- hypercalls (guest ABI table) --------------------------------------------- */
 
-static uint64_t *hv_pid_qword(emu_hv *hv, emu_hv_vcpu *vc, uint64_t index)
+/* The address of qword `index` of the caller's posted-interrupt
+ * descriptor in *pa; false when there is none. */
+static bool hv_pid_qword(emu_hv *hv, emu_hv_vcpu *vc, uint64_t index, uint64_t *pa)
 {
     if (hv->mode != EMU_MODE_POSTED || index > 7)
-        return NULL;
+        return false;
     /* Guest ABI: the descriptor the caller's VMCS names (the host's own,
      * or one in guest RAM: emu_hv_policy.c admits nothing else). */
-    return cpu_phys_ptr(&hv->m->phys, HV_VMCS(vc, POSTED_INTR_DESC_ADDR) + 8 * index, 8);
+    *pa = HV_VMCS(vc, POSTED_INTR_DESC_ADDR) + 8 * index;
+    return true;
 }
 
 static bool hv_hypercall(emu_hv *hv, emu_hv_vcpu *vc)
@@ -643,18 +646,14 @@ static bool hv_hypercall(emu_hv *hv, emu_hv_vcpu *vc)
             vmx_vapic_write32(v, (unsigned)a1, (uint32_t)a2);
         break;
     case EMU_HC_PID_READ: {
-        uint64_t *q = hv_pid_qword(hv, vc, a1);
-        if (q)
-            rdx = *q;
-        else
+        uint64_t q = 0;
+        if (!hv_pid_qword(hv, vc, a1, &q) || !cpu_phys_read(&hv->m->phys, q, &rdx, 8))
             ret = EMU_HC_EINVAL;
         break;
     }
     case EMU_HC_PID_WRITE: {
-        uint64_t *q = hv_pid_qword(hv, vc, a1);
-        if (q)
-            *q = a2;
-        else
+        uint64_t q = 0;
+        if (!hv_pid_qword(hv, vc, a1, &q) || !cpu_phys_write(&hv->m->phys, q, &a2, 8))
             ret = EMU_HC_EINVAL;
         break;
     }
