@@ -153,10 +153,21 @@ bool cpu_phys_backed_pages(const cpu_phys *p, uint64_t first, uint64_t n, uint8_
 /* Allocates zeroed, page-aligned host-owned memory; returns its
  * host-physical address, or 0 when the host area is exhausted. */
 uint64_t cpu_phys_host_alloc(cpu_phys *p, uint64_t size);
-/* Host pointer to [pa, pa+len) in guest RAM or host memory, NULL when the
- * range is not wholly backed. For hypervisor and VMX use, not guest
- * accesses (those go through paging and the hooks). */
-void *cpu_phys_ptr(cpu_phys *p, uint64_t pa, uint64_t len);
+/* Read-only host pointer to [pa, pa+len) in guest RAM or host memory, NULL
+ * when the range is not wholly backed. For hypervisor and VMX use, not
+ * guest accesses (those go through paging and the hooks). */
+const void *cpu_phys_ptr(cpu_phys *p, uint64_t pa, uint64_t len);
+/* The same range for writing, for every writer of memory that is not the
+ * CPU's own store (virtual-APIC pages, posted-interrupt descriptors, the
+ * hypervisor, loaders): decoded code on those pages is invalidated now
+ * (cpu_phys_written), so write through the pointer at once, before any CPU
+ * runs again. */
+void *cpu_phys_ptr_write(cpu_phys *p, uint64_t pa, uint64_t len);
+/* Says that [pa, pa+len) was written behind the CPUs' backs: decoded
+ * blocks of those pages are dropped on every CPU, and a CPU in a run ends
+ * its current block after the current instruction (cross-modifying code,
+ * SDM Vol. 3A 8.1.3). Ranges outside guest RAM hold no code. */
+void cpu_phys_written(cpu_phys *p, uint64_t pa, uint64_t len);
 
 /* ---- cost model -------------------------------------------------------- */
 
@@ -454,6 +465,39 @@ bool cpu_peek_linear(cpu_t *c, uint64_t va, void *buf, size_t len);
 /* Physical access to RAM only; false when not backed by RAM. */
 bool cpu_phys_read(cpu_phys *p, uint64_t pa, void *buf, size_t len);
 bool cpu_phys_write(cpu_phys *p, uint64_t pa, const void *buf, size_t len);
+
+/* ---- instruction emulation for a hypervisor ------------------------------ */
+
+typedef enum cpu_emul_result {
+    CPU_EMUL_DONE,        /* executed: registers, RFLAGS, memory and RIP updated (a REP
+                           * that paused keeps RIP at itself with the iterations done) */
+    CPU_EMUL_EXCEPTION,   /* it faulted (vector, error code in the info; CR2 for #PF):
+                           * RIP at the instruction, for the caller to inject */
+    CPU_EMUL_UNSUPPORTED, /* not an instruction a hypervisor may complete: a branch or
+                           * system instruction, an invalid encoding, or called in a run */
+    CPU_EMUL_ABORTED,     /* a hook abandoned it (cpu_abort_insn) */
+} cpu_emul_result;
+
+typedef struct cpu_emul_info {
+    uint8_t len;      /* the instruction's length, once fetched */
+    uint8_t vector;   /* CPU_EMUL_EXCEPTION: the exception */
+    bool has_error;
+    uint32_t error;
+} cpu_emul_info;
+
+/*
+ * Executes the one instruction at c->rip, decoded in c's current mode by
+ * the interpreter's own decoder, with hooks in place of c's hooks for its
+ * accesses (page_kind and mmio claim the pages the caller emulates, io the
+ * ports) and no intercepts: what a VMM does after a fault-like VM exit
+ * such as an APIC access (SDM Vol. 3C 29.4, KVM's x86 emulator). Only
+ * instructions that change general registers, RFLAGS, RIP and memory are
+ * executed; the caller writes RIP, RSP and RFLAGS back wherever it keeps
+ * them. c's cycle and retired-instruction counters do not move: the
+ * instruction completes in the VMM, whose time the caller charges. Between
+ * runs only (not from inside a hook).
+ */
+cpu_emul_result cpu_emulate_insn(cpu_t *c, const cpu_hooks *hooks, cpu_emul_info *info);
 
 /* CPUID as this CPU answers it (the documented model in docs/cpu-model.md). */
 void cpu_cpuid(const cpu_t *c, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);

@@ -93,7 +93,7 @@ uint64_t cpu_phys_host_alloc(cpu_phys *p, uint64_t size)
     return pa;
 }
 
-void *cpu_phys_ptr(cpu_phys *p, uint64_t pa, uint64_t len)
+static void *phys_ptr(cpu_phys *p, uint64_t pa, uint64_t len)
 {
     if (pa < p->ram_size && len <= p->ram_size - pa)
         return p->ram + pa;
@@ -101,6 +101,29 @@ void *cpu_phys_ptr(cpu_phys *p, uint64_t pa, uint64_t len)
         len <= p->host_size - (pa - p->host_base))
         return p->host + (pa - p->host_base);
     return NULL;
+}
+
+const void *cpu_phys_ptr(cpu_phys *p, uint64_t pa, uint64_t len)
+{
+    return phys_ptr(p, pa, len);
+}
+
+void cpu_phys_written(cpu_phys *p, uint64_t pa, uint64_t len)
+{
+    if (len == 0 || pa >= p->ram_size)
+        return;
+    uint64_t last = len > p->ram_size - pa ? p->ram_size - 1 : pa + len - 1;
+    for (uint64_t pg = pa >> CPU_PAGE_SHIFT; pg <= last >> CPU_PAGE_SHIFT; pg++)
+        if (p->code_page[pg])
+            cpu_code_page_written(p, pg);
+}
+
+void *cpu_phys_ptr_write(cpu_phys *p, uint64_t pa, uint64_t len)
+{
+    void *dst = phys_ptr(p, pa, len);
+    if (dst)
+        cpu_phys_written(p, pa, len);
+    return dst;
 }
 
 bool cpu_phys_read(cpu_phys *p, uint64_t pa, void *buf, size_t len)
@@ -114,15 +137,10 @@ bool cpu_phys_read(cpu_phys *p, uint64_t pa, void *buf, size_t len)
 
 bool cpu_phys_write(cpu_phys *p, uint64_t pa, const void *buf, size_t len)
 {
-    void *dst = cpu_phys_ptr(p, pa, len);
+    /* Code written behind the CPUs' backs must not stay decoded. */
+    void *dst = cpu_phys_ptr_write(p, pa, len);
     if (!dst)
         return false;
-    /* Code written behind the CPUs' backs must not stay decoded. */
-    if (pa < p->ram_size) {
-        for (uint64_t pg = pa >> CPU_PAGE_SHIFT; pg <= (pa + len - 1) >> CPU_PAGE_SHIFT && len; pg++)
-            if (p->code_page[pg])
-                cpu_code_page_written(p, pg);
-    }
     memcpy(dst, buf, len);
     return true;
 }

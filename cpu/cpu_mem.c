@@ -315,9 +315,14 @@ void cpu_code_page_written(cpu_phys *p, uint64_t page)
 {
     p->code_page[page] = 0;
     p->code_gen[page]++;
-    /* Cached successor links skip the generation check: end them all. */
-    for (unsigned k = 0; k < p->ncpus; k++)
+    /* Cached successor links skip the generation check: end them all. A
+     * CPU in a run (the writer may be its own hook) stops its block after
+     * the current instruction: the rest of it may be stale. */
+    for (unsigned k = 0; k < p->ncpus; k++) {
         p->cpus[k]->tlb_epoch++;
+        if (p->cpus[k]->in_run)
+            p->cpus[k]->exit_block = 1;
+    }
 }
 
 bool cpu_peek_linear(cpu_t *c, uint64_t va, void *buf, size_t len)

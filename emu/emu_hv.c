@@ -227,10 +227,10 @@ static bool hv_setup_vcpu(emu_hv *hv, unsigned k, apic_t *host, char *err, size_
     hv_vapic_reset(vc, k);
 
     /* Every port exits: the console and the exit port are the host's. */
-    memset(cpu_phys_ptr(p, vc->io_bitmap_a_pa, CPU_PAGE_SIZE), 0xFF, CPU_PAGE_SIZE);
-    memset(cpu_phys_ptr(p, vc->io_bitmap_b_pa, CPU_PAGE_SIZE), 0xFF, CPU_PAGE_SIZE);
+    memset(cpu_phys_ptr_write(p, vc->io_bitmap_a_pa, CPU_PAGE_SIZE), 0xFF, CPU_PAGE_SIZE);
+    memset(cpu_phys_ptr_write(p, vc->io_bitmap_b_pa, CPU_PAGE_SIZE), 0xFF, CPU_PAGE_SIZE);
     /* MSRs: the CPU's own pass through; the APIC's and VMX's exit. */
-    uint8_t *bm = cpu_phys_ptr(p, vc->msr_bitmap_pa, CPU_PAGE_SIZE);
+    uint8_t *bm = cpu_phys_ptr_write(p, vc->msr_bitmap_pa, CPU_PAGE_SIZE);
     hv_msr_intercept(bm, APIC_MSR_BASE, true, true);
     hv_msr_intercept(bm, APIC_MSR_TSC_DEADLINE, true, true);
     for (uint32_t msr = APIC_MSR_X2APIC_FIRST; msr <= APIC_MSR_X2APIC_LAST; msr++)
@@ -745,7 +745,7 @@ void hv_set_x2apic_controls(emu_hv *hv, emu_hv_vcpu *vc, bool x2apic)
     else
         proc2 = (proc2 | VMX_PROC2_VIRT_APIC_ACCESS) & ~(uint64_t)VMX_PROC2_VIRT_X2APIC;
     HV_VMCS_SET(vc, PROC_CONTROLS2, proc2);
-    uint8_t *bm = cpu_phys_ptr(&hv->m->phys, vc->msr_bitmap_pa, CPU_PAGE_SIZE);
+    uint8_t *bm = cpu_phys_ptr_write(&hv->m->phys, vc->msr_bitmap_pa, CPU_PAGE_SIZE);
     for (uint32_t msr = APIC_MSR_X2APIC_FIRST; msr <= APIC_MSR_X2APIC_LAST; msr++) {
         bool pass_write = x2apic && (msr == 0x808 || msr == 0x80B || msr == 0x83F);
         /* Reads go through the virtual-APIC page, except the timer's

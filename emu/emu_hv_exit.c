@@ -2,8 +2,9 @@
  * emu_hv_exit.c — the hypervisor's VM-exit handlers (KVM's
  * kvm_vmx_exit_handlers): hypercalls of the guest ABI, port I/O, CPUID,
  * MSRs (IA32_APIC_BASE and the x2APIC), CR8 without TPR shadow, HLT,
- * interrupt windows (7), TPR below threshold (43), APIC accesses (44) with a
- * decoder of the guest's MOV, APIC writes (56), external interrupts (1).
+ * interrupt windows (7), TPR below threshold (43), APIC accesses (44)
+ * completed by the interpreter's own emulation of the guest's instruction,
+ * APIC writes (56), external interrupts (1).
  * Each exiting instruction it emulates is skipped the KVM way
  * (skip_emulated_instruction: RIP += length, STI/MOV-SS blocking cleared).
  */
@@ -31,13 +32,25 @@ static void hv_skip_insn(emu_hv_vcpu *vc)
     hv_skip(vc, HV_VMCS(vc, EXIT_INSN_LEN));
 }
 
-/* #GP(0) into the guest at the next entry (KVM kvm_inject_gp); the
- * faulting instruction is not skipped. */
+/* An exception into the guest at the next entry (KVM kvm_queue_exception);
+ * the faulting instruction is not skipped. */
+static void hv_inject_exception(emu_hv_vcpu *vc, unsigned vector, bool has_error, uint32_t error)
+{
+    HV_VMCS_SET(vc, ENTRY_INTR_INFO, VMX_INTR_INFO_VALID |
+                                         (has_error ? VMX_INTR_INFO_ERROR_VALID : 0) |
+                                         ((uint32_t)VMX_INTR_TYPE_HW_EXC << 8) | vector);
+    HV_VMCS_SET(vc, ENTRY_EXCEPTION_ERROR, has_error ? error : 0);
+}
+
+/* #GP(0) (KVM kvm_inject_gp). */
 static void hv_inject_gp(emu_hv_vcpu *vc)
 {
-    HV_VMCS_SET(vc, ENTRY_INTR_INFO, VMX_INTR_INFO_VALID | VMX_INTR_INFO_ERROR_VALID |
-                                         ((uint32_t)VMX_INTR_TYPE_HW_EXC << 8) | CPU_EXC_GP);
-    HV_VMCS_SET(vc, ENTRY_EXCEPTION_ERROR, 0);
+    hv_inject_exception(vc, CPU_EXC_GP, true, 0);
+}
+
+static uint64_t hv_size_mask(unsigned size)
+{
+    return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
 }
 
 static uint64_t hv_reg(emu_hv_vcpu *vc, unsigned r)
@@ -231,113 +244,122 @@ static void hv_apic_write(emu_hv *hv, emu_hv_vcpu *vc, unsigned off)
     }
 }
 
-/* ---- APIC-access exits: decoding the guest's MOV ------------------------------ */
+/* ---- APIC-access exits: the guest's instruction, emulated ------------------- */
 
-typedef struct hv_mov {
-    unsigned len, size, reg;
-    bool write, high_byte, has_imm;
-    uint64_t imm;
-} hv_mov;
-
-/* The MOV forms a guest uses on the APIC page: 88/89 (store register),
- * 8A/8B (load register), C6/C7 /0 (store immediate), A0-A3 (rAX and a
- * 64-bit absolute address), with operand-size,
- * segment and REX prefixes. The length comes from the interpreter's own
- * decoder. */
-static bool hv_decode_mov(const uint8_t *b, unsigned avail, hv_mov *out)
+/* A read of the APIC page as the hypervisor's APIC answers it: the
+ * software APIC (emulated, tpr-shadow) or the virtual-APIC page with the
+ * timer's current count from the software APIC (apicv, posted). The
+ * registers are 32 bits wide (SDM 11.4.1): wider reads see zeros above. */
+static uint64_t hv_apic_page_read(emu_hv *hv, emu_hv_vcpu *vc, unsigned off, unsigned size)
 {
-    unsigned i = 0, rex = 0;
-    bool opsize = false;
-    memset(out, 0, sizeof(*out));
-    while (i < avail && (b[i] == 0x66 || b[i] == 0x2E || b[i] == 0x3E || b[i] == 0x26 ||
-                         b[i] == 0x36 || b[i] == 0x64 || b[i] == 0x65)) {
-        opsize = opsize || b[i] == 0x66;
-        i++;
+    if (size > 4)
+        size = 4;
+    if (!hv_apicv_mode(hv)) {
+        uint64_t val;
+        if (!apic_mmio_read(&vc->sw_apic, off, size, &val))
+            val = hv_size_mask(size); /* xAPIC page disabled: nobody answers */
+        return val;
     }
-    if (i < avail && (b[i] & 0xF0) == 0x40)
-        rex = b[i++];
-    if (i >= avail)
+    uint32_t dw = (off & 0xFF0) == VMX_VAPIC_TIMER_CUR
+                      ? apic_timer_current(&vc->sw_apic, vc->vmx.cpu->cycles)
+                      : vmx_vapic_read32(&vc->vmx, off & 0xFFC);
+    return (dw >> ((off & 3) * 8)) & hv_size_mask(size);
+}
+
+/* A write of the APIC page. Under APIC-register virtualization the writes
+ * that exit are those to registers the processor does not virtualize
+ * (SDM 29.4.3.1): read-only and reserved ones, which the APIC ignores. */
+static void hv_apic_page_write(emu_hv *hv, emu_hv_vcpu *vc, unsigned off, unsigned size,
+                               uint64_t val)
+{
+    if (!hv_apicv_mode(hv))
+        apic_mmio_write(&vc->sw_apic, off, size > 4 ? 4 : size, val);
+}
+
+/* The hooks of one emulated instruction: the APIC-access page is the
+ * hypervisor's APIC; RAM is RAM; nothing else is reachable (as in root
+ * operation, emu_hv.c). */
+typedef struct hv_emul {
+    emu_hv *hv;
+    emu_hv_vcpu *vc;
+    uint64_t apic_page; /* guest-physical APIC-access page, or UINT64_MAX */
+    unsigned apic_accesses;
+    bool bad_access;    /* a fetch or page walk of the APIC page */
+} hv_emul;
+
+static cpu_page_kind hv_emul_page_kind(void *ctx, cpu_t *c, uint64_t paddr)
+{
+    const hv_emul *e = ctx;
+    if ((paddr & ~0xFFFull) == e->apic_page)
+        return CPU_PAGE_TRAP;
+    return paddr < c->phys->ram_size ? CPU_PAGE_RAM : CPU_PAGE_TRAP;
+}
+
+static bool hv_emul_mmio(void *ctx, cpu_t *c, uint64_t paddr, unsigned size, cpu_access acc,
+                         uint64_t *val)
+{
+    hv_emul *e = ctx;
+    if ((paddr & ~0xFFFull) != e->apic_page)
         return false;
-    bool implemented;
-    if (b[i] >= 0xA0 && b[i] <= 0xA3) {
-        /* MOV AL/eAX <-> moffs64 (what compilers emit for a constant
-         * address): the register is always rAX. */
-        out->write = b[i] >= 0xA2;
-        out->size = (b[i] & 1) ? ((rex & 8) ? 8 : opsize ? 2 : 4) : 1;
-        out->reg = CPU_RAX;
-        out->len = cpu_decode_length(CPU_MODE_LONG64, b, avail, &implemented);
-        return out->len && out->len <= avail;
+    if (acc == CPU_ACC_FETCH || acc == CPU_ACC_WALK) {
+        e->bad_access = true;
+        cpu_abort_insn(c, CPU_STOP_HOOK);
     }
-    if (i + 1 >= avail)
-        return false;
-    uint8_t op = b[i], modrm = b[i + 1];
-    if ((modrm >> 6) == 3)
-        return false;
-    bool wide = (rex & 8) != 0;
-    unsigned size = wide ? 8 : opsize ? 2 : 4;
-    out->reg = ((modrm >> 3) & 7) | ((rex & 4) ? 8 : 0);
-    switch (op) {
-    case 0x89: out->write = true; break;
-    case 0x8B: break;
-    case 0x88: out->write = true; size = 1; break;
-    case 0x8A: size = 1; break;
-    case 0xC7:
-    case 0xC6:
-        if ((modrm >> 3) & 7)
-            return false;
-        out->write = out->has_imm = true;
-        if (op == 0xC6)
-            size = 1;
-        break;
-    default: return false;
-    }
-    if (size == 1 && !rex && out->reg >= 4 && out->reg < 8) {
-        out->high_byte = true;
-        out->reg -= 4;
-    }
-    out->len = cpu_decode_length(CPU_MODE_LONG64, b, avail, &implemented);
-    if (!out->len || out->len > avail)
-        return false;
-    out->size = size;
-    if (out->has_imm) {
-        unsigned isz = size == 8 ? 4 : size;
-        uint64_t imm = 0;
-        memcpy(&imm, b + out->len - isz, isz);
-        if (size == 8)
-            imm = (uint64_t)(int64_t)(int32_t)imm;
-        out->imm = imm;
-    }
+    unsigned off = (unsigned)(paddr & 0xFFF);
+    e->apic_accesses++;
+    if (acc == CPU_ACC_WRITE)
+        hv_apic_page_write(e->hv, e->vc, off, size, *val);
+    else
+        *val = hv_apic_page_read(e->hv, e->vc, off, size);
     return true;
 }
 
-static uint64_t hv_size_mask(unsigned size)
+/*
+ * Completes the instruction that caused a fault-like exit by emulating it
+ * with the interpreter (cpu_emulate_insn, as KVM's kvm_emulate_instruction):
+ * the guest's RIP, RSP and RFLAGS go back to the VMCS, which the next VM
+ * entry loads (SDM 26.3.2.3); a fault is injected. Returns false after a
+ * crash diagnostic when the instruction cannot be emulated.
+ */
+static bool hv_emulate(emu_hv *hv, emu_hv_vcpu *vc, hv_emul *e, const char *what)
 {
-    return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
-}
-
-/* A MOV's load into its register (x86 rules: 32-bit writes zero-extend,
- * 8/16-bit writes merge). */
-static void hv_mov_load(emu_hv_vcpu *vc, const hv_mov *mv, uint64_t val)
-{
-    uint64_t old = hv_reg(vc, mv->reg);
-    uint64_t nv;
-    if (mv->high_byte)
-        nv = (old & ~0xFF00ull) | ((val & 0xFF) << 8);
-    else if (mv->size == 4)
-        nv = val & 0xFFFFFFFFull;
-    else
-        nv = (old & ~hv_size_mask(mv->size)) | (val & hv_size_mask(mv->size));
-    hv_set_reg(vc, mv->reg, nv);
-}
-
-static uint64_t hv_mov_store_value(emu_hv_vcpu *vc, const hv_mov *mv)
-{
-    if (mv->has_imm)
-        return mv->imm & hv_size_mask(mv->size);
-    uint64_t r = hv_reg(vc, mv->reg);
-    if (mv->high_byte)
-        r >>= 8;
-    return r & hv_size_mask(mv->size);
+    cpu_t *c = vc->vmx.cpu;
+    cpu_hooks h = {
+        .page_kind = hv_emul_page_kind,
+        .mmio = hv_emul_mmio,
+        .ctx = e,
+    };
+    cpu_emul_info info;
+    /* The cpu_t holds the guest state the exit saved (vmx_exit.c). */
+    c->rip = HV_VMCS(vc, GUEST_RIP);
+    cpu_emul_result r = cpu_emulate_insn(c, &h, &info);
+    switch (r) {
+    case CPU_EMUL_DONE:
+        HV_VMCS_SET(vc, GUEST_RIP, c->rip);
+        HV_VMCS_SET(vc, GUEST_RSP, c->gpr[CPU_RSP]);
+        HV_VMCS_SET(vc, GUEST_RFLAGS, cpu_get_rflags(c));
+        /* Completed: its STI / MOV-SS blocking no longer applies (KVM
+         * skip_emulated_instruction). */
+        HV_VMCS_SET(vc, GUEST_INTERRUPTIBILITY,
+                    HV_VMCS(vc, GUEST_INTERRUPTIBILITY) &
+                        ~(uint64_t)(VMX_INTERRUPTIBILITY_STI | VMX_INTERRUPTIBILITY_MOV_SS));
+        return true;
+    case CPU_EMUL_EXCEPTION:
+        /* A REP may have completed iterations before the fault. */
+        HV_VMCS_SET(vc, GUEST_RSP, c->gpr[CPU_RSP]);
+        HV_VMCS_SET(vc, GUEST_RFLAGS, cpu_get_rflags(c));
+        hv_inject_exception(vc, info.vector, info.has_error, info.error);
+        return true;
+    case CPU_EMUL_UNSUPPORTED:
+    case CPU_EMUL_ABORTED:
+        break;
+    }
+    char msg[160];
+    snprintf(msg, sizeof(msg), "%s by an instruction the hypervisor cannot emulate (%s)", what,
+             e->bad_access ? "a fetch or page walk of the APIC page"
+                           : "a branch or system instruction");
+    hv_crash(hv, vc, msg);
+    return false;
 }
 
 /* Exit 44 (SDM 27.2.1 table 27-6 qualification: offset 11:0, access type
@@ -346,42 +368,13 @@ static uint64_t hv_mov_store_value(emu_hv_vcpu *vc, const hv_mov *mv)
  * (apicv, posted: the offsets the processor does not virtualize). */
 static bool hv_apic_access(emu_hv *hv, emu_hv_vcpu *vc, uint64_t qual)
 {
-    unsigned off = qual & 0xFFF, type = (qual >> 12) & 0xF;
-    cpu_t *c = vc->vmx.cpu;
+    unsigned type = (qual >> 12) & 0xF;
     if (type != VMX_APIC_ACCESS_TYPE_READ && type != VMX_APIC_ACCESS_TYPE_WRITE) {
         hv_crash(hv, vc, "APIC access of a kind the hypervisor does not emulate (fetch or event delivery)");
         return false;
     }
-    uint8_t bytes[15];
-    unsigned avail = 15;
-    while (avail && !cpu_peek_linear(c, HV_VMCS(vc, GUEST_RIP), bytes, avail))
-        avail--;
-    hv_mov mv;
-    if (!avail || !hv_decode_mov(bytes, avail, &mv) ||
-        mv.write != (type == VMX_APIC_ACCESS_TYPE_WRITE)) {
-        hv_crash(hv, vc, "APIC access by an instruction the hypervisor does not decode (only MOV)");
-        return false;
-    }
-    unsigned size = mv.size > 4 ? 4 : mv.size;
-    if (mv.write) {
-        uint64_t val = hv_mov_store_value(vc, &mv);
-        if (!hv_apicv_mode(hv))
-            apic_mmio_write(&vc->sw_apic, off, size, val);
-    } else {
-        uint64_t val = ~0ull;
-        if (!hv_apicv_mode(hv)) {
-            if (!apic_mmio_read(&vc->sw_apic, off, size, &val))
-                val = ~0ull;
-        } else {
-            uint32_t dw = (off & 0xFF0) == VMX_VAPIC_TIMER_CUR
-                              ? apic_timer_current(&vc->sw_apic, c->cycles)
-                              : vmx_vapic_read32(&vc->vmx, off & 0xFFC);
-            val = (dw >> ((off & 3) * 8)) & hv_size_mask(size);
-        }
-        hv_mov_load(vc, &mv, val);
-    }
-    hv_skip(vc, mv.len);
-    return true;
+    hv_emul e = {.hv = hv, .vc = vc, .apic_page = HV_VMCS(vc, APIC_ACCESS_ADDR) & ~0xFFFull};
+    return hv_emulate(hv, vc, &e, "APIC access");
 }
 
 /* ---- MSRs ------------------------------------------------------------------ */
@@ -566,13 +559,16 @@ static bool hv_cr_access(emu_hv *hv, emu_hv_vcpu *vc, uint64_t qual)
 
 /* ---- hypercalls (guest ABI table) --------------------------------------------- */
 
-static uint64_t *hv_pid_qword(emu_hv *hv, emu_hv_vcpu *vc, uint64_t index)
+/* The address of qword `index` of the caller's posted-interrupt
+ * descriptor in *pa; false when there is none. */
+static bool hv_pid_qword(emu_hv *hv, emu_hv_vcpu *vc, uint64_t index, uint64_t *pa)
 {
     if (hv->mode != EMU_MODE_POSTED || index > 7)
-        return NULL;
+        return false;
     /* Guest ABI: the descriptor the caller's VMCS names (the host's own,
      * or one in guest RAM: emu_hv_policy.c admits nothing else). */
-    return cpu_phys_ptr(&hv->m->phys, HV_VMCS(vc, POSTED_INTR_DESC_ADDR) + 8 * index, 8);
+    *pa = HV_VMCS(vc, POSTED_INTR_DESC_ADDR) + 8 * index;
+    return true;
 }
 
 static bool hv_hypercall(emu_hv *hv, emu_hv_vcpu *vc)
@@ -652,18 +648,14 @@ static bool hv_hypercall(emu_hv *hv, emu_hv_vcpu *vc)
             vmx_vapic_write32(v, (unsigned)a1, (uint32_t)a2);
         break;
     case EMU_HC_PID_READ: {
-        uint64_t *q = hv_pid_qword(hv, vc, a1);
-        if (q)
-            rdx = *q;
-        else
+        uint64_t q = 0;
+        if (!hv_pid_qword(hv, vc, a1, &q) || !cpu_phys_read(&hv->m->phys, q, &rdx, 8))
             ret = EMU_HC_EINVAL;
         break;
     }
     case EMU_HC_PID_WRITE: {
-        uint64_t *q = hv_pid_qword(hv, vc, a1);
-        if (q)
-            *q = a2;
-        else
+        uint64_t q = 0;
+        if (!hv_pid_qword(hv, vc, a1, &q) || !cpu_phys_write(&hv->m->phys, q, &a2, 8))
             ret = EMU_HC_EINVAL;
         break;
     }

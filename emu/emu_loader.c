@@ -348,7 +348,7 @@ static void set_seg(cpu_seg *s, uint16_t sel, uint16_t attr, uint32_t limit, uin
 void emu_setup_entry_state(cpu_t *c, cpu_phys *phys, unsigned index, unsigned ncpus, uint64_t entry)
 {
     uint64_t top = emu_boot_stack_top(index);
-    void *stack = cpu_phys_ptr(phys, top - EMU_BOOT_STACK_SIZE, EMU_BOOT_STACK_SIZE);
+    void *stack = cpu_phys_ptr_write(phys, top - EMU_BOOT_STACK_SIZE, EMU_BOOT_STACK_SIZE);
     if (stack)
         memset(stack, 0, EMU_BOOT_STACK_SIZE);
 

@@ -137,13 +137,12 @@ uint32_t vmx_apicv_virtualized_read(vmx_vcpu *v, unsigned offset, unsigned size)
  */
 void vmx_apicv_virtualized_write(vmx_vcpu *v, unsigned offset, unsigned size, uint64_t value)
 {
-    uint8_t *page = vmx_vapic_page(v);
     offset &= 0xFFFu;
     if (!v->apic_write_virtualized)
         v->apicv_aux[0] = vmx_vapic_read32(v, offset);
-    if (page && size <= 4 && offset + size <= CPU_PAGE_SIZE) {
+    if (size <= 4) {
         uint32_t val32 = (uint32_t)value;
-        memcpy(page + offset, &val32, size);
+        vmx_vapic_store(v, offset, &val32, size);
     }
     vmx_apicv_emit(v, VMX_EV_APIC_ACCESS_WRITE, offset, size, value);
     v->apic_write_virtualized = true;

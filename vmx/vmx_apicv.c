@@ -40,10 +40,24 @@ void vmx_apicv_emit(const vmx_vcpu *v, unsigned kind, uint64_t a, uint64_t b, ui
 
 /* ---- the virtual-APIC page (SDM 29.1.1 "Virtualized APIC Registers") ---- */
 
-uint8_t *vmx_vapic_page(vmx_vcpu *v)
+const uint8_t *vmx_vapic_page(vmx_vcpu *v)
 {
     uint64_t pa = vmx_vmcs_read_fast(&v->vmcs, VMCS_VIRTUAL_APIC_ADDR) & ~0xFFFull;
-    return v->phys ? (uint8_t *)cpu_phys_ptr(v->phys, pa, CPU_PAGE_SIZE) : NULL;
+    return v->phys ? (const uint8_t *)cpu_phys_ptr(v->phys, pa, CPU_PAGE_SIZE) : NULL;
+}
+
+/* The page may be any page the VMM chose, guest RAM included (SDM 29.1.1
+ * "Virtualized APIC Registers"), possibly holding code: every write goes
+ * through cpu_phys_ptr_write, which invalidates decoded code there. */
+void vmx_vapic_store(vmx_vcpu *v, unsigned offset, const void *src, unsigned len)
+{
+    uint64_t pa = vmx_vmcs_read_fast(&v->vmcs, VMCS_VIRTUAL_APIC_ADDR) & ~0xFFFull;
+    offset &= 0xFFFu;
+    if (!v->phys || len > CPU_PAGE_SIZE - offset)
+        return;
+    uint8_t *dst = cpu_phys_ptr_write(v->phys, pa + offset, len);
+    if (dst)
+        memcpy(dst, src, len);
 }
 
 uint32_t vmx_vapic_read32(vmx_vcpu *v, unsigned offset)
@@ -57,9 +71,7 @@ uint32_t vmx_vapic_read32(vmx_vcpu *v, unsigned offset)
 
 void vmx_vapic_write32(vmx_vcpu *v, unsigned offset, uint32_t val)
 {
-    uint8_t *page = vmx_vapic_page(v);
-    if (page)
-        memcpy(page + (offset & 0xFFCu), &val, 4);
+    vmx_vapic_store(v, offset & 0xFFCu, &val, 4);
 }
 
 /* The dword holding vector `vector` of the 256-bit register at base. */

@@ -59,7 +59,10 @@ enum vmx_vapic_offset {
 
 /* Host pointer to the 4-KByte virtual-APIC page, NULL when its address is not
  * backed (then reads see 0 and writes vanish). */
-uint8_t *vmx_vapic_page(vmx_vcpu *v);
+const uint8_t *vmx_vapic_page(vmx_vcpu *v);
+/* Writes len bytes at offset of the virtual-APIC page (nothing when the
+ * page is not backed or the range leaves it); decoded code is invalidated. */
+void vmx_vapic_store(vmx_vcpu *v, unsigned offset, const void *src, unsigned len);
 /* The 32-bit field at a page offset (offset & 0xFFC). */
 uint32_t vmx_vapic_read32(vmx_vcpu *v, unsigned offset);
 void vmx_vapic_write32(vmx_vcpu *v, unsigned offset, uint32_t val);

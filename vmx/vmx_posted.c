@@ -19,9 +19,16 @@
 enum { PI_PIR = 0, PI_CTL = 32, PI_NV = 34, PI_NDST = 36 };
 enum { PI_ON = 1u << 0, PI_SN = 1u << 1 };
 
-static uint8_t *desc_ptr(cpu_phys *p, uint64_t desc)
+static const uint8_t *desc_ptr(cpu_phys *p, uint64_t desc)
 {
-    return (uint8_t *)cpu_phys_ptr(p, desc, VMX_PI_DESC_SIZE);
+    return (const uint8_t *)cpu_phys_ptr(p, desc, VMX_PI_DESC_SIZE);
+}
+
+/* For writing: the descriptor may be in guest RAM the VMM chose (SDM 29.6),
+ * even on a page holding code, which cpu_phys_ptr_write invalidates. */
+static uint8_t *desc_ptr_write(cpu_phys *p, uint64_t desc)
+{
+    return (uint8_t *)cpu_phys_ptr_write(p, desc, VMX_PI_DESC_SIZE);
 }
 
 bool vmx_pi_get_on(cpu_phys *p, uint64_t desc)
@@ -32,7 +39,7 @@ bool vmx_pi_get_on(cpu_phys *p, uint64_t desc)
 
 void vmx_pi_set_on(cpu_phys *p, uint64_t desc, bool on)
 {
-    uint8_t *d = desc_ptr(p, desc);
+    uint8_t *d = desc_ptr_write(p, desc);
     if (d)
         d[PI_CTL] = (uint8_t)(on ? d[PI_CTL] | PI_ON : d[PI_CTL] & ~PI_ON);
 }
@@ -45,7 +52,7 @@ bool vmx_pi_get_sn(cpu_phys *p, uint64_t desc)
 
 void vmx_pi_set_sn(cpu_phys *p, uint64_t desc, bool sn)
 {
-    uint8_t *d = desc_ptr(p, desc);
+    uint8_t *d = desc_ptr_write(p, desc);
     if (d)
         d[PI_CTL] = (uint8_t)(sn ? d[PI_CTL] | PI_SN : d[PI_CTL] & ~PI_SN);
 }
@@ -58,7 +65,7 @@ uint8_t vmx_pi_get_nv(cpu_phys *p, uint64_t desc)
 
 void vmx_pi_set_nv(cpu_phys *p, uint64_t desc, uint8_t nv)
 {
-    uint8_t *d = desc_ptr(p, desc);
+    uint8_t *d = desc_ptr_write(p, desc);
     if (d)
         d[PI_NV] = nv;
 }
@@ -74,7 +81,7 @@ uint32_t vmx_pi_get_ndst(cpu_phys *p, uint64_t desc)
 
 void vmx_pi_set_ndst(cpu_phys *p, uint64_t desc, uint32_t ndst)
 {
-    uint8_t *d = desc_ptr(p, desc);
+    uint8_t *d = desc_ptr_write(p, desc);
     if (d)
         memcpy(d + PI_NDST, &ndst, 4);
 }
@@ -102,7 +109,7 @@ bool vmx_pi_test_pir(cpu_phys *p, uint64_t desc, uint8_t vector)
  */
 bool vmx_pi_post(cpu_phys *p, uint64_t desc, uint8_t vector, bool *send_notification)
 {
-    uint8_t *d = desc_ptr(p, desc);
+    uint8_t *d = desc_ptr_write(p, desc);
     *send_notification = false;
     if (!d)
         return false;
@@ -129,7 +136,7 @@ static uint64_t ctl_qword(cpu_phys *p, uint64_t desc)
  * PIR bits moved. */
 static unsigned pir_to_virr(vmx_vcpu *v, uint64_t desc)
 {
-    uint8_t *d = desc_ptr(v->phys, desc);
+    uint8_t *d = desc_ptr_write(v->phys, desc);
     uint64_t pir[4] = {0, 0, 0, 0};
     if (d) {
         memcpy(pir, d + PI_PIR, sizeof pir);

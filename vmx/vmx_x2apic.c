@@ -28,9 +28,7 @@ static uint64_t read64(vmx_vcpu *v, unsigned offset)
 
 static void write64(vmx_vcpu *v, unsigned offset, uint64_t val)
 {
-    uint8_t *page = vmx_vapic_page(v);
-    if (page)
-        memcpy(page + offset, &val, 8);
+    vmx_vapic_store(v, offset, &val, 8);
 }
 
 static bool x2apic_virtualized(const vmx_vcpu *v, uint32_t msr)

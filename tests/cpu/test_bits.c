@@ -122,7 +122,7 @@ START_TEST(bt_memory_register_offset_reaches_far)
      * the operand at rbx + size * floor(offset / width). */
     cpu_t *c = &h.cpu;
     static const int64_t offs[] = {0, 5, 1000, -1, -65, -1000, 40000, -40000};
-    uint8_t *mem = cpu_phys_ptr(&h.phys, BUF, 0x20000);
+    uint8_t *mem = cpu_phys_ptr_write(&h.phys, BUF, 0x20000);
     ck_assert_ptr_nonnull(mem);
     for (unsigned op = 0; op < 4; op++)
         for (unsigned si = 0; si < 3; si++)
@@ -163,7 +163,7 @@ END_TEST
 START_TEST(bt_immediate_forms)
 {
     cpu_t *c = &h.cpu;
-    uint8_t *mem = cpu_phys_ptr(&h.phys, BUF, 16);
+    uint8_t *mem = cpu_phys_ptr_write(&h.phys, BUF, 16);
     /* bt eax, 37 (0F BA E0 25): 37 mod 32 = bit 5 */
     const uint8_t bt_imm[] = {0x0F, 0xBA, 0xE0, 0x25};
     c->gpr[CPU_RAX] = 0x20;
@@ -389,7 +389,7 @@ static uint64_t flag_combo(unsigned m)
 START_TEST(setcc_all_conditions)
 {
     cpu_t *c = &h.cpu;
-    uint8_t *mem = cpu_phys_ptr(&h.phys, BUF, 1);
+    uint8_t *mem = cpu_phys_ptr_write(&h.phys, BUF, 1);
     unsigned seen_true[16] = {0}, seen_false[16] = {0};
     for (unsigned cc = 0; cc < 16; cc++)
         for (unsigned m = 0; m < 32; m++) {

@@ -292,7 +292,7 @@ static void run_form(diff_ctx *d, form *fin)
         c->gpr[4] = CPU_HARNESS_STACK;
         if (f->mem) {
             c->gpr[3] = GUEST_MEM;
-            uint64_t *mp = cpu_phys_ptr(&d->h.phys, GUEST_MEM, 8);
+            uint64_t *mp = cpu_phys_ptr_write(&d->h.phys, GUEST_MEM, 8);
             memcpy(mp, &in.mem, 8);
         }
         cpu_set_rflags(c, in.rflags | 2);

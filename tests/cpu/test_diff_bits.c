@@ -292,7 +292,7 @@ START_TEST(diff_bt_memory)
     /* bt* [rbx], reg with offsets reaching ±28 KiB around the middle of
      * the region, and bt* [rbx], imm8. */
     static const uint8_t ops[4] = {0xA3, 0xAB, 0xB3, 0xBB};
-    uint8_t *guest = cpu_phys_ptr(&env.h.phys, GUEST_REGION, REGION * 8);
+    uint8_t *guest = cpu_phys_ptr_write(&env.h.phys, GUEST_REGION, REGION * 8);
     uint8_t *host = malloc(REGION * 8);
     ck_assert_ptr_nonnull(guest);
     ck_assert_ptr_nonnull(host);
@@ -467,7 +467,7 @@ static void map_reversed(unsigned npages)
 static void guest_put(const uint8_t *src)
 {
     for (unsigned k = 0; k < REGION; k += 4096)
-        memcpy(cpu_phys_ptr(&env.h.phys, GUEST_REGION + (REGION - 4096 - k), 4096), src + k, 4096);
+        memcpy(cpu_phys_ptr_write(&env.h.phys, GUEST_REGION + (REGION - 4096 - k), 4096), src + k, 4096);
 }
 
 static void guest_get(uint8_t *dst)

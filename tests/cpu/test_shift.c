@@ -292,7 +292,7 @@ END_TEST
 
 START_TEST(memory_operands)
 {
-    uint64_t *m = cpu_phys_ptr(&h.phys, DATA, 8);
+    uint64_t *m = cpu_phys_ptr_write(&h.phys, DATA, 8);
     ck_assert_ptr_nonnull(m);
     *m = 0xAAAAAAAA80000001ull;
     gpr()[CPU_RBX] = DATA;

@@ -28,7 +28,7 @@ static void teardown(void)
 
 static void fill(uint64_t pa, size_t n, uint8_t seed)
 {
-    uint8_t *p = cpu_phys_ptr(&h.phys, pa, n);
+    uint8_t *p = cpu_phys_ptr_write(&h.phys, pa, n);
     ck_assert_ptr_nonnull(p);
     for (size_t k = 0; k < n; k++)
         p[k] = (uint8_t)(seed + k * 7 + (k >> 8));
@@ -36,7 +36,7 @@ static void fill(uint64_t pa, size_t n, uint8_t seed)
 
 static uint8_t *ram(uint64_t pa, size_t n)
 {
-    uint8_t *p = cpu_phys_ptr(&h.phys, pa, n);
+    uint8_t *p = cpu_phys_ptr_write(&h.phys, pa, n);
     ck_assert_ptr_nonnull(p);
     return p;
 }

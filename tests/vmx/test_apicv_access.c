@@ -93,7 +93,7 @@ static uint8_t pattern(unsigned i)
 /* Puts the fixture back to a known state between matrix points. */
 static void reset_point(apicv_fx *f, uint32_t proc2, bool ts)
 {
-    uint8_t *page = cpu_phys_ptr(&f->h.phys, FX_VAPIC, 4096);
+    uint8_t *page = cpu_phys_ptr_write(&f->h.phys, FX_VAPIC, 4096);
     for (unsigned i = 0; i < 4096; i++)
         page[i] = pattern(i);
     vmx_apicv_on_vmexit(&f->v);

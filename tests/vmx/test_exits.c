@@ -253,7 +253,7 @@ static cpu_phys ept_phys;
 
 static void put(uint64_t pa, uint64_t val)
 {
-    uint8_t *p = cpu_phys_ptr(&ept_phys, pa, 8);
+    uint8_t *p = cpu_phys_ptr_write(&ept_phys, pa, 8);
     ck_assert_ptr_nonnull(p);
     memcpy(p, &val, 8);
 }
@@ -731,7 +731,7 @@ START_TEST(test_run_bitmaps)
     load_guest(code, sizeof code);
     uint64_t a = cpu_phys_host_alloc(&h.phys, 4096), b = cpu_phys_host_alloc(&h.phys, 4096);
     uint64_t m = cpu_phys_host_alloc(&h.phys, 4096);
-    uint8_t *mp = cpu_phys_ptr(&h.phys, m, 4096);
+    uint8_t *mp = cpu_phys_ptr_write(&h.phys, m, 4096);
     set_bit(mp, 3072 * 8 + 0x80);
     OR(PROC_CONTROLS, VMX_PROC_IO_BITMAPS | VMX_PROC_UNCOND_IO | VMX_PROC_MSR_BITMAPS);
     SET(IO_BITMAP_A, a);
@@ -748,7 +748,7 @@ START_TEST(test_run_bitmaps)
     vmx_setup_default_controls(&v);
     vmx_setup_host_state(&v);
     load_guest(code2, sizeof code2);
-    set_bit(cpu_phys_ptr(&h.phys, a, 4096), 0x71);
+    set_bit(cpu_phys_ptr_write(&h.phys, a, 4096), 0x71);
     OR(PROC_CONTROLS, VMX_PROC_IO_BITMAPS);
     SET(IO_BITMAP_A, a);
     SET(IO_BITMAP_B, b);
