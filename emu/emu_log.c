@@ -2,17 +2,18 @@
  * emu_log.c — observers for people: the text event log and --stats.
  *
  * The log is one line per event of the bus, in the order they happen:
- *     cycle=1234 cpu=1 ev=apic.accept a=0x40 b=0 c=0 d=0
- * "cycle" and "cpu" say when and where, "ev" names the kind (the layer's own
- * name function: cpu., apic., vmx., emu.), a..d are the kind's fields as
- * documented beside the kind in its layer's header. Fixed keys and one
- * event per line make it easy to grep, cut and parse.
+ *     cycle=1234 cpu=1 ev=apic.accept a=0x40 b=0 c=0 d=0 | vector 40h -> IRR, ...
+ * "cycle" and "cpu" say when and where, "ev" names the kind, a..d are the
+ * kind's raw fields, and after " | " the kind's descriptor says them in
+ * words (emu_evdesc.h). Fixed keys first and one event per line make it
+ * easy to grep, cut and parse.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "emu/emu.h"
+#include "emu/emu_evdesc.h"
 #include "emu/emu_hv.h"
 #include "emu/emu_scenario.h"
 #include "vmx/vmx.h"
@@ -42,6 +43,9 @@ const char *emu_event_name(unsigned kind)
 
 const char *emu_any_event_name(unsigned kind)
 {
+    const emu_evdesc *d = emu_event_desc(kind);
+    if (d)
+        return d->name;
     if (kind >= CPU_OBS_RANGE_EMU) {
         /* The machine, the hypervisor and the scenario runtime share the
          * range in disjoint blocks (emu.h, emu_hv.h, emu_scenario.h). */
@@ -67,15 +71,19 @@ void emu_log_format(const cpu_obs_event *ev, char *buf, size_t len)
         snprintf(unknown, sizeof(unknown), "kind.%#x", ev->kind);
         name = unknown;
     }
-    snprintf(buf, len, "cycle=%" PRIu64 " cpu=%u ev=%s a=%#" PRIx64 " b=%#" PRIx64 " c=%#" PRIx64
-                       " d=%#" PRIx64,
-             ev->cycle, ev->cpu, name, ev->a, ev->b, ev->c, ev->d);
+    int n = snprintf(buf, len, "cycle=%" PRIu64 " cpu=%u ev=%s a=%#" PRIx64 " b=%#" PRIx64
+                               " c=%#" PRIx64 " d=%#" PRIx64,
+                     ev->cycle, ev->cpu, name, ev->a, ev->b, ev->c, ev->d);
+    if (n > 0 && (size_t)n + 4 < len && emu_event_desc(ev->kind)) {
+        memcpy(buf + n, " | ", 4);
+        emu_event_describe(ev, buf + n + 3, len - (size_t)n - 3);
+    }
 }
 
 void emu_log_event(void *ctx, const cpu_obs_event *ev)
 {
     emu_log *log = ctx;
-    char line[256];
+    char line[384];
     emu_log_format(ev, line, sizeof(line));
     fputs(line, log->f);
     fputc('\n', log->f);
@@ -133,7 +141,8 @@ void emu_print_stats(FILE *f, const emu_machine *m, double secs)
             any += m->hv_ops->exit_count(m, k, reason);
         if (!any)
             continue;
-        fprintf(f, "stats:   reason %2u:", reason);
+        char name[64];
+        fprintf(f, "stats:   reason %-28s:", emu_exit_reason_text(reason, name, sizeof(name)));
         for (unsigned k = 0; k < m->cfg.ncpus; k++)
             fprintf(f, " vcpu%u=%" PRIu64, k, m->hv_ops->exit_count(m, k, reason));
         fputc('\n', f);

@@ -229,6 +229,13 @@ typedef struct ui_view {
     char info[256]; /* what the clicked cell is */
 
     char status[128]; /* the session's state line ("paused", "running at full speed") */
+
+    /* The events panel's filter: only the selected vCPU's events, only one
+     * class (UI_EVC_COUNT = every class), and whether captions, console
+     * bytes and console I/O exits show (hidden by default). */
+    bool ev_sel_only;
+    unsigned ev_class;
+    bool ev_chatter;
     uint64_t flash_until; /* view clock when the last flash ends (nothing to redraw after) */
 
     /* Disassembly of the selected CPU around RIP (made when a snapshot
@@ -246,6 +253,8 @@ void ui_view_init(ui_view *v);
 /* A new snapshot: cells that differ from the previous one start flashing
  * and remember the cycle and the event that changed them. */
 void ui_view_accept(ui_view *v, const ui_snapshot *s);
+/* True when the events panel shows event e under v's filter. */
+bool ui_view_event_shown(const ui_view *v, const ui_event *e);
 /* Selects vCPU k (ignored beyond the snapshot's CPUs). */
 void ui_view_select(ui_view *v, unsigned k);
 /* Fills v->info for the cell (grid g, vector) of the selected CPU. */
@@ -354,6 +363,9 @@ typedef enum ui_cmd {
     UI_CMD_HELP,       /* h */
     UI_CMD_STEP_BACK,  /* b: replay only */
     UI_CMD_QUIT,       /* q, Escape */
+    UI_CMD_EV_CPU,     /* v: events panel: the selected vCPU only / every vCPU */
+    UI_CMD_EV_KIND,    /* k: events panel: the next class of events (or all) */
+    UI_CMD_EV_CHATTER, /* c: events panel: show or hide captions and console I/O */
 } ui_cmd;
 
 /* The key table: SDL keycode → command (and the argument of SELECT). */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "emu/emu_evdesc.h"
 #include "ui/ui_internal.h"
 #include "vmx/vmx.h"
 
@@ -155,22 +156,31 @@ void ui_draw_controls(ui_gfx *g, const ui_view *v, const ui_rect *r)
 void ui_draw_events(ui_gfx *g, const ui_view *v, const ui_rect *r)
 {
     const ui_snapshot *s = &v->snap;
-    char title[64];
-    snprintf(title, sizeof(title), "events (%llu)", (unsigned long long)s->ev_total);
+    static const char *const cls[UI_EVC_COUNT + 1] = {"other", "exits", "entries", "deliveries",
+                                                      "EOIs", "posting", "APIC", "all"};
+    char title[128];
+    snprintf(title, sizeof(title), "events (%llu)  [v] %s  [k] %s  [c] %s",
+             (unsigned long long)s->ev_total, v->ev_sel_only ? "this vCPU" : "all vCPUs",
+             cls[v->ev_class < UI_EVC_COUNT ? v->ev_class : UI_EVC_COUNT],
+             v->ev_chatter ? "console shown" : "console hidden");
     int y = ui_panel(g, r, title);
     int cw = g->cw[UI_FONT_TEXT], ch = g->ch[UI_FONT_TEXT];
     int rows = (r->y + r->h - y) / ch;
     if (rows <= 0)
         return;
-    unsigned first = s->nev > (unsigned)rows ? s->nev - (unsigned)rows : 0;
+    /* The newest `rows` events that pass the filter, oldest first. */
+    unsigned shown[UI_SNAP_EVENTS], n = 0;
+    for (unsigned i = s->nev; i-- > 0 && n < (unsigned)rows;)
+        if (ui_view_event_shown(v, &s->ev[i]))
+            shown[n++] = i;
     int maxc = (r->w - cw) / cw;
-    for (unsigned i = first; i < s->nev; i++, y += ch) {
-        const ui_event *e = &s->ev[i];
-        const char *name = ui_event_name(e->kind);
-        char line[160];
-        snprintf(line, sizeof(line), "%12llu cpu%u %-22s a=%llx b=%llx d=%llx",
-                 (unsigned long long)e->cycle, e->cpu, name, (unsigned long long)e->a,
-                 (unsigned long long)e->b, (unsigned long long)e->d);
+    for (unsigned j = n; j-- > 0; y += ch) {
+        const ui_event *e = &s->ev[shown[j]];
+        const emu_evdesc *d = emu_event_desc(e->kind);
+        char words[192], line[256];
+        emu_event_describe(e, words, sizeof(words));
+        snprintf(line, sizeof(line), "%10llu cpu%u %-20s %s", (unsigned long long)e->cycle, e->cpu,
+                 d ? d->name : ui_event_name(e->kind), words);
         if (maxc > 0 && (int)strlen(line) > maxc)
             line[maxc] = 0;
         ui_text(g, UI_FONT_TEXT, r->x + cw / 2, y, ui_class_rgb(ui_event_classify(e->kind)), line);
@@ -261,6 +271,7 @@ const char *const ui_help_lines[] = {
     "space   run / pause",
     "s       step one instruction of the selected vCPU",
     "n       run to the next APIC or VMX event",
+    "v k c   events: this vCPU / all, by kind, captions and console",
     "e       run to the next VM exit",
     "+ / -   faster / slower (slow motion ... full speed)",
     "1-8     select vCPU",

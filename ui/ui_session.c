@@ -48,6 +48,12 @@ ui_cmd ui_key_command(int key, int *arg)
         return UI_CMD_HELP;
     case SDLK_b:
         return UI_CMD_STEP_BACK;
+    case SDLK_v:
+        return UI_CMD_EV_CPU;
+    case SDLK_k:
+        return UI_CMD_EV_KIND;
+    case SDLK_c:
+        return UI_CMD_EV_CHATTER;
     case SDLK_q:
     case SDLK_ESCAPE:
         return UI_CMD_QUIT;
@@ -162,6 +168,15 @@ void ui_session_command(ui_session *s, ui_cmd cmd, int arg)
         break;
     case UI_CMD_QUIT:
         s->quit = true;
+        break;
+    case UI_CMD_EV_CPU:
+        s->view->ev_sel_only = !s->view->ev_sel_only;
+        break;
+    case UI_CMD_EV_KIND:
+        s->view->ev_class = (s->view->ev_class + 1) % (UI_EVC_COUNT + 1);
+        break;
+    case UI_CMD_EV_CHATTER:
+        s->view->ev_chatter = !s->view->ev_chatter;
         break;
     }
     set_status(s);
