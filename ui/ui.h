@@ -146,11 +146,27 @@ ui_event_class ui_event_classify(unsigned kind);
 const char *ui_event_name(unsigned kind);
 
 #define UI_RING_EVENTS 256
+/* The most event stops kept from one instruction boundary. */
+#define UI_MAX_STOPS 512
+
+/* Takes the snapshot of the machine as it is (called by the recorder from
+ * inside the machine, at an event: read-only). */
+typedef void (*ui_capture_fn)(void *ctx, ui_snapshot *s);
 
 /* Subscribed to the machine's bus (cpu_obs_subscribe(&m->obs,
  * ui_recorder_event, rec)): keeps recent events, timeline marks and the
  * console. It can also pause the machine on an event kind (run to the next
- * event / exit): when pause_mask matches, it calls emu_machine_pause. */
+ * event / exit): when the pause condition matches, it calls
+ * emu_machine_pause.
+ *
+ * Every event is a stop (docs/architecture.md): the machine can only stop
+ * at an instruction boundary, and one boundary can hold many events
+ * (posted-interrupt processing and virtual-interrupt delivery, a VM exit,
+ * the hypervisor's work and the next entry). So from the event where the
+ * pause condition matched until the machine stops, the recorder takes a
+ * snapshot at every event, from inside the machine (capture): the state
+ * after that event and nothing later. The window then shows those
+ * snapshots one event at a time before it runs the machine again. */
 typedef struct ui_recorder {
     emu_machine *m; /* for emu_machine_pause; NULL in tests */
     ui_event ring[UI_RING_EVENTS];
@@ -160,13 +176,37 @@ typedef struct ui_recorder {
     char console[UI_CONSOLE_BYTES];
     unsigned console_len;
     uint32_t pause_classes; /* bit per ui_event_class: pause when seen */
-    bool pause_apic_vmx;    /* pause on any apic/ or vmx/ event */
+    bool pause_apic_vmx;    /* pause on any event but chatter (emu_event_is_chatter) */
+    int pause_cpu;          /* with the two above: only this CPU's events (-1: any) */
     uint64_t pause_at_total; /* pause when total reaches this (0: off) */
     bool hit;               /* a pause condition matched */
+
+    /* Event stops (see above); capture NULL: none are taken. */
+    ui_capture_fn capture;
+    void *capture_ctx;
+    ui_snapshot *stops; /* stops[0] is the event that matched */
+    unsigned nstops, stops_cap;
+    int cur_stop;       /* the stop on screen, -1: the machine as it is */
+    bool capturing;     /* between a match and the machine's stop */
+    uint64_t stops_lost; /* stops beyond UI_MAX_STOPS (not shown one by one) */
 } ui_recorder;
 
 void ui_recorder_init(ui_recorder *r, emu_machine *m);
+/* Frees the stops and initialises again (a restart, a seek). */
+void ui_recorder_reset(ui_recorder *r, emu_machine *m);
+void ui_recorder_free(ui_recorder *r);
 void ui_recorder_event(void *ctx, const cpu_obs_event *ev);
+/* True when ev matches the armed pause condition (ignoring pause_at_total). */
+bool ui_recorder_matches(const ui_recorder *r, const cpu_obs_event *ev);
+/* The machine is about to move: the stops of the last boundary go. */
+void ui_recorder_forget_stops(ui_recorder *r);
+/* The machine stopped: no more stops are taken. */
+void ui_recorder_stopped(ui_recorder *r);
+/* Moves to the next kept stop that matches the armed condition; false
+ * (and the stops forgotten) when none does: the machine must run. */
+bool ui_recorder_next_stop(ui_recorder *r);
+/* The stop on screen, or NULL. */
+const ui_snapshot *ui_recorder_current_stop(const ui_recorder *r);
 
 /* Where a vCPU's virtual-APIC state lives: the hypervisor's vmx_vcpu for
  * CPU k, or NULL (native mode, or a hypervisor that does not say). */
@@ -354,7 +394,8 @@ typedef enum ui_cmd {
     UI_CMD_NONE,
     UI_CMD_RUN_PAUSE,  /* space */
     UI_CMD_STEP,       /* s: one instruction of the selected CPU */
-    UI_CMD_NEXT_EVENT, /* n: to the next apic/ or vmx/ event */
+    UI_CMD_NEXT_EVENT, /* n: to the next event of any vCPU (not chatter) */
+    UI_CMD_NEXT_EVENT_CPU, /* m: to the next event of the selected vCPU */
     UI_CMD_NEXT_EXIT,  /* e: to the next VM exit */
     UI_CMD_FASTER,     /* + */
     UI_CMD_SLOWER,     /* - */
@@ -383,9 +424,12 @@ typedef struct ui_target {
      * armed by run_until; returns true when the run is over. */
     bool (*run)(void *ctx, uint64_t cycles);
     /* Arms a pause condition for the following run calls: classes is a
-     * bit mask of ui_event_class, apic_vmx = any apic/ or vmx/ event
-     * (0, false disarms). */
-    void (*run_until)(void *ctx, uint32_t classes, bool apic_vmx);
+     * bit mask of ui_event_class, any = any event but chatter, cpu = only
+     * that CPU's (-1: any CPU) (0, false disarms). */
+    void (*run_until)(void *ctx, uint32_t classes, bool any, int cpu);
+    /* Shows the next event stop the last boundary kept that matches the
+     * armed condition; false when there is none (then run). May be NULL. */
+    bool (*next_stop)(void *ctx);
     /* True once when the armed condition has hit (and disarms it). */
     bool (*hit)(void *ctx);
     bool (*restart)(void *ctx, char *err, size_t errlen);
@@ -396,7 +440,7 @@ typedef struct ui_target {
 typedef enum ui_run_state {
     UI_PAUSED,
     UI_RUNNING,       /* free run at the chosen speed */
-    UI_TO_EVENT,      /* running until an apic/vmx event */
+    UI_TO_EVENT,      /* running until the next event */
     UI_TO_EXIT,       /* running until a VM exit */
 } ui_run_state;
 
@@ -439,6 +483,9 @@ typedef struct ui_machine_target {
 } ui_machine_target;
 
 /* Subscribes rec to m's bus and fills t. */
+/* s becomes the event stop `stop` (keeping s's caption when the stop has
+ * none, and its sequence number going up). */
+void ui_snapshot_from_stop(ui_snapshot *s, const ui_snapshot *stop);
 /* Puts the scenario's current caption (if it has shown one) into s. */
 void ui_snapshot_scenario_caption(ui_snapshot *s, const struct emu_scenario *scn);
 void ui_machine_target_init(ui_machine_target *mt, emu_machine *m, const char *guest,

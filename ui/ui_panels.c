@@ -270,7 +270,7 @@ void ui_draw_caption(ui_gfx *g, const ui_view *v, const ui_rect *r)
 const char *const ui_help_lines[] = {
     "space   run / pause",
     "s       step one instruction of the selected vCPU",
-    "n       run to the next APIC or VMX event",
+    "n / m   to the next event (any vCPU / the selected one)",
     "v k c   events: this vCPU / all, by kind, captions and console",
     "e       run to the next VM exit",
     "+ / -   faster / slower (slow motion ... full speed)",
