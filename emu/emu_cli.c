@@ -280,21 +280,48 @@ static bool is_scenario_file(const char *path)
     return n == sizeof(head) - 1 && memcmp(head, EMU_SCENARIO_MAGIC, n) == 0;
 }
 
-/* Headless narration: a scenario's captions on standard error as they
- * fire (the window shows them in large type instead). */
+/* Headless narration: a scenario's captions on standard error, in cycle
+ * order (the window shows them in large type instead). The scheduler runs
+ * each CPU's turn of a round in turn, so captions fire round by round, not
+ * in cycle order across CPUs: they wait here until the clock has passed
+ * them (a new round began) and go out sorted by cycle. */
+#define NARRATION_MAX 256
 typedef struct caption_printer {
     const emu_scenario *scenario;
     FILE *out;
+    const emu_machine *m;
+    cpu_obs_event held[NARRATION_MAX]; /* sorted by cycle, then by firing */
+    unsigned nheld;
 } caption_printer;
+
+static void flush_captions(caption_printer *cp, uint64_t before)
+{
+    unsigned n = 0;
+    while (n < cp->nheld && cp->held[n].cycle < before) {
+        const cpu_obs_event *ev = &cp->held[n++];
+        const char *text = emu_scenario_caption_text(cp->scenario, (unsigned)ev->a);
+        if (text)
+            fprintf(cp->out, "[cycle %llu cpu%u] %s\n", (unsigned long long)ev->cycle, ev->cpu,
+                    text);
+    }
+    memmove(cp->held, cp->held + n, (cp->nheld - n) * sizeof(cp->held[0]));
+    cp->nheld -= n;
+}
 
 static void print_caption(void *ctx, const cpu_obs_event *ev)
 {
-    const caption_printer *cp = ctx;
+    caption_printer *cp = ctx;
     if (ev->kind != EMU_SCN_EV_CAPTION)
         return;
-    const char *text = emu_scenario_caption_text(cp->scenario, (unsigned)ev->a);
-    if (text)
-        fprintf(cp->out, "[cycle %llu cpu%u] %s\n", (unsigned long long)ev->cycle, ev->cpu, text);
+    flush_captions(cp, cp->m->now);
+    if (cp->nheld == NARRATION_MAX)
+        flush_captions(cp, UINT64_MAX);
+    unsigned i = cp->nheld++;
+    while (i > 0 && cp->held[i - 1].cycle > ev->cycle) {
+        cp->held[i] = cp->held[i - 1];
+        i--;
+    }
+    cp->held[i] = *ev;
 }
 
 /* Runs a machine to the end while recording it (emu_record_run takes the
@@ -395,9 +422,16 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
     bool progress = !opts.quiet && isatty(STDERR_FILENO);
     bool window = !rec && !headless && fe && fe->run_window && fe->display_available &&
                   fe->display_available();
-    caption_printer narration = {scenario, stderr};
+    caption_printer *narration = calloc(1, sizeof(*narration));
+    if (!narration) {
+        status = EMU_EXIT_USAGE;
+        goto out;
+    }
+    narration->scenario = scenario;
+    narration->out = stderr;
+    narration->m = &m;
     if (scenario && !window && !opts.quiet)
-        cpu_obs_subscribe(&m.obs, print_caption, &narration);
+        cpu_obs_subscribe(&m.obs, print_caption, narration);
     if (window) {
         /* The window restarts the machine from the guest image (and the
          * scenario in opts) and reports its own timing with --stats. */
@@ -415,6 +449,9 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
             run_to_end(&m, progress, &secs);
         status = m.exit_status;
     }
+    flush_captions(narration, UINT64_MAX);
+    cpu_obs_unsubscribe(&m.obs, print_caption, narration);
+    free(narration);
     fflush(stdout);
     /* A guest may exit with 3 or 4 itself: then there is no diagnostic. */
     if ((status == EMU_EXIT_CRASH || status == EMU_EXIT_CYCLES) && m.diag[0])
