@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "emu/emu.h"
+#include "emu/emu_compare.h"
 #include "emu/emu_hv.h"
 #include "emu/emu_record.h"
 #include "emu/emu_scenario.h"
@@ -36,6 +37,7 @@ static void usage_main(FILE *f)
           "  replay TRACE        re-run a recorded trace; --verify checks every digest\n"
           "  trace-dump TRACE    print a trace as text\n"
           "  info                modes, CPU model, implemented features, the cost model\n"
+          "  compare             the same interrupt workload in all five modes, side by side\n"
           "  bench               guest MIPS and VM-exit round trips per second\n"
           "  --help, -h          this text (every command has its own --help)\n"
           "  --version           the emulator version\n",
@@ -714,9 +716,11 @@ int emu_main(int argc, char **argv, const emu_frontend *fe)
         return trace_dump_main(argc - 1, argv + 1, &emu_trace_names);
     if (strcmp(cmd, "info") == 0)
         return cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "compare") == 0)
+        return emu_compare_main(argc - 1, argv + 1, fe);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
-    fprintf(stderr, "apicv-emu: unknown command '%s' (expected run, replay, trace-dump, info or bench; see apicv-emu --help)\n",
+    fprintf(stderr, "apicv-emu: unknown command '%s' (expected run, replay, trace-dump, info, compare or bench; see apicv-emu --help)\n",
             cmd);
     return EMU_EXIT_USAGE;
 }

@@ -532,6 +532,10 @@ int ui_run_window(emu_machine *m, const char *guest, const emu_run_opts *opts,
 /* The window over a replay (for `apicv-emu replay`): the same keys, with
  * step back. Returns the replayed run's exit status (0 when closed early). */
 int ui_replay_window(struct emu_replayer *r, const ui_options *uo);
+/* `compare --chart FILE.png`: the comparison drawn off screen (ui_chart.c). */
+struct emu_compare_result;
+bool ui_compare_chart(const struct emu_compare_result *c, const char *path, char *err,
+                      size_t errlen);
 /* Headless: runs m to --at/--at-event (or to the end), saves the PNG. */
 int ui_screenshot(emu_machine *m, const char *guest, const ui_options *uo);
 

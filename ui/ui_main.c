@@ -139,7 +139,8 @@ static bool wants_run_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    static const emu_frontend frontend = {display_available, run_window, replay_window};
+    static const emu_frontend frontend = {display_available, run_window, replay_window,
+                                               ui_compare_chart};
     if (!take_options(&argc, argv))
         return EMU_EXIT_USAGE;
     bool help = wants_run_help(argc, argv);
