@@ -87,6 +87,10 @@ typedef struct ui_cpu_snap {
     uint16_t notify_vector; /* VMCS posted-interrupt notification vector */
     uint32_t last_exit;     /* VMCS exit reason */
     uint64_t entries, exits;
+    /* Emulated and tpr-shadow modes: no virtual interrupts, so the VIRR and
+     * VISR grids show the hypervisor's software APIC (its IRR and ISR, TPR
+     * in vtpr, PPR in vppr), labelled as such. */
+    bool sw_apic;
 } ui_cpu_snap;
 
 /* One event as the window keeps it (a copy of cpu_obs_event). */

@@ -285,6 +285,24 @@ static void snapshot_cpu(ui_cpu_snap *c, cpu_t *cpu, const apic_t *a)
     c->ppr = apic_ppr(a);
 }
 
+/* The hypervisor's software APIC of vCPU k (emulated, tpr-shadow): what
+ * stands for VIRR/VISR before APIC virtualization. With the TPR shadow the
+ * TPR lives in the virtual-APIC page (SDM 30.1.1), which the VTPR already
+ * shows. */
+static void snapshot_sw_apic(ui_cpu_snap *c, const emu_hv *hv, unsigned k, bool tpr_shadow)
+{
+    if (k >= hv->ncpus)
+        return;
+    const apic_t *a = &hv->vcpu[k].sw_apic;
+    c->sw_apic = true;
+    memcpy(c->virr.w, a->irr, sizeof(c->virr.w));
+    memcpy(c->visr.w, a->isr, sizeof(c->visr.w));
+    if (!tpr_shadow)
+        c->vtpr = (uint8_t)a->tpr;
+    c->vppr = apic_ppr(a);
+    c->rvi = c->svi = 0;
+}
+
 void ui_snapshot_take(ui_snapshot *s, emu_machine *m, const ui_recorder *rec,
                       ui_vcpu_lookup lookup)
 {
@@ -306,6 +324,8 @@ void ui_snapshot_take(ui_snapshot *s, emu_machine *m, const ui_recorder *rec,
         vmx_vcpu *v = lookup ? lookup(m, k) : NULL;
         if (v)
             ui_snapshot_vcpu(&s->cpu[k], v);
+        if (v && (m->cfg.mode == EMU_MODE_EMULATED || m->cfg.mode == EMU_MODE_TPR_SHADOW) && m->hv)
+            snapshot_sw_apic(&s->cpu[k], m->hv, k, m->cfg.mode == EMU_MODE_TPR_SHADOW);
     }
     if (rec)
         ui_snapshot_events(s, rec);

@@ -135,6 +135,17 @@ START_TEST(at_event_stops_inside_a_boundary)
             ck_assert(!ui_vec_test(&c->isr, 0xFD));
             ck_assert_int_eq(c->where, UI_WHERE_ROOT);
             break;
+        case 18: /* the hypervisor's software APIC acknowledges 41h: its ISR,
+                  * shown where VISR would be */
+            ck_assert(c->sw_apic);
+            ck_assert(ui_vec_test(&c->visr, 0x41));
+            ck_assert(!ui_vec_test(&c->virr, 0x41));
+            ck_assert_uint_eq(c->vppr, 0x40);
+            break;
+        case 26: /* the host emulates the EOI on its software APIC */
+            ck_assert(!ui_vec_test(&c->visr, 0x41));
+            ck_assert_uint_eq(c->vppr, 0);
+            break;
         case 21: /* entered again */
             ck_assert_int_eq(c->where, UI_WHERE_NONROOT);
             ck_assert_uint_eq(c->entries, prev.cpu[0].entries + 1);
