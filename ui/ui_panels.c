@@ -255,14 +255,66 @@ void ui_draw_console(ui_gfx *g, const ui_view *v, const ui_rect *r)
         ui_text(g, UI_FONT_TEXT, r->x + cw / 2, y, UI_RGB_TEXT, lines[i % MAXL]);
 }
 
+/* Splits text into lines of at most `cols` characters at spaces (a word
+ * longer than a line is split); returns the number of lines, and fills
+ * starts/lens when given room for them. */
+static unsigned wrap(const char *text, unsigned cols, unsigned max, unsigned *starts,
+                     unsigned *lens)
+{
+    unsigned n = 0, i = 0, len = (unsigned)strlen(text);
+    if (cols == 0)
+        return UINT32_MAX;
+    while (i < len) {
+        while (i < len && text[i] == ' ')
+            i++;
+        if (i >= len)
+            break;
+        unsigned end = i + cols < len ? i + cols : len;
+        if (end < len) {
+            unsigned sp = end;
+            while (sp > i && text[sp] != ' ')
+                sp--;
+            if (sp > i)
+                end = sp;
+        }
+        if (n < max) {
+            starts[n] = i;
+            lens[n] = end - i;
+        }
+        n++;
+        i = end;
+    }
+    return n;
+}
+
 void ui_draw_caption(ui_gfx *g, const ui_view *v, const ui_rect *r)
 {
     if (!v->snap.caption[0] && !v->info[0])
         return;
     ui_fill(g, r->x, r->y, r->w, r->h, UI_RGB_PANEL);
-    if (v->snap.caption[0])
-        ui_text(g, UI_FONT_BIG, r->x + g->cw[UI_FONT_BIG] / 2, r->y, 0xffffff, v->snap.caption);
-    else
+    if (v->snap.caption[0]) {
+        /* Never cut: the large type when the caption fits on the lines the
+         * panel holds, else the text type, wrapped at spaces. */
+        enum { MAXL = 64 };
+        unsigned starts[MAXL], lens[MAXL];
+        static const int fonts[2] = {UI_FONT_BIG, UI_FONT_TEXT};
+        for (unsigned f = 0; f < 2; f++) {
+            int font = fonts[f], cw = g->cw[font], ch = g->ch[font];
+            unsigned cols = cw > 0 ? (unsigned)((r->w - cw) / cw) : 0;
+            unsigned rows = ch > 0 ? (unsigned)(r->h / ch) : 0;
+            if (rows == 0)
+                rows = 1;
+            unsigned n = wrap(v->snap.caption, cols, MAXL, starts, lens);
+            if (n > rows && f == 0)
+                continue;
+            for (unsigned i = 0; i < n && i < MAXL; i++) {
+                char line[sizeof(v->snap.caption)];
+                snprintf(line, sizeof(line), "%.*s", (int)lens[i], v->snap.caption + starts[i]);
+                ui_text(g, font, r->x + cw / 2, r->y + (int)i * ch, 0xffffff, line);
+            }
+            break;
+        }
+    } else
         ui_text(g, UI_FONT_TEXT, r->x + g->cw[UI_FONT_TEXT] / 2, r->y + g->ch[UI_FONT_TEXT] / 2,
                 0xffffff, v->info);
 }
