@@ -91,6 +91,9 @@ typedef struct ui_cpu_snap {
      * VISR grids show the hypervisor's software APIC (its IRR and ISR, TPR
      * in vtpr, PPR in vppr), labelled as such. */
     bool sw_apic;
+    /* The hypervisor's view of the vCPU: taken off its CPU (DESCHEDULE,
+     * posted mode sets SN meanwhile), or asleep after an HLT exit. */
+    bool descheduled, blocked;
 } ui_cpu_snap;
 
 /* One event as the window keeps it (a copy of cpu_obs_event). */

@@ -46,9 +46,15 @@ void ui_draw_regs(ui_gfx *g, const ui_view *v, const ui_rect *r)
     };
     const ui_cpu_snap *c = &v->snap.cpu[v->sel];
     char title[96];
-    snprintf(title, sizeof(title), "vCPU %u  %s  %s", v->sel,
-             where_names[c->where < 3 ? c->where : 0],
-             c->halted ? "HLT" : "active");
+    /* A vCPU the host took off its CPU runs nowhere: say so rather than
+     * "root active"; one asleep after an HLT exit waits in the host. */
+    if (c->descheduled)
+        snprintf(title, sizeof(title), "vCPU %u  descheduled (off its CPU)", v->sel);
+    else if (c->blocked)
+        snprintf(title, sizeof(title), "vCPU %u  blocked in the host after HLT", v->sel);
+    else
+        snprintf(title, sizeof(title), "vCPU %u  %s  %s", v->sel,
+                 where_names[c->where < 3 ? c->where : 0], c->halted ? "HLT" : "active");
     int y = ui_panel(g, r, title);
     int cw = g->cw[UI_FONT_TEXT], ch = g->ch[UI_FONT_TEXT];
     int x = r->x + cw / 2;

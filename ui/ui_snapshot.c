@@ -324,6 +324,11 @@ void ui_snapshot_take(ui_snapshot *s, emu_machine *m, const ui_recorder *rec,
         vmx_vcpu *v = lookup ? lookup(m, k) : NULL;
         if (v)
             ui_snapshot_vcpu(&s->cpu[k], v);
+        if (v && m->cfg.mode != EMU_MODE_NATIVE && m->hv && k < ((emu_hv *)m->hv)->ncpus) {
+            const emu_hv *hv = m->hv;
+            s->cpu[k].descheduled = hv->vcpu[k].descheduled;
+            s->cpu[k].blocked = hv->vcpu[k].blocked;
+        }
         if (v && (m->cfg.mode == EMU_MODE_EMULATED || m->cfg.mode == EMU_MODE_TPR_SHADOW) && m->hv)
             snapshot_sw_apic(&s->cpu[k], m->hv, k, m->cfg.mode == EMU_MODE_TPR_SHADOW);
     }

@@ -231,6 +231,25 @@ START_TEST(n_steps_one_event_at_a_time)
 }
 END_TEST
 
+/* A vCPU the host took off its CPU is shown as descheduled (not as root
+ * and active), with SN set and its posted interrupt waiting in PIR. */
+START_TEST(descheduled_vcpu)
+{
+    demo *d = open_demo("desched_posted.scn");
+    d->t.run(d->t.ctx, 50000 - d->m.now);
+    memset(&d->snap, 0, sizeof(d->snap));
+    d->t.snapshot(d->t.ctx, &d->snap);
+    ck_assert(d->snap.cpu[1].descheduled);
+    ck_assert(d->snap.cpu[1].sn);
+    ck_assert(!d->snap.cpu[0].descheduled);
+    while (!d->m.finished)
+        d->t.run(d->t.ctx, 100000);
+    d->t.snapshot(d->t.ctx, &d->snap);
+    ck_assert(!d->snap.cpu[1].descheduled);
+    close_demo(d);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("event_stops");
@@ -238,6 +257,7 @@ int main(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, at_event_stops_inside_a_boundary);
     tcase_add_test(t, n_steps_one_event_at_a_time);
+    tcase_add_test(t, descheduled_vcpu);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
