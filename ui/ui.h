@@ -283,6 +283,9 @@ typedef struct ui_view {
     bool ev_sel_only;
     unsigned ev_class;
     bool ev_chatter;
+    /* Presentation mode (key p, --present): larger type, grids and
+     * caption for a lecture hall; the registers, code and VMCS panels go. */
+    bool present;
     uint64_t flash_until; /* view clock when the last flash ends (nothing to redraw after) */
 
     /* Disassembly of the selected CPU around RIP (made when a snapshot
@@ -329,6 +332,9 @@ typedef struct ui_layout {
 /* Lays out a window of w x h pixels (any size: small windows get small
  * text, a projector gets large text). */
 void ui_layout_compute(ui_layout *l, int w, int h, int cw, int ch);
+/* The same, in presentation mode when present: taller grids, no
+ * registers, code or VMCS panels (their rectangles are empty). */
+void ui_layout_compute_mode(ui_layout *l, int w, int h, int cw, int ch, bool present);
 /* Which grid cell is at (x, y): true with *g and *vector. */
 bool ui_layout_hit_grid(const ui_layout *l, int x, int y, ui_grid_id *g, unsigned *vector);
 /* Which vCPU tab is at (x, y): the index, or -1. */
@@ -414,6 +420,7 @@ typedef enum ui_cmd {
     UI_CMD_EV_CPU,     /* v: events panel: the selected vCPU only / every vCPU */
     UI_CMD_EV_KIND,    /* k: events panel: the next class of events (or all) */
     UI_CMD_EV_CHATTER, /* c: events panel: show or hide captions and console I/O */
+    UI_CMD_PRESENT,    /* p: presentation mode on or off */
 } ui_cmd;
 
 /* The key table: SDL keycode → command (and the argument of SELECT). */
@@ -529,6 +536,7 @@ typedef struct ui_options {
     bool exit_when_done;    /* --exit-when-done: close the window when the guest ends */
     unsigned vcpu;          /* --vcpu K: the vCPU shown first (default 0) */
     uint64_t max_frames;    /* --frames N: close after N frames (tests), 0 = never */
+    bool present;           /* --present: presentation mode (larger grids and captions) */
 } ui_options;
 
 /* True when SDL can open a window here. */

@@ -13,6 +13,7 @@
  *   --autorun               start running at once (demos, the benchmark)
  *   --exit-when-done        close the window when the guest ends
  *   --frames N              close the window after N frames (tests)
+ *   --present               presentation mode: larger grids and captions
  */
 #include <errno.h>
 #include <stdio.h>
@@ -64,6 +65,10 @@ static bool take_options(int *argc, char **argv)
     for (int i = 0; i < *argc; i++) {
         const char *a = argv[i];
         bool has_arg = i + 1 < *argc;
+        if (strcmp(a, "--present") == 0) {
+            options.present = true;
+            continue;
+        }
         if (strcmp(a, "--autorun") == 0 || strcmp(a, "--exit-when-done") == 0) {
             if (a[2] == 'a')
                 options.autorun = true;
@@ -156,7 +161,8 @@ int main(int argc, char **argv)
               "  --caption TEXT         a caption in large type\n"
               "  --autorun              start running at once\n"
               "  --exit-when-done       close the window when the guest ends\n"
-              "  --frames N             close the window after N frames\n",
+              "  --frames N             close the window after N frames\n"
+              "  --present              presentation mode: larger grids and captions\n",
               stdout);
     }
     return status;

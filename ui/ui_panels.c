@@ -330,6 +330,7 @@ const char *const ui_help_lines[] = {
     "s       step one instruction of the selected vCPU",
     "n / m   to the next event (any vCPU / the selected one)",
     "v k c   events: this vCPU / all, by kind, captions and console",
+    "p       presentation mode (larger grids and captions)",
     "e       run to the next VM exit",
     "+ / -   faster / slower (slow motion ... full speed)",
     "1-8     select vCPU",

@@ -56,6 +56,8 @@ ui_cmd ui_key_command(int key, int *arg)
         return UI_CMD_EV_KIND;
     case SDLK_c:
         return UI_CMD_EV_CHATTER;
+    case SDLK_p:
+        return UI_CMD_PRESENT;
     case SDLK_q:
     case SDLK_ESCAPE:
         return UI_CMD_QUIT;
@@ -192,6 +194,9 @@ void ui_session_command(ui_session *s, ui_cmd cmd, int arg)
         break;
     case UI_CMD_EV_CHATTER:
         s->view->ev_chatter = !s->view->ev_chatter;
+        break;
+    case UI_CMD_PRESENT:
+        s->view->present = !s->view->present;
         break;
     }
     set_status(s);

@@ -53,10 +53,13 @@ bool ui_display_available(void)
     return ok;
 }
 
+/* The view's starting state from the options: --caption, --present. */
 static void set_caption(ui_view *v, const ui_options *uo)
 {
     if (uo && uo->caption)
         snprintf(v->snap.caption, sizeof(v->snap.caption), "%s", uo->caption);
+    if (uo)
+        v->present = uo->present;
 }
 
 /* Runs target t (machine m, recorder rec) to --at-event N (the stop taken
