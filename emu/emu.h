@@ -407,7 +407,8 @@ typedef struct emu_run_opts {
  * hands it a ready machine; run_window runs it (emu_machine_run/step) and
  * returns the exit status. NULL front end: headless only.
  */
-struct emu_replayer; /* emu/emu_record.h */
+struct emu_replayer;       /* emu/emu_record.h */
+struct emu_compare_result; /* emu/emu_compare.h */
 
 typedef struct emu_frontend {
     bool (*display_available)(void);
@@ -415,6 +416,9 @@ typedef struct emu_frontend {
     /* `replay` without --verify or --headless: the same window over a
      * replay (with step back); returns the replayed run's status. */
     int (*replay_window)(struct emu_replayer *r, const char *trace);
+    /* `compare --chart FILE.png`: draws the comparison off screen. */
+    bool (*compare_chart)(const struct emu_compare_result *c, const char *path, char *err,
+                          size_t errlen);
 } emu_frontend;
 
 /* The command line: `apicv-emu run|replay|info|bench ...`. Returns the exit status. */

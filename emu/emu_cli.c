@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "emu/emu.h"
+#include "emu/emu_compare.h"
 #include "emu/emu_hv.h"
 #include "emu/emu_record.h"
 #include "emu/emu_scenario.h"
@@ -37,6 +38,7 @@ static void usage_main(FILE *f)
           "  replay TRACE        re-run a recorded trace; --verify checks every digest\n"
           "  trace-dump TRACE    print a trace as text\n"
           "  info                modes, CPU model, implemented features, the cost model\n"
+          "  compare             the same interrupt workload in all five modes, side by side\n"
           "  bench               guest MIPS and VM-exit round trips per second\n"
           "  --help, -h          this text (every command has its own --help)\n"
           "  --version           the emulator version\n",
@@ -322,21 +324,48 @@ static bool is_scenario_file(const char *path)
     return n == sizeof(head) - 1 && memcmp(head, EMU_SCENARIO_MAGIC, n) == 0;
 }
 
-/* Headless narration: a scenario's captions on standard error as they
- * fire (the window shows them in large type instead). */
+/* Headless narration: a scenario's captions on standard error, in cycle
+ * order (the window shows them in large type instead). The scheduler runs
+ * each CPU's turn of a round in turn, so captions fire round by round, not
+ * in cycle order across CPUs: they wait here until the clock has passed
+ * them (a new round began) and go out sorted by cycle. */
+#define NARRATION_MAX 256
 typedef struct caption_printer {
     const emu_scenario *scenario;
     FILE *out;
+    const emu_machine *m;
+    cpu_obs_event held[NARRATION_MAX]; /* sorted by cycle, then by firing */
+    unsigned nheld;
 } caption_printer;
+
+static void flush_captions(caption_printer *cp, uint64_t before)
+{
+    unsigned n = 0;
+    while (n < cp->nheld && cp->held[n].cycle < before) {
+        const cpu_obs_event *ev = &cp->held[n++];
+        const char *text = emu_scenario_caption_text(cp->scenario, (unsigned)ev->a);
+        if (text)
+            fprintf(cp->out, "[cycle %llu cpu%u] %s\n", (unsigned long long)ev->cycle, ev->cpu,
+                    text);
+    }
+    memmove(cp->held, cp->held + n, (cp->nheld - n) * sizeof(cp->held[0]));
+    cp->nheld -= n;
+}
 
 static void print_caption(void *ctx, const cpu_obs_event *ev)
 {
-    const caption_printer *cp = ctx;
+    caption_printer *cp = ctx;
     if (ev->kind != EMU_SCN_EV_CAPTION)
         return;
-    const char *text = emu_scenario_caption_text(cp->scenario, (unsigned)ev->a);
-    if (text)
-        fprintf(cp->out, "[cycle %llu cpu%u] %s\n", (unsigned long long)ev->cycle, ev->cpu, text);
+    flush_captions(cp, cp->m->now);
+    if (cp->nheld == NARRATION_MAX)
+        flush_captions(cp, UINT64_MAX);
+    unsigned i = cp->nheld++;
+    while (i > 0 && cp->held[i - 1].cycle > ev->cycle) {
+        cp->held[i] = cp->held[i - 1];
+        i--;
+    }
+    cp->held[i] = *ev;
 }
 
 /* Runs a machine to the end while recording it (emu_record_run takes the
@@ -442,9 +471,16 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
     bool progress = !opts.quiet && isatty(STDERR_FILENO);
     bool window = !rec && !headless && fe && fe->run_window && fe->display_available &&
                   fe->display_available();
-    caption_printer narration = {scenario, stderr};
+    caption_printer *narration = calloc(1, sizeof(*narration));
+    if (!narration) {
+        status = EMU_EXIT_USAGE;
+        goto out;
+    }
+    narration->scenario = scenario;
+    narration->out = stderr;
+    narration->m = &m;
     if (scenario && !window && !opts.quiet)
-        cpu_obs_subscribe(&m.obs, print_caption, &narration);
+        cpu_obs_subscribe(&m.obs, print_caption, narration);
     if (window) {
         /* The window restarts the machine from the guest image (and the
          * scenario in opts) and reports its own timing with --stats. */
@@ -476,6 +512,9 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
         }
         cpu_obs_unsubscribe(&m.obs, emu_recent_event, &recent);
     }
+    flush_captions(narration, UINT64_MAX);
+    cpu_obs_unsubscribe(&m.obs, print_caption, narration);
+    free(narration);
     /* emu_machine_stop's reasons (a failed output) come with a diagnostic;
      * a guest that exits with 2 itself has none. */
     bool output_failed = m.finished && m.exit_status == EMU_EXIT_USAGE && m.diag[0];
@@ -748,9 +787,11 @@ int emu_main(int argc, char **argv, const emu_frontend *fe)
         return trace_dump_main(argc - 1, argv + 1, &emu_trace_names);
     if (strcmp(cmd, "info") == 0)
         return cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "compare") == 0)
+        return emu_compare_main(argc - 1, argv + 1, fe);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
-    fprintf(stderr, "apicv-emu: unknown command '%s' (expected run, replay, trace-dump, info or bench; see apicv-emu --help)\n",
+    fprintf(stderr, "apicv-emu: unknown command '%s' (expected run, replay, trace-dump, info, compare or bench; see apicv-emu --help)\n",
             cmd);
     return EMU_EXIT_USAGE;
 }

@@ -2,17 +2,18 @@
  * emu_log.c — observers for people: the text event log and --stats.
  *
  * The log is one line per event of the bus, in the order they happen:
- *     cycle=1234 cpu=1 ev=apic.accept a=0x40 b=0 c=0 d=0
- * "cycle" and "cpu" say when and where, "ev" names the kind (the layer's own
- * name function: cpu., apic., vmx., emu.), a..d are the kind's fields as
- * documented beside the kind in its layer's header. Fixed keys and one
- * event per line make it easy to grep, cut and parse.
+ *     cycle=1234 cpu=1 ev=apic.accept a=0x40 b=0 c=0 d=0 | vector 40h -> IRR, ...
+ * "cycle" and "cpu" say when and where, "ev" names the kind, a..d are the
+ * kind's raw fields, and after " | " the kind's descriptor says them in
+ * words (emu_evdesc.h). Fixed keys first and one event per line make it
+ * easy to grep, cut and parse.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "emu/emu.h"
+#include "emu/emu_evdesc.h"
 #include "emu/emu_hv.h"
 #include "emu/emu_scenario.h"
 #include "vmx/vmx.h"
@@ -43,6 +44,9 @@ const char *emu_event_name(unsigned kind)
 
 const char *emu_any_event_name(unsigned kind)
 {
+    const emu_evdesc *d = emu_event_desc(kind);
+    if (d)
+        return d->name;
     if (kind >= CPU_OBS_RANGE_EMU) {
         /* The machine, the hypervisor and the scenario runtime share the
          * range in disjoint blocks (emu.h, emu_hv.h, emu_scenario.h). */
@@ -68,15 +72,19 @@ void emu_log_format(const cpu_obs_event *ev, char *buf, size_t len)
         snprintf(unknown, sizeof(unknown), "kind.%#x", ev->kind);
         name = unknown;
     }
-    snprintf(buf, len, "cycle=%" PRIu64 " cpu=%u ev=%s a=%#" PRIx64 " b=%#" PRIx64 " c=%#" PRIx64
-                       " d=%#" PRIx64,
-             ev->cycle, ev->cpu, name, ev->a, ev->b, ev->c, ev->d);
+    int n = snprintf(buf, len, "cycle=%" PRIu64 " cpu=%u ev=%s a=%#" PRIx64 " b=%#" PRIx64
+                               " c=%#" PRIx64 " d=%#" PRIx64,
+                     ev->cycle, ev->cpu, name, ev->a, ev->b, ev->c, ev->d);
+    if (n > 0 && (size_t)n + 4 < len && emu_event_desc(ev->kind)) {
+        memcpy(buf + n, " | ", 4);
+        emu_event_describe(ev, buf + n + 3, len - (size_t)n - 3);
+    }
 }
 
 void emu_log_event(void *ctx, const cpu_obs_event *ev)
 {
     emu_log *log = ctx;
-    char line[256];
+    char line[384];
     emu_log_format(ev, line, sizeof(line));
     fputs(line, log->f);
     fputc('\n', log->f);
@@ -94,9 +102,15 @@ void emu_log_event(void *ctx, const cpu_obs_event *ev)
 void emu_print_stats(FILE *f, const emu_machine *m, double secs)
 {
     uint64_t insns = emu_machine_insns(m);
-    fprintf(f, "stats: mode %s, %u cpu(s), %" PRIu64 " cycles, %" PRIu64
+    /* The run's length is the furthest CPU's clock (what the vCPUs show);
+     * the global clock stops at the round where the run ended. */
+    uint64_t cycles = m->now;
+    for (unsigned k = 0; k < m->cfg.ncpus; k++)
+        if (m->cpu[k].cycles > cycles)
+            cycles = m->cpu[k].cycles;
+    fprintf(f, "stats: mode %s, %u cpu(s), %" PRIu64 " cycles (global clock %" PRIu64 "), %" PRIu64
                " instructions, %.3f s, %.1f MIPS\n",
-            emu_mode_name(m->cfg.mode), m->cfg.ncpus, m->now, insns, secs,
+            emu_mode_name(m->cfg.mode), m->cfg.ncpus, cycles, m->now, insns, secs,
             secs > 0 ? (double)insns / secs / 1e6 : 0.0);
     for (unsigned k = 0; k < m->cfg.ncpus; k++) {
         const cpu_t *c = &m->cpu[k];
@@ -104,19 +118,28 @@ void emu_print_stats(FILE *f, const emu_machine *m, double secs)
                    " unimplemented, %" PRIu64 " APIC timer expirations\n",
                 k, c->cycles, c->insns, c->unimplemented_count, m->apic[k].timer_fired);
     }
-    /* Interrupts per delivery path: natively every interrupt comes from the
-     * CPU's local APIC; under the hypervisor its own paths add columns. */
+    /* Interrupts per delivery path, as the guest took them: natively from
+     * the CPU's local APIC (and NMIs); under the hypervisor injected at VM
+     * entry (external interrupts, NMIs: "vnmi") or delivered by
+     * virtual-interrupt delivery (SDM 30.2.2: "vid", whatever put the
+     * vector in VIRR: the hypervisor, posted-interrupt processing,
+     * self-IPI virtualization); "posted" counts the interrupts the
+     * hypervisor routed through a posted-interrupt descriptor. */
+    const emu_hv *hv = m->cfg.mode != EMU_MODE_NATIVE ? m->hv : NULL;
     fprintf(f, "stats: interrupts delivered per path:\n");
     fprintf(f, "stats:   %-6s %12s %12s", "cpu", "apic", "nmi");
-    unsigned np = m->hv_ops && m->hv_ops->delivered ? m->hv_ops->npaths : 0;
-    for (unsigned p = 0; p < np; p++)
-        fprintf(f, " %12s", m->hv_ops->path_names[p]);
+    if (hv)
+        fprintf(f, " %12s %12s %12s %12s", "injection", "vid", "vnmi", "posted");
     fputc('\n', f);
     for (unsigned k = 0; k < m->cfg.ncpus; k++) {
         fprintf(f, "stats:   cpu%-3u %12" PRIu64 " %12" PRIu64, k, m->stats.intr_apic[k],
                 m->stats.nmi[k]);
-        for (unsigned p = 0; p < np; p++)
-            fprintf(f, " %12" PRIu64, m->hv_ops->delivered(m, k, p));
+        if (hv && k < hv->ncpus) {
+            const vmx_vcpu *v = &hv->vcpu[k].vmx;
+            fprintf(f, " %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64, v->injected_ext,
+                    v->vid_delivered, v->injected_nmi,
+                    emu_hv_delivered(hv, k, EMU_HV_PATH_POSTED));
+        }
         fputc('\n', f);
     }
     if (m->hv_ops)
@@ -151,7 +174,8 @@ void emu_print_stats(FILE *f, const emu_machine *m, double secs)
             any += m->hv_ops->exit_count(m, k, reason);
         if (!any)
             continue;
-        fprintf(f, "stats:   reason %2u:", reason);
+        char name[64];
+        fprintf(f, "stats:   reason %-28s:", emu_exit_reason_text(reason, name, sizeof(name)));
         for (unsigned k = 0; k < m->cfg.ncpus; k++)
             fprintf(f, " vcpu%u=%" PRIu64, k, m->hv_ops->exit_count(m, k, reason));
         fputc('\n', f);

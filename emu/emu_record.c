@@ -962,14 +962,17 @@ int emu_replay_cli(int argc, char **argv, const emu_frontend *fe)
         else if (strcmp(argv[k], "--headless") == 0)
             headless = true;
         else if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
-            printf("usage: apicv-emu replay [--verify] [--headless] TRACE\n\n"
+            printf("usage: apicv-emu replay [--verify] [--headless] TRACE\n"
+                   "       apicv-emu replay --screenshot FILE.png [--at-event N | --at CYCLE] TRACE\n\n"
                    "Re-runs a trace recorded with `apicv-emu run --record TRACE`: the guest image,\n"
                    "options, cost model and scenario from its header, its recorded inputs.\n"
                    "--verify checks every event and every periodic digest against the recording\n"
                    "and stops at the first divergence, naming the cycle, the CPU and the state\n"
                    "that differs. Exit status: the replayed run's, 2 for a bad trace, 5 when the\n"
                    "replay diverged. Without --verify the replay opens in the window when a\n"
-                   "display exists (step back with b); --headless never opens it.\n");
+                   "display exists (step back with b); --headless never opens it.\n"
+                   "--screenshot renders the window off screen at the N-th event (the state\n"
+                   "right after it) or at a cycle, as run --screenshot does.\n");
             return 0;
         } else if (argv[k][0] == '-') {
             fprintf(stderr, "apicv-emu replay: unknown option '%s' (see apicv-emu replay --help)\n", argv[k]);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "emu/emu_hv.h"
+#include "emu/emu_evdesc.h"
 #include "emu/emu_scenario.h"
 
 enum { ITEM_STIM, ITEM_CAP, ITEM_EXP, ITEM_INPUT };
@@ -374,7 +375,11 @@ static void describe(const emu_expect *e, char *buf, size_t len)
     }
     if (e->cpu >= 0)
         snprintf(sel + strlen(sel), sizeof(sel) - strlen(sel), " cpu=%d", e->cpu);
-    if (e->has_a)
+    if (e->has_a && e->what == EMU_EXPECT_EXITS) {
+        char r[64];
+        snprintf(sel + strlen(sel), sizeof(sel) - strlen(sel), " reason=%s",
+                 emu_exit_reason_text((unsigned)e->a, r, sizeof(r)));
+    } else if (e->has_a)
         snprintf(sel + strlen(sel), sizeof(sel) - strlen(sel), " %s=%#llx",
                  e->what == EMU_EXPECT_DELIVERED ? "vector" : e->what == EMU_EXPECT_EXITS ? "reason"
                  : e->what == EMU_EXPECT_EVENTS ? "a" : "offset",

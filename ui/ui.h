@@ -87,6 +87,13 @@ typedef struct ui_cpu_snap {
     uint16_t notify_vector; /* VMCS posted-interrupt notification vector */
     uint32_t last_exit;     /* VMCS exit reason */
     uint64_t entries, exits;
+    /* Emulated and tpr-shadow modes: no virtual interrupts, so the VIRR and
+     * VISR grids show the hypervisor's software APIC (its IRR and ISR, TPR
+     * in vtpr, PPR in vppr), labelled as such. */
+    bool sw_apic;
+    /* The hypervisor's view of the vCPU: taken off its CPU (DESCHEDULE,
+     * posted mode sets SN meanwhile), or asleep after an HLT exit. */
+    bool descheduled, blocked;
 } ui_cpu_snap;
 
 /* One event as the window keeps it (a copy of cpu_obs_event). */
@@ -146,11 +153,27 @@ ui_event_class ui_event_classify(unsigned kind);
 const char *ui_event_name(unsigned kind);
 
 #define UI_RING_EVENTS 256
+/* The most event stops kept from one instruction boundary. */
+#define UI_MAX_STOPS 512
+
+/* Takes the snapshot of the machine as it is (called by the recorder from
+ * inside the machine, at an event: read-only). */
+typedef void (*ui_capture_fn)(void *ctx, ui_snapshot *s);
 
 /* Subscribed to the machine's bus (cpu_obs_subscribe(&m->obs,
  * ui_recorder_event, rec)): keeps recent events, timeline marks and the
  * console. It can also pause the machine on an event kind (run to the next
- * event / exit): when pause_mask matches, it calls emu_machine_pause. */
+ * event / exit): when the pause condition matches, it calls
+ * emu_machine_pause.
+ *
+ * Every event is a stop (docs/architecture.md): the machine can only stop
+ * at an instruction boundary, and one boundary can hold many events
+ * (posted-interrupt processing and virtual-interrupt delivery, a VM exit,
+ * the hypervisor's work and the next entry). So from the event where the
+ * pause condition matched until the machine stops, the recorder takes a
+ * snapshot at every event, from inside the machine (capture): the state
+ * after that event and nothing later. The window then shows those
+ * snapshots one event at a time before it runs the machine again. */
 typedef struct ui_recorder {
     emu_machine *m; /* for emu_machine_pause; NULL in tests */
     ui_event ring[UI_RING_EVENTS];
@@ -160,13 +183,37 @@ typedef struct ui_recorder {
     char console[UI_CONSOLE_BYTES];
     unsigned console_len;
     uint32_t pause_classes; /* bit per ui_event_class: pause when seen */
-    bool pause_apic_vmx;    /* pause on any apic/ or vmx/ event */
+    bool pause_apic_vmx;    /* pause on any event but chatter (emu_event_is_chatter) */
+    int pause_cpu;          /* with the two above: only this CPU's events (-1: any) */
     uint64_t pause_at_total; /* pause when total reaches this (0: off) */
     bool hit;               /* a pause condition matched */
+
+    /* Event stops (see above); capture NULL: none are taken. */
+    ui_capture_fn capture;
+    void *capture_ctx;
+    ui_snapshot *stops; /* stops[0] is the event that matched */
+    unsigned nstops, stops_cap;
+    int cur_stop;       /* the stop on screen, -1: the machine as it is */
+    bool capturing;     /* between a match and the machine's stop */
+    uint64_t stops_lost; /* stops beyond UI_MAX_STOPS (not shown one by one) */
 } ui_recorder;
 
 void ui_recorder_init(ui_recorder *r, emu_machine *m);
+/* Frees the stops and initialises again (a restart, a seek). */
+void ui_recorder_reset(ui_recorder *r, emu_machine *m);
+void ui_recorder_free(ui_recorder *r);
 void ui_recorder_event(void *ctx, const cpu_obs_event *ev);
+/* True when ev matches the armed pause condition (ignoring pause_at_total). */
+bool ui_recorder_matches(const ui_recorder *r, const cpu_obs_event *ev);
+/* The machine is about to move: the stops of the last boundary go. */
+void ui_recorder_forget_stops(ui_recorder *r);
+/* The machine stopped: no more stops are taken. */
+void ui_recorder_stopped(ui_recorder *r);
+/* Moves to the next kept stop that matches the armed condition; false
+ * (and the stops forgotten) when none does: the machine must run. */
+bool ui_recorder_next_stop(ui_recorder *r);
+/* The stop on screen, or NULL. */
+const ui_snapshot *ui_recorder_current_stop(const ui_recorder *r);
 
 /* Where a vCPU's virtual-APIC state lives: the hypervisor's vmx_vcpu for
  * CPU k, or NULL (native mode, or a hypervisor that does not say). */
@@ -229,6 +276,16 @@ typedef struct ui_view {
     char info[256]; /* what the clicked cell is */
 
     char status[128]; /* the session's state line ("paused", "running at full speed") */
+
+    /* The events panel's filter: only the selected vCPU's events, only one
+     * class (UI_EVC_COUNT = every class), and whether captions, console
+     * bytes and console I/O exits show (hidden by default). */
+    bool ev_sel_only;
+    unsigned ev_class;
+    bool ev_chatter;
+    /* Presentation mode (key p, --present): larger type, grids and
+     * caption for a lecture hall; the registers, code and VMCS panels go. */
+    bool present;
     uint64_t flash_until; /* view clock when the last flash ends (nothing to redraw after) */
 
     /* Disassembly of the selected CPU around RIP (made when a snapshot
@@ -246,6 +303,8 @@ void ui_view_init(ui_view *v);
 /* A new snapshot: cells that differ from the previous one start flashing
  * and remember the cycle and the event that changed them. */
 void ui_view_accept(ui_view *v, const ui_snapshot *s);
+/* True when the events panel shows event e under v's filter. */
+bool ui_view_event_shown(const ui_view *v, const ui_event *e);
 /* Selects vCPU k (ignored beyond the snapshot's CPUs). */
 void ui_view_select(ui_view *v, unsigned k);
 /* Fills v->info for the cell (grid g, vector) of the selected CPU. */
@@ -273,6 +332,9 @@ typedef struct ui_layout {
 /* Lays out a window of w x h pixels (any size: small windows get small
  * text, a projector gets large text). */
 void ui_layout_compute(ui_layout *l, int w, int h, int cw, int ch);
+/* The same, in presentation mode when present: taller grids, no
+ * registers, code or VMCS panels (their rectangles are empty). */
+void ui_layout_compute_mode(ui_layout *l, int w, int h, int cw, int ch, bool present);
 /* Which grid cell is at (x, y): true with *g and *vector. */
 bool ui_layout_hit_grid(const ui_layout *l, int x, int y, ui_grid_id *g, unsigned *vector);
 /* Which vCPU tab is at (x, y): the index, or -1. */
@@ -345,7 +407,8 @@ typedef enum ui_cmd {
     UI_CMD_NONE,
     UI_CMD_RUN_PAUSE,  /* space */
     UI_CMD_STEP,       /* s: one instruction of the selected CPU */
-    UI_CMD_NEXT_EVENT, /* n: to the next apic/ or vmx/ event */
+    UI_CMD_NEXT_EVENT, /* n: to the next event of any vCPU (not chatter) */
+    UI_CMD_NEXT_EVENT_CPU, /* m: to the next event of the selected vCPU */
     UI_CMD_NEXT_EXIT,  /* e: to the next VM exit */
     UI_CMD_FASTER,     /* + */
     UI_CMD_SLOWER,     /* - */
@@ -354,6 +417,10 @@ typedef enum ui_cmd {
     UI_CMD_HELP,       /* h */
     UI_CMD_STEP_BACK,  /* b: replay only */
     UI_CMD_QUIT,       /* q, Escape */
+    UI_CMD_EV_CPU,     /* v: events panel: the selected vCPU only / every vCPU */
+    UI_CMD_EV_KIND,    /* k: events panel: the next class of events (or all) */
+    UI_CMD_EV_CHATTER, /* c: events panel: show or hide captions and console I/O */
+    UI_CMD_PRESENT,    /* p: presentation mode on or off */
 } ui_cmd;
 
 /* The key table: SDL keycode → command (and the argument of SELECT). */
@@ -371,9 +438,12 @@ typedef struct ui_target {
      * armed by run_until; returns true when the run is over. */
     bool (*run)(void *ctx, uint64_t cycles);
     /* Arms a pause condition for the following run calls: classes is a
-     * bit mask of ui_event_class, apic_vmx = any apic/ or vmx/ event
-     * (0, false disarms). */
-    void (*run_until)(void *ctx, uint32_t classes, bool apic_vmx);
+     * bit mask of ui_event_class, any = any event but chatter, cpu = only
+     * that CPU's (-1: any CPU) (0, false disarms). */
+    void (*run_until)(void *ctx, uint32_t classes, bool any, int cpu);
+    /* Shows the next event stop the last boundary kept that matches the
+     * armed condition; false when there is none (then run). May be NULL. */
+    bool (*next_stop)(void *ctx);
     /* True once when the armed condition has hit (and disarms it). */
     bool (*hit)(void *ctx);
     bool (*restart)(void *ctx, char *err, size_t errlen);
@@ -384,7 +454,7 @@ typedef struct ui_target {
 typedef enum ui_run_state {
     UI_PAUSED,
     UI_RUNNING,       /* free run at the chosen speed */
-    UI_TO_EVENT,      /* running until an apic/vmx event */
+    UI_TO_EVENT,      /* running until the next event */
     UI_TO_EXIT,       /* running until a VM exit */
 } ui_run_state;
 
@@ -427,6 +497,9 @@ typedef struct ui_machine_target {
 } ui_machine_target;
 
 /* Subscribes rec to m's bus and fills t. */
+/* s becomes the event stop `stop` (keeping s's caption when the stop has
+ * none, and its sequence number going up). */
+void ui_snapshot_from_stop(ui_snapshot *s, const ui_snapshot *stop);
 /* Puts the scenario's current caption (if it has shown one) into s. */
 void ui_snapshot_scenario_caption(ui_snapshot *s, const struct emu_scenario *scn);
 void ui_machine_target_init(ui_machine_target *mt, emu_machine *m, const char *guest,
@@ -463,6 +536,7 @@ typedef struct ui_options {
     bool exit_when_done;    /* --exit-when-done: close the window when the guest ends */
     unsigned vcpu;          /* --vcpu K: the vCPU shown first (default 0) */
     uint64_t max_frames;    /* --frames N: close after N frames (tests), 0 = never */
+    bool present;           /* --present: presentation mode (larger grids and captions) */
 } ui_options;
 
 /* True when SDL can open a window here. */
@@ -473,6 +547,10 @@ int ui_run_window(emu_machine *m, const char *guest, const emu_run_opts *opts,
 /* The window over a replay (for `apicv-emu replay`): the same keys, with
  * step back. Returns the replayed run's exit status (0 when closed early). */
 int ui_replay_window(struct emu_replayer *r, const ui_options *uo);
+/* `compare --chart FILE.png`: the comparison drawn off screen (ui_chart.c). */
+struct emu_compare_result;
+bool ui_compare_chart(const struct emu_compare_result *c, const char *path, char *err,
+                      size_t errlen);
 /* Headless: runs m to --at/--at-event (or to the end), saves the PNG. */
 int ui_screenshot(emu_machine *m, const char *guest, const ui_options *uo);
 

@@ -338,10 +338,12 @@ uint32_t ui_class_rgb(ui_event_class c)
     return (unsigned)c < UI_EVC_COUNT ? rgb[c] : rgb[0];
 }
 
-/* Text sizes for a window: about 48 lines high and 130 columns wide. */
-static void font_sizes(int w, int h, int *text_px, int *big_px)
+/* Text sizes for a window: about 48 lines high and 130 columns wide (36
+ * and 100 when presenting: larger type for a lecture hall). */
+static void font_sizes(int w, int h, bool present, int *text_px, int *big_px)
 {
-    int px = h / 48 < w / 130 ? h / 48 : w / 130;
+    int lines = present ? 36 : 48, cols = present ? 100 : 130;
+    int px = h / lines < w / cols ? h / lines : w / cols;
     if (px < 8)
         px = 8;
     if (px > 40)
@@ -362,13 +364,16 @@ static void draw_panel(ui_gfx *g, const ui_view *v, const ui_layout *l, int p)
         ui_draw_top(g, v, l);
         break;
     case UI_PANEL_REGS:
-        ui_draw_regs(g, v, &l->regs);
+        if (l->regs.w > 0)
+            ui_draw_regs(g, v, &l->regs);
         break;
     case UI_PANEL_DISASM:
-        ui_draw_disasm(g, v, &l->disasm);
+        if (l->disasm.w > 0)
+            ui_draw_disasm(g, v, &l->disasm);
         break;
     case UI_PANEL_CTLS:
-        ui_draw_controls(g, v, &l->ctls);
+        if (l->ctls.w > 0)
+            ui_draw_controls(g, v, &l->ctls);
         break;
     case UI_PANEL_EVENTS:
         ui_draw_events(g, v, &l->events);
@@ -409,9 +414,9 @@ int ui_render_update(ui_gfx *g, ui_view *v, int w, int h, ui_layout *l,
                      ui_rect dirty[UI_MAX_DIRTY])
 {
     int text_px, big_px;
-    font_sizes(w, h, &text_px, &big_px);
+    font_sizes(w, h, v->present, &text_px, &big_px);
     ui_gfx_set_size(g, text_px, big_px);
-    ui_layout_compute(l, w, h, g->cw[UI_FONT_TEXT], g->ch[UI_FONT_TEXT]);
+    ui_layout_compute_mode(l, w, h, g->cw[UI_FONT_TEXT], g->ch[UI_FONT_TEXT], v->present);
     l->font_px = text_px;
     l->big_px = big_px;
     if (g->vw != w || g->vh != h)

@@ -20,10 +20,16 @@ static void grid_title(const ui_cpu_snap *c, ui_grid_id id, char *buf, size_t le
 {
     switch (id) {
     case UI_GRID_VIRR:
-        snprintf(buf, len, "RVI=%02X VTPR=%02X", c->rvi, c->vtpr);
+        if (c->sw_apic)
+            snprintf(buf, len, "host's APIC: TPR=%02X", c->vtpr);
+        else
+            snprintf(buf, len, "RVI=%02X VTPR=%02X", c->rvi, c->vtpr);
         break;
     case UI_GRID_VISR:
-        snprintf(buf, len, "SVI=%02X VPPR=%02X", c->svi, c->vppr);
+        if (c->sw_apic)
+            snprintf(buf, len, "host's APIC: PPR=%02X", c->vppr);
+        else
+            snprintf(buf, len, "SVI=%02X VPPR=%02X", c->svi, c->vppr);
         break;
     case UI_GRID_PIR:
         snprintf(buf, len, "ON=%u SN=%u NV=%02X NDST=%X", c->on, c->sn, c->pi_nv,
@@ -56,7 +62,14 @@ void ui_draw_grid(ui_gfx *g, const ui_view *v, const ui_layout *l, ui_grid_id id
     char title[64];
 
     /* Name and values above, column digits under them, class digits left. */
-    ui_text(g, UI_FONT_TEXT, r->x - 2 * cw, r->y - 3 * ch, lit_rgb[id], ui_grid_name(id));
+    /* Before APIC virtualization the hypervisor's software APIC stands
+     * where VIRR and VISR would be. */
+    const char *name = ui_grid_name(id);
+    if (c->sw_apic && id == UI_GRID_VIRR)
+        name = "IRR (software)";
+    else if (c->sw_apic && id == UI_GRID_VISR)
+        name = "ISR (software)";
+    ui_text(g, UI_FONT_TEXT, r->x - 2 * cw, r->y - 3 * ch, lit_rgb[id], name);
     if (!absent) {
         grid_title(c, id, title, sizeof(title));
         ui_text(g, UI_FONT_TEXT, r->x - 2 * cw, r->y - 2 * ch, UI_RGB_TEXT, title);

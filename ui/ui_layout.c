@@ -17,6 +17,11 @@ static ui_rect rect(int x, int y, int w, int h)
 
 void ui_layout_compute(ui_layout *l, int w, int h, int cw, int ch)
 {
+    ui_layout_compute_mode(l, w, h, cw, ch, false);
+}
+
+void ui_layout_compute_mode(ui_layout *l, int w, int h, int cw, int ch, bool present)
+{
     int m = cw > 4 ? cw / 2 : 2; /* margin */
     l->w = w;
     l->h = h;
@@ -33,7 +38,7 @@ void ui_layout_compute(ui_layout *l, int w, int h, int cw, int ch)
     int grid_top = l->top.h + m + 3 * ch;
     int per_grid_extra = 3 * cw + m;
     int cell_w = (w - m - UI_GRID_COUNT * per_grid_extra) / (UI_GRID_COUNT * 16);
-    int cell_h = (h * 40 / 100 - 3 * ch) / 16;
+    int cell_h = (h * (present ? 52 : 40) / 100 - 3 * ch) / 16;
     int cell = cell_w < cell_h ? cell_w : cell_h;
     if (cell < 2)
         cell = 2;
@@ -46,8 +51,8 @@ void ui_layout_compute(ui_layout *l, int w, int h, int cw, int ch)
     }
     int y = grid_top + 16 * cell + ch / 2 + m;
 
-    /* Middle band: registers | disassembly | controls. */
-    int band_h = 13 * ch;
+    /* Middle band: registers | disassembly | controls (none when presenting). */
+    int band_h = present ? 0 : 13 * ch;
     int regs_w = 44 * cw, dis_w = 48 * cw;
     int ctl_w = w - 2 * m - regs_w - dis_w - 2 * m;
     if (ctl_w < 20 * cw) {
@@ -59,10 +64,14 @@ void ui_layout_compute(ui_layout *l, int w, int h, int cw, int ch)
     l->regs = rect(m, y, regs_w, band_h);
     l->disasm = rect(m + regs_w + m, y, dis_w, band_h);
     l->ctls = rect(m + regs_w + m + dis_w + m, y, ctl_w, band_h);
-    y += band_h + m;
+    if (present) {
+        l->regs = l->disasm = l->ctls = rect(0, 0, 0, 0);
+    } else {
+        y += band_h + m;
+    }
 
     /* Bottom: caption (big type), timeline, then events | console fill the rest. */
-    int cap_h = 2 * ch + ch / 2;
+    int cap_h = present ? 5 * ch : 2 * ch + ch / 2; /* presenting: two lines of large type */
     int tl_h = 2 * ch;
     l->caption = rect(m, h - m - cap_h, w - 2 * m, cap_h);
     l->timeline = rect(m, l->caption.y - m - tl_h, w - 2 * m, tl_h);

@@ -13,6 +13,7 @@
  *   --autorun               start running at once (demos, the benchmark)
  *   --exit-when-done        close the window when the guest ends
  *   --frames N              close the window after N frames (tests)
+ *   --present               presentation mode: larger grids and captions
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -88,6 +89,10 @@ static bool take_options(int *argc, char **argv)
     for (int i = 0; i < *argc; i++) {
         const char *a = argv[i];
         bool has_arg = i + 1 < *argc;
+        if (strcmp(a, "--present") == 0) {
+            options.present = true;
+            continue;
+        }
         if (strcmp(a, "--autorun") == 0 || strcmp(a, "--exit-when-done") == 0) {
             if (a[2] == 'a')
                 options.autorun = true;
@@ -165,7 +170,8 @@ static bool wants_run_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    static const emu_frontend frontend = {display_available, run_window, replay_window};
+    static const emu_frontend frontend = {display_available, run_window, replay_window,
+                                               ui_compare_chart};
     if (!take_options(&argc, argv))
         return EMU_EXIT_USAGE;
     bool help = wants_run_help(argc, argv);
@@ -181,7 +187,8 @@ int main(int argc, char **argv)
               "  --caption TEXT         a caption in large type\n"
               "  --autorun              start running at once\n"
               "  --exit-when-done       close the window when the guest ends\n"
-              "  --frames N             close the window after N frames\n",
+              "  --frames N             close the window after N frames\n"
+              "  --present              presentation mode: larger grids and captions\n",
               stdout);
     }
     return status;

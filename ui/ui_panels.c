@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "emu/emu_evdesc.h"
 #include "ui/ui_internal.h"
 #include "vmx/vmx.h"
 
@@ -45,9 +46,15 @@ void ui_draw_regs(ui_gfx *g, const ui_view *v, const ui_rect *r)
     };
     const ui_cpu_snap *c = &v->snap.cpu[v->sel];
     char title[96];
-    snprintf(title, sizeof(title), "vCPU %u  %s  %s", v->sel,
-             where_names[c->where < 3 ? c->where : 0],
-             c->halted ? "HLT" : "active");
+    /* A vCPU the host took off its CPU runs nowhere: say so rather than
+     * "root active"; one asleep after an HLT exit waits in the host. */
+    if (c->descheduled)
+        snprintf(title, sizeof(title), "vCPU %u  descheduled (off its CPU)", v->sel);
+    else if (c->blocked)
+        snprintf(title, sizeof(title), "vCPU %u  blocked in the host after HLT", v->sel);
+    else
+        snprintf(title, sizeof(title), "vCPU %u  %s  %s", v->sel,
+                 where_names[c->where < 3 ? c->where : 0], c->halted ? "HLT" : "active");
     int y = ui_panel(g, r, title);
     int cw = g->cw[UI_FONT_TEXT], ch = g->ch[UI_FONT_TEXT];
     int x = r->x + cw / 2;
@@ -155,22 +162,31 @@ void ui_draw_controls(ui_gfx *g, const ui_view *v, const ui_rect *r)
 void ui_draw_events(ui_gfx *g, const ui_view *v, const ui_rect *r)
 {
     const ui_snapshot *s = &v->snap;
-    char title[64];
-    snprintf(title, sizeof(title), "events (%llu)", (unsigned long long)s->ev_total);
+    static const char *const cls[UI_EVC_COUNT + 1] = {"other", "exits", "entries", "deliveries",
+                                                      "EOIs", "posting", "APIC", "all"};
+    char title[128];
+    snprintf(title, sizeof(title), "events (%llu)  [v] %s  [k] %s  [c] %s",
+             (unsigned long long)s->ev_total, v->ev_sel_only ? "this vCPU" : "all vCPUs",
+             cls[v->ev_class < UI_EVC_COUNT ? v->ev_class : UI_EVC_COUNT],
+             v->ev_chatter ? "console shown" : "console hidden");
     int y = ui_panel(g, r, title);
     int cw = g->cw[UI_FONT_TEXT], ch = g->ch[UI_FONT_TEXT];
     int rows = (r->y + r->h - y) / ch;
     if (rows <= 0)
         return;
-    unsigned first = s->nev > (unsigned)rows ? s->nev - (unsigned)rows : 0;
+    /* The newest `rows` events that pass the filter, oldest first. */
+    unsigned shown[UI_SNAP_EVENTS], n = 0;
+    for (unsigned i = s->nev; i-- > 0 && n < (unsigned)rows;)
+        if (ui_view_event_shown(v, &s->ev[i]))
+            shown[n++] = i;
     int maxc = (r->w - cw) / cw;
-    for (unsigned i = first; i < s->nev; i++, y += ch) {
-        const ui_event *e = &s->ev[i];
-        const char *name = ui_event_name(e->kind);
-        char line[160];
-        snprintf(line, sizeof(line), "%12llu cpu%u %-22s a=%llx b=%llx d=%llx",
-                 (unsigned long long)e->cycle, e->cpu, name, (unsigned long long)e->a,
-                 (unsigned long long)e->b, (unsigned long long)e->d);
+    for (unsigned j = n; j-- > 0; y += ch) {
+        const ui_event *e = &s->ev[shown[j]];
+        const emu_evdesc *d = emu_event_desc(e->kind);
+        char words[192], line[256];
+        emu_event_describe(e, words, sizeof(words));
+        snprintf(line, sizeof(line), "%10llu cpu%u %-20s %s", (unsigned long long)e->cycle, e->cpu,
+                 d ? d->name : ui_event_name(e->kind), words);
         if (maxc > 0 && (int)strlen(line) > maxc)
             line[maxc] = 0;
         ui_text(g, UI_FONT_TEXT, r->x + cw / 2, y, ui_class_rgb(ui_event_classify(e->kind)), line);
@@ -245,14 +261,66 @@ void ui_draw_console(ui_gfx *g, const ui_view *v, const ui_rect *r)
         ui_text(g, UI_FONT_TEXT, r->x + cw / 2, y, UI_RGB_TEXT, lines[i % MAXL]);
 }
 
+/* Splits text into lines of at most `cols` characters at spaces (a word
+ * longer than a line is split); returns the number of lines, and fills
+ * starts/lens when given room for them. */
+static unsigned wrap(const char *text, unsigned cols, unsigned max, unsigned *starts,
+                     unsigned *lens)
+{
+    unsigned n = 0, i = 0, len = (unsigned)strlen(text);
+    if (cols == 0)
+        return UINT32_MAX;
+    while (i < len) {
+        while (i < len && text[i] == ' ')
+            i++;
+        if (i >= len)
+            break;
+        unsigned end = i + cols < len ? i + cols : len;
+        if (end < len) {
+            unsigned sp = end;
+            while (sp > i && text[sp] != ' ')
+                sp--;
+            if (sp > i)
+                end = sp;
+        }
+        if (n < max) {
+            starts[n] = i;
+            lens[n] = end - i;
+        }
+        n++;
+        i = end;
+    }
+    return n;
+}
+
 void ui_draw_caption(ui_gfx *g, const ui_view *v, const ui_rect *r)
 {
     if (!v->snap.caption[0] && !v->info[0])
         return;
     ui_fill(g, r->x, r->y, r->w, r->h, UI_RGB_PANEL);
-    if (v->snap.caption[0])
-        ui_text(g, UI_FONT_BIG, r->x + g->cw[UI_FONT_BIG] / 2, r->y, 0xffffff, v->snap.caption);
-    else
+    if (v->snap.caption[0]) {
+        /* Never cut: the large type when the caption fits on the lines the
+         * panel holds, else the text type, wrapped at spaces. */
+        enum { MAXL = 64 };
+        unsigned starts[MAXL], lens[MAXL];
+        static const int fonts[2] = {UI_FONT_BIG, UI_FONT_TEXT};
+        for (unsigned f = 0; f < 2; f++) {
+            int font = fonts[f], cw = g->cw[font], ch = g->ch[font];
+            unsigned cols = cw > 0 ? (unsigned)((r->w - cw) / cw) : 0;
+            unsigned rows = ch > 0 ? (unsigned)(r->h / ch) : 0;
+            if (rows == 0)
+                rows = 1;
+            unsigned n = wrap(v->snap.caption, cols, MAXL, starts, lens);
+            if (n > rows && f == 0)
+                continue;
+            for (unsigned i = 0; i < n && i < MAXL; i++) {
+                char line[sizeof(v->snap.caption)];
+                snprintf(line, sizeof(line), "%.*s", (int)lens[i], v->snap.caption + starts[i]);
+                ui_text(g, font, r->x + cw / 2, r->y + (int)i * ch, 0xffffff, line);
+            }
+            break;
+        }
+    } else
         ui_text(g, UI_FONT_TEXT, r->x + g->cw[UI_FONT_TEXT] / 2, r->y + g->ch[UI_FONT_TEXT] / 2,
                 0xffffff, v->info);
 }
@@ -260,7 +328,9 @@ void ui_draw_caption(ui_gfx *g, const ui_view *v, const ui_rect *r)
 const char *const ui_help_lines[] = {
     "space   run / pause",
     "s       step one instruction of the selected vCPU",
-    "n       run to the next APIC or VMX event",
+    "n / m   to the next event (any vCPU / the selected one)",
+    "v k c   events: this vCPU / all, by kind, captions and console",
+    "p       presentation mode (larger grids and captions)",
     "e       run to the next VM exit",
     "+ / -   faster / slower (slow motion ... full speed)",
     "1-8     select vCPU",

@@ -19,24 +19,36 @@ static cpu_stop rt_step(void *ctx, unsigned cpu, uint64_t n)
     ui_replay_target *rt = ctx;
     (void)cpu;
     (void)n;
+    ui_recorder_forget_stops(&rt->rec);
     if (rt->m->finished)
         return CPU_STOP_NONE;
     emu_replay_run(rt->r, rt->m->now + 1);
+    ui_recorder_stopped(&rt->rec);
     return CPU_STOP_CYCLES;
 }
 
 static bool rt_run(void *ctx, uint64_t cycles)
 {
     ui_replay_target *rt = ctx;
-    return emu_replay_run(rt->r, rt->m->now + cycles);
+    ui_recorder_forget_stops(&rt->rec);
+    bool done = emu_replay_run(rt->r, rt->m->now + cycles);
+    ui_recorder_stopped(&rt->rec);
+    return done;
 }
 
-static void rt_run_until(void *ctx, uint32_t classes, bool apic_vmx)
+static void rt_run_until(void *ctx, uint32_t classes, bool any, int cpu)
 {
     ui_replay_target *rt = ctx;
     rt->rec.pause_classes = classes;
-    rt->rec.pause_apic_vmx = apic_vmx;
+    rt->rec.pause_apic_vmx = any;
+    rt->rec.pause_cpu = cpu;
     rt->rec.hit = false;
+}
+
+static bool rt_next_stop(void *ctx)
+{
+    ui_replay_target *rt = ctx;
+    return ui_recorder_next_stop(&rt->rec);
 }
 
 static bool rt_hit(void *ctx)
@@ -47,17 +59,17 @@ static bool rt_hit(void *ctx)
     rt->rec.hit = false;
     rt->rec.pause_classes = 0;
     rt->rec.pause_apic_vmx = false;
+    rt->rec.pause_cpu = -1;
     return true;
 }
 
-/* Goes to `cycle`; the events the window remembers are from a future that
- * is no longer on screen, so they are forgotten. */
+/* Goes to `cycle`. The events the window remembers are from a future that
+ * is no longer on screen, so they are forgotten first; the replay from the
+ * restored snapshot up to `cycle` then fills the events panel again. */
 static bool seek(ui_replay_target *rt, uint64_t cycle, char *err, size_t errlen)
 {
-    if (!emu_replay_seek(rt->r, cycle, err, errlen))
-        return false;
-    ui_recorder_init(&rt->rec, rt->m);
-    return true;
+    ui_recorder_reset(&rt->rec, rt->m);
+    return emu_replay_seek(rt->r, cycle, err, errlen);
 }
 
 static bool rt_restart(void *ctx, char *err, size_t errlen)
@@ -75,11 +87,21 @@ static bool rt_step_back(void *ctx)
     return seek(rt, to, rt->err, sizeof(rt->err));
 }
 
-static void rt_snapshot(void *ctx, ui_snapshot *s)
+static void rt_capture(void *ctx, ui_snapshot *s)
 {
     ui_replay_target *rt = ctx;
     ui_snapshot_take(s, rt->m, &rt->rec, rt->lookup);
     ui_snapshot_scenario_caption(s, emu_replay_scenario(rt->r));
+}
+
+static void rt_snapshot(void *ctx, ui_snapshot *s)
+{
+    ui_replay_target *rt = ctx;
+    const ui_snapshot *stop = ui_recorder_current_stop(&rt->rec);
+    if (stop)
+        ui_snapshot_from_stop(s, stop);
+    else
+        rt_capture(ctx, s);
 }
 
 void ui_replay_target_init(ui_replay_target *rt, emu_replayer *r, ui_vcpu_lookup lookup,
@@ -90,12 +112,15 @@ void ui_replay_target_init(ui_replay_target *rt, emu_replayer *r, ui_vcpu_lookup
     rt->m = emu_replay_machine(r);
     rt->lookup = lookup;
     ui_recorder_init(&rt->rec, rt->m);
+    rt->rec.capture = rt_capture;
+    rt->rec.capture_ctx = rt;
     cpu_obs_subscribe(&rt->m->obs, ui_recorder_event, &rt->rec);
     memset(t, 0, sizeof(*t));
     t->ctx = rt;
     t->step = rt_step;
     t->run = rt_run;
     t->run_until = rt_run_until;
+    t->next_stop = rt_next_stop;
     t->hit = rt_hit;
     t->restart = rt_restart;
     t->step_back = rt_step_back;
@@ -105,4 +130,5 @@ void ui_replay_target_init(ui_replay_target *rt, emu_replayer *r, ui_vcpu_lookup
 void ui_replay_target_detach(ui_replay_target *rt)
 {
     cpu_obs_unsubscribe(&rt->m->obs, ui_recorder_event, &rt->rec);
+    ui_recorder_free(&rt->rec);
 }

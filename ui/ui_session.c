@@ -32,6 +32,8 @@ ui_cmd ui_key_command(int key, int *arg)
         return UI_CMD_STEP;
     case SDLK_n:
         return UI_CMD_NEXT_EVENT;
+    case SDLK_m:
+        return UI_CMD_NEXT_EVENT_CPU;
     case SDLK_e:
         return UI_CMD_NEXT_EXIT;
     case SDLK_PLUS:
@@ -48,6 +50,14 @@ ui_cmd ui_key_command(int key, int *arg)
         return UI_CMD_HELP;
     case SDLK_b:
         return UI_CMD_STEP_BACK;
+    case SDLK_v:
+        return UI_CMD_EV_CPU;
+    case SDLK_k:
+        return UI_CMD_EV_KIND;
+    case SDLK_c:
+        return UI_CMD_EV_CHATTER;
+    case SDLK_p:
+        return UI_CMD_PRESENT;
     case SDLK_q:
     case SDLK_ESCAPE:
         return UI_CMD_QUIT;
@@ -90,7 +100,7 @@ void ui_session_refresh(ui_session *s)
 static void pause(ui_session *s)
 {
     if (s->t.run_until && s->state != UI_RUNNING && s->state != UI_PAUSED)
-        s->t.run_until(s->t.ctx, 0, false);
+        s->t.run_until(s->t.ctx, 0, false, -1);
     s->state = UI_PAUSED;
 }
 
@@ -116,16 +126,29 @@ void ui_session_command(ui_session *s, ui_cmd cmd, int arg)
         }
         break;
     case UI_CMD_NEXT_EVENT:
-    case UI_CMD_NEXT_EXIT:
-        if (!s->t.run_until || !s->t.run || s->view->snap.finished)
+    case UI_CMD_NEXT_EVENT_CPU:
+    case UI_CMD_NEXT_EXIT: {
+        if (!s->t.run_until || !s->t.run)
             break;
         pause(s);
-        if (cmd == UI_CMD_NEXT_EVENT)
-            s->t.run_until(s->t.ctx, 0, true);
+        int cpu = cmd == UI_CMD_NEXT_EVENT_CPU ? (int)s->view->sel : -1;
+        if (cmd == UI_CMD_NEXT_EXIT)
+            s->t.run_until(s->t.ctx, 1u << UI_EVC_EXIT, false, -1);
         else
-            s->t.run_until(s->t.ctx, 1u << UI_EVC_EXIT, false);
-        s->state = cmd == UI_CMD_NEXT_EVENT ? UI_TO_EVENT : UI_TO_EXIT;
+            s->t.run_until(s->t.ctx, 0, true, cpu);
+        /* The boundary the machine stopped at may hold the next stop. */
+        if (s->t.next_stop && s->t.next_stop(s->t.ctx)) {
+            s->t.run_until(s->t.ctx, 0, false, -1);
+            ui_session_refresh(s);
+            break;
+        }
+        if (s->view->snap.finished) {
+            s->t.run_until(s->t.ctx, 0, false, -1);
+            break;
+        }
+        s->state = cmd == UI_CMD_NEXT_EXIT ? UI_TO_EXIT : UI_TO_EVENT;
         break;
+    }
     case UI_CMD_FASTER:
         if (s->speed + 1 < UI_NSPEEDS)
             s->speed++;
@@ -162,6 +185,18 @@ void ui_session_command(ui_session *s, ui_cmd cmd, int arg)
         break;
     case UI_CMD_QUIT:
         s->quit = true;
+        break;
+    case UI_CMD_EV_CPU:
+        s->view->ev_sel_only = !s->view->ev_sel_only;
+        break;
+    case UI_CMD_EV_KIND:
+        s->view->ev_class = (s->view->ev_class + 1) % (UI_EVC_COUNT + 1);
+        break;
+    case UI_CMD_EV_CHATTER:
+        s->view->ev_chatter = !s->view->ev_chatter;
+        break;
+    case UI_CMD_PRESENT:
+        s->view->present = !s->view->present;
         break;
     }
     set_status(s);
@@ -204,25 +239,38 @@ void ui_session_tick(ui_session *s, double dt_ms)
 static cpu_stop mt_step(void *ctx, unsigned cpu, uint64_t n)
 {
     ui_machine_target *mt = ctx;
+    ui_recorder_forget_stops(&mt->rec);
     if (mt->m->finished || cpu >= mt->m->cfg.ncpus)
         return CPU_STOP_NONE;
-    return emu_machine_step(mt->m, cpu, n);
+    cpu_stop s = emu_machine_step(mt->m, cpu, n);
+    ui_recorder_stopped(&mt->rec);
+    return s;
 }
 
 static bool mt_run(void *ctx, uint64_t cycles)
 {
     ui_machine_target *mt = ctx;
+    ui_recorder_forget_stops(&mt->rec);
     if (mt->m->finished)
         return true;
-    return emu_machine_run(mt->m, mt->m->now + cycles);
+    bool done = emu_machine_run(mt->m, mt->m->now + cycles);
+    ui_recorder_stopped(&mt->rec);
+    return done;
 }
 
-static void mt_run_until(void *ctx, uint32_t classes, bool apic_vmx)
+static void mt_run_until(void *ctx, uint32_t classes, bool any, int cpu)
 {
     ui_machine_target *mt = ctx;
     mt->rec.pause_classes = classes;
-    mt->rec.pause_apic_vmx = apic_vmx;
+    mt->rec.pause_apic_vmx = any;
+    mt->rec.pause_cpu = cpu;
     mt->rec.hit = false;
+}
+
+static bool mt_next_stop(void *ctx)
+{
+    ui_machine_target *mt = ctx;
+    return ui_recorder_next_stop(&mt->rec);
 }
 
 static bool mt_hit(void *ctx)
@@ -233,6 +281,7 @@ static bool mt_hit(void *ctx)
     mt->rec.hit = false;
     mt->rec.pause_classes = 0;
     mt->rec.pause_apic_vmx = false;
+    mt->rec.pause_cpu = -1;
     return true;
 }
 
@@ -268,7 +317,7 @@ static bool mt_restart(void *ctx, char *err, size_t errlen)
     m->console_ctx = console_ctx;
     if (mt->scenario && !emu_scenario_apply(mt->scenario, m, err, errlen))
         return false;
-    ui_recorder_init(&mt->rec, m);
+    ui_recorder_reset(&mt->rec, m);
     cpu_obs_subscribe(&m->obs, ui_recorder_event, &mt->rec);
     return true;
 }
@@ -282,9 +331,35 @@ void ui_snapshot_scenario_caption(ui_snapshot *s, const struct emu_scenario *scn
         snprintf(s->caption, sizeof(s->caption), "%s", now);
 }
 
+/* The machine as it is, from inside it at an event (an event stop). */
+static void mt_capture(void *ctx, ui_snapshot *s)
+{
+    ui_machine_target *mt = ctx;
+    ui_snapshot_take(s, mt->m, &mt->rec, mt->lookup);
+    ui_snapshot_scenario_caption(s, mt->scenario);
+}
+
+/* The event stop on screen, when there is one, keeping the caller's
+ * caption when the stop has none (--caption) and the sequence going up. */
+void ui_snapshot_from_stop(ui_snapshot *s, const ui_snapshot *stop)
+{
+    uint64_t seq = s->seq + 1;
+    char caption[sizeof(s->caption)];
+    memcpy(caption, s->caption, sizeof(caption));
+    *s = *stop;
+    s->seq = seq;
+    if (!s->caption[0])
+        memcpy(s->caption, caption, sizeof(caption));
+}
+
 static void mt_snapshot(void *ctx, ui_snapshot *s)
 {
     ui_machine_target *mt = ctx;
+    const ui_snapshot *stop = ui_recorder_current_stop(&mt->rec);
+    if (stop) {
+        ui_snapshot_from_stop(s, stop);
+        return;
+    }
     ui_snapshot_take(s, mt->m, &mt->rec, mt->lookup);
     ui_snapshot_scenario_caption(s, mt->scenario);
 }
@@ -297,12 +372,15 @@ void ui_machine_target_init(ui_machine_target *mt, emu_machine *m, const char *g
     mt->lookup = lookup;
     snprintf(mt->guest, sizeof(mt->guest), "%s", guest ? guest : "");
     ui_recorder_init(&mt->rec, m);
+    mt->rec.capture = mt_capture;
+    mt->rec.capture_ctx = mt;
     cpu_obs_subscribe(&m->obs, ui_recorder_event, &mt->rec);
     memset(t, 0, sizeof(*t));
     t->ctx = mt;
     t->step = mt_step;
     t->run = mt_run;
     t->run_until = mt_run_until;
+    t->next_stop = mt_next_stop;
     t->hit = mt_hit;
     t->restart = guest && *guest ? mt_restart : NULL;
     t->snapshot = mt_snapshot;
@@ -311,4 +389,5 @@ void ui_machine_target_init(ui_machine_target *mt, emu_machine *m, const char *g
 void ui_machine_target_detach(ui_machine_target *mt)
 {
     cpu_obs_unsubscribe(&mt->m->obs, ui_recorder_event, &mt->rec);
+    ui_recorder_free(&mt->rec);
 }

@@ -7,9 +7,11 @@
  * observer does) and the snapshot per frame at most.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "apic/apic.h"
+#include "emu/emu_evdesc.h"
 #include "emu/emu_hv.h"
 #include "ui/ui.h"
 #include "vmx/vmx.h"
@@ -59,6 +61,88 @@ void ui_recorder_init(ui_recorder *r, emu_machine *m)
 {
     memset(r, 0, sizeof(*r));
     r->m = m;
+    r->pause_cpu = -1;
+    r->cur_stop = -1;
+}
+
+void ui_recorder_free(ui_recorder *r)
+{
+    free(r->stops);
+    r->stops = NULL;
+    r->nstops = r->stops_cap = 0;
+    r->cur_stop = -1;
+}
+
+void ui_recorder_reset(ui_recorder *r, emu_machine *m)
+{
+    ui_capture_fn capture = r->capture;
+    void *ctx = r->capture_ctx;
+    ui_recorder_free(r);
+    ui_recorder_init(r, m);
+    r->capture = capture;
+    r->capture_ctx = ctx;
+}
+
+bool ui_recorder_matches(const ui_recorder *r, const cpu_obs_event *ev)
+{
+    if (r->pause_cpu >= 0 && ev->cpu != (unsigned)r->pause_cpu)
+        return false;
+    if ((r->pause_classes >> ui_event_classify(ev->kind)) & 1)
+        return true;
+    return r->pause_apic_vmx && !emu_event_is_chatter(ev);
+}
+
+void ui_recorder_forget_stops(ui_recorder *r)
+{
+    r->nstops = 0;
+    r->cur_stop = -1;
+    r->capturing = false;
+}
+
+void ui_recorder_stopped(ui_recorder *r)
+{
+    r->capturing = false;
+}
+
+bool ui_recorder_next_stop(ui_recorder *r)
+{
+    for (unsigned i = (unsigned)(r->cur_stop + 1); r->cur_stop >= 0 && i < r->nstops; i++) {
+        const ui_snapshot *s = &r->stops[i];
+        if (s->nev && ui_recorder_matches(r, &s->ev[s->nev - 1])) {
+            r->cur_stop = (int)i;
+            r->hit = false;
+            return true;
+        }
+    }
+    ui_recorder_forget_stops(r);
+    return false;
+}
+
+const ui_snapshot *ui_recorder_current_stop(const ui_recorder *r)
+{
+    return r->cur_stop >= 0 && (unsigned)r->cur_stop < r->nstops ? &r->stops[r->cur_stop] : NULL;
+}
+
+/* A stop: the machine as it is right after this event (read-only). */
+static void take_stop(ui_recorder *r)
+{
+    if (r->nstops >= UI_MAX_STOPS) {
+        r->stops_lost++;
+        return;
+    }
+    if (r->nstops == r->stops_cap) {
+        unsigned cap = r->stops_cap ? r->stops_cap * 2 : 8;
+        ui_snapshot *grown = realloc(r->stops, cap * sizeof(*grown));
+        if (!grown) {
+            r->stops_lost++;
+            return;
+        }
+        r->stops = grown;
+        r->stops_cap = cap;
+    }
+    ui_snapshot *s = &r->stops[r->nstops++];
+    memset(s, 0, sizeof(*s));
+    r->capture(r->capture_ctx, s);
 }
 
 /* The observer: called for every event on the machine's bus. */
@@ -85,17 +169,21 @@ void ui_recorder_event(void *ctx, const cpu_obs_event *ev)
         r->console[r->console_len++] = (char)ev->a;
         r->console[r->console_len] = 0;
     }
-    bool stop = (r->pause_classes >> cls) & 1;
-    if (r->pause_apic_vmx && ev->kind >= CPU_OBS_RANGE_APIC && ev->kind < CPU_OBS_RANGE_EMU &&
-        ev->kind != VMX_EV_VMWRITE)
+    bool stop = ui_recorder_matches(r, ev);
+    if (r->pause_at_total && r->total == r->pause_at_total)
         stop = true;
-    if (r->pause_at_total && r->total >= r->pause_at_total)
-        stop = true;
-    if (stop) {
+    if (stop && !r->capturing) {
         r->hit = true;
+        if (r->capture) {
+            r->nstops = 0;
+            r->cur_stop = 0;
+            r->capturing = true;
+        }
         if (r->m)
             emu_machine_pause(r->m);
     }
+    if (r->capturing)
+        take_stop(r);
 }
 
 static void vapic_reg(vmx_vcpu *v, unsigned base, ui_vec256 *out)
@@ -197,6 +285,24 @@ static void snapshot_cpu(ui_cpu_snap *c, cpu_t *cpu, const apic_t *a)
     c->ppr = apic_ppr(a);
 }
 
+/* The hypervisor's software APIC of vCPU k (emulated, tpr-shadow): what
+ * stands for VIRR/VISR before APIC virtualization. With the TPR shadow the
+ * TPR lives in the virtual-APIC page (SDM 30.1.1), which the VTPR already
+ * shows. */
+static void snapshot_sw_apic(ui_cpu_snap *c, const emu_hv *hv, unsigned k, bool tpr_shadow)
+{
+    if (k >= hv->ncpus)
+        return;
+    const apic_t *a = &hv->vcpu[k].sw_apic;
+    c->sw_apic = true;
+    memcpy(c->virr.w, a->irr, sizeof(c->virr.w));
+    memcpy(c->visr.w, a->isr, sizeof(c->visr.w));
+    if (!tpr_shadow)
+        c->vtpr = (uint8_t)a->tpr;
+    c->vppr = apic_ppr(a);
+    c->rvi = c->svi = 0;
+}
+
 void ui_snapshot_take(ui_snapshot *s, emu_machine *m, const ui_recorder *rec,
                       ui_vcpu_lookup lookup)
 {
@@ -218,6 +324,13 @@ void ui_snapshot_take(ui_snapshot *s, emu_machine *m, const ui_recorder *rec,
         vmx_vcpu *v = lookup ? lookup(m, k) : NULL;
         if (v)
             ui_snapshot_vcpu(&s->cpu[k], v);
+        if (v && m->cfg.mode != EMU_MODE_NATIVE && m->hv && k < ((emu_hv *)m->hv)->ncpus) {
+            const emu_hv *hv = m->hv;
+            s->cpu[k].descheduled = hv->vcpu[k].descheduled;
+            s->cpu[k].blocked = hv->vcpu[k].blocked;
+        }
+        if (v && (m->cfg.mode == EMU_MODE_EMULATED || m->cfg.mode == EMU_MODE_TPR_SHADOW) && m->hv)
+            snapshot_sw_apic(&s->cpu[k], m->hv, k, m->cfg.mode == EMU_MODE_TPR_SHADOW);
     }
     if (rec)
         ui_snapshot_events(s, rec);

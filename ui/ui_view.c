@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "emu/emu_evdesc.h"
 #include "ui/ui.h"
 
 static const char *const grid_names[UI_GRID_COUNT] = {
@@ -41,6 +42,7 @@ void ui_view_init(ui_view *v)
     memset(v, 0, sizeof(*v));
     v->sel_grid = -1;
     v->disasm_cur = -1;
+    v->ev_class = UI_EVC_COUNT; /* every class; chatter hidden */
     /* Cells start "never changed": clock 0 is reserved for that, so the
      * view clock starts past any flash of a cell changed at 0. */
     v->clock_ms = UI_FLASH_MS + 1;
@@ -217,4 +219,13 @@ void ui_view_describe_cell(ui_view *v, ui_grid_id g, unsigned vector)
     }
     snprintf(v->info, sizeof(v->info), "vCPU %u %s[0x%02X] class %u = %u%s; %s", v->sel,
              ui_grid_name(g), vector & 0xFF, (vector >> 4) & 0xF, set ? 1u : 0u, extra, when);
+}
+
+bool ui_view_event_shown(const ui_view *v, const ui_event *e)
+{
+    if (v->ev_sel_only && e->cpu != v->sel)
+        return false;
+    if (v->ev_class < UI_EVC_COUNT && ui_event_classify(e->kind) != (ui_event_class)v->ev_class)
+        return false;
+    return v->ev_chatter || !emu_event_is_chatter(e);
 }

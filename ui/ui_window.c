@@ -53,38 +53,39 @@ bool ui_display_available(void)
     return ok;
 }
 
+/* The view's starting state from the options: --caption, --present. */
 static void set_caption(ui_view *v, const ui_options *uo)
 {
     if (uo && uo->caption)
         snprintf(v->snap.caption, sizeof(v->snap.caption), "%s", uo->caption);
+    if (uo)
+        v->present = uo->present;
 }
 
-static int screenshot(emu_machine *m, const char *guest, const ui_options *uo,
-                      struct emu_scenario *scenario)
+/* Runs target t (machine m, recorder rec) to --at-event N (the stop taken
+ * at that event: the state right after it, even inside an instruction
+ * boundary), to --at CYCLE or to the end, and renders it into a PNG. */
+static int shoot(const ui_target *t, ui_recorder *rec, emu_machine *m, const ui_options *uo)
 {
-    ui_machine_target *mt = calloc(1, sizeof(*mt));
     ui_view *v = calloc(1, sizeof(*v));
-    ui_target t;
     int status = EMU_EXIT_USAGE;
-    if (!mt || !v)
-        goto out;
-    ui_machine_target_init(mt, m, guest, hv_vcpu, &t);
-    mt->scenario = scenario;
+    if (!v)
+        return status;
     ui_view_init(v);
     set_caption(v, uo);
     if (uo->at_event) {
-        mt->rec.pause_at_total = uo->at_event;
-        while (!mt->rec.hit && !m->finished)
-            emu_machine_run(m, m->now + 10000000);
+        rec->pause_at_total = uo->at_event;
+        while (!rec->hit && !m->finished && rec->total < uo->at_event)
+            t->run(t->ctx, 10000000);
     } else if (uo->at_cycle) {
         while (m->now < uo->at_cycle && !m->finished)
-            emu_machine_run(m, uo->at_cycle);
+            t->run(t->ctx, uo->at_cycle - m->now);
     } else {
-        while (!emu_machine_run(m, m->now + 100000000))
+        while (!t->run(t->ctx, 100000000))
             ;
     }
     ui_snapshot snap = v->snap;
-    t.snapshot(t.ctx, &snap);
+    t->snapshot(t->ctx, &snap);
     ui_view_accept(v, &snap);
     ui_view_select(v, uo->vcpu);
     /* A still picture: nothing flashes. */
@@ -95,14 +96,28 @@ static int screenshot(emu_machine *m, const char *guest, const ui_options *uo,
     if (!ui_render_png(v, w, h, uo->screenshot, err, sizeof(err))) {
         fprintf(stderr, "apicv-emu: --screenshot: %s\n", err);
     } else {
+        /* At an event, its own cycle (the CPU's clock); else the machine's. */
+        uint64_t cycle = uo->at_event && v->snap.nev ? v->snap.ev[v->snap.nev - 1].cycle : v->snap.now;
         fprintf(stderr, "apicv-emu: screenshot %s at cycle %llu, event %llu\n", uo->screenshot,
-                (unsigned long long)m->now, (unsigned long long)mt->rec.total);
+                (unsigned long long)cycle, (unsigned long long)v->snap.ev_total);
         status = 0;
     }
-    ui_machine_target_detach(mt);
-out:
-    free(mt);
     free(v);
+    return status;
+}
+
+static int screenshot(emu_machine *m, const char *guest, const ui_options *uo,
+                      struct emu_scenario *scenario)
+{
+    ui_machine_target *mt = calloc(1, sizeof(*mt));
+    if (!mt)
+        return EMU_EXIT_USAGE;
+    ui_target t;
+    ui_machine_target_init(mt, m, guest, hv_vcpu, &t);
+    mt->scenario = scenario;
+    int status = shoot(&t, &mt->rec, m, uo);
+    ui_machine_target_detach(mt);
+    free(mt);
     return status;
 }
 
@@ -440,17 +455,13 @@ int ui_run_window(emu_machine *m, const char *guest, const emu_run_opts *opts,
 
 int ui_replay_window(emu_replayer *r, const ui_options *uo)
 {
-    if (uo && uo->screenshot) {
-        fprintf(stderr, "apicv-emu replay: --screenshot goes with run, not replay (record the "
-                        "run's scenario and use run --screenshot)\n");
-        return EMU_EXIT_USAGE;
-    }
     ui_replay_target *rt = calloc(1, sizeof(*rt));
     if (!rt)
         return EMU_EXIT_USAGE;
     ui_target t;
     ui_replay_target_init(rt, r, hv_vcpu, &t);
-    int status = window_loop(&t, emu_replay_machine(r), false, uo);
+    int status = uo && uo->screenshot ? shoot(&t, &rt->rec, emu_replay_machine(r), uo)
+                                      : window_loop(&t, emu_replay_machine(r), false, uo);
     ui_replay_target_detach(rt);
     free(rt);
     return status;

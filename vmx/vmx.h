@@ -174,6 +174,9 @@ typedef struct vmx_vcpu {
     vmx_check last_check;
     uint64_t entries, exits;
     uint64_t exit_count[VMX_EXIT_NREASONS];
+    /* What the guest took (--stats, compare): virtual-interrupt deliveries
+     * (SDM 30.2.2), external interrupts and NMIs injected at VM entry. */
+    uint64_t vid_delivered, injected_ext, injected_nmi;
 } vmx_vcpu;
 
 /* Binds a VMX vCPU to a CPU (its logical processor), that CPU's local APIC,

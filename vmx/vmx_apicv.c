@@ -275,6 +275,7 @@ bool vmx_apicv_deliver_virtual_interrupt(vmx_vcpu *v)
     int next = vmx_vapic_highest(v, VMX_VAPIC_IRR);
     vmx_apicv_set_rvi(v, next < 0 ? 0 : (uint8_t)next);
     v->vintr_recognized = false;
+    v->vid_delivered++;
     vmx_apicv_emit(v, VMX_EV_VINTR_DELIVERED, vector, before, vmx_apicv_status(v));
     v->delivery_info = VMX_INTR_INFO_VALID | (VMX_INTR_TYPE_EXT << VMX_INTR_INFO_TYPE_SHIFT) | vector;
     cpu_deliver_interrupt(v->cpu, vector);

@@ -157,7 +157,10 @@ static void vmx_inject_event(vmx_vcpu *v)
     }
     /* 26.5.1.2: an injected NMI blocks further NMIs (virtual NMIs when that
      * control is 1). */
+    if (type == VMX_INTR_TYPE_EXT)
+        v->injected_ext++;
     if (type == VMX_INTR_TYPE_NMI) {
+        v->injected_nmi++;
         if (VMCS(v, PIN_CONTROLS) & VMX_PIN_VIRTUAL_NMIS) {
             v->vnmi_blocked = true;
             cpu_obs_emit(v->obs, c->cycles, c->index, VMX_EV_NMI_INJECTED_VIRT, 0, 0, c->rip, 0);

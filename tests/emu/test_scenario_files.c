@@ -227,22 +227,22 @@ typedef struct mode_case {
 
 static const mode_case wrong_modes[] = {
     /* Posted: no exit per interrupt; the other modes exit for each. */
-    {"irq_posted.scn", "apicv", "exits cpu=0 reason=0x1 == 0"},
-    {"irq_posted.scn", "emulated", "exits cpu=0 reason=0x1 == 0"},
-    {"irq_posted.scn", "tpr-shadow", "exits cpu=0 reason=0x2c == 0"},
+    {"irq_posted.scn", "apicv", "exits cpu=0 reason=1 EXTERNAL_INTERRUPT == 0"},
+    {"irq_posted.scn", "emulated", "exits cpu=0 reason=1 EXTERNAL_INTERRUPT == 0"},
+    {"irq_posted.scn", "tpr-shadow", "exits cpu=0 reason=44 APIC_ACCESS == 0"},
     /* APICv: EOIs virtualized (no exit 44), a kick per interrupt. */
-    {"irq_apicv.scn", "emulated", "exits cpu=0 reason=0x2c == 0"},
-    {"irq_apicv.scn", "posted", "exits cpu=0 reason=0x1 == 0x4"},
+    {"irq_apicv.scn", "emulated", "exits cpu=0 reason=44 APIC_ACCESS == 0"},
+    {"irq_apicv.scn", "posted", "exits cpu=0 reason=1 EXTERNAL_INTERRUPT == 0x4"},
     /* Emulated: an exit per interrupt and per EOI. */
-    {"irq_emulated.scn", "apicv", "exits cpu=0 reason=0x2c == 0x5"},
-    {"irq_emulated.scn", "posted", "exits cpu=0 reason=0x1 == 0x4"},
-    {"irq_tpr_shadow.scn", "apicv", "exits cpu=0 reason=0x2c == 0x5"},
+    {"irq_emulated.scn", "apicv", "exits cpu=0 reason=44 APIC_ACCESS == 0x5"},
+    {"irq_emulated.scn", "posted", "exits cpu=0 reason=1 EXTERNAL_INTERRUPT == 0x4"},
+    {"irq_tpr_shadow.scn", "apicv", "exits cpu=0 reason=44 APIC_ACCESS == 0x5"},
     /* The demo's receiver takes no exit per interrupt only when posted. */
-    {"posted_demo.scn", "apicv", "exits cpu=1 reason=0x1 == 0"},
+    {"posted_demo.scn", "apicv", "exits cpu=1 reason=1 EXTERNAL_INTERRUPT == 0"},
     /* TPR masking: VID decides on the page (no exit 43) ... */
-    {"tpr_mask_apicv.scn", "tpr-shadow", "exits cpu=0 reason=0x2b == 0"},
+    {"tpr_mask_apicv.scn", "tpr-shadow", "exits cpu=0 reason=43 TPR_BELOW_THRESHOLD == 0"},
     /* ... the TPR shadow alone needs the TPR-below-threshold exit. */
-    {"tpr_mask_tpr_shadow.scn", "apicv", "exits cpu=0 reason=0x2b == 0x1"},
+    {"tpr_mask_tpr_shadow.scn", "apicv", "exits cpu=0 reason=43 TPR_BELOW_THRESHOLD == 0x1"},
     /* Without SN the descheduled vCPU's CPU gets the notification. */
     {"desched_posted.scn", "apicv", "events hv.post cpu=1 a=0x45 == 0x1"},
     /* A sleeping vCPU is woken through the wakeup vector only when posted. */

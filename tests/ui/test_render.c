@@ -475,6 +475,84 @@ static size_t inflate_all(inflater *in, uint8_t *out, size_t cap)
     return n;
 }
 
+/* Bright caption pixels in the rows [y0, y1) of the caption panel, and the
+ * rightmost column that has one. */
+static int caption_ink(int y0, int y1, int *right)
+{
+    int n = 0;
+    *right = -1;
+    for (int y = y0; y < y1; y++)
+        for (int x = lay.caption.x; x < lay.caption.x + lay.caption.w; x++)
+            if ((pixel(x, y) & 0xFF) > 0xC0) {
+                n++;
+                if (x > *right)
+                    *right = x;
+            }
+    return n;
+}
+
+/* A caption longer than the panel is wide wraps onto the next line, and
+ * none of it is drawn beyond the panel, at a small window size. */
+START_TEST(caption_wraps)
+{
+    ui_snapshot s;
+    lesson_snapshot(&s);
+    snprintf(s.caption, sizeof(s.caption), "%s",
+             "Virtual-interrupt delivery (30.2.2): VIRR[41h] -> VISR[41h], SVI = 41h, VPPR = 40h, "
+             "RVI = 0; the guest's IDT vector 41h runs, and then its handler writes EOI");
+    ui_view_accept(view, &s);
+    view->clock_ms += 10 * UI_FLASH_MS;
+    render(640, 400);
+    int mid = lay.caption.y + lay.caption.h / 2, right;
+    ck_assert_int_gt(caption_ink(lay.caption.y, mid, &right), 0);
+    ck_assert_int_lt(right, lay.caption.x + lay.caption.w);
+    ck_assert_int_gt(caption_ink(mid, lay.caption.y + lay.caption.h, &right), 0);
+    /* A short one stays in the large type, on one line. */
+    snprintf(s.caption, sizeof(s.caption), "%s", "PIR -> VIRR");
+    s.seq++;
+    ui_view_accept(view, &s);
+    render(640, 400);
+    int top = caption_ink(lay.caption.y, mid, &right);
+    ck_assert_int_gt(top, 0);
+    ck_assert_int_lt(right, lay.caption.x + lay.caption.w / 2);
+}
+END_TEST
+
+/* Presentation mode (key p): no registers, code or VMCS panels, larger
+ * type, a caption of two lines of large type. */
+START_TEST(presentation_mode)
+{
+    ui_snapshot s;
+    lesson_snapshot(&s);
+    snprintf(s.caption, sizeof(s.caption), "%s",
+             "Virtual-interrupt delivery (30.2.2): VIRR[41h] -> VISR[41h], SVI = 41h, VPPR = 40h, "
+             "RVI = 0; IDT vector 41h");
+    ui_view_accept(view, &s);
+    render(1600, 900);
+    ui_layout normal = lay;
+    ck_assert_int_gt(normal.regs.w, 0);
+    ui_session ses;
+    ui_target t = {0};
+    ui_session_init(&ses, &t, view);
+    int arg;
+    ui_session_command(&ses, ui_key_command(SDLK_p, &arg), arg);
+    ck_assert(view->present);
+    render(1600, 900);
+    ck_assert_int_eq(lay.regs.w, 0);
+    ck_assert_int_eq(lay.disasm.w, 0);
+    ck_assert_int_eq(lay.ctls.w, 0);
+    ck_assert_int_gt(lay.ch, normal.ch);
+    ck_assert_int_gt(lay.caption.h, normal.caption.h);
+    ck_assert_int_gt(lay.events.h, normal.events.h);
+    /* The caption is drawn in two lines of the large type. */
+    int right, mid = lay.caption.y + lay.caption.h / 2;
+    ck_assert_int_gt(caption_ink(lay.caption.y, mid, &right), 0);
+    ck_assert_int_gt(caption_ink(mid, lay.caption.y + lay.caption.h, &right), 0);
+    ui_session_command(&ses, UI_CMD_PRESENT, 0);
+    ck_assert(!view->present);
+}
+END_TEST
+
 START_TEST(png_file)
 {
     ui_snapshot s;
@@ -548,6 +626,8 @@ int main(void)
     tcase_add_test(tc, crash_shows_diagnostic);
     tcase_add_test(tc, png_file);
     tcase_add_test(tc, help_overlay);
+    tcase_add_test(tc, caption_wraps);
+    tcase_add_test(tc, presentation_mode);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

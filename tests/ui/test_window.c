@@ -188,6 +188,51 @@ START_TEST(command_line_screenshot)
 }
 END_TEST
 
+static long file_bytes(const char *path, uint8_t *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    long n = (long)fread(buf, 1, cap, f);
+    fclose(f);
+    return n;
+}
+
+/* replay --screenshot --at-event N draws what run --screenshot draws at the
+ * same event (irq_emulated: event 16 is the kick's exit, inside the
+ * boundary that ends at event 27), and the two events differ. */
+START_TEST(replay_screenshot_at_an_event)
+{
+    char dir[] = "/tmp/apicv_ui_shot_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && APICV_GUEST_DIR='%s' '%s' run --headless --quiet --record t.trace "
+             "'%s/scenarios/irq_emulated.scn' >/dev/null 2>&1 && "
+             "'%s' replay --screenshot r16.png --at-event 16 --size 640x360 t.trace 2>/dev/null && "
+             "'%s' replay --screenshot r17.png --at-event 17 --size 640x360 t.trace 2>/dev/null && "
+             "APICV_GUEST_DIR='%s' '%s' run --screenshot s16.png --at-event 16 --size 640x360 "
+             "'%s/scenarios/irq_emulated.scn' 2>/dev/null",
+             dir, APICV_GUEST_DIR, APICV_EMU, APICV_SOURCE_DIR, APICV_EMU, APICV_EMU,
+             APICV_GUEST_DIR, APICV_EMU, APICV_SOURCE_DIR);
+    ck_assert_int_eq(system(cmd), 0);
+    static uint8_t a[1 << 20], b[1 << 20], c[1 << 20];
+    char p[600];
+    snprintf(p, sizeof(p), "%s/r16.png", dir);
+    long na = file_bytes(p, a, sizeof(a));
+    snprintf(p, sizeof(p), "%s/s16.png", dir);
+    long nb = file_bytes(p, b, sizeof(b));
+    snprintf(p, sizeof(p), "%s/r17.png", dir);
+    long nc = file_bytes(p, c, sizeof(c));
+    ck_assert_int_gt(na, 100);
+    ck_assert_int_eq(na, nb);
+    ck_assert(memcmp(a, b, (size_t)na) == 0);
+    ck_assert(nc != na || memcmp(a, c, (size_t)na) != 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 int main(void)
 {
     /* No display in CI: SDL's offscreen driver with the software renderer. */
@@ -201,6 +246,7 @@ int main(void)
     tcase_add_test(tc, window_stays_open_on_crash);
     tcase_add_test(tc, screenshot_of_a_machine);
     tcase_add_test(tc, command_line_screenshot);
+    tcase_add_test(tc, replay_screenshot_at_an_event);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,151 @@
+/*
+ * test_compare.c — `apicv-emu compare`: the table's structure and the
+ * invariants the modes must show on the built-in workload (posted: no exit
+ * on the receiver; emulated: at least 2 exits per interrupt; exits ordered
+ * emulated >= tpr-shadow >= apicv > posted > native; cycles ordered as the
+ * exits are whenever VM transitions cost cycles), and its CSV and JSON.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "emu/emu_compare.h"
+#include "vmx/vmx_vmcs.h"
+
+#define K 4
+#define NCPUS 2
+
+static emu_compare_result *run_builtin(void)
+{
+    emu_compare_result *c = calloc(1, sizeof(*c));
+    ck_assert_ptr_nonnull(c);
+    char err[512];
+    ck_assert_msg(emu_compare_run(APICV_GUEST_DIR, NULL, NCPUS, K, 10000, c, err, sizeof(err)),
+                  "%s", err);
+    return c;
+}
+
+START_TEST(invariants_of_the_modes)
+{
+    emu_compare_result *c = run_builtin();
+    const emu_cmp_mode *nat = &c->m[EMU_MODE_NATIVE], *emu = &c->m[EMU_MODE_EMULATED];
+    const emu_cmp_mode *tpr = &c->m[EMU_MODE_TPR_SHADOW], *apicv = &c->m[EMU_MODE_APICV];
+    const emu_cmp_mode *post = &c->m[EMU_MODE_POSTED];
+    for (unsigned k = 0; k < EMU_MODE_COUNT; k++) {
+        ck_assert_int_eq(c->m[k].status, 0);
+        ck_assert_uint_eq(c->m[k].mode, k);
+        /* The same work everywhere: 4 kinds x K per vCPU. */
+        ck_assert_uint_eq(c->m[k].interrupts, 4 * K * NCPUS);
+        uint64_t n = 0;
+        for (unsigned s = 0; s < EMU_CMP_NSRC; s++)
+            n += c->m[k].lat_n[s];
+        ck_assert_uint_gt(n, 0);
+    }
+    /* Paths. */
+    ck_assert_uint_eq(nat->delivered[EMU_CMP_APIC], nat->interrupts);
+    ck_assert_uint_eq(emu->delivered[EMU_CMP_INJECTION], emu->interrupts);
+    ck_assert_uint_eq(apicv->delivered[EMU_CMP_VID], apicv->interrupts);
+    ck_assert_uint_eq(post->delivered[EMU_CMP_VID], post->interrupts);
+    ck_assert_uint_gt(post->delivered[EMU_CMP_POSTED], 0);
+    ck_assert_uint_eq(apicv->delivered[EMU_CMP_POSTED], 0);
+    /* Exits. */
+    ck_assert_uint_eq(nat->exits, 0);
+    ck_assert_uint_eq(post->receive_exits, 0);
+    ck_assert_uint_eq(post->exit_reason[VMX_EXIT_EXTERNAL_INTERRUPT], 0);
+    ck_assert(emu_cmp_exits_per_intr(emu) >= 2.0);
+    ck_assert(emu_cmp_receive_exits_per_intr(apicv) > 0);
+    ck_assert_uint_ge(emu->exits, tpr->exits);
+    ck_assert_uint_ge(tpr->exits, apicv->exits);
+    ck_assert_uint_gt(apicv->exits, post->exits);
+    ck_assert_uint_gt(post->exits, nat->exits);
+    /* Cycles: never fewer for more exits; strictly more when the cost
+     * model charges VM transitions (cycles spent in root). */
+    const emu_cmp_mode *order[] = {emu, apicv, post, nat};
+    for (unsigned i = 0; i + 1 < 4; i++) {
+        ck_assert_uint_ge(order[i]->cycles, order[i + 1]->cycles);
+        if (order[i]->root_cycles > order[i + 1]->root_cycles)
+            ck_assert_uint_gt(order[i]->cycles, order[i + 1]->cycles);
+    }
+    ck_assert(emu_cmp_guest_share(nat) == 1.0);
+    free(c);
+}
+END_TEST
+
+START_TEST(table_csv_and_json)
+{
+    emu_compare_result *c = run_builtin();
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    emu_compare_print(f, c);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "native    emulated  tpr-shadow       apicv      posted"));
+    ck_assert_ptr_nonnull(strstr(buf, "exit 1 EXTERNAL_INTERRUPT"));
+    ck_assert_ptr_nonnull(strstr(buf, "exits per interrupt"));
+    ck_assert_ptr_nonnull(strstr(buf, "guest share (%)"));
+    free(buf);
+    f = open_memstream(&buf, &len);
+    emu_compare_csv(f, c);
+    fclose(f);
+    ck_assert(strncmp(buf, "metric,native,emulated,tpr-shadow,apicv,posted\n", 47) == 0);
+    ck_assert_ptr_nonnull(strstr(buf, "\n\"receiver exits per interrupt\",0.0000,"));
+    /* Every row has one value per mode. */
+    for (char *line = strchr(buf, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
+        unsigned commas = 0;
+        for (char *p = line; *p && *p != '\n'; p++)
+            commas += *p == ',';
+        ck_assert_uint_eq(commas, EMU_MODE_COUNT);
+    }
+    free(buf);
+    f = open_memstream(&buf, &len);
+    emu_compare_json(f, c);
+    fclose(f);
+    unsigned modes = 0;
+    for (char *p = strstr(buf, "\"mode\":"); p; p = strstr(p + 1, "\"mode\":"))
+        modes++;
+    ck_assert_uint_eq(modes, EMU_MODE_COUNT);
+    ck_assert_ptr_nonnull(strstr(buf, "\"exits_by_reason\": {\"1 EXTERNAL_INTERRUPT\""));
+    free(buf);
+    free(c);
+}
+END_TEST
+
+START_TEST(command_line)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "APICV_GUEST_DIR='%s' '%s' compare --interrupts 0 >/dev/null 2>&1",
+             APICV_GUEST_DIR, APICV_EMU);
+    int st = system(cmd);
+    ck_assert_int_eq(WEXITSTATUS(st), 2);
+    snprintf(cmd, sizeof(cmd), "'%s' compare --frobnicate >/dev/null 2>&1", APICV_EMU);
+    st = system(cmd);
+    ck_assert_int_eq(WEXITSTATUS(st), 2);
+    snprintf(cmd, sizeof(cmd),
+             "APICV_GUEST_DIR='%s' '%s' compare --interrupts 2 --csv /tmp/apicv_cmp_test.csv "
+             "| grep -q 'exits per interrupt'",
+             APICV_GUEST_DIR, APICV_EMU);
+    ck_assert_int_eq(system(cmd), 0);
+    FILE *f = fopen("/tmp/apicv_cmp_test.csv", "r");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    remove("/tmp/apicv_cmp_test.csv");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("compare");
+    TCase *t = tcase_create("compare");
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, invariants_of_the_modes);
+    tcase_add_test(t, table_csv_and_json);
+    tcase_add_test(t, command_line);
+    suite_add_tcase(s, t);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,73 @@
+/*
+ * test_events_panel.c — the window's events panel filter: by vCPU, by
+ * class of event, captions and console I/O hidden by default; the keys
+ * v, k and c change it.
+ */
+#include <check.h>
+#include <stdlib.h>
+
+#include <SDL.h>
+
+#include "emu/emu_hv.h"
+#include "emu/emu_scenario.h"
+#include "ui/ui.h"
+#include "vmx/vmx.h"
+
+static ui_event ev(unsigned cpu, unsigned kind, uint64_t a, uint64_t b)
+{
+    ui_event e = {100, (uint16_t)cpu, (uint16_t)kind, 0, a, b, 0, 0};
+    return e;
+}
+
+START_TEST(filter_by_cpu_kind_and_chatter)
+{
+    ui_view *v = calloc(1, sizeof(*v));
+    ck_assert_ptr_nonnull(v);
+    ui_view_init(v);
+    ui_event exit56 = ev(1, VMX_EV_VMEXIT, 56, 0x300);
+    ui_event console_exit = ev(1, VMX_EV_VMEXIT, 30, 0xE9u << 16);
+    ui_event caption = ev(0, EMU_SCN_EV_CAPTION, 1, 20);
+    ui_event pi = ev(0, VMX_EV_PI_ON_CLEAR, 0x1000, 1);
+    /* Default: every vCPU and class, chatter hidden. */
+    ck_assert(ui_view_event_shown(v, &exit56));
+    ck_assert(ui_view_event_shown(v, &pi));
+    ck_assert(!ui_view_event_shown(v, &console_exit));
+    ck_assert(!ui_view_event_shown(v, &caption));
+
+    ui_session s;
+    ui_target t = {0};
+    ui_session_init(&s, &t, v);
+    int arg;
+    ui_session_command(&s, ui_key_command(SDLK_c, &arg), arg);
+    ck_assert(ui_view_event_shown(v, &console_exit));
+    ck_assert(ui_view_event_shown(v, &caption));
+    ui_session_command(&s, ui_key_command(SDLK_v, &arg), arg); /* vCPU 0 only */
+    ck_assert(!ui_view_event_shown(v, &exit56));
+    ck_assert(ui_view_event_shown(v, &pi));
+    ui_session_command(&s, ui_key_command(SDLK_v, &arg), arg);
+    /* k cycles the classes: other, exits, ... */
+    ui_session_command(&s, ui_key_command(SDLK_k, &arg), arg);
+    ck_assert_uint_eq(v->ev_class, UI_EVC_OTHER);
+    ui_session_command(&s, ui_key_command(SDLK_k, &arg), arg);
+    ck_assert_uint_eq(v->ev_class, UI_EVC_EXIT);
+    ck_assert(ui_view_event_shown(v, &exit56));
+    ck_assert(!ui_view_event_shown(v, &pi));
+    for (unsigned i = 0; i <= UI_EVC_COUNT; i++)
+        ui_session_command(&s, UI_CMD_EV_KIND, 0);
+    ck_assert_uint_eq(v->ev_class, UI_EVC_EXIT); /* a full turn */
+    free(v);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("events_panel");
+    TCase *t = tcase_create("events_panel");
+    tcase_add_test(t, filter_by_cpu_kind_and_chatter);
+    suite_add_tcase(s, t);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
