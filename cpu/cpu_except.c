@@ -144,6 +144,7 @@ static void deliver_event_now(cpu_t *c, uint8_t vector, unsigned type, bool has_
         c->seg[CPU_SS].attr = 0; /* null SS in 64-bit mode (SDM 6.14.4) */
     }
     c->seg[CPU_CS] = cs;
+    cpu_update_mode(c);
     uint64_t clear = CPU_FL_TF | CPU_FL_NT | CPU_FL_RF | CPU_FL_VM;
     if (gtype == 0xE)
         clear |= CPU_FL_IF; /* interrupt gate (SDM 6.12.1.3) */

@@ -1,7 +1,9 @@
 /*
  * cpu_exec.c — the run loop and the decoded-block cache.
  *
- * Instructions are decoded once into blocks keyed by physical address. A
+ * Instructions are decoded once into blocks keyed by physical address and
+ * CPU mode (the same bytes decode differently in 16-, 32- and 64-bit code,
+ * so the two never alias). A
  * block ends at a branch, at an instruction that changes interrupt state or
  * mode, at a page end or after CPU_BLOCK_MAX instructions. Each block
  * remembers its last two successors, so a hot loop goes from block to block
@@ -31,6 +33,7 @@ struct cpu_block {
     uint64_t page2; /* second physical page an instruction runs into, or NO_PAGE */
     uint32_t gen, gen2;
     uint16_t n;
+    uint8_t mode;   /* cpu_mode the block was decoded in: part of the key */
     uint8_t next_succ;
     uint8_t fused; /* the last two records are a fused pair (cpu_fused_jcc) */
     struct {
@@ -72,9 +75,9 @@ void cpu_dcache_flush(cpu_t *c)
     c->tlb_epoch++; /* every cached successor link is now stale */
 }
 
-static inline unsigned hash_pa(uint64_t pa)
+static inline unsigned hash_pa(uint64_t pa, unsigned mode)
 {
-    return (unsigned)((pa ^ (pa >> 13)) & (DC_HASH - 1));
+    return (unsigned)((pa ^ (pa >> 13) ^ ((uint64_t)mode << 11)) & (DC_HASH - 1));
 }
 
 static inline bool block_valid(const cpu_t *c, const cpu_block *b)
@@ -138,6 +141,7 @@ static cpu_block *decode_block(cpu_t *c, uint64_t pa)
     cpu_block *b = &dc->blocks[dc->nblocks];
     memset(b, 0, sizeof(*b));
     b->pa = pa;
+    b->mode = c->mode;
     b->page2 = NO_PAGE;
     b->insn = &dc->arena[dc->ninsns];
     cpu_mark_code_page(c, pa);
@@ -173,7 +177,7 @@ static cpu_block *decode_block(cpu_t *c, uint64_t pa)
     b->run_end = b->end - b->fused;
     dc->nblocks++;
     dc->ninsns += n;
-    dc->hash[hash_pa(pa)] = b;
+    dc->hash[hash_pa(pa, c->mode)] = b;
     return b;
 }
 
@@ -210,8 +214,8 @@ static cpu_block *lookup_block(cpu_t *c)
         if (e->tag_fetch != (rip & ~0xFFFull))
             return NULL;
     }
-    cpu_block *b = c->dcache->hash[hash_pa(pa)];
-    if (b && b->pa == pa && block_valid(c, b))
+    cpu_block *b = c->dcache->hash[hash_pa(pa, c->mode)];
+    if (b && b->pa == pa && b->mode == c->mode && block_valid(c, b))
         return b;
     return decode_block(c, pa);
 }
@@ -293,8 +297,9 @@ static bool boundary_checks(cpu_t *c, bool *shadowed)
         c->stop = CPU_STOP_HALT;
         return false;
     }
-    if (unlikely(c->mode != CPU_MODE_LONG64)) {
-        /* Only 64-bit mode executes today (the decoder knows the rest). */
+    if (unlikely(!cpu_mode_executes((cpu_mode)c->mode))) {
+        /* A mode the interpreter does not execute yet (cpu_mode_executes;
+         * docs/cpu-model.md): stop rather than run it wrongly. */
         c->stop = CPU_STOP_UNIMPLEMENTED;
         return false;
     }

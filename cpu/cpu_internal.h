@@ -15,6 +15,12 @@
 
 /* ---- the decoded instruction ------------------------------------------ */
 
+/* Modes other than 64-bit mode (real, 16/32-bit protected, compatibility). */
+static inline bool cpu_mode_legacy(unsigned mode)
+{
+    return mode != CPU_MODE_LONG64;
+}
+
 typedef struct cpu_insn cpu_insn;
 typedef void (*cpu_exec_fn)(cpu_t *c, const cpu_insn *i);
 
@@ -60,6 +66,7 @@ struct cpu_insn {
     uint8_t has_mem;  /* the ModRM operand is memory */
     uint8_t ends_block;
     uint8_t cost_class; /* cpu_cost_class: from the table, a decode function may change it */
+    uint8_t mode;     /* cpu_mode decoded in (fills what was padding: the record stays 40 bytes) */
     uint16_t cost;    /* cycles, from the cost model, memory operand included */
     uint64_t imm;     /* immediate, sign-extended to 64 bits where the SDM says so */
 };
@@ -77,6 +84,7 @@ enum cpu_imm_kind {
     CPU_IMM_WB,    /* ENTER: Iw into imm, Ib into sub */
     CPU_IMM_MOFFS, /* moffs: address-size bytes, into imm */
     CPU_IMM_GRP3,  /* F6/F7: Ib/Iz only for /0 and /1 (TEST) */
+    CPU_IMM_PTR,   /* Ap: far pointer, offset of operand size then a 16-bit selector, into imm */
 };
 
 /* cpu_opdesc.flags */
@@ -93,6 +101,7 @@ enum {
     CPU_OPF_REGOP = 1u << 8,   /* register in the low 3 opcode bits (+REX.B) into reg */
     CPU_OPF_UD = 1u << 9,      /* architecturally #UD (UD2, UD0, UD1): not reported as unimplemented */
     CPU_OPF_MODREG = 1u << 10, /* ModRM whose mod field is ignored: always a register (MOV CR/DR) */
+    CPU_OPF_ONLY64 = 1u << 11, /* #UD outside 64-bit mode (SYSCALL, SYSRET: SDM Vol. 2 "SYSCALL") */
 };
 
 /*

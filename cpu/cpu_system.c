@@ -81,13 +81,26 @@ static void cr0_write(cpu_t *c, uint64_t v)
         cpu_gp0(c);
     if ((v & CPU_CR0_PG) && !(v & CPU_CR0_PE))
         cpu_gp0(c);
-    if ((c->efer & CPU_EFER_LMA) && !(v & CPU_CR0_PG))
+    if (c->mode == CPU_MODE_LONG64 && !(v & CPU_CR0_PG))
         cpu_gp0(c);
     uint64_t old = c->cr0;
+    bool pg_on = (v & CPU_CR0_PG) && !(old & CPU_CR0_PG);
+    bool pg_off = !(v & CPU_CR0_PG) && (old & CPU_CR0_PG);
+    /* SDM 9.8.5: setting PG with EFER.LME = 1 activates IA-32e mode
+     * (LMA = 1), which needs CR4.PAE = 1 and a CS without L; clearing PG
+     * (from compatibility mode) deactivates it (SDM 9.8.5.4). */
+    if (pg_on && (c->efer & CPU_EFER_LME) &&
+        (!(c->cr4 & CPU_CR4_PAE) || (c->seg[CPU_CS].attr & CPU_SEG_L)))
+        cpu_gp0(c);
     c->cr0 = v;
+    if (pg_on && (c->efer & CPU_EFER_LME))
+        c->efer |= CPU_EFER_LMA;
+    else if (pg_off)
+        c->efer &= ~(uint64_t)CPU_EFER_LMA;
     if ((old ^ v) & (CPU_CR0_PG | CPU_CR0_WP | CPU_CR0_PE))
         cpu_tlb_flush(c);
     emit_cr(c, 0, old, v);
+    cpu_update_mode(c);
 }
 
 /* CR3 load (SDM 4.5, 4.10.4.1): without PCIDE bits 63:MAXPHYADDR are
@@ -221,6 +234,7 @@ static void exec_lmsw(cpu_t *c, const cpu_insn *i)
     if ((old ^ v) & CPU_CR0_PE)
         cpu_tlb_flush(c);
     emit_cr(c, 0, old, v);
+    cpu_update_mode(c);
 }
 
 /* ---- descriptors and segments (SDM Vol. 3A 3.4, 3.5, 7.2.3) --------------------------- */
@@ -661,6 +675,7 @@ static void exec_iret(cpu_t *c, const cpu_insn *i)
     cs.base = 0;
     cs.limit = 0xFFFFFFFF;
     c->seg[CPU_CS] = cs;
+    cpu_update_mode(c);
     c->seg[CPU_SS] = ss;
     c->gpr[CPU_RSP] = sz == 2 ? (c->gpr[CPU_RSP] & ~0xFFFFull) | (uint16_t)new_rsp : new_rsp;
     c->next_rip = sz == 2 ? (uint16_t)new_rip : new_rip;
@@ -849,6 +864,9 @@ static bool decode_grp7(cpu_insn *i)
     case 0xC4: return vmx_insn(i, VMX_VMXOFF);
     case 0xD4: return vmx_insn(i, VMX_VMFUNC);
     case 0xF8:
+        /* SWAPGS exists in 64-bit mode only (SDM Vol. 2 "SWAPGS"). */
+        if (cpu_mode_legacy(i->mode))
+            return false;
         i->exec = cpu_exec_swapgs;
         return true;
     case 0xF9:
