@@ -68,7 +68,7 @@ static unsigned imm_bytes(unsigned kind, unsigned osize, unsigned asize, unsigne
     case CPU_IMM_MOFFS:
         return asize;
     case CPU_IMM_PTR:
-        return osize + 2u;
+        return (osize == 2 ? 2u : 4u) + 2u; /* 64-bit mode has no Ap (#UD there) */
     case CPU_IMM_GRP3:
         return digit < 2 ? 1 : 0; /* caller turns 1 into the Iz size for F7 */
     default:

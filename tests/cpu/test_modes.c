@@ -239,6 +239,9 @@ START_TEST(decoder_defaults_per_mode)
     ck_assert(i.exec != cpu_exec_ud); /* valid here (reported while not implemented) */
     dec(CPU_MODE_LONG64, farjmp, 8, &i);
     ck_assert(i.exec == cpu_exec_ud); /* invalid in 64-bit mode */
+    static const uint8_t farjmp_w[] = {0x48, 0xEA, 0, 0, 0x10, 0, 0x08, 0, 0x90, 0, 0, 0, 0};
+    dec(CPU_MODE_LONG64, farjmp_w, sizeof farjmp_w, &i);
+    ck_assert(i.exec == cpu_exec_ud); /* REX.W does not make a 10-byte pointer */
 
     /* PUSH ES: #UD in 64-bit mode, a valid instruction elsewhere. */
     static const uint8_t push_es[] = {0x06};
