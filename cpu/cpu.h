@@ -417,6 +417,10 @@ void cpu_enter_flat32(cpu_t *c, uint32_t eip);
  * CPU in a mode it does not execute stops with CPU_STOP_UNIMPLEMENTED and
  * an unimplemented event naming the mode. */
 bool cpu_mode_executes(cpu_mode m);
+/* NULL when the interpreter executes the CPU's current state, else why not
+ * (a mode, or a corner of a mode, not implemented yet): the diagnostic to
+ * print when cpu_run returns CPU_STOP_UNIMPLEMENTED outside 64-bit mode. */
+const char *cpu_unexecuted_reason(const cpu_t *c);
 /* "real", "protected-16", "protected-32", "compat-32", "64-bit", "compat-16". */
 const char *cpu_mode_name(cpu_mode m);
 

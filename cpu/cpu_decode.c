@@ -330,6 +330,8 @@ unsigned cpu_decode(cpu_mode mode, const cpu_cost_model *costs, const uint8_t *b
         i->exec = cpu_exec_unimplemented;
         i->ends_block = 1;
     }
+    if (!long64)
+        cpu_legacy_fixup(i);
     i->cost = costs->cost[i->cost_class < CPU_COST_NCLASSES ? i->cost_class : 0];
     if (i->has_mem)
         i->cost = (uint16_t)(i->cost + costs->cost[CPU_COST_MEM]);

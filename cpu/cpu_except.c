@@ -57,6 +57,8 @@ static void load_handler_cs(cpu_t *c, uint16_t sel, uint32_t ext, cpu_seg *cs)
     cs->sel = (uint16_t)((sel & ~3u) | ((type & 4) ? c->cpl : dpl));
 }
 
+static void finish_delivery(cpu_t *c, unsigned type);
+
 /*
  * Delivers vector through the 64-bit IDT (SDM 6.14.1-6.14.5). type is the
  * VMCS-style event type; insn_len is the length of INT n/INT3 for software
@@ -69,6 +71,20 @@ static void deliver_event_now(cpu_t *c, uint8_t vector, unsigned type, bool has_
     bool soft = type == EVT_SOFT_INT || type == EVT_SOFT_EXC || type == EVT_PRIV_SOFT;
     uint32_t ext = soft ? 0 : 1; /* EXT bit of error codes raised during delivery */
     uint32_t idt_err = vector * 8u + 2 + ext;
+
+    if (!(c->efer & CPU_EFER_LMA)) {
+        /* Outside IA-32e mode: the 32-bit IDT (cpu_legacy.c); real mode
+         * (the IVT) is not implemented and never executes. */
+        if (!(c->cr0 & CPU_CR0_PE)) {
+            c->in_delivery = 0;
+            c->first_fault = -1;
+            cpu_abort_insn(c, CPU_STOP_UNIMPLEMENTED);
+        }
+        cpu_deliver_legacy(c, vector, soft, type == EVT_SOFT_INT || type == EVT_SOFT_EXC,
+                           has_error, error, soft ? c->rip + insn_len : c->rip);
+        finish_delivery(c, type);
+        return;
+    }
 
     if (vector * 16u + 15 > c->idtr.limit)
         cpu_fault(c, CPU_EXC_GP, idt_err);
@@ -152,6 +168,13 @@ static void deliver_event_now(cpu_t *c, uint8_t vector, unsigned type, bool has_
     c->lf_op = CPU_LF_NONE;
     c->rip = target;
     c->next_rip = target;
+    finish_delivery(c, type);
+}
+
+/* What every delivery ends with: out of HLT, NMI blocking, the shadow
+ * gone, the block ended, the cost counted. */
+static void finish_delivery(cpu_t *c, unsigned type)
+{
     c->halted = 0;
     if (type == EVT_NMI)
         c->nmi_blocked = true; /* until the next IRET (SDM Vol. 3A 6.7.1) */

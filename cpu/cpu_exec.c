@@ -297,7 +297,7 @@ static bool boundary_checks(cpu_t *c, bool *shadowed)
         c->stop = CPU_STOP_HALT;
         return false;
     }
-    if (unlikely(!cpu_mode_executes((cpu_mode)c->mode))) {
+    if (unlikely(c->mode != CPU_MODE_LONG64) && cpu_unexecuted_reason(c)) {
         /* A mode the interpreter does not execute yet (cpu_mode_executes;
          * docs/cpu-model.md): stop rather than run it wrongly. */
         c->stop = CPU_STOP_UNIMPLEMENTED;

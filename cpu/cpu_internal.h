@@ -144,6 +144,18 @@ bool cpu_decode_pause(cpu_insn *i);    /* cpu_system.c: F3 90 */
 bool cpu_decode_cmpxchg8b(cpu_insn *i); /* cpu_transfer.c: 0F C7 /1 */
 bool cpu_decode_grp5_other(cpu_insn *i); /* cpu_control.c: FF /2../7 */
 void cpu_load_segment(cpu_t *c, unsigned sreg, uint16_t sel); /* cpu_system.c */
+/* Reads the 8-byte descriptor of sel from the GDT or LDT (#GP(sel) beyond
+ * the limit), its linear address in *va (cpu_system.c). */
+uint64_t cpu_desc_read(cpu_t *c, uint16_t sel, uint64_t *va);
+/* The hidden part of a segment register from a descriptor (SDM 3.4.5). */
+cpu_seg cpu_seg_from_desc(uint16_t sel, uint64_t d);
+/* Sets the descriptor's accessed bit as a segment load does (SDM 3.4.5.1). */
+void cpu_desc_mark_accessed(cpu_t *c, uint64_t va, uint64_t d);
+/* cpu_legacy.c: the handlers that differ outside 64-bit mode, chosen by
+ * the decoder for legacy modes; interrupt delivery through the 32-bit IDT. */
+void cpu_legacy_fixup(cpu_insn *i);
+void cpu_deliver_legacy(cpu_t *c, uint8_t vector, bool soft, bool check_dpl, bool has_error,
+                        uint32_t error, uint64_t return_eip);
 void cpu_exec_swapgs(cpu_t *c, const cpu_insn *i); /* cpu_msr.c */
 void cpu_exec_rdtscp(cpu_t *c, const cpu_insn *i); /* cpu_msr.c */
 
@@ -231,8 +243,13 @@ static inline uint64_t cpu_ea(const cpu_t *c, const cpu_insn *i)
         a += c->gpr[i->index] << i->scale;
     if (i->asize == 4)
         a = (uint32_t)a;
-    if (i->pfx & CPU_PFX_SEG)
+    if (i->pfx & CPU_PFX_SEG) {
         a += c->seg[i->seg].base;
+        /* Outside 64-bit mode linear addresses wrap at 4 GBytes (SDM Vol.
+         * 3A 3.4); in 64-bit mode only FS/GS overrides come here. */
+        if (unlikely(cpu_mode_legacy(i->mode)))
+            a = (uint32_t)a;
+    }
     return a;
 }
 

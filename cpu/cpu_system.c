@@ -298,7 +298,9 @@ static void load_segment(cpu_t *c, unsigned sreg, uint16_t sel, unsigned cpl)
 {
     unsigned rpl = sel & 3;
     if ((sel & 0xFFFC) == 0) {
-        if (sreg == CPU_SS && (cpl == 3 || rpl != cpl))
+        /* A null SS is allowed only in 64-bit mode (SDM Vol. 2 "MOV",
+         * "POP": protected and compatibility mode raise #GP(0)). */
+        if (sreg == CPU_SS && (cpl == 3 || rpl != cpl || c->mode != CPU_MODE_LONG64))
             cpu_gp0(c);
         c->seg[sreg] = (cpu_seg){.sel = sel, .attr = 0, .limit = 0, .base = 0};
         return;
@@ -322,6 +324,22 @@ static void load_segment(cpu_t *c, unsigned sreg, uint16_t sel, unsigned cpl)
     }
     mark_accessed(c, va, d);
     c->seg[sreg] = seg_from_desc(sel, d | (1ull << 40));
+}
+
+uint64_t cpu_desc_read(cpu_t *c, uint16_t sel, uint64_t *va)
+{
+    *va = desc_addr(c, sel, 8);
+    return sys_read(c, *va, 8);
+}
+
+cpu_seg cpu_seg_from_desc(uint16_t sel, uint64_t d)
+{
+    return seg_from_desc(sel, d);
+}
+
+void cpu_desc_mark_accessed(cpu_t *c, uint64_t va, uint64_t d)
+{
+    mark_accessed(c, va, d);
 }
 
 /* The loader MOV Sreg (8E) uses; MOV CS is #UD. MOV SS blocking is armed by
@@ -361,7 +379,8 @@ static bool decode_push_pop_sreg(cpu_insn *i)
 }
 
 /* SGDT, SIDT, LGDT, LIDT (SDM Vol. 2 "LGDT/LIDT", "SGDT", "SIDT"): in 64-bit
- * mode the operand is a 2-byte limit and an 8-byte base. */
+ * mode the operand is a 2-byte limit and an 8-byte base; elsewhere the base
+ * is 4 bytes, of which LGDT/LIDT with a 16-bit operand size use 24 bits. */
 static void exec_desc_table(cpu_t *c, const cpu_insn *i)
 {
     unsigned which = i->sub;
@@ -372,13 +391,16 @@ static void exec_desc_table(cpu_t *c, const cpu_insn *i)
     if (cpu_intercept(c, &info) == CPU_HOOK_DONE)
         return;
     cpu_dtr *t = (which & 1) ? &c->idtr : &c->gdtr;
+    unsigned bsize = cpu_mode_legacy(i->mode) ? 4 : 8;
     if (which < DT_LGDT) {
-        cpu_probe_write(c, ea, 10);
+        cpu_probe_write(c, ea, 2 + bsize);
         cpu_write(c, ea, 2, t->limit);
-        cpu_write(c, ea + 2, 8, t->base);
+        cpu_write(c, ea + 2, bsize, t->base);
     } else {
         uint16_t limit = (uint16_t)cpu_read(c, ea, 2);
-        uint64_t base = cpu_read(c, ea + 2, 8);
+        uint64_t base = cpu_read(c, ea + 2, bsize);
+        if (bsize == 4 && i->osize == 2)
+            base &= 0xFFFFFF;
         t->limit = limit;
         t->base = base;
     }

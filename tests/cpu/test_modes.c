@@ -35,6 +35,8 @@ START_TEST(mode_of_control_bits)
     ck_assert_str_eq(cpu_mode_name(CPU_MODE_REAL), "real");
     ck_assert_str_eq(cpu_mode_name(CPU_MODE_LONG64), "64-bit");
     ck_assert(cpu_mode_executes(CPU_MODE_LONG64));
+    ck_assert(cpu_mode_executes(CPU_MODE_PROT32));
+    ck_assert(!cpu_mode_executes(CPU_MODE_REAL));
 }
 END_TEST
 
@@ -156,13 +158,14 @@ START_TEST(unexecuted_mode_stops)
     ck_assert_uint_eq(c->gpr[CPU_RAX], 1);
     c->rip = CPU_HARNESS_CODE;
     c->halted = 0;
-    cpu_set_segment(c, CPU_CS, 0x08, 0, 0xFFFFFFFF, 0xC9B);
+    cpu_set_segment(c, CPU_CS, 0x08, 0, 0xFFFF, 0x09B); /* a 16-bit code segment */
+    ck_assert_int_eq(c->mode, CPU_MODE_COMPAT16);
+    ck_assert(!cpu_mode_executes(CPU_MODE_COMPAT16));
     uint64_t insns = c->insns;
-    if (!cpu_mode_executes((cpu_mode)c->mode)) {
-        ck_assert_int_eq(cpu_run(c, UINT64_MAX, 10), CPU_STOP_UNIMPLEMENTED);
-        ck_assert_uint_eq(c->insns, insns);
-        ck_assert_uint_eq(c->gpr[CPU_RAX], 1);
-    }
+    ck_assert_int_eq(cpu_run(c, UINT64_MAX, 10), CPU_STOP_UNIMPLEMENTED);
+    ck_assert_uint_eq(c->insns, insns);
+    ck_assert_uint_eq(c->gpr[CPU_RAX], 1);
+    ck_assert_ptr_nonnull(cpu_unexecuted_reason(c));
     cpu_harness_free(&h);
 }
 END_TEST
