@@ -197,12 +197,15 @@ unsigned cpu_decode(cpu_mode mode, const cpu_cost_model *costs, const uint8_t *b
     else
         i->asize = (uint8_t)(((i->pfx & CPU_PFX_ASIZE) != 0) != def32 ? 4 : 2);
 
-    /* In 64-bit mode only FS and GS overrides have a base (SDM Vol. 1 3.4.2.1). */
+    /* In 64-bit mode only FS and GS overrides have a base (SDM Vol. 1
+     * 3.4.2.1); elsewhere every segment has one, so every access adds it. */
     if (seg_override != 0xFF) {
         i->seg = (uint8_t)seg_override;
         if (!long64 || seg_override >= CPU_FS)
             i->pfx |= CPU_PFX_SEG;
     }
+    if (!long64)
+        i->pfx |= CPU_PFX_SEG;
 
     unsigned digit = 0;
     if (fl & (CPU_OPF_MODRM | CPU_OPF_MODREG)) {
@@ -271,7 +274,7 @@ unsigned cpu_decode(cpu_mode mode, const cpu_cost_model *costs, const uint8_t *b
                     pos += 4;
                 }
             }
-            if (!(i->pfx & CPU_PFX_SEG) && !long64 &&
+            if (seg_override == 0xFF && !long64 &&
                 (i->base == CPU_RBP || i->base == CPU_RSP))
                 i->seg = CPU_SS;
         }

@@ -73,14 +73,12 @@ static void deliver_event_now(cpu_t *c, uint8_t vector, unsigned type, bool has_
     uint32_t idt_err = vector * 8u + 2 + ext;
 
     if (!(c->efer & CPU_EFER_LMA)) {
-        /* Outside IA-32e mode: the 32-bit IDT (cpu_legacy.c); real mode
-         * (the IVT) is not implemented and never executes. */
-        if (!(c->cr0 & CPU_CR0_PE)) {
-            c->in_delivery = 0;
-            c->first_fault = -1;
-            cpu_abort_insn(c, CPU_STOP_UNIMPLEMENTED);
-        }
-        cpu_deliver_legacy(c, vector, soft, type == EVT_SOFT_INT || type == EVT_SOFT_EXC,
+        /* Outside IA-32e mode: the 32-bit IDT or the real-mode IVT
+         * (cpu_legacy.c). */
+        if (!(c->cr0 & CPU_CR0_PE))
+            cpu_deliver_real(c, vector, soft ? c->rip + insn_len : c->rip);
+        else
+            cpu_deliver_legacy(c, vector, soft, type == EVT_SOFT_INT || type == EVT_SOFT_EXC,
                            has_error, error, soft ? c->rip + insn_len : c->rip);
         finish_delivery(c, type);
         return;

@@ -99,7 +99,7 @@ static unsigned decode_crossing(cpu_t *c, cpu_block *b, const uint8_t *bytes, un
 {
     uint8_t buf[15];
     memcpy(buf, bytes, avail);
-    uint64_t next_va = c->rip + avail;
+    uint64_t next_va = cpu_fetch_va(c, c->rip) + avail;
     uint64_t pa2 = cpu_translate(c, next_va, CPU_ACC_FETCH);
     for (unsigned k = avail; k < 15; k++)
         buf[k] = (uint8_t)cpu_phys_load(c, pa2 + (k - avail), 1, CPU_ACC_FETCH);
@@ -189,7 +189,7 @@ static void exec_uncached(cpu_t *c)
     cpu_insn i;
     unsigned len = 0;
     for (unsigned k = 0; k < 15 && len == 0; k++) {
-        buf[k] = (uint8_t)cpu_read_slow(c, c->rip + k, 1, CPU_ACC_FETCH);
+        buf[k] = (uint8_t)cpu_read_slow(c, cpu_fetch_va(c, c->rip) + k, 1, CPU_ACC_FETCH);
         len = cpu_decode((cpu_mode)c->mode, c->costs, buf, k + 1, &i);
     }
     if (len == 0)
@@ -204,7 +204,7 @@ static void exec_uncached(cpu_t *c)
 /* Finds (or decodes) the block at RIP; NULL when RIP is not in plain RAM. */
 static cpu_block *lookup_block(cpu_t *c)
 {
-    uint64_t rip = c->rip;
+    uint64_t rip = cpu_fetch_va(c, c->rip); /* the linear address */
     cpu_tlb_entry *e = cpu_tlb_slot(c, rip);
     uint64_t pa;
     if (likely(e->tag_fetch == (rip & ~0xFFFull)))
@@ -258,7 +258,7 @@ static void handle_events(cpu_t *c)
 static uint64_t retired_before_fault(const cpu_t *c)
 {
     const cpu_block *b = c->cur_block;
-    unsigned target = (unsigned)((c->rip - b->pa) & 0xFFF), off = 0, n = 0;
+    unsigned target = (unsigned)((cpu_fetch_va(c, c->rip) - b->pa) & 0xFFF), off = 0, n = 0;
     while (n < b->n && off != target) {
         off += b->insn[n].len;
         n++;
@@ -466,7 +466,7 @@ void cpu_exec_unimplemented(cpu_t *c, const cpu_insn *i)
 {
     uint8_t bytes[15] = {0};
     unsigned len = i->len ? i->len : 1;
-    if (!cpu_peek_linear(c, c->rip, bytes, len))
+    if (!cpu_peek_linear(c, cpu_fetch_va(c, c->rip), bytes, len))
         len = 0;
     uint64_t first8 = 0;
     memcpy(&first8, bytes, len < 8 ? len : 8);

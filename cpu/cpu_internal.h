@@ -156,6 +156,13 @@ void cpu_desc_mark_accessed(cpu_t *c, uint64_t va, uint64_t d);
 void cpu_legacy_fixup(cpu_insn *i);
 void cpu_deliver_legacy(cpu_t *c, uint8_t vector, bool soft, bool check_dpl, bool has_error,
                         uint32_t error, uint64_t return_eip);
+void cpu_deliver_real(cpu_t *c, uint8_t vector, uint64_t return_ip);
+/* Linear address of instruction fetch at offset rip: CS.base is ignored in
+ * 64-bit mode (SDM Vol. 3A 3.4.4). */
+static inline uint64_t cpu_fetch_va(const cpu_t *c, uint64_t rip)
+{
+    return c->mode == CPU_MODE_LONG64 ? rip : (uint32_t)(rip + c->seg[CPU_CS].base);
+}
 void cpu_exec_swapgs(cpu_t *c, const cpu_insn *i); /* cpu_msr.c */
 void cpu_exec_rdtscp(cpu_t *c, const cpu_insn *i); /* cpu_msr.c */
 
@@ -244,11 +251,12 @@ static inline uint64_t cpu_ea(const cpu_t *c, const cpu_insn *i)
     if (i->asize == 4)
         a = (uint32_t)a;
     if (i->pfx & CPU_PFX_SEG) {
-        a += c->seg[i->seg].base;
-        /* Outside 64-bit mode linear addresses wrap at 4 GBytes (SDM Vol.
-         * 3A 3.4); in 64-bit mode only FS/GS overrides come here. */
+        /* Outside 64-bit mode every access comes here: the offset at the
+         * address size plus the segment base, wrapping at 4 GBytes (SDM
+         * Vol. 3A 3.4); in 64-bit mode only FS/GS overrides do. */
         if (unlikely(cpu_mode_legacy(i->mode)))
-            a = (uint32_t)a;
+            return (uint32_t)((i->asize == 2 ? (uint16_t)a : (uint32_t)a) + c->seg[i->seg].base);
+        a += c->seg[i->seg].base;
     }
     return a;
 }

@@ -280,6 +280,19 @@ static _Noreturn void unimplemented_form(cpu_t *c, const cpu_insn *i)
  */
 static void far_to_code(cpu_t *c, const cpu_insn *i, uint16_t sel, uint64_t offset, bool ret)
 {
+    if (!(c->cr0 & CPU_CR0_PE)) {
+        /* Real mode: CS = sel, base sel << 4, limit and attributes kept
+         * (SDM Vol. 2 "JMP", real-address mode). */
+        offset &= cpu_size_mask(i->osize);
+        if (offset > c->seg[CPU_CS].limit)
+            cpu_gp0(c);
+        c->seg[CPU_CS].sel = sel;
+        c->seg[CPU_CS].base = (uint64_t)sel << 4;
+        c->next_rip = offset;
+        c->tlb_epoch++;
+        cpu_end_block(c);
+        return;
+    }
     if ((sel & 0xFFFC) == 0)
         cpu_gp0(c);
     uint64_t va;
@@ -389,6 +402,29 @@ static void l_ret_far(cpu_t *c, const cpu_insn *i)
 static void l_iret(cpu_t *c, const cpu_insn *i)
 {
     unsigned n = i->osize;
+    if (!(c->cr0 & CPU_CR0_PE)) {
+        /* Real-address mode (SDM Vol. 2 "IRET"): IP, CS, FLAGS at the
+         * operand size; a 16-bit IRET keeps EFLAGS[31:16]; VM and the
+         * VIF/VIP bits stay as they were. */
+        uint64_t ip = lpeek(c, 0, n);
+        uint16_t sel = (uint16_t)lpeek(c, n, n);
+        uint64_t fl = lpeek(c, 2 * n, n);
+        ip &= cpu_size_mask(n);
+        if (ip > c->seg[CPU_CS].limit)
+            cpu_gp0(c);
+        uint64_t keep = n == 2 ? ~0xFFFFull : (uint64_t)(CPU_FL_VM | CPU_FL_VIF | CPU_FL_VIP);
+        uint64_t rflags = cpu_get_rflags(c);
+        cpu_set_rflags(c, (rflags & keep) | (fl & ~keep & ~(uint64_t)CPU_FL_RF));
+        sp_set(c, sp_get(c) + 3 * n);
+        c->seg[CPU_CS].sel = sel;
+        c->seg[CPU_CS].base = (uint64_t)sel << 4;
+        c->next_rip = ip;
+        c->tlb_epoch++;
+        c->nmi_blocked = false;
+        c->events |= CPU_EVT_INTR;
+        cpu_end_block(c);
+        return;
+    }
     if (c->rflags & CPU_FL_NT)
         unimplemented_form(c, i); /* task return */
     uint64_t eip = lpeek(c, 0, n);
@@ -600,6 +636,32 @@ void cpu_deliver_legacy(cpu_t *c, uint8_t vector, bool soft, bool check_dpl, boo
     cpu_update_mode(c);
 }
 
+/* ---- interrupt delivery in real-address mode (SDM Vol. 3A 20.1.4) ------------------ */
+
+/* The IVT: 4-byte entries (offset, segment) at IDTR.base; FLAGS, CS and IP
+ * are pushed (2 bytes each), IF, TF and AC cleared. An entry beyond the
+ * IDTR limit is #GP (SDM 20.1.4). */
+void cpu_deliver_real(cpu_t *c, uint8_t vector, uint64_t return_ip)
+{
+    if (vector * 4u + 3 > c->idtr.limit)
+        cpu_fault(c, CPU_EXC_GP, 0);
+    uint64_t e = cpu_read(c, (uint32_t)(c->idtr.base + vector * 4u), 4);
+    uint64_t rflags = cpu_get_rflags(c);
+    uint64_t sp = sp_get(c);
+    for (unsigned k = 1; k <= 3; k++)
+        cpu_probe_write(c, stack_va(c, sp - 2 * k), 2);
+    cpu_write(c, stack_va(c, sp - 2), 2, rflags);
+    cpu_write(c, stack_va(c, sp - 4), 2, c->seg[CPU_CS].sel);
+    cpu_write(c, stack_va(c, sp - 6), 2, return_ip);
+    sp_set(c, sp - 6);
+    c->seg[CPU_CS].sel = (uint16_t)(e >> 16);
+    c->seg[CPU_CS].base = (e >> 16) << 4;
+    c->rflags = rflags & ~(uint64_t)(CPU_FL_IF | CPU_FL_TF | CPU_FL_AC | CPU_FL_RF);
+    c->lf_op = CPU_LF_NONE;
+    c->rip = c->next_rip = e & 0xFFFF;
+    c->tlb_epoch++;
+}
+
 /* ---- which handlers outside 64-bit mode ------------------------------------------ */
 
 /* Replaces a handler whose 64-bit semantics differ outside 64-bit mode
@@ -614,9 +676,12 @@ void cpu_legacy_fixup(cpu_insn *i)
      * (PUSH ES, far JMP...) that this file implements. */
     if (i->exec == cpu_exec_ud)
         return;
-    /* 16-bit addressing (real mode, 67H in 32-bit code) needs 16-bit
-     * offsets and segment bases: not implemented yet. */
-    if (i->asize == 2)
+    /* The string instructions and XLAT compute their addresses themselves,
+     * at 32 or 64 bits: with a 16-bit address size they are not
+     * implemented yet (SI/DI/CX wrap-around). */
+    if (i->asize == 2 && i->map == 0 &&
+        ((i->op >= 0xA4 && i->op <= 0xA7) || (i->op >= 0xAA && i->op <= 0xAF) ||
+         (i->op >= 0x6C && i->op <= 0x6F) || i->op == 0xD7))
         unimpl = true;
     if (i->map == 0) {
         switch (i->op) {

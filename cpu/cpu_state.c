@@ -51,30 +51,23 @@ void cpu_set_segment(cpu_t *c, unsigned sreg, uint16_t sel, uint64_t base, uint3
 
 bool cpu_mode_executes(cpu_mode m)
 {
-    return m == CPU_MODE_LONG64 || m == CPU_MODE_PROT32 || m == CPU_MODE_COMPAT32;
+    return m != CPU_MODE_COMPAT16 && m < CPU_MODE_COUNT;
 }
 
-/* What 32-bit protected and compatibility mode execution still assumes
- * (docs/cpu-model.md): CS, DS, ES and SS with base 0 (only FS and GS
- * overrides add a base), a 32-bit stack (SS.B = 1), and no 32-bit paging
- * (2-level or PAE without IA-32e mode). Checked at every block boundary
- * that can follow a change of them (segment loads, CR writes and far
- * transfers end their block). */
+/* What execution outside 64-bit mode still assumes (docs/cpu-model.md):
+ * ES with base 0 (the string instructions' destination ignores it) and no
+ * 32-bit paging (2-level or PAE without IA-32e mode). Checked at every
+ * block boundary that can follow a change of them (segment loads, CR
+ * writes and far transfers end their block). */
 const char *cpu_unexecuted_reason(const cpu_t *c)
 {
     cpu_mode m = (cpu_mode)c->mode;
     if (m == CPU_MODE_LONG64)
         return NULL;
     if (!cpu_mode_executes(m))
-        return m == CPU_MODE_REAL ? "real mode is not implemented yet"
-               : m == CPU_MODE_PROT16 ? "16-bit protected mode is not implemented yet"
-                                      : "16-bit compatibility mode is not implemented yet";
-    static const unsigned flat[] = {CPU_CS, CPU_DS, CPU_ES, CPU_SS};
-    for (unsigned k = 0; k < 4; k++)
-        if (c->seg[flat[k]].base != 0)
-            return "a CS, DS, ES or SS base other than 0 outside 64-bit mode is not implemented yet";
-    if (!(c->seg[CPU_SS].attr & CPU_SEG_DB))
-        return "a 16-bit stack (SS.B = 0) is not implemented yet";
+        return "16-bit compatibility mode is not implemented yet";
+    if (c->seg[CPU_ES].base != 0)
+        return "an ES base other than 0 outside 64-bit mode is not implemented yet (string instructions)";
     if ((c->cr0 & CPU_CR0_PG) && !(c->efer & CPU_EFER_LMA))
         return "32-bit paging (2-level or PAE) is not implemented yet";
     return NULL;

@@ -348,6 +348,13 @@ void cpu_load_segment(cpu_t *c, unsigned sreg, uint16_t sel)
 {
     if (sreg == CPU_CS || sreg >= CPU_NSEG)
         cpu_ud(c);
+    if (!(c->cr0 & CPU_CR0_PE)) {
+        /* Real mode: base = selector << 4; limit and attributes stay
+         * (SDM Vol. 3A 20.1.1). */
+        c->seg[sreg].sel = sel;
+        c->seg[sreg].base = (uint64_t)sel << 4;
+        return;
+    }
     load_segment(c, sreg, sel, c->cpl);
 }
 

@@ -36,7 +36,8 @@ START_TEST(mode_of_control_bits)
     ck_assert_str_eq(cpu_mode_name(CPU_MODE_LONG64), "64-bit");
     ck_assert(cpu_mode_executes(CPU_MODE_LONG64));
     ck_assert(cpu_mode_executes(CPU_MODE_PROT32));
-    ck_assert(!cpu_mode_executes(CPU_MODE_REAL));
+    ck_assert(cpu_mode_executes(CPU_MODE_REAL));
+    ck_assert(!cpu_mode_executes(CPU_MODE_COMPAT16));
 }
 END_TEST
 

@@ -406,11 +406,88 @@ START_TEST(unexecuted_states_stop)
     c->cr0 &= ~(uint64_t)CPU_CR0_PG;
     ck_assert_ptr_null(cpu_unexecuted_reason(c));
 
-    cpu_reset(c, false);
-    c->halted = 0;
+    c->seg[CPU_ES].base = 0x1000;
+    c->rip = CODE;
     ck_assert_int_eq(cpu_run(c, UINT64_MAX, 10), CPU_STOP_UNIMPLEMENTED);
-    ck_assert_ptr_nonnull(strstr(cpu_unexecuted_reason(c), "real mode"));
+    ck_assert_ptr_nonnull(strstr(cpu_unexecuted_reason(c), "ES base"));
     ck_assert_uint_eq(c->insns, insns);
+    cpu_harness_free(&h);
+}
+END_TEST
+
+
+/* A CPU started by SIPI (vector 10H: CS = 1000H, base 10000H, IP = 0) runs
+ * real-mode code: DS = CS, a moffs load through DS's base, INT 21H through
+ * the IVT and IRET back; then LGDT with a 16-bit operand, CR0.PE (16-bit
+ * protected mode, the real-mode CS base kept), a far jump into the 32-bit
+ * code segment, IA-32e and a far jump into 64-bit mode. */
+START_TEST(sipi_real_protected_long)
+{
+    cpu_harness h;
+    setup32(&h);
+    cpu_t *c = &h.cpu;
+    cpu_reset(c, true);
+    cpu_start_sipi(c, 0x10);
+    ck_assert_int_eq(c->mode, CPU_MODE_REAL);
+    uint8_t code[160];
+    memset(code, 0x90, sizeof code);
+    static const uint8_t real[] = {
+        0x8C, 0xC8,                   /* mov ax, cs */
+        0x8E, 0xD8,                   /* mov ds, ax */
+        0xA1, 0x00, 0x01,             /* mov ax, [0x100] */
+        0x89, 0xC3,                   /* mov bx, ax */
+        0xBC, 0x00, 0x80,             /* mov sp, 0x8000 */
+        0xCD, 0x21,                   /* int 0x21 */
+        0x0F, 0x01, 0x16, 0x10, 0x01, /* lgdt [0x110] */
+        0x0F, 0x20, 0xC0,             /* mov eax, cr0 */
+        0x0C, 0x01,                   /* or al, 1 */
+        0x0F, 0x22, 0xC0,             /* mov cr0, eax: 16-bit protected mode */
+        0x66, 0xEA, 0x40, 0x00, 0x01, 0x00, SEL_CODE32, 0x00, /* jmp dword 0x28:0x10040 */
+    };
+    memcpy(code, real, sizeof real);
+    size_t n = 0x40;
+    memcpy(code + n, enable_ia32e, sizeof enable_ia32e);
+    n += sizeof enable_ia32e;
+    uint32_t target = 0x10000 + (uint32_t)n + 7;
+    uint8_t jmp[] = {0xEA, (uint8_t)target, (uint8_t)(target >> 8), (uint8_t)(target >> 16),
+                     (uint8_t)(target >> 24), 0x08, 0};
+    memcpy(code + n, jmp, sizeof jmp);
+    n += sizeof jmp;
+    static const uint8_t tail[] = {0x48, 0xB8, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0xF4};
+    memcpy(code + n, tail, sizeof tail);
+    n += sizeof tail;
+    cpu_harness_load(&h, 0x10000, code, n);
+    static const uint8_t word[] = {0xEF, 0xBE};
+    cpu_harness_load(&h, 0x10100, word, sizeof word);
+    static const uint8_t gdtr[] = {0x5F, 0x00, 0x00, 0x05, 0x00, 0xAA};
+    cpu_harness_load(&h, 0x10110, gdtr, sizeof gdtr);
+    static const uint8_t ivt21[] = {0x00, 0x02, 0x00, 0x10};
+    cpu_harness_load(&h, 0x21 * 4, ivt21, sizeof ivt21);
+    static const uint8_t handler[] = {0xB9, 0x34, 0x12, 0xCF}; /* mov cx, 0x1234; iret */
+    cpu_harness_load(&h, 0x10200, handler, sizeof handler);
+
+    ck_assert_int_eq(cpu_run(c, UINT64_MAX, 8), CPU_STOP_INSNS);
+    ck_assert_int_eq(c->mode, CPU_MODE_REAL);
+    ck_assert_uint_eq(c->seg[CPU_DS].base, 0x10000);
+    ck_assert_uint_eq(c->gpr[CPU_RBX] & 0xFFFF, 0xBEEF);
+    ck_assert_uint_eq(c->gpr[CPU_RCX] & 0xFFFF, 0x1234);
+    ck_assert_uint_eq(c->gpr[CPU_RSP] & 0xFFFF, 0x8000);
+    ck_assert_uint_eq(c->rip, 14);
+    ck_assert_uint_eq(c->seg[CPU_CS].base, 0x10000);
+    /* The INT frame: IP after INT, CS, FLAGS, 2 bytes each. */
+    uint64_t frame = cpu_harness_peek64(&h, 0x8000 - 6);
+    ck_assert_uint_eq(frame & 0xFFFF, 14);
+    ck_assert_uint_eq((frame >> 16) & 0xFFFF, 0x1000);
+
+    ck_assert_int_eq(cpu_run(c, UINT64_MAX, 4), CPU_STOP_INSNS);
+    ck_assert_uint_eq(c->gdtr.base, 0x500); /* 24-bit base with a 16-bit operand */
+    ck_assert_uint_eq(c->gdtr.limit, 0x5F);
+    ck_assert_int_eq(c->mode, CPU_MODE_PROT16);
+    ck_assert_int_eq(cpu_run(c, UINT64_MAX, 1), CPU_STOP_INSNS);
+    ck_assert_int_eq(c->mode, CPU_MODE_PROT32);
+    ck_assert_uint_eq(c->rip, 0x10040);
+    ck_assert_int_eq(cpu_run(c, UINT64_MAX, 100), CPU_STOP_HALT);
+    check_in_64bit(&h);
     cpu_harness_free(&h);
 }
 END_TEST
@@ -432,6 +509,7 @@ static Suite *suite(void)
     tcase_add_test(t, ia32e_needs_pae);
     tcase_add_test(t, block_cache_keyed_by_mode);
     tcase_add_test(t, unexecuted_states_stop);
+    tcase_add_test(t, sipi_real_protected_long);
     suite_add_tcase(s, t);
     return s;
 }
