@@ -92,16 +92,26 @@ typedef struct cpu_dtr {
     uint16_t limit;
 } cpu_dtr;
 
-/* Execution modes of the decoder. Only CPU_MODE_LONG64 executes today; the
- * others are decoded with their own defaults so they can be added without a
- * rewrite. */
+/* Execution modes (SDM Vol. 3A 2.2 "Modes of Operation", 5.2.1 for the
+ * code-segment D and L flags). cpu_t.mode is derived from CR0.PE, EFER.LMA,
+ * CS.L and CS.D by cpu_update_mode(), never set on its own. The decoder
+ * knows every mode's defaults; docs/cpu-model.md says which ones execute.
+ * The values are part of replay digests: extend, never renumber. */
 typedef enum cpu_mode {
-    CPU_MODE_REAL,
-    CPU_MODE_PROT16,
-    CPU_MODE_PROT32,
-    CPU_MODE_COMPAT32,
-    CPU_MODE_LONG64,
+    CPU_MODE_REAL,     /* CR0.PE = 0 */
+    CPU_MODE_PROT16,   /* protected mode, CS.D = 0 */
+    CPU_MODE_PROT32,   /* protected mode, CS.D = 1 */
+    CPU_MODE_COMPAT32, /* IA-32e compatibility mode, CS.L = 0, CS.D = 1 */
+    CPU_MODE_LONG64,   /* IA-32e 64-bit mode, CS.L = 1 */
+    CPU_MODE_COMPAT16, /* IA-32e compatibility mode, CS.L = 0, CS.D = 0 */
+    CPU_MODE_COUNT
 } cpu_mode;
+
+/* Segment attribute bits of cpu_seg.attr. */
+enum {
+    CPU_SEG_ACCESSED = 1u << 0, CPU_SEG_S = 1u << 4, CPU_SEG_P = 1u << 7,
+    CPU_SEG_L = 1u << 9, CPU_SEG_DB = 1u << 10, CPU_SEG_G = 1u << 11,
+};
 
 /* ---- guest physical memory ------------------------------------------- */
 
@@ -411,6 +421,46 @@ bool cpu_init(cpu_t *c, unsigned index, cpu_phys *phys, const cpu_cost_model *co
 void cpu_free(cpu_t *c);
 /* Installs hooks (copied). */
 void cpu_set_hooks(cpu_t *c, const cpu_hooks *h);
+
+/* ---- architectural states (cpu_state.c) ---------------------------------- */
+
+/* The mode CR0.PE, EFER.LMA, CS.L and CS.D select (SDM Vol. 3A 2.2, 9.8.5). */
+cpu_mode cpu_mode_of(uint64_t cr0, uint64_t efer, uint16_t cs_attr);
+/* Recomputes c->mode after a change of CR0, EFER or CS. Every path that
+ * changes one of them calls it (layers above included: a loader or a
+ * VM entry that writes them directly). A change of mode ends the block and
+ * starts a new successor epoch, so code decoded in the old mode is never
+ * run in the new one. */
+void cpu_update_mode(cpu_t *c);
+/* Sets a segment register's visible and hidden parts (a loader, a VM
+ * entry, INIT/SIPI) and recomputes the mode when it is CS. */
+void cpu_set_segment(cpu_t *c, unsigned sreg, uint16_t sel, uint64_t base, uint32_t limit,
+                     uint16_t attr);
+/* The state after RESET (init = false) or INIT (init = true), SDM Vol. 3A
+ * 9.1.1 Table 9-1: real mode at F000:FFF0 with CS.base FFFF0000, EDX the
+ * CPUID signature, every other GPR 0, CR0 60000010H (INIT keeps CD and
+ * NW), EFER 0. The cycle counter (the TSC's clock) is not reset, and INIT
+ * keeps the MSRs Table 9-1 says it keeps (PAT, SYSENTER, STAR...). */
+void cpu_reset(cpu_t *c, bool init);
+/* What a STARTUP IPI with vector v does to a CPU waiting for it (SDM Vol.
+ * 3A 10.6.1, 8.4.4.1): real mode at CS = v << 8 (base v << 12), IP = 0. */
+void cpu_start_sipi(cpu_t *c, uint8_t vector);
+/* The Multiboot (v1) machine state (Multiboot spec 3.2 "Machine state"):
+ * 32-bit protected mode with paging off, CS a flat 32-bit execute/read
+ * segment (selector 0x08), DS/ES/FS/GS/SS flat 32-bit read/write
+ * segments (selector 0x10), EFLAGS.IF = VM = 0, CPL 0, EIP = eip. The
+ * caller sets EAX and EBX. */
+void cpu_enter_flat32(cpu_t *c, uint32_t eip);
+/* Whether this interpreter executes code in mode m (docs/cpu-model.md). A
+ * CPU in a mode it does not execute stops with CPU_STOP_UNIMPLEMENTED and
+ * an unimplemented event naming the mode. */
+bool cpu_mode_executes(cpu_mode m);
+/* NULL when the interpreter executes the CPU's current state, else why not
+ * (a mode, or a corner of a mode, not implemented yet): the diagnostic to
+ * print when cpu_run returns CPU_STOP_UNIMPLEMENTED outside 64-bit mode. */
+const char *cpu_unexecuted_reason(const cpu_t *c);
+/* "real", "protected-16", "protected-32", "compat-32", "64-bit", "compat-16". */
+const char *cpu_mode_name(cpu_mode m);
 
 /* Runs until cycles >= cycle_limit, max_insns retired, HLT with nothing
  * pending, a hook stop or shutdown. Deterministic for the same state. */

@@ -392,6 +392,16 @@ static bool decode_incdec(cpu_insn *i)
     return true;
 }
 
+/* 40..47 INC r16/r32, 48..4F DEC r16/r32: the short forms that exist
+ * outside 64-bit mode only, where these bytes are REX prefixes (SDM Vol. 2
+ * "INC", "DEC"; table A-2). The decoder never looks them up in 64-bit mode. */
+static bool decode_incdec_short(cpu_insn *i)
+{
+    i->rm = i->reg;
+    i->exec = ((i->op & 8) ? dec_r_tab : inc_r_tab)[cpu_size_log2(i->osize)];
+    return true;
+}
+
 /* FE: /0 INC, /1 DEC r/m8; the other digits are invalid. */
 static bool decode_grp4(cpu_insn *i)
 {
@@ -705,6 +715,8 @@ void cpu_register_alu(cpu_opmap *m)
            CPU_COST_SIMPLE);
     cpu_op(m, 0, 0xF7, decode_grp3, CPU_OPF_MODRM | CPU_OPF_LOCKOK, CPU_IMM_GRP3,
            CPU_COST_SIMPLE);
+    for (unsigned op = 0x40; op <= 0x4F; op++)
+        cpu_op(m, 0, op, decode_incdec_short, CPU_OPF_REGOP, CPU_IMM_NONE, CPU_COST_SIMPLE);
     cpu_op(m, 0, 0xFE, decode_grp4, CPU_OPF_MODRM | CPU_OPF_BYTE | CPU_OPF_LOCKOK, CPU_IMM_NONE,
            CPU_COST_SIMPLE);
     cpu_op(m, 0, 0xFF, decode_grp5, CPU_OPF_MODRM | CPU_OPF_LOCKOK, CPU_IMM_NONE,

@@ -275,8 +275,8 @@ void cpu_register_control(cpu_opmap *m)
     cpu_op(m, 0, 0xC2, decode_branch, BR, CPU_IMM_W, CPU_COST_BRANCH);
     /* Direct far CALL/JMP (9A, EA) are invalid in 64-bit mode (SDM Vol. 2
      * appendix A, "i64"). */
-    cpu_op(m, 0, 0x9A, NULL, CPU_OPF_INVALID64, CPU_IMM_NONE, CPU_COST_BRANCH);
-    cpu_op(m, 0, 0xEA, NULL, CPU_OPF_INVALID64, CPU_IMM_NONE, CPU_COST_BRANCH);
+    cpu_op(m, 0, 0x9A, NULL, CPU_OPF_INVALID64, CPU_IMM_PTR, CPU_COST_BRANCH);
+    cpu_op(m, 0, 0xEA, NULL, CPU_OPF_INVALID64, CPU_IMM_PTR, CPU_COST_BRANCH);
     for (unsigned op = 0xE0; op <= 0xE3; op++)
         cpu_op(m, 0, op, decode_loop, BR, CPU_IMM_B, CPU_COST_BRANCH);
 

@@ -67,6 +67,8 @@ static unsigned imm_bytes(unsigned kind, unsigned osize, unsigned asize, unsigne
         return 3;
     case CPU_IMM_MOFFS:
         return asize;
+    case CPU_IMM_PTR:
+        return (osize == 2 ? 2u : 4u) + 2u; /* 64-bit mode has no Ap (#UD there) */
     case CPU_IMM_GRP3:
         return digit < 2 ? 1 : 0; /* caller turns 1 into the Iz size for F7 */
     default:
@@ -105,6 +107,7 @@ unsigned cpu_decode(cpu_mode mode, const cpu_cost_model *costs, const uint8_t *b
     bool def32 = mode != CPU_MODE_REAL && mode != CPU_MODE_PROT16;
 
     memset(i, 0, sizeof(*i));
+    i->mode = (uint8_t)mode;
     i->base = CPU_REG_NONE;
     i->index = CPU_REG_NONE;
     i->seg = CPU_DS;
@@ -194,12 +197,15 @@ unsigned cpu_decode(cpu_mode mode, const cpu_cost_model *costs, const uint8_t *b
     else
         i->asize = (uint8_t)(((i->pfx & CPU_PFX_ASIZE) != 0) != def32 ? 4 : 2);
 
-    /* In 64-bit mode only FS and GS overrides have a base (SDM Vol. 1 3.4.2.1). */
+    /* In 64-bit mode only FS and GS overrides have a base (SDM Vol. 1
+     * 3.4.2.1); elsewhere every segment has one, so every access adds it. */
     if (seg_override != 0xFF) {
         i->seg = (uint8_t)seg_override;
         if (!long64 || seg_override >= CPU_FS)
             i->pfx |= CPU_PFX_SEG;
     }
+    if (!long64)
+        i->pfx |= CPU_PFX_SEG;
 
     unsigned digit = 0;
     if (fl & (CPU_OPF_MODRM | CPU_OPF_MODREG)) {
@@ -268,7 +274,7 @@ unsigned cpu_decode(cpu_mode mode, const cpu_cost_model *costs, const uint8_t *b
                     pos += 4;
                 }
             }
-            if (!(i->pfx & CPU_PFX_SEG) && !long64 &&
+            if (seg_override == 0xFF && !long64 &&
                 (i->base == CPU_RBP || i->base == CPU_RSP))
                 i->seg = CPU_SS;
         }
@@ -291,6 +297,7 @@ unsigned cpu_decode(cpu_mode mode, const cpu_cost_model *costs, const uint8_t *b
         case CPU_IMM_UB:
         case CPU_IMM_W:
         case CPU_IMM_MOFFS:
+        case CPU_IMM_PTR:
             i->imm = v;
             break;
         case CPU_IMM_WB:
@@ -307,7 +314,10 @@ unsigned cpu_decode(cpu_mode mode, const cpu_cost_model *costs, const uint8_t *b
     i->cost_class = d->cost_class;
     i->ends_block = (fl & CPU_OPF_ENDS) != 0;
 
-    bool ok = d->decode != NULL && !(long64 && (fl & CPU_OPF_INVALID64));
+    /* Opcodes that exist in one kind of mode only (SDM Vol. 2 appendix A,
+     * "i64" and "o64"). */
+    bool invalid_here = long64 ? (fl & CPU_OPF_INVALID64) : (fl & CPU_OPF_ONLY64);
+    bool ok = d->decode != NULL && !invalid_here;
     if (ok && (i->pfx & CPU_PFX_LOCK) && !((fl & CPU_OPF_LOCKOK) && i->has_mem))
         ok = false;
     if (ok)
@@ -315,7 +325,7 @@ unsigned cpu_decode(cpu_mode mode, const cpu_cost_model *costs, const uint8_t *b
     if (!ok) {
         /* Known-invalid encodings raise #UD quietly; holes in our tables are
          * reported as unimplemented so nothing fails silently. */
-        bool architectural = (fl & (CPU_OPF_UD | CPU_OPF_INVALID64)) || d->decode != NULL;
+        bool architectural = (fl & CPU_OPF_UD) || invalid_here || d->decode != NULL;
         i->exec = architectural ? cpu_exec_ud : cpu_exec_unimplemented;
         i->ends_block = 1;
     }
@@ -323,6 +333,8 @@ unsigned cpu_decode(cpu_mode mode, const cpu_cost_model *costs, const uint8_t *b
         i->exec = cpu_exec_unimplemented;
         i->ends_block = 1;
     }
+    if (!long64)
+        cpu_legacy_fixup(i);
     i->cost = costs->cost[i->cost_class < CPU_COST_NCLASSES ? i->cost_class : 0];
     if (i->has_mem)
         i->cost = (uint16_t)(i->cost + costs->cost[CPU_COST_MEM]);

@@ -57,6 +57,8 @@ static void load_handler_cs(cpu_t *c, uint16_t sel, uint32_t ext, cpu_seg *cs)
     cs->sel = (uint16_t)((sel & ~3u) | ((type & 4) ? c->cpl : dpl));
 }
 
+static void finish_delivery(cpu_t *c, unsigned type);
+
 /*
  * Delivers vector through the 64-bit IDT (SDM 6.14.1-6.14.5). type is the
  * VMCS-style event type; insn_len is the length of INT n/INT3 for software
@@ -69,6 +71,18 @@ static void deliver_event_now(cpu_t *c, uint8_t vector, unsigned type, bool has_
     bool soft = type == EVT_SOFT_INT || type == EVT_SOFT_EXC || type == EVT_PRIV_SOFT;
     uint32_t ext = soft ? 0 : 1; /* EXT bit of error codes raised during delivery */
     uint32_t idt_err = vector * 8u + 2 + ext;
+
+    if (!(c->efer & CPU_EFER_LMA)) {
+        /* Outside IA-32e mode: the 32-bit IDT or the real-mode IVT
+         * (cpu_legacy.c). */
+        if (!(c->cr0 & CPU_CR0_PE))
+            cpu_deliver_real(c, vector, soft ? c->rip + insn_len : c->rip);
+        else
+            cpu_deliver_legacy(c, vector, soft, type == EVT_SOFT_INT || type == EVT_SOFT_EXC,
+                           has_error, error, soft ? c->rip + insn_len : c->rip);
+        finish_delivery(c, type);
+        return;
+    }
 
     if (vector * 16u + 15 > c->idtr.limit)
         cpu_fault(c, CPU_EXC_GP, idt_err);
@@ -144,6 +158,7 @@ static void deliver_event_now(cpu_t *c, uint8_t vector, unsigned type, bool has_
         c->seg[CPU_SS].attr = 0; /* null SS in 64-bit mode (SDM 6.14.4) */
     }
     c->seg[CPU_CS] = cs;
+    cpu_update_mode(c);
     uint64_t clear = CPU_FL_TF | CPU_FL_NT | CPU_FL_RF | CPU_FL_VM;
     if (gtype == 0xE)
         clear |= CPU_FL_IF; /* interrupt gate (SDM 6.12.1.3) */
@@ -151,6 +166,13 @@ static void deliver_event_now(cpu_t *c, uint8_t vector, unsigned type, bool has_
     c->lf_op = CPU_LF_NONE;
     c->rip = target;
     c->next_rip = target;
+    finish_delivery(c, type);
+}
+
+/* What every delivery ends with: out of HLT, NMI blocking, the shadow
+ * gone, the block ended, the cost counted. */
+static void finish_delivery(cpu_t *c, unsigned type)
+{
     c->halted = 0;
     if (type == EVT_NMI)
         c->nmi_blocked = true; /* until the next IRET (SDM Vol. 3A 6.7.1) */

@@ -1,7 +1,9 @@
 /*
  * cpu_exec.c — the run loop and the decoded-block cache.
  *
- * Instructions are decoded once into blocks keyed by physical address. A
+ * Instructions are decoded once into blocks keyed by physical address and
+ * CPU mode (the same bytes decode differently in 16-, 32- and 64-bit code,
+ * so the two never alias). A
  * block ends at a branch, at an instruction that changes interrupt state or
  * mode, at a page end or after CPU_BLOCK_MAX instructions. Each block
  * remembers its last two successors, so a hot loop goes from block to block
@@ -31,6 +33,7 @@ struct cpu_block {
     uint64_t page2; /* second physical page an instruction runs into, or NO_PAGE */
     uint32_t gen, gen2;
     uint16_t n;
+    uint8_t mode;   /* cpu_mode the block was decoded in: part of the key */
     uint8_t next_succ;
     uint8_t fused; /* the last two records are a fused pair (cpu_fused_jcc) */
     struct {
@@ -72,9 +75,9 @@ void cpu_dcache_flush(cpu_t *c)
     c->tlb_epoch++; /* every cached successor link is now stale */
 }
 
-static inline unsigned hash_pa(uint64_t pa)
+static inline unsigned hash_pa(uint64_t pa, unsigned mode)
 {
-    return (unsigned)((pa ^ (pa >> 13)) & (DC_HASH - 1));
+    return (unsigned)((pa ^ (pa >> 13) ^ ((uint64_t)mode << 11)) & (DC_HASH - 1));
 }
 
 static inline bool block_valid(const cpu_t *c, const cpu_block *b)
@@ -96,7 +99,7 @@ static unsigned decode_crossing(cpu_t *c, cpu_block *b, const uint8_t *bytes, un
 {
     uint8_t buf[15];
     memcpy(buf, bytes, avail);
-    uint64_t next_va = c->rip + avail;
+    uint64_t next_va = cpu_fetch_va(c, c->rip) + avail;
     uint64_t pa2 = cpu_translate(c, next_va, CPU_ACC_FETCH);
     for (unsigned k = avail; k < 15; k++)
         buf[k] = (uint8_t)cpu_phys_load(c, pa2 + (k - avail), 1, CPU_ACC_FETCH);
@@ -138,6 +141,7 @@ static cpu_block *decode_block(cpu_t *c, uint64_t pa)
     cpu_block *b = &dc->blocks[dc->nblocks];
     memset(b, 0, sizeof(*b));
     b->pa = pa;
+    b->mode = c->mode;
     b->page2 = NO_PAGE;
     b->insn = &dc->arena[dc->ninsns];
     cpu_mark_code_page(c, pa);
@@ -173,7 +177,7 @@ static cpu_block *decode_block(cpu_t *c, uint64_t pa)
     b->run_end = b->end - b->fused;
     dc->nblocks++;
     dc->ninsns += n;
-    dc->hash[hash_pa(pa)] = b;
+    dc->hash[hash_pa(pa, c->mode)] = b;
     return b;
 }
 
@@ -185,7 +189,7 @@ static void exec_uncached(cpu_t *c)
     cpu_insn i;
     unsigned len = 0;
     for (unsigned k = 0; k < 15 && len == 0; k++) {
-        buf[k] = (uint8_t)cpu_read_slow(c, c->rip + k, 1, CPU_ACC_FETCH);
+        buf[k] = (uint8_t)cpu_read_slow(c, cpu_fetch_va(c, c->rip) + k, 1, CPU_ACC_FETCH);
         len = cpu_decode((cpu_mode)c->mode, c->costs, buf, k + 1, &i);
     }
     if (len == 0)
@@ -200,7 +204,7 @@ static void exec_uncached(cpu_t *c)
 /* Finds (or decodes) the block at RIP; NULL when RIP is not in plain RAM. */
 static cpu_block *lookup_block(cpu_t *c)
 {
-    uint64_t rip = c->rip;
+    uint64_t rip = cpu_fetch_va(c, c->rip); /* the linear address */
     cpu_tlb_entry *e = cpu_tlb_slot(c, rip);
     uint64_t pa;
     if (likely(e->tag_fetch == (rip & ~0xFFFull)))
@@ -210,8 +214,8 @@ static cpu_block *lookup_block(cpu_t *c)
         if (e->tag_fetch != (rip & ~0xFFFull))
             return NULL;
     }
-    cpu_block *b = c->dcache->hash[hash_pa(pa)];
-    if (b && b->pa == pa && block_valid(c, b))
+    cpu_block *b = c->dcache->hash[hash_pa(pa, c->mode)];
+    if (b && b->pa == pa && b->mode == c->mode && block_valid(c, b))
         return b;
     return decode_block(c, pa);
 }
@@ -254,7 +258,7 @@ static void handle_events(cpu_t *c)
 static uint64_t retired_before_fault(const cpu_t *c)
 {
     const cpu_block *b = c->cur_block;
-    unsigned target = (unsigned)((c->rip - b->pa) & 0xFFF), off = 0, n = 0;
+    unsigned target = (unsigned)((cpu_fetch_va(c, c->rip) - b->pa) & 0xFFF), off = 0, n = 0;
     while (n < b->n && off != target) {
         off += b->insn[n].len;
         n++;
@@ -293,8 +297,9 @@ static bool boundary_checks(cpu_t *c, bool *shadowed)
         c->stop = CPU_STOP_HALT;
         return false;
     }
-    if (unlikely(c->mode != CPU_MODE_LONG64)) {
-        /* Only 64-bit mode executes today (the decoder knows the rest). */
+    if (unlikely(c->mode != CPU_MODE_LONG64) && cpu_unexecuted_reason(c)) {
+        /* A mode the interpreter does not execute yet (cpu_mode_executes;
+         * docs/cpu-model.md): stop rather than run it wrongly. */
         c->stop = CPU_STOP_UNIMPLEMENTED;
         return false;
     }
@@ -461,7 +466,7 @@ void cpu_exec_unimplemented(cpu_t *c, const cpu_insn *i)
 {
     uint8_t bytes[15] = {0};
     unsigned len = i->len ? i->len : 1;
-    if (!cpu_peek_linear(c, c->rip, bytes, len))
+    if (!cpu_peek_linear(c, cpu_fetch_va(c, c->rip), bytes, len))
         len = 0;
     uint64_t first8 = 0;
     memcpy(&first8, bytes, len < 8 ? len : 8);

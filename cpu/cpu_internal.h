@@ -15,6 +15,12 @@
 
 /* ---- the decoded instruction ------------------------------------------ */
 
+/* Modes other than 64-bit mode (real, 16/32-bit protected, compatibility). */
+static inline bool cpu_mode_legacy(unsigned mode)
+{
+    return mode != CPU_MODE_LONG64;
+}
+
 typedef struct cpu_insn cpu_insn;
 typedef void (*cpu_exec_fn)(cpu_t *c, const cpu_insn *i);
 
@@ -60,6 +66,7 @@ struct cpu_insn {
     uint8_t has_mem;  /* the ModRM operand is memory */
     uint8_t ends_block;
     uint8_t cost_class; /* cpu_cost_class: from the table, a decode function may change it */
+    uint8_t mode;     /* cpu_mode decoded in (fills what was padding: the record stays 40 bytes) */
     uint16_t cost;    /* cycles, from the cost model, memory operand included */
     uint64_t imm;     /* immediate, sign-extended to 64 bits where the SDM says so */
 };
@@ -77,6 +84,7 @@ enum cpu_imm_kind {
     CPU_IMM_WB,    /* ENTER: Iw into imm, Ib into sub */
     CPU_IMM_MOFFS, /* moffs: address-size bytes, into imm */
     CPU_IMM_GRP3,  /* F6/F7: Ib/Iz only for /0 and /1 (TEST) */
+    CPU_IMM_PTR,   /* Ap: far pointer, offset of operand size then a 16-bit selector, into imm */
 };
 
 /* cpu_opdesc.flags */
@@ -93,6 +101,7 @@ enum {
     CPU_OPF_REGOP = 1u << 8,   /* register in the low 3 opcode bits (+REX.B) into reg */
     CPU_OPF_UD = 1u << 9,      /* architecturally #UD (UD2, UD0, UD1): not reported as unimplemented */
     CPU_OPF_MODREG = 1u << 10, /* ModRM whose mod field is ignored: always a register (MOV CR/DR) */
+    CPU_OPF_ONLY64 = 1u << 11, /* #UD outside 64-bit mode (SYSCALL, SYSRET: SDM Vol. 2 "SYSCALL") */
 };
 
 /*
@@ -135,6 +144,25 @@ bool cpu_decode_pause(cpu_insn *i);    /* cpu_system.c: F3 90 */
 bool cpu_decode_cmpxchg8b(cpu_insn *i); /* cpu_transfer.c: 0F C7 /1 */
 bool cpu_decode_grp5_other(cpu_insn *i); /* cpu_control.c: FF /2../7 */
 void cpu_load_segment(cpu_t *c, unsigned sreg, uint16_t sel); /* cpu_system.c */
+/* Reads the 8-byte descriptor of sel from the GDT or LDT (#GP(sel) beyond
+ * the limit), its linear address in *va (cpu_system.c). */
+uint64_t cpu_desc_read(cpu_t *c, uint16_t sel, uint64_t *va);
+/* The hidden part of a segment register from a descriptor (SDM 3.4.5). */
+cpu_seg cpu_seg_from_desc(uint16_t sel, uint64_t d);
+/* Sets the descriptor's accessed bit as a segment load does (SDM 3.4.5.1). */
+void cpu_desc_mark_accessed(cpu_t *c, uint64_t va, uint64_t d);
+/* cpu_legacy.c: the handlers that differ outside 64-bit mode, chosen by
+ * the decoder for legacy modes; interrupt delivery through the 32-bit IDT. */
+void cpu_legacy_fixup(cpu_insn *i);
+void cpu_deliver_legacy(cpu_t *c, uint8_t vector, bool soft, bool check_dpl, bool has_error,
+                        uint32_t error, uint64_t return_eip);
+void cpu_deliver_real(cpu_t *c, uint8_t vector, uint64_t return_ip);
+/* Linear address of instruction fetch at offset rip: CS.base is ignored in
+ * 64-bit mode (SDM Vol. 3A 3.4.4). */
+static inline uint64_t cpu_fetch_va(const cpu_t *c, uint64_t rip)
+{
+    return c->mode == CPU_MODE_LONG64 ? rip : (uint32_t)(rip + c->seg[CPU_CS].base);
+}
 void cpu_exec_swapgs(cpu_t *c, const cpu_insn *i); /* cpu_msr.c */
 void cpu_exec_rdtscp(cpu_t *c, const cpu_insn *i); /* cpu_msr.c */
 
@@ -222,8 +250,14 @@ static inline uint64_t cpu_ea(const cpu_t *c, const cpu_insn *i)
         a += c->gpr[i->index] << i->scale;
     if (i->asize == 4)
         a = (uint32_t)a;
-    if (i->pfx & CPU_PFX_SEG)
+    if (i->pfx & CPU_PFX_SEG) {
+        /* Outside 64-bit mode every access comes here: the offset at the
+         * address size plus the segment base, wrapping at 4 GBytes (SDM
+         * Vol. 3A 3.4); in 64-bit mode only FS/GS overrides do. */
+        if (unlikely(cpu_mode_legacy(i->mode)))
+            return (uint32_t)((i->asize == 2 ? (uint16_t)a : (uint32_t)a) + c->seg[i->seg].base);
         a += c->seg[i->seg].base;
+    }
     return a;
 }
 

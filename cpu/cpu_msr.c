@@ -107,6 +107,7 @@ static void efer_write(cpu_t *c, uint64_t v)
     if ((nv ^ c->efer) & CPU_EFER_NXE)
         cpu_tlb_flush(c);
     c->efer = nv;
+    cpu_update_mode(c);
 }
 
 /* Writes an MSR this CPU owns, raising #GP(0) for invalid values; false

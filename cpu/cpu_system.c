@@ -81,13 +81,26 @@ static void cr0_write(cpu_t *c, uint64_t v)
         cpu_gp0(c);
     if ((v & CPU_CR0_PG) && !(v & CPU_CR0_PE))
         cpu_gp0(c);
-    if ((c->efer & CPU_EFER_LMA) && !(v & CPU_CR0_PG))
+    if (c->mode == CPU_MODE_LONG64 && !(v & CPU_CR0_PG))
         cpu_gp0(c);
     uint64_t old = c->cr0;
+    bool pg_on = (v & CPU_CR0_PG) && !(old & CPU_CR0_PG);
+    bool pg_off = !(v & CPU_CR0_PG) && (old & CPU_CR0_PG);
+    /* SDM 9.8.5: setting PG with EFER.LME = 1 activates IA-32e mode
+     * (LMA = 1), which needs CR4.PAE = 1 and a CS without L; clearing PG
+     * (from compatibility mode) deactivates it (SDM 9.8.5.4). */
+    if (pg_on && (c->efer & CPU_EFER_LME) &&
+        (!(c->cr4 & CPU_CR4_PAE) || (c->seg[CPU_CS].attr & CPU_SEG_L)))
+        cpu_gp0(c);
     c->cr0 = v;
+    if (pg_on && (c->efer & CPU_EFER_LME))
+        c->efer |= CPU_EFER_LMA;
+    else if (pg_off)
+        c->efer &= ~(uint64_t)CPU_EFER_LMA;
     if ((old ^ v) & (CPU_CR0_PG | CPU_CR0_WP | CPU_CR0_PE))
         cpu_tlb_flush(c);
     emit_cr(c, 0, old, v);
+    cpu_update_mode(c);
 }
 
 /* CR3 load (SDM 4.5, 4.10.4.1): without PCIDE bits 63:MAXPHYADDR are
@@ -221,6 +234,7 @@ static void exec_lmsw(cpu_t *c, const cpu_insn *i)
     if ((old ^ v) & CPU_CR0_PE)
         cpu_tlb_flush(c);
     emit_cr(c, 0, old, v);
+    cpu_update_mode(c);
 }
 
 /* ---- descriptors and segments (SDM Vol. 3A 3.4, 3.5, 7.2.3) --------------------------- */
@@ -284,7 +298,9 @@ static void load_segment(cpu_t *c, unsigned sreg, uint16_t sel, unsigned cpl)
 {
     unsigned rpl = sel & 3;
     if ((sel & 0xFFFC) == 0) {
-        if (sreg == CPU_SS && (cpl == 3 || rpl != cpl))
+        /* A null SS is allowed only in 64-bit mode (SDM Vol. 2 "MOV",
+         * "POP": protected and compatibility mode raise #GP(0)). */
+        if (sreg == CPU_SS && (cpl == 3 || rpl != cpl || c->mode != CPU_MODE_LONG64))
             cpu_gp0(c);
         c->seg[sreg] = (cpu_seg){.sel = sel, .attr = 0, .limit = 0, .base = 0};
         return;
@@ -310,12 +326,35 @@ static void load_segment(cpu_t *c, unsigned sreg, uint16_t sel, unsigned cpl)
     c->seg[sreg] = seg_from_desc(sel, d | (1ull << 40));
 }
 
+uint64_t cpu_desc_read(cpu_t *c, uint16_t sel, uint64_t *va)
+{
+    *va = desc_addr(c, sel, 8);
+    return sys_read(c, *va, 8);
+}
+
+cpu_seg cpu_seg_from_desc(uint16_t sel, uint64_t d)
+{
+    return seg_from_desc(sel, d);
+}
+
+void cpu_desc_mark_accessed(cpu_t *c, uint64_t va, uint64_t d)
+{
+    mark_accessed(c, va, d);
+}
+
 /* The loader MOV Sreg (8E) uses; MOV CS is #UD. MOV SS blocking is armed by
  * the caller. */
 void cpu_load_segment(cpu_t *c, unsigned sreg, uint16_t sel)
 {
     if (sreg == CPU_CS || sreg >= CPU_NSEG)
         cpu_ud(c);
+    if (!(c->cr0 & CPU_CR0_PE)) {
+        /* Real mode: base = selector << 4; limit and attributes stay
+         * (SDM Vol. 3A 20.1.1). */
+        c->seg[sreg].sel = sel;
+        c->seg[sreg].base = (uint64_t)sel << 4;
+        return;
+    }
     load_segment(c, sreg, sel, c->cpl);
 }
 
@@ -347,7 +386,8 @@ static bool decode_push_pop_sreg(cpu_insn *i)
 }
 
 /* SGDT, SIDT, LGDT, LIDT (SDM Vol. 2 "LGDT/LIDT", "SGDT", "SIDT"): in 64-bit
- * mode the operand is a 2-byte limit and an 8-byte base. */
+ * mode the operand is a 2-byte limit and an 8-byte base; elsewhere the base
+ * is 4 bytes, of which LGDT/LIDT with a 16-bit operand size use 24 bits. */
 static void exec_desc_table(cpu_t *c, const cpu_insn *i)
 {
     unsigned which = i->sub;
@@ -358,13 +398,16 @@ static void exec_desc_table(cpu_t *c, const cpu_insn *i)
     if (cpu_intercept(c, &info) == CPU_HOOK_DONE)
         return;
     cpu_dtr *t = (which & 1) ? &c->idtr : &c->gdtr;
+    unsigned bsize = cpu_mode_legacy(i->mode) ? 4 : 8;
     if (which < DT_LGDT) {
-        cpu_probe_write(c, ea, 10);
+        cpu_probe_write(c, ea, 2 + bsize);
         cpu_write(c, ea, 2, t->limit);
-        cpu_write(c, ea + 2, 8, t->base);
+        cpu_write(c, ea + 2, bsize, t->base);
     } else {
         uint16_t limit = (uint16_t)cpu_read(c, ea, 2);
-        uint64_t base = cpu_read(c, ea + 2, 8);
+        uint64_t base = cpu_read(c, ea + 2, bsize);
+        if (bsize == 4 && i->osize == 2)
+            base &= 0xFFFFFF;
         t->limit = limit;
         t->base = base;
     }
@@ -661,6 +704,7 @@ static void exec_iret(cpu_t *c, const cpu_insn *i)
     cs.base = 0;
     cs.limit = 0xFFFFFFFF;
     c->seg[CPU_CS] = cs;
+    cpu_update_mode(c);
     c->seg[CPU_SS] = ss;
     c->gpr[CPU_RSP] = sz == 2 ? (c->gpr[CPU_RSP] & ~0xFFFFull) | (uint16_t)new_rsp : new_rsp;
     c->next_rip = sz == 2 ? (uint16_t)new_rip : new_rip;
@@ -849,6 +893,9 @@ static bool decode_grp7(cpu_insn *i)
     case 0xC4: return vmx_insn(i, VMX_VMXOFF);
     case 0xD4: return vmx_insn(i, VMX_VMFUNC);
     case 0xF8:
+        /* SWAPGS exists in 64-bit mode only (SDM Vol. 2 "SWAPGS"). */
+        if (cpu_mode_legacy(i->mode))
+            return false;
         i->exec = cpu_exec_swapgs;
         return true;
     case 0xF9:

@@ -232,6 +232,12 @@ static bool decode_movx(cpu_insn *i) /* 0F B6, B7, BE, BF */
  * operand size (SDM Vol. 2 "MOVSX/MOVSXD", 64-bit mode without REX.W). */
 static bool decode_movsxd(cpu_insn *i)
 {
+    /* Outside 64-bit mode 63 is ARPL (SDM Vol. 2 "ARPL"), not implemented:
+     * reported, never run as MOVSXD. */
+    if (cpu_mode_legacy(i->mode)) {
+        i->exec = cpu_exec_unimplemented;
+        return true;
+    }
     i->sub = i->osize == 8 ? 4 : i->osize;
     i->exec = movsx;
     return true;

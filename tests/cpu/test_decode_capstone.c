@@ -8,6 +8,8 @@
  * and every ModRM addressing shape (register, SIB, RIP-relative, disp8,
  * disp32), with random displacement and immediate bytes.
  * For each encoding both decode and we implement, the lengths must agree.
+ * Corpus 2 runs in 64-bit mode (CS_MODE_64) and again in 32-bit and 16-bit
+ * code (CS_MODE_32, CS_MODE_16) with the prefixes those modes have.
  */
 #include <capstone/capstone.h>
 #include <check.h>
@@ -20,6 +22,7 @@
 #include "cpu/cpu_internal.h"
 
 static csh cs;
+static cpu_mode cur_mode = CPU_MODE_LONG64;
 static unsigned compared, mismatches, intel_branches;
 
 /* SDM Vol. 2 (CALL, JMP, Jcc): in 64-bit mode a near relative branch has a
@@ -32,6 +35,8 @@ static bool intel_amd_branch_difference(const uint8_t *b, size_t n)
     cpu_cost_model costs;
     cpu_insn i;
     cpu_cost_default(&costs);
+    if (cur_mode != CPU_MODE_LONG64)
+        return false;
     if (cpu_decode(CPU_MODE_LONG64, &costs, b, (unsigned)(n > 15 ? 15 : n), &i) == 0)
         return false;
     const cpu_opdesc *d = &cpu_opmap_get()->map[i.map][i.op];
@@ -42,7 +47,7 @@ static void compare(const uint8_t *b, size_t n, const char *origin)
 {
     cs_insn *insn;
     bool implemented;
-    unsigned ours = cpu_decode_length(CPU_MODE_LONG64, b, n, &implemented);
+    unsigned ours = cpu_decode_length(cur_mode, b, n, &implemented);
     if (!implemented || ours == 0)
         return;
     if (intel_amd_branch_difference(b, n)) {
@@ -140,22 +145,31 @@ static uint8_t rnd8(void)
     return (uint8_t)rng;
 }
 
-START_TEST(generated_encodings)
+static const uint8_t prefixes64[][3] = {
+    {0}, {1, 0x66}, {1, 0x67}, {1, 0x48}, {1, 0x41}, {1, 0x4C}, {1, 0x43},
+    {2, 0x66, 0x41}, {1, 0xF3}, {1, 0xF2}, {1, 0x64}, {2, 0x65, 0x48}, {1, 0x40},
+};
+/* Outside 64-bit mode 40..4F are INC/DEC, not REX. */
+static const uint8_t prefixes_legacy[][3] = {
+    {0}, {1, 0x66}, {1, 0x67}, {2, 0x66, 0x67}, {1, 0xF3}, {1, 0xF2}, {1, 0x26},
+    {1, 0x64}, {2, 0x36, 0x66}, {1, 0x2E},
+};
+
+static void generate(cpu_mode mode, const uint8_t (*prefixes)[3], unsigned nprefixes)
 {
-    static const uint8_t prefixes[][3] = {
-        {0}, {1, 0x66}, {1, 0x67}, {1, 0x48}, {1, 0x41}, {1, 0x4C}, {1, 0x43},
-        {2, 0x66, 0x41}, {1, 0xF3}, {1, 0xF2}, {1, 0x64}, {2, 0x65, 0x48}, {1, 0x40},
-    };
+    cur_mode = mode;
     static const uint8_t modrms[] = {0xC1, 0xD8, 0x00, 0x04, 0x05, 0x44, 0x84, 0x80, 0x4D, 0x3C, 0x25};
     const cpu_opmap *m = cpu_opmap_get();
-    compared = mismatches = 0;
+    compared = mismatches = intel_branches = 0;
     unsigned opcodes = 0;
     for (unsigned map = 0; map < 4; map++) {
         for (unsigned op = 0; op < 256; op++) {
             if (!m->map[map][op].decode)
                 continue;
+            if (mode == CPU_MODE_LONG64 && map == 0 && (op & 0xF0) == 0x40)
+                continue; /* REX prefixes in 64-bit mode (INC/DEC elsewhere) */
             opcodes++;
-            for (unsigned p = 0; p < sizeof(prefixes) / sizeof(prefixes[0]); p++) {
+            for (unsigned p = 0; p < nprefixes; p++) {
                 for (unsigned r = 0; r < sizeof(modrms); r++) {
                     for (unsigned digit = 0; digit < 8; digit++) {
                         uint8_t b[24];
@@ -178,10 +192,39 @@ START_TEST(generated_encodings)
             }
         }
     }
-    fprintf(stderr, "generated: %u opcodes, %u encodings compared, %u mismatches, %u 66H near branches skipped (Intel vs AMD)\n",
-            opcodes, compared, mismatches, intel_branches);
+    fprintf(stderr, "generated (%s): %u opcodes, %u encodings compared, %u mismatches, %u 66H near branches skipped (Intel vs AMD)\n",
+            cpu_mode_name(mode), opcodes, compared, mismatches, intel_branches);
+    cur_mode = CPU_MODE_LONG64;
     ck_assert_uint_gt(opcodes, 200);
+    ck_assert_uint_gt(compared, 10000);
     ck_assert_uint_eq(mismatches, 0);
+}
+
+START_TEST(generated_encodings)
+{
+    generate(CPU_MODE_LONG64, prefixes64, sizeof(prefixes64) / sizeof(prefixes64[0]));
+}
+END_TEST
+
+/* The same opcodes decoded as 32-bit and 16-bit code against Capstone's
+ * CS_MODE_32 and CS_MODE_16. */
+START_TEST(generated_encodings_32)
+{
+    csh saved = cs;
+    ck_assert_int_eq(cs_open(CS_ARCH_X86, CS_MODE_32, &cs), CS_ERR_OK);
+    generate(CPU_MODE_PROT32, prefixes_legacy, sizeof(prefixes_legacy) / sizeof(prefixes_legacy[0]));
+    cs_close(&cs);
+    cs = saved;
+}
+END_TEST
+
+START_TEST(generated_encodings_16)
+{
+    csh saved = cs;
+    ck_assert_int_eq(cs_open(CS_ARCH_X86, CS_MODE_16, &cs), CS_ERR_OK);
+    generate(CPU_MODE_REAL, prefixes_legacy, sizeof(prefixes_legacy) / sizeof(prefixes_legacy[0]));
+    cs_close(&cs);
+    cs = saved;
 }
 END_TEST
 
@@ -192,6 +235,8 @@ static Suite *suite(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, guest_binaries);
     tcase_add_test(t, generated_encodings);
+    tcase_add_test(t, generated_encodings_32);
+    tcase_add_test(t, generated_encodings_16);
     suite_add_tcase(s, t);
     return s;
 }
