@@ -155,6 +155,9 @@ static const emu_evdesc rows[] = {
     {EMU_EV_INIT, "emu.init", "INIT: reset, waiting for SIPI", {NOF, NOF, NOF, NOF}, -1, -1, 0},
     {EMU_EV_SIPI, "emu.sipi", "SIPI vector {a}: starts in real mode at CS = vector << 8",
      {F("vector", VEC), NOF, NOF, NOF}, -1, -1, 0},
+    {EMU_EV_QUEUE_DROP, "emu.queue-drop",
+     "cpu{b}'s event queue is full: event of kind {a} due at cycle {c} (vector {d}) dropped",
+     {F("kind", DEC), F("destination", DEC), F("due", DEC), F("vector", VEC)}, 3, -1, 0},
     /* emu/: the hypervisor */
     {EMU_HV_EV_HYPERCALL, "hv.hypercall", "hypercall {a} (RBX {b}) returns {d}, rip {c}",
      {F("number", DEC), F("RBX", HEX), F("rip", HEX), F("RAX", HEX)}, -1, -1, 0},

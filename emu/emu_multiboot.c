@@ -93,9 +93,12 @@ static bool fail(char *err, size_t errlen, const char *path, const char *fmt, ..
 
 static bool read_whole(mb_file *f, uint64_t limit, char *err, size_t errlen)
 {
-    FILE *fp = fopen(f->path, "rb");
-    if (!fp)
-        return fail(err, errlen, f->path, "cannot open: %s", strerror(errno));
+    char why[256];
+    FILE *fp = cpu_open_input(f->path, why, sizeof(why)); /* refuses a FIFO or a device */
+    if (!fp) {
+        snprintf(err, errlen, "%s", why);
+        return false;
+    }
     uint8_t *buf = NULL;
     uint64_t size = 0, cap = 0;
     for (;;) {
@@ -173,7 +176,8 @@ int emu_multiboot_find(const uint8_t *data, size_t size, const char *path, emu_m
 
 bool emu_multiboot_detect(const char *path)
 {
-    FILE *fp = fopen(path, "rb");
+    char why[256]; /* the loader reports why the file cannot be read */
+    FILE *fp = cpu_open_input(path, why, sizeof(why));
     if (!fp)
         return false;
     uint8_t buf[EMU_MB_SEARCH];
