@@ -301,8 +301,12 @@ static bool run_turn(emu_machine *m, unsigned k)
             crash(m, c, "triple fault (an exception could not be delivered: is the IDT loaded?)");
             return false;
         case CPU_STOP_UNIMPLEMENTED:
-            crash(m, c, c->mode != CPU_MODE_LONG64 ? "left 64-bit mode (only 64-bit mode executes)"
-                                                   : "unimplemented instruction (--strict)");
+        {
+            /* Outside 64-bit mode the CPU says which corner of its mode it
+             * does not execute yet (docs/cpu-model.md "Modes"). */
+            const char *why = cpu_unexecuted_reason(c);
+            crash(m, c, why ? why : "unimplemented instruction (--strict)");
+        }
             return false;
         case CPU_STOP_INSNS:
             return false;
