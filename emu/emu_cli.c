@@ -494,7 +494,7 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
             fprintf(stderr, "apicv-emu: no display available; running headless\n");
         /* Ctrl-C ends a headless run with a summary (the window has its
          * own quit). */
-        static emu_recent recent;
+        emu_recent recent; /* lives until the run ends: unsubscribed below */
         memset(&recent, 0, sizeof(recent));
         cpu_obs_subscribe(&m.obs, emu_recent_event, &recent);
         catch_stop_signals();
