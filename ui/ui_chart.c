@@ -127,30 +127,17 @@ static void draw(ui_gfx *g, const emu_compare_result *c)
     stacked(g, &r4, c);
 }
 
-bool ui_compare_chart(const emu_compare_result *c, const char *path, char *err, size_t errlen)
+static bool chart_frame(ui_gfx *g, void *ctx, char *err, size_t errlen)
 {
-    SDL_Surface *s = SDL_CreateRGBSurfaceWithFormat(0, CHART_W, CHART_H, 32, SDL_PIXELFORMAT_ARGB8888);
-    if (!s) {
-        snprintf(err, errlen, "SDL: %s", SDL_GetError());
+    if (!ui_gfx_set_size(g, 16, 28)) {
+        snprintf(err, errlen, "cannot open the chart's font sizes");
         return false;
     }
-    SDL_Renderer *r = SDL_CreateSoftwareRenderer(s);
-    bool ok = false;
-    if (!r) {
-        snprintf(err, errlen, "SDL software renderer: %s", SDL_GetError());
-    } else {
-        ui_gfx *g = ui_gfx_create(r, err, errlen);
-        if (g && ui_gfx_set_size(g, 16, 28)) {
-            ui_gfx_set_surface(g, s);
-            draw(g, c);
-            SDL_RenderPresent(r);
-            ok = ui_png_write_surface(path, s);
-            if (!ok)
-                snprintf(err, errlen, "cannot write %s", path);
-        }
-        ui_gfx_destroy(g);
-        SDL_DestroyRenderer(r);
-    }
-    SDL_FreeSurface(s);
-    return ok;
+    draw(g, ctx);
+    return true;
+}
+
+bool ui_compare_chart(const emu_compare_result *c, const char *path, char *err, size_t errlen)
+{
+    return ui_draw_png(CHART_W, CHART_H, chart_frame, (void *)c, path, err, errlen);
 }

@@ -496,7 +496,8 @@ void ui_render(ui_gfx *g, ui_view *v, int w, int h, ui_layout *l)
     ui_render_update(g, v, w, h, l, dirty);
 }
 
-bool ui_render_png(ui_view *v, int w, int h, const char *path, char *err, size_t errlen)
+bool ui_draw_png(int w, int h, bool (*draw)(ui_gfx *g, void *ctx, char *err, size_t errlen),
+                 void *ctx, const char *path, char *err, size_t errlen)
 {
     SDL_Surface *s = SDL_CreateRGBSurfaceWithFormat(0, w, h, 32, SDL_PIXELFORMAT_ARGB8888);
     if (!s) {
@@ -511,16 +512,37 @@ bool ui_render_png(ui_view *v, int w, int h, const char *path, char *err, size_t
         ui_gfx *g = ui_gfx_create(r, err, errlen);
         if (g) {
             ui_gfx_set_surface(g, s);
-            ui_layout l;
-            ui_render(g, v, w, h, &l);
-            SDL_RenderPresent(r);
-            ok = ui_png_write_surface(path, s);
-            if (!ok)
-                snprintf(err, errlen, "cannot write %s", path);
+            if (draw(g, ctx, err, errlen)) {
+                SDL_RenderPresent(r);
+                ok = ui_png_write_surface(path, s);
+                if (!ok)
+                    snprintf(err, errlen, "cannot write %s", path);
+            }
             ui_gfx_destroy(g);
         }
         SDL_DestroyRenderer(r);
     }
     SDL_FreeSurface(s);
     return ok;
+}
+
+struct render_png_ctx {
+    ui_view *v;
+    int w, h;
+};
+
+static bool render_png_frame(ui_gfx *g, void *ctx, char *err, size_t errlen)
+{
+    struct render_png_ctx *rc = ctx;
+    ui_layout l;
+    (void)err;
+    (void)errlen;
+    ui_render(g, rc->v, rc->w, rc->h, &l);
+    return true;
+}
+
+bool ui_render_png(ui_view *v, int w, int h, const char *path, char *err, size_t errlen)
+{
+    struct render_png_ctx rc = {v, w, h};
+    return ui_draw_png(w, h, render_png_frame, &rc, path, err, errlen);
 }

@@ -62,6 +62,11 @@ struct ui_gfx {
 
 /* Loads both fonts at the given pixel sizes (no-op when unchanged). */
 bool ui_gfx_set_size(ui_gfx *g, int text_px, int big_px);
+/* Draws one frame off screen (a software renderer on a w x h surface) with
+ * draw(g, ctx, ...) and writes it as a PNG: screenshots and charts. draw
+ * returns false with a message in err to give up. */
+bool ui_draw_png(int w, int h, bool (*draw)(ui_gfx *g, void *ctx, char *err, size_t errlen),
+                 void *ctx, const char *path, char *err, size_t errlen);
 
 void ui_fill(ui_gfx *g, int x, int y, int w, int h, uint32_t rgb);
 /* An outline t pixels thick inside the rectangle. */
