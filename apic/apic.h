@@ -263,6 +263,11 @@ bool apic_mmio_write(apic_t *a, uint32_t offset, unsigned size, uint64_t val);
  * 800H-8FFH (SDM 11.12.1). false means #GP(0). Other MSR numbers: false. */
 bool apic_msr_read(apic_t *a, uint32_t msr, uint64_t *val);
 bool apic_msr_write(apic_t *a, uint32_t msr, uint64_t val);
+/* Whether an x2APIC-mode WRMSR of x2APIC MSR msr (800H-8FFH) with val is
+ * allowed: false for a reserved MSR, a read-only register or a reserved bit
+ * set (SDM 11.12.1.2, 11.12.1.3), where the processor raises #GP(0). For
+ * whoever emulates the MSRs (the hypervisor's virtual-APIC page). */
+bool apic_x2apic_msr_write_allowed(uint32_t msr, uint64_t val);
 
 /* TPR as CR8 sees it (SDM 11.8.6): the machine maps MOV CR8 onto these. */
 uint8_t apic_get_tpr(const apic_t *a);

@@ -91,18 +91,71 @@ static bool apic_read_register(const apic_t *a, uint32_t reg, bool x2, uint64_t 
 #define APIC_ICR_WRITABLE 0x000CCFFFu
 #define APIC_ICR_X2_RESERVED 0xFFF32000u /* bits 13, 16, 17, 20-31 */
 
-/* Writes register reg. v holds 32 bits (64 for the x2APIC ICR). */
-static apic_wr apic_write_register(apic_t *a, uint32_t reg, bool x2, uint64_t v)
+/*
+ * SDM 11.12.1.2 (x2APIC Register Address Space, Table 11-6) and 11.12.1.3
+ * (Reserved Bit Checking): whether a WRMSR of register reg with value v in
+ * x2APIC mode is refused with #GP — a reserved MSR, a read-only register, or
+ * a reserved bit set. Bits 63:32 are reserved in every register but the
+ * 64-bit ICR; in the ICR bits 31:20, 17:16 and 13 are reserved (delivery
+ * status, bit 12, is ignored as KVM does: Intel CPUs ignore it); SELF IPI
+ * takes only a vector (bits 7:0).
+ */
+static apic_wr apic_x2_write_check(uint32_t reg, uint64_t v)
 {
-    if (x2 && reg != APIC_REG_ICR_LO && (v >> 32))
+    if (reg != APIC_REG_ICR_LO && (v >> 32))
         return APIC_WR_BADBITS;
     uint32_t v32 = (uint32_t)v;
     int lvt = apic_lvt_of(reg);
+    if (lvt >= 0)
+        return (v32 & apic_lvt_reserved((unsigned)lvt)) ||
+                       (lvt == APIC_LVT_TIMER &&
+                        (v32 & APIC_LVT_TIMER_MODE_MASK) == APIC_LVT_TIMER_MODE_MASK)
+                   ? APIC_WR_BADBITS
+                   : APIC_WR_OK;
+    if (reg >= APIC_REG_ISR && reg < APIC_REG_IRR + 0x80)
+        return APIC_WR_READONLY;
+    switch (reg) {
+    case APIC_REG_ID:
+    case APIC_REG_VERSION:
+    case APIC_REG_PPR:
+    case APIC_REG_TIMER_CCR:
+    case APIC_REG_LDR: /* SDM 11.12.10.2: derived from the ID */
+        return APIC_WR_READONLY;
+    case APIC_REG_TPR: return (v32 & ~0xFFu) ? APIC_WR_BADBITS : APIC_WR_OK;
+    case APIC_REG_EOI: /* SDM 11.8.5 / Table 11-6: only 0 */
+    case APIC_REG_ESR: return v32 ? APIC_WR_BADBITS : APIC_WR_OK;
+    case APIC_REG_SVR:
+        return (v32 & ~(0xFFu | APIC_SVR_ENABLE | APIC_SVR_FOCUS_DISABLE | APIC_SVR_EOI_SUPPRESS))
+                   ? APIC_WR_BADBITS
+                   : APIC_WR_OK;
+    case APIC_REG_ICR_LO: return (v32 & APIC_ICR_X2_RESERVED) ? APIC_WR_BADBITS : APIC_WR_OK;
+    case APIC_REG_TIMER_ICR: return APIC_WR_OK;
+    case APIC_REG_TIMER_DCR: return (v32 & ~0xBu) ? APIC_WR_BADBITS : APIC_WR_OK;
+    case APIC_REG_SELF_IPI: return (v32 & ~0xFFu) ? APIC_WR_BADBITS : APIC_WR_OK;
+    default: return APIC_WR_RESERVED; /* APR, RRD, DFR, ICR high and the holes */
+    }
+}
+
+bool apic_x2apic_msr_write_allowed(uint32_t msr, uint64_t val)
+{
+    if (msr < APIC_MSR_X2APIC_FIRST || msr > APIC_MSR_X2APIC_LAST)
+        return false;
+    return apic_x2_write_check((msr - APIC_MSR_X2APIC_FIRST) << 4, val) == APIC_WR_OK;
+}
+
+/* Writes register reg. v holds 32 bits (64 for the x2APIC ICR). An x2APIC
+ * write is checked first (apic_x2_write_check) and changes nothing when
+ * refused. */
+static apic_wr apic_write_register(apic_t *a, uint32_t reg, bool x2, uint64_t v)
+{
+    if (x2) {
+        apic_wr w = apic_x2_write_check(reg, v);
+        if (w != APIC_WR_OK)
+            return w;
+    }
+    uint32_t v32 = (uint32_t)v;
+    int lvt = apic_lvt_of(reg);
     if (lvt >= 0) {
-        if (x2 && ((v32 & apic_lvt_reserved((unsigned)lvt)) ||
-                   (lvt == APIC_LVT_TIMER &&
-                    (v32 & APIC_LVT_TIMER_MODE_MASK) == APIC_LVT_TIMER_MODE_MASK)))
-            return APIC_WR_BADBITS;
         apic_write_lvt(a, (unsigned)lvt, v32);
         return APIC_WR_OK;
     }
@@ -110,81 +163,57 @@ static apic_wr apic_write_register(apic_t *a, uint32_t reg, bool x2, uint64_t v)
         return APIC_WR_READONLY;
     switch (reg) {
     case APIC_REG_ID:
-        if (x2)
-            return APIC_WR_READONLY;
         /* SDM 11.4.6: software may change the xAPIC ID, bits 31:24. */
         a->id = v32 & 0xFF000000u;
         return APIC_WR_OK;
     case APIC_REG_VERSION:
     case APIC_REG_PPR:
     case APIC_REG_TIMER_CCR:
-        return APIC_WR_READONLY;
     case APIC_REG_APR:
     case APIC_REG_RRD:
-        return x2 ? APIC_WR_RESERVED : APIC_WR_READONLY;
+        return APIC_WR_READONLY;
     case APIC_REG_TPR:
-        if (x2 && (v32 & ~0xFFu))
-            return APIC_WR_BADBITS;
         apic_set_tpr(a, (uint8_t)v32);
         return APIC_WR_OK;
     case APIC_REG_EOI:
-        /* SDM 11.8.5 / Table 11-6: xAPIC takes any value, x2APIC only 0. */
-        if (x2 && v32)
-            return APIC_WR_BADBITS;
+        /* SDM 11.8.5: xAPIC takes any value. */
         apic_eoi(a);
         return APIC_WR_OK;
     case APIC_REG_LDR:
-        if (x2)
-            return APIC_WR_READONLY; /* SDM 11.12.10.2: derived from the ID */
         a->ldr = v32 & 0xFF000000u;
         return APIC_WR_OK;
     case APIC_REG_DFR:
-        if (x2)
-            return APIC_WR_RESERVED;
         a->dfr = (v32 & 0xF0000000u) | 0x0FFFFFFFu; /* SDM 11.6.2.2: bits 27:0 read 1 */
         return APIC_WR_OK;
     case APIC_REG_SVR:
-        if (x2 && (v32 & ~(0xFFu | APIC_SVR_ENABLE | APIC_SVR_FOCUS_DISABLE | APIC_SVR_EOI_SUPPRESS)))
-            return APIC_WR_BADBITS;
         apic_write_svr(a, v32);
         return APIC_WR_OK;
     case APIC_REG_ESR:
         /* SDM 11.5.3: a write latches the errors seen since the previous
-         * write into the readable ESR; x2APIC allows only 0. */
-        if (x2 && v32)
-            return APIC_WR_BADBITS;
+         * write into the readable ESR. */
         a->esr = a->esr_pending;
         a->esr_pending = 0;
         return APIC_WR_OK;
     case APIC_REG_ICR_LO:
-        if (x2) {
-            if (v32 & APIC_ICR_X2_RESERVED)
-                return APIC_WR_BADBITS;
+        if (x2)
             a->icr_hi = (uint32_t)(v >> 32);
-        }
         a->icr_lo = v32 & APIC_ICR_WRITABLE;
         apic_send_icr(a);
         return APIC_WR_OK;
     case APIC_REG_ICR_HI:
-        if (x2)
-            return APIC_WR_RESERVED;
         a->icr_hi = v32 & 0xFF000000u;
         return APIC_WR_OK;
     case APIC_REG_TIMER_ICR:
         apic_timer_write_initial(a, v32);
         return APIC_WR_OK;
     case APIC_REG_TIMER_DCR:
-        if (x2 && (v32 & ~0xBu))
-            return APIC_WR_BADBITS;
         apic_timer_write_divide(a, v32 & 0xBu);
         return APIC_WR_OK;
     case APIC_REG_SELF_IPI:
-        /* SDM 11.12.11: x2APIC only; bits 31:8 reserved; a self IPI of a
-         * fixed, edge-triggered interrupt. */
+        /* SDM 11.12.11: x2APIC only (the check above passed it); a self IPI
+         * of a fixed, edge-triggered interrupt. */
         if (!x2)
             return APIC_WR_RESERVED;
-        if (v32 & ~0xFFu)
-            return APIC_WR_BADBITS;
         {
             apic_ipi ipi = {.src_index = a->cpu->index, .src_id = apic_id(a),
                             .vector = (uint8_t)v32, .delivery = APIC_DM_FIXED,

@@ -380,31 +380,28 @@ static bool hv_apic_access(emu_hv *hv, emu_hv_vcpu *vc, uint64_t qual)
 /* ---- MSRs ------------------------------------------------------------------ */
 
 /* x2APIC MSR writes that exit in apicv/posted modes (all but TPR, EOI and
- * SELF IPI): the virtual-APIC page takes the value; ICR sends. */
+ * SELF IPI): the virtual-APIC page takes the value; ICR sends. A write the
+ * x2APIC refuses — a read-only or reserved register, a reserved bit set
+ * (SDM 11.12.1.2, 11.12.1.3) — is #GP and changes nothing, as KVM's
+ * kvm_x2apic_msr_write makes it (SDM 29.5: the VMM emulates the exiting
+ * write as the x2APIC would do it). */
 static bool hv_vapic_wrmsr(emu_hv *hv, emu_hv_vcpu *vc, uint32_t msr, uint64_t val)
 {
     vmx_vcpu *v = &vc->vmx;
     unsigned k = hv_index(hv, vc), off = (msr & 0xFF) << 4;
+    if (!apic_x2apic_msr_write_allowed(msr, val))
+        return false;
     switch (msr) {
-    case 0x802: case 0x803: case 0x80A: case 0x80D: case 0x839:
-    case 0x810: case 0x811: case 0x812: case 0x813: case 0x814: case 0x815: case 0x816: case 0x817:
-    case 0x818: case 0x819: case 0x81A: case 0x81B: case 0x81C: case 0x81D: case 0x81E: case 0x81F:
-    case 0x820: case 0x821: case 0x822: case 0x823: case 0x824: case 0x825: case 0x826: case 0x827:
-        return false; /* read-only in x2APIC mode (SDM 11.12.1.2) */
     case 0x830: {
-        vmx_vapic_write32(v, VMX_VAPIC_ICR_LO, (uint32_t)val);
+        /* Bit 12 (delivery status) is ignored (SDM 11.12.9), as natively. */
+        vmx_vapic_write32(v, VMX_VAPIC_ICR_LO, (uint32_t)val & ~(uint32_t)APIC_LVT_DELIVERY_STATUS);
         vmx_vapic_write32(v, VMX_VAPIC_ICR_HI, (uint32_t)(val >> 32));
         apic_ipi ipi = hv_ipi_from_icr(k, val, true);
         if (hv_check_send(hv, vc, &ipi))
             hv_route_ipi(hv, k, &ipi);
         return true;
     }
-    case 0x828:
-        /* ESR: only 0 may be written in x2APIC mode (SDM 11.12.1.2). */
-        if (val)
-            return false;
-        hv_mirror_to_sw(vc, off, 0);
-        return true;
+    case 0x828: hv_mirror_to_sw(vc, off, 0); return true;
     case 0x80B: hv_vapic_eoi(vc); return true;
     case 0x83F: hv_self_ipi(hv, vc, (uint8_t)val); return true;
     default:
