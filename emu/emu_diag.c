@@ -13,6 +13,8 @@
 static const char *const diag_names[EMU_DIAG_NKINDS] = {
     "unimplemented instruction",
     "IPI not emulated",
+    "interrupt message not emulated",
+    "device mode not modelled",
 };
 
 void emu_diag(emu_machine *m, emu_diag_kind kind, const char *fmt, ...)

@@ -146,6 +146,11 @@ static void native_events(void *ctx, cpu_t *c)
      * CPU waiting for SIPI takes nothing else. */
     if ((a->init_pending || a->sipi_pending || m->wait_sipi[c->index]) && emu_smp_events(m, c))
         return;
+    /* An SMI (SDM 11.6.1 / 34.2) would enter SMM, which the machine does
+     * not have: said, then dropped, so it does not stay pending for ever. */
+    if (a->smi_pending && apic_take_smi(a))
+        emu_diag(m, EMU_DIAG_MESSAGE, "cpu%u: SMI at RIP %#llx not emulated (no SMM; dropped)",
+                 c->index, (unsigned long long)c->rip);
     if (!c->nmi_blocked && a->nmi_pending && apic_take_nmi(a)) {
         m->stats.nmi[c->index]++;
         cpu_deliver_event(c, CPU_EXC_NMI, 2, false, 0, 0);

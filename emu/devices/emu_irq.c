@@ -111,8 +111,13 @@ void emu_ioapic_deliver(emu_machine *m, const emu_qevent *ev)
     cpu_obs_emit(&m->obs, c->cycles, ev->cpu, EMU_EV_IOAPIC_DELIVER, ev->vector, ev->ipi.delivery,
                  ev->ipi.trigger_level, ev->arg);
     if (m->hv) {
-        if (ev->ipi.delivery != APIC_DM_FIXED && ev->ipi.delivery != APIC_DM_LOWEST)
-            return; /* NMI, INIT, ExtINT messages: not emulated by the hypervisor */
+        if (ev->ipi.delivery != APIC_DM_FIXED && ev->ipi.delivery != APIC_DM_LOWEST) {
+            emu_diag(m, EMU_DIAG_MESSAGE,
+                     "cpu%u: I/O APIC pin %llu: delivery mode %u not emulated by the hypervisor "
+                     "(dropped)",
+                     ev->cpu, (unsigned long long)ev->arg, ev->ipi.delivery);
+            return;
+        }
         if (ev->ipi.trigger_level)
             emu_hv_device_level(m->hv, ev->cpu, ev->vector);
         else

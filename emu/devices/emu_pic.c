@@ -251,6 +251,11 @@ void emu_pic_io(void *dev, emu_machine *m, cpu_t *c, uint16_t port, unsigned siz
         *val = v;
     } else {
         chip_write(&p->chip[k], cmd, (uint8_t)*val);
+        if (cmd && (*val & 0x18) == 0x18)
+            emu_diag(m, EMU_DIAG_DEVICE,
+                     "8259A %s: ICW1 level-triggered mode (LTIM) not modelled; inputs stay "
+                     "edge-triggered",
+                     k ? "slave" : "master");
     }
     if (pic_update(p))
         emu_pic_changed(m);
