@@ -218,11 +218,42 @@ START_TEST(test_cli_exit_status)
 }
 END_TEST
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Neighbouring seeds and streams give unrelated numbers: the first 256
+ * numbers of seeds 1..32 x streams 0..2 are all distinct (with the state a
+ * linear function of the seed, seed s + 1 repeated seed s shifted by one). */
+START_TEST(test_rng_streams_do_not_overlap)
+{
+    enum { SEEDS = 32, STREAMS = 3, N = 256 };
+    uint64_t *all = malloc(sizeof(uint64_t) * SEEDS * STREAMS * N);
+    ck_assert_ptr_nonnull(all);
+    size_t n = 0;
+    for (uint64_t seed = 1; seed <= SEEDS; seed++)
+        for (unsigned st = 0; st < STREAMS; st++) {
+            fuzz_rng r;
+            fuzz_rng_seed(&r, seed, st);
+            for (unsigned i = 0; i < N; i++)
+                all[n++] = fuzz_next(&r);
+        }
+    qsort(all, n, sizeof(all[0]), cmp_u64);
+    for (size_t i = 1; i < n; i++)
+        ck_assert_msg(all[i] != all[i - 1], "number %#llx comes twice",
+                      (unsigned long long)all[i]);
+    free(all);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fuzz_smoke");
     TCase *tc = tcase_create("parsers");
     tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_rng_streams_do_not_overlap);
     tcase_add_test(tc, test_seeds_accepted);
     tcase_add_test(tc, test_known_bad_refused);
     tcase_add_test(tc, test_deterministic);

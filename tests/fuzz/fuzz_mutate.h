@@ -66,17 +66,27 @@ typedef struct fuzz_rng {
     uint64_t s;
 } fuzz_rng;
 
+/* splitmix64's output function: a bijection that scatters neighbouring
+ * inputs over the whole 64-bit space. */
+static inline uint64_t fuzz_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* The state is a hash of (seed, stream), not a linear function of them:
+ * splitmix64 walks its state in steps of the golden-ratio constant, so a
+ * state of seed * constant made seed s + 1 the stream of seed s shifted by
+ * one number. Hashed, two streams' starting points lie far apart. */
 static inline void fuzz_rng_seed(fuzz_rng *r, uint64_t seed, unsigned stream)
 {
-    r->s = seed * 0x9E3779B97F4A7C15ull + (uint64_t)stream * 0xD1B54A32D192ED03ull + 1;
+    r->s = fuzz_mix64(fuzz_mix64(seed ^ 0x6A09E667F3BCC909ull) + stream * 0xD1B54A32D192ED03ull + 1);
 }
 
 static inline uint64_t fuzz_next(fuzz_rng *r)
 {
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return fuzz_mix64(r->s += 0x9E3779B97F4A7C15ull);
 }
 
 /* Uniform in [0, n); 0 when n is 0. */
