@@ -384,6 +384,15 @@ void emu_recent_event(void *ctx, const cpu_obs_event *ev);
  * its local APIC's IRR/ISR/TPR, its queued events, its last events
  * (recent may be NULL). */
 void emu_print_summary(FILE *f, const emu_machine *m, const emu_recent *recent);
+/* Ctrl-C for the commands that run a machine (`run`, `replay`;
+ * emu_summary.c). emu_catch_stop_signals makes SIGINT and SIGTERM set one
+ * flag, the process's only signal state (a handler can reach nothing else);
+ * emu_stop_requested, called between slices, interrupts the machine
+ * (emu_machine_interrupt, "interrupted by SIGINT") when it is set;
+ * emu_stop_signal is the signal's number, 0 when none came. */
+void emu_catch_stop_signals(void);
+bool emu_stop_requested(emu_machine *m);
+int emu_stop_signal(void);
 
 /* Prints the --stats report (cycles, instructions, MIPS, interrupts per
  * path, exits per reason per vCPU when a hypervisor runs). */

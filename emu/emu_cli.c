@@ -9,7 +9,6 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,38 +119,6 @@ static void console_stdout(void *ctx, unsigned cpu, uint8_t byte)
     }
 }
 
-/* The one flag of the signal handler (SIGINT, SIGTERM: the signal's
- * number). The handler only sets it; the run loops poll it between slices
- * and stop the machine through its API (emu_machine_interrupt). */
-static volatile sig_atomic_t stop_signal;
-
-static void on_stop_signal(int sig)
-{
-    stop_signal = sig;
-}
-
-static void catch_stop_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART; /* a console write in progress completes */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
-/* Between slices: a signal arrived, stop the machine. */
-static bool stop_requested(emu_machine *m)
-{
-    if (!stop_signal)
-        return false;
-    char why[64];
-    snprintf(why, sizeof(why), "interrupted by %s", stop_signal == SIGTERM ? "SIGTERM" : "SIGINT");
-    emu_machine_interrupt(m, why);
-    return true;
-}
-
 /* Runs a machine to the end, with a progress line on a terminal. Host time
  * only decides when to print: it never touches the machine. */
 static void run_to_end(emu_machine *m, bool progress, double *seconds)
@@ -160,7 +127,7 @@ static void run_to_end(emu_machine *m, bool progress, double *seconds)
     const uint64_t slice = 20000000;
     bool printed = false;
     while (!emu_machine_run(m, m->now + slice)) {
-        if (stop_requested(m))
+        if (emu_stop_requested(m))
             break;
         if (progress) {
             double t = host_seconds();
@@ -375,7 +342,7 @@ static void record_to_end(emu_machine *m, emu_recorder *rec, bool progress, doub
     double t0 = host_seconds(), last = t0;
     const uint64_t slice = 20000000;
     while (!emu_record_run(rec, m->now + slice)) {
-        if (stop_requested(m))
+        if (emu_stop_requested(m))
             break;
         double t = host_seconds();
         if (progress && t - last >= 1.0) {
@@ -497,7 +464,7 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
         emu_recent recent; /* lives until the run ends: unsubscribed below */
         memset(&recent, 0, sizeof(recent));
         cpu_obs_subscribe(&m.obs, emu_recent_event, &recent);
-        catch_stop_signals();
+        emu_catch_stop_signals();
         if (rec)
             record_to_end(&m, rec, progress, &secs);
         else
@@ -508,7 +475,7 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
             fprintf(stderr, "\napicv-emu: %s: %s at cycle %llu\n", path, m.diag,
                     (unsigned long long)m.now);
             emu_print_summary(stderr, &m, &recent);
-            status = 128 + stop_signal;
+            status = 128 + emu_stop_signal();
         }
         cpu_obs_unsubscribe(&m.obs, emu_recent_event, &recent);
     }

@@ -480,7 +480,7 @@ bool emu_replay_run(emu_replayer *r, uint64_t until)
             replay_finish(r);
             r->done = true;
         }
-        if (m->pause_req)
+        if (m->pause_req || m->interrupted)
             break;
     }
     return m->finished || r->diverged || r->done;
@@ -1006,12 +1006,29 @@ int emu_replay_cli(int argc, char **argv, const emu_frontend *fe)
     /* Nobody seeks a headless replay: no snapshots (each holds guest RAM). */
     r->snapshots_ok = false;
     r->m.console = replay_console;
-    while (!emu_replay_run(r, r->m.now + 50000000))
-        ;
+    /* Ctrl-C (SIGINT) or SIGTERM stops the replay between slices as it
+     * stops `run`: a summary of each CPU, status 128 + the signal. */
+    emu_recent recent;
+    memset(&recent, 0, sizeof(recent));
+    cpu_obs_subscribe(&r->m.obs, emu_recent_event, &recent);
+    emu_catch_stop_signals();
+    while (!emu_replay_run(r, r->m.now + 20000000))
+        if (emu_stop_requested(&r->m))
+            break;
+    cpu_obs_unsubscribe(&r->m.obs, emu_recent_event, &recent);
     fflush(stdout);
     emu_diag_summary(&r->m, stderr);
     int status;
-    if (r->diverged) {
+    if (r->m.interrupted) {
+        fprintf(stderr, "\napicv-emu replay: %s: %s at cycle %llu\n", path, r->m.diag,
+                (unsigned long long)r->m.now);
+        emu_print_summary(stderr, &r->m, &recent);
+        if (verify)
+            fprintf(stderr, "apicv-emu replay: %s: verified %zu events and %zu digests up to "
+                            "cycle %llu before the interruption: no divergence\n",
+                    path, r->ev_i, r->dg_i, (unsigned long long)r->m.now);
+        status = 128 + emu_stop_signal();
+    } else if (r->diverged) {
         fprintf(stderr, "apicv-emu replay: %s: %s\n", path, r->diag);
         status = EMU_EXIT_DIVERGED;
     } else {

@@ -7,10 +7,47 @@
  * keeps them). A guest that hangs is no longer silent.
  */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "emu/emu.h"
+
+/* The one flag of the signal handler (SIGINT, SIGTERM: the signal's
+ * number). The handler only sets it; the run loops poll it between slices
+ * and stop the machine through its API (emu_machine_interrupt). */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+void emu_catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART; /* a console write in progress completes */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+bool emu_stop_requested(emu_machine *m)
+{
+    if (!stop_signal)
+        return false;
+    char why[64];
+    snprintf(why, sizeof(why), "interrupted by %s", stop_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    emu_machine_interrupt(m, why);
+    return true;
+}
+
+int emu_stop_signal(void)
+{
+    return stop_signal;
+}
 
 void emu_recent_event(void *ctx, const cpu_obs_event *ev)
 {

@@ -1,6 +1,6 @@
 /*
  * diag_flood.c — a guest that makes the emulator's per-event diagnostics
- * repeat (tests/emu/test_signals.c): 200 x87 instructions (FLD1, not
+ * repeat (tests/emu/test_interrupt.c): 200 x87 instructions (FLD1, not
  * implemented: each is reported, then #UD, whose handler skips it) and, on
  * vCPU 0, 200 INIT IPIs to an APIC ID that does not exist (the built-in
  * hypervisor reports each as not emulated), 200 SMI messages from I/O APIC

@@ -1,6 +1,6 @@
 /*
  * hang.c — a guest that never ends, for the tests of interrupting a run
- * (SIGINT/SIGTERM) and of output failures (tests/emu/test_signals.c).
+ * (SIGINT/SIGTERM) and of output failures (tests/emu/test_interrupt.c).
  *
  * vCPU 0 prints "hang: spinning" and a line per 64 ticks, with its local
  * APIC timer periodic (vector 0x40 every 20000 cycles, so the event log

@@ -11,7 +11,9 @@
  *   - --screenshot to a path that cannot be written is refused before the
  *     run;
  *   - a diagnostic a guest makes repeat is printed a few times, then
- *     counted (in-process, on the machine's own diagnostic stream).
+ *     counted (in-process, on the machine's own diagnostic stream);
+ *   - SIGINT/SIGTERM stop a `replay` the same way;
+ *   - the fuzzer's hang input (preemption timer 0) ends under the CLI.
  *
  * Every child runs under a wall-clock watchdog: one that does not end in
  * time is killed and the test fails.
@@ -367,6 +369,74 @@ START_TEST(bad_vmcs_value_is_bad_input)
 }
 END_TEST
 
+/* Ctrl-C during `replay` (it used to be ignored until the replay ended):
+ * a recording of a guest that never ends, 3 s long, replayed headless and
+ * interrupted after 1 s, stops there with the summary `run` prints and
+ * status 130 (143 for SIGTERM); with --verify it says how far it verified.
+ * _i: 0 native, 1 posted (1 also with --verify and SIGTERM). */
+START_TEST(sigint_stops_a_replay)
+{
+    const char *mode = _i ? "posted" : "native";
+    int sig = _i ? SIGTERM : SIGINT;
+    char trace[256];
+    snprintf(trace, sizeof(trace), "/tmp/apicv-test-int-%d-rp.trace", (int)getpid());
+    char *argv[] = {"apicv-emu", "run", "--headless", "--mode", (char *)mode, "--cpus", "2",
+                    "--record", trace, GUEST("hang"), NULL};
+    child c;
+    spawn(&c, "rec", NULL, argv);
+    wait_output(&c, "hang: spinning");
+    usleep(3000000);
+    kill(c.pid, SIGINT);
+    ck_assert_int_eq(wait_for(&c, 60), 130);
+    char *rp_argv[] = {"apicv-emu", "replay", "--headless", _i ? "--verify" : trace,
+                       _i ? trace : NULL, NULL};
+    child rp;
+    double t0 = now_s();
+    spawn(&rp, "rp", NULL, rp_argv);
+    usleep(1000000);
+    kill(rp.pid, sig);
+    int st = wait_for(&rp, 60);
+    double took = now_s() - t0;
+    char *err = slurp(rp.err);
+    ck_assert_msg(st == 128 + sig, "%s: replay status %d after %.1f s, stderr:\n%s", mode, st,
+                  took, err);
+    ck_assert_msg(strstr(err, sig == SIGINT ? "interrupted by SIGINT" : "interrupted by SIGTERM"),
+                  "%s", err);
+    ck_assert_msg(strstr(err, "cpu0: RIP 0x") && strstr(err, "cpu1: RIP 0x"), "%s", err);
+    ck_assert_msg(strstr(err, "ev="), "no recent events in:\n%s", err);
+    if (_i)
+        ck_assert_msg(strstr(err, "before the interruption: no divergence"), "%s", err);
+    /* Not the end of the recording: it stopped when it was told. */
+    ck_assert_msg(strstr(err, "the recording stops at cycle") == NULL, "%s", err);
+    free(err);
+    cleanup(&c);
+    cleanup(&rp);
+    unlink(trace);
+}
+END_TEST
+
+/* The fuzzer's one hang (docs/testing.md: a hypercall guest that turned on
+ * the VMX-preemption timer with the value 0, after which the host exited
+ * and re-entered for ever and --max-cycles never ended the run), run as the
+ * fuzzer ran it — the `apicv-emu` binary with its options, under a
+ * watchdog — by guests/hv_preempt_zero.c, which does the same through
+ * VMCS_READ/VMCS_WRITE. _i: apicv, posted. */
+START_TEST(fuzz_hang_preemption_timer_zero_ends)
+{
+    char *argv[] = {"apicv-emu", "run", "--headless", _i ? "--mode=posted" : "--mode=apicv",
+                    "--max-cycles=499880", "--cpus=1", "--mem=8", GUEST("hv_preempt_zero"), NULL};
+    child c;
+    spawn(&c, "preempt", NULL, argv);
+    int st = wait_for(&c, 30);
+    char *o = slurp(c.out), *e = slurp(c.err);
+    ck_assert_msg(st == 0, "status %d (-1: still running after 30 s)\nout: %s\nerr: %s", st, o, e);
+    ck_assert_msg(strstr(o, "preemption timer 0: 1 exit, then soft-disabled"), "%s", o);
+    free(o);
+    free(e);
+    cleanup(&c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("interrupt");
@@ -378,6 +448,8 @@ int main(void)
     tcase_add_test(t, screenshot_to_an_unwritable_path_is_refused_first);
     tcase_add_loop_test(t, repeated_diagnostics_are_rate_limited, 0, 2);
     tcase_add_loop_test(t, bad_vmcs_value_is_bad_input, 0, 2);
+    tcase_add_loop_test(t, sigint_stops_a_replay, 0, 2);
+    tcase_add_loop_test(t, fuzz_hang_preemption_timer_zero_ends, 0, 2);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
