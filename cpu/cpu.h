@@ -377,6 +377,7 @@ typedef struct cpu {
     cpu_seg ldtr, tr;
     cpu_dtr gdtr, idtr;
     uint64_t cr0, cr2, cr3, cr4, cr8, efer;
+    uint64_t pdpte[4]; /* PAE paging's PDPTE registers (SDM 4.4.1), loaded by cpu_load_pdptes */
     uint64_t dr[8];
     uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux, pat;
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
@@ -501,6 +502,14 @@ void cpu_deliver_interrupt(cpu_t *c, uint8_t vector);
  * 4 soft int, 5 priv soft exc, 6 soft exc); insn_len for software events. */
 void cpu_deliver_event(cpu_t *c, uint8_t vector, unsigned type, bool has_error,
                        uint32_t error, unsigned insn_len);
+
+/* Loads the PDPTE registers of PAE paging from the table at CR3 (SDM
+ * 4.4.1), as MOV to CR0/CR3/CR4 do while PAE paging is in use, and
+ * flushes the TLB. False, with the registers unchanged, when a present
+ * PDPTE has a reserved bit set (the MOV would be #GP(0)). For the layers
+ * that write CR0/CR3/CR4 directly (a VM entry without EPT, SDM 26.3.2.4);
+ * with EPT a VM entry sets c->pdpte from the VMCS instead. */
+bool cpu_load_pdptes(cpu_t *c);
 
 /* Flushes every TLB entry and the successor links of decoded blocks. */
 void cpu_tlb_flush(cpu_t *c);

@@ -114,6 +114,8 @@ static void push_rm(cpu_t *c, const cpu_insn *i)
  * The ALU family registers FF without 64-bit defaults (INC/DEC follow the
  * ordinary operand size), so this fixes the size up for 64-bit mode: near
  * CALL/JMP are always 64-bit, PUSH is 64-bit unless 66 without REX.W.
+ * Outside 64-bit mode the decoder's 16/32-bit operand size stands (SDM
+ * Vol. 2 "CALL", "JMP", "PUSH": 64-bit only in 64-bit mode).
  * Far CALL/JMP through memory (/3, /5) need a descriptor load that is not
  * implemented: they are reported as unimplemented. /7 is #UD.
  */
@@ -125,7 +127,8 @@ bool cpu_decode_grp5_other(cpu_insn *i)
     switch (digit) {
     case 2:
     case 4:
-        i->osize = 8;
+        if (i->mode == CPU_MODE_LONG64)
+            i->osize = 8;
         i->exec = digit == 2 ? call_rm : jmp_rm;
         i->ends_block = 1;
         i->cost_class = CPU_COST_BRANCH;
@@ -136,7 +139,8 @@ bool cpu_decode_grp5_other(cpu_insn *i)
         i->ends_block = 1;
         return true;
     case 6:
-        i->osize = ((i->pfx & CPU_PFX_OSIZE) && !(i->pfx & CPU_PFX_REXW)) ? 2 : 8;
+        if (i->mode == CPU_MODE_LONG64)
+            i->osize = ((i->pfx & CPU_PFX_OSIZE) && !(i->pfx & CPU_PFX_REXW)) ? 2 : 8;
         i->exec = push_rm;
         i->cost_class = CPU_COST_STACK;
         return true;

@@ -383,6 +383,10 @@ uint64_t cpu_read_supervisor(cpu_t *c, uint64_t va, unsigned size);
  * raising #PF/#GP on failure. Returns the physical address. */
 uint64_t cpu_translate(cpu_t *c, uint64_t va, cpu_access acc);
 
+/* Reads the four PAE PDPTEs at cr3[31:5] into out (SDM 4.4.1); false when
+ * a present one has reserved bits set (#GP(0) for the MOV that loads them). */
+bool cpu_pdptes_read(cpu_t *c, uint64_t cr3, uint64_t out[4]);
+
 /* Physical access (after translation) honouring RAM, trap pages and MMIO. */
 uint64_t cpu_phys_load(cpu_t *c, uint64_t pa, unsigned size, cpu_access acc);
 void cpu_phys_store(cpu_t *c, uint64_t pa, unsigned size, uint64_t v);

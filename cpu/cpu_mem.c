@@ -86,47 +86,57 @@ typedef struct walk_result {
     bool dirty;
 } walk_result;
 
-static uint64_t walk_entry(cpu_t *c, uint64_t table, unsigned index)
+/* The paging-structure entries one translation used (SDM 4.1.1 Table 4-1:
+ * the paging mode picks their size and number). */
+typedef struct walk_path {
+    uint64_t ent[4];   /* guest-physical address of each entry read (PDPTE registers excluded) */
+    unsigned n;        /* entries in ent[]; ent[n-1] maps the page */
+    unsigned esize;    /* 8, or 4 with 32-bit paging */
+    uint64_t leaf;     /* the entry that maps the page */
+    uint64_t page_mask;
+    uint64_t base;     /* physical address of the page */
+    bool rw, us, xd;
+} walk_path;
+
+enum { WALK_OK, WALK_NOT_PRESENT, WALK_RSVD, WALK_UNREADABLE };
+
+/* Reads a paging-structure entry at guest-physical address gpa: through EPT
+ * and the hooks for a real walk, straight from RAM (no side effects) for a
+ * peek. */
+static bool walk_read(cpu_t *c, uint64_t gpa, unsigned esize, bool peek, uint64_t *e)
 {
-    uint64_t hpa = to_host_phys(c, (table & PTE_ADDR) + index * 8u, CPU_ACC_WALK);
-    return cpu_phys_load(c, hpa, 8, CPU_ACC_WALK);
+    *e = 0;
+    if (peek)
+        return cpu_phys_read(c->phys, gpa, e, esize);
+    uint64_t hpa = to_host_phys(c, gpa, CPU_ACC_WALK);
+    *e = cpu_phys_load(c, hpa, esize, CPU_ACC_WALK);
+    return true;
 }
 
-static void walk_set_bits(cpu_t *c, uint64_t table, unsigned index, uint64_t bits)
+/* Sets the accessed (and dirty) bits of an entry in RAM (SDM 4.8). */
+static void walk_set_bits(cpu_t *c, uint64_t gpa, unsigned esize, uint64_t bits)
 {
-    uint64_t hpa = to_host_phys(c, (table & PTE_ADDR) + index * 8u, CPU_ACC_WALK);
-    if (hpa < c->phys->ram_size) {
-        uint64_t e = cpu_load_host(c->phys->ram + hpa, 8);
+    uint64_t hpa = to_host_phys(c, gpa, CPU_ACC_WALK);
+    if (hpa + esize <= c->phys->ram_size) {
+        uint64_t e = cpu_load_host(c->phys->ram + hpa, esize);
         if ((e & bits) != bits)
-            cpu_phys_store(c, hpa, 8, e | bits);
+            cpu_phys_store(c, hpa, esize, e | bits);
     }
 }
 
-/*
- * 4-level paging walk (SDM 4.5) with the access-rights checks of SDM 4.6 and
- * the #PF error code of SDM 4.7. Accessed and dirty flags are set only when
- * the access succeeds (SDM 4.8).
- */
-static walk_result page_walk(cpu_t *c, uint64_t va, cpu_access acc, bool user)
+/* 4-level paging (SDM 4.5): PML4E, PDPTE (1-GByte pages), PDE (2-MByte
+ * pages), PTE; reserved bits per Tables 4-14 to 4-20. */
+static int walk_4level(cpu_t *c, uint64_t va, bool peek, uint64_t rsvd, walk_path *w)
 {
-    bool write = acc == CPU_ACC_WRITE, fetch = acc == CPU_ACC_FETCH;
-    bool nxe = (c->efer & CPU_EFER_NXE) != 0;
-    uint64_t rsvd = PTE_RSVD_HIGH | (nxe ? 0 : PTE_XD);
-    uint32_t err_base = (write ? CPU_PF_W : 0) | (user ? CPU_PF_U : 0) |
-                        (fetch && nxe ? CPU_PF_I : 0);
-    uint64_t tables[4];
-    unsigned idx[4], level;
-    uint64_t e = 0, table = c->cr3;
-    bool rw = true, us = true, xd = false;
-    uint64_t page_mask = 0xFFF;
-
-    for (level = 0; level < 4; level++) {
-        unsigned shift = 39 - 9 * level;
-        idx[level] = (unsigned)((va >> shift) & 511);
-        tables[level] = table;
-        e = walk_entry(c, table, idx[level]);
+    uint64_t table = c->cr3;
+    for (unsigned level = 0; level < 4; level++) {
+        uint64_t ea = (table & PTE_ADDR) + ((va >> (39 - 9 * level)) & 511) * 8;
+        uint64_t e;
+        if (!walk_read(c, ea, 8, peek, &e))
+            return WALK_UNREADABLE;
+        w->ent[w->n++] = ea;
         if (!(e & PTE_P))
-            page_fault(c, va, err_base);
+            return WALK_NOT_PRESENT;
         uint64_t r = rsvd;
         if (level == 0)
             r |= PTE_PS; /* PML4E: PS reserved */
@@ -135,43 +145,181 @@ static walk_result page_walk(cpu_t *c, uint64_t va, cpu_access acc, bool user)
         else if ((e & PTE_PS) && level == 2)
             r |= 0x1FE000ull; /* 2-MByte page: bits 20:13 */
         if (e & r)
-            page_fault(c, va, err_base | CPU_PF_P | CPU_PF_RSVD);
-        rw = rw && (e & PTE_RW);
-        us = us && (e & PTE_US);
-        xd = xd || (e & PTE_XD);
+            return WALK_RSVD;
+        w->rw = w->rw && (e & PTE_RW);
+        w->us = w->us && (e & PTE_US);
+        w->xd = w->xd || (e & PTE_XD);
         if (level == 3 || (level > 0 && (e & PTE_PS))) {
-            page_mask = level == 1 ? 0x3FFFFFFF : level == 2 ? 0x1FFFFF : 0xFFF;
-            break;
+            w->page_mask = level == 1 ? 0x3FFFFFFF : level == 2 ? 0x1FFFFF : 0xFFF;
+            w->leaf = e;
+            w->base = e & PTE_ADDR & ~w->page_mask;
+            return WALK_OK;
         }
         table = e;
     }
+    return WALK_OK; /* not reached: level 3 always returns */
+}
+
+/* PAE paging (SDM 4.4): the PDPTE comes from the four PDPTE registers
+ * loaded from CR3 (SDM 4.4.1; their reserved bits were checked then, and
+ * their A bits are never written), then the PDE (2-MByte pages) and the
+ * PTE, 8 bytes each, with XD (SDM 4.4.2 Tables 4-9 to 4-11). */
+static int walk_pae(cpu_t *c, uint64_t va, bool peek, walk_path *w)
+{
+    /* Bits 62:MAXPHYADDR are reserved (62:52 too, unlike 4-level paging),
+     * and XD when EFER.NXE = 0. */
+    uint64_t rsvd = (PTE_XD - 1) & ~((1ull << CPU_MAXPHYADDR) - 1);
+    if (!(c->efer & CPU_EFER_NXE))
+        rsvd |= PTE_XD;
+    uint64_t pdpte = c->pdpte[(va >> 30) & 3];
+    if (!(pdpte & PTE_P))
+        return WALK_NOT_PRESENT;
+    uint64_t table = pdpte;
+    for (unsigned level = 0; level < 2; level++) {
+        uint64_t ea = (table & PTE_ADDR) + ((va >> (21 - 9 * level)) & 511) * 8;
+        uint64_t e;
+        if (!walk_read(c, ea, 8, peek, &e))
+            return WALK_UNREADABLE;
+        w->ent[w->n++] = ea;
+        if (!(e & PTE_P))
+            return WALK_NOT_PRESENT;
+        bool big = level == 0 && (e & PTE_PS);
+        if (e & (rsvd | (big ? 0x1FE000ull : 0)))
+            return WALK_RSVD;
+        w->rw = w->rw && (e & PTE_RW);
+        w->us = w->us && (e & PTE_US);
+        w->xd = w->xd || (e & PTE_XD);
+        if (big || level == 1) {
+            w->page_mask = big ? 0x1FFFFF : 0xFFF;
+            w->leaf = e;
+            w->base = e & PTE_ADDR & ~w->page_mask;
+            return WALK_OK;
+        }
+        table = e;
+    }
+    return WALK_OK; /* not reached */
+}
+
+/* 32-bit paging (SDM 4.3): a 4-byte PDE from CR3[31:12] indexed by
+ * va[31:22]; with CR4.PSE and PS = 1 it maps a 4-MByte page whose
+ * physical-address bits 38:32 are PDE bits 19:13 (PSE-36 with M =
+ * MAXPHYADDR = 39, Table 4-4; bits 21:20 reserved), else a 4-byte PTE
+ * indexed by va[21:12]. No XD; no other reserved bits. */
+static int walk_32bit(cpu_t *c, uint64_t va, bool peek, walk_path *w)
+{
+    w->esize = 4;
+    uint64_t ea = (c->cr3 & 0xFFFFF000ull) + ((va >> 22) & 0x3FF) * 4;
+    uint64_t e;
+    if (!walk_read(c, ea, 4, peek, &e))
+        return WALK_UNREADABLE;
+    w->ent[w->n++] = ea;
+    if (!(e & PTE_P))
+        return WALK_NOT_PRESENT;
+    w->rw = (e & PTE_RW) != 0;
+    w->us = (e & PTE_US) != 0;
+    if ((c->cr4 & CPU_CR4_PSE) && (e & PTE_PS)) {
+        if (e & 0x300000ull)
+            return WALK_RSVD;
+        w->page_mask = 0x3FFFFF;
+        w->leaf = e;
+        w->base = (e & 0xFFC00000ull) | ((e & 0xFE000ull) << 19);
+        return WALK_OK;
+    }
+    ea = (e & 0xFFFFF000ull) + ((va >> 12) & 0x3FF) * 4;
+    if (!walk_read(c, ea, 4, peek, &e))
+        return WALK_UNREADABLE;
+    w->ent[w->n++] = ea;
+    if (!(e & PTE_P))
+        return WALK_NOT_PRESENT;
+    w->rw = w->rw && (e & PTE_RW);
+    w->us = w->us && (e & PTE_US);
+    w->page_mask = 0xFFF;
+    w->leaf = e;
+    w->base = e & 0xFFFFF000ull;
+    return WALK_OK;
+}
+
+/* The entries of va in the paging mode in effect (SDM 4.1.1 Table 4-1):
+ * 4-level with EFER.LMA, else PAE with CR4.PAE, else 32-bit paging. */
+static int walk_entries(cpu_t *c, uint64_t va, bool peek, walk_path *w)
+{
+    w->n = 0;
+    w->esize = 8;
+    w->rw = w->us = true;
+    w->xd = false;
+    if (likely(c->efer & CPU_EFER_LMA)) {
+        uint64_t rsvd = PTE_RSVD_HIGH | ((c->efer & CPU_EFER_NXE) ? 0 : PTE_XD);
+        return walk_4level(c, va, peek, rsvd, w);
+    }
+    if (c->cr4 & CPU_CR4_PAE)
+        return walk_pae(c, va, peek, w);
+    return walk_32bit(c, va, peek, w);
+}
+
+/*
+ * The page walk with the access-rights checks of SDM 4.6 and the #PF error
+ * code of SDM 4.7 (the I/D bit only with PAE or 4-level paging and
+ * EFER.NXE = 1). Accessed and dirty flags are set only when the access
+ * succeeds (SDM 4.8).
+ */
+static walk_result page_walk(cpu_t *c, uint64_t va, cpu_access acc, bool user)
+{
+    bool write = acc == CPU_ACC_WRITE, fetch = acc == CPU_ACC_FETCH;
+    bool nx = (c->efer & CPU_EFER_NXE) && (c->cr4 & CPU_CR4_PAE);
+    uint32_t err_base = (write ? CPU_PF_W : 0) | (user ? CPU_PF_U : 0) |
+                        (fetch && nx ? CPU_PF_I : 0);
+    walk_path w;
+    int r = walk_entries(c, va, false, &w);
+    if (r == WALK_NOT_PRESENT)
+        page_fault(c, va, err_base);
+    if (r == WALK_RSVD)
+        page_fault(c, va, err_base | CPU_PF_P | CPU_PF_RSVD);
 
     /* Access rights (SDM 4.6): supervisor writes need RW when CR0.WP = 1;
      * user accesses need U/S everywhere and RW for writes; fetches need XD
      * clear when EFER.NXE = 1. */
     bool wp = (c->cr0 & CPU_CR0_WP) != 0;
-    bool writable = user ? (rw && us) : (rw || !wp);
-    bool ok = true;
-    if (user && !us)
-        ok = false;
-    if (write && !writable)
-        ok = false;
-    if (fetch && nxe && xd)
-        ok = false;
-    if (!ok)
+    bool writable = user ? (w.rw && w.us) : (w.rw || !wp);
+    bool xd = nx && w.xd;
+    if ((user && !w.us) || (write && !writable) || (fetch && xd))
         page_fault(c, va, err_base | CPU_PF_P);
 
-    for (unsigned l = 0; l < level; l++)
-        walk_set_bits(c, tables[l], idx[l], PTE_A);
-    walk_set_bits(c, tables[level], idx[level], write ? (PTE_A | PTE_D) : PTE_A);
+    for (unsigned l = 0; l + 1 < w.n; l++)
+        walk_set_bits(c, w.ent[l], w.esize, PTE_A);
+    walk_set_bits(c, w.ent[w.n - 1], w.esize, write ? (PTE_A | PTE_D) : PTE_A);
 
-    walk_result w;
-    w.pa = (e & PTE_ADDR & ~page_mask) | (va & page_mask);
-    w.writable = writable;
-    w.user_ok = us;
-    w.executable = !(nxe && xd);
-    w.dirty = write || (e & PTE_D);
-    return w;
+    walk_result res;
+    res.pa = w.base | (va & w.page_mask);
+    res.writable = writable;
+    res.user_ok = w.us;
+    res.executable = !xd;
+    res.dirty = write || (w.leaf & PTE_D);
+    return res;
+}
+
+/* SDM 4.4.1: the PDPTEs of PAE paging, from the 32-byte-aligned table at
+ * cr3[31:5]. False when a present one has a reserved bit set (bits 2:1,
+ * 8:5, 63:MAXPHYADDR): the MOV that loads them is #GP(0). */
+bool cpu_pdptes_read(cpu_t *c, uint64_t cr3, uint64_t out[4])
+{
+    const uint64_t rsvd = 0x1E6ull | ~((1ull << CPU_MAXPHYADDR) - 1);
+    for (unsigned k = 0; k < 4; k++) {
+        uint64_t gpa = (cr3 & 0xFFFFFFE0ull) + k * 8u;
+        out[k] = cpu_phys_load(c, to_host_phys(c, gpa, CPU_ACC_WALK), 8, CPU_ACC_WALK);
+        if ((out[k] & PTE_P) && (out[k] & rsvd))
+            return false;
+    }
+    return true;
+}
+
+bool cpu_load_pdptes(cpu_t *c)
+{
+    uint64_t p[4];
+    if (!cpu_pdptes_read(c, c->cr3, p))
+        return false;
+    memcpy(c->pdpte, p, sizeof p);
+    cpu_tlb_flush(c);
+    return true;
 }
 
 /*
@@ -332,18 +480,10 @@ bool cpu_peek_linear(cpu_t *c, uint64_t va, void *buf, size_t len)
     for (size_t k = 0; k < len;) {
         uint64_t a = va + k, pa = a;
         if (c->cr0 & CPU_CR0_PG) {
-            uint64_t table = c->cr3, e = 0;
-            unsigned level;
-            for (level = 0; level < 4; level++) {
-                uint64_t ea = (table & PTE_ADDR) + ((a >> (39 - 9 * level)) & 511) * 8;
-                if (!cpu_phys_read(c->phys, ea, &e, 8) || !(e & PTE_P))
-                    return false;
-                if (level == 3 || (level > 0 && (e & PTE_PS)))
-                    break;
-                table = e;
-            }
-            uint64_t mask = level == 1 ? 0x3FFFFFFF : level == 2 ? 0x1FFFFF : 0xFFF;
-            pa = (e & PTE_ADDR & ~mask) | (a & mask);
+            walk_path w;
+            if (walk_entries(c, a, true, &w) != WALK_OK)
+                return false;
+            pa = w.base | (a & w.page_mask);
         }
         size_t chunk = 0x1000 - (a & 0xFFF);
         if (chunk > len - k)

@@ -55,8 +55,7 @@ bool cpu_mode_executes(cpu_mode m)
 }
 
 /* What execution outside 64-bit mode still assumes (docs/cpu-model.md):
- * ES with base 0 (the string instructions' destination ignores it) and no
- * 32-bit paging (2-level or PAE without IA-32e mode). Checked at every
+ * ES with base 0 (the string instructions' destination ignores it). Checked at every
  * block boundary that can follow a change of them (segment loads, CR
  * writes and far transfers end their block). */
 const char *cpu_unexecuted_reason(const cpu_t *c)
@@ -68,8 +67,6 @@ const char *cpu_unexecuted_reason(const cpu_t *c)
         return "16-bit compatibility mode is not implemented yet";
     if (c->seg[CPU_ES].base != 0)
         return "an ES base other than 0 outside 64-bit mode is not implemented yet (string instructions)";
-    if ((c->cr0 & CPU_CR0_PG) && !(c->efer & CPU_EFER_LMA))
-        return "32-bit paging (2-level or PAE) is not implemented yet";
     return NULL;
 }
 

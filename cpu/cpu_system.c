@@ -40,7 +40,8 @@ enum { DT_SGDT, DT_SIDT, DT_LGDT, DT_LIDT, DT_SLDT, DT_STR, DT_LLDT, DT_LTR };
 /* CR4 bits of features CPUID reports (docs/cpu-model.md); every other bit is
  * reserved for this CPU and setting it is #GP(0). */
 #define CR4_SUPPORTED                                                                     \
-    ((uint64_t)(CPU_CR4_TSD | CPU_CR4_PAE | CPU_CR4_PGE | CPU_CR4_PCE | CPU_CR4_VMXE))
+    ((uint64_t)(CPU_CR4_TSD | CPU_CR4_PSE | CPU_CR4_PAE | CPU_CR4_PGE | CPU_CR4_PCE |     \
+                CPU_CR4_VMXE))
 
 /* Canonical 48-bit address (SDM Vol. 1 3.3.7.1), without the signed
  * left shift of cpu_canonical, which UBSan reports for upper-half values. */
@@ -68,10 +69,29 @@ static void emit_cr(cpu_t *c, unsigned cr, uint64_t before, uint64_t after)
     cpu_obs_emit(c->obs, c->cycles, c->index, CPU_EV_CR_WRITE, cr, before, c->rip, after);
 }
 
+/* Whether PAE paging (SDM 4.1.1 Table 4-1: CR0.PG = 1, CR4.PAE = 1,
+ * IA32_EFER.LME = 0) is in use with these register values. */
+static bool pae_paging(uint64_t cr0, uint64_t cr4, uint64_t efer)
+{
+    return (cr0 & CPU_CR0_PG) && (cr4 & CPU_CR4_PAE) && !(efer & CPU_EFER_LME);
+}
+
+/* SDM 4.4.1: a MOV to CR0/CR3/CR4 after which PAE paging is in use loads
+ * the PDPTE registers from the new CR3 first; a present PDPTE with a
+ * reserved bit makes the MOV #GP(0), leaving every register as it was. */
+static void load_pdptes_or_gp(cpu_t *c, uint64_t cr3)
+{
+    uint64_t p[4];
+    if (!cpu_pdptes_read(c, cr3, p))
+        cpu_gp0(c);
+    memcpy(c->pdpte, p, sizeof p);
+}
+
 /* CR0 load checks (SDM Vol. 2 MOV CR exceptions; Vol. 3A 9.8.5): bits 63:32
  * are reserved; NW without CD and PG without PE are invalid; paging cannot
  * be turned off from 64-bit mode. Paging-mode changes flush the TLB
- * (SDM 4.10.4.1). */
+ * (SDM 4.10.4.1); one that leaves PAE paging in use (PG set, or CD/NW
+ * changed under it) loads the PDPTEs (SDM 4.4.1). */
 static void cr0_write(cpu_t *c, uint64_t v)
 {
     if (v >> 32)
@@ -92,6 +112,9 @@ static void cr0_write(cpu_t *c, uint64_t v)
     if (pg_on && (c->efer & CPU_EFER_LME) &&
         (!(c->cr4 & CPU_CR4_PAE) || (c->seg[CPU_CS].attr & CPU_SEG_L)))
         cpu_gp0(c);
+    if (pae_paging(v, c->cr4, c->efer) &&
+        (pg_on || ((old ^ v) & (CPU_CR0_CD | CPU_CR0_NW))))
+        load_pdptes_or_gp(c, c->cr3);
     c->cr0 = v;
     if (pg_on && (c->efer & CPU_EFER_LME))
         c->efer |= CPU_EFER_LMA;
@@ -104,11 +127,14 @@ static void cr0_write(cpu_t *c, uint64_t v)
 }
 
 /* CR3 load (SDM 4.5, 4.10.4.1): without PCIDE bits 63:MAXPHYADDR are
- * reserved; the load invalidates the TLB. */
+ * reserved; with PAE paging the PDPTEs are loaded (SDM 4.4.1); the load
+ * invalidates the TLB. */
 static void cr3_write(cpu_t *c, uint64_t v)
 {
     if (v >> CPU_MAXPHYADDR)
         cpu_gp0(c);
+    if (pae_paging(c->cr0, c->cr4, c->efer))
+        load_pdptes_or_gp(c, v);
     uint64_t old = c->cr3;
     c->cr3 = v;
     cpu_tlb_flush(c);
@@ -116,7 +142,9 @@ static void cr3_write(cpu_t *c, uint64_t v)
 }
 
 /* CR4 load: unsupported bits are reserved; PAE cannot be cleared in IA-32e
- * mode; changing PAE or PGE flushes the TLB (SDM 4.10.4.1). */
+ * mode; changing PSE, PAE or PGE flushes the TLB (SDM 4.10.4.1), and
+ * with PAE paging in use afterwards also loads the PDPTEs (SDM 4.4.1:
+ * 32-bit paging <-> PAE paging by MOV CR4 is allowed). */
 static void cr4_write(cpu_t *c, uint64_t v)
 {
     if (v & ~CR4_SUPPORTED)
@@ -124,8 +152,11 @@ static void cr4_write(cpu_t *c, uint64_t v)
     if ((c->efer & CPU_EFER_LMA) && !(v & CPU_CR4_PAE))
         cpu_gp0(c);
     uint64_t old = c->cr4;
+    uint64_t paging_bits = CPU_CR4_PSE | CPU_CR4_PAE | CPU_CR4_PGE;
+    if (pae_paging(c->cr0, v, c->efer) && ((old ^ v) & paging_bits))
+        load_pdptes_or_gp(c, c->cr3);
     c->cr4 = v;
-    if ((old ^ v) & (CPU_CR4_PAE | CPU_CR4_PGE))
+    if ((old ^ v) & paging_bits)
         cpu_tlb_flush(c);
     emit_cr(c, 4, old, v);
 }

@@ -67,6 +67,16 @@ static void vmx_load_guest_state(vmx_vcpu *v)
     }
     if (entry & VMX_ENTRY_LOAD_PAT)
         c->pat = VMCS(v, GUEST_PAT);
+    /* 26.3.2.4: a guest that will use PAE paging gets its PDPTEs from the
+     * guest PDPTE fields with EPT, else from the table at guest CR3. */
+    if (!ia32e && (c->cr0 & CPU_CR0_PG) && (c->cr4 & CPU_CR4_PAE)) {
+        if (vmx_proc2(v) & VMX_PROC2_EPT) {
+            for (unsigned k = 0; k < 4; k++)
+                c->pdpte[k] = vmx_vmcs_get(&v->vmcs, VMCS_GUEST_PDPTE0 + 2 * k);
+        } else {
+            cpu_load_pdptes(c);
+        }
+    }
 
     static const uint32_t segs[CPU_NSEG] = {VMCS_GUEST_ES_SEL, VMCS_GUEST_CS_SEL,
                                             VMCS_GUEST_SS_SEL, VMCS_GUEST_DS_SEL,
