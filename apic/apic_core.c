@@ -125,9 +125,14 @@ uint32_t apic_id(const apic_t *a)
  * WRMSR IA32_APIC_BASE (SDM 11.4.4, 11.12.1 and 11.12.5 with its Figure
  * "Local x2APIC State Transitions"). Reserved bits (7:0, 9, MAXPHYADDR and
  * up) #GP; EN=0 EXTD=1 is invalid; x2APIC → xAPIC and disabled → x2APIC
- * are illegal transitions (#GP). Entering the disabled state loses all
- * register state except the APIC ID; entering x2APIC mode initialises the
- * logical x2APIC ID. The BSP flag is writable, as KVM models it.
+ * are illegal transitions (#GP). Entering the disabled state returns the
+ * APIC to its power-up state (SDM 11.4.3: "may return to the state described
+ * in Section 11.4.7.1"), the ID included: the xAPIC ID becomes the initial
+ * APIC ID again, x2APIC ID[7:0], as 11.12.5.1 has it for x2APIC -> disabled
+ * and as KVM does when the APIC is enabled again (kvm-unit-tests' apic test
+ * "correct xapic id after reset" expects it). Entering x2APIC mode
+ * initialises the logical x2APIC ID. The BSP flag is writable, as KVM
+ * models it.
  */
 bool apic_write_base_msr(apic_t *a, uint64_t v)
 {
@@ -145,8 +150,7 @@ bool apic_write_base_msr(apic_t *a, uint64_t v)
     uint64_t before = a->base_msr;
     a->base_msr = v;
     if (old_en && !new_en) {
-        if (old_x)
-            a->id = a->x2apic_id << 24; /* the legacy ID is x2APIC ID[7:0] */
+        a->id = a->x2apic_id << 24; /* the legacy ID is x2APIC ID[7:0] */
         apic_reset_registers(a);
     }
     if (!old_x && new_x)

@@ -138,6 +138,22 @@ static void hv_vapic_reset(emu_hv_vcpu *vc, unsigned index)
         vmx_vapic_write32(v, off, APIC_LVT_MASKED);
 }
 
+/* The guest cleared IA32_APIC_BASE.EN (apicv, posted): its APIC returns to
+ * the power-up state (SDM 11.4.3, 11.4.7.1) as the software APIC does, so
+ * the virtual-APIC page is cleared to the reset values (initial APIC ID
+ * included) and RVI/SVI to 0. Vectors already posted in the PIR are not
+ * withdrawn (they reach IRR at the next entry, as a message that was in
+ * flight would). */
+void hv_vapic_power_up(emu_hv_vcpu *vc, unsigned index)
+{
+    vmx_vcpu *v = &vc->vmx;
+    for (unsigned off = 0; off < 0x400; off += 0x10)
+        vmx_vapic_write32(v, off, 0);
+    hv_vapic_reset(vc, index);
+    vmx_apicv_set_rvi(v, 0);
+    vmx_apicv_set_svi(v, 0);
+}
+
 /* The NDST of the host APIC of physical CPU k, in the xAPIC format of the
  * posted-interrupt descriptor (SDM 29.6 table 29-1: ID in bits 15:8). */
 static uint32_t hv_ndst(emu_hv_vcpu *vc)

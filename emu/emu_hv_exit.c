@@ -439,9 +439,11 @@ static bool hv_wrmsr(emu_hv *hv, emu_hv_vcpu *vc, uint32_t msr, uint64_t val)
 {
     apic_t *a = &vc->sw_apic;
     if (msr == APIC_MSR_BASE) {
-        bool was = apic_x2apic_mode(a);
+        bool was = apic_x2apic_mode(a), was_en = apic_hw_enabled(a);
         if (!apic_msr_write(a, msr, val))
             return false;
+        if (hv_apicv_mode(hv) && was_en && !apic_hw_enabled(a))
+            hv_vapic_power_up(vc, hv_index(hv, vc));
         /* KVM vmx_set_virtual_apic_mode: x2APIC means virtualize x2APIC
          * mode and the x2APIC MSR bitmap; xAPIC the APIC-access page. */
         if (hv_apicv_mode(hv) && was != apic_x2apic_mode(a))
@@ -485,7 +487,8 @@ static void hv_msr_exit(emu_hv *hv, emu_hv_vcpu *vc, bool write)
 /* ---- other instruction exits ---------------------------------------------- */
 
 /* CPUID (exit 10): the CPU model as it is, with VMX hidden and the
- * "hypervisor present" bit set, as KVM reports it. */
+ * "hypervisor present" bit set, as KVM reports it; the APIC bit follows the
+ * guest's IA32_APIC_BASE.EN (SDM 11.4.3). */
 static void hv_cpuid(emu_hv *hv, emu_hv_vcpu *vc)
 {
     cpu_t *c = vc->vmx.cpu;
@@ -495,6 +498,8 @@ static void hv_cpuid(emu_hv *hv, emu_hv_vcpu *vc)
     if ((uint32_t)c->gpr[CPU_RAX] == 1) {
         out[2] &= ~(1u << 5);
         out[2] |= 1u << 31;
+        if (!apic_hw_enabled(&vc->sw_apic))
+            out[3] &= ~(1u << 9); /* SDM 11.4.3: the guest's APIC is globally disabled */
     }
     c->gpr[CPU_RAX] = out[0];
     c->gpr[CPU_RBX] = out[1];

@@ -52,6 +52,9 @@ void hv_update_cr8_intercept(emu_hv *hv, emu_hv_vcpu *vc);
 void hv_host_irqs_in_root(emu_hv *hv, emu_hv_vcpu *vc);
 /* The x2APIC switch of IA32_APIC_BASE in apicv/posted modes. */
 void hv_set_x2apic_controls(emu_hv *hv, emu_hv_vcpu *vc, bool x2apic);
+/* apicv/posted: the virtual-APIC page back to its power-up values (guest APIC
+ * globally disabled). */
+void hv_vapic_power_up(emu_hv_vcpu *vc, unsigned index);
 
 /* emu_hv_policy.c */
 /* Records the host's value of every address field (after setup). */

@@ -82,6 +82,18 @@ static bool native_rdmsr(void *ctx, cpu_t *c, uint32_t msr, uint64_t *val)
            apic_msr_read(&m->apic[c->index], msr, val);
 }
 
+/* CPUID is intercepted natively only when its answer differs from the
+ * interpreter's own: under a reduced --cpu model, and while the APIC is
+ * globally disabled (SDM 11.4.3: CPUID.01H:EDX.APIC[bit 9] then reads 0).
+ * With `max` and the APIC enabled nothing is intercepted. */
+static void native_update_cpuid_intercept(emu_machine *m, cpu_t *c)
+{
+    if (m->cfg.cpu_off || !apic_hw_enabled(&m->apic[c->index]))
+        c->icpt_mask |= 1u << CPU_ICPT_CPUID;
+    else
+        c->icpt_mask &= ~(1u << CPU_ICPT_CPUID);
+}
+
 static bool native_wrmsr(void *ctx, cpu_t *c, uint32_t msr, uint64_t val)
 {
     emu_machine *m = ctx;
@@ -91,8 +103,10 @@ static bool native_wrmsr(void *ctx, cpu_t *c, uint32_t msr, uint64_t val)
     uint64_t base_before = apic_base_msr(a);
     bool ok = apic_msr_write(a, msr, val);
     /* A new base or mode moves or removes the trap page (SDM 11.4.4). */
-    if (apic_base_msr(a) != base_before)
+    if (apic_base_msr(a) != base_before) {
         cpu_tlb_flush(c);
+        native_update_cpuid_intercept(m, c);
+    }
     after_apic_write(m, c);
     return ok;
 }
@@ -103,10 +117,12 @@ static cpu_hook_result native_intercept(void *ctx, cpu_t *c, cpu_icpt *info)
 {
     emu_machine *m = ctx;
     if (info->kind == CPU_ICPT_CPUID) {
-        /* Only intercepted under a reduced --cpu model. */
+        /* Intercepted only when the answer differs (native_update_cpuid_intercept). */
         uint32_t out[4], leaf = (uint32_t)info->value;
         cpu_cpuid(c, leaf, (uint32_t)(info->value >> 32), out);
         emu_cpu_model_cpuid(m->cfg.cpu_off, leaf, out);
+        if (leaf == 1 && !apic_hw_enabled(&m->apic[c->index]))
+            out[3] &= ~(1u << 9); /* SDM 11.4.3: no APIC while IA32_APIC_BASE.EN = 0 */
         c->gpr[CPU_RAX] = out[0];
         c->gpr[CPU_RBX] = out[1];
         c->gpr[CPU_RCX] = out[2];
@@ -226,8 +242,7 @@ void emu_native_attach(emu_machine *m, unsigned k)
     cpu_t *c = &m->cpu[k];
     cpu_set_hooks(c, &hooks);
     c->icpt_mask |= (1u << CPU_ICPT_CR_READ) | (1u << CPU_ICPT_CR_WRITE);
-    if (m->cfg.cpu_off)
-        c->icpt_mask |= 1u << CPU_ICPT_CPUID;
+    native_update_cpuid_intercept(m, c);
     c->cr8 = apic_get_tpr(&m->apic[k]) >> 4;
 }
 

@@ -229,7 +229,7 @@ START_TEST(base_msr_transitions)
 }
 END_TEST
 
-START_TEST(base_msr_disable_resets_and_keeps_xapic_id)
+START_TEST(base_msr_disable_resets_the_xapic_id_too)
 {
     wr(APIC_REG_ID, 0x07000000);
     wr(APIC_REG_SVR, 0x1FF);
@@ -239,7 +239,8 @@ START_TEST(base_msr_disable_resets_and_keeps_xapic_id)
     ck_assert_int_eq(apic_pending_vector(&ap), -1);
     apic_accept(&ap, 0x60, APIC_DM_FIXED, false); /* globally disabled: dropped */
     ck_assert(apic_msr_write(&ap, APIC_MSR_BASE, base));
-    ck_assert_uint_eq(rd(APIC_REG_ID), 0x07000000u);
+    /* SDM 11.4.3 / 11.4.7.1: back to the power-up ID, the initial APIC ID 3 */
+    ck_assert_uint_eq(rd(APIC_REG_ID), 3u << 24);
     ck_assert_uint_eq(rd(APIC_REG_IRR + 0x20), 0);
     ck_assert_uint_eq(rd(APIC_REG_IRR + 0x30), 0);
 }
@@ -388,7 +389,7 @@ int main(void)
     tcase_add_test(tc, xapic_narrow_and_unaligned_access);
     tcase_add_test(tc, x2apic_msrs_fault_in_xapic_mode);
     tcase_add_test(tc, base_msr_transitions);
-    tcase_add_test(tc, base_msr_disable_resets_and_keeps_xapic_id);
+    tcase_add_test(tc, base_msr_disable_resets_the_xapic_id_too);
     tcase_add_test(tc, base_msr_relocation);
     tcase_add_test(tc, x2apic_id_and_ldr);
     tcase_add_test(tc, x2apic_read_write_only_and_reserved_msrs);

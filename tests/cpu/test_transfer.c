@@ -2,7 +2,7 @@
  * test_transfer.c — the data transfer family (cpu/cpu_transfer.c), register
  * and memory forms: MOV (incl. moffs and segment registers), MOVZX, MOVSX,
  * MOVSXD, XCHG, XADD, CMPXCHG, CMPXCHG8B/16B, BSWAP, MOVBE, CRC32, LEA,
- * XLAT, and the encodings that must raise #UD. The stack instructions are
+ * XLAT, the fences, and the encodings that must raise #UD. The stack instructions are
  * in test_transfer_stack.c, the comparison with the host CPU in
  * test_transfer_diff.c.
  *
@@ -900,6 +900,41 @@ START_TEST(lock_invalid_forms)
 }
 END_TEST
 
+/* LFENCE, MFENCE, SFENCE (0F AE /5 /6 /7 register forms): executed as
+ * no-ops (every ModRM rm value), changing nothing but RIP; the memory forms
+ * of 0F AE (FXSAVE, CLFLUSH, ...) and the prefixed register forms are still
+ * reported as unimplemented. */
+START_TEST(fences_are_no_ops)
+{
+    static const uint8_t code[] = {
+        0x0f, 0xae, 0xe8, /* lfence */
+        0x0f, 0xae, 0xf0, /* mfence */
+        0x0f, 0xae, 0xf8, /* sfence */
+        0x0f, 0xae, 0xef, /* lfence (rm = 7) */
+        0x0f, 0xae, 0xf5, /* mfence (rm = 5) */
+        0x0f, 0xae, 0xff, /* sfence (rm = 7) */
+        0xf4, /* hlt */
+    };
+    c->gpr[CPU_RAX] = 0x1122334455667788ull;
+    c->gpr[CPU_RDI] = 0x99;
+    cpu_set_rflags(c, 0x2 | 0x1 | 0x40); /* CF, ZF */
+    run(code, sizeof code);
+    ck_assert_uint_eq(cpu_get_rflags(c) & 0x8D5, 0x41);
+    ck_assert_uint_eq(c->gpr[CPU_RAX], 0x1122334455667788ull);
+    ck_assert_uint_eq(c->gpr[CPU_RDI], 0x99);
+    ck_assert_uint_eq(c->rip, CPU_HARNESS_CODE + sizeof code);
+    ck_assert_uint_eq(c->unimplemented_count, 0);
+
+    static const uint8_t clflush[] = {
+        0x0f, 0xae, 0x3e, /* clflush [rsi] */
+        0xf4, /* hlt */
+    };
+    c->gpr[CPU_RSI] = DATA;
+    run_fault(clflush, sizeof clflush, CPU_EXC_UD);
+    ck_assert_uint_eq(c->unimplemented_count, 1);
+}
+END_TEST
+
 START_TEST(invalid_in_64bit_mode)
 {
     /* PUSH/POP of ES, CS, SS, DS and PUSHA/POPA: #UD, and not reported as
@@ -956,6 +991,7 @@ static Suite *transfer_suite(void)
     tcase_add_test(t, mov_imm_group_ud);
     tcase_add_test(t, lock_invalid_forms);
     tcase_add_test(t, invalid_in_64bit_mode);
+    tcase_add_test(t, fences_are_no_ops);
     suite_add_tcase(s, t);
     return s;
 }

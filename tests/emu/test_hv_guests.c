@@ -41,6 +41,10 @@ END_TEST
  * through TPR shadow (the others). */
 START_TEST(machine_cr8) { run_everywhere("machine_cr8", 1, "machine_cr8: OK"); }
 END_TEST
+/* The guest's APIC globally disabled: CPUID.01H:EDX.APIC follows
+ * IA32_APIC_BASE.EN, and enabling it again resets the xAPIC ID. */
+START_TEST(machine_apic_off) { run_everywhere("machine_apic_off", 1, "machine_apic_off: OK (ID written 5, 0"); }
+END_TEST
 /* One-shot, periodic and TSC-deadline timers of the guest's APIC. */
 START_TEST(machine_timer) { run_everywhere("machine_timer", 1, "machine_timer: oneshot="); }
 END_TEST
@@ -115,6 +119,7 @@ static Suite *hv_guests_suite(void)
     tcase_add_test(tc, ticker);
     tcase_add_test(tc, machine_ipi);
     tcase_add_test(tc, machine_cr8);
+    tcase_add_test(tc, machine_apic_off);
     tcase_add_test(tc, machine_timer);
     tcase_add_test(tc, apic_ipi_guest);
     tcase_add_test(tc, hypercalls);

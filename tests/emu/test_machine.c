@@ -352,6 +352,20 @@ START_TEST(cr8_is_the_tpr)
 }
 END_TEST
 
+/* IA32_APIC_BASE.EN = 0 (SDM 11.4.3): CPUID stops reporting the APIC, and
+ * enabling it again gives the power-up state, initial APIC ID included. */
+START_TEST(apic_global_disable)
+{
+    console_buf con;
+    emu_machine *m = make(GUEST("machine_apic_off"), 1, 0, false, &con);
+    ck_assert_msg(run_all(m) == 0, "%s", con.text);
+    ck_assert_ptr_nonnull(strstr(con.text, "machine_apic_off: OK (ID written 5, 0 after re-enable)"));
+    /* enabled again: CPUID is not intercepted any more (--cpu max) */
+    ck_assert_uint_eq(m->cpu[0].icpt_mask & (1u << CPU_ICPT_CPUID), 0);
+    destroy(m);
+}
+END_TEST
+
 /* ---- crashes and limits ---------------------------------------------------------------- */
 
 START_TEST(exception_without_idt_is_a_crash)
@@ -511,6 +525,7 @@ static Suite *suite(void)
     tcase_add_loop_test(t, fixed_ipis_between_cpus, 0, 4);
     tcase_add_loop_test(t, msi_device_delivers_at_due_cycle, 0, 2);
     tcase_add_test(t, cr8_is_the_tpr);
+    tcase_add_test(t, apic_global_disable);
     tcase_add_test(t, exception_without_idt_is_a_crash);
     tcase_add_test(t, unimplemented_instruction_strict_is_a_crash);
     tcase_add_test(t, cycle_limit_ends_with_status_4);

@@ -1,0 +1,48 @@
+/*
+ * machine_apic_off.c — the local APIC globally disabled and enabled again
+ * through IA32_APIC_BASE.EN (SDM Vol. 3A 11.4.3), the two points that
+ * kvm-unit-tests' apic.flat checks:
+ *
+ *   CPUID.01H:EDX.APIC[bit 9] reads 0 while EN = 0 and 1 again after;
+ *   the APIC returns to its power-up state (11.4.7.1) when disabled: an
+ *   xAPIC ID written before reads the initial APIC ID (CPUID.01H:EBX[31:24])
+ *   once the APIC is enabled again, and the SVR is back to FFH.
+ * Prints "machine_apic_off: OK" and exits 0 when every check holds.
+ */
+#include "guest.h"
+
+#define CPUID1_EDX_APIC (1u << 9)
+
+static uint32_t cpuid1(unsigned reg)
+{
+    uint32_t out[4];
+    cpuid(1, 0, out);
+    return out[reg];
+}
+
+int guest_main(unsigned cpu, unsigned ncpus)
+{
+    (void)ncpus;
+    if (cpu != 0)
+        return 0;
+    uint32_t initial_id = cpuid1(1) >> 24;
+    uint64_t base = rdmsr(MSR_IA32_APIC_BASE);
+    GUEST_CHECK(base & APIC_BASE_ENABLE);
+    GUEST_CHECK(cpuid1(3) & CPUID1_EDX_APIC);
+    GUEST_CHECK(xapic_read(APIC_ID) >> 24 == initial_id);
+
+    xapic_enable(0xFF);
+    xapic_write(APIC_ID, (initial_id + 5) << 24);
+    uint32_t written = xapic_read(APIC_ID) >> 24;
+
+    wrmsr(MSR_IA32_APIC_BASE, base & ~APIC_BASE_ENABLE);
+    GUEST_CHECK(!(rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_ENABLE));
+    GUEST_CHECK(!(cpuid1(3) & CPUID1_EDX_APIC));
+
+    wrmsr(MSR_IA32_APIC_BASE, base);
+    GUEST_CHECK(cpuid1(3) & CPUID1_EDX_APIC);
+    GUEST_CHECK(xapic_read(APIC_ID) >> 24 == initial_id);
+    GUEST_CHECK((xapic_read(APIC_SVR) & 0x1FF) == 0xFF);
+    printf("machine_apic_off: OK (ID written %u, %u after re-enable)\n", written, initial_id);
+    return GUEST_OK;
+}
