@@ -201,8 +201,35 @@ typedef enum cpu_cost_class {
      * no decoded instruction has them). */
     CPU_COST_VMENTRY,   /* VM entry: VMLAUNCH/VMRESUME to the first guest instruction */
     CPU_COST_VMEXIT,    /* VM exit: to the first instruction of the host */
+    /* The time the built-in hypervisor (emu/emu_hv*.c) spends in root
+     * operation handling one VM exit, by exit reason, between the exit and
+     * the next VM entry; charged by emu/ on the vCPU's clock. */
+    CPU_COST_HV_EXTINT,      /* exit 1: the host's handler of the interrupt */
+    CPU_COST_HV_WINDOW,      /* exits 7, 8: interrupt/NMI window, the event injected next */
+    CPU_COST_HV_APIC_ACCESS, /* exit 44: decode and emulate the instruction */
+    CPU_COST_HV_APIC_WRITE,  /* exit 56: the write's side effects (ICR: send the IPI) */
+    CPU_COST_HV_EOI,         /* exit 45: EOI of a level-triggered vector (I/O APIC) */
+    CPU_COST_HV_MSR,         /* exits 31, 32: RDMSR/WRMSR (x2APIC registers, TSC deadline) */
+    CPU_COST_HV_IO,          /* exit 30: a port I/O instruction (device model) */
+    CPU_COST_HV_VMCALL,      /* exit 18: a hypercall */
+    CPU_COST_HV_HLT,         /* exit 12: HLT, the vCPU blocks */
+    CPU_COST_HV_TPR,         /* exit 43: TPR below threshold */
+    CPU_COST_HV_PREEMPT,     /* exit 52: VMX-preemption timer expired */
+    CPU_COST_HV_OTHER,       /* any other exit (CPUID, CR access, PAUSE, MTF, NMI, ...) */
+    CPU_COST_HV_INJECT,      /* preparing a VM entry that injects an event */
+    /* Interrupt hardware, charged where it happens. */
+    CPU_COST_IPI,            /* an IPI's trip from the sender to the target CPU */
+    CPU_COST_PI_PROCESS,     /* posted-interrupt processing (SDM 29.6), on the receiver */
+    CPU_COST_VID,            /* virtual-interrupt delivery (SDM 29.2.2), before the IDT delivery */
     CPU_COST_NCLASSES
 } cpu_cost_class;
+
+/* The first class that may be 0: those before it (the instruction classes
+ * but mem, VM entry, VM exit) cost at least a cycle so that every
+ * instruction and every VMX transition moves the clock; the classes from
+ * here on add to a transition or a delivery that already does. They are
+ * also the classes a version-1 trace did not have (it ran with them at 0). */
+#define CPU_COST_FIRST_OPTIONAL CPU_COST_HV_EXTINT
 
 /* The largest cost of a class, in cycles. */
 #define CPU_COST_MAX 10000u
@@ -219,18 +246,23 @@ FILE *cpu_open_input(const char *path, char *err, size_t errlen);
 
 /* The documented default cost model. */
 void cpu_cost_default(cpu_cost_model *m);
-/* Reads "class = cycles" lines from path; on error writes a message naming
- * file, line and field into err and returns false. */
+/* Reads "class cycles" (or "class = cycles") lines from path; on error
+ * writes a message naming file, line and field into err and returns false. */
 bool cpu_cost_load(cpu_cost_model *m, const char *path, char *err, size_t errlen);
-/* True when every class is within 1..CPU_COST_MAX cycles (mem may be 0):
- * then every instruction and every VMX transition moves the clock. Else
- * names the first class out of range in err. */
+/* True when every class is within its range (cpu_cost_valid): then every
+ * instruction and every VMX transition moves the clock. Else names the
+ * first class out of range in err. */
 bool cpu_cost_check(const cpu_cost_model *m, char *err, size_t errlen);
-/* The range of one class's cost: 1..CPU_COST_MAX cycles, mem 0..CPU_COST_MAX
- * (cost files and trace headers are checked against it). */
+/* The range of one class's cost: 1..CPU_COST_MAX cycles; 0..CPU_COST_MAX
+ * for mem and the classes from CPU_COST_FIRST_OPTIONAL on (cost files and
+ * trace headers are checked against it). */
 bool cpu_cost_valid(cpu_cost_class c, unsigned long cycles);
+/* The smallest valid cost of a class: 0 or 1. */
+unsigned cpu_cost_min(cpu_cost_class c);
 /* The name of a cost class ("simple", "branch", ...), for files and `info`. */
 const char *cpu_cost_name(cpu_cost_class c);
+/* What a class is charged for, one line, for `info`. */
+const char *cpu_cost_what(cpu_cost_class c);
 
 /* ---- hooks: how the layers above take part ---------------------------- */
 

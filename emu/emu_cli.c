@@ -36,7 +36,7 @@ static void usage_main(FILE *f)
           "  run GUEST.elf       run a guest program (see `apicv-emu run --help`)\n"
           "  replay TRACE        re-run a recorded trace; --verify checks every digest\n"
           "  trace-dump TRACE    print a trace as text\n"
-          "  info                modes, CPU model, implemented features, the cost model\n"
+          "  info [--cost-model FILE]  modes, CPU model, implemented features, the cost model\n"
           "  compare             the same interrupt workload in all five modes, side by side\n"
           "  bench               guest MIPS and VM-exit round trips per second\n"
           "  --help, -h          this text (every command has its own --help)\n"
@@ -67,7 +67,8 @@ static void usage_run(FILE *f)
           "                      features x2apic, tsc-deadline, vmx (apicv-emu info)\n"
           "  --max-cycles N      stop after N cycles of the global clock (exit status 4)\n"
           "  --quantum N         cycles of one scheduling round (default 10000)\n"
-          "  --cost-model FILE   override instruction costs (docs/cost-model.md)\n"
+          "  --cost-model FILE   override costs: instructions, VM entry/exit, the\n"
+          "                      hypervisor's work per exit reason (docs/cost-model.md)\n"
           "  --strict            an unimplemented instruction ends the run (status 3)\n"
           "  --log FILE          write the event log, one line per event (docs/cli.md)\n"
           "  --record FILE       record a trace for `apicv-emu replay` (docs/scenarios.md)\n"
@@ -600,16 +601,28 @@ static void print_vmx_capabilities(void)
 
 static int cmd_info(int argc, char **argv)
 {
-    if (argc > 1) {
-        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-            printf("usage: apicv-emu info\n\nPrints the modes, the CPU model, what is implemented and the cost model.\n");
-            return 0;
-        }
-        fprintf(stderr, "apicv-emu info: unexpected argument '%s' (see apicv-emu info --help)\n", argv[1]);
-        return EMU_EXIT_USAGE;
-    }
     cpu_cost_model costs;
     cpu_cost_default(&costs);
+    const char *cost_file = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: apicv-emu info [--cost-model FILE]\n\nPrints the modes, the CPU model, what "
+                   "is implemented and the cost model:\nthe default one, or the one FILE makes "
+                   "(docs/cost-model.md).\n");
+            return 0;
+        }
+        if (strcmp(argv[i], "--cost-model") == 0 && i + 1 < argc) {
+            char err[512];
+            cost_file = argv[++i];
+            if (!cpu_cost_load(&costs, cost_file, err, sizeof(err))) {
+                fprintf(stderr, "apicv-emu info: --cost-model: %s\n", err);
+                return EMU_EXIT_USAGE;
+            }
+            continue;
+        }
+        fprintf(stderr, "apicv-emu info: unexpected argument '%s' (see apicv-emu info --help)\n", argv[i]);
+        return EMU_EXIT_USAGE;
+    }
     printf("apicv-emu %s\n\n", APICV_VERSION);
     printf("modes:\n");
     for (unsigned k = 0; k < EMU_MODE_COUNT; k++)
@@ -630,9 +643,14 @@ static int cmd_info(int argc, char **argv)
     printf("not implemented: 32-bit and real mode, x87/SSE; the built-in hypervisor runs\n"
            "  guests without EPT (vmx/ implements it for hypervisors in tests)\n");
     print_vmx_capabilities();
-    printf("\ncost model (cycles; override with --cost-model FILE):\n");
+    if (cost_file)
+        printf("\ncost model (cycles) of %s; the defaults elsewhere:\n", cost_file);
+    else
+        printf("\ncost model (cycles; defaults, sources in docs/cost-model.md; override with\n"
+               "  --cost-model FILE, lines of 'class cycles'):\n");
     for (unsigned k = 0; k < CPU_COST_NCLASSES; k++)
-        printf("  %-10s %u\n", cpu_cost_name((cpu_cost_class)k), costs.cost[k]);
+        printf("  %-15s %5u  %s\n", cpu_cost_name((cpu_cost_class)k), costs.cost[k],
+               cpu_cost_what((cpu_cost_class)k));
     return 0;
 }
 

@@ -24,6 +24,14 @@ const char *emu_hv_event_name(unsigned kind)
     return names[kind - EMU_HV_EV_HYPERCALL];
 }
 
+/* The host's work in root operation takes time on the vCPU's CPU
+ * (docs/cost-model.md, "The hypervisor's work"). */
+static void hv_charge(emu_hv_vcpu *vc, cpu_cost_class k)
+{
+    cpu_t *c = vc->vmx.cpu;
+    c->cycles += c->costs->cost[k];
+}
+
 static void hv_emit(emu_hv *hv, emu_hv_vcpu *vc, unsigned kind, uint64_t a, uint64_t b,
                     uint64_t d)
 {
@@ -492,12 +500,21 @@ void emu_hv_device_msi(emu_hv *hv, unsigned vcpu, uint8_t vector)
         hv_deliver(hv, vcpu, vector);
 }
 
+/* The cycle a message the host sends from vCPU `from`'s CPU now reaches
+ * another CPU: the sender's clock plus the IPI's trip (docs/cost-model.md,
+ * "ipi"). */
+static uint64_t hv_ipi_due(emu_hv *hv, unsigned from)
+{
+    const cpu_t *c = hv->vcpu[from].vmx.cpu;
+    return emu_cycle_after(c->cycles, c->costs->cost[CPU_COST_IPI]);
+}
+
 void hv_send_nmi(emu_hv *hv, unsigned from, unsigned to)
 {
     if (from == to)
         hv->vcpu[to].nmi_pending = true;
     else
-        hv_queue(hv, to, HV_WORK_NMI, 2, 0, hv->vcpu[from].vmx.cpu->cycles);
+        hv_queue(hv, to, HV_WORK_NMI, 2, 0, hv_ipi_due(hv, from));
 }
 
 void hv_send(emu_hv *hv, unsigned from, unsigned to, uint8_t vector)
@@ -505,7 +522,7 @@ void hv_send(emu_hv *hv, unsigned from, unsigned to, uint8_t vector)
     if (from == to)
         hv_deliver(hv, to, vector);
     else
-        hv_queue(hv, to, HV_WORK_MSI, vector, 0, hv->vcpu[from].vmx.cpu->cycles);
+        hv_queue(hv, to, HV_WORK_MSI, vector, 0, hv_ipi_due(hv, from));
 }
 
 /* apicv: the vectors queued for this vCPU go into VIRR and RVI (KVM:
@@ -613,6 +630,7 @@ static void hv_prepare_injection(emu_hv *hv, emu_hv_vcpu *vc)
             int vec = apic_acknowledge(a);
             if (vec >= 0) {
                 HV_VMCS_SET(vc, ENTRY_INTR_INFO, VMX_INTR_INFO_VALID | (uint32_t)vec);
+                hv_charge(vc, CPU_COST_HV_INJECT);
                 vc->delivered[EMU_HV_PATH_INJECT]++;
                 hv_emit(hv, vc, EMU_HV_EV_INJECT, (uint64_t)vec, 0, 0);
             }
@@ -641,6 +659,7 @@ static void hv_prepare_nmi(emu_hv *hv, emu_hv_vcpu *vc)
     if (!(HV_VMCS(vc, ENTRY_INTR_INFO) & VMX_INTR_INFO_VALID) && !blocked) {
         HV_VMCS_SET(vc, ENTRY_INTR_INFO,
                     VMX_INTR_INFO_VALID | ((uint32_t)VMX_INTR_TYPE_NMI << 8) | CPU_EXC_NMI);
+        hv_charge(vc, CPU_COST_HV_INJECT);
         vc->nmi_pending = false;
         hv_emit(hv, vc, EMU_HV_EV_INJECT, CPU_EXC_NMI, VMX_INTR_TYPE_NMI, 0);
     } else {

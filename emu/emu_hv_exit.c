@@ -715,6 +715,29 @@ static void hv_external_interrupt(emu_hv *hv, emu_hv_vcpu *vc)
     vc->host_irqs++;
 }
 
+/* The cost class of the host's work for an exit reason (docs/cost-model.md,
+ * "The hypervisor's work"): what KVM's handler for it does, in root
+ * operation between the exit and the next entry. */
+static cpu_cost_class hv_exit_cost_class(uint32_t basic)
+{
+    switch (basic) {
+    case VMX_EXIT_EXTERNAL_INTERRUPT: return CPU_COST_HV_EXTINT;
+    case VMX_EXIT_INTERRUPT_WINDOW:
+    case VMX_EXIT_NMI_WINDOW: return CPU_COST_HV_WINDOW;
+    case VMX_EXIT_APIC_ACCESS: return CPU_COST_HV_APIC_ACCESS;
+    case VMX_EXIT_APIC_WRITE: return CPU_COST_HV_APIC_WRITE;
+    case VMX_EXIT_VIRTUALIZED_EOI: return CPU_COST_HV_EOI;
+    case VMX_EXIT_RDMSR:
+    case VMX_EXIT_WRMSR: return CPU_COST_HV_MSR;
+    case VMX_EXIT_IO: return CPU_COST_HV_IO;
+    case VMX_EXIT_VMCALL: return CPU_COST_HV_VMCALL;
+    case VMX_EXIT_HLT: return CPU_COST_HV_HLT;
+    case VMX_EXIT_TPR_BELOW_THRESHOLD: return CPU_COST_HV_TPR;
+    case VMX_EXIT_PREEMPT_TIMER: return CPU_COST_HV_PREEMPT;
+    default: return CPU_COST_HV_OTHER;
+    }
+}
+
 bool hv_handle_exit(emu_hv *hv, emu_hv_vcpu *vc)
 {
     uint32_t full = (uint32_t)HV_VMCS(vc, EXIT_REASON);
@@ -723,6 +746,11 @@ bool hv_handle_exit(emu_hv *hv, emu_hv_vcpu *vc)
     vc->exits++;
     if (basic < VMX_EXIT_NREASONS)
         vc->exit_count[basic]++;
+    /* The handler's time in root operation, on this CPU's clock: what it
+     * does next (an IPI it sends, a post, the next entry) happens when it
+     * is over. */
+    cpu_t *hc = vc->vmx.cpu;
+    hc->cycles += hc->costs->cost[hv_exit_cost_class(basic)];
     if (hv->mode == EMU_MODE_TPR_SHADOW)
         hv_sw_set_tpr(&vc->sw_apic, vmx_vapic_read32(&vc->vmx, VMX_VAPIC_TPR));
     /* KVM vmx_complete_interrupts: an event whose delivery the exit

@@ -265,13 +265,16 @@ void emu_describe_rip(cpu_t *c, char *out, size_t outlen)
  * The interrupt bus (SDM 11.6.2): an IPI is matched against every APIC at
  * the sender's cycle — physical, logical, shorthands, broadcast; for
  * lowest priority the one APIC with the lowest APR — and becomes one event
- * per receiver, applied at the receiver's next boundary at or after that
- * cycle. The sender's own APIC receives "all including self" the same way.
+ * per receiver, due `ipi` cycles later (the message's trip, cost model) and
+ * applied at the receiver's next boundary at or after that cycle. The
+ * sender's own APIC receives "all including self" the same way.
  */
 void emu_route_ipi(void *ctx, apic_t *src, const apic_ipi *ipi)
 {
     emu_machine *m = ctx;
-    uint64_t due = src->cpu->cycles;
+    /* The message reaches the others after its trip on the bus
+     * (docs/cost-model.md, "ipi"). */
+    uint64_t due = emu_cycle_after(src->cpu->cycles, src->cpu->costs->cost[CPU_COST_IPI]);
     unsigned n = m->cfg.ncpus;
     int only = -1;
     if (ipi->delivery == APIC_DM_LOWEST) {
@@ -288,7 +291,7 @@ void emu_route_ipi(void *ctx, apic_t *src, const apic_ipi *ipi)
         emu_qevent ev = {.cycle = due, .cpu = (uint8_t)k, .kind = EMU_Q_IPI, .vector = ipi->vector,
                          .ipi = *ipi};
         m->stats.ipis_routed++;
-        cpu_obs_emit(&m->obs, due, ipi->src_index, EMU_EV_IPI_ROUTE, ipi->vector, k, due,
+        cpu_obs_emit(&m->obs, src->cpu->cycles, ipi->src_index, EMU_EV_IPI_ROUTE, ipi->vector, k, due,
                      ipi->src_index);
         emu_machine_post(m, &ev);
     }

@@ -731,16 +731,22 @@ static bool replay_check_header(const trace_header *h, const char *path, char *e
         return header_bad(err, errlen, path, "quantum", "100..100000000 cycles", h->quantum);
     if (h->strict > 1)
         return header_bad(err, errlen, path, "strict", "0 or 1", h->strict);
-    if (h->ncosts != CPU_COST_NCLASSES) {
-        snprintf(want, sizeof(want), "%d cost classes", CPU_COST_NCLASSES);
+    /* Version 1 traces were recorded before the hypervisor's and the
+     * interrupt hardware's classes existed: they hold the first
+     * CPU_COST_FIRST_OPTIONAL classes, and the run they record charged 0
+     * for the others, which is how replay_build fills them in. */
+    unsigned want_costs = h->format_version == 1 ? CPU_COST_FIRST_OPTIONAL : CPU_COST_NCLASSES;
+    if (h->ncosts != want_costs) {
+        snprintf(want, sizeof(want), "%u cost classes (format version %u)", want_costs,
+                 h->format_version);
         return header_bad(err, errlen, path, "number of cost classes", want, h->ncosts);
     }
-    for (unsigned k = 0; k < CPU_COST_NCLASSES; k++) {
+    for (unsigned k = 0; k < h->ncosts; k++) {
         if (cpu_cost_valid((cpu_cost_class)k, h->costs[k]))
             continue;
         char field[64];
         snprintf(field, sizeof(field), "cost of '%s'", cpu_cost_name((cpu_cost_class)k));
-        snprintf(want, sizeof(want), "%u..%u cycles", k == CPU_COST_MEM ? 0u : 1u, CPU_COST_MAX);
+        snprintf(want, sizeof(want), "%u..%u cycles", cpu_cost_min((cpu_cost_class)k), CPU_COST_MAX);
         return header_bad(err, errlen, path, field, want, h->costs[k]);
     }
     if (h->digest_interval < EMU_RECORD_MIN_INTERVAL ||
@@ -775,7 +781,7 @@ static bool replay_build(emu_replayer *r, char *err, size_t errlen)
     cfg.max_cycles = h->max_cycles;
     cfg.strict = h->strict;
     for (unsigned k = 0; k < CPU_COST_NCLASSES; k++)
-        costs.cost[k] = h->costs[k];
+        costs.cost[k] = k < h->ncosts ? h->costs[k] : 0;
     cfg.costs = &costs;
     if (h->scenario_text &&
         !emu_scenario_parse(h->scenario_path[0] ? h->scenario_path : path, h->scenario_text,

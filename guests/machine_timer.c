@@ -4,8 +4,10 @@
  *
  *   one-shot:     divide by 1, initial count 5000: exactly one interrupt,
  *                 no earlier than 5000 cycles after the count was written;
- *   periodic:     divide by 2, initial count 3000 (a 6000-cycle period):
- *                 5 interrupts, each no earlier than the previous + 6000,
+ *   periodic:     divide by 2, initial count 15000 (a 30000-cycle period,
+ *                 long enough for the exits an emulated APIC takes for
+ *                 each interrupt, docs/cost-model.md):
+ *                 5 interrupts, each no earlier than the previous + 30000,
  *                 then the timer is stopped (initial count 0);
  *   TSC deadline: IA32_TSC_DEADLINE = now + 7000: one interrupt, at or
  *                 after that TSC value, and the MSR reads 0 afterwards.
@@ -59,7 +61,10 @@ int guest_main(unsigned cpu, unsigned ncpus)
     xapic_write(APIC_TIMER_ICR, 5000);
     wait_fired(1);
     uint64_t oneshot = when[0] - t0;
-    GUEST_CHECK(oneshot >= 5000 && oneshot < 5000 + 1000);
+    /* Under a hypervisor the ICR write's exit, the HLT exit and the
+     * injection's entry come on top (docs/cost-model.md: with the default
+     * costs, under 8000 cycles in emulated mode). */
+    GUEST_CHECK(oneshot >= 5000 && oneshot < 5000 + 8000);
     for (int i = 0; i < 2000; i++)
         pause();
     GUEST_CHECK(fired == 1);
@@ -70,7 +75,7 @@ int guest_main(unsigned cpu, unsigned ncpus)
     xapic_write(APIC_TIMER_DCR, 0x0);
     xapic_write(APIC_LVT_TIMER, APIC_LVT_TIMER_PERIODIC | VEC_TIMER);
     t0 = rdtsc();
-    xapic_write(APIC_TIMER_ICR, 3000);
+    xapic_write(APIC_TIMER_ICR, 15000);
     wait_fired(PERIODS);
     xapic_write(APIC_TIMER_ICR, 0);
     uint32_t n_periodic = fired;
@@ -78,8 +83,8 @@ int guest_main(unsigned cpu, unsigned ncpus)
     uint64_t prev = t0, periodic[PERIODS];
     for (unsigned k = 0; k < PERIODS; k++) {
         periodic[k] = when[k] - t0;
-        GUEST_CHECK(when[k] - t0 >= 6000ull * (k + 1));
-        GUEST_CHECK(when[k] - t0 < 6000ull * (k + 1) + 1000);
+        GUEST_CHECK(when[k] - t0 >= 30000ull * (k + 1));
+        GUEST_CHECK(when[k] - t0 < 30000ull * (k + 1) + 8000);
         GUEST_CHECK(when[k] > prev);
         prev = when[k];
     }
@@ -90,7 +95,7 @@ int guest_main(unsigned cpu, unsigned ncpus)
     uint64_t deadline = rdtsc() + 7000;
     wrmsr(MSR_TSC_DEADLINE, deadline);
     wait_fired(1);
-    GUEST_CHECK(when[0] >= deadline && when[0] < deadline + 1000);
+    GUEST_CHECK(when[0] >= deadline && when[0] < deadline + 8000);
     GUEST_CHECK(rdmsr(MSR_TSC_DEADLINE) == 0);
     cli();
 

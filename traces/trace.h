@@ -23,8 +23,14 @@
 #include "cpu/cpu_obs.h"
 
 #define TRACE_MAGIC "APICVTRC" /* 8 bytes at offset 0 */
-#define TRACE_FORMAT_VERSION 1u
-#define TRACE_MAX_COSTS 32
+/* Version 2 (apicv-emu with per-exit-reason costs) holds 31 cost classes;
+ * version 1 held the first 15 (instructions, VM entry, VM exit) and has the
+ * same byte layout: a reader takes both, emu/ decides what the classes
+ * mean (emu_record.c). The writer writes header.format_version (0: the
+ * current one), so that a test can make a version-1 trace. */
+#define TRACE_FORMAT_VERSION 2u
+#define TRACE_FORMAT_MIN_VERSION 1u
+#define TRACE_MAX_COSTS 64
 #define TRACE_MAX_PARTS 96
 #define TRACE_MAX_STR 4096
 #define TRACE_MAX_BLOB (64u << 20) /* guest image or scenario text */

@@ -133,9 +133,10 @@ static bool parse_header(cursor *c, trace_header *h)
     memset(h, 0, sizeof(*h));
     if (!get_varint(c, "the format version", &v))
         return false;
-    if (v != TRACE_FORMAT_VERSION)
-        return fail(c, "expected format version %u, got %llu (a trace from another version of "
-                       "apicv-emu)", TRACE_FORMAT_VERSION, (unsigned long long)v);
+    if (v < TRACE_FORMAT_MIN_VERSION || v > TRACE_FORMAT_VERSION)
+        return fail(c, "expected format version %u..%u, got %llu (a trace from another version of "
+                       "apicv-emu)", TRACE_FORMAT_MIN_VERSION, TRACE_FORMAT_VERSION,
+                    (unsigned long long)v);
     h->format_version = (uint32_t)v;
     if (!get_str(c, "the emulator version", h->emu_version, sizeof(h->emu_version)) ||
         !get_str(c, "the guest path", h->guest_path, sizeof(h->guest_path)) ||

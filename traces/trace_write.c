@@ -173,7 +173,7 @@ trace_writer *trace_writer_open(const char *path, const trace_header *h, char *e
     snprintf(w->path, sizeof(w->path), "%s", path);
     fwrite(TRACE_MAGIC, 1, 8, w->f);
     trace_buf *b = &w->rec;
-    trace_buf_varint(b, TRACE_FORMAT_VERSION);
+    trace_buf_varint(b, h->format_version ? h->format_version : TRACE_FORMAT_VERSION);
     trace_buf_str(b, h->emu_version);
     trace_buf_str(b, h->guest_path);
     trace_buf_u64(b, h->guest_digest);

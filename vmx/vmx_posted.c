@@ -186,6 +186,9 @@ vmx_pi_result vmx_apicv_posted_intr_process(vmx_vcpu *v, uint8_t vector)
         return VMX_PI_NOT_NOTIFICATION;
     }
     vmx_apicv_emit(v, VMX_EV_PI_NV_MATCH, vector, nv, 0);
+    /* Steps 3-6 take the CPU's time (docs/cost-model.md, "pi_process"). */
+    if (v->cpu)
+        v->cpu->cycles += v->cpu->costs->cost[CPU_COST_PI_PROCESS];
     uint64_t desc = vmx_vmcs_read_fast(&v->vmcs, VMCS_POSTED_INTR_DESC_ADDR);
     uint64_t before = ctl_qword(v->phys, desc);
     vmx_pi_set_on(v->phys, desc, false);

@@ -117,6 +117,100 @@ static long max_rss_kib(void)
 /* A 4 GiB machine running hello: recording, replay --verify (with the
  * window's snapshots, which the replay takes from the start) and a seek
  * back cost megabytes, not the RAM size. */
+/* Records hello.elf in posted mode (its output is port I/O: VM exits the
+ * hypervisor handles) with the default cost model, or with the classes a
+ * version-1 trace did not have set to 0. */
+static void record_posted_hello(const char *path, bool v1_model)
+{
+    char g[1024], err[1024];
+    snprintf(g, sizeof(g), "%s/hello.elf", APICV_GUEST_DIR);
+    emu_config cfg;
+    emu_config_default(&cfg);
+    cfg.mode = EMU_MODE_POSTED;
+    cpu_cost_model costs;
+    cpu_cost_default(&costs);
+    if (v1_model)
+        for (unsigned k = CPU_COST_FIRST_OPTIONAL; k < CPU_COST_NCLASSES; k++)
+            costs.cost[k] = 0;
+    cfg.costs = &costs;
+    ck_assert_msg(emu_machine_init(&machine, &cfg, g, err, sizeof(err)), "%s", err);
+    emu_recorder *rec;
+    emu_record_info info = {.guest_path = g, .emu_version = "test", .digest_interval = 10000};
+    ck_assert_msg(emu_record_begin(&machine, path, &info, &rec, err, sizeof(err)), "%s", err);
+    while (!emu_record_run(rec, machine.now + 1000000))
+        ;
+    ck_assert_msg(emu_record_end(rec, err, sizeof(err)), "%s", err);
+    ck_assert_int_eq(machine.exit_status, 0);
+    emu_machine_free(&machine);
+}
+
+/* Rewrites a trace's header as format version 1 wrote it: the first
+ * CPU_COST_FIRST_OPTIONAL cost classes only. */
+static void make_v1(const char *path, unsigned version, unsigned ncosts)
+{
+    char err[1024];
+    trace_file t;
+    ck_assert_msg(trace_load(path, &t, err, sizeof(err)), "%s", err);
+    t.header.format_version = version;
+    t.header.ncosts = ncosts;
+    ck_assert_msg(trace_save(&t, path, err, sizeof(err)), "%s", err);
+    trace_file_free(&t);
+}
+
+static int verify(const char *path, char *err, size_t errlen, const char **divergence)
+{
+    emu_replayer *r = NULL;
+    err[0] = 0;
+    int st = emu_replay_open(path, true, &r, err, errlen);
+    if (st != 0)
+        return st;
+    while (!emu_replay_run(r, emu_replay_machine(r)->now + 1000000))
+        ;
+    static char div[1024];
+    const char *d = emu_replay_divergence(r);
+    snprintf(div, sizeof(div), "%s", d ? d : "");
+    *divergence = d ? div : NULL;
+    emu_replay_close(r);
+    return 0;
+}
+
+/* A version-1 trace (before the per-exit-reason classes) is still read:
+ * its run charged nothing for the hypervisor's work, the IPI trip,
+ * posted-interrupt processing and virtual-interrupt delivery, so the
+ * replay does the same and verifies. A version-1 header with the new
+ * number of classes, or a version-2 one with the old, is refused by
+ * name. */
+START_TEST(version_1_traces_replay_with_the_new_classes_at_0)
+{
+    char path[256], err[2048];
+    const char *div = NULL;
+    tmp_path(path, sizeof(path), "v1");
+    record_posted_hello(path, true);
+    make_v1(path, 1, CPU_COST_FIRST_OPTIONAL);
+    ck_assert_int_eq(verify(path, err, sizeof(err), &div), 0);
+    ck_assert_msg(div == NULL, "%s", div);
+
+    /* The same downgrade of a run that did pay for them diverges. */
+    record_posted_hello(path, false);
+    make_v1(path, 1, CPU_COST_FIRST_OPTIONAL);
+    ck_assert_int_eq(verify(path, err, sizeof(err), &div), 0);
+    ck_assert_ptr_nonnull(div);
+
+    record_posted_hello(path, false);
+    make_v1(path, 1, CPU_COST_NCLASSES);
+    ck_assert_int_eq(verify(path, err, sizeof(err), &div), EMU_EXIT_USAGE);
+    ck_assert_msg(strstr(err, "header field 'number of cost classes': expected 15 cost classes "
+                              "(format version 1), got 31") != NULL,
+                  "%s", err);
+    record_posted_hello(path, false);
+    make_v1(path, 2, CPU_COST_FIRST_OPTIONAL);
+    ck_assert_int_eq(verify(path, err, sizeof(err), &div), EMU_EXIT_USAGE);
+    ck_assert_msg(strstr(err, "expected 31 cost classes (format version 2), got 15") != NULL, "%s",
+                  err);
+    unlink(path);
+}
+END_TEST
+
 START_TEST(replay_of_a_4gib_machine_does_not_copy_ram)
 {
     char path[256], err[2048];
@@ -182,6 +276,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, header_fields_are_checked_by_name, 0, 9);
     tcase_add_test(tc, replay_of_a_4gib_machine_does_not_copy_ram);
+    tcase_add_test(tc, version_1_traces_replay_with_the_new_classes_at_0);
     tcase_add_test(tc, ram_digest_sees_every_page);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

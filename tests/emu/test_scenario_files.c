@@ -247,6 +247,17 @@ static const mode_case wrong_modes[] = {
     {"desched_posted.scn", "apicv", "events hv.post cpu=1 a=0x45 == 0x1"},
     /* A sleeping vCPU is woken through the wakeup vector only when posted. */
     {"hlt_wakeup_posted.scn", "apicv", "events apic.accept cpu=0 a=0xf1 == 0x2"},
+    /* NMIs are injected under every hypervisor mode; natively nothing is. */
+    {"nmi_posted.scn", "native", "events vmx.vnmi-inject cpu=1 == 0x3"},
+    /* The EOI-exit bitmap needs virtual-interrupt delivery. */
+    {"eoi_exit_posted.scn", "emulated", "exits cpu=0 reason=45 VIRTUALIZED_EOI == 0x3"},
+    /* Virtual-interrupt delivery waits for IF = 1 itself: no exit 7. */
+    {"intr_window_emulated.scn", "apicv", "exits cpu=0 reason=7 INTERRUPT_WINDOW == 0x1"},
+    /* Without APIC-register virtualization every APIC read exits. */
+    {"apic_regs_apicv.scn", "tpr-shadow", "exits cpu=0 reason=44 APIC_ACCESS == 0x2"},
+    {"self_ipi_apicv.scn", "emulated", "events vmx.self-ipi-virt cpu=0 == 0x3"},
+    {"x2apic_apicv.scn", "tpr-shadow", "events vmx.x2apic-wrmsr cpu=0 a=0x83f == 0x1"},
+    {"compare_demo.scn", "emulated", "exits cpu=0 reason=1 EXTERNAL_INTERRUPT == 0"},
 };
 
 START_TEST(wrong_mode_fails)
