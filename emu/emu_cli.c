@@ -421,6 +421,8 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
         fprintf(stderr, "apicv-emu: %s\n", err);
         goto out;
     }
+    if (scenario)
+        emu_scenario_print_warnings(scenario, stderr);
     if (opts.log_path) {
         log.f = fopen(opts.log_path, "w");
         if (!log.f) {

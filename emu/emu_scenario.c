@@ -405,6 +405,7 @@ static bool parse_line(parser *p, emu_scenario *s, bool *seen_version)
                         got(p));
         p->at++;
         s->has_mode = true;
+        s->mode_line = p->line;
         return end_of_line(p);
     }
     if (strcmp(t, "mem") == 0) {

@@ -126,7 +126,17 @@ typedef struct emu_scenario_rt {
     uint64_t actual[EMU_SCN_MAX_ITEMS];
     int caption;            /* index of the caption showing, -1 none */
     uint64_t caption_cycle; /* when it appeared */
+    bool shown[EMU_SCN_MAX_ITEMS]; /* captions shown so far */
 } emu_scenario_rt;
+
+/* A warning about a scenario that parses but does not fit the run: a line
+ * that cannot have the effect it was written for (docs/scenarios.md,
+ * "Warnings"). Never changes the run or its status. */
+#define EMU_SCN_MAX_WARN 64
+typedef struct emu_scn_warning {
+    int line;
+    char text[240];
+} emu_scn_warning;
 
 typedef struct emu_scenario {
     char path[1024];
@@ -136,6 +146,7 @@ typedef struct emu_scenario {
     bool has_cpus, has_mode, has_mem, has_quantum, has_max_cycles;
     unsigned ncpus;
     emu_mode mode;
+    int mode_line; /* the `mode` statement's line, 0 when none */
     uint64_t mem_bytes, quantum, max_cycles;
 
     unsigned nstim, ncap, nexp, nvmcs;
@@ -147,6 +158,13 @@ typedef struct emu_scenario {
     /* Bound by emu_scenario_apply. */
     emu_machine *m;
     emu_scenario_rt rt;
+    /* Warnings (emu_scenario_warn.c): kept across restarts and replay
+     * seeks, each said once. vmcs_value is what each vmcs line left in
+     * the VMCS (read back after the VMWRITE). */
+    emu_scn_warning warn[EMU_SCN_MAX_WARN];
+    unsigned nwarn, nwarn_printed;
+    uint64_t vmcs_value[EMU_SCN_MAX_ITEMS];
+    bool vmcs_live[EMU_SCN_MAX_ITEMS]; /* the line's value reaches the first entry (no later line overwrites it) */
     /* Replay: the recorded inputs replace the scenario's own `at` stimuli. */
     trace_input *inputs;
     size_t ninputs;
@@ -205,6 +223,29 @@ bool emu_scenario_post_recorded(emu_scenario *s, size_t k);
  * when the scenario expects an exit status and got it; else the machine's.
  */
 int emu_scenario_check(emu_scenario *s, FILE *report);
+
+/*
+ * Warnings (docs/scenarios.md, "Warnings"): a scenario whose lines do not
+ * fit the run's mode is run anyway (it may be run in another mode on
+ * purpose, to show what differs), but each line that cannot do what it
+ * was written for is named: "file:line: warning: ...".
+ *
+ * emu_scenario_apply finds what can be known before the run (the mode
+ * the scenario declares, a vmcs line a later line overwrites, an `on`
+ * trigger or an events expectation whose event the mode's VMCS controls
+ * rule out); the run adds a vmcs line whose value the hypervisor or guest
+ * changed before a VM entry; emu_scenario_check adds captions and `on`
+ * stimuli never reached, and prints what was not printed yet to its
+ * report. emu_scenario_print_warnings prints the new ones now.
+ */
+void emu_scenario_print_warnings(emu_scenario *s, FILE *out);
+/* Adds a warning about line (said once: an identical one is dropped). */
+void emu_scenario_warn(emu_scenario *s, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Internal to the scenario runtime (emu_scenario_warn.c). */
+void emu_scenario_lint_apply(emu_scenario *s);
+void emu_scenario_lint_entry(emu_scenario *s, const cpu_obs_event *ev);
+void emu_scenario_lint_end(emu_scenario *s);
 
 /* Captions for the window: the number, the text of one, and the one
  * showing now (NULL before the first). */

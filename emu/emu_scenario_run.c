@@ -126,6 +126,7 @@ static void check_one(emu_scenario *s, unsigned k, unsigned cpu)
 static void show_caption(emu_scenario *s, unsigned k, unsigned cpu)
 {
     s->rt.caption = (int)k;
+    s->rt.shown[k] = true;
     s->rt.caption_cycle = s->m->cpu[cpu].cycles;
     cpu_obs_emit(&s->m->obs, s->m->cpu[cpu].cycles, cpu, EMU_SCN_EV_CAPTION, k,
                  (uint64_t)s->cap[k].line, 0, 0);
@@ -188,6 +189,8 @@ static void scn_observe(void *ctx, const cpu_obs_event *ev)
                 s->rt.counts[k]++;
         }
     }
+    if (ev->kind == VMX_EV_VMENTRY && s->nvmcs)
+        emu_scenario_lint_entry(s, ev);
     /* The scenario's own events trigger nothing (no loops). */
     if (ev->kind >= EMU_SCN_EV_STIMULUS && ev->kind < EMU_SCN_EV_END)
         return;
@@ -237,6 +240,8 @@ static bool apply_vmcs(emu_scenario *s, char *err, size_t errlen)
                          s->path, o->line, o->field, e);
                 return false;
             }
+            /* What the VMWRITE left (a narrower field keeps fewer bits). */
+            s->vmcs_value[k] = vmx_vmcs_get(&hv->vcpu[c].vmx.vmcs, o->field);
         }
     }
     /* A value the first VM entry would refuse is bad input, found before
@@ -291,6 +296,7 @@ bool emu_scenario_apply(emu_scenario *s, emu_machine *m, char *err, size_t errle
     }
     if (!apply_vmcs(s, err, errlen))
         return false;
+    emu_scenario_lint_apply(s);
     /* The posting order is part of the machine's state (ties in the event
      * queue): inputs first, then captions, then expectations, always. */
     if (!s->inputs) {
@@ -417,6 +423,8 @@ int emu_scenario_check(emu_scenario *s, FILE *report)
                         (unsigned long long)s->rt.actual[k]);
         }
     }
+    emu_scenario_lint_end(s);
+    emu_scenario_print_warnings(s, report);
     cpu_obs_unsubscribe(&m->obs, scn_observe, s);
     if (any_failed)
         return EMU_EXIT_EXPECT;

@@ -73,6 +73,8 @@ typedef struct ui_cpu_snap {
     /* The physical local APIC. */
     ui_vec256 irr, isr;
     uint8_t tpr, ppr;
+    uint32_t apic_id; /* its APIC ID (SDM 11.4.6; x2APIC: 11.12.5.1) */
+    bool x2apic;      /* in x2APIC mode */
 
     /* The vCPU (has_vmx): virtual-APIC page, posted-interrupt descriptor,
      * guest interrupt status, controls. */
@@ -100,16 +102,47 @@ typedef struct ui_cpu_snap {
 typedef cpu_obs_event ui_event;
 
 #define UI_SNAP_EVENTS 64
-#define UI_TIMELINE 512
+#define UI_TIMELINE 256
 #define UI_CONSOLE_BYTES 2048
 #define UI_DIAG_BYTES 512
 
-/* A timeline mark: a VM exit or an interrupt delivery at a cycle. */
+/* What a timeline mark stands for. */
+typedef enum ui_tl_kind {
+    UI_TL_RAISE,    /* an interrupt raised: device MSI, routed IPI, posting, I/O APIC, timer */
+    UI_TL_EXIT,     /* VM exit (or failed entry) */
+    UI_TL_ENTRY,    /* VM entry */
+    UI_TL_DELIVERY, /* delivery: virtual interrupt, injection, IDT */
+    UI_TL_EOI,      /* EOI (virtualized, posted step 4, physical) */
+    UI_TL_COUNT
+} ui_tl_kind;
+
+/* A timeline mark: one event of the kinds above, with its number on the
+ * bus (as --at-event and --log count), so a click can go there. */
 typedef struct ui_mark {
     uint64_t cycle;
-    uint8_t cpu;
-    uint8_t cls; /* ui_event_class */
+    uint8_t cpu;  /* the lane: the CPU it happens to (a raise: its destination) */
+    uint8_t cls;  /* ui_event_class */
+    uint8_t tl;   /* ui_tl_kind */
+    uint64_t ev_no;
+    ui_event ev;
 } ui_mark;
+
+/* The timeline kind of an event and the CPU whose lane it goes in; false
+ * when the event is not marked on the timeline. */
+bool ui_timeline_kind(const cpu_obs_event *ev, ui_tl_kind *tl, unsigned *lane);
+
+/* A scenario caption that was shown: its number on the bus (the
+ * scn.caption event), so the caption list can go back to it. */
+#define UI_CAPTIONS 64
+#define UI_CAPTION_TEXT 128
+typedef struct ui_caption_entry {
+    uint64_t ev_no;
+    uint64_t cycle;
+    uint16_t idx;  /* the scenario's caption index */
+    uint16_t line; /* its line in the scenario */
+    uint8_t cpu;
+    char text[UI_CAPTION_TEXT]; /* filled from the scenario by the target */
+} ui_caption_entry;
 
 typedef struct ui_snapshot {
     uint64_t seq; /* increases with every snapshot taken */
@@ -131,6 +164,9 @@ typedef struct ui_snapshot {
 
     char console[UI_CONSOLE_BYTES]; /* the last bytes of port 0xE9, NUL-terminated */
     char caption[256];              /* narration, "" when none */
+    /* The captions shown since the recorder started, oldest first. */
+    ui_caption_entry caps[UI_CAPTIONS];
+    unsigned ncaps;
 } ui_snapshot;
 
 /* ---- the event observer ---------------------------------------------------- */
@@ -180,6 +216,8 @@ typedef struct ui_recorder {
     uint64_t total;
     ui_mark marks[UI_TIMELINE];
     uint64_t nmarks_total;
+    ui_caption_entry caps[UI_CAPTIONS]; /* captions shown (no text) */
+    unsigned ncaps;
     char console[UI_CONSOLE_BYTES];
     unsigned console_len;
     uint32_t pause_classes; /* bit per ui_event_class: pause when seen */
@@ -226,6 +264,12 @@ void ui_snapshot_take(ui_snapshot *s, emu_machine *m, const ui_recorder *rec,
 void ui_snapshot_events(ui_snapshot *s, const ui_recorder *rec);
 /* The vCPU part of one CPU's snapshot. */
 void ui_snapshot_vcpu(ui_cpu_snap *c, struct vmx_vcpu *v);
+
+/* Named values: the CPU a posted-interrupt descriptor's NDST names (SDM
+ * 29.6: in xAPIC mode the APIC ID is NDST[15:8], in x2APIC mode all of
+ * NDST), found among the snapshot's physical APIC IDs. False when no CPU
+ * has that ID; *id is the APIC ID either way. */
+bool ui_ndst_cpu(const ui_snapshot *s, const ui_cpu_snap *c, unsigned *cpu, uint32_t *id);
 
 /* ---- the view -------------------------------------------------------------- */
 
@@ -287,6 +331,14 @@ typedef struct ui_view {
      * caption for a lecture hall; the registers, code and VMCS panels go. */
     bool present;
     uint64_t flash_until; /* view clock when the last flash ends (nothing to redraw after) */
+    /* The caption list (key l, or a click on its button): every caption
+     * seen in this window, by event number, also after going back (the
+     * run is deterministic, so the numbers stay valid). */
+    bool captions_open;
+    ui_caption_entry hist[UI_CAPTIONS];
+    unsigned nhist;
+    /* The timeline mark under the mouse (its event number), 0 none. */
+    uint64_t tl_hover;
 
     /* Disassembly of the selected CPU around RIP (made when a snapshot
      * arrives, not per frame). */
@@ -327,6 +379,8 @@ typedef struct ui_layout {
     int cell;                    /* side of one grid cell */
     ui_rect tabs[CPU_MAX_CPUS];
     ui_rect regs, disasm, ctls, events, timeline, console, caption;
+    ui_rect cap_button; /* "[l] captions (N)" at the caption panel's right */
+    ui_rect cap_list;   /* the open caption list (over events and console) */
 } ui_layout;
 
 /* Lays out a window of w x h pixels (any size: small windows get small
@@ -337,6 +391,14 @@ void ui_layout_compute(ui_layout *l, int w, int h, int cw, int ch);
 void ui_layout_compute_mode(ui_layout *l, int w, int h, int cw, int ch, bool present);
 /* Which grid cell is at (x, y): true with *g and *vector. */
 bool ui_layout_hit_grid(const ui_layout *l, int x, int y, ui_grid_id *g, unsigned *vector);
+/* Which row of the open caption list is at (x, y): the event number of
+ * that caption, false when none (ui_timeline.c). */
+bool ui_layout_hit_caption(const ui_layout *l, const ui_view *v, int x, int y, uint64_t *ev_no);
+/* Which timeline mark is at (x, y) (the nearest within a few pixels in
+ * the lane under the mouse): its event number, false when none. */
+bool ui_layout_hit_mark(const ui_layout *l, const ui_view *v, int x, int y, uint64_t *ev_no);
+/* True when (x, y) is inside r. */
+bool ui_rect_has(const ui_rect *r, int x, int y);
 /* Which vCPU tab is at (x, y): the index, or -1. */
 int ui_layout_hit_tab(const ui_layout *l, int x, int y);
 /* Top-left pixel of the cell of vector in grid g. Row = priority class,
@@ -379,7 +441,7 @@ void ui_gfx_set_surface(ui_gfx *g, struct SDL_Surface *s);
 void ui_render(ui_gfx *g, ui_view *v, int w, int h, ui_layout *l);
 
 /* The most rectangles ui_render_update reports. */
-#define UI_MAX_DIRTY 16
+#define UI_MAX_DIRTY 20
 /* Brings g's target up to date with view v at w x h, drawing again only
  * the panels whose picture changed since the last ui_render or
  * ui_render_update on g (the target must keep its pixels between calls, as
@@ -421,6 +483,7 @@ typedef enum ui_cmd {
     UI_CMD_EV_KIND,    /* k: events panel: the next class of events (or all) */
     UI_CMD_EV_CHATTER, /* c: events panel: show or hide captions and console I/O */
     UI_CMD_PRESENT,    /* p: presentation mode on or off */
+    UI_CMD_CAPTIONS,   /* l: the caption list open or closed */
 } ui_cmd;
 
 /* The key table: SDL keycode → command (and the argument of SELECT). */
@@ -449,6 +512,11 @@ typedef struct ui_target {
     bool (*restart)(void *ctx, char *err, size_t errlen);
     bool (*step_back)(void *ctx);
     void (*snapshot)(void *ctx, ui_snapshot *s);
+    /* Goes to the state right after event number n (as --at-event counts):
+     * forward by running, back by starting again (a live machine restarts,
+     * a replay seeks to cycle 0) and running to it; the run is
+     * deterministic, so it is the same state. False with a message. */
+    bool (*goto_event)(void *ctx, uint64_t n, char *err, size_t errlen);
 } ui_target;
 
 typedef enum ui_run_state {
@@ -483,6 +551,9 @@ void ui_session_command(ui_session *s, ui_cmd cmd, int arg);
 void ui_session_tick(ui_session *s, double dt_ms);
 /* Takes a snapshot now and hands it to the view. */
 void ui_session_refresh(ui_session *s);
+/* Pauses and goes to the state right after event number n (a caption of
+ * the list, a timeline mark); says in the view why not when it cannot. */
+void ui_session_goto_event(ui_session *s, uint64_t n);
 
 /* A target over a live machine (the window and `--screenshot`). */
 typedef struct ui_machine_target {
@@ -505,6 +576,11 @@ void ui_snapshot_scenario_caption(ui_snapshot *s, const struct emu_scenario *scn
 void ui_machine_target_init(ui_machine_target *mt, emu_machine *m, const char *guest,
                             ui_vcpu_lookup lookup, ui_target *t);
 void ui_machine_target_detach(ui_machine_target *mt);
+/* Both targets' goto_event: runs (run(ctx, cycles)) until rec's event
+ * number n, leaving the stop of that event on screen. */
+bool ui_target_run_to_event(ui_recorder *rec, const emu_machine *m,
+                            bool (*run)(void *, uint64_t), void *ctx, uint64_t n, char *err,
+                            size_t errlen);
 
 /* A target over a replay (emu/emu_record.h): the machine is read, never
  * run directly; s and b move by one scheduling round (replay seeks to
@@ -537,6 +613,7 @@ typedef struct ui_options {
     unsigned vcpu;          /* --vcpu K: the vCPU shown first (default 0) */
     uint64_t max_frames;    /* --frames N: close after N frames (tests), 0 = never */
     bool present;           /* --present: presentation mode (larger grids and captions) */
+    bool captions;          /* --captions: the caption list open (key l) */
 } ui_options;
 
 /* True when SDL can open a window here. */

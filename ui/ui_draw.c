@@ -385,7 +385,11 @@ static void draw_panel(ui_gfx *g, const ui_view *v, const ui_layout *l, int p)
         ui_draw_console(g, v, &l->console);
         break;
     case UI_PANEL_CAPTION:
-        ui_draw_caption(g, v, &l->caption);
+        ui_draw_caption(g, v, l);
+        break;
+    case UI_PANEL_CAPLIST:
+        if (v->captions_open)
+            ui_draw_caption_list(g, v, l);
         break;
     case UI_PANEL_CRASH:
         if (v->have_snap && v->snap.finished && v->snap.exit_status == EMU_EXIT_CRASH)

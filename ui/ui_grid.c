@@ -16,8 +16,11 @@ static const uint32_t lit_rgb[UI_GRID_COUNT] = {
 };
 
 /* The title line of a grid: the values that belong with it. */
-static void grid_title(const ui_cpu_snap *c, ui_grid_id id, char *buf, size_t len)
+static void grid_title(const ui_snapshot *s, const ui_cpu_snap *c, ui_grid_id id, char *buf,
+                       size_t len)
 {
+    unsigned cpu;
+    uint32_t apic;
     switch (id) {
     case UI_GRID_VIRR:
         if (c->sw_apic)
@@ -32,8 +35,12 @@ static void grid_title(const ui_cpu_snap *c, ui_grid_id id, char *buf, size_t le
             snprintf(buf, len, "SVI=%02X VPPR=%02X", c->svi, c->vppr);
         break;
     case UI_GRID_PIR:
-        snprintf(buf, len, "ON=%u SN=%u NV=%02X NDST=%X", c->on, c->sn, c->pi_nv,
-                 (unsigned)c->ndst);
+        /* NDST named by the CPU it designates (SDM 29.6). */
+        if (ui_ndst_cpu(s, c, &cpu, &apic))
+            snprintf(buf, len, "ON=%u SN=%u NV=%02X NDST=cpu%u", c->on, c->sn, c->pi_nv, cpu);
+        else
+            snprintf(buf, len, "ON=%u SN=%u NV=%02X NDST=%X", c->on, c->sn, c->pi_nv,
+                     (unsigned)c->ndst);
         break;
     case UI_GRID_IRR:
         snprintf(buf, len, "TPR=%02X", c->tpr);
@@ -71,7 +78,7 @@ void ui_draw_grid(ui_gfx *g, const ui_view *v, const ui_layout *l, ui_grid_id id
         name = "ISR (software)";
     ui_text(g, UI_FONT_TEXT, r->x - 2 * cw, r->y - 3 * ch, lit_rgb[id], name);
     if (!absent) {
-        grid_title(c, id, title, sizeof(title));
+        grid_title(&v->snap, c, id, title, sizeof(title));
         ui_text(g, UI_FONT_TEXT, r->x - 2 * cw, r->y - 2 * ch, UI_RGB_TEXT, title);
     } else {
         ui_text(g, UI_FONT_TEXT, r->x - 2 * cw, r->y - 2 * ch, UI_RGB_DIM, "(no vCPU)");

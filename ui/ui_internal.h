@@ -24,6 +24,7 @@ enum {
     UI_PANEL_TIMELINE,
     UI_PANEL_CONSOLE,
     UI_PANEL_CAPTION,
+    UI_PANEL_CAPLIST,
     UI_PANEL_CRASH,
     UI_PANEL_HELP,
     UI_NPANELS
@@ -102,7 +103,10 @@ void ui_draw_controls(ui_gfx *g, const ui_view *v, const ui_rect *r);
 void ui_draw_events(ui_gfx *g, const ui_view *v, const ui_rect *r);
 void ui_draw_timeline(ui_gfx *g, const ui_view *v, const ui_rect *r);
 void ui_draw_console(ui_gfx *g, const ui_view *v, const ui_rect *r);
-void ui_draw_caption(ui_gfx *g, const ui_view *v, const ui_rect *r);
+void ui_draw_caption(ui_gfx *g, const ui_view *v, const ui_layout *l);
+void ui_draw_caption_list(ui_gfx *g, const ui_view *v, const ui_layout *l);
+/* The caption button's label ("[l] captions (3)"). */
+void ui_caption_button_label(const ui_view *v, char *buf, size_t len);
 void ui_draw_help(ui_gfx *g, const ui_layout *l);
 void ui_draw_crash(ui_gfx *g, const ui_view *v, const ui_layout *l);
 

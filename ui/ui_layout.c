@@ -72,13 +72,25 @@ void ui_layout_compute_mode(ui_layout *l, int w, int h, int cw, int ch, bool pre
 
     /* Bottom: caption (big type), timeline, then events | console fill the rest. */
     int cap_h = present ? 5 * ch : 2 * ch + ch / 2; /* presenting: two lines of large type */
-    int tl_h = 2 * ch;
+    /* The timeline: a title line, one lane per vCPU (they share the
+     * height between them) and the cycle axis. */
+    int tl_h = 6 * ch;
     l->caption = rect(m, h - m - cap_h, w - 2 * m, cap_h);
     l->timeline = rect(m, l->caption.y - m - tl_h, w - 2 * m, tl_h);
     int rest = l->timeline.y - m - y;
     int ev_w = (w - 3 * m) * 62 / 100;
     l->events = rect(m, y, ev_w, rest);
     l->console = rect(2 * m + ev_w, y, w - 3 * m - ev_w, rest);
+    /* The caption list's button sits in the title bar left of the vCPU
+     * tabs; the open list covers the events and console panels. */
+    int bw = 19 * cw;
+    l->cap_button = rect(tabs_x - m - bw, 2, bw, ch + ch / 2 - 4);
+    l->cap_list = rect(m, y, w - 2 * m, rest);
+}
+
+bool ui_rect_has(const ui_rect *r, int x, int y)
+{
+    return r->w > 0 && r->h > 0 && x >= r->x && x < r->x + r->w && y >= r->y && y < r->y + r->h;
 }
 
 bool ui_layout_hit_grid(const ui_layout *l, int x, int y, ui_grid_id *g, unsigned *vector)

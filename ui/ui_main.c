@@ -14,6 +14,7 @@
  *   --exit-when-done        close the window when the guest ends
  *   --frames N              close the window after N frames (tests)
  *   --present               presentation mode: larger grids and captions
+ *   --captions              the caption list open (key l)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -91,6 +92,10 @@ static bool take_options(int *argc, char **argv)
         bool has_arg = i + 1 < *argc;
         if (strcmp(a, "--present") == 0) {
             options.present = true;
+            continue;
+        }
+        if (strcmp(a, "--captions") == 0) {
+            options.captions = true;
             continue;
         }
         if (strcmp(a, "--autorun") == 0 || strcmp(a, "--exit-when-done") == 0) {
@@ -188,7 +193,8 @@ int main(int argc, char **argv)
               "  --autorun              start running at once\n"
               "  --exit-when-done       close the window when the guest ends\n"
               "  --frames N             close the window after N frames\n"
-              "  --present              presentation mode: larger grids and captions\n",
+              "  --present              presentation mode: larger grids and captions\n"
+              "  --captions             the list of captions shown so far open (key l)\n",
               stdout);
     }
     return status;

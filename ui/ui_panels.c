@@ -24,6 +24,15 @@ void ui_draw_top(ui_gfx *g, const ui_view *v, const ui_layout *l)
                  "mode %s  cycle %llu  insns %llu  %s%s   h: help", emu_mode_name((emu_mode)s->mode),
                  (unsigned long long)s->now, (unsigned long long)s->insns_total, v->status,
                  s->finished ? "  [finished]" : "");
+    /* The caption list's button, once a caption has been shown. */
+    if (v->nhist > 0) {
+        const ui_rect *b = &l->cap_button;
+        char label[48];
+        ui_caption_button_label(v, label, sizeof(label));
+        ui_fill(g, b->x, b->y, b->w, b->h, v->captions_open ? 0x2f5d8a : UI_RGB_BG);
+        ui_frame(g, b->x, b->y, b->w, b->h, 1, UI_RGB_BORDER);
+        ui_text(g, UI_FONT_TEXT, b->x + cw / 2, b->y + (b->h - l->ch) / 2, UI_RGB_TITLE, label);
+    }
     for (unsigned k = 0; k < CPU_MAX_CPUS; k++) {
         const ui_rect *t = &l->tabs[k];
         bool exists = v->have_snap && k < s->ncpus;
@@ -106,57 +115,89 @@ static int bit(ui_gfx *g, int x, int y, const char *name, bool on)
     return x + ui_textf(g, UI_FONT_TEXT, x, y, on ? UI_RGB_ON : UI_RGB_OFF, "%s ", name);
 }
 
+/* One control word: its name, its value in hex, then its bits by name,
+ * lit when set (SDM 24.6.1, 24.6.2, 24.7.1, 24.8.1). */
+static int ctl_word(ui_gfx *g, int x, int y, const char *name, uint32_t val)
+{
+    return x + ui_textf(g, UI_FONT_TEXT, x, y, UI_RGB_DIM, "%-5s %08Xh ", name, val);
+}
+
 void ui_draw_controls(ui_gfx *g, const ui_view *v, const ui_rect *r)
 {
     const ui_cpu_snap *c = &v->snap.cpu[v->sel];
-    int y = ui_panel(g, r, "VMCS controls");
-    int cw = g->cw[UI_FONT_TEXT], ch = g->ch[UI_FONT_TEXT];
+    int y = ui_panel(g, r, "VMCS controls (lit: set) and the posted-interrupt descriptor");
+    int ch = g->ch[UI_FONT_TEXT], cw = g->cw[UI_FONT_TEXT];
     int x0 = r->x + cw / 2, x;
     if (!c->has_vmx) {
         ui_text(g, UI_FONT_TEXT, x0, y, UI_RGB_DIM, "no VMCS: native mode");
         return;
     }
-    x = x0 + ui_text(g, UI_FONT_TEXT, x0, y, UI_RGB_DIM, "pin  ");
-    x = bit(g, x, y, "ext-intr", c->pin & VMX_PIN_EXT_INTR_EXITING);
-    x = bit(g, x, y, "nmi", c->pin & VMX_PIN_NMI_EXITING);
-    x = bit(g, x, y, "vnmi", c->pin & VMX_PIN_VIRTUAL_NMIS);
-    bit(g, x, y, "posted", c->pin & VMX_PIN_POSTED_INTR);
+    x = ctl_word(g, x0, y, "pin", c->pin);
+    x = bit(g, x, y, "ext-intr-exiting", c->pin & VMX_PIN_EXT_INTR_EXITING);
+    x = bit(g, x, y, "nmi-exiting", c->pin & VMX_PIN_NMI_EXITING);
+    x = bit(g, x, y, "virtual-nmis", c->pin & VMX_PIN_VIRTUAL_NMIS);
+    bit(g, x, y, "posted-interrupts", c->pin & VMX_PIN_POSTED_INTR);
     y += ch;
-    x = x0 + ui_text(g, UI_FONT_TEXT, x0, y, UI_RGB_DIM, "proc ");
-    x = bit(g, x, y, "intr-win", c->proc & VMX_PROC_INTR_WINDOW);
+    x = ctl_word(g, x0, y, "proc", c->proc);
+    x = bit(g, x, y, "intr-window", c->proc & VMX_PROC_INTR_WINDOW);
     x = bit(g, x, y, "hlt", c->proc & VMX_PROC_HLT);
-    bit(g, x, y, "tpr-shadow", c->proc & VMX_PROC_TPR_SHADOW);
-    y += ch;
-    x = x0 + 5 * cw;
+    x = bit(g, x, y, "tpr-shadow", c->proc & VMX_PROC_TPR_SHADOW);
     x = bit(g, x, y, "cr8-load", c->proc & VMX_PROC_CR8_LOAD);
     x = bit(g, x, y, "cr8-store", c->proc & VMX_PROC_CR8_STORE);
     bit(g, x, y, "msr-bitmap", c->proc & VMX_PROC_MSR_BITMAPS);
     y += ch;
-    x = x0 + ui_text(g, UI_FONT_TEXT, x0, y, UI_RGB_DIM, "sec  ");
-    x = bit(g, x, y, "apic-acc", c->proc2 & VMX_PROC2_VIRT_APIC_ACCESS);
-    x = bit(g, x, y, "x2apic", c->proc2 & VMX_PROC2_VIRT_X2APIC);
-    bit(g, x, y, "ept", c->proc2 & VMX_PROC2_EPT);
+    x = ctl_word(g, x0, y, "sec", c->proc2);
+    x = bit(g, x, y, "apic-accesses", c->proc2 & VMX_PROC2_VIRT_APIC_ACCESS);
+    x = bit(g, x, y, "x2apic-mode", c->proc2 & VMX_PROC2_VIRT_X2APIC);
+    x = bit(g, x, y, "ept", c->proc2 & VMX_PROC2_EPT);
+    x = bit(g, x, y, "apic-reg-virt", c->proc2 & VMX_PROC2_APIC_REG_VIRT);
+    bit(g, x, y, "virt-intr-delivery", c->proc2 & VMX_PROC2_VIRT_INTR_DELIVERY);
     y += ch;
-    x = x0 + 5 * cw;
-    x = bit(g, x, y, "reg-virt", c->proc2 & VMX_PROC2_APIC_REG_VIRT);
-    bit(g, x, y, "vid", c->proc2 & VMX_PROC2_VIRT_INTR_DELIVERY);
+    x = ctl_word(g, x0, y, "exit", c->exit_ctls);
+    x = bit(g, x, y, "ack-intr-on-exit", c->exit_ctls & VMX_EXIT_ACK_INTR);
+    x = bit(g, x, y, "host-64", c->exit_ctls & VMX_EXIT_HOST_ADDR_SPACE);
+    x = ctl_word(g, x + cw, y, "entry", c->entry_ctls);
+    bit(g, x, y, "ia32e-guest", c->entry_ctls & VMX_ENTRY_IA32E);
     y += ch;
-    x = x0 + ui_text(g, UI_FONT_TEXT, x0, y, UI_RGB_DIM, "exit ");
-    x = bit(g, x, y, "ack-intr", c->exit_ctls & VMX_EXIT_ACK_INTR);
-    bit(g, x, y, "host-64", c->exit_ctls & VMX_EXIT_HOST_ADDR_SPACE);
+    /* The TPR threshold matters with the TPR shadow and without
+     * virtual-interrupt delivery (SDM 29.1.2: an exit when VTPR[7:4] drops
+     * below it). */
+    if ((c->proc & VMX_PROC_TPR_SHADOW) && !(c->proc2 & VMX_PROC2_VIRT_INTR_DELIVERY))
+        ui_textf(g, UI_FONT_TEXT, x0, y, UI_RGB_TEXT,
+                 "TPR threshold %X: exit when VTPR class drops below %X",
+                 (unsigned)c->tpr_threshold & 0xF, (unsigned)c->tpr_threshold & 0xF);
+    else
+        ui_textf(g, UI_FONT_TEXT, x0, y, UI_RGB_DIM, "TPR threshold %X (%s)",
+                 (unsigned)c->tpr_threshold & 0xF,
+                 (c->proc & VMX_PROC_TPR_SHADOW) ? "unused with virtual-interrupt delivery"
+                                                 : "unused without the TPR shadow");
     y += ch;
-    x = x0 + ui_text(g, UI_FONT_TEXT, x0, y, UI_RGB_DIM, "entry ");
-    bit(g, x, y, "ia32e", c->entry_ctls & VMX_ENTRY_IA32E);
+    if (c->pin & VMX_PIN_POSTED_INTR) {
+        unsigned cpu;
+        uint32_t apic;
+        char dest[48];
+        if (ui_ndst_cpu(&v->snap, c, &cpu, &apic))
+            snprintf(dest, sizeof(dest), "APIC ID %u = cpu%u", (unsigned)apic, cpu);
+        else
+            snprintf(dest, sizeof(dest), "APIC ID %u: no such CPU", (unsigned)apic);
+        ui_textf(g, UI_FONT_TEXT, x0, y, UI_RGB_TEXT,
+                 "notification vector %02Xh (VMCS); descriptor NV %02Xh%s", c->notify_vector,
+                 c->pi_nv, c->pi_nv == c->notify_vector ? " (the same)" : " (differs: no processing)");
+        y += ch;
+        ui_textf(g, UI_FONT_TEXT, x0, y, UI_RGB_TEXT, "PID ON %u (%s)  SN %u (%s)  NDST %Xh = %s",
+                 c->on, c->on ? "notification outstanding" : "none outstanding", c->sn,
+                 c->sn ? "notifications suppressed" : "notify", (unsigned)c->ndst, dest);
+    } else {
+        ui_text(g, UI_FONT_TEXT, x0, y, UI_RGB_DIM,
+                "no posted-interrupt descriptor (posted-interrupt processing is off)");
+    }
     y += ch;
-    ui_textf(g, UI_FONT_TEXT, x0, y, UI_RGB_TEXT, "TPR threshold %X  notify vector %02X",
-             (unsigned)c->tpr_threshold & 0xF, (unsigned)c->notify_vector);
-    y += ch;
-    ui_textf(g, UI_FONT_TEXT, x0, y, UI_RGB_TEXT, "entries %llu exits %llu",
+    ui_textf(g, UI_FONT_TEXT, x0, y, UI_RGB_TEXT, "entries %llu  exits %llu",
              (unsigned long long)c->entries, (unsigned long long)c->exits);
     y += ch;
     if (c->exits)
-        ui_textf(g, UI_FONT_TEXT, x0, y, UI_RGB_TEXT, "last exit %u %s", c->last_exit & 0xFFFF,
-                 vmx_exit_reason_name(c->last_exit));
+        ui_textf(g, UI_FONT_TEXT, x0, y, UI_RGB_TEXT, "last exit: reason %u %s",
+                 c->last_exit & 0xFFFF, vmx_exit_reason_name(c->last_exit));
 }
 
 void ui_draw_events(ui_gfx *g, const ui_view *v, const ui_rect *r)
@@ -190,41 +231,6 @@ void ui_draw_events(ui_gfx *g, const ui_view *v, const ui_rect *r)
         if (maxc > 0 && (int)strlen(line) > maxc)
             line[maxc] = 0;
         ui_text(g, UI_FONT_TEXT, r->x + cw / 2, y, ui_class_rgb(ui_event_classify(e->kind)), line);
-    }
-}
-
-void ui_draw_timeline(ui_gfx *g, const ui_view *v, const ui_rect *r)
-{
-    const ui_snapshot *s = &v->snap;
-    ui_fill(g, r->x, r->y, r->w, r->h, UI_RGB_PANEL);
-    ui_frame(g, r->x, r->y, r->w, r->h, 1, UI_RGB_BORDER);
-    int cw = g->cw[UI_FONT_TEXT];
-    int lw = ui_text(g, UI_FONT_TEXT, r->x + cw / 2, r->y + 2, UI_RGB_TITLE, "timeline") + cw;
-    ui_textf(g, UI_FONT_TEXT, r->x + cw / 2, r->y + r->h / 2, UI_RGB_DIM, "exit/intr");
-    if (s->nmarks == 0 || lw >= r->w)
-        return;
-    /* The span shown: from the oldest kept mark to now. */
-    /* Marks of different CPUs are not in cycle order (each CPU runs its
-     * turn of a round ahead of the others): span their whole range. */
-    uint64_t t0 = s->marks[0].cycle, t1 = s->now;
-    for (unsigned i = 0; i < s->nmarks; i++) {
-        if (s->marks[i].cycle < t0)
-            t0 = s->marks[i].cycle;
-        if (s->marks[i].cycle > t1)
-            t1 = s->marks[i].cycle;
-    }
-    if (t1 <= t0)
-        t1 = t0 + 1;
-    int x0 = r->x + lw, w = r->w - lw - 2;
-    int lane_h = (r->h - 4) / 2;
-    for (unsigned i = 0; i < s->nmarks; i++) {
-        const ui_mark *mk = &s->marks[i];
-        int x = x0 + (int)((double)(mk->cycle - t0) / (double)(t1 - t0) * (w - 2));
-        int lane = mk->cls == UI_EVC_EXIT ? 0 : 1;
-        uint32_t rgb = ui_class_rgb((ui_event_class)mk->cls);
-        if (mk->cpu != v->sel)
-            rgb = (rgb >> 1) & 0x7f7f7f;
-        ui_fill(g, x, r->y + 2 + lane * lane_h, 2, lane_h, rgb);
     }
 }
 
@@ -293,11 +299,18 @@ static unsigned wrap(const char *text, unsigned cols, unsigned max, unsigned *st
     return n;
 }
 
-void ui_draw_caption(ui_gfx *g, const ui_view *v, const ui_rect *r)
+void ui_caption_button_label(const ui_view *v, char *buf, size_t len)
 {
+    snprintf(buf, len, "[l] captions (%u)", v->nhist);
+}
+
+void ui_draw_caption(ui_gfx *g, const ui_view *v, const ui_layout *l)
+{
+    const ui_rect *r = &l->caption;
     if (!v->snap.caption[0] && !v->info[0])
         return;
     ui_fill(g, r->x, r->y, r->w, r->h, UI_RGB_PANEL);
+    int text_w = r->w;
     if (v->snap.caption[0]) {
         /* Never cut: the large type when the caption fits on the lines the
          * panel holds, else the text type, wrapped at spaces. */
@@ -306,7 +319,7 @@ void ui_draw_caption(ui_gfx *g, const ui_view *v, const ui_rect *r)
         static const int fonts[2] = {UI_FONT_BIG, UI_FONT_TEXT};
         for (unsigned f = 0; f < 2; f++) {
             int font = fonts[f], cw = g->cw[font], ch = g->ch[font];
-            unsigned cols = cw > 0 ? (unsigned)((r->w - cw) / cw) : 0;
+            unsigned cols = cw > 0 && text_w > cw ? (unsigned)((text_w - cw) / cw) : 0;
             unsigned rows = ch > 0 ? (unsigned)(r->h / ch) : 0;
             if (rows == 0)
                 rows = 1;
@@ -320,9 +333,10 @@ void ui_draw_caption(ui_gfx *g, const ui_view *v, const ui_rect *r)
             }
             break;
         }
-    } else
+    } else if (v->info[0]) {
         ui_text(g, UI_FONT_TEXT, r->x + g->cw[UI_FONT_TEXT] / 2, r->y + g->ch[UI_FONT_TEXT] / 2,
                 0xffffff, v->info);
+    }
 }
 
 const char *const ui_help_lines[] = {
@@ -331,12 +345,14 @@ const char *const ui_help_lines[] = {
     "n / m   to the next event (any vCPU / the selected one)",
     "v k c   events: this vCPU / all, by kind, captions and console",
     "p       presentation mode (larger grids and captions)",
+    "l       captions shown so far; click one to go to its event",
     "e       run to the next VM exit",
     "+ / -   faster / slower (slow motion ... full speed)",
     "1-8     select vCPU",
     "r       restart the guest",
     "b       step back (replay only)",
     "click   a grid cell: what it is and what last changed it",
+    "        a timeline mark: go to its event (hover: what it is)",
     "h       this help          q / Esc  quit",
     NULL,
 };

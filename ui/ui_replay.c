@@ -87,6 +87,20 @@ static bool rt_step_back(void *ctx)
     return seek(rt, to, rt->err, sizeof(rt->err));
 }
 
+/* Back: seek to cycle 0 (the recorder starts again, so event numbers
+ * count as in the first pass) and replay to event n; forward: replay on. */
+static bool rt_goto_event(void *ctx, uint64_t n, char *err, size_t errlen)
+{
+    ui_replay_target *rt = ctx;
+    if (n == 0) {
+        snprintf(err, errlen, "events are numbered from 1");
+        return false;
+    }
+    if (n <= rt->rec.total && !seek(rt, 0, err, errlen))
+        return false;
+    return ui_target_run_to_event(&rt->rec, rt->m, rt_run, rt, n, err, errlen);
+}
+
 static void rt_capture(void *ctx, ui_snapshot *s)
 {
     ui_replay_target *rt = ctx;
@@ -125,6 +139,7 @@ void ui_replay_target_init(ui_replay_target *rt, emu_replayer *r, ui_vcpu_lookup
     t->restart = rt_restart;
     t->step_back = rt_step_back;
     t->snapshot = rt_snapshot;
+    t->goto_event = rt_goto_event;
 }
 
 void ui_replay_target_detach(ui_replay_target *rt)

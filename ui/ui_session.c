@@ -58,6 +58,8 @@ ui_cmd ui_key_command(int key, int *arg)
         return UI_CMD_EV_CHATTER;
     case SDLK_p:
         return UI_CMD_PRESENT;
+    case SDLK_l:
+        return UI_CMD_CAPTIONS;
     case SDLK_q:
     case SDLK_ESCAPE:
         return UI_CMD_QUIT;
@@ -198,6 +200,32 @@ void ui_session_command(ui_session *s, ui_cmd cmd, int arg)
     case UI_CMD_PRESENT:
         s->view->present = !s->view->present;
         break;
+    case UI_CMD_CAPTIONS:
+        s->view->captions_open = !s->view->captions_open;
+        if (s->view->captions_open && s->view->nhist == 0)
+            snprintf(s->view->info, sizeof(s->view->info),
+                     "no caption shown yet (captions come from a scenario's caption lines)");
+        break;
+    }
+    set_status(s);
+}
+
+void ui_session_goto_event(ui_session *s, uint64_t n)
+{
+    char err[200];
+    pause(s);
+    if (!s->t.goto_event) {
+        snprintf(s->view->info, sizeof(s->view->info), "going to an event is not available here");
+    } else if (!s->t.goto_event(s->t.ctx, n, err, sizeof(err))) {
+        snprintf(s->view->info, sizeof(s->view->info), "cannot go to event %llu: %s",
+                 (unsigned long long)n, err);
+        ui_session_refresh(s);
+    } else {
+        ui_session_refresh(s);
+        snprintf(s->view->info, sizeof(s->view->info), "at event %llu (cycle %llu)",
+                 (unsigned long long)n,
+                 (unsigned long long)(s->view->snap.nev ? s->view->snap.ev[s->view->snap.nev - 1].cycle
+                                                        : s->view->snap.now));
     }
     set_status(s);
 }
@@ -322,6 +350,47 @@ static bool mt_restart(void *ctx, char *err, size_t errlen)
     return true;
 }
 
+/* Runs to event number n with the recorder's stop at it (the state right
+ * after the event, also inside an instruction boundary). */
+static bool run_to_event(ui_recorder *rec, const emu_machine *m, bool (*run)(void *, uint64_t),
+                         void *ctx, uint64_t n, char *err, size_t errlen)
+{
+    rec->pause_classes = 0;
+    rec->pause_apic_vmx = false;
+    rec->pause_cpu = -1;
+    rec->hit = false;
+    rec->pause_at_total = n;
+    while (!rec->hit && !m->finished && rec->total < n)
+        run(ctx, 10000000);
+    rec->pause_at_total = 0;
+    bool ok = rec->hit;
+    rec->hit = false;
+    if (!ok)
+        snprintf(err, errlen, "the run ended after event %llu", (unsigned long long)rec->total);
+    return ok;
+}
+
+bool ui_target_run_to_event(ui_recorder *rec, const emu_machine *m,
+                            bool (*run)(void *, uint64_t), void *ctx, uint64_t n, char *err,
+                            size_t errlen)
+{
+    return run_to_event(rec, m, run, ctx, n, err, errlen);
+}
+
+/* Back: the machine starts again (a restart: the same guest, scenario
+ * and observers, so the same run); forward: it runs on. */
+static bool mt_goto_event(void *ctx, uint64_t n, char *err, size_t errlen)
+{
+    ui_machine_target *mt = ctx;
+    if (n == 0) {
+        snprintf(err, errlen, "events are numbered from 1");
+        return false;
+    }
+    if (n <= mt->rec.total && !mt_restart(ctx, err, errlen))
+        return false;
+    return run_to_event(&mt->rec, mt->m, mt_run, mt, n, err, errlen);
+}
+
 /* The scenario's narration, when it has shown a caption yet: it is part
  * of the machine's state of the moment, so it travels in the snapshot. */
 void ui_snapshot_scenario_caption(ui_snapshot *s, const struct emu_scenario *scn)
@@ -329,6 +398,11 @@ void ui_snapshot_scenario_caption(ui_snapshot *s, const struct emu_scenario *scn
     const char *now = scn ? emu_scenario_caption_now(scn) : NULL;
     if (now)
         snprintf(s->caption, sizeof(s->caption), "%s", now);
+    /* The texts of the captions shown so far (the list). */
+    for (unsigned k = 0; scn && k < s->ncaps; k++) {
+        const char *t = emu_scenario_caption_text(scn, s->caps[k].idx);
+        snprintf(s->caps[k].text, sizeof(s->caps[k].text), "%s", t ? t : "?");
+    }
 }
 
 /* The machine as it is, from inside it at an event (an event stop). */
@@ -384,6 +458,7 @@ void ui_machine_target_init(ui_machine_target *mt, emu_machine *m, const char *g
     t->hit = mt_hit;
     t->restart = guest && *guest ? mt_restart : NULL;
     t->snapshot = mt_snapshot;
+    t->goto_event = guest && *guest ? mt_goto_event : NULL;
 }
 
 void ui_machine_target_detach(ui_machine_target *mt)

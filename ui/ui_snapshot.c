@@ -13,6 +13,7 @@
 #include "apic/apic.h"
 #include "emu/emu_evdesc.h"
 #include "emu/emu_hv.h"
+#include "emu/emu_scenario.h"
 #include "ui/ui.h"
 #include "vmx/vmx.h"
 #include "vmx/vmx_apicv.h"
@@ -47,6 +48,42 @@ ui_event_class ui_event_classify(unsigned kind)
     if (kind >= CPU_OBS_RANGE_APIC && kind < CPU_OBS_RANGE_VMX)
         return UI_EVC_APIC;
     return UI_EVC_OTHER;
+}
+
+bool ui_timeline_kind(const cpu_obs_event *ev, ui_tl_kind *tl, unsigned *lane)
+{
+    *lane = ev->cpu;
+    switch (ev->kind) {
+    case EMU_EV_MSI_RAISE:
+    case EMU_EV_IPI_ROUTE:
+    case EMU_HV_EV_POST:
+        /* In the lane of the CPU it is for (field b). */
+        *tl = UI_TL_RAISE;
+        *lane = (unsigned)ev->b;
+        return ev->b < CPU_MAX_CPUS;
+    case EMU_EV_IOAPIC_DELIVER:
+    case APIC_EV_TIMER:
+        *tl = UI_TL_RAISE;
+        return true;
+    default:
+        break;
+    }
+    switch (ui_event_classify(ev->kind)) {
+    case UI_EVC_EXIT:
+        *tl = UI_TL_EXIT;
+        return true;
+    case UI_EVC_ENTRY:
+        *tl = UI_TL_ENTRY;
+        return true;
+    case UI_EVC_DELIVERY:
+        *tl = UI_TL_DELIVERY;
+        return true;
+    case UI_EVC_EOI:
+        *tl = UI_TL_EOI;
+        return true;
+    default:
+        return false;
+    }
 }
 
 const char *ui_event_name(unsigned kind)
@@ -151,13 +188,26 @@ void ui_recorder_event(void *ctx, const cpu_obs_event *ev)
     ui_recorder *r = ctx;
     r->ring[r->total % UI_RING_EVENTS] = *ev;
     r->total++;
-    ui_event_class cls = ui_event_classify(ev->kind);
-    if (cls == UI_EVC_EXIT || cls == UI_EVC_DELIVERY) {
+    ui_tl_kind tl;
+    unsigned lane;
+    if (ui_timeline_kind(ev, &tl, &lane)) {
         ui_mark *mk = &r->marks[r->nmarks_total % UI_TIMELINE];
         mk->cycle = ev->cycle;
-        mk->cpu = (uint8_t)ev->cpu;
-        mk->cls = (uint8_t)cls;
+        mk->cpu = (uint8_t)lane;
+        mk->cls = (uint8_t)ui_event_classify(ev->kind);
+        mk->tl = (uint8_t)tl;
+        mk->ev_no = r->total;
+        mk->ev = *ev;
         r->nmarks_total++;
+    }
+    if (ev->kind == EMU_SCN_EV_CAPTION && r->ncaps < UI_CAPTIONS) {
+        ui_caption_entry *c = &r->caps[r->ncaps++];
+        memset(c, 0, sizeof(*c));
+        c->ev_no = r->total;
+        c->cycle = ev->cycle;
+        c->idx = (uint16_t)ev->a;
+        c->line = (uint16_t)ev->b;
+        c->cpu = (uint8_t)ev->cpu;
     }
     if (ev->kind == EMU_EV_CONSOLE) {
         if (r->console_len + 1 >= UI_CONSOLE_BYTES) {
@@ -283,6 +333,22 @@ static void snapshot_cpu(ui_cpu_snap *c, cpu_t *cpu, const apic_t *a)
     memcpy(c->isr.w, a->isr, sizeof(c->isr.w));
     c->tpr = (uint8_t)a->tpr;
     c->ppr = apic_ppr(a);
+    c->apic_id = apic_id(a);
+    c->x2apic = apic_x2apic_mode(a);
+}
+
+bool ui_ndst_cpu(const ui_snapshot *s, const ui_cpu_snap *c, unsigned *cpu, uint32_t *id)
+{
+    /* The destination's APIC mode decides the format; every CPU's APIC is
+     * in the same mode here (the host's), so this CPU's says it. */
+    *id = c->x2apic ? c->ndst : (c->ndst >> 8) & 0xFF;
+    for (unsigned k = 0; k < s->ncpus && k < CPU_MAX_CPUS; k++) {
+        if (s->cpu[k].apic_id == *id) {
+            *cpu = k;
+            return true;
+        }
+    }
+    return false;
 }
 
 /* The hypervisor's software APIC of vCPU k (emulated, tpr-shadow): what
@@ -347,5 +413,7 @@ void ui_snapshot_events(ui_snapshot *s, const ui_recorder *rec)
     for (uint64_t i = 0; i < nm; i++)
         s->marks[i] = rec->marks[(rec->nmarks_total - nm + i) % UI_TIMELINE];
     s->nmarks = (unsigned)nm;
+    memcpy(s->caps, rec->caps, rec->ncaps * sizeof(rec->caps[0]));
+    s->ncaps = rec->ncaps;
     memcpy(s->console, rec->console, rec->console_len + 1);
 }

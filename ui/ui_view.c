@@ -144,6 +144,29 @@ static void disassemble(ui_view *v, const ui_cpu_snap *c)
     }
 }
 
+/* The caption list keeps every caption seen, by event number: going back
+ * to an earlier event leaves the later ones in the list (ahead of the
+ * current event) to go forward to again. */
+static void merge_captions(ui_view *v, const ui_snapshot *s)
+{
+    for (unsigned k = 0; k < s->ncaps; k++) {
+        const ui_caption_entry *c = &s->caps[k];
+        unsigned i = 0;
+        while (i < v->nhist && v->hist[i].ev_no < c->ev_no)
+            i++;
+        if (i < v->nhist && v->hist[i].ev_no == c->ev_no) {
+            if (c->text[0])
+                v->hist[i] = *c;
+            continue;
+        }
+        if (v->nhist == UI_CAPTIONS)
+            continue;
+        memmove(&v->hist[i + 1], &v->hist[i], (v->nhist - i) * sizeof(v->hist[0]));
+        v->hist[i] = *c;
+        v->nhist++;
+    }
+}
+
 void ui_view_accept(ui_view *v, const ui_snapshot *s)
 {
     bool first = !v->have_snap;
@@ -169,6 +192,7 @@ void ui_view_accept(ui_view *v, const ui_snapshot *s)
             }
         }
     }
+    merge_captions(v, s);
     v->snap = *s;
     v->have_snap = true;
     if (v->sel >= s->ncpus)

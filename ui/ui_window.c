@@ -53,13 +53,15 @@ bool ui_display_available(void)
     return ok;
 }
 
-/* The view's starting state from the options: --caption, --present. */
+/* The view's starting state from the options: --caption, --present, --captions. */
 static void set_caption(ui_view *v, const ui_options *uo)
 {
     if (uo && uo->caption)
         snprintf(v->snap.caption, sizeof(v->snap.caption), "%s", uo->caption);
-    if (uo)
+    if (uo) {
         v->present = uo->present;
+        v->captions_open = uo->captions;
+    }
 }
 
 /* Runs target t (machine m, recorder rec) to --at-event N (the stop taken
@@ -126,9 +128,13 @@ static double now_ms(void)
     return (double)SDL_GetPerformanceCounter() * 1000.0 / (double)SDL_GetPerformanceFrequency();
 }
 
-static void handle_event(ui_session *s, const SDL_Event *e, const ui_layout *l)
+/* One input event; true when it moved the machine itself (a click that
+ * goes to an event), so a snapshot the machine thread took before is
+ * stale. */
+static bool handle_event(ui_session *s, const SDL_Event *e, const ui_layout *l)
 {
     int arg = 0;
+    uint64_t ev_no;
     switch (e->type) {
     case SDL_QUIT:
         s->quit = true;
@@ -136,19 +142,37 @@ static void handle_event(ui_session *s, const SDL_Event *e, const ui_layout *l)
     case SDL_KEYDOWN:
         ui_session_command(s, ui_key_command(e->key.keysym.sym, &arg), arg);
         break;
+    case SDL_MOUSEMOTION:
+        s->view->tl_hover = ui_layout_hit_mark(l, s->view, e->motion.x, e->motion.y, &ev_no)
+                                ? ev_no
+                                : 0;
+        break;
     case SDL_MOUSEBUTTONDOWN: {
         ui_grid_id g;
         unsigned vec;
-        int tab = ui_layout_hit_tab(l, e->button.x, e->button.y);
-        if (tab >= 0)
+        int x = e->button.x, y = e->button.y;
+        int tab = ui_layout_hit_tab(l, x, y);
+        if (ui_layout_hit_caption(l, s->view, x, y, &ev_no)) {
+            ui_session_goto_event(s, ev_no);
+            return true;
+        } else if (s->view->captions_open && ui_rect_has(&l->cap_list, x, y)) {
+            break; /* the list's title or empty rows */
+        } else if (s->view->nhist && ui_rect_has(&l->cap_button, x, y)) {
+            ui_session_command(s, UI_CMD_CAPTIONS, 0);
+        } else if (tab >= 0) {
             ui_session_command(s, UI_CMD_SELECT, tab);
-        else if (ui_layout_hit_grid(l, e->button.x, e->button.y, &g, &vec))
+        } else if (ui_layout_hit_grid(l, x, y, &g, &vec)) {
             ui_view_describe_cell(s->view, g, vec);
+        } else if (ui_layout_hit_mark(l, s->view, x, y, &ev_no)) {
+            ui_session_goto_event(s, ev_no);
+            return true;
+        }
         break;
     }
     default:
         break;
     }
+    return false;
 }
 
 /*
@@ -372,7 +396,8 @@ static int window_loop(const ui_target *t, emu_machine *m, bool stats, const ui_
             if (e.type == SDL_WINDOWEVENT && (e.window.event == SDL_WINDOWEVENT_EXPOSED ||
                                               e.window.event == SDL_WINDOWEVENT_SIZE_CHANGED))
                 full = true;
-            handle_event(s, &e, &l);
+            if (handle_event(s, &e, &l))
+                run->snap_ready = false;
         }
         ui_session_command(s, UI_CMD_NONE, 0); /* the state line follows the machine thread */
         if (run->snap_ready) {

@@ -1,0 +1,306 @@
+/*
+ * test_caption_list.c — the caption list (key l): the captions shown so far
+ * travel in the snapshot with their event numbers and texts; clicking one
+ * goes to the state right after its scn.caption event, back (a live run
+ * restarts, a replay seeks to 0 and runs again: the same run) and forward;
+ * the list keeps the later captions after going back; it opens with l and
+ * draws one row per caption, and a click on a row finds that caption.
+ * Runs scenarios/posted_demo.scn, live and replayed from a recording.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <SDL.h>
+
+#include "emu/emu_record.h"
+#include "emu/emu_scenario.h"
+#include "ui/ui.h"
+
+typedef struct demo {
+    emu_scenario scn;
+    emu_machine m;
+    ui_machine_target mt;
+    ui_target t;
+    ui_snapshot snap;
+    ui_view view;
+    ui_session session;
+} demo;
+
+static demo *open_demo(void)
+{
+    demo *d = calloc(1, sizeof(*d));
+    ck_assert_ptr_nonnull(d);
+    char path[1024], guest[4096], err[1024];
+    snprintf(path, sizeof(path), "%s/scenarios/posted_demo.scn", APICV_SOURCE_DIR);
+    ck_assert_msg(emu_scenario_load(path, &d->scn, err, sizeof(err)), "%s", err);
+    ck_assert_msg(emu_scenario_guest_path(&d->scn, APICV_GUEST_DIR, guest, sizeof(guest), err,
+                                          sizeof(err)),
+                  "%s", err);
+    emu_config cfg;
+    emu_config_default(&cfg);
+    emu_scenario_config(&d->scn, &cfg);
+    ck_assert_msg(emu_machine_init(&d->m, &cfg, guest, err, sizeof(err)), "%s", err);
+    ck_assert_msg(emu_scenario_apply(&d->scn, &d->m, err, sizeof(err)), "%s", err);
+    ui_machine_target_init(&d->mt, &d->m, guest, NULL, &d->t);
+    d->mt.scenario = &d->scn;
+    ui_view_init(&d->view);
+    ui_session_init(&d->session, &d->t, &d->view);
+    return d;
+}
+
+static void close_demo(demo *d)
+{
+    ui_machine_target_detach(&d->mt);
+    emu_machine_free(&d->m);
+    emu_scenario_free(&d->scn);
+    free(d);
+}
+
+/* The snapshot at event n is the caption's own moment: its last event is
+ * the scn.caption event of that caption, and the caption shows. */
+static void check_at_caption(const ui_snapshot *s, const ui_caption_entry *c, const char *text)
+{
+    ck_assert_uint_eq(s->ev_total, c->ev_no);
+    ck_assert_uint_gt(s->nev, 0);
+    const ui_event *e = &s->ev[s->nev - 1];
+    ck_assert_uint_eq(e->kind, EMU_SCN_EV_CAPTION);
+    ck_assert_uint_eq(e->a, c->idx);
+    ck_assert_uint_eq(e->cycle, c->cycle);
+    ck_assert_str_eq(s->caption, text);
+}
+
+START_TEST(live_run_goes_back_and_forth_to_captions)
+{
+    demo *d = open_demo();
+    while (!d->t.run(d->t.ctx, 1000000))
+        ;
+    ui_session_refresh(&d->session);
+    const ui_snapshot *s = &d->view.snap;
+    /* Every caption of the demo fired once, in event order, with its text. */
+    ck_assert_uint_eq(s->ncaps, emu_scenario_caption_count(&d->scn));
+    ck_assert_uint_ge(s->ncaps, 10);
+    for (unsigned k = 0; k < s->ncaps; k++) {
+        /* The list keeps the first UI_CAPTION_TEXT - 1 characters. */
+        ck_assert_int_eq(strncmp(s->caps[k].text, emu_scenario_caption_text(&d->scn, s->caps[k].idx),
+                                 UI_CAPTION_TEXT - 1), 0);
+        ck_assert_uint_eq(s->caps[k].line, d->scn.cap[s->caps[k].idx].line);
+        if (k)
+            ck_assert_uint_gt(s->caps[k].ev_no, s->caps[k - 1].ev_no);
+    }
+    ck_assert_uint_eq(d->view.nhist, s->ncaps);
+    unsigned total = d->view.nhist;
+    ui_caption_entry c3 = d->view.hist[3], c7 = d->view.hist[7];
+    const char *t3 = emu_scenario_caption_text(&d->scn, c3.idx);
+    const char *t7 = emu_scenario_caption_text(&d->scn, c7.idx);
+    uint64_t end = d->m.now;
+
+    /* Back to caption 3: a restart and a run to its event. */
+    ui_session_goto_event(&d->session, c3.ev_no);
+    check_at_caption(s, &c3, t3);
+    ck_assert_uint_lt(d->m.now, end);
+    ck_assert(!s->finished);
+    /* The list still has the later captions, to go forward to. */
+    ck_assert_uint_eq(d->view.nhist, total);
+    ck_assert_uint_eq(d->view.hist[7].ev_no, c7.ev_no);
+    /* Forward to caption 7: the machine runs on. */
+    ui_session_goto_event(&d->session, c7.ev_no);
+    check_at_caption(s, &c7, t7);
+    /* n from there steps to the next event (not chatter), one at a time. */
+    uint64_t before = s->ev_total;
+    ui_session_command(&d->session, UI_CMD_NEXT_EVENT, 0);
+    for (int i = 0; i < 1000 && d->session.state != UI_PAUSED; i++)
+        ui_session_tick(&d->session, 16);
+    ui_session_refresh(&d->session);
+    ck_assert_uint_gt(s->ev_total, before);
+    /* Beyond the run's end: refused with a message, nothing breaks. */
+    ui_session_goto_event(&d->session, 1000000000);
+    ck_assert_msg(strstr(d->view.info, "cannot go to event 1000000000") != NULL, "%s",
+                  d->view.info);
+    close_demo(d);
+}
+END_TEST
+
+START_TEST(replay_goes_to_a_caption)
+{
+    char trace[] = "/tmp/apicv_ui_caps_XXXXXX", cmd[4096], err[512];
+    int fd = mkstemp(trace);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    snprintf(cmd, sizeof(cmd), "'%s' run --headless --quiet --record '%s' '%s/scenarios/posted_demo.scn' "
+                               ">/dev/null 2>&1",
+             APICV_EMU, trace, APICV_SOURCE_DIR);
+    ck_assert_int_eq(system(cmd), 0);
+    emu_replayer *r;
+    ck_assert_msg(emu_replay_open(trace, false, &r, err, sizeof(err)) == 0, "%s", err);
+    ui_replay_target *rt = calloc(1, sizeof(*rt));
+    ui_view *v = calloc(1, sizeof(*v));
+    ui_session *s = calloc(1, sizeof(*s));
+    ui_target t;
+    ui_replay_target_init(rt, r, NULL, &t);
+    ui_view_init(v);
+    ui_session_init(s, &t, v);
+    while (!t.run(t.ctx, 1000000))
+        ;
+    ui_session_refresh(s);
+    ck_assert_uint_ge(v->nhist, 10);
+    ui_caption_entry c = v->hist[2];
+    const char *text = emu_scenario_caption_text(emu_replay_scenario(r), c.idx);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_str_ne(c.text, "");
+    ui_session_goto_event(s, c.ev_no);
+    check_at_caption(&v->snap, &c, text);
+    ck_assert(!v->snap.finished);
+    ui_replay_target_detach(rt);
+    emu_replay_close(r);
+    unlink(trace);
+    free(s);
+    free(v);
+    free(rt);
+}
+END_TEST
+
+/* Bright pixels of colour rgb inside rect r of surface px. */
+static int count_rgb(SDL_Surface *surf, const ui_rect *r, uint32_t rgb)
+{
+    int n = 0;
+    for (int y = r->y; y < r->y + r->h && y < surf->h; y++)
+        for (int x = r->x; x < r->x + r->w && x < surf->w; x++) {
+            uint32_t p = ((uint32_t *)((uint8_t *)surf->pixels + y * surf->pitch))[x];
+            if ((p & 0xFFFFFF) == rgb)
+                n++;
+        }
+    return n;
+}
+
+START_TEST(list_opens_draws_and_is_clicked)
+{
+    ui_view *v = calloc(1, sizeof(*v));
+    ui_view_init(v);
+    ui_snapshot *snap = calloc(1, sizeof(*snap));
+    snap->ncpus = 2;
+    snap->ev_total = 250;
+    snap->ncaps = 3;
+    for (unsigned k = 0; k < 3; k++) {
+        snap->caps[k].ev_no = 100 * (k + 1);
+        snap->caps[k].cycle = 1000 * (k + 1);
+        snap->caps[k].idx = (uint16_t)k;
+        snprintf(snap->caps[k].text, sizeof(snap->caps[k].text), "caption number %u", k);
+    }
+    ui_view_accept(v, snap);
+    ck_assert_uint_eq(v->nhist, 3);
+    /* Key l opens the list (a fake target: no machine needed). */
+    ui_target t = {0};
+    t.snapshot = NULL;
+    ui_session s;
+    ui_session_init(&s, &t, v);
+    int arg;
+    ck_assert_int_eq(ui_key_command(SDLK_l, &arg), UI_CMD_CAPTIONS);
+    ui_session_command(&s, UI_CMD_CAPTIONS, 0);
+    ck_assert(v->captions_open);
+
+    SDL_Surface *surf = SDL_CreateRGBSurfaceWithFormat(0, 1600, 900, 32, SDL_PIXELFORMAT_ARGB8888);
+    SDL_Renderer *ren = SDL_CreateSoftwareRenderer(surf);
+    char err[256];
+    ui_gfx *g = ui_gfx_create(ren, err, sizeof(err));
+    ck_assert_msg(g != NULL, "%s", err);
+    ui_layout l;
+    ui_render(g, v, 1600, 900, &l);
+    SDL_RenderPresent(ren);
+    /* The list covers the events panel: its frame in the title colour,
+     * and the current caption's row (the second: event 200 <= 250 < 300)
+     * highlighted. */
+    ck_assert_int_gt(count_rgb(surf, &l.cap_list, 0x9ecbff), 100);
+    ck_assert_int_gt(count_rgb(surf, &l.cap_list, 0x3a4a1c), 10 * l.cw);
+    /* The button in the title bar says how many. */
+    ck_assert_int_gt(l.cap_button.w, 0);
+    /* A click on each row finds that caption. */
+    int row0 = l.cap_list.y + 2 + 2 * l.ch;
+    for (unsigned k = 0; k < 3; k++) {
+        uint64_t ev = 0;
+        ck_assert(ui_layout_hit_caption(&l, v, l.cap_list.x + 40, row0 + (int)k * l.ch + 2, &ev));
+        ck_assert_uint_eq(ev, 100 * (k + 1));
+    }
+    uint64_t ev;
+    ck_assert(!ui_layout_hit_caption(&l, v, l.cap_list.x + 40, row0 + 3 * l.ch + 2, &ev));
+    /* Going to an event needs a target that can: the fake one says so. */
+    ui_session_goto_event(&s, 100);
+    ck_assert_str_eq(v->info, "going to an event is not available here");
+    /* Closed, nothing of it is drawn and no row is found. */
+    ui_session_command(&s, UI_CMD_CAPTIONS, 0);
+    ck_assert(!v->captions_open);
+    ck_assert(!ui_layout_hit_caption(&l, v, l.cap_list.x + 40, row0 + 2, &ev));
+    ui_render(g, v, 1600, 900, &l);
+    SDL_RenderPresent(ren);
+    ck_assert_int_eq(count_rgb(surf, &l.cap_list, 0x3a4a1c), 0);
+    ui_gfx_destroy(g);
+    SDL_DestroyRenderer(ren);
+    SDL_FreeSurface(surf);
+    free(snap);
+    free(v);
+}
+END_TEST
+
+static long file_bytes(const char *path, uint8_t *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    long n = (long)fread(buf, 1, cap, f);
+    fclose(f);
+    return n;
+}
+
+/* --captions opens the list for a screenshot: replay and run draw the same
+ * picture at the same event, and it differs from the one without the list. */
+START_TEST(screenshot_with_the_list_open)
+{
+    char dir[] = "/tmp/apicv_ui_caplist_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && APICV_GUEST_DIR='%s' '%s' run --headless --quiet --record t.trace "
+             "'%s/scenarios/posted_demo.scn' >/dev/null 2>&1 && "
+             "'%s' replay --screenshot r.png --captions --at-event 41 --size 800x450 t.trace "
+             "2>/dev/null && "
+             "'%s' replay --screenshot n.png --at-event 41 --size 800x450 t.trace 2>/dev/null && "
+             "APICV_GUEST_DIR='%s' '%s' run --screenshot s.png --captions --at-event 41 "
+             "--size 800x450 '%s/scenarios/posted_demo.scn' 2>/dev/null",
+             dir, APICV_GUEST_DIR, APICV_EMU, APICV_SOURCE_DIR, APICV_EMU, APICV_EMU,
+             APICV_GUEST_DIR, APICV_EMU, APICV_SOURCE_DIR);
+    ck_assert_int_eq(system(cmd), 0);
+    static uint8_t a[1 << 20], b[1 << 20], c[1 << 20];
+    char p[600];
+    snprintf(p, sizeof(p), "%s/r.png", dir);
+    long na = file_bytes(p, a, sizeof(a));
+    snprintf(p, sizeof(p), "%s/s.png", dir);
+    long nb = file_bytes(p, b, sizeof(b));
+    snprintf(p, sizeof(p), "%s/n.png", dir);
+    long nc = file_bytes(p, c, sizeof(c));
+    ck_assert_int_gt(na, 100);
+    ck_assert_int_eq(na, nb);
+    ck_assert(memcmp(a, b, (size_t)na) == 0);
+    ck_assert(nc != na || memcmp(a, c, (size_t)na) != 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("ui_caption_list");
+    TCase *tc = tcase_create("caption_list");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, live_run_goes_back_and_forth_to_captions);
+    tcase_add_test(tc, replay_goes_to_a_caption);
+    tcase_add_test(tc, list_opens_draws_and_is_clicked);
+    tcase_add_test(tc, screenshot_with_the_list_open);
+    suite_add_tcase(s, tc);
+    SRunner *r = srunner_create(s);
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,375 @@
+/*
+ * ui_timeline.c — the timeline (an axis in cycles, one lane per vCPU,
+ * marks for interrupts raised, VM exits and entries, deliveries and EOIs,
+ * the current event highlighted, hover and click) and the caption list
+ * (the scenario's captions shown so far; a click goes to one's event).
+ *
+ * Drawing and hit testing share one geometry (tl_geom), so what the mouse
+ * finds is what is drawn there.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "emu/emu_evdesc.h"
+#include "ui/ui_internal.h"
+#include "vmx/vmx.h"
+
+/* Colours of the marks: exits red (by reason, below), entries orange,
+ * raises purple, deliveries green, EOIs cyan (the events panel's class
+ * colours). */
+static uint32_t tl_rgb(ui_tl_kind k)
+{
+    static const uint32_t rgb[UI_TL_COUNT] = {
+        [UI_TL_RAISE] = 0xd45cff, [UI_TL_EXIT] = 0xff5555, [UI_TL_ENTRY] = 0xffb86c,
+        [UI_TL_DELIVERY] = 0x50fa7b, [UI_TL_EOI] = 0x8be9fd,
+    };
+    return (unsigned)k < UI_TL_COUNT ? rgb[k] : 0xa0a8b0;
+}
+
+static const char *const tl_names[UI_TL_COUNT] = {"raise", "exit", "entry", "deliver", "EOI"};
+
+/* VM exits by basic reason (SDM Appendix C): reds, pinks and yellows, so
+ * an exit is still told from the other kinds, and the title line's key
+ * names the reasons on screen. Others: a darker red. */
+static const struct {
+    unsigned reason;
+    uint32_t rgb;
+    const char *name;
+} exit_colours[] = {
+    {1, 0xff5555, "ext-intr"},    {7, 0xff79c6, "intr-window"}, {12, 0xc05050, "hlt"},
+    {18, 0xe08080, "vmcall"},     {30, 0xd09090, "i/o"},        {31, 0xf4a0a0, "rdmsr"},
+    {32, 0xf4a0a0, "wrmsr"},      {43, 0xf1fa8c, "tpr"},        {44, 0xff9e64, "apic-access"},
+    {45, 0xffd700, "eoi-induced"}, {56, 0xff6e9c, "apic-write"},
+};
+#define EXIT_OTHER_RGB 0xb03030
+
+static int exit_colour_index(const ui_mark *mk)
+{
+    unsigned reason;
+    if (mk->ev.kind != VMX_EV_VMEXIT || !emu_event_exit_reason(&mk->ev, &reason))
+        return -1;
+    for (unsigned i = 0; i < sizeof(exit_colours) / sizeof(exit_colours[0]); i++)
+        if (exit_colours[i].reason == reason)
+            return (int)i;
+    return -1;
+}
+
+static uint32_t mark_rgb(const ui_mark *mk)
+{
+    if (mk->tl != UI_TL_EXIT)
+        return tl_rgb((ui_tl_kind)mk->tl);
+    int i = exit_colour_index(mk);
+    return i >= 0 ? exit_colours[i].rgb : EXIT_OTHER_RGB;
+}
+
+typedef struct tl_geom {
+    int x0, w;           /* the plot: x0 .. x0 + w */
+    int lanes_y, lane_h; /* lane k: lanes_y + k * lane_h */
+    unsigned nlanes;
+    int axis_y;          /* the axis line; labels below it */
+    int label_x;         /* lane labels ("cpu1") */
+    uint64_t t0, t1;     /* cycles at x0 and x0 + w */
+} tl_geom;
+
+/* The current event: the newest the snapshot holds (at an event stop, the
+ * stop's own). */
+static const ui_event *current_event(const ui_snapshot *s)
+{
+    return s->nev ? &s->ev[s->nev - 1] : NULL;
+}
+
+static bool geom(const ui_snapshot *s, const ui_rect *r, int cw, int ch, tl_geom *g)
+{
+    memset(g, 0, sizeof(*g));
+    g->nlanes = s->ncpus ? s->ncpus : 1;
+    g->label_x = r->x + cw / 2;
+    g->x0 = r->x + 6 * cw;
+    g->w = r->w - 6 * cw - cw;
+    g->lanes_y = r->y + ch + 2;
+    g->axis_y = r->y + r->h - ch - 3;
+    g->lane_h = (g->axis_y - g->lanes_y) / (int)g->nlanes;
+    if (g->w < 8 || g->lane_h < 2)
+        return false;
+    /* The span: every kept mark and the current event. Marks of different
+     * CPUs are not in cycle order (each CPU runs its turn of a round ahead
+     * of the others), so the whole range is taken. */
+    const ui_event *cur = current_event(s);
+    uint64_t t0 = UINT64_MAX, t1 = 0;
+    for (unsigned i = 0; i < s->nmarks; i++) {
+        if (s->marks[i].cycle < t0)
+            t0 = s->marks[i].cycle;
+        if (s->marks[i].cycle > t1)
+            t1 = s->marks[i].cycle;
+    }
+    if (cur && cur->cycle < t0)
+        t0 = cur->cycle;
+    if (cur && cur->cycle > t1)
+        t1 = cur->cycle;
+    if (t0 == UINT64_MAX)
+        t0 = t1 = s->now;
+    /* A little room on the right, so the newest marks are not on the edge. */
+    t1 += (t1 - t0) / 50 + 1;
+    g->t0 = t0;
+    g->t1 = t1;
+    return true;
+}
+
+static int x_of(const tl_geom *g, uint64_t cycle)
+{
+    if (cycle <= g->t0)
+        return g->x0;
+    if (cycle >= g->t1)
+        return g->x0 + g->w - 1;
+    return g->x0 + (int)((double)(cycle - g->t0) / (double)(g->t1 - g->t0) * (g->w - 1));
+}
+
+/* A mark's rectangle: exits and entries in the top half of its lane,
+ * raises, deliveries and EOIs in the bottom half. */
+static void mark_rect(const tl_geom *g, const ui_mark *mk, int *x, int *y, int *w, int *h)
+{
+    int lane = mk->cpu < g->nlanes ? mk->cpu : (int)g->nlanes - 1;
+    int half = g->lane_h / 2 > 1 ? g->lane_h / 2 : 1;
+    bool top = mk->tl == UI_TL_EXIT || mk->tl == UI_TL_ENTRY;
+    *x = x_of(g, mk->cycle);
+    *w = 2;
+    *y = g->lanes_y + lane * g->lane_h + (top ? 0 : half);
+    *h = half - (g->lane_h > 6 ? 1 : 0);
+}
+
+/* Tick spacing: 1, 2 or 5 times a power of ten, so labels do not touch. */
+static uint64_t tick_step(uint64_t span, int w, int label_w)
+{
+    uint64_t max_ticks = (uint64_t)(w / (label_w > 0 ? label_w : 1));
+    if (max_ticks < 1)
+        max_ticks = 1;
+    for (uint64_t p = 1;; p *= 10) {
+        static const unsigned m[3] = {1, 2, 5};
+        for (unsigned i = 0; i < 3; i++)
+            if (span / (p * m[i]) <= max_ticks)
+                return p * m[i];
+        if (p > UINT64_MAX / 100)
+            return span ? span : 1;
+    }
+}
+
+/* "vmx.exit exit 1 EXTERNAL_INTERRUPT": an event in words. */
+static void event_words(const ui_event *e, char *buf, size_t len)
+{
+    const emu_evdesc *d = emu_event_desc(e->kind);
+    char words[160];
+    emu_event_describe(e, words, sizeof(words));
+    snprintf(buf, len, "%s %s", d ? d->name : ui_event_name(e->kind), words);
+}
+
+void ui_draw_timeline(ui_gfx *g, const ui_view *v, const ui_rect *r)
+{
+    const ui_snapshot *s = &v->snap;
+    int cw = g->cw[UI_FONT_TEXT], ch = g->ch[UI_FONT_TEXT];
+    ui_fill(g, r->x, r->y, r->w, r->h, UI_RGB_PANEL);
+    ui_frame(g, r->x, r->y, r->w, r->h, 1, UI_RGB_BORDER);
+    int x = r->x + cw / 2;
+    x += ui_text(g, UI_FONT_TEXT, x, r->y + 1, UI_RGB_TITLE, "timeline") + cw;
+    /* The legend, then what is under the mouse or the current event. */
+    for (unsigned k = 0; k < UI_TL_COUNT; k++) {
+        ui_fill(g, x, r->y + 1 + ch / 4, 2, ch / 2, tl_rgb((ui_tl_kind)k));
+        x += cw / 2 + ui_text(g, UI_FONT_TEXT, x + cw / 2, r->y + 1, tl_rgb((ui_tl_kind)k),
+                              tl_names[k]) + cw;
+    }
+    /* The key of the exit reasons among the marks on screen. */
+    bool seen[sizeof(exit_colours) / sizeof(exit_colours[0]) + 1] = {false};
+    for (unsigned i = 0; i < s->nmarks; i++) {
+        if (s->marks[i].tl != UI_TL_EXIT)
+            continue;
+        int e = exit_colour_index(&s->marks[i]);
+        seen[e >= 0 ? (unsigned)e : sizeof(exit_colours) / sizeof(exit_colours[0])] = true;
+    }
+    bool any_exit = false;
+    for (unsigned i = 0; i <= sizeof(exit_colours) / sizeof(exit_colours[0]); i++) {
+        if (!seen[i])
+            continue;
+        if (!any_exit)
+            x += ui_text(g, UI_FONT_TEXT, x, r->y + 1, UI_RGB_DIM, "exits:") + cw / 2;
+        any_exit = true;
+        bool other = i == sizeof(exit_colours) / sizeof(exit_colours[0]);
+        x += ui_text(g, UI_FONT_TEXT, x, r->y + 1, other ? EXIT_OTHER_RGB : exit_colours[i].rgb,
+                     other ? "other" : exit_colours[i].name) + cw;
+    }
+    tl_geom gm;
+    if (!geom(s, r, cw, ch, &gm))
+        return;
+    const ui_event *cur = current_event(s);
+    const ui_mark *hover = NULL;
+    for (unsigned i = 0; v->tl_hover && i < s->nmarks; i++)
+        if (s->marks[i].ev_no == v->tl_hover)
+            hover = &s->marks[i];
+    char info[320] = "", words[192];
+    if (hover) {
+        event_words(&hover->ev, words, sizeof(words));
+        snprintf(info, sizeof(info), "event %llu, cycle %llu, cpu%u: %s (click: go there)",
+                 (unsigned long long)hover->ev_no, (unsigned long long)hover->cycle,
+                 (unsigned)hover->ev.cpu, words);
+    } else if (cur) {
+        event_words(cur, words, sizeof(words));
+        snprintf(info, sizeof(info), "now: event %llu, cycle %llu, cpu%u: %s",
+                 (unsigned long long)s->ev_total, (unsigned long long)cur->cycle,
+                 (unsigned)cur->cpu, words);
+    }
+    int maxc = (r->x + r->w - x - cw) / (cw > 0 ? cw : 1);
+    if (maxc > 0 && (int)strlen(info) > maxc)
+        info[maxc] = 0;
+    if (maxc > 0)
+        ui_text(g, UI_FONT_TEXT, x + cw, r->y + 1, hover ? 0xffffff : UI_RGB_DIM, info);
+
+    /* Lanes, alternating shades, named by CPU; the selected one lit. */
+    for (unsigned k = 0; k < gm.nlanes; k++) {
+        int ly = gm.lanes_y + (int)k * gm.lane_h;
+        ui_fill(g, gm.x0, ly, gm.w, gm.lane_h, k % 2 ? 0x1c2229 : 0x141a20);
+        if (gm.lane_h >= ch * 2 / 3 || k == v->sel)
+            ui_textf(g, UI_FONT_TEXT, gm.label_x, ly + (gm.lane_h - ch) / 2,
+                     k == v->sel ? UI_RGB_TEXT : UI_RGB_DIM, "cpu%u", k);
+    }
+    /* The axis: a line and labelled ticks. */
+    ui_fill(g, gm.x0, gm.axis_y, gm.w, 1, UI_RGB_BORDER);
+    char lab[32];
+    int label_w = (snprintf(lab, sizeof(lab), "%llu", (unsigned long long)gm.t1) + 3) * cw;
+    uint64_t step = tick_step(gm.t1 - gm.t0, gm.w, label_w);
+    for (uint64_t t = (gm.t0 + step - 1) / step * step; t <= gm.t1; t += step) {
+        int tx = x_of(&gm, t);
+        int n = snprintf(lab, sizeof(lab), "%llu", (unsigned long long)t);
+        int lx = tx - n * cw / 2;
+        if (lx < gm.x0 - 2 * cw)
+            lx = gm.x0 - 2 * cw;
+        if (lx + n * cw > r->x + r->w - 2)
+            lx = r->x + r->w - 2 - n * cw;
+        ui_fill(g, tx, gm.axis_y - 3, 1, 4, UI_RGB_DIM);
+        ui_text(g, UI_FONT_TEXT, lx, gm.axis_y + 1, UI_RGB_DIM, lab);
+        if (t > UINT64_MAX - step)
+            break;
+    }
+    ui_text(g, UI_FONT_TEXT, gm.label_x, gm.axis_y + 1, UI_RGB_DIM, "cycle");
+
+    /* A cursor line at the current event's cycle in its lane, the marks
+     * over it, and the current event's mark and the hovered one framed
+     * white. */
+    if (cur) {
+        unsigned lane = cur->cpu < gm.nlanes ? cur->cpu : gm.nlanes - 1;
+        int cx = x_of(&gm, cur->cycle);
+        ui_fill(g, cx, gm.lanes_y + (int)lane * gm.lane_h, 1, gm.lane_h, 0xffffff);
+    }
+    for (unsigned i = 0; i < s->nmarks; i++) {
+        const ui_mark *mk = &s->marks[i];
+        int mx, my, mw, mh;
+        mark_rect(&gm, mk, &mx, &my, &mw, &mh);
+        ui_fill(g, mx, my, mw, mh, mark_rgb(mk));
+    }
+    for (unsigned i = 0; i < s->nmarks; i++) {
+        const ui_mark *mk = &s->marks[i];
+        if (mk->ev_no != s->ev_total && mk != hover)
+            continue;
+        int mx, my, mw, mh;
+        mark_rect(&gm, mk, &mx, &my, &mw, &mh);
+        ui_frame(g, mx - 2, my - 1, mw + 4, mh + 2, 1, 0xffffff);
+    }
+}
+
+bool ui_layout_hit_mark(const ui_layout *l, const ui_view *v, int x, int y, uint64_t *ev_no)
+{
+    const ui_snapshot *s = &v->snap;
+    tl_geom gm;
+    if (!v->have_snap || !ui_rect_has(&l->timeline, x, y) ||
+        !geom(s, &l->timeline, l->cw, l->ch, &gm) || y < gm.lanes_y ||
+        y >= gm.lanes_y + (int)gm.nlanes * gm.lane_h)
+        return false;
+    int best = -1, best_d = l->cw > 3 ? l->cw : 4;
+    for (unsigned i = 0; i < s->nmarks; i++) {
+        int mx, my, mw, mh;
+        mark_rect(&gm, &s->marks[i], &mx, &my, &mw, &mh);
+        int lane_top = gm.lanes_y + s->marks[i].cpu * gm.lane_h;
+        if (y < lane_top || y >= lane_top + gm.lane_h)
+            continue;
+        int d = x < mx ? mx - x : x >= mx + mw ? x - (mx + mw - 1) : 0;
+        /* Ties go to the mark in the half under the mouse, then the newer. */
+        if (d < best_d || (d == best_d && best >= 0 && y >= my && y < my + mh)) {
+            best_d = d;
+            best = (int)i;
+        }
+    }
+    if (best < 0)
+        return false;
+    *ev_no = s->marks[best].ev_no;
+    return true;
+}
+
+/* ---- the caption list ------------------------------------------------------- */
+
+/* Rows of the list: the first row's y and the row height. */
+static int list_first_row(const ui_layout *l)
+{
+    return l->cap_list.y + 2 + 2 * l->ch;
+}
+
+/* The caption of the current moment: the newest at or before the current
+ * event. */
+static int current_caption(const ui_view *v)
+{
+    int cur = -1;
+    for (unsigned i = 0; i < v->nhist; i++)
+        if (v->hist[i].ev_no <= v->snap.ev_total)
+            cur = (int)i;
+    return cur;
+}
+
+/* The first entry shown: the list scrolls so that the current caption is
+ * on screen. */
+static unsigned list_first(const ui_view *v, const ui_layout *l)
+{
+    int rows = (l->cap_list.y + l->cap_list.h - list_first_row(l)) / (l->ch > 0 ? l->ch : 1);
+    int cur = current_caption(v);
+    if (rows <= 0 || cur < rows)
+        return 0;
+    return (unsigned)(cur - rows + 1);
+}
+
+void ui_draw_caption_list(ui_gfx *g, const ui_view *v, const ui_layout *l)
+{
+    const ui_rect *r = &l->cap_list;
+    int cw = g->cw[UI_FONT_TEXT], ch = g->ch[UI_FONT_TEXT];
+    ui_fill(g, r->x, r->y, r->w, r->h, 0x0b0e12);
+    ui_frame(g, r->x, r->y, r->w, r->h, 2, UI_RGB_TITLE);
+    ui_textf(g, UI_FONT_TEXT, r->x + cw, r->y + 2, UI_RGB_TITLE,
+             "captions shown so far (%u): click one to go to its event; l closes", v->nhist);
+    ui_text(g, UI_FONT_TEXT, r->x + cw, r->y + 2 + ch, UI_RGB_DIM,
+            "  event      cycle  cpu  line  caption");
+    int y = list_first_row(l), cur = current_caption(v);
+    int maxc = (r->w - 2 * cw) / (cw > 0 ? cw : 1);
+    if (v->nhist == 0)
+        ui_text(g, UI_FONT_TEXT, r->x + cw, y, UI_RGB_DIM,
+                "none yet: captions come from a scenario's caption lines as they fire");
+    for (unsigned i = list_first(v, l); i < v->nhist && y + ch <= r->y + r->h; i++, y += ch) {
+        const ui_caption_entry *c = &v->hist[i];
+        bool ahead = c->ev_no > v->snap.ev_total;
+        if ((int)i == cur)
+            ui_fill(g, r->x + 2, y, r->w - 4, ch, UI_RGB_CUR);
+        char line[256];
+        snprintf(line, sizeof(line), "%c%6llu %10llu  cpu%u %4u  %s", (int)i == cur ? '>' : ' ',
+                 (unsigned long long)c->ev_no, (unsigned long long)c->cycle, c->cpu, c->line,
+                 c->text);
+        if (maxc > 0 && (int)strlen(line) > maxc)
+            line[maxc] = 0;
+        ui_text(g, UI_FONT_TEXT, r->x + cw, y, ahead ? UI_RGB_DIM : UI_RGB_TEXT, line);
+    }
+}
+
+bool ui_layout_hit_caption(const ui_layout *l, const ui_view *v, int x, int y, uint64_t *ev_no)
+{
+    if (!v->captions_open || !ui_rect_has(&l->cap_list, x, y) || l->ch <= 0)
+        return false;
+    int row0 = list_first_row(l);
+    if (y < row0)
+        return false;
+    unsigned i = list_first(v, l) + (unsigned)((y - row0) / l->ch);
+    if (i >= v->nhist)
+        return false;
+    *ev_no = v->hist[i].ev_no;
+    return true;
+}
