@@ -312,6 +312,38 @@ typedef struct cpu_icpt {
     uint64_t addr;     /* INVLPG: linear address; memory operand address where one exists */
 } cpu_icpt;
 
+/*
+ * A VMX instruction in VMX root operation (or VMXON outside VMX operation),
+ * for hooks.vmx (SDM Vol. 3C 31.3, each instruction's "Operation"). The CPU
+ * has made the checks that need only itself, in the SDM's order: #UD in
+ * real, virtual-8086 and compatibility mode and outside VMX operation (VMXON:
+ * with CR4.VMXE = 0), the VM exit in non-root operation (the intercept),
+ * #GP(0) at CPL > 0, VMXON's IA32_FEATURE_CONTROL and fixed-CR checks; then
+ * it read the memory operands (their faults come first). The hook does the
+ * rest and says how the instruction ends; the CPU writes VMREAD's and
+ * VMPTRST's destination and RFLAGS.
+ */
+typedef struct cpu_vmx_op {
+    uint32_t insn;      /* basic exit reason of the instruction (SDM appendix C):
+                         * 18 VMCALL, 19 VMCLEAR, 20 VMLAUNCH, 21 VMPTRLD, 22 VMPTRST,
+                         * 23 VMREAD, 24 VMRESUME, 25 VMWRITE, 26 VMXOFF, 27 VMXON,
+                         * 50 INVEPT, 53 INVVPID */
+    bool mov_ss;        /* events are blocked by MOV SS (VMLAUNCH/VMRESUME) */
+    uint64_t ptr;       /* VMXON, VMCLEAR, VMPTRLD: the physical address in memory */
+    uint64_t field;     /* VMREAD, VMWRITE: the encoding; INVEPT, INVVPID: the type */
+    uint64_t value;     /* VMWRITE: the source; out: VMREAD's result, VMPTRST's pointer */
+    uint64_t desc[2];   /* INVEPT, INVVPID: the 128-bit descriptor */
+} cpu_vmx_op;
+
+/* How a VMX instruction ends (SDM Vol. 3C 31.2 "Conventions"). */
+typedef enum cpu_vmx_result {
+    CPU_VMX_SUCCEED,      /* VMsucceed: CF, PF, AF, ZF, SF, OF = 0 */
+    CPU_VMX_FAIL_INVALID, /* VMfailInvalid: CF = 1, the others 0 */
+    CPU_VMX_FAIL_VALID,   /* VMfailValid: ZF = 1, the others 0 (the hook wrote the error field) */
+    CPU_VMX_DEFERRED,     /* the hook ends the run and completes the instruction outside it
+                           * (a VM entry): RFLAGS is left alone */
+} cpu_vmx_result;
+
 typedef enum cpu_hook_result {
     CPU_HOOK_PASS, /* not intercepted: the CPU performs the instruction itself */
     CPU_HOOK_DONE, /* the hook emulated it (reads: result in value); the CPU completes it */
@@ -345,6 +377,10 @@ typedef struct cpu_hooks {
     /* An instruction the interpreter does not implement was met; the CPU
      * raises #UD after this returns (unless the hook stopped the run). */
     void (*unimplemented)(void *ctx, struct cpu *c, const uint8_t *bytes, unsigned len);
+    /* A VMX instruction in VMX root operation (cpu_vmx_op). NULL: this
+     * machine offers no VMX root operation to its guest (VMXON is reported
+     * as unimplemented, and VMX operation is never entered). */
+    cpu_vmx_result (*vmx)(void *ctx, struct cpu *c, cpu_vmx_op *op);
     void *ctx;
 } cpu_hooks;
 
@@ -427,6 +463,13 @@ typedef struct cpu {
     jmp_buf abort_jmp;
     bool nmi_blocked;    /* NMI delivery blocked until the next IRET (SDM Vol. 3A 6.7.1) */
     uint64_t misc_enable, mtrr_def_type;
+    uint64_t feature_control; /* IA32_FEATURE_CONTROL (SDM 23.7): lock 0, VMXON outside SMX 2 */
+    /* VMX operation (SDM 23.7, 23.8), set by the owner of hooks.vmx: in VMX
+     * operation (after VMXON), and the CR0/CR4 bits fixed there
+     * (IA32_VMX_CR0_FIXED0/1, IA32_VMX_CR4_FIXED0/1): VMXON requires them and
+     * a MOV to CR0/CR4 that breaks them in VMX operation is #GP(0). */
+    bool vmx_operation;
+    uint64_t vmx_cr0_fixed0, vmx_cr0_fixed1, vmx_cr4_fixed0, vmx_cr4_fixed1;
     uint8_t shadow_arm;  /* the instruction just executed began a new STI/MOV-SS shadow */
     uint8_t shadow_kind; /* 1 = blocking by STI, 2 = blocking by MOV SS (VMX interruptibility) */
     int pending_vector;  /* exception raised by the current instruction, or -1 */

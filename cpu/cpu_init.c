@@ -162,6 +162,11 @@ bool cpu_init(cpu_t *c, unsigned index, cpu_phys *phys, const cpu_cost_model *co
     c->first_fault = -1;
     c->delivery_old_cpl = -1;
     c->pat = 0x0007040600070406ull; /* the power-up PAT (SDM Vol. 3A 11.12.4) */
+    /* IA32_FEATURE_CONTROL as firmware leaves it on a VMX-capable server:
+     * locked (bit 0), VMXON allowed outside SMX (bit 2), not inside SMX
+     * (SDM 23.7). No CR bits are fixed outside VMX operation. */
+    c->feature_control = 0x5;
+    c->vmx_cr0_fixed1 = c->vmx_cr4_fixed1 = ~0ull;
     cpu_tlb_flush(c);
     phys->cpus[phys->ncpus++] = c;
     return true;

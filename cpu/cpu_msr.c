@@ -22,9 +22,10 @@ enum {
     MSR_MTRR_DEF_TYPE = 0x2FF,
 };
 
-/* IA32_FEATURE_CONTROL as firmware leaves it on a VMX-capable server: locked
- * (bit 0), VMXON allowed outside SMX (bit 2), not inside SMX (SDM 23.7). */
-#define FEATURE_CONTROL_VALUE 0x5ull
+/* IA32_FEATURE_CONTROL bits that exist (SDM Vol. 4 table 2-2): lock (0),
+ * VMXON inside SMX (1), VMXON outside SMX (2), SENTER enables 14:8, SENTER
+ * global enable (15); the rest is reserved. */
+#define FEATURE_CONTROL_WRITABLE 0xFF07ull
 /* IA32_MISC_ENABLE: fast strings (0), BTS unavailable (11), PEBS unavailable
  * (12). MONITOR FSM (18) is clear: CPUID reports no MONITOR/MWAIT. */
 #define MISC_ENABLE_VALUE ((1ull << 0) | (1ull << 11) | (1ull << 12))
@@ -58,7 +59,7 @@ static bool msr_read(cpu_t *c, uint32_t msr, uint64_t *v)
     case CPU_MSR_TSC: *v = tsc_now(c); return true;
     case MSR_PLATFORM_ID: *v = 0; return true;
     case MSR_BIOS_SIGN_ID: *v = UCODE_REVISION << 32; return true;
-    case CPU_MSR_FEATURE_CONTROL: *v = FEATURE_CONTROL_VALUE; return true;
+    case CPU_MSR_FEATURE_CONTROL: *v = c->feature_control; return true;
     case MSR_MTRRCAP: *v = 0; return true; /* no variable, fixed or WC ranges */
     case CPU_MSR_SYSENTER_CS: *v = c->sysenter_cs; return true;
     case CPU_MSR_SYSENTER_ESP: *v = c->sysenter_esp; return true;
@@ -121,9 +122,15 @@ static bool msr_write(cpu_t *c, uint32_t msr, uint64_t v)
         return true;
     case MSR_BIOS_SIGN_ID:
         return true; /* software writes 0 before CPUID to latch the revision */
+    case CPU_MSR_FEATURE_CONTROL:
+        /* SDM 23.7: once the lock bit is set, a write is #GP(0) until
+         * reset; reserved bits are #GP(0) too. */
+        if ((c->feature_control & 1) || (v & ~FEATURE_CONTROL_WRITABLE))
+            cpu_gp0(c);
+        c->feature_control = v;
+        return true;
     case MSR_PLATFORM_ID:
     case MSR_MTRRCAP:
-    case CPU_MSR_FEATURE_CONTROL: /* locked */
         cpu_gp0(c);
     case CPU_MSR_SYSENTER_CS:
         c->sysenter_cs = v & 0xFFFFFFFFull;

@@ -26,6 +26,7 @@ enum {
     VMX_VMCLEAR = 19, VMX_VMLAUNCH = 20, VMX_VMPTRLD = 21, VMX_VMPTRST = 22,
     VMX_VMREAD = 23, VMX_VMRESUME = 24, VMX_VMWRITE = 25, VMX_VMXOFF = 26,
     VMX_VMXON = 27, VMX_INVEPT = 50, VMX_INVVPID = 53, VMX_VMFUNC = 59,
+    VMX_VMCALL_REASON = 18,
 };
 
 /* cpu_icpt.subop of CPU_ICPT_DESC_TABLE: the instruction identity of the
@@ -49,6 +50,13 @@ static inline bool is_canonical(uint64_t va)
 {
     uint64_t top = va >> 47;
     return top == 0 || top == 0x1FFFF;
+}
+
+/* SDM 23.8 "Restrictions on VMX Operation": in VMX operation every bit set
+ * in FIXED0 must be 1 and every bit clear in FIXED1 must be 0. */
+static inline bool cpu_vmx_cr_ok(uint64_t v, uint64_t fixed0, uint64_t fixed1, bool in_vmx)
+{
+    return !in_vmx || ((v & fixed0) == fixed0 && (v & ~fixed1) == 0);
 }
 
 static inline void require_cpl0(cpu_t *c)
@@ -103,6 +111,8 @@ static void cr0_write(cpu_t *c, uint64_t v)
         cpu_gp0(c);
     if (c->mode == CPU_MODE_LONG64 && !(v & CPU_CR0_PG))
         cpu_gp0(c);
+    if (!cpu_vmx_cr_ok(v, c->vmx_cr0_fixed0, c->vmx_cr0_fixed1, c->vmx_operation))
+        cpu_gp0(c);
     uint64_t old = c->cr0;
     bool pg_on = (v & CPU_CR0_PG) && !(old & CPU_CR0_PG);
     bool pg_off = !(v & CPU_CR0_PG) && (old & CPU_CR0_PG);
@@ -150,6 +160,8 @@ static void cr4_write(cpu_t *c, uint64_t v)
     if (v & ~CR4_SUPPORTED)
         cpu_gp0(c);
     if ((c->efer & CPU_EFER_LMA) && !(v & CPU_CR4_PAE))
+        cpu_gp0(c);
+    if (!cpu_vmx_cr_ok(v, c->vmx_cr4_fixed0, c->vmx_cr4_fixed1, c->vmx_operation))
         cpu_gp0(c);
     uint64_t old = c->cr4;
     uint64_t paging_bits = CPU_CR4_PSE | CPU_CR4_PAE | CPU_CR4_PGE;
@@ -812,28 +824,110 @@ static void exec_rdpmc(cpu_t *c, const cpu_insn *i)
     cpu_gp0(c);
 }
 
-/* VMCALL (SDM Vol. 3C 31.3): outside VMX non-root operation (no intercept
- * took it) it is #UD, since this CPU never runs guests in VMX root. */
+/* SDM Vol. 3C 31.2 "Conventions": VMsucceed clears CF, PF, AF, ZF, SF and
+ * OF; VMfailInvalid sets CF; VMfailValid sets ZF (the error number is in
+ * the current VMCS, written by the hook). */
+static void vmx_set_result(cpu_t *c, cpu_vmx_result r)
+{
+    uint64_t v = r == CPU_VMX_FAIL_INVALID ? CPU_FL_CF : r == CPU_VMX_FAIL_VALID ? CPU_FL_ZF : 0;
+    if (r != CPU_VMX_DEFERRED)
+        cpu_flags_set(c, CPU_FL_ARITH, v);
+}
+
+/* The #UD of every VMX instruction in real mode, virtual-8086 mode and
+ * compatibility mode (SDM Vol. 3C 31.3: "(CR0.PE = 0) or (RFLAGS.VM = 1) or
+ * (IA32_EFER.LMA = 1 and CS.L = 0)"). */
+static bool vmx_mode_ud(const cpu_t *c)
+{
+    return !(c->cr0 & CPU_CR0_PE) || (c->rflags & CPU_FL_VM) || c->mode == CPU_MODE_COMPAT32 ||
+           c->mode == CPU_MODE_COMPAT16;
+}
+
+/* VMCALL (SDM Vol. 3C 31.3 "VMCALL"): in non-root operation it exits (the
+ * intercept); outside VMX operation it is #UD; in VMX root operation it
+ * goes to hooks.vmx (there is no dual-monitor treatment: VMfail). */
 static void exec_vmcall(cpu_t *c, const cpu_insn *i)
 {
     cpu_icpt info = {.kind = CPU_ICPT_VMCALL, .len = i->len};
     if (cpu_intercept(c, &info) == CPU_HOOK_DONE)
         return;
-    cpu_ud(c);
+    if (!c->vmx_operation || vmx_mode_ud(c) || !c->hooks.vmx)
+        cpu_ud(c);
+    require_cpl0(c);
+    cpu_vmx_op op = {.insn = VMX_VMCALL_REASON};
+    vmx_set_result(c, c->hooks.vmx(c->hooks.ctx, c, &op));
 }
 
-/* The VMX instructions: in non-root operation they exit (the intercept);
- * otherwise they are #UD while CR4.VMXE = 0, and VMX root operation (CR4.VMXE
- * = 1, VMXON) is not implemented by the interpreter: reported as such. */
+/* The other VMX instructions (SDM Vol. 3C 31.3, the "Operation" section of
+ * each): #UD in the wrong mode (VMXON: also with CR4.VMXE = 0), the VM exit
+ * in non-root operation (the intercept), #UD outside VMX operation (but
+ * VMXON), #GP(0) at CPL > 0; VMXON outside VMX operation also #GP(0) unless
+ * IA32_FEATURE_CONTROL is locked with VMXON outside SMX allowed and CR0/CR4
+ * hold the bits fixed in VMX operation (SDM 23.7, 23.8). Then the memory
+ * operands are read (their faults come before any effect), hooks.vmx does
+ * the instruction, and the destination and RFLAGS are written. Without
+ * hooks.vmx this machine has no VMX root operation for its guest: VMXON is
+ * reported as unimplemented. */
 static void exec_vmx(cpu_t *c, const cpu_insn *i)
 {
+    unsigned insn = i->sub;
+    if (vmx_mode_ud(c) || (insn == VMX_VMXON && !(c->cr4 & CPU_CR4_VMXE)))
+        cpu_ud(c);
     cpu_icpt info = {.kind = CPU_ICPT_VMX_INSN, .len = i->len, .subop = i->sub,
                      .reg = i->reg, .addr = i->has_mem ? cpu_ea(c, i) : 0};
     if (cpu_intercept(c, &info) == CPU_HOOK_DONE)
         return;
-    if (!(c->cr4 & CPU_CR4_VMXE))
+    /* VMFUNC outside non-root operation is #UD (SDM 31.3 "VMFUNC"). */
+    if ((!c->vmx_operation && insn != VMX_VMXON) || insn == VMX_VMFUNC)
         cpu_ud(c);
-    cpu_exec_unimplemented(c, i);
+    require_cpl0(c);
+    if (!c->hooks.vmx)
+        cpu_exec_unimplemented(c, i);
+    if (insn == VMX_VMXON && !c->vmx_operation) {
+        if ((c->feature_control & 5) != 5 ||
+            !cpu_vmx_cr_ok(c->cr0, c->vmx_cr0_fixed0, c->vmx_cr0_fixed1, true) ||
+            !cpu_vmx_cr_ok(c->cr4, c->vmx_cr4_fixed0, c->vmx_cr4_fixed1, true))
+            cpu_gp0(c);
+    }
+    cpu_vmx_op op = {.insn = insn,
+                     .mov_ss = (c->events & CPU_EVT_SHADOW) && c->shadow_kind == 2};
+    switch (insn) {
+    case VMX_VMXON:
+    case VMX_VMCLEAR:
+    case VMX_VMPTRLD:
+        op.ptr = cpu_read(c, cpu_ea(c, i), 8);
+        break;
+    case VMX_VMPTRST:
+        cpu_probe_write(c, cpu_ea(c, i), 8);
+        break;
+    case VMX_VMREAD:
+        /* 0F 78 /r VMREAD r/m64, r64: the encoding is in ModRM.reg. */
+        op.field = c->gpr[i->reg];
+        if (i->has_mem)
+            cpu_probe_write(c, cpu_ea(c, i), 8);
+        break;
+    case VMX_VMWRITE:
+        /* 0F 79 /r VMWRITE r64, r/m64. */
+        op.field = c->gpr[i->reg];
+        op.value = i->has_mem ? cpu_read(c, cpu_ea(c, i), 8) : c->gpr[i->rm];
+        break;
+    case VMX_INVEPT:
+    case VMX_INVVPID:
+        op.field = c->gpr[i->reg];
+        op.desc[0] = cpu_read(c, cpu_ea(c, i), 8);
+        op.desc[1] = cpu_read(c, cpu_ea(c, i) + 8, 8);
+        break;
+    default:
+        break;
+    }
+    cpu_vmx_result r = c->hooks.vmx(c->hooks.ctx, c, &op);
+    if (r == CPU_VMX_SUCCEED && (insn == VMX_VMPTRST || insn == VMX_VMREAD)) {
+        if (insn == VMX_VMREAD && !i->has_mem)
+            c->gpr[i->rm] = op.value;
+        else
+            cpu_write(c, cpu_ea(c, i), 8, op.value);
+    }
+    vmx_set_result(c, r);
 }
 
 static bool vmx_insn(cpu_insn *i, unsigned reason)

@@ -266,6 +266,10 @@ typedef struct emu_machine {
     /* The built-in hypervisor (NULL in native mode): see emu_hv_ops. */
     const emu_hv_ops *hv_ops;
     void *hv;
+    /* Native mode: VMX root operation for the guest, one per CPU
+     * (vmx/vmx_root.h; NULL in the VMX modes, where the built-in
+     * hypervisor owns VMX). */
+    struct vmx_root *vroot;
 } emu_machine;
 
 /* Creates a machine and loads the guest image; on error writes a message

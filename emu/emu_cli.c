@@ -641,6 +641,12 @@ static int cmd_info(int argc, char **argv)
     printf("VMX: the built-in hypervisor runs every mode but native (docs/hypervisor.md);\n"
            "  vmx/ implements TPR shadow, APIC-register and x2APIC virtualization,\n"
            "  virtual-interrupt delivery and posted interrupts (docs/vmx.md)\n");
+    printf("VMX root operation for the guest (native mode, unless --cpu max,-vmx):\n"
+           "  VMXON/VMXOFF, VMCLEAR, VMPTRLD, VMPTRST, VMREAD/VMWRITE, VMLAUNCH/VMRESUME,\n"
+           "  INVEPT, VMCALL (VMfail) in 64-bit mode; VM exits load the host state of the\n"
+           "  guest's VMCS (guests/vmx_teach.c). Not yet: INVVPID (no VPID), VMCS shadowing,\n"
+           "  INIT blocking / wait-for-SIPI, posted interrupts between CPUs with a guest\n"
+           "  hypervisor, 32-bit VMX instructions (docs/vmx.md \"VMX root operation\")\n");
     printf("scenarios, run --record, replay --verify, trace-dump: implemented (docs/scenarios.md)\n");
     printf("not implemented: 32-bit and real mode, x87/SSE; the built-in hypervisor runs\n"
            "  guests without EPT (vmx/ implements it for hypervisors in tests)\n");

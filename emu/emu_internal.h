@@ -8,6 +8,10 @@
 
 /* Native-mode hooks of CPU k: APIC MMIO/MSRs, CR8, ports, interrupts. */
 void emu_native_attach(emu_machine *m, unsigned k);
+/* CPU k's turn in native mode: cpu_run, or vmx_root_run when the machine
+ * offers VMX root operation (root and non-root operation of the guest's
+ * own hypervisor). */
+cpu_stop emu_native_run(emu_machine *m, unsigned k, uint64_t limit, uint64_t max_insns);
 /* Applies one due event at its CPU's boundary (native path or hv_ops). */
 void emu_apply_event(emu_machine *m, const emu_qevent *ev);
 /* The IPI sink installed on every APIC. */

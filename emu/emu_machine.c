@@ -25,6 +25,7 @@
 #include "emu/emu_internal.h"
 #include "emu/emu_loader.h"
 #include "emu/emu_multiboot.h"
+#include "vmx/vmx_root.h"
 
 #define EMU_HOST_MEM (4u << 20) /* host-owned pages: VMCS-referenced structures */
 #define EMU_DEFAULT_QUANTUM 10000
@@ -128,6 +129,16 @@ bool emu_machine_init(emu_machine *m, const emu_config *cfg, const char *guest_p
         return false;
     }
     emu_devices_init(m);
+    /* Native mode offers VMX root operation to the guest unless the CPU
+     * model takes VMX away (vmx/vmx_root.h). */
+    if (!m->hv_ops && !(cfg->cpu_off & EMU_CPU_F_VMX)) {
+        m->vroot = calloc(cfg->ncpus, sizeof(*m->vroot));
+        if (!m->vroot) {
+            snprintf(err, errlen, "out of memory for the VMX state of %u CPUs", cfg->ncpus);
+            cpu_phys_free(&m->phys);
+            return false;
+        }
+    }
     for (unsigned k = 0; k < cfg->ncpus; k++) {
         cpu_t *c = &m->cpu[k];
         if (!cpu_init(c, k, &m->phys, &m->costs, &m->obs)) {
@@ -168,6 +179,8 @@ void emu_machine_free(emu_machine *m)
         emu_evq_free(&m->evq[k]);
     }
     cpu_phys_free(&m->phys);
+    free(m->vroot);
+    m->vroot = NULL;
 }
 
 uint64_t emu_machine_insns(const emu_machine *m)
@@ -284,7 +297,7 @@ static bool run_turn(emu_machine *m, unsigned k)
             limit = c->cycles + 1;
         m->running = (int)k;
         cpu_stop s = m->hv_ops && m->hv_ops->run ? m->hv_ops->run(m, k, limit, max_insns)
-                                                 : cpu_run(c, limit, max_insns);
+                                                 : emu_native_run(m, k, limit, max_insns);
         m->running = -1;
         switch (s) {
         case CPU_STOP_HALT: {

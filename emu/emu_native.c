@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "emu/emu_internal.h"
+#include "vmx/vmx_root.h"
 
 /* The APIC timer is part of the CPU's slice limit: when the guest arms it
  * (or moves it earlier) in the middle of a slice, the slice ends at the
@@ -75,9 +76,14 @@ static bool is_apic_msr(uint32_t msr)
            (msr >= APIC_MSR_X2APIC_FIRST && msr <= APIC_MSR_X2APIC_LAST);
 }
 
+/* The VMX capability MSRs 480H-491H (SDM Vol. 3D appendix A) when the
+ * machine offers VMX root operation: the values vmx/ reports to the
+ * built-in hypervisor. They are read-only (WRMSR #GP(0)). */
 static bool native_rdmsr(void *ctx, cpu_t *c, uint32_t msr, uint64_t *val)
 {
     emu_machine *m = ctx;
+    if (msr >= VMX_MSR_BASIC && msr <= VMX_MSR_VMFUNC)
+        return m->vroot && vmx_capability_msr(msr, val);
     return is_apic_msr(msr) && emu_cpu_model_msr_ok(m->cfg.cpu_off, msr, false, 0) &&
            apic_msr_read(&m->apic[c->index], msr, val);
 }
@@ -226,6 +232,20 @@ static void native_unimplemented(void *ctx, cpu_t *c, const uint8_t *bytes, unsi
             m->cfg.strict ? "" : "; raising #UD in the guest (--strict stops here)");
 }
 
+/* A VMX instruction of the guest in VMX root operation (cpu.h hooks.vmx). */
+static cpu_vmx_result native_vmx(void *ctx, cpu_t *c, cpu_vmx_op *op)
+{
+    emu_machine *m = ctx;
+    return vmx_root_insn(&m->vroot[c->index], op);
+}
+
+cpu_stop emu_native_run(emu_machine *m, unsigned k, uint64_t limit, uint64_t max_insns)
+{
+    if (m->vroot)
+        return vmx_root_run(&m->vroot[k], limit, max_insns);
+    return cpu_run(&m->cpu[k], limit, max_insns);
+}
+
 void emu_native_attach(emu_machine *m, unsigned k)
 {
     cpu_hooks hooks = {
@@ -237,9 +257,12 @@ void emu_native_attach(emu_machine *m, unsigned k)
         .intercept = native_intercept,
         .events = native_events,
         .unimplemented = native_unimplemented,
+        .vmx = m->vroot ? native_vmx : NULL,
         .ctx = m,
     };
     cpu_t *c = &m->cpu[k];
+    if (m->vroot)
+        vmx_root_init(&m->vroot[k], c, &m->apic[k], &m->phys, &m->obs);
     cpu_set_hooks(c, &hooks);
     c->icpt_mask |= (1u << CPU_ICPT_CR_READ) | (1u << CPU_ICPT_CR_WRITE);
     native_update_cpuid_intercept(m, c);

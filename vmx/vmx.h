@@ -55,6 +55,7 @@ enum vmx_obs_kind {
     VMX_EV_PREEMPT_TIMER_ARM,   /* a=timer value b=rate shift c=rip d=deadline cycle */
     VMX_EV_VMWRITE,             /* a=field encoding b=before c=0 d=after: a VMWRITE by the host */
     VMX_EV_EPT_WALK_FAULT,      /* a=guest-physical address b=EPT entry c=rip d=access (cpu_access) */
+    VMX_EV_ROOT_INSN,           /* a=instruction (its basic exit reason) b=operand (pointer, field, type) c=rip d=0 VMsucceed, 1 VMfailInvalid, 2+error VMfailValid: a VMX instruction of a guest hypervisor (vmx_root.h) */
     VMX_EV_VMX_END
 };
 

@@ -382,7 +382,7 @@ const char *vmx_event_name(unsigned kind)
         "vmx.pi-nv-mismatch", "vmx.pi-on-clear", "vmx.pi-eoi", "vmx.pi-pir-to-virr",
         "vmx.pi-rvi-update", "vmx.apic-access-read", "vmx.apic-access-write", "vmx.apic-write-emul",
         "vmx.x2apic-rdmsr", "vmx.x2apic-wrmsr", "vmx.vnmi-inject", "vmx.preempt-arm", "vmx.vmwrite",
-        "vmx.ept-fault",
+        "vmx.ept-fault", "vmx.root-insn",
     };
     if (kind < CPU_OBS_RANGE_VMX || kind >= VMX_EV_VMX_END)
         return NULL;
