@@ -134,6 +134,13 @@ void cpu_register_transfer(cpu_opmap *m); /* cpu_transfer.c: MOV*, XCHG, XADD, C
 void cpu_register_control(cpu_opmap *m);  /* cpu_control.c: Jcc, JMP, CALL, RET, LOOP, JRCXZ, flag ops, NOP */
 void cpu_register_string(cpu_opmap *m);   /* cpu_string.c: MOVS, STOS, LODS, CMPS, SCAS, INS, OUTS */
 void cpu_register_system(cpu_opmap *m);   /* cpu_system.c: CRs, descriptor tables, MSRs, IN/OUT, HLT, INT, IRETQ, ... */
+void cpu_register_legacy(cpu_opmap *m);   /* cpu_legacy_ops.c: DAA..AAD, BOUND, LDS/LES, LSS/LFS/LGS */
+/* cpu_legacy_ops.c: ARPL's handler (63 outside 64-bit mode). */
+cpu_exec_fn cpu_legacy_arpl(void);
+/* cpu_legacy.c: the slow half of a data-segment limit check outside 64-bit
+ * mode (cpu_ea): raises #GP(0), or #SS(0) for SS, when offset off is not
+ * within segment seg (null, expand-down, beyond the limit). */
+void cpu_seg_check(cpu_t *c, unsigned seg, uint32_t off);
 
 const cpu_opmap *cpu_opmap_get(void);
 
@@ -238,6 +245,21 @@ static inline _Noreturn void cpu_ud(cpu_t *c)
 
 /* ---- effective addresses and memory ---------------------------------------- */
 
+/* Outside 64-bit mode: the linear address of offset a (at address size
+ * asize) in segment seg, wrapping at 4 GBytes, after the limit check of
+ * the operand's first byte (SDM Vol. 3A 3.4, 5.3); the slow half runs only
+ * for an offset beyond the limit or a segment that is null or
+ * expand-down. */
+static inline uint64_t cpu_legacy_va(const cpu_t *c, unsigned seg, uint64_t a, unsigned asize)
+{
+    uint32_t off = asize == 2 ? (uint16_t)a : (uint32_t)a;
+    const cpu_seg *s = &c->seg[seg];
+    if (unlikely(off > s->limit) ||
+        unlikely((s->attr & 0x94) != 0x90 && (s->attr & 0x98) != 0x98))
+        cpu_seg_check((cpu_t *)c, seg, off);
+    return (uint32_t)(off + s->base);
+}
+
 /* Effective linear address of the ModRM memory operand (SDM Vol. 1 3.7.5). */
 static inline uint64_t cpu_ea(const cpu_t *c, const cpu_insn *i)
 {
@@ -255,7 +277,7 @@ static inline uint64_t cpu_ea(const cpu_t *c, const cpu_insn *i)
          * address size plus the segment base, wrapping at 4 GBytes (SDM
          * Vol. 3A 3.4); in 64-bit mode only FS/GS overrides do. */
         if (unlikely(cpu_mode_legacy(i->mode)))
-            return (uint32_t)((i->asize == 2 ? (uint16_t)a : (uint32_t)a) + c->seg[i->seg].base);
+            return cpu_legacy_va(c, i->seg, a, i->asize);
         a += c->seg[i->seg].base;
     }
     return a;
