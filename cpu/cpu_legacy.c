@@ -694,25 +694,12 @@ void cpu_deliver_real(cpu_t *c, uint8_t vector, uint64_t return_ip)
 
 /* ---- data-segment limits (SDM Vol. 3A 5.3 "Limit Checking", 3.4.5.1) --------------- */
 
-/* The slow half of cpu_ea's check: a null segment (protected mode) is
- * #GP(0); an expand-down data segment allows offsets above the limit up to
- * FFFFH or FFFFFFFFH (by its B flag); others allow 0..limit. SS faults are
- * #SS(0). */
-void cpu_seg_check(cpu_t *c, unsigned seg, uint32_t off)
+/* A memory operand outside its segment (cpu_legacy_va, cpu_seg_offset_ok):
+ * #SS(0) for SS, #GP(0) for the others, a null segment included (SDM Vol.
+ * 3A 5.3, 6.15 "#GP", "#SS"). */
+_Noreturn void cpu_seg_fault(cpu_t *c, unsigned seg)
 {
-    const cpu_seg *s = &c->seg[seg];
-    unsigned vec = seg == CPU_SS ? CPU_EXC_SS : CPU_EXC_GP;
-    bool ok;
-    if ((c->cr0 & CPU_CR0_PE) && !(s->attr & CPU_SEG_P))
-        cpu_gp0(c);
-    if ((c->cr0 & CPU_CR0_PE) && (s->attr & 0x1C) == 0x14) {
-        uint32_t upper = (s->attr & CPU_SEG_DB) ? 0xFFFFFFFFu : 0xFFFFu;
-        ok = off > s->limit && off <= upper;
-    } else {
-        ok = off <= s->limit;
-    }
-    if (!ok)
-        cpu_fault(c, vec, 0);
+    cpu_fault(c, seg == CPU_SS && (c->seg[CPU_SS].attr & CPU_SEG_P) ? CPU_EXC_SS : CPU_EXC_GP, 0);
 }
 
 /* ---- which handlers outside 64-bit mode ------------------------------------------ */
