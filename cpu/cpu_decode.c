@@ -37,6 +37,7 @@ static void opmap_build(void)
     cpu_register_control(&opmap);
     cpu_register_string(&opmap);
     cpu_register_system(&opmap);
+    cpu_register_legacy(&opmap);
 }
 
 const cpu_opmap *cpu_opmap_get(void)

@@ -134,6 +134,13 @@ void cpu_register_transfer(cpu_opmap *m); /* cpu_transfer.c: MOV*, XCHG, XADD, C
 void cpu_register_control(cpu_opmap *m);  /* cpu_control.c: Jcc, JMP, CALL, RET, LOOP, JRCXZ, flag ops, NOP */
 void cpu_register_string(cpu_opmap *m);   /* cpu_string.c: MOVS, STOS, LODS, CMPS, SCAS, INS, OUTS */
 void cpu_register_system(cpu_opmap *m);   /* cpu_system.c: CRs, descriptor tables, MSRs, IN/OUT, HLT, INT, IRETQ, ... */
+void cpu_register_legacy(cpu_opmap *m);   /* cpu_legacy_ops.c: DAA..AAD, BOUND, LDS/LES, LSS/LFS/LGS */
+/* cpu_legacy_ops.c: ARPL's handler (63 outside 64-bit mode). */
+cpu_exec_fn cpu_legacy_arpl(void);
+/* cpu_legacy.c: the fault of a failed data-segment check outside 64-bit
+ * mode (cpu_legacy_va): #SS(0) for SS, else #GP(0). Never returns, so the
+ * handlers that inline the check keep their register allocation. */
+__attribute__((cold)) _Noreturn void cpu_seg_fault(cpu_t *c, unsigned seg);
 
 const cpu_opmap *cpu_opmap_get(void);
 
@@ -238,6 +245,39 @@ static inline _Noreturn void cpu_ud(cpu_t *c)
 
 /* ---- effective addresses and memory ---------------------------------------- */
 
+/* Whether offset off lies within segment s (SDM Vol. 3A 5.3 "Limit
+ * Checking", 3.4.5.1): real mode checks the limit alone; in protected mode
+ * a null (not present) segment allows nothing, an expand-down data segment
+ * the offsets above its limit up to FFFFH or FFFFFFFFH (by its B flag),
+ * the others 0..limit. */
+static inline bool cpu_seg_offset_ok(const cpu_t *c, const cpu_seg *s, uint32_t off)
+{
+    if (!(c->cr0 & CPU_CR0_PE))
+        return off <= s->limit;
+    if (!(s->attr & CPU_SEG_P))
+        return false;
+    if ((s->attr & 0x1C) == 0x14)
+        return off > s->limit && off <= ((s->attr & CPU_SEG_DB) ? 0xFFFFFFFFu : 0xFFFFu);
+    return off <= s->limit;
+}
+
+/* Outside 64-bit mode: the linear address of offset a (at address size
+ * asize) in segment seg, wrapping at 4 GBytes, after the limit check of
+ * the operand's first byte (SDM Vol. 3A 3.4, 5.3). The common case (an
+ * expand-up data or code segment, the offset within the limit) is two
+ * compares; the full check runs only beyond the limit or for a null or
+ * expand-down segment. */
+static inline uint64_t cpu_legacy_va(const cpu_t *c, unsigned seg, uint64_t a, unsigned asize)
+{
+    uint32_t off = asize == 2 ? (uint16_t)a : (uint32_t)a;
+    const cpu_seg *s = &c->seg[seg];
+    if (unlikely(off > s->limit ||
+                 ((s->attr & 0x94) != 0x90 && (s->attr & 0x98) != 0x98)) &&
+        !cpu_seg_offset_ok(c, s, off))
+        cpu_seg_fault((cpu_t *)c, seg);
+    return (uint32_t)(off + s->base);
+}
+
 /* Effective linear address of the ModRM memory operand (SDM Vol. 1 3.7.5). */
 static inline uint64_t cpu_ea(const cpu_t *c, const cpu_insn *i)
 {
@@ -255,7 +295,7 @@ static inline uint64_t cpu_ea(const cpu_t *c, const cpu_insn *i)
          * address size plus the segment base, wrapping at 4 GBytes (SDM
          * Vol. 3A 3.4); in 64-bit mode only FS/GS overrides do. */
         if (unlikely(cpu_mode_legacy(i->mode)))
-            return (uint32_t)((i->asize == 2 ? (uint16_t)a : (uint32_t)a) + c->seg[i->seg].base);
+            return cpu_legacy_va(c, i->seg, a, i->asize);
         a += c->seg[i->seg].base;
     }
     return a;

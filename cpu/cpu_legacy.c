@@ -235,6 +235,36 @@ static void l_leave(cpu_t *c, const cpu_insn *i)
     cpu_reg_set(c, CPU_RBP, i->osize, v);
 }
 
+/* ENTER imm16, imm8 (SDM Vol. 2 "ENTER"): push EBP (BP) at the operand
+ * size through SS:ESP (SS:SP by SS.B), copy level-1 frame pointers from
+ * SS:EBP - k * size (EBP or BP by the stack size), push the frame pointer
+ * when level > 0, then EBP = frame and ESP -= imm16. Every slot is probed
+ * first, so a fault leaves the registers as they were. */
+static void l_enter(cpu_t *c, const cpu_insn *i)
+{
+    unsigned s = i->osize, level = i->sub & 31;
+    uint64_t smask = stack32(c) ? 0xFFFFFFFFull : 0xFFFFull;
+    uint64_t sp = sp_get(c), bp = c->gpr[CPU_RBP] & smask;
+    unsigned pushes = level ? level + 1 : 1;
+    for (unsigned k = 1; k <= pushes; k++)
+        cpu_probe_write(c, stack_va(c, sp - k * s), s);
+    sp -= s;
+    cpu_write(c, stack_va(c, sp), s, c->gpr[CPU_RBP]);
+    uint64_t frame = sp & smask;
+    if (level > 0) {
+        for (unsigned k = 1; k < level; k++) {
+            bp -= s;
+            uint64_t v = cpu_read(c, stack_va(c, bp), s);
+            sp -= s;
+            cpu_write(c, stack_va(c, sp), s, v);
+        }
+        sp -= s;
+        cpu_write(c, stack_va(c, sp), s, frame);
+    }
+    cpu_reg_set(c, CPU_RBP, s, frame);
+    sp_set(c, sp - i->imm);
+}
+
 /* ---- segment registers ----------------------------------------------------------- */
 
 /* PUSH ES/CS/SS/DS/FS/GS: recent processors write the 16-bit selector
@@ -662,6 +692,16 @@ void cpu_deliver_real(cpu_t *c, uint8_t vector, uint64_t return_ip)
     c->tlb_epoch++;
 }
 
+/* ---- data-segment limits (SDM Vol. 3A 5.3 "Limit Checking", 3.4.5.1) --------------- */
+
+/* A memory operand outside its segment (cpu_legacy_va, cpu_seg_offset_ok):
+ * #SS(0) for SS, #GP(0) for the others, a null segment included (SDM Vol.
+ * 3A 5.3, 6.15 "#GP", "#SS"). */
+_Noreturn void cpu_seg_fault(cpu_t *c, unsigned seg)
+{
+    cpu_fault(c, seg == CPU_SS && (c->seg[CPU_SS].attr & CPU_SEG_P) ? CPU_EXC_SS : CPU_EXC_GP, 0);
+}
+
 /* ---- which handlers outside 64-bit mode ------------------------------------------ */
 
 /* Replaces a handler whose 64-bit semantics differ outside 64-bit mode
@@ -676,13 +716,6 @@ void cpu_legacy_fixup(cpu_insn *i)
      * (PUSH ES, far JMP...) that this file implements. */
     if (i->exec == cpu_exec_ud)
         return;
-    /* The string instructions and XLAT compute their addresses themselves,
-     * at 32 or 64 bits: with a 16-bit address size they are not
-     * implemented yet (SI/DI/CX wrap-around). */
-    if (i->asize == 2 && i->map == 0 &&
-        ((i->op >= 0xA4 && i->op <= 0xA7) || (i->op >= 0xAA && i->op <= 0xAF) ||
-         (i->op >= 0x6C && i->op <= 0x6F) || i->op == 0xD7))
-        unimpl = true;
     if (i->map == 0) {
         switch (i->op) {
         case 0x06: case 0x0E: case 0x16: case 0x1E:
@@ -706,7 +739,8 @@ void cpu_legacy_fixup(cpu_insn *i)
         case 0x9C: f = l_pushf; break;
         case 0x9D: f = l_popf; break;
         case 0xC9: f = l_leave; break;
-        case 0xC8: unimpl = true; break; /* ENTER */
+        case 0xC8: f = l_enter; break;
+        case 0x63: f = cpu_legacy_arpl(); break;
         case 0xE8: f = l_call_rel; break;
         case 0xE9: case 0xEB: f = l_jmp_rel; break;
         case 0xC2: case 0xC3: f = l_ret; break;

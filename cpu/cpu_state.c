@@ -54,10 +54,10 @@ bool cpu_mode_executes(cpu_mode m)
     return m != CPU_MODE_COMPAT16 && m < CPU_MODE_COUNT;
 }
 
-/* What execution outside 64-bit mode still assumes (docs/cpu-model.md):
- * ES with base 0 (the string instructions' destination ignores it). Checked at every
- * block boundary that can follow a change of them (segment loads, CR
- * writes and far transfers end their block). */
+/* What execution outside 64-bit mode cannot do yet (docs/cpu-model.md):
+ * 16-bit compatibility mode. Checked at every block boundary that can
+ * follow a change of mode (segment loads, CR writes and far transfers end
+ * their block). */
 const char *cpu_unexecuted_reason(const cpu_t *c)
 {
     cpu_mode m = (cpu_mode)c->mode;
@@ -65,8 +65,6 @@ const char *cpu_unexecuted_reason(const cpu_t *c)
         return NULL;
     if (!cpu_mode_executes(m))
         return "16-bit compatibility mode is not implemented yet";
-    if (c->seg[CPU_ES].base != 0)
-        return "an ES base other than 0 outside 64-bit mode is not implemented yet (string instructions)";
     return NULL;
 }
 

@@ -24,20 +24,24 @@
 
 /* ---- operand addressing (SDM Vol. 1 3.7.7, Vol. 2B "MOVS" operation) ---- */
 
-/* RSI, RDI or RCX as the address size sees it (67h: 32-bit). */
+/* RSI, RDI or RCX as the address size sees it (67h: 32-bit; 16-bit
+ * outside 64-bit mode: SI, DI, CX). */
 static inline uint64_t str_reg(const cpu_t *c, unsigned r, unsigned asize)
 {
-    return asize == 8 ? c->gpr[r] : (uint32_t)c->gpr[r];
+    return asize == 8 ? c->gpr[r] : asize == 4 ? (uint32_t)c->gpr[r] : (uint16_t)c->gpr[r];
 }
 
 /* Advances a string register; a 32-bit address size writes ESI/EDI/ECX,
- * which zero-extends into the full register. */
+ * which zero-extends into the full register; a 16-bit one writes SI/DI/CX
+ * alone, wrapping at 64 KBytes (SDM Vol. 1 3.6). */
 static inline void str_reg_add(cpu_t *c, unsigned r, unsigned asize, uint64_t delta)
 {
     if (asize == 8)
         c->gpr[r] += delta;
-    else
+    else if (asize == 4)
         c->gpr[r] = (uint32_t)(c->gpr[r] + delta);
+    else
+        cpu_reg_set(c, r, 2, c->gpr[r] + delta);
 }
 
 /*
@@ -59,19 +63,28 @@ static inline void rep_zero_count(cpu_t *c, const cpu_insn *i, bool uses_rsi, bo
         c->gpr[CPU_RDI] = (uint32_t)c->gpr[CPU_RDI];
 }
 
-/* DS:RSI; DS may be overridden, and only FS and GS have a base in 64-bit mode. */
+/* DS:RSI; DS may be overridden, and only FS and GS have a base in 64-bit
+ * mode; outside it every segment has one and the linear address wraps at
+ * 4 GBytes (SDM Vol. 3A 3.4). */
 static inline uint64_t str_src(const cpu_t *c, const cpu_insn *i)
 {
     uint64_t a = str_reg(c, CPU_RSI, i->asize);
-    if (i->pfx & CPU_PFX_SEG)
+    if (i->pfx & CPU_PFX_SEG) {
         a += c->seg[i->seg].base;
+        if (unlikely(cpu_mode_legacy(i->mode)))
+            a = (uint32_t)a;
+    }
     return a;
 }
 
-/* ES:RDI; ES cannot be overridden and has no base in 64-bit mode. */
+/* ES:RDI; ES cannot be overridden. It has no base in 64-bit mode; outside
+ * it (where every access has CPU_PFX_SEG) ES.base is added. */
 static inline uint64_t str_dst(const cpu_t *c, const cpu_insn *i)
 {
-    return str_reg(c, CPU_RDI, i->asize);
+    uint64_t a = str_reg(c, CPU_RDI, i->asize);
+    if (unlikely(i->pfx & CPU_PFX_SEG) && cpu_mode_legacy(i->mode))
+        a = (uint32_t)(a + c->seg[CPU_ES].base);
+    return a;
 }
 
 /* +size or -size by RFLAGS.DF. DF is never lazy, so rflags holds it. */
@@ -286,8 +299,8 @@ static void rep_run(cpu_t *c, const cpu_insn *i, bool (*once)(cpu_t *, const cpu
 enum { OP_MOVS, OP_STOS, OP_LODS, OP_CMPS, OP_SCAS };
 
 /* Elements of size sz from va in the direction of the string before the
- * page ends (and, with a 32-bit address size, before the offset register
- * wraps); 0 when the first element straddles a page. */
+ * page ends (and, with a 32- or 16-bit address size, before the offset
+ * register wraps); 0 when the first element straddles a page. */
 static inline uint64_t str_room(uint64_t va, uint64_t reg, unsigned asize, unsigned sz, bool down)
 {
     uint64_t off = va & 0xFFF, n;
@@ -297,10 +310,14 @@ static inline uint64_t str_room(uint64_t va, uint64_t reg, unsigned asize, unsig
         n = (0x1000 - off) / sz;
         if (asize == 4 && ((1ull << 32) - (uint32_t)reg) / sz < n)
             n = ((1ull << 32) - (uint32_t)reg) / sz;
+        else if (asize == 2 && ((1ull << 16) - (uint16_t)reg) / sz < n)
+            n = ((1ull << 16) - (uint16_t)reg) / sz;
     } else {
         n = off / sz + 1;
         if (asize == 4 && (uint32_t)reg / sz + 1 < n)
             n = (uint32_t)reg / sz + 1;
+        else if (asize == 2 && (uint16_t)reg / sz + 1u < n)
+            n = (uint16_t)reg / sz + 1u;
     }
     return n;
 }

@@ -146,12 +146,16 @@ static void mov_r_imm32(cpu_t *c, const cpu_insn *i)
     c->gpr[i->reg] = (uint32_t)i->imm;
 }
 
-/* moffs: an absolute offset, with an FS/GS base when overridden. */
+/* moffs: an absolute offset, with an FS/GS base when overridden; outside
+ * 64-bit mode through the segment with its limit check (cpu_legacy_va). */
 static uint64_t moffs_addr(const cpu_t *c, const cpu_insn *i)
 {
     uint64_t a = i->imm;
-    if (i->pfx & CPU_PFX_SEG)
+    if (i->pfx & CPU_PFX_SEG) {
+        if (unlikely(cpu_mode_legacy(i->mode)))
+            return cpu_legacy_va(c, i->seg, a, i->asize);
         a += c->seg[i->seg].base;
+    }
     return a;
 }
 
@@ -703,15 +707,21 @@ static bool decode_enter_leave(cpu_insn *i) /* C8, C9 */
     return true;
 }
 
-/* XLAT: AL = [RBX + AL] (EBX + AL with a 32-bit address size), an FS/GS
- * override applying (SDM Vol. 2 "XLAT/XLATB"). */
+/* XLAT: AL = [RBX + AL] (EBX + AL, BX + AL with a 32- or 16-bit address
+ * size), an FS/GS override applying; outside 64-bit mode DS or the
+ * override, wrapping at 4 GBytes (SDM Vol. 2 "XLAT/XLATB"). */
 static void xlat(cpu_t *c, const cpu_insn *i)
 {
     uint64_t a = c->gpr[CPU_RBX] + (uint8_t)c->gpr[CPU_RAX];
     if (i->asize == 4)
         a = (uint32_t)a;
-    if (i->pfx & CPU_PFX_SEG)
+    else if (i->asize == 2)
+        a = (uint16_t)a;
+    if (i->pfx & CPU_PFX_SEG) {
         a += c->seg[i->seg].base;
+        if (cpu_mode_legacy(i->mode))
+            a = (uint32_t)a;
+    }
     cpu_reg_set(c, CPU_RAX, 1, cpu_read(c, a, 1));
 }
 

@@ -264,8 +264,11 @@ START_TEST(decoder_defaults_per_mode)
     /* 63 is MOVSXD in 64-bit mode and ARPL elsewhere (not run as MOVSXD). */
     static const uint8_t arpl[] = {0x63, 0xC8};
     dec(CPU_MODE_PROT32, arpl, 2, &i);
-    ck_assert(i.exec == cpu_exec_unimplemented);
+    cpu_exec_fn arpl_fn = i.exec;
+    ck_assert(arpl_fn != cpu_exec_unimplemented && arpl_fn != cpu_exec_ud);
     ck_assert_uint_eq(i.mode, CPU_MODE_PROT32);
+    dec(CPU_MODE_LONG64, arpl, 2, &i);
+    ck_assert(i.exec != arpl_fn);
 }
 END_TEST
 

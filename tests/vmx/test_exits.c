@@ -4,6 +4,7 @@
  * (28.2), and guest code run in non-root operation up to its VM exit.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -415,6 +416,54 @@ static void count_events(void *ctx, const cpu_obs_event *ev)
         exit_rip_ev = ev->c;
     }
 }
+
+/* A guest in 32-bit protected mode with PAE paging, without EPT: VM entry
+ * loads its PDPTEs from the table at guest CR3 (SDM 26.3.2.4), whatever the
+ * CPU's PDPTE registers held before, so its load through a 2-MByte page
+ * works and the CPUID after it exits. Runs once the VM-entry controls allow
+ * "IA-32e mode guest" = 0 (guests outside IA-32e mode). */
+START_TEST(test_run_pae_guest_pdptes)
+{
+    cpu_t *c = &h.cpu;
+    uint64_t cap = 0;
+    vmx_capability_msr(VMX_MSR_TRUE_ENTRY_CTLS, &cap);
+    if (cap & VMX_ENTRY_IA32E) {
+        fprintf(stderr, "test_run_pae_guest_pdptes: skipped: IA32_VMX_TRUE_ENTRY_CTLS requires "
+                        "\"IA-32e mode guest\" = 1 (no guests outside IA-32e mode yet)\n");
+        return;
+    }
+    static const uint64_t w[][2] = {
+        {0x528, 0x00CF9A000000FFFFull}, {0x530, 0x00CF92000000FFFFull}, /* 32-bit code, data */
+        {0x210000, 0x211000 | 1},                                       /* PDPTE 0 */
+        {0x211000, 0x87}, {0x211008, 0x200000 | 0x87},                  /* 0..4 MiB identity */
+        {0x211020, 0x400000 | 0x87},                                    /* VA 8 MiB -> 4 MiB */
+        {0x400010, 0x5A5A},
+    };
+    for (unsigned k = 0; k < sizeof w / sizeof w[0]; k++)
+        ck_assert(cpu_phys_write(&h.phys, w[k][0], &w[k][1], 8));
+    cpu_enter_flat32(c, CPU_HARNESS_CODE);
+    c->seg[CPU_CS].sel = 0x28;
+    for (unsigned s = 0; s < CPU_NSEG; s++)
+        if (s != CPU_CS)
+            c->seg[s].sel = 0x30;
+    c->gdtr.limit = 0x37;
+    c->efer = 0;
+    c->cr4 = CPU_CR4_PAE;
+    c->cr3 = 0x210000;
+    c->cr0 |= CPU_CR0_PG;
+    cpu_update_mode(c);
+    static const uint8_t code[] = {0x8B, 0x1D, 0x10, 0x00, 0x80, 0x00, /* mov ebx, [0x800010] */
+                                   0x0F, 0xA2,                         /* cpuid */
+                                   0xF4};
+    load_guest(code, sizeof code);
+    ck_assert(!(GET(ENTRY_CONTROLS) & VMX_ENTRY_IA32E));
+    memset(c->pdpte, 0, sizeof c->pdpte);
+    enter_and_run();
+    ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_CPUID);
+    ck_assert_uint_eq(GET(GUEST_RIP), CPU_HARNESS_CODE + 6);
+    ck_assert_uint_eq((uint32_t)c->gpr[CPU_RBX], 0x5A5A);
+}
+END_TEST
 
 START_TEST(test_run_cpuid_exit)
 {
@@ -1019,6 +1068,7 @@ int main(void)
     tcase_add_test(r, test_run_nmi_exit);
     tcase_add_test(r, test_run_nmi_delivered_to_guest);
     tcase_add_test(r, test_run_iret_unblocks_nmi);
+    tcase_add_test(r, test_run_pae_guest_pdptes);
     suite_add_tcase(s, r);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,320 @@
+/*
+ * test_diff_legacy.c — differential tests of 32-bit code: the same snippet
+ * runs natively on the host in a 32-bit code segment (modify_ldt,
+ * tests/support/host_exec32.c) and in the interpreter in 32-bit protected
+ * mode, from the same registers, flags and scratch memory; EAX..EDI (ESP
+ * aside), the flags the SDM defines and the scratch memory must agree.
+ * Covered: the BCD adjustments (SDM Vol. 2 "DAA", "DAS", "AAA", "AAS",
+ * "AAM", "AAD"), the INC/DEC short forms (40H-4FH), ALU register forms at
+ * 8/16/32 bits, ARPL, and MOVS/STOS/LODS/CMPS/SCAS with and without REP,
+ * both directions and both operand sizes. Strings with a 16-bit address
+ * size are not compared (their offsets lie below 64 KBytes, where the host
+ * cannot map memory); tests/cpu/test_legacy_ops.c checks them.
+ *
+ * On a host that cannot run 32-bit code this way (not x86-64 Linux, or
+ * modify_ldt refused) the test prints why and passes without comparing.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/cpu_internal.h"
+#include "tests/support/cpu_harness.h"
+#include "tests/support/host_exec32.h"
+
+#define CODE CPU_HARNESS_CODE
+#define IDT32 0x6000u
+#define SEL_CODE32 0x28
+#define SEL_DATA32 0x30
+#define ARITH (CPU_FL_CF | CPU_FL_PF | CPU_FL_AF | CPU_FL_ZF | CPU_FL_SF | CPU_FL_OF)
+
+static host_code32 hc;
+static bool have_host;
+static char why[128];
+static cpu_harness h;
+static uint8_t scratch0[HOST32_SCRATCH_SIZE]; /* the initial scratch memory of a case */
+
+static uint64_t gate32(uint32_t off, uint16_t sel)
+{
+    return (off & 0xFFFFull) | ((uint64_t)sel << 16) | (0x8Eull << 40) |
+           ((uint64_t)(off >> 16) << 48);
+}
+
+static void interp_init(void)
+{
+    cpu_harness_init(&h);
+    cpu_t *c = &h.cpu;
+    uint64_t d[2] = {0x00CF9A000000FFFFull, 0x00CF92000000FFFFull};
+    ck_assert(cpu_phys_write(&h.phys, 0x500 + SEL_CODE32, d, sizeof d));
+    for (unsigned v = 0; v < 256; v++) {
+        uint64_t g = gate32(CPU_HARNESS_HANDLER(v), SEL_CODE32);
+        ck_assert(cpu_phys_write(&h.phys, IDT32 + v * 8, &g, 8));
+    }
+    cpu_enter_flat32(c, CODE);
+    c->efer = 0;
+    c->cr4 = 0;
+    c->gdtr.limit = 0x37;
+    c->idtr.base = IDT32;
+    c->idtr.limit = 256 * 8 - 1;
+    c->seg[CPU_CS].sel = SEL_CODE32;
+    for (unsigned s = 0; s < CPU_NSEG; s++)
+        if (s != CPU_CS)
+            c->seg[s].sel = SEL_DATA32;
+}
+
+static void setup(void)
+{
+    have_host = host_code32_init(&hc, why, sizeof why);
+    if (!have_host)
+        fprintf(stderr, "cpu_test_diff_legacy: 32-bit host execution unavailable (%s): "
+                        "nothing compared\n", why);
+    interp_init();
+}
+
+static void teardown(void)
+{
+    if (have_host)
+        host_code32_free(&hc);
+    cpu_harness_free(&h);
+}
+
+/* Runs the snippet in the interpreter: 0, or the vector it raised. */
+static int interp_run(const uint8_t *code, size_t len, host_regs *r)
+{
+    cpu_t *c = &h.cpu;
+    uint8_t buf[80];
+    memcpy(buf, code, len);
+    buf[len] = 0xF4;
+    cpu_harness_load(&h, CODE, buf, len + 1);
+    ck_assert(cpu_phys_write(&h.phys, HOST32_SCRATCH, scratch0, sizeof scratch0));
+    for (unsigned k = 0; k < 8; k++)
+        c->gpr[k] = (uint32_t)r->gpr[k];
+    c->gpr[CPU_RSP] = 0x80000;
+    cpu_set_rflags(c, (r->rflags & ARITH) | 2);
+    c->rip = CODE;
+    c->halted = 0;
+    ck_assert_int_eq(cpu_run(c, UINT64_MAX, 1000), CPU_STOP_HALT);
+    int v = cpu_harness_vector(&h);
+    if (v >= 0)
+        return v;
+    ck_assert_uint_eq(c->rip, CODE + len + 1);
+    for (unsigned k = 0; k < 8; k++)
+        r->gpr[k] = (uint32_t)c->gpr[k];
+    r->rflags = cpu_get_rflags(c);
+    return 0;
+}
+
+/* One case: the same snippet and state on both; mask = the flags compared. */
+static void compare(const char *what, const uint8_t *code, size_t len, const host_regs *in,
+                    uint64_t mask, bool memory)
+{
+    host_regs hr = *in, ir = *in;
+    memcpy(host_code32_scratch(&hc), scratch0, sizeof scratch0);
+    ck_assert(host_code32_build(&hc, code, len));
+    int hsig = host_code32_run(&hc, &hr);
+    int ivec = interp_run(code, len, &ir);
+    if (hsig || ivec) {
+        /* Both must fault: SIGFPE is #DE. */
+        ck_assert_msg(hsig == SIGFPE && ivec == CPU_EXC_DE, "%s: host signal %d, interpreter vector %d",
+                      what, hsig, ivec);
+        return;
+    }
+    for (unsigned k = 0; k < 8; k++) {
+        if (k == CPU_RSP)
+            continue;
+        ck_assert_msg((uint32_t)hr.gpr[k] == (uint32_t)ir.gpr[k],
+                      "%s: reg %u host %08x interpreter %08x (in eax=%08x ebx=%08x ecx=%08x fl=%03x)",
+                      what, k, (uint32_t)hr.gpr[k], (uint32_t)ir.gpr[k], (uint32_t)in->gpr[0],
+                      (uint32_t)in->gpr[3], (uint32_t)in->gpr[1], (unsigned)in->rflags);
+    }
+    ck_assert_msg((hr.rflags & mask) == (ir.rflags & mask),
+                  "%s: flags host %03x interpreter %03x (mask %03x, in eax=%08x fl=%03x)", what,
+                  (unsigned)(hr.rflags & mask), (unsigned)(ir.rflags & mask), (unsigned)mask,
+                  (uint32_t)in->gpr[0], (unsigned)in->rflags);
+    if (memory) {
+        uint8_t mem[HOST32_SCRATCH_SIZE];
+        ck_assert(cpu_phys_read(&h.phys, HOST32_SCRATCH, mem, sizeof mem));
+        ck_assert_msg(memcmp(mem, host_code32_scratch(&hc), sizeof mem) == 0,
+                      "%s: scratch memory differs", what);
+    }
+}
+
+static uint64_t lcg = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(void)
+{
+    lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(lcg >> 32);
+}
+
+/* DAA, DAS, AAA, AAS for every AL with every CF/AF; AAM and AAD for a
+ * spread of AX and several bases (AAM 0 faults on both). */
+START_TEST(diff_bcd)
+{
+    if (!have_host)
+        return;
+    static const struct {
+        uint8_t op;
+        uint64_t mask;
+        const char *name;
+    } ops[] = {
+        {0x27, CPU_FL_CF | CPU_FL_AF | CPU_FL_SF | CPU_FL_ZF | CPU_FL_PF, "daa"},
+        {0x2F, CPU_FL_CF | CPU_FL_AF | CPU_FL_SF | CPU_FL_ZF | CPU_FL_PF, "das"},
+        {0x37, CPU_FL_CF | CPU_FL_AF, "aaa"},
+        {0x3F, CPU_FL_CF | CPU_FL_AF, "aas"},
+    };
+    for (unsigned o = 0; o < 4; o++) {
+        for (unsigned al = 0; al < 256; al++) {
+            for (unsigned f = 0; f < 4; f++) {
+                host_regs r;
+                memset(&r, 0, sizeof r);
+                r.gpr[CPU_RAX] = 0xABCD0000u | ((al * 7u & 0xFF) << 8) | al;
+                r.rflags = ((f & 1) ? CPU_FL_CF : 0) | ((f & 2) ? CPU_FL_AF : 0);
+                compare(ops[o].name, &ops[o].op, 1, &r, ops[o].mask, false);
+            }
+        }
+    }
+    static const uint8_t bases[] = {10, 16, 7, 1, 255, 0};
+    for (unsigned b = 0; b < sizeof bases; b++) {
+        for (unsigned ax = 0; ax < 0x10000; ax += 97) {
+            host_regs r;
+            memset(&r, 0, sizeof r);
+            r.gpr[CPU_RAX] = 0x12340000u | ax;
+            uint8_t aam[] = {0xD4, bases[b]}, aad[] = {0xD5, bases[b]};
+            compare("aam", aam, 2, &r, CPU_FL_SF | CPU_FL_ZF | CPU_FL_PF, false);
+            compare("aad", aad, 2, &r, CPU_FL_SF | CPU_FL_ZF | CPU_FL_PF, false);
+        }
+    }
+}
+END_TEST
+
+/* INC/DEC r32 and r16 short forms (40H-4FH, ESP left out) and ALU register
+ * forms: all six flags (AF masked after AND/OR/XOR, where it is
+ * undefined), CF kept by INC/DEC. */
+START_TEST(diff_alu32)
+{
+    if (!have_host)
+        return;
+    static const uint32_t edge[] = {0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF,
+                                    0x7FFFFFFF, 0x80000000u, 0xFFFFFFFFu, 0x0F0F0F0F};
+    for (unsigned op = 0x40; op < 0x50; op++) {
+        if ((op & 7) == CPU_RSP)
+            continue;
+        for (unsigned k = 0; k < 60; k++) {
+            host_regs r;
+            memset(&r, 0, sizeof r);
+            for (unsigned g = 0; g < 8; g++)
+                r.gpr[g] = k < 12 ? edge[k] : rnd();
+            r.rflags = rnd() & ARITH;
+            uint8_t one[] = {(uint8_t)op}, two[] = {0x66, (uint8_t)op};
+            compare("inc/dec r32", one, 1, &r, ARITH, false);
+            compare("inc/dec r16", two, 2, &r, ARITH, false);
+        }
+    }
+    static const uint8_t alu[] = {0x00, 0x08, 0x10, 0x18, 0x20, 0x28, 0x30, 0x38};
+    for (unsigned a = 0; a < 8; a++) {
+        bool logic = alu[a] == 0x08 || alu[a] == 0x20 || alu[a] == 0x30;
+        uint64_t mask = logic ? ARITH & ~(uint64_t)CPU_FL_AF : ARITH;
+        for (unsigned k = 0; k < 200; k++) {
+            host_regs r;
+            memset(&r, 0, sizeof r);
+            r.gpr[CPU_RBX] = k < 12 ? edge[k] : rnd();
+            r.gpr[CPU_RCX] = k < 12 ? edge[11 - k] : rnd();
+            r.gpr[CPU_RAX] = rnd();
+            r.rflags = rnd() & ARITH;
+            uint8_t r32[] = {(uint8_t)(alu[a] + 1), 0xD9};       /* op ecx, ebx */
+            uint8_t r16[] = {0x66, (uint8_t)(alu[a] + 1), 0xD9}; /* op cx, bx */
+            uint8_t r8[] = {alu[a], 0xFC};                       /* op ah, bh */
+            compare("alu r32", r32, sizeof r32, &r, mask, false);
+            compare("alu r16", r16, sizeof r16, &r, mask, false);
+            compare("alu r8", r8, sizeof r8, &r, mask, false);
+        }
+    }
+    /* ARPL ax, bx: only ZF. */
+    for (unsigned k = 0; k < 64; k++) {
+        host_regs r;
+        memset(&r, 0, sizeof r);
+        r.gpr[CPU_RAX] = rnd();
+        r.gpr[CPU_RBX] = rnd();
+        r.rflags = rnd() & ARITH;
+        static const uint8_t arpl[] = {0x63, 0xD8};
+        compare("arpl", arpl, sizeof arpl, &r, ARITH, false);
+    }
+}
+END_TEST
+
+/* String instructions over the scratch memory: each of MOVS, STOS, LODS,
+ * CMPS, SCAS, bytes and dwords (and words with 66H), no prefix, REP/REPE
+ * and REPNE, DF = 0 and 1 (STD before, CLD after), counts 0..7. */
+START_TEST(diff_strings)
+{
+    if (!have_host)
+        return;
+    for (unsigned k = 0; k < sizeof scratch0; k++)
+        scratch0[k] = (uint8_t)(k * 37 + (k >> 5));
+    /* Equal runs so REPE/REPNE stop at different places. */
+    memcpy(scratch0 + 0x900, scratch0 + 0x100, 5);
+    memcpy(scratch0 + 0x8F0, scratch0 + 0xF0, 0x14);
+    static const uint8_t ops[] = {0xA4, 0xA5, 0xAA, 0xAB, 0xAC, 0xAD, 0xA6, 0xA7, 0xAE, 0xAF};
+    static const uint8_t reps[] = {0, 0xF3, 0xF2};
+    for (unsigned o = 0; o < sizeof ops; o++) {
+        for (unsigned p = 0; p < 3; p++) {
+            bool cmp = ops[o] >= 0xA6 && ops[o] != 0xAA && ops[o] != 0xAB && ops[o] != 0xAC &&
+                       ops[o] != 0xAD;
+            if (reps[p] == 0xF2 && !cmp)
+                continue;
+            for (unsigned osz = 0; osz < 2; osz++) {
+                if (osz && !(ops[o] & 1))
+                    continue;
+                for (unsigned df = 0; df < 2; df++) {
+                    for (unsigned cnt = 0; cnt < 8; cnt++) {
+                        uint8_t code[8];
+                        size_t n = 0;
+                        if (df)
+                            code[n++] = 0xFD; /* std */
+                        if (osz)
+                            code[n++] = 0x66;
+                        if (reps[p])
+                            code[n++] = reps[p];
+                        code[n++] = ops[o];
+                        if (df)
+                            code[n++] = 0xFC; /* cld */
+                        host_regs r;
+                        memset(&r, 0, sizeof r);
+                        r.gpr[CPU_RSI] = HOST32_SCRATCH + 0x100 + cnt;
+                        r.gpr[CPU_RDI] = HOST32_SCRATCH + 0x900 + 3 * cnt;
+                        r.gpr[CPU_RCX] = reps[p] ? cnt : 0x55;
+                        r.gpr[CPU_RAX] = cnt & 1 ? 0x11223344u
+                                                 : (uint32_t)scratch0[0x900 + 3 * cnt] * 0x01010101u;
+                        r.gpr[CPU_RDX] = rnd();
+                        r.rflags = rnd() & ARITH;
+                        compare("string", code, n, &r, cmp ? ARITH : 0, true);
+                    }
+                }
+            }
+        }
+    }
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("diff_legacy");
+    TCase *t = tcase_create("diff_legacy");
+    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, diff_bcd);
+    tcase_add_test(t, diff_alu32);
+    tcase_add_test(t, diff_strings);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *r = srunner_create(suite());
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
