@@ -190,8 +190,8 @@ static bool set_params(emu_machine *m, unsigned rounds, unsigned period, unsigne
 }
 
 static bool run_mode(emu_mode mode, const char *guest, emu_scenario *scn, unsigned ncpus,
-                     unsigned interrupts, unsigned rate, bool builtin, emu_cmp_mode *r, char *err,
-                     size_t errlen)
+                     unsigned interrupts, unsigned rate, bool builtin, const cpu_cost_model *costs,
+                     emu_cmp_mode *r, char *err, size_t errlen)
 {
     emu_machine *m = calloc(1, sizeof(*m));
     cmp_obs *o = calloc(1, sizeof(*o));
@@ -207,6 +207,7 @@ static bool run_mode(emu_mode mode, const char *guest, emu_scenario *scn, unsign
     else
         cfg.ncpus = ncpus;
     cfg.mode = mode;
+    cfg.costs = costs;
     if (builtin)
         cfg.quantum = 1000; /* rounds short enough that an IPI's trip is the model's, not the round's */
     if (!cfg.max_cycles)
@@ -284,7 +285,18 @@ static bool is_scenario(const char *path)
 bool emu_compare_run(const char *guest_dir, const char *guest, unsigned ncpus, unsigned interrupts,
                      unsigned rate, emu_compare_result *out, char *err, size_t errlen)
 {
+    return emu_compare_run_costs(guest_dir, guest, ncpus, interrupts, rate, NULL, NULL, out, err,
+                                 errlen);
+}
+
+bool emu_compare_run_costs(const char *guest_dir, const char *guest, unsigned ncpus,
+                           unsigned interrupts, unsigned rate, const cpu_cost_model *costs,
+                           const char *cost_file, emu_compare_result *out, char *err,
+                           size_t errlen)
+{
     memset(out, 0, sizeof(*out));
+    if (costs && cost_file)
+        snprintf(out->cost_file, sizeof(out->cost_file), "%s", cost_file);
     out->ncpus = ncpus;
     out->interrupts = interrupts;
     out->rate = rate;
@@ -310,8 +322,8 @@ bool emu_compare_run(const char *guest_dir, const char *guest, unsigned ncpus, u
     }
     bool ok = true;
     for (unsigned k = 0; k < EMU_MODE_COUNT && ok; k++) {
-        ok = run_mode((emu_mode)k, path, scn, ncpus, interrupts, rate, builtin, &out->m[k], err,
-                      errlen);
+        ok = run_mode((emu_mode)k, path, scn, ncpus, interrupts, rate, builtin, costs, &out->m[k],
+                      err, errlen);
         if (scn) {
             /* A scenario's state belongs to the machine it ran on. */
             emu_scenario_free(scn);
@@ -438,6 +450,8 @@ void emu_compare_print(FILE *f, const emu_compare_result *c)
     if (c->ncpus)
         fprintf(f, ", %u vCPUs, %u interrupts of each kind per vCPU, one every %u cycles",
                 c->ncpus, c->interrupts, c->rate);
+    if (c->cost_file[0])
+        fprintf(f, "\ncost model: %s (apicv-emu info --cost-model %s)", c->cost_file, c->cost_file);
     fprintf(f, "\n%-34s", "");
     for (unsigned k = 0; k < EMU_MODE_COUNT; k++)
         fprintf(f, " %11s", emu_mode_name((emu_mode)k));
@@ -566,13 +580,17 @@ static void exe_guest_dir(char *out, size_t len)
 int emu_compare_main(int argc, char **argv, const emu_frontend *fe)
 {
     unsigned ncpus = 2, interrupts = 16, rate = 20000;
-    const char *csv = NULL, *json = NULL, *chart = NULL, *guest = NULL;
+    const char *csv = NULL, *json = NULL, *chart = NULL, *guest = NULL, *cost_file = NULL;
+    cpu_cost_model costs;
+    cpu_cost_default(&costs);
+    char err0[512];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_val = i + 1 < argc;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             printf("usage: apicv-emu compare [--cpus N] [--interrupts K] [--rate R] [--csv FILE]\n"
-                   "                         [--json FILE] [--chart FILE.png] [GUEST.elf|SCENARIO]\n\n"
+                   "                         [--json FILE] [--chart FILE.png] [--cost-model FILE]\n"
+                   "                         [GUEST.elf|SCENARIO]\n\n"
                    "Runs the same interrupt workload in all five modes and prints a table:\n"
                    "interrupts delivered per path, VM exits by reason, exits per interrupt (all,\n"
                    "and those of the receiver), latency from raise to the handler's first\n"
@@ -580,11 +598,13 @@ int emu_compare_main(int argc, char **argv, const emu_frontend *fe)
                    "the guest. The built-in workload (guests/compare_load.elf) gives each of N\n"
                    "vCPUs (default 2) K (16) device MSIs, IPIs from the previous vCPU, self-IPIs\n"
                    "and APIC timer interrupts, one of each every R (20000) cycles. A guest image\n"
-                   "or scenario given instead runs as it is in each mode.\n");
+                   "or scenario given instead runs as it is in each mode. --cost-model FILE\n"
+                   "replaces the default cycle costs (docs/cost-model.md; apicv-emu info).\n");
             return 0;
         } else if (strcmp(a, "--cpus") == 0 || strcmp(a, "--interrupts") == 0 ||
                    strcmp(a, "--rate") == 0 || strcmp(a, "--csv") == 0 ||
-                   strcmp(a, "--json") == 0 || strcmp(a, "--chart") == 0) {
+                   strcmp(a, "--json") == 0 || strcmp(a, "--chart") == 0 ||
+                   strcmp(a, "--cost-model") == 0) {
             if (!has_val) {
                 fprintf(stderr, "apicv-emu compare: %s: expected a value\n", a);
                 return EMU_EXIT_USAGE;
@@ -602,6 +622,13 @@ int emu_compare_main(int argc, char **argv, const emu_frontend *fe)
                 json = v;
             if (strcmp(a, "--chart") == 0)
                 chart = v;
+            if (strcmp(a, "--cost-model") == 0) {
+                if (!cpu_cost_load(&costs, v, err0, sizeof(err0))) {
+                    fprintf(stderr, "apicv-emu compare: --cost-model: %s\n", err0);
+                    return EMU_EXIT_USAGE;
+                }
+                cost_file = v;
+            }
         } else if (a[0] == '-') {
             fprintf(stderr, "apicv-emu compare: unknown option '%s' (see apicv-emu compare --help)\n", a);
             return EMU_EXIT_USAGE;
@@ -623,7 +650,8 @@ int emu_compare_main(int argc, char **argv, const emu_frontend *fe)
     if (!c)
         return EMU_EXIT_USAGE;
     int status = 0;
-    if (!emu_compare_run(dir, guest, ncpus, interrupts, rate, c, err, sizeof(err))) {
+    if (!emu_compare_run_costs(dir, guest, ncpus, interrupts, rate, cost_file ? &costs : NULL,
+                               cost_file, c, err, sizeof(err))) {
         fprintf(stderr, "apicv-emu compare: %s\n", err);
         free(c);
         return EMU_EXIT_USAGE;

@@ -52,6 +52,7 @@ typedef struct emu_cmp_mode {
 
 typedef struct emu_compare_result {
     char workload[256]; /* the guest or scenario, "built in" for the default */
+    char cost_file[256]; /* the --cost-model file, "" for the default model */
     unsigned ncpus, interrupts, rate;
     emu_cmp_mode m[EMU_MODE_COUNT]; /* in emu_mode order */
 } emu_compare_result;
@@ -68,6 +69,12 @@ double emu_cmp_guest_share(const emu_cmp_mode *r);  /* of the CPUs' cycles, not 
  * a guest image or scenario. Returns false with a message in err. */
 bool emu_compare_run(const char *guest_dir, const char *guest, unsigned ncpus, unsigned interrupts,
                      unsigned rate, emu_compare_result *out, char *err, size_t errlen);
+/* The same with a cost model (NULL: the default one, docs/cost-model.md);
+ * out->cost_file names it in the table when not empty. */
+bool emu_compare_run_costs(const char *guest_dir, const char *guest, unsigned ncpus,
+                           unsigned interrupts, unsigned rate, const cpu_cost_model *costs,
+                           const char *cost_file, emu_compare_result *out, char *err,
+                           size_t errlen);
 
 /* The table, CSV (one row per metric, one column per mode) and JSON. */
 void emu_compare_print(FILE *f, const emu_compare_result *c);

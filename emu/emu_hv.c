@@ -424,6 +424,12 @@ void emu_hv_deschedule_at(emu_hv *hv, unsigned vcpu, uint64_t cycles, uint64_t c
         hv_queue(hv, vcpu, HV_WORK_DESCHEDULE, 0, cycles, cycle);
 }
 
+void emu_hv_nmi_at(emu_hv *hv, unsigned vcpu, uint64_t cycle)
+{
+    if (vcpu < hv->ncpus)
+        hv_queue(hv, vcpu, HV_WORK_NMI, 2, 0, cycle);
+}
+
 void emu_hv_host_irq(emu_hv *hv, unsigned pcpu, uint8_t vector, uint64_t cycle)
 {
     if (pcpu < hv->ncpus)

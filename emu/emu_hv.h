@@ -201,6 +201,11 @@ void emu_hv_device_msi_at(emu_hv *hv, unsigned vcpu, uint8_t vector, uint64_t cy
 /* The host's scheduler takes vCPU vcpu's CPU at `cycle` for `cycles`
  * cycles, as the DESCHEDULE hypercall does (a scenario's deschedule). */
 void emu_hv_deschedule_at(emu_hv *hv, unsigned vcpu, uint64_t cycles, uint64_t cycle);
+/* An NMI for vCPU `vcpu` from outside the guest (a scenario's `nmi`), at
+ * its first boundary at or after `cycle`: pending, the vCPU kicked, injected
+ * at the next entry the guest's NMI blocking allows (else NMI-window
+ * exiting asks for the moment). */
+void emu_hv_nmi_at(emu_hv *hv, unsigned vcpu, uint64_t cycle);
 /* A fixed interrupt arrives at physical CPU pcpu's local APIC at cycle. */
 void emu_hv_host_irq(emu_hv *hv, unsigned pcpu, uint8_t vector, uint64_t cycle);
 

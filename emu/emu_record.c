@@ -850,8 +850,8 @@ static bool replay_build(emu_replayer *r, char *err, size_t errlen)
         /* Deschedules need the hypervisor (VMX modes). */
         bool known = emu_stim_name(in->kind) && (in->kind != EMU_STIM_DESCHEDULE || r->m.hv);
         if (in->cpu >= r->m.cfg.ncpus || !known) {
-            snprintf(err, errlen, "%s: input #%zu: expected an msi, host-irq or (in a VMX mode) "
-                                  "deschedule for one of the %u CPUs, got kind %u for cpu%u",
+            snprintf(err, errlen, "%s: input #%zu: expected an msi, host-irq, nmi or (in a VMX "
+                                  "mode) deschedule for one of the %u CPUs, got kind %u for cpu%u",
                      path, k + 1, r->m.cfg.ncpus, in->kind, in->cpu);
             goto bad_machine;
         }

@@ -43,6 +43,8 @@ const char *emu_stim_name(unsigned kind)
         return "host-irq";
     case EMU_STIM_DESCHEDULE:
         return "deschedule";
+    case EMU_STIM_NMI:
+        return "nmi";
     default:
         return NULL;
     }
@@ -258,10 +260,17 @@ static bool parse_stimulus(parser *p, emu_stimulus *st)
         st->kind = EMU_STIM_HOST_IRQ;
     else if (t && strcmp(t, "deschedule") == 0)
         st->kind = EMU_STIM_DESCHEDULE;
+    else if (t && strcmp(t, "nmi") == 0)
+        st->kind = EMU_STIM_NMI;
     else
-        return perr(p, "expected a stimulus (msi, host-irq or deschedule), got '%s'", got(p));
+        return perr(p, "expected a stimulus (msi, host-irq, deschedule or nmi), got '%s'", got(p));
     p->at++;
-    if (st->kind == EMU_STIM_DESCHEDULE) {
+    if (st->kind == EMU_STIM_NMI) {
+        if (!need_keyed(p, "cpu", 0, CPU_MAX_CPUS - 1, &v))
+            return false;
+        st->cpu = (unsigned)v;
+        st->vector = 2;
+    } else if (st->kind == EMU_STIM_DESCHEDULE) {
         if (!need_keyed(p, "cpu", 0, CPU_MAX_CPUS - 1, &v))
             return false;
         st->cpu = (unsigned)v;

@@ -51,8 +51,9 @@ typedef enum emu_stim_kind {
     EMU_STIM_MSI = 1,        /* a device MSI: vector for vCPU/CPU `cpu`, the mode's path */
     EMU_STIM_HOST_IRQ = 2,   /* a fixed interrupt at physical CPU `cpu`'s local APIC */
     EMU_STIM_DESCHEDULE = 3, /* the host takes vCPU `cpu` off its CPU for `cycles` */
+    EMU_STIM_NMI = 4,        /* an NMI message (delivery mode NMI) for (v)CPU `cpu` */
 } emu_stim_kind;
-/* "msi", "host-irq", "deschedule" or NULL. */
+/* "msi", "host-irq", "deschedule", "nmi" or NULL. */
 const char *emu_stim_name(unsigned kind);
 
 /* When something happens: at a cycle, or on the count-th event matching a

@@ -48,6 +48,16 @@ void emu_stimulus_perform(emu_machine *m, const trace_input *in)
         if (m->hv)
             emu_hv_deschedule_at(m->hv, in->cpu, in->c, c->cycles);
         break;
+    case EMU_STIM_NMI:
+        /* An NMI message (delivery mode NMI, SDM 11.6.1), as a device or
+         * another CPU sends one: natively the local APIC takes it (vector
+         * field ignored); under the hypervisor it is an NMI for the vCPU,
+         * which the host injects (virtual NMIs, docs/hypervisor.md). */
+        if (m->hv)
+            emu_hv_nmi_at(m->hv, in->cpu, c->cycles);
+        else
+            apic_accept(&m->apic[in->cpu], 2, APIC_DM_NMI, false);
+        break;
     default:
         break;
     }

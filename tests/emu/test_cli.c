@@ -13,6 +13,7 @@
  *     scenarios) says so with status 2.
  */
 #include <check.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -82,6 +83,35 @@ START_TEST(narration_in_cycle_order)
         n++;
     }
     ck_assert_uint_ge(n, 15);
+}
+END_TEST
+
+/* `info` prints the cost model in force, every class with its cycles and
+ * what it is charged for; `info --cost-model FILE` the one FILE makes; a
+ * bad line is refused by file and line (docs/cost-model.md). */
+START_TEST(info_prints_the_cost_model)
+{
+    EXPECT(run("info"), 0, out, "hv_apic_access   2000  hypervisor: exit 44 APIC access");
+    EXPECT(run("info"), 0, out, "pi_process        150  posted-interrupt processing");
+    char path[] = "/tmp/apicv_cli_costXXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    const char *text = "# a slower emulator\nhv_apic_access 3000\nvmexit = 600\n";
+    ck_assert_int_eq(write(fd, text, strlen(text)), (int)strlen(text));
+    close(fd);
+    char args[256];
+    snprintf(args, sizeof(args), "info --cost-model %s", path);
+    EXPECT(run(args), 0, out, "hv_apic_access   3000");
+    EXPECT(run(args), 0, out, "vmexit            600");
+    fd = open(path, O_WRONLY | O_TRUNC);
+    ck_assert_int_ge(fd, 0);
+    text = "vmexit 0\n";
+    ck_assert_int_eq(write(fd, text, strlen(text)), (int)strlen(text));
+    close(fd);
+    char want[256];
+    snprintf(want, sizeof(want), "%s:1: cost of 'vmexit' must be 1..10000 cycles, got 0", path);
+    EXPECT(run(args), 2, err, want);
+    unlink(path);
 }
 END_TEST
 
@@ -261,6 +291,7 @@ static Suite *suite(void)
     TCase *t = tcase_create("apicv-emu");
     tcase_set_timeout(t, 60);
     tcase_add_test(t, help_everywhere);
+    tcase_add_test(t, info_prints_the_cost_model);
     tcase_add_test(t, bad_input_is_status_2_naming_it);
     tcase_add_test(t, malformed_elf_is_status_2);
     tcase_add_test(t, every_mode_runs_and_bad_files_are_named);

@@ -249,6 +249,7 @@ static const mode_case wrong_modes[] = {
     {"hlt_wakeup_posted.scn", "apicv", "events apic.accept cpu=0 a=0xf1 == 0x2"},
     /* NMIs are injected under every hypervisor mode; natively nothing is. */
     {"nmi_posted.scn", "native", "events vmx.vnmi-inject cpu=1 == 0x3"},
+    {"nmi_window_posted.scn", "native", "exits cpu=0 reason=8 NMI_WINDOW == 0x1"},
     /* The EOI-exit bitmap needs virtual-interrupt delivery. */
     {"eoi_exit_posted.scn", "emulated", "exits cpu=0 reason=45 VIRTUALIZED_EOI == 0x3"},
     /* Virtual-interrupt delivery waits for IF = 1 itself: no exit 7. */
