@@ -3,7 +3,8 @@
  * fit the run (docs/scenarios.md, "Warnings"): the mode it declares is not
  * the run's, a vmcs line is overwritten (by a later line, or by the
  * hypervisor or guest before a VM entry), a trigger or an expectation
- * waits for an event the mode's VMCS controls rule out, a caption or an
+ * waits for an event the mode's VMCS controls rule out or that its filter
+ * can never match, a caption or an
  * `on` stimulus is never reached. The run itself is never changed: a
  * scenario may be run in another mode on purpose, to show what differs.
  */
@@ -110,6 +111,25 @@ static const char *impossible(emu_machine *m, unsigned kind)
     }
 }
 
+/* Why an `on` trigger's filter can never match whatever the mode, or NULL:
+ * the scenario's own events trigger nothing (emu_scenario_run.c: no
+ * loops); a field a that is a vector is at most FFh; a VM-exit reason
+ * whose basic reason no exit has (SDM Appendix C). For an `events`
+ * expectation (trigger false) the scenario's own events do count. */
+static const char *never_matches(unsigned kind, bool has_a, uint64_t a, bool trigger)
+{
+    if (trigger && kind >= EMU_SCN_EV_STIMULUS && kind < EMU_SCN_EV_END)
+        return "the scenario's own events (scn.*) trigger nothing";
+    const emu_evdesc *d = emu_event_desc(kind);
+    if (!has_a || !d)
+        return NULL;
+    if (d->vector == 0 && a > 0xFF)
+        return "its field a is a vector, at most 0xff";
+    if (d->reason == 0 && strcmp(vmx_exit_reason_name((unsigned)a & 0xFFFF), "UNKNOWN") == 0)
+        return "no VM exit has that basic reason (SDM Appendix C)";
+    return NULL;
+}
+
 /* The expectation "cmp value" holds for a count of 0. */
 static bool compare0(emu_cmp cmp, uint64_t v)
 {
@@ -169,7 +189,13 @@ void emu_scenario_lint_apply(emu_scenario *s)
     }
     for (unsigned k = 0; k < s->nstim; k++) {
         const emu_trigger *w = &s->stim[k].when;
-        const char *why = w->on_event ? impossible(m, w->kind) : NULL;
+        const char *never = w->on_event ? never_matches(w->kind, w->has_a, w->a, true) : NULL;
+        const char *why = w->on_event && !never ? impossible(m, w->kind) : NULL;
+        if (never)
+            emu_scenario_warn(s, s->stim[k].line,
+                              "this stimulus waits for %s, which can never match: %s: it never "
+                              "fires",
+                              kind_name(w->kind), never);
         if (why)
             emu_scenario_warn(s, s->stim[k].line,
                               "this stimulus waits for %s, which cannot happen in mode %s (%s): "
@@ -178,7 +204,13 @@ void emu_scenario_lint_apply(emu_scenario *s)
     }
     for (unsigned k = 0; k < s->ncap; k++) {
         const emu_trigger *w = &s->cap[k].when;
-        const char *why = w->on_event ? impossible(m, w->kind) : NULL;
+        const char *never = w->on_event ? never_matches(w->kind, w->has_a, w->a, true) : NULL;
+        const char *why = w->on_event && !never ? impossible(m, w->kind) : NULL;
+        if (never)
+            emu_scenario_warn(s, s->cap[k].line,
+                              "this caption waits for %s, which can never match: %s: it is "
+                              "never shown",
+                              kind_name(w->kind), never);
         if (why)
             emu_scenario_warn(s, s->cap[k].line,
                               "this caption waits for %s, which cannot happen in mode %s (%s): "
@@ -187,7 +219,14 @@ void emu_scenario_lint_apply(emu_scenario *s)
     }
     for (unsigned k = 0; k < s->nexp; k++) {
         const emu_expect *e = &s->exp[k];
-        const char *why = e->what == EMU_EXPECT_EVENTS ? impossible(m, e->kind) : NULL;
+        const char *never =
+            e->what == EMU_EXPECT_EVENTS ? never_matches(e->kind, e->has_a, e->a, false) : NULL;
+        if (e->what == EMU_EXPECT_EXITS && e->has_a &&
+            strcmp(vmx_exit_reason_name((unsigned)e->a), "UNKNOWN") == 0)
+            never = "no VM exit has that basic reason (SDM Appendix C)";
+        if (never && !compare0(e->cmp, e->value))
+            emu_scenario_warn(s, e->line, "this expectation can never hold: %s", never);
+        const char *why = e->what == EMU_EXPECT_EVENTS && !never ? impossible(m, e->kind) : NULL;
         if (why && !compare0(e->cmp, e->value))
             emu_scenario_warn(s, e->line,
                               "this expectation needs %s, which cannot happen in mode %s (%s)",
@@ -252,7 +291,10 @@ void emu_scenario_lint_end(emu_scenario *s)
     char what[120];
     for (unsigned k = 0; k < s->ncap; k++) {
         const emu_caption *c = &s->cap[k];
-        if (s->rt.shown[k] || (c->when.on_event && impossible(m, c->when.kind)))
+        if (s->rt.shown[k] ||
+            (c->when.on_event &&
+             (impossible(m, c->when.kind) ||
+              never_matches(c->when.kind, c->when.has_a, c->when.a, true))))
             continue;
         trigger_text(&c->when, what, sizeof(what));
         if (c->when.on_event)
@@ -267,7 +309,8 @@ void emu_scenario_lint_end(emu_scenario *s)
     }
     for (unsigned k = 0; k < s->nstim; k++) {
         const emu_trigger *w = &s->stim[k].when;
-        if (!w->on_event || s->rt.fired[0][k] || impossible(m, w->kind))
+        if (!w->on_event || s->rt.fired[0][k] || impossible(m, w->kind) ||
+            never_matches(w->kind, w->has_a, w->a, true))
             continue;
         trigger_text(w, what, sizeof(what));
         emu_scenario_warn(s, s->stim[k].line,

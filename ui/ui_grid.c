@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "ui/ui_internal.h"
+#include "vmx/vmx.h"
 
 static const uint32_t lit_rgb[UI_GRID_COUNT] = {
     UI_RGB_VIRR, UI_RGB_VISR, UI_RGB_PIR, UI_RGB_IRR, UI_RGB_ISR, UI_RGB_EOI_EXIT,
@@ -35,8 +36,11 @@ static void grid_title(const ui_snapshot *s, const ui_cpu_snap *c, ui_grid_id id
             snprintf(buf, len, "SVI=%02X VPPR=%02X", c->svi, c->vppr);
         break;
     case UI_GRID_PIR:
-        /* NDST named by the CPU it designates (SDM 29.6). */
-        if (ui_ndst_cpu(s, c, &cpu, &apic))
+        /* NDST named by the CPU it designates (SDM 29.6); no descriptor
+         * without posted-interrupt processing. */
+        if (!(c->pin & VMX_PIN_POSTED_INTR))
+            snprintf(buf, len, "no descriptor (not posted)");
+        else if (ui_ndst_cpu(s, c, &cpu, &apic))
             snprintf(buf, len, "ON=%u SN=%u NV=%02X NDST=cpu%u", c->on, c->sn, c->pi_nv, cpu);
         else
             snprintf(buf, len, "ON=%u SN=%u NV=%02X NDST=%X", c->on, c->sn, c->pi_nv,

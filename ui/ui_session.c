@@ -352,8 +352,9 @@ static bool mt_restart(void *ctx, char *err, size_t errlen)
 
 /* Runs to event number n with the recorder's stop at it (the state right
  * after the event, also inside an instruction boundary). */
-static bool run_to_event(ui_recorder *rec, const emu_machine *m, bool (*run)(void *, uint64_t),
-                         void *ctx, uint64_t n, char *err, size_t errlen)
+bool ui_target_run_to_event(ui_recorder *rec, const emu_machine *m,
+                            bool (*run)(void *, uint64_t), void *ctx, uint64_t n, char *err,
+                            size_t errlen)
 {
     rec->pause_classes = 0;
     rec->pause_apic_vmx = false;
@@ -370,13 +371,6 @@ static bool run_to_event(ui_recorder *rec, const emu_machine *m, bool (*run)(voi
     return ok;
 }
 
-bool ui_target_run_to_event(ui_recorder *rec, const emu_machine *m,
-                            bool (*run)(void *, uint64_t), void *ctx, uint64_t n, char *err,
-                            size_t errlen)
-{
-    return run_to_event(rec, m, run, ctx, n, err, errlen);
-}
-
 /* Back: the machine starts again (a restart: the same guest, scenario
  * and observers, so the same run); forward: it runs on. */
 static bool mt_goto_event(void *ctx, uint64_t n, char *err, size_t errlen)
@@ -388,7 +382,7 @@ static bool mt_goto_event(void *ctx, uint64_t n, char *err, size_t errlen)
     }
     if (n <= mt->rec.total && !mt_restart(ctx, err, errlen))
         return false;
-    return run_to_event(&mt->rec, mt->m, mt_run, mt, n, err, errlen);
+    return ui_target_run_to_event(&mt->rec, mt->m, mt_run, mt, n, err, errlen);
 }
 
 /* The scenario's narration, when it has shown a caption yet: it is part

@@ -65,6 +65,8 @@ bool ui_timeline_kind(const cpu_obs_event *ev, ui_tl_kind *tl, unsigned *lane)
     case APIC_EV_TIMER:
         *tl = UI_TL_RAISE;
         return true;
+    case VMX_EV_VINTR_RECOGNIZED:
+        return false; /* recognised, not yet delivered: the delivery is marked */
     default:
         break;
     }

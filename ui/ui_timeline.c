@@ -54,12 +54,73 @@ static int exit_colour_index(const ui_mark *mk)
     return -1;
 }
 
+/* Deliveries by path (SDM 26.6 injection at VM entry, 29.2.2 virtual-
+ * interrupt delivery, 6.12 the IDT delivery that follows either, or a
+ * native APIC's interrupt): greens. */
+static const struct {
+    unsigned kind;
+    uint32_t rgb;
+    const char *name;
+} delivery_colours[] = {
+    {VMX_EV_EVENT_INJECTED, 0xc3e88d, "injected"},
+    {VMX_EV_VINTR_DELIVERED, 0x50fa7b, "virtual"},
+    {CPU_EV_INTERRUPT, 0x2fbf71, "IDT"},
+};
+
+static int delivery_colour_index(const ui_mark *mk)
+{
+    for (unsigned i = 0; i < sizeof(delivery_colours) / sizeof(delivery_colours[0]); i++)
+        if (delivery_colours[i].kind == mk->ev.kind)
+            return (int)i;
+    return -1;
+}
+
 static uint32_t mark_rgb(const ui_mark *mk)
 {
-    if (mk->tl != UI_TL_EXIT)
+    int i;
+    switch (mk->tl) {
+    case UI_TL_EXIT:
+        i = exit_colour_index(mk);
+        return i >= 0 ? exit_colours[i].rgb : EXIT_OTHER_RGB;
+    case UI_TL_DELIVERY:
+        i = delivery_colour_index(mk);
+        return i >= 0 ? delivery_colours[i].rgb : tl_rgb(UI_TL_DELIVERY);
+    default:
         return tl_rgb((ui_tl_kind)mk->tl);
-    int i = exit_colour_index(mk);
-    return i >= 0 ? exit_colours[i].rgb : EXIT_OTHER_RGB;
+    }
+}
+
+/* The key of one kind of mark: the names of the colours among the marks
+ * on screen ("exits: ext-intr apic-write"). Returns the x after it. */
+static int key(ui_gfx *g, const ui_snapshot *s, int x, int y, ui_tl_kind tl)
+{
+    enum { MAXC = 16 };
+    bool seen[MAXC + 1] = {false};
+    unsigned n = tl == UI_TL_EXIT ? sizeof(exit_colours) / sizeof(exit_colours[0])
+                                  : sizeof(delivery_colours) / sizeof(delivery_colours[0]);
+    for (unsigned i = 0; i < s->nmarks; i++) {
+        if (s->marks[i].tl != tl)
+            continue;
+        int e = tl == UI_TL_EXIT ? exit_colour_index(&s->marks[i])
+                                 : delivery_colour_index(&s->marks[i]);
+        seen[e >= 0 && (unsigned)e < MAXC ? (unsigned)e : MAXC] = true;
+    }
+    int cw = g->cw[UI_FONT_TEXT];
+    bool any = false;
+    for (unsigned i = 0; i <= MAXC; i++) {
+        if (!seen[i] || (i >= n && i < MAXC))
+            continue;
+        if (!any)
+            x += ui_text(g, UI_FONT_TEXT, x, y, UI_RGB_DIM,
+                         tl == UI_TL_EXIT ? "exits:" : "deliveries:") + cw / 2;
+        any = true;
+        const char *name = i == MAXC ? "other"
+                           : tl == UI_TL_EXIT ? exit_colours[i].name : delivery_colours[i].name;
+        uint32_t rgb = i == MAXC ? (tl == UI_TL_EXIT ? EXIT_OTHER_RGB : tl_rgb(tl))
+                       : tl == UI_TL_EXIT ? exit_colours[i].rgb : delivery_colours[i].rgb;
+        x += ui_text(g, UI_FONT_TEXT, x, y, rgb, name) + cw;
+    }
+    return x;
 }
 
 typedef struct tl_geom {
@@ -175,25 +236,9 @@ void ui_draw_timeline(ui_gfx *g, const ui_view *v, const ui_rect *r)
         x += cw / 2 + ui_text(g, UI_FONT_TEXT, x + cw / 2, r->y + 1, tl_rgb((ui_tl_kind)k),
                               tl_names[k]) + cw;
     }
-    /* The key of the exit reasons among the marks on screen. */
-    bool seen[sizeof(exit_colours) / sizeof(exit_colours[0]) + 1] = {false};
-    for (unsigned i = 0; i < s->nmarks; i++) {
-        if (s->marks[i].tl != UI_TL_EXIT)
-            continue;
-        int e = exit_colour_index(&s->marks[i]);
-        seen[e >= 0 ? (unsigned)e : sizeof(exit_colours) / sizeof(exit_colours[0])] = true;
-    }
-    bool any_exit = false;
-    for (unsigned i = 0; i <= sizeof(exit_colours) / sizeof(exit_colours[0]); i++) {
-        if (!seen[i])
-            continue;
-        if (!any_exit)
-            x += ui_text(g, UI_FONT_TEXT, x, r->y + 1, UI_RGB_DIM, "exits:") + cw / 2;
-        any_exit = true;
-        bool other = i == sizeof(exit_colours) / sizeof(exit_colours[0]);
-        x += ui_text(g, UI_FONT_TEXT, x, r->y + 1, other ? EXIT_OTHER_RGB : exit_colours[i].rgb,
-                     other ? "other" : exit_colours[i].name) + cw;
-    }
+    /* The keys of the exit reasons and delivery paths on screen. */
+    x = key(g, s, x, r->y + 1, UI_TL_EXIT);
+    x = key(g, s, x, r->y + 1, UI_TL_DELIVERY);
     tl_geom gm;
     if (!geom(s, r, cw, ch, &gm))
         return;

@@ -182,6 +182,36 @@ START_TEST(captions_and_stimuli_never_reached)
 }
 END_TEST
 
+START_TEST(filters_that_can_never_match)
+{
+    const char *text = "apicv-scenario 1\n"
+                       "guest hello.elf\n"
+                       "mode posted\n"
+                       "caption on scn.stimulus \"loop\"\n"                 /* 4 */
+                       "caption on cpu.interrupt a=0x141 \"no vector\"\n"   /* 5 */
+                       "on vmx.exit a=0xFFF msi vector=0x41 cpu=0\n"          /* 6 */
+                       "expect end events cpu.interrupt a=0x300 >= 1\n"       /* 7 */
+                       "expect end exits cpu=0 reason=200 >= 1\n"             /* 8 */
+                       "expect end events scn.caption >= 0\n"                 /* 9 */
+                       "caption on vmx.exit a=0x38 \"APIC write\"\n";       /* 10: fine */
+    int st = run_text(text, EMU_MODE_POSTED, false);
+    ck_assert_int_eq(st, EMU_EXIT_EXPECT);
+    HAS("t.scn:4: warning: this caption waits for scn.stimulus, which can never match: the "
+        "scenario's own events (scn.*) trigger nothing: it is never shown");
+    HAS("t.scn:5: warning: this caption waits for cpu.interrupt, which can never match: its field "
+        "a is a vector, at most 0xff");
+    HAS("t.scn:6: warning: this stimulus waits for vmx.exit, which can never match: no VM exit has "
+        "that basic reason");
+    HAS("t.scn:7: warning: this expectation can never hold: its field a is a vector");
+    HAS("t.scn:8: warning: this expectation can never hold: no VM exit has that basic reason");
+    HASNT("t.scn:9:");
+    HASNT("t.scn:10: warning: this caption waits");
+    /* Not named again at the end of the run. */
+    ck_assert_ptr_null(strstr(strstr(report, "t.scn:4:") + 1, "t.scn:4:"));
+    finish_run();
+}
+END_TEST
+
 /* The command line: warnings on standard error with status 0; a malformed
  * file is still refused with status 2 and file:line. */
 static int run_cli(const char *scn_text, const char *args, char *out, size_t outlen)
@@ -229,6 +259,7 @@ static Suite *suite(void)
     tcase_add_test(tc, vmcs_line_overwritten_by_a_later_line);
     tcase_add_test(tc, vmcs_line_the_hypervisor_overwrites);
     tcase_add_test(tc, captions_and_stimuli_never_reached);
+    tcase_add_test(tc, filters_that_can_never_match);
     tcase_add_test(tc, command_line_warns_and_refuses_bad_input);
     suite_add_tcase(s, tc);
     return s;

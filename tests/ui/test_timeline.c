@@ -87,10 +87,11 @@ START_TEST(marks_lanes_axis_and_current_event)
     s->marks[0].ev.a = 1; /* external interrupt: red */
     add_mark(s, 1800, 1, UI_TL_ENTRY, VMX_EV_VMENTRY, 11);
     add_mark(s, 2600, 0, UI_TL_RAISE, EMU_EV_MSI_RAISE, 12);
-    add_mark(s, 3400, 0, UI_TL_DELIVERY, CPU_EV_INTERRUPT, 13);
+    add_mark(s, 3400, 0, UI_TL_DELIVERY, VMX_EV_VINTR_DELIVERED, 13);
     add_mark(s, 4200, 0, UI_TL_EOI, APIC_EV_EOI, 14);
     add_mark(s, 4600, 1, UI_TL_EXIT, VMX_EV_VMEXIT, 15);
     s->marks[5].ev.a = 56; /* APIC write: its own colour */
+    add_mark(s, 4800, 1, UI_TL_DELIVERY, VMX_EV_EVENT_INJECTED, 16); /* another path */
     s->ev[0] = s->marks[4].ev;
     s->nev = 1;
     s->ev_total = 14; /* mark 15 is after it: seen before going back */
@@ -119,6 +120,12 @@ START_TEST(marks_lanes_axis_and_current_event)
     ck_assert_int_gt(aw.x0, eo.x1);
     ck_assert_int_eq(aw.y0, ex.y0);
     ck_assert_int_lt(ex.x1, en.x0); /* the red box holds only the first exit */
+    /* Deliveries by path: the injection is not the virtual delivery's green. */
+    box in = find(sc.surf, &sc.l, 0xc3e88d);
+    ck_assert_int_gt(in.n, 0);
+    ck_assert_int_gt(in.x0, aw.x1);
+    ck_assert_int_lt(de.x1, eo.x0); /* the green box holds only the virtual delivery */
+    ck_assert_int_gt(in.y0, ex.y1); /* cpu1's bottom half, under its exits */
     /* cpu1's lane is below cpu0's; exits and entries in a lane's top half,
      * raises, deliveries and EOIs in its bottom half. */
     ck_assert_int_gt(ex.y0, ra.y1 - 1);
