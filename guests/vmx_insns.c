@@ -42,6 +42,10 @@ static uint64_t insn_error(void) { return vmr(F_VM_INSN_ERROR); }
 /* The tiny guest: VMCALL for ever (the host never skips it here). */
 __asm__(".text\n.globl vx_guest_loop\nvx_guest_loop:\nvmcall\njmp vx_guest_loop\n");
 void vx_guest_loop(void);
+/* A guest that writes CR8 (no TPR shadow, no CR8 exiting: the real TPR). */
+__asm__(".text\n.globl vx_guest_cr8\nvx_guest_cr8:\nmov $5, %eax\nmov %rax, %cr8\nvmcall\n"
+        "jmp vx_guest_cr8\n");
+void vx_guest_cr8(void);
 
 static void msrs_and_feature_control(void)
 {
@@ -232,6 +236,13 @@ static void launch_and_exit(void)
     e = vx_enter(0);
     CHECK((e & VX_ENTRY_FAILED) && insn_error() == 5);
     CHECK(vx_enter(1) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+    /* Without TPR shadow or CR8 exiting the guest's MOV to CR8 writes the
+     * local APIC's TPR (SDM 25.3, 10.8.6.1). */
+    vmw(F_GUEST_RIP, PA(vx_guest_cr8));
+    CHECK(vx_enter(0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+    CHECK(xapic_read(APIC_TPR) == 0x50);
+    CHECK(read_cr8() == 5);
+    write_cr8(0);
 }
 
 static void leave_vmx(void)

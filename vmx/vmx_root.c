@@ -93,6 +93,8 @@ static cpu_vmx_result vmx_root_vmxoff(vmx_root *r)
         vmx_region_store(r->v.phys, r->current, &r->v.vmcs);
     r->current = VMX_NO_VMCS;
     r->v.cpu->vmx_operation = false;
+    /* "unblock INIT signals": one that waited is taken at the next boundary. */
+    cpu_signal(r->v.cpu, CPU_EVT_INTR);
     return CPU_VMX_SUCCEED;
 }
 
