@@ -934,7 +934,13 @@ static bool vmx_insn(cpu_insn *i, unsigned reason)
 {
     i->sub = (uint8_t)reason;
     i->exec = exec_vmx;
-    i->ends_block = 1;
+    /* Those that change the processor's operation end the block (VM
+     * entry, entering and leaving VMX operation, INIT blocking); VMREAD,
+     * VMWRITE, VMPTRLD, VMPTRST, VMCLEAR and INVEPT/INVVPID change only the
+     * VMCS, memory or the TLB, and the block goes on. In non-root
+     * operation all of them exit, which abandons the block anyway. */
+    i->ends_block = reason == VMX_VMLAUNCH || reason == VMX_VMRESUME || reason == VMX_VMXON ||
+                    reason == VMX_VMXOFF || reason == VMX_VMFUNC;
     i->cost_class = CPU_COST_SYSTEM;
     return true;
 }

@@ -9,7 +9,8 @@
  *                 set (WRMSR #GP(0), SDM 11.12.1) and the x2APIC MSRs #GP
  *   tsc-deadline  CPUID.1:ECX[24]; without it IA32_TSC_DEADLINE #GPs (SDM
  *                 11.5.4.1: the MSR exists only when the bit is reported)
- *   vmx           CPUID.1:ECX[5] (natively; the hypervisor hides it anyway)
+ *   vmx           CPUID.1:ECX[5]; natively also VMX root operation for the
+ *                 guest (vmx/vmx_root.h); the hypervisor hides it anyway
  */
 #include <stdio.h>
 #include <string.h>
@@ -24,7 +25,7 @@ static const struct {
 } features[] = {
     {"x2apic", EMU_CPU_F_X2APIC, 1u << 21, "x2APIC mode (IA32_APIC_BASE.EXTD, MSRs 800H-8FFH)"},
     {"tsc-deadline", EMU_CPU_F_TSC_DEADLINE, 1u << 24, "TSC-deadline timer mode (IA32_TSC_DEADLINE)"},
-    {"vmx", EMU_CPU_F_VMX, 1u << 5, "VMX (CPUID only: the built-in hypervisor hides it from guests)"},
+    {"vmx", EMU_CPU_F_VMX, 1u << 5, "VMX (native: VMX root operation for the guest; the built-in hypervisor hides it)"},
 };
 #define NFEATURES (sizeof(features) / sizeof(features[0]))
 

@@ -20,6 +20,7 @@
 #include "emu/emu_hv.h"
 #include "emu/emu_internal.h"
 #include "emu/emu_record.h"
+#include "vmx/vmx_root.h"
 
 #define FNV_OFFSET 0xcbf29ce484222325ull
 #define FNV_PRIME 0x100000001b3ull
@@ -183,6 +184,27 @@ static void add_part(trace_digest *d, unsigned cpu, unsigned kind, uint64_t valu
         d->part[d->nparts++] = (trace_part){(uint16_t)cpu, (uint16_t)kind, value};
 }
 
+/* Native mode: the VMX state of a guest that is its own hypervisor (VMX
+ * operation, VMXON and current-VMCS pointers, the cached current VMCS,
+ * non-root state). Only for a CPU that executed a VMX instruction, so the
+ * digests of every other native run stay what they were. */
+static bool vroot_digest(const emu_machine *m, unsigned k, uint64_t *out)
+{
+    const vmx_root *r = m->vroot ? &m->vroot[k] : NULL;
+    if (!r || r->insns == 0)
+        return false;
+    const vmx_vcpu *v = &r->v;
+    uint64_t h = FNV_OFFSET;
+    const uint64_t st[] = {m->cpu[k].vmx_operation, r->vmxon_ptr, r->current, r->entry_req,
+                           v->non_root, v->nmi_blocked, v->vnmi_blocked, v->mtf_pending,
+                           v->preempt_armed, v->preempt_deadline, v->vmcs.launch_state,
+                           v->vmcs.abort, v->entries, v->exits, m->cpu[k].feature_control};
+    fnv_words(&h, st, sizeof(st) / sizeof(st[0]));
+    fnv_words(&h, v->vmcs.field, VMX_VMCS_NSLOTS);
+    *out = h;
+    return true;
+}
+
 /* Every part but the total. */
 static void digest_parts(const emu_machine *m, trace_digest *out)
 {
@@ -204,6 +226,9 @@ static void digest_parts(const emu_machine *m, trace_digest *out)
             add_part(out, k, TRACE_PART_VMCS, vmcs);
             add_part(out, k, TRACE_PART_VAPIC, vapic);
         }
+        uint64_t vr;
+        if (vroot_digest(m, k, &vr))
+            add_part(out, k, TRACE_PART_VMCS, vr);
     }
     add_part(out, TRACE_PART_MACHINE, TRACE_PART_RAM, ram_digest(&m->phys));
     uint64_t ch = FNV_OFFSET;

@@ -129,8 +129,8 @@ static const emu_evdesc rows[] = {
      {F("guest-physical address", HEX), F("EPT entry", HEX), F("rip", HEX), F("access", DEC)}, -1,
      -1, 0},
     {VMX_EV_ROOT_INSN, "vmx.root-insn",
-     "guest hypervisor: VMX instruction {a} (exit-reason number), operand {b}, rip {c}: outcome {d} (0 VMsucceed, 1 VMfailInvalid, 2+n VMfailValid with error n)",
-     {F("instruction", DEC), F("operand", HEX), F("rip", HEX), F("outcome", DEC)}, -1, -1, 0},
+     "guest hypervisor's {a}, operand {b}, rip {c}: {d} (0 VMsucceed, 1 VMfailInvalid, 2+n VMfailValid n)",
+     {F("instruction", REASON), F("operand", HEX), F("rip", HEX), F("outcome", DEC)}, -1, -1, 0},
     /* emu/: the machine */
     {EMU_EV_CONSOLE, "emu.console", "console {a}, rip {c}", {F("byte", CHAR), NOF, F("rip", HEX), NOF}, -1, -1,
      EMU_EVD_CONSOLE},

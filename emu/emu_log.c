@@ -17,6 +17,7 @@
 #include "emu/emu_hv.h"
 #include "emu/emu_scenario.h"
 #include "vmx/vmx.h"
+#include "vmx/vmx_root.h"
 
 static const char *cpu_event_name(unsigned kind)
 {
@@ -163,8 +164,28 @@ void emu_print_stats(FILE *f, const emu_machine *m, double secs)
         fprintf(f, " cpu%u=%" PRIu64, k, m->stats.queue_dropped[k]);
     fputc('\n', f);
     if (!m->hv_ops || !m->hv_ops->exit_count) {
-        fprintf(f, "stats: VM exits: none (mode %s runs no hypervisor)\n",
-                emu_mode_name(m->cfg.mode));
+        /* Native mode: the guest may be a hypervisor itself (vmx_root.h). */
+        uint64_t total = 0;
+        for (unsigned k = 0; m->vroot && k < m->cfg.ncpus; k++)
+            total += m->vroot[k].v.exits;
+        if (!total) {
+            fprintf(f, "stats: VM exits: none (mode %s runs no hypervisor)\n",
+                    emu_mode_name(m->cfg.mode));
+            return;
+        }
+        fprintf(f, "stats: VM exits to the guest's own hypervisor (VMX root) per reason per CPU:\n");
+        for (unsigned reason = 0; reason < VMX_EXIT_NREASONS; reason++) {
+            uint64_t any = 0;
+            for (unsigned k = 0; k < m->cfg.ncpus; k++)
+                any += m->vroot[k].v.exit_count[reason];
+            if (!any)
+                continue;
+            char name[64];
+            fprintf(f, "stats:   reason %-28s:", emu_exit_reason_text(reason, name, sizeof(name)));
+            for (unsigned k = 0; k < m->cfg.ncpus; k++)
+                fprintf(f, " cpu%u=%" PRIu64, k, m->vroot[k].v.exit_count[reason]);
+            fputc('\n', f);
+        }
         return;
     }
     fprintf(f, "stats: VM exits per reason per vCPU:\n");

@@ -165,9 +165,17 @@ static void native_events(void *ctx, cpu_t *c)
     apic_t *a = &m->apic[c->index];
     c->events &= ~(uint32_t)(CPU_EVT_INTR | CPU_EVT_HOOK);
     /* INIT and SIPI first (SDM 6.9: INIT outranks NMI and interrupts); a
-     * CPU waiting for SIPI takes nothing else. */
-    if ((a->init_pending || a->sipi_pending || m->wait_sipi[c->index]) && emu_smp_events(m, c))
+     * CPU waiting for SIPI takes nothing else. In VMX root operation INIT
+     * is blocked (SDM 23.8): it stays pending until VMXOFF, or until the
+     * guest hypervisor enters a guest, where it is a VM exit (vmx/); a
+     * SIPI finds no CPU waiting for it and is dropped. */
+    if (c->vmx_operation) {
+        if (a->sipi_pending)
+            apic_take_sipi(a);
+    } else if ((a->init_pending || a->sipi_pending || m->wait_sipi[c->index]) &&
+               emu_smp_events(m, c)) {
         return;
+    }
     /* An SMI (SDM 11.6.1 / 34.2) would enter SMM, which the machine does
      * not have: said, then dropped, so it does not stay pending for ever. */
     if (a->smi_pending && apic_take_smi(a))

@@ -205,6 +205,9 @@ static inline uint32_t vx_ctls(uint32_t msr, uint32_t want)
 
 /* ---- a VMCS for a 64-bit guest on the runtime's own tables ------------------ */
 
+/* The HOST_RSP vx_enter wrote last (below, "entering the guest"). */
+extern uint64_t vx_host_rsp;
+
 struct vx_dtr {
     uint16_t limit;
     uint64_t base;
@@ -252,6 +255,7 @@ static inline void vx_setup_host(uint64_t rip, uint64_t rsp)
     vmw(F_HOST_SYSENTER_CS, 0);
     vmw(F_HOST_RSP, rsp);
     vmw(F_HOST_RIP, rip);
+    vx_host_rsp = 0; /* vx_enter writes its own RSP and RIP again */
 }
 
 /* Guest-state area: a 64-bit CPL-0 guest sharing the host's CR0/CR3/CR4,
@@ -316,7 +320,9 @@ extern struct vx_gregs vx_gregs;
 
 /* VMLAUNCH (launch != 0) or VMRESUME of the current VMCS. HOST_RSP is set
  * to this call's stack and HOST_RIP to vx_exit_landing, so a VM exit comes
- * back here as if vx_enter returned 0; a failed entry returns RFLAGS with
+ * back here as if vx_enter returned 0 (both are written only when the
+ * stack differs from vx_host_rsp, the last one written, as KVM does;
+ * vx_setup_host forgets it); a failed entry returns RFLAGS with
  * bit 63 set (CF: VMfailInvalid, ZF: VMfailValid). Top-level assembly in
  * vx_define_enter() below, emitted once per program. */
 uint64_t vx_enter(int launch);
@@ -324,10 +330,12 @@ uint64_t vx_enter(int launch);
 
 #define VX_DEFINE_ENTER                                                    \
     struct vx_gregs vx_gregs;                                              \
+    uint64_t vx_host_rsp;                                                  \
     __asm__(".text\n.globl vx_enter\nvx_enter:\n"                         \
             "push %rbx\npush %rbp\npush %r12\npush %r13\npush %r14\npush %r15\n" \
+            "cmp vx_host_rsp(%rip), %rsp\nje 3f\nmov %rsp, vx_host_rsp(%rip)\n" \
             "mov $0x6C14, %rax\nvmwrite %rsp, %rax\n"                      \
-            "lea vx_exit_landing(%rip), %rdx\nmov $0x6C16, %rax\nvmwrite %rdx, %rax\n" \
+            "lea vx_exit_landing(%rip), %rdx\nmov $0x6C16, %rax\nvmwrite %rdx, %rax\n3:\n" \
             "test %edi, %edi\n"                                            \
             "mov vx_gregs+0(%rip), %rax\nmov vx_gregs+8(%rip), %rbx\n"     \
             "mov vx_gregs+16(%rip), %rcx\nmov vx_gregs+24(%rip), %rdx\n"   \

@@ -25,6 +25,8 @@ static uint32_t vmcs_a[1024] __attribute__((aligned(4096)));
 static uint32_t vmcs_b[1024] __attribute__((aligned(4096)));
 static uint32_t vmcs_bad[1024] __attribute__((aligned(4096)));
 static uint8_t host_stack[8192] __attribute__((aligned(16)));
+static uint64_t ept_pml4[512] __attribute__((aligned(4096)));
+static uint64_t ept_pdpt[512] __attribute__((aligned(4096)));
 static uint8_t guest_stack[4096] __attribute__((aligned(16)));
 static unsigned checks;
 
@@ -42,6 +44,10 @@ static uint64_t insn_error(void) { return vmr(F_VM_INSN_ERROR); }
 /* The tiny guest: VMCALL for ever (the host never skips it here). */
 __asm__(".text\n.globl vx_guest_loop\nvx_guest_loop:\nvmcall\njmp vx_guest_loop\n");
 void vx_guest_loop(void);
+/* A guest that writes CR8 (no TPR shadow, no CR8 exiting: the real TPR). */
+__asm__(".text\n.globl vx_guest_cr8\nvx_guest_cr8:\nmov $5, %eax\nmov %rax, %cr8\nvmcall\n"
+        "jmp vx_guest_cr8\n");
+void vx_guest_cr8(void);
 
 static void msrs_and_feature_control(void)
 {
@@ -188,6 +194,30 @@ static void clear_and_load_round_trips(void)
     CHECK(vmclear(PA(vmcs_b)) == VX_OK);
 }
 
+/* EPT from the guest hypervisor's own tables (SDM 28.2): an identity map
+ * of the first 4 GiB with 1-GiB pages, write-back, 4-level walk. Then
+ * execute permission taken away: the guest's next fetch is an EPT
+ * violation (48) with the fetch bit (2) in the qualification and the
+ * guest-physical address of the fetch (SDM 27.2.1 table 27-7). */
+static void ept(void)
+{
+    ept_pml4[0] = PA(ept_pdpt) | 7;
+    for (uint64_t i = 0; i < 4; i++)
+        ept_pdpt[i] = (i << 30) | (1u << 7) | (6u << 3) | 7;
+    vmw(F_PROC, vmr(F_PROC) | PROC_SECONDARY);
+    vmw(F_PROC2, 1u << 1); /* enable EPT */
+    vmw(0x201A, PA(ept_pml4) | (3u << 3) | 6);
+    vmw(F_GUEST_RIP, PA(vx_guest_loop));
+    CHECK(vx_enter(0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+    ept_pdpt[0] &= ~4ull;
+    CHECK(invept(2, 0) == VX_OK);
+    CHECK(vx_enter(0) == 0 && vmr(F_EXIT_REASON) == 48);
+    CHECK(vmr(F_EXIT_QUAL) & 4);
+    CHECK((vmr(0x2400) & ~0xFFFull) == (PA(vx_guest_loop) & ~0xFFFull));
+    ept_pdpt[0] |= 4;
+    vmw(F_PROC2, 0);
+}
+
 static void launch_and_exit(void)
 {
     uint64_t v;
@@ -232,6 +262,14 @@ static void launch_and_exit(void)
     e = vx_enter(0);
     CHECK((e & VX_ENTRY_FAILED) && insn_error() == 5);
     CHECK(vx_enter(1) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+    /* Without TPR shadow or CR8 exiting the guest's MOV to CR8 writes the
+     * local APIC's TPR (SDM 25.3, 10.8.6.1). */
+    vmw(F_GUEST_RIP, PA(vx_guest_cr8));
+    CHECK(vx_enter(0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+    CHECK(xapic_read(APIC_TPR) == 0x50);
+    CHECK(read_cr8() == 5);
+    write_cr8(0);
+    ept();
 }
 
 static void leave_vmx(void)

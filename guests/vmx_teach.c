@@ -27,6 +27,14 @@
  *      delivered through the guest's IDT as soon as CR8 drops; the guest's
  *      EOI (WRMSR 80BH) is virtualized.
  *
+ *   5. With two CPUs (--cpus 2), the other CPU plays the rest of the
+ *      machine: it sends CPU 0 an INIT while CPU 0 is in VMX root operation,
+ *      where INIT is blocked (SDM 23.8), so it waits and becomes an INIT VM
+ *      exit (reason 3) at the first guest instruction (SDM 25.2); then it
+ *      posts a vector in the guest's posted-interrupt descriptor and sends
+ *      the notification vector (SDM 29.6), as a device or another VMM
+ *      thread would: the guest gets the interrupt with no exit at all.
+ *
  * Hypercalls (VMCALL with RAX = number, RBX = argument, result in RAX):
  * 1 hello, 2 post a virtual interrupt (RBX = vector), 3 read VTPR from the
  * virtual-APIC page, 4 nothing (the round-trip benchmark), 5 done.
@@ -39,6 +47,18 @@ VX_DEFINE_ENTER;
 enum { HC_HELLO = 1, HC_POST = 2, HC_READ_VTPR = 3, HC_NOP = 4, HC_DONE = 5 };
 #define VEC 0x55       /* priority class 5 */
 #define NOP_CALLS 1000 /* VMCALL round trips the guest makes (the benchmark's loop) */
+#define PI_NV 0xF2     /* posted-interrupt notification vector (host vector) */
+#define PI_VEC 0x66    /* the vector CPU 1 posts */
+#define F_POSTED_NV 0x0002u
+#define F_POSTED_DESC 0x2016u
+#define X_INIT 3
+
+/* CPU 0 and CPU 1 meet through these (two-CPU run only). */
+enum { PH_START, PH_IN_ROOT, PH_INIT_SENT, PH_GUEST_READY };
+static volatile uint32_t phase;
+static unsigned two_cpus;
+/* The posted-interrupt descriptor (SDM 29.6): PIR bits 255:0, ON = bit 256. */
+static volatile uint64_t pid[8] __attribute__((aligned(64)));
 
 static uint32_t vmxon_region[1024] __attribute__((aligned(4096)));
 static uint32_t vmcs[1024] __attribute__((aligned(4096)));
@@ -50,7 +70,7 @@ static uint8_t guest_stack[8192] __attribute__((aligned(16)));
 
 /* ---- the guest (VMX non-root operation) ---------------------------------- */
 
-static volatile unsigned virq_taken;
+static volatile unsigned virq_taken, posted_taken;
 
 static inline uint64_t hypercall(uint64_t nr, uint64_t arg)
 {
@@ -66,6 +86,15 @@ static void on_virq(struct guest_frame *f)
 {
     (void)f;
     virq_taken++;
+    wrmsr(0x80B, 0);
+}
+
+/* The posted vector, also delivered by virtual-interrupt delivery after
+ * posted-interrupt processing moved it from PIR to VIRR (SDM 29.6). */
+static void on_posted(struct guest_frame *f)
+{
+    (void)f;
+    posted_taken++;
     wrmsr(0x80B, 0);
 }
 
@@ -102,6 +131,13 @@ static void tiny_guest(void)
     if (virq_taken != 1)
         guest_fail("not delivered after CR8 dropped");
     printf("guest: virtual interrupt %#x delivered, EOI virtualized\n", VEC);
+    if (two_cpus) {
+        /* CPU 1 posts PI_VEC and notifies this CPU while it runs here. */
+        phase = PH_GUEST_READY;
+        while (posted_taken == 0)
+            pause();
+        printf("guest: posted interrupt %#x from cpu1 delivered\n", PI_VEC);
+    }
     for (int i = 0; i < NOP_CALLS; i++)
         hypercall(HC_NOP, 0);
     hypercall(HC_DONE, 0);
@@ -111,7 +147,7 @@ static void tiny_guest(void)
 
 /* ---- the hypervisor (VMX root operation) ---------------------------------- */
 
-static unsigned vmcalls, nops;
+static unsigned vmcalls, nops, init_exits;
 static uint64_t vtpr_seen;
 
 /* Posting a virtual interrupt the way a VMM does between exits: the VIRR
@@ -151,15 +187,46 @@ static int handle_vmcall(void)
     return 1;
 }
 
+/* CPU 1 in a two-CPU run: an INIT for CPU 0 while it is in VMX root
+ * operation, then a posted interrupt for its guest: PIR bit, ON, and the
+ * notification vector as an ordinary fixed IPI (SDM 29.6). */
+static int other_cpu(void)
+{
+    xapic_enable(0xFF);
+    while (phase != PH_IN_ROOT)
+        pause();
+    xapic_write(APIC_ICR_HI, 0);
+    xapic_write(APIC_ICR_LO, (5u << 8) | APIC_ICR_ASSERT); /* INIT */
+    phase = PH_INIT_SENT;
+    while (phase != PH_GUEST_READY)
+        pause();
+    __atomic_fetch_or(&pid[PI_VEC / 64], 1ull << (PI_VEC % 64), __ATOMIC_SEQ_CST);
+    __atomic_fetch_or(&pid[4], 1ull, __ATOMIC_SEQ_CST); /* ON */
+    xapic_send_ipi(0, PI_NV);
+    return 0;
+}
+
 int guest_main(unsigned cpu, unsigned ncpus)
 {
-    (void)ncpus;
+    two_cpus = ncpus >= 2;
+    if (cpu == 1)
+        return other_cpu();
     if (cpu != 0)
         return 0;
+    xapic_enable(0xFF);
     /* 1. VMX operation. */
     if (vx_enable(vmxon_region) != VX_OK) {
         puts("host: VMXON failed");
         return GUEST_FAIL;
+    }
+    if (two_cpus) {
+        /* INIT is blocked in VMX root operation: this CPU goes on. */
+        phase = PH_IN_ROOT;
+        while (phase != PH_INIT_SENT)
+            pause();
+        for (int i = 0; i < 100; i++)
+            pause();
+        printf("host: INIT from cpu1 is pending, blocked in VMX root operation\n");
     }
     /* 2. The VMCS: revision identifier, VMCLEAR (launch state clear),
      * VMPTRLD (current), then its fields. */
@@ -168,8 +235,14 @@ int guest_main(unsigned cpu, unsigned ncpus)
         puts("host: VMCLEAR/VMPTRLD failed");
         return GUEST_FAIL;
     }
-    vx_setup_controls(PIN_EXT_INTR, PROC_TPR_SHADOW | PROC_MSR_BITMAPS,
+    vx_setup_controls(PIN_EXT_INTR | (two_cpus ? PIN_POSTED : 0), PROC_TPR_SHADOW | PROC_MSR_BITMAPS,
                       PROC2_VIRT_X2APIC | PROC2_APIC_REG_VIRT | PROC2_VID, EXIT_ACK_INTR);
+    if (two_cpus) {
+        /* Posted interrupts need VID, external-interrupt exiting and
+         * acknowledge interrupt on exit (SDM 26.2.1.1), all set above. */
+        vmw(F_POSTED_NV, PI_NV);
+        vmw(F_POSTED_DESC, PA(pid));
+    }
     vmw(F_MSR_BITMAP, PA(msr_bitmap));
     vmw(F_VIRTUAL_APIC, PA(vapic));
     vmw(F_TPR_THRESHOLD, 0);
@@ -182,6 +255,7 @@ int guest_main(unsigned cpu, unsigned ncpus)
     /* A C function entered as if called: RSP + 8 is 16-byte aligned. */
     vx_setup_guest(PA(tiny_guest), PA(guest_stack + sizeof(guest_stack)) - 8);
     register_handler(VEC, on_virq);
+    register_handler(PI_VEC, on_posted);
 
     /* 3. Launch, then handle exits and resume until the guest is done. */
     int launch = 1;
@@ -194,6 +268,13 @@ int guest_main(unsigned cpu, unsigned ncpus)
         }
         launch = 0;
         uint64_t reason = vmr(F_EXIT_REASON);
+        if (reason == X_INIT && two_cpus) {
+            /* SDM 25.2: INIT in non-root operation is a VM exit. A real VMM
+             * would put its vCPU into wait-for-SIPI; this one resumes. */
+            init_exits++;
+            printf("host: INIT exit at guest RIP %#lx\n", vmr(F_GUEST_RIP));
+            continue;
+        }
         if (reason != X_VMCALL) {
             printf("host: unexpected exit %#lx, qualification %#lx, guest RIP %#lx\n", reason,
                    vmr(F_EXIT_QUAL), vmr(F_GUEST_RIP));
@@ -204,7 +285,11 @@ int guest_main(unsigned cpu, unsigned ncpus)
     }
     vmclear(PA(vmcs));
     vmxoff();
-    printf("vmx_teach: OK: %u VMCALL exits (%u round trips), VTPR %#lx, no other exit\n", vmcalls,
-           nops, vtpr_seen);
+    if (two_cpus && (init_exits != 1 || posted_taken != 1)) {
+        printf("host: %u INIT exits, %u posted interrupts\n", init_exits, posted_taken);
+        return GUEST_FAIL;
+    }
+    printf("vmx_teach: OK: %u VMCALL exits (%u round trips), VTPR %#lx, %u INIT exit, no other exit\n",
+           vmcalls, nops, vtpr_seen, init_exits);
     return 0;
 }

@@ -89,6 +89,12 @@ typedef struct ui_cpu_snap {
     uint16_t notify_vector; /* VMCS posted-interrupt notification vector */
     uint32_t last_exit;     /* VMCS exit reason */
     uint64_t entries, exits;
+    /* Native mode, a guest that is its own hypervisor (vmx/vmx_root.h): the
+     * CPU is in VMX operation; the current-VMCS pointer (~0 when none) and
+     * that VMCS's launch state. The controls above are that VMCS's. */
+    bool guest_hv;
+    uint64_t vmcs_ptr;
+    bool vmcs_launched;
     /* Emulated and tpr-shadow modes: no virtual interrupts, so the VIRR and
      * VISR grids show the hypervisor's software APIC (its IRR and ISR, TPR
      * in vtpr, PPR in vppr), labelled as such. */

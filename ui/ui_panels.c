@@ -128,9 +128,20 @@ void ui_draw_controls(ui_gfx *g, const ui_view *v, const ui_rect *r)
     int y = ui_panel(g, r, "VMCS controls (lit: set) and the posted-interrupt descriptor");
     int ch = g->ch[UI_FONT_TEXT], cw = g->cw[UI_FONT_TEXT];
     int x0 = r->x + cw / 2, x;
+    if (c->guest_hv && !c->has_vmx) {
+        ui_text(g, UI_FONT_TEXT, x0, y, UI_RGB_TEXT, "guest hypervisor: VMX root, no current VMCS");
+        return;
+    }
     if (!c->has_vmx) {
         ui_text(g, UI_FONT_TEXT, x0, y, UI_RGB_DIM, "no VMCS: native mode");
         return;
+    }
+    if (c->guest_hv) {
+        /* The guest's own hypervisor (vmx_root.h): which VMCS is current. */
+        ui_textf(g, UI_FONT_TEXT, x0, y, UI_RGB_TEXT, "guest hypervisor, %s, VMCS %#llx %s",
+                 c->where == UI_WHERE_NONROOT ? "non-root" : "root",
+                 (unsigned long long)c->vmcs_ptr, c->vmcs_launched ? "launched" : "clear");
+        y += ch;
     }
     x = ctl_word(g, x0, y, "pin", c->pin);
     x = bit(g, x, y, "ext-intr-exiting", c->pin & VMX_PIN_EXT_INTR_EXITING);

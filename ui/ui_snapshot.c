@@ -17,6 +17,7 @@
 #include "ui/ui.h"
 #include "vmx/vmx.h"
 #include "vmx/vmx_apicv.h"
+#include "vmx/vmx_root.h"
 
 ui_event_class ui_event_classify(unsigned kind)
 {
@@ -392,6 +393,16 @@ void ui_snapshot_take(ui_snapshot *s, emu_machine *m, const ui_recorder *rec,
         vmx_vcpu *v = lookup ? lookup(m, k) : NULL;
         if (v)
             ui_snapshot_vcpu(&s->cpu[k], v);
+        if (!v && m->vroot && m->cpu[k].vmx_operation) {
+            /* The guest's own hypervisor: its current VMCS, fed to the same
+             * panels (root or non-root, controls, virtual-APIC page, PIR). */
+            vmx_root *r = &m->vroot[k];
+            s->cpu[k].guest_hv = true;
+            s->cpu[k].vmcs_ptr = r->current;
+            s->cpu[k].vmcs_launched = r->v.vmcs.launch_state == VMX_LAUNCH_LAUNCHED;
+            if (r->current != VMX_NO_VMCS)
+                ui_snapshot_vcpu(&s->cpu[k], &r->v);
+        }
         if (v && m->cfg.mode != EMU_MODE_NATIVE && m->hv && k < ((emu_hv *)m->hv)->ncpus) {
             const emu_hv *hv = m->hv;
             s->cpu[k].descheduled = hv->vcpu[k].descheduled;

@@ -148,6 +148,17 @@ static void vmx_apicv_followup(vmx_vcpu *v)
 
 /* ---- control-register accesses (SDM 25.1.3, 25.3) ------------------------ */
 
+/* MOV CR8 with neither CR8 exiting nor TPR shadow reaches the processor's
+ * own TPR (SDM 25.3 leaves it unchanged in non-root operation), which the
+ * root hooks own when they intercept it: in native mode the local APIC's
+ * TPR (SDM 10.8.6.1), for a guest hypervisor's guest. */
+static cpu_hook_result vmx_cr8_passthrough(vmx_vcpu *v, cpu_t *c, cpu_icpt *info)
+{
+    if (v->root_hooks.intercept && (v->root_icpt_mask & (1u << info->kind)))
+        return v->root_hooks.intercept(v->root_hooks.ctx, c, info);
+    return CPU_HOOK_PASS;
+}
+
 static cpu_hook_result vmx_cr_read(vmx_vcpu *v, cpu_t *c, cpu_icpt *info)
 {
     uint32_t proc = (uint32_t)VMCS(v, PROC_CONTROLS);
@@ -172,7 +183,7 @@ static cpu_hook_result vmx_cr_read(vmx_vcpu *v, cpu_t *c, cpu_icpt *info)
             info->value = vmx_apicv_cr8_read(v);
             return CPU_HOOK_DONE;
         }
-        return CPU_HOOK_PASS;
+        return vmx_cr8_passthrough(v, c, info);
     default:
         return CPU_HOOK_PASS;
     }
@@ -254,7 +265,7 @@ static cpu_hook_result vmx_cr_write(vmx_vcpu *v, cpu_t *c, cpu_icpt *info)
             vmx_apicv_followup(v);
             return CPU_HOOK_DONE;
         }
-        return CPU_HOOK_PASS;
+        return vmx_cr8_passthrough(v, c, info);
     default:
         return CPU_HOOK_PASS;
     }

@@ -18,6 +18,9 @@
 void vmx_root_init(vmx_root *r, cpu_t *cpu, struct apic *apic, cpu_phys *phys, cpu_obs_bus *obs)
 {
     vmx_vcpu_init(&r->v, cpu, apic, phys, obs);
+    /* The guest hypervisor's EPT tables are in its RAM (machine-physical =
+     * its physical addresses); a walk never reads the host-owned area. */
+    r->v.ept_tables_below = phys->ram_size;
     r->vmxon_ptr = 0;
     r->current = VMX_NO_VMCS;
     r->entry_req = 0;
@@ -93,6 +96,8 @@ static cpu_vmx_result vmx_root_vmxoff(vmx_root *r)
         vmx_region_store(r->v.phys, r->current, &r->v.vmcs);
     r->current = VMX_NO_VMCS;
     r->v.cpu->vmx_operation = false;
+    /* "unblock INIT signals": one that waited is taken at the next boundary. */
+    cpu_signal(r->v.cpu, CPU_EVT_INTR);
     return CPU_VMX_SUCCEED;
 }
 
@@ -242,7 +247,10 @@ static void vmx_host_seg(cpu_t *c, unsigned sreg, uint16_t sel, uint64_t base)
                         0x93 | CPU_SEG_DB | CPU_SEG_G);
 }
 
-void vmx_root_load_host_state(vmx_root *r)
+/* SDM 27.5; flush = false right after vmx_vmexit, whose return to the
+ * root hooks (cpu_set_hooks) already emptied the TLB with nothing
+ * translated since. */
+static void vmx_root_load_host(vmx_root *r, bool flush)
 {
     vmx_vcpu *v = &r->v;
     cpu_t *c = v->cpu;
@@ -305,10 +313,16 @@ void vmx_root_load_host_state(vmx_root *r)
         (intr & VMX_INTR_INFO_VALID) && ((intr >> 8) & 7) == VMX_INTR_TYPE_NMI)
         c->nmi_blocked = true;
     cpu_update_mode(c);
-    cpu_tlb_flush(c);
+    if (flush)
+        cpu_tlb_flush(c);
     /* The host may now take what waits in its local APIC (an external
      * interrupt that exited without being acknowledged). */
     cpu_signal(c, CPU_EVT_INTR);
+}
+
+void vmx_root_load_host_state(vmx_root *r)
+{
+    vmx_root_load_host(r, true);
 }
 
 /* The VM entry a VMLAUNCH/VMRESUME asked for (SDM 26): VMfailValid with
@@ -338,7 +352,7 @@ cpu_stop vmx_root_run(vmx_root *r, uint64_t cycle_limit, uint64_t max_insns)
     if (v->non_root) {
         cpu_stop s = vmx_run_insns(v, cycle_limit, max_insns);
         if (v->exited) {
-            vmx_root_load_host_state(r);
+            vmx_root_load_host(r, false);
             /* The caller loops (its own stops come first) and calls again:
              * the host goes on where the host-state area says. */
             return CPU_STOP_HOOK;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "emu/emu.h"
 #include "vmx/vmx_root.h"
@@ -64,7 +65,7 @@ START_TEST(vmx_instructions)
 {
     run *r = run_guest("vmx_insns", EMU_MODE_NATIVE, 1, 0);
     ck_assert_msg(r->m.exit_status == 0, "status %d %s\n%s", r->m.exit_status, r->m.diag, r->out);
-    ck_assert_msg(strstr(r->out, "vmx_insns: OK 107 checks") != NULL, "%s", r->out);
+    ck_assert_msg(strstr(r->out, "vmx_insns: OK 115 checks") != NULL, "%s", r->out);
     /* The guest's own VM exits went through vmx/'s exit path. */
     ck_assert_uint_ge(r->m.vroot[0].v.exit_count[VMX_EXIT_VMCALL], 3);
     ck_assert_uint_eq(r->m.vroot[0].v.exit_count[VMX_EXIT_ENTRY_FAIL_GUEST], 1);
@@ -80,7 +81,7 @@ START_TEST(teaching_hypervisor)
 {
     run *r = run_guest("vmx_teach", EMU_MODE_NATIVE, 1, 0);
     ck_assert_msg(r->m.exit_status == 0, "status %d %s\n%s", r->m.exit_status, r->m.diag, r->out);
-    ck_assert_msg(strstr(r->out, "vmx_teach: OK: 1004 VMCALL exits (1000 round trips), VTPR 0x60") !=
+    ck_assert_msg(strstr(r->out, "vmx_teach: OK: 1004 VMCALL exits (1000 round trips), VTPR 0x60, 0 INIT exit") !=
                       NULL,
                   "%s", r->out);
     const vmx_vcpu *v = &r->m.vroot[0].v;
@@ -90,6 +91,54 @@ START_TEST(teaching_hypervisor)
     ck_assert_uint_eq(v->vid_delivered, 1);
     ck_assert(!r->m.cpu[0].vmx_operation);
     run_free(r);
+}
+END_TEST
+
+/* Two CPUs: CPU 1 sends CPU 0 an INIT while CPU 0 is in VMX root
+ * operation (blocked, SDM 23.8: CPU 0 goes on) that becomes an INIT exit
+ * (3) at its guest's first instruction; then CPU 1 posts a vector and
+ * sends the notification (SDM 29.6), which CPU 0's guest takes without an
+ * exit: posted-interrupt processing, then virtual-interrupt delivery. */
+START_TEST(teaching_hypervisor_two_cpus)
+{
+    run *r = run_guest("vmx_teach", EMU_MODE_NATIVE, 2, 0);
+    ck_assert_msg(r->m.exit_status == 0, "status %d %s\n%s", r->m.exit_status, r->m.diag, r->out);
+    ck_assert_msg(strstr(r->out, "INIT from cpu1 is pending, blocked in VMX root operation") != NULL,
+                  "%s", r->out);
+    ck_assert_msg(strstr(r->out, "guest: posted interrupt 0x66 from cpu1 delivered") != NULL, "%s",
+                  r->out);
+    ck_assert_msg(strstr(r->out, "1004 VMCALL exits (1000 round trips), VTPR 0x60, 1 INIT exit") != NULL,
+                  "%s", r->out);
+    const vmx_vcpu *v = &r->m.vroot[0].v;
+    ck_assert_uint_eq(v->exit_count[VMX_EXIT_INIT], 1);
+    ck_assert_uint_eq(v->exit_count[VMX_EXIT_EXTERNAL_INTERRUPT], 0);
+    ck_assert_uint_eq(v->exits, 1005);
+    ck_assert_uint_eq(v->vid_delivered, 2);
+    /* CPU 1 never entered VMX operation. */
+    ck_assert_uint_eq(r->m.vroot[1].insns, 0);
+    run_free(r);
+}
+END_TEST
+
+/* Record the two-CPU run and replay it with --verify: the digests include
+ * the guest hypervisor's VMX state (current VMCS, VMXON pointer, root or
+ * non-root), and the replay must not diverge. */
+START_TEST(teaching_hypervisor_replay_verify)
+{
+    char trace[] = "/tmp/apicv-vmxroot-XXXXXX";
+    int fd = mkstemp(trace);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "%s run --mode native --cpus 2 --headless --digest-every 10000 --record %s "
+             "%s/vmx_teach.elf > /dev/null 2>&1",
+             APICV_EMU, trace, APICV_GUEST_DIR);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s replay --verify %s 2>&1 | grep -q 'no divergence'", APICV_EMU,
+             trace);
+    ck_assert_int_eq(system(cmd), 0);
+    unlink(trace);
 }
 END_TEST
 
@@ -123,6 +172,8 @@ static Suite *suite(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, vmx_instructions);
     tcase_add_test(t, teaching_hypervisor);
+    tcase_add_test(t, teaching_hypervisor_two_cpus);
+    tcase_add_test(t, teaching_hypervisor_replay_verify);
     tcase_add_test(t, vmx_off_in_model);
     tcase_add_test(t, vmx_insns_exit_under_builtin);
     suite_add_tcase(s, t);
