@@ -192,9 +192,6 @@ apic_t *emu_hv_guest_apic(emu_hv *hv, unsigned vcpu);
 uint32_t emu_hv_guest_lint0(emu_hv *hv, unsigned vcpu);
 void emu_hv_device_level(emu_hv *hv, unsigned vcpu, uint8_t vector);
 void emu_hv_level_eoi(emu_hv *hv, struct emu_hv_vcpu *vc, uint8_t vector);
-/* INS/OUTS (exit 30 with the string bit): one iteration on the machine's
- * devices; false when the run ended. */
-bool emu_hv_string_io(emu_hv *hv, struct emu_hv_vcpu *vc, uint64_t qual);
 /* The 8259's ExtINT for vCPU vc: pending (its LINT0 takes it), and the
  * injection before VM entry (true when injected). */
 bool emu_hv_extint_pending(emu_hv *hv, struct emu_hv_vcpu *vc);

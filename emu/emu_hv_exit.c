@@ -277,8 +277,8 @@ static void hv_apic_page_write(emu_hv *hv, emu_hv_vcpu *vc, unsigned off, unsign
 }
 
 /* The hooks of one emulated instruction: the APIC-access page is the
- * hypervisor's APIC; RAM is RAM; nothing else is reachable (as in root
- * operation, emu_hv.c). */
+ * hypervisor's APIC; RAM is RAM; device pages (the I/O APIC) and ports are
+ * the machine's, as the root hooks (emu_hv.c) and the I/O exit reach them. */
 typedef struct hv_emul {
     emu_hv *hv;
     emu_hv_vcpu *vc;
@@ -292,15 +292,20 @@ static cpu_page_kind hv_emul_page_kind(void *ctx, cpu_t *c, uint64_t paddr)
     const hv_emul *e = ctx;
     if ((paddr & ~0xFFFull) == e->apic_page)
         return CPU_PAGE_TRAP;
-    return paddr < c->phys->ram_size ? CPU_PAGE_RAM : CPU_PAGE_TRAP;
+    return paddr < c->phys->ram_size && !emu_bus_owns_page(e->hv->m, paddr) ? CPU_PAGE_RAM
+                                                                            : CPU_PAGE_TRAP;
 }
 
 static bool hv_emul_mmio(void *ctx, cpu_t *c, uint64_t paddr, unsigned size, cpu_access acc,
                          uint64_t *val)
 {
     hv_emul *e = ctx;
-    if ((paddr & ~0xFFFull) != e->apic_page)
-        return false;
+    if ((paddr & ~0xFFFull) != e->apic_page) {
+        if ((paddr < c->phys->ram_size && !emu_bus_owns_page(e->hv->m, paddr)) ||
+            acc == CPU_ACC_FETCH)
+            return false;
+        return emu_bus_mmio(e->hv->m, c, paddr, size, acc == CPU_ACC_WRITE, val);
+    }
     if (acc == CPU_ACC_FETCH || acc == CPU_ACC_WALK) {
         e->bad_access = true;
         cpu_abort_insn(c, CPU_STOP_HOOK);
@@ -312,6 +317,21 @@ static bool hv_emul_mmio(void *ctx, cpu_t *c, uint64_t paddr, unsigned size, cpu
     else
         *val = hv_apic_page_read(e->hv, e->vc, off, size);
     return true;
+}
+
+/* Port I/O of an emulated instruction (INS/OUTS after exit 30): the
+ * machine's dispatch table as for IN/OUT (hv_io). The exit port ends the
+ * run: the CPU stops, so a REP goes no further. */
+static bool hv_emul_io(void *ctx, cpu_t *c, uint16_t port, unsigned size, bool in, uint32_t *val)
+{
+    hv_emul *e = ctx;
+    emu_hv *hv = e->hv;
+    if (port == EMU_PORT_MSI && !hv->machine_queue)
+        return false;
+    bool owned = emu_bus_io(hv->m, c, port, size, in, val);
+    if (hv->m->finished)
+        cpu_request_stop(c, CPU_STOP_HOOK);
+    return owned;
 }
 
 /*
@@ -327,6 +347,7 @@ static bool hv_emulate(emu_hv *hv, emu_hv_vcpu *vc, hv_emul *e, const char *what
     cpu_hooks h = {
         .page_kind = hv_emul_page_kind,
         .mmio = hv_emul_mmio,
+        .io = hv_emul_io,
         .ctx = e,
     };
     cpu_emul_info info;
@@ -508,6 +529,29 @@ static void hv_cpuid(emu_hv *hv, emu_hv_vcpu *vc)
     hv_skip_insn(vc);
 }
 
+/*
+ * INS/OUTS (exit 30 with the string bit, SDM 27.2.1 table 27-5): the
+ * instruction is completed by the interpreter (hv_emulate, as KVM's
+ * emulator completes string I/O), decoded in the guest's mode with every
+ * prefix it carries — 67H address size, 66H, REP, a segment override on
+ * OUTS — its memory operand through the guest's paging, the ports through
+ * the machine's dispatch table. A REP runs its iterations in this one exit
+ * until RCX is 0 or the interpreter pauses it (the CPU's cycle budget; the
+ * exit port): then RIP stays at the instruction with the registers
+ * describing the rest, which the next entry resumes. A fault (#PF, #GP) is
+ * injected.
+ */
+static bool hv_string_io(emu_hv *hv, emu_hv_vcpu *vc)
+{
+    uint64_t page = (HV_VMCS(vc, PROC_CONTROLS2) & VMX_PROC2_VIRT_APIC_ACCESS)
+                        ? HV_VMCS(vc, APIC_ACCESS_ADDR) & ~0xFFFull
+                        : UINT64_MAX;
+    hv_emul e = {.hv = hv, .vc = vc, .apic_page = page};
+    if (!hv_emulate(hv, vc, &e, "string I/O"))
+        return false;
+    return !hv->m->finished;
+}
+
 /* Port I/O (exit 30, qualification SDM 27.2.1 table 27-5). */
 static bool hv_io(emu_hv *hv, emu_hv_vcpu *vc, uint64_t qual)
 {
@@ -517,7 +561,7 @@ static bool hv_io(emu_hv *hv, emu_hv_vcpu *vc, uint64_t qual)
     bool in = (qual >> 3) & 1, string = (qual >> 4) & 1;
     uint16_t port = (uint16_t)(qual >> 16);
     if (string)
-        return emu_hv_string_io(hv, vc, qual);
+        return hv_string_io(hv, vc);
     hv_skip_insn(vc);
     /* The machine's devices, as natively (emu/devices/); the MSI device
      * only when the machine's queue carries its messages. Nobody on the

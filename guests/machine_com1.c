@@ -12,7 +12,11 @@
  *     fw_cfg: QEMU, N CPUs, M MiB
  * String I/O takes the same paths: REP OUTSB writes
  *     com1: rep outsb
- * and REP INSB reads the signature again from the data port.
+ * and REP INSB reads the signature again from the data port; with a 67H
+ * prefix (ESI, ECX; bits 63:32 of RSI and RCX cleared), REP OUTSB and then
+ * single OUTSBs with an FS override write
+ *     com1: addr32 rep outsb
+ *     com1: addr32 outsb, fs
  * It exits 0, GUEST_FAIL on any mismatch.
  */
 #include "guest.h"
@@ -81,5 +85,26 @@ int guest_main(unsigned cpu, unsigned ncpus)
     outw(FW_CFG_SEL, 0x0000);
     __asm__ volatile("rep insb" : "+D"(dst), "+c"(n) : "d"((uint16_t)FW_CFG_DATA) : "memory");
     GUEST_CHECK(n == 0 && dst == again + 4 && strcmp(again, "QEMU") == 0);
+
+    /* 67H (address size 32): the string instruction uses ESI and ECX only,
+     * and its writes of them zero-extend into RSI and RCX (SDM Vol. 1
+     * 3.4.1.1). Bits 63:32 hold garbage that must neither be used nor
+     * survive: under a hypervisor the exit's handler must see the prefix. */
+    static const char line32[] = "com1: addr32 rep outsb\n";
+    uint64_t rsi = 0xA5A5A5A500000000ull | (uint32_t)(uintptr_t)line32;
+    uint64_t rcx = 0x5A5A5A5A00000000ull | (sizeof(line32) - 1);
+    __asm__ volatile("rep outsb (%%esi), (%%dx)" : "+S"(rsi), "+c"(rcx) : "d"((uint16_t)COM1)
+                     : "memory");
+    GUEST_CHECK(rcx == 0 && rsi == (uint32_t)(uintptr_t)line32 + sizeof(line32) - 1);
+    /* One OUTS at a time, 67H and an FS override (FS base 1000H). */
+    static const char fs32[] = "com1: addr32 outsb, fs\n";
+    wrmsr(0xC0000100u, 0x1000); /* IA32_FS_BASE */
+    for (unsigned k = 0; k < sizeof(fs32) - 1; k++) {
+        uint32_t off = (uint32_t)(uintptr_t)&fs32[k] - 0x1000;
+        rsi = 0xC3C3C3C300000000ull | off;
+        __asm__ volatile("outsb %%fs:(%%esi), (%%dx)" : "+S"(rsi) : "d"((uint16_t)COM1) : "memory");
+        GUEST_CHECK(rsi == (uint64_t)off + 1);
+    }
+    wrmsr(0xC0000100u, 0);
     return GUEST_OK;
 }

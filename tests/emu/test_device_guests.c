@@ -68,6 +68,7 @@ START_TEST(com1_and_fwcfg)
     run_guest("machine_com1", (emu_mode)_i, 3, "com1: hello from the 16550A\n");
     run_guest("machine_com1", (emu_mode)_i, 3, "fw_cfg: QEMU, 3 CPUs, 64 MiB\n");
     run_guest("machine_com1", (emu_mode)_i, 1, "com1: rep outsb\n");
+    run_guest("machine_com1", (emu_mode)_i, 1, "com1: addr32 rep outsb\ncom1: addr32 outsb, fs\n");
 }
 END_TEST
 
