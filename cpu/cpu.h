@@ -518,6 +518,10 @@ void cpu_set_segment(cpu_t *c, unsigned sreg, uint16_t sel, uint64_t base, uint3
  * NW), EFER 0. The cycle counter (the TSC's clock) is not reset, and INIT
  * keeps the MSRs Table 9-1 says it keeps (PAT, SYSENTER, STAR...). */
 void cpu_reset(cpu_t *c, bool init);
+/* An AP after RESET (init = false) or any CPU after INIT (init = true):
+ * cpu_reset(c, init) and the wait-for-SIPI state (SDM Vol. 3A 9.4.1): it
+ * executes nothing until cpu_start_sipi. */
+void cpu_wait_for_sipi(cpu_t *c, bool init);
 /* What a STARTUP IPI with vector v does to a CPU waiting for it (SDM Vol.
  * 3A 10.6.1, 8.4.4.1): real mode at CS = v << 8 (base v << 12), IP = 0. */
 void cpu_start_sipi(cpu_t *c, uint8_t vector);

@@ -143,6 +143,17 @@ void cpu_reset(cpu_t *c, bool init)
     cpu_update_mode(c);
 }
 
+/* SDM Vol. 3A 9.4.1 and 11.4.7.3: the RESET of an AP (init = false) or an
+ * INIT (init = true) puts the CPU in the wait-for-SIPI state — the state
+ * of Table 9-1 (cpu_reset), and it executes nothing (halted) until a
+ * STARTUP IPI (cpu_start_sipi). Which events it still takes (none: not
+ * even NMIs or interrupts) is for the caller's events hook to decide. */
+void cpu_wait_for_sipi(cpu_t *c, bool init)
+{
+    cpu_reset(c, init);
+    c->halted = 1;
+}
+
 /* SDM Vol. 3A 10.6.1 (Startup IPI) and 8.4.4.1: the target starts executing
  * in real mode at the 4-KByte page V: CS selector V << 8, base V << 12,
  * IP 0; everything else is as INIT left it. */

@@ -18,68 +18,37 @@
  * only kernels booted by the multiboot loader start with every CPU but
  * CPU 0 waiting for SIPI (emu_smp_hold_aps).
  */
-#include <string.h>
-
 #include "emu/emu_internal.h"
 
-/* The register state after INIT (SDM Table 9-1, "Following INIT" column):
- * real mode at F000:FFF0, CR0 = 60000010H, flat 64-KByte segments, EDX =
- * the processor signature; MSRs, x87/SSE state and caches keep what they
- * had. */
-static void init_cpu_state(cpu_t *c)
-{
-    memset(c->gpr, 0, sizeof(c->gpr));
-    uint32_t sig[4];
-    cpu_cpuid(c, 1, 0, sig);
-    c->gpr[CPU_RDX] = sig[0];
-    c->rip = 0xFFF0;
-    cpu_set_rflags(c, CPU_FL_FIXED1);
-    c->cr0 = 0x60000010ull;
-    c->cr2 = c->cr3 = c->cr4 = 0;
-    c->cr8 = 0;
-    c->efer = 0;
-    for (unsigned k = 0; k < CPU_NSEG; k++)
-        c->seg[k] = (cpu_seg){.sel = 0, .attr = 0x93, .limit = 0xFFFF, .base = 0};
-    c->seg[CPU_CS] = (cpu_seg){.sel = 0xF000, .attr = 0x9B, .limit = 0xFFFF, .base = 0xFFFF0000ull};
-    c->gdtr.base = 0, c->gdtr.limit = 0xFFFF;
-    c->idtr.base = 0, c->idtr.limit = 0xFFFF;
-    c->ldtr = (cpu_seg){.sel = 0, .attr = 0x82, .limit = 0xFFFF, .base = 0};
-    c->tr = (cpu_seg){.sel = 0, .attr = 0x8B, .limit = 0xFFFF, .base = 0};
-    memset(c->dr, 0, sizeof(c->dr));
-    c->dr[6] = 0xFFFF0FF0ull;
-    c->dr[7] = 0x400;
-    c->cpl = 0;
-    c->mode = CPU_MODE_REAL;
-    c->nmi_blocked = false;
-    c->events &= ~(uint32_t)CPU_EVT_SHADOW;
-    cpu_tlb_flush(c);
-}
-
-void emu_smp_wait_for_sipi(emu_machine *m, unsigned k)
+/* The register state of SDM Table 9-1 — after INIT (init): real mode at
+ * F000:FFF0, CR0.CD/NW kept, EDX = the signature, the MSRs kept; after
+ * RESET the power-up values — and the wait-for-SIPI state. */
+static void wait_for_sipi(emu_machine *m, unsigned k, bool init)
 {
     cpu_t *c = &m->cpu[k];
-    init_cpu_state(c);
+    cpu_wait_for_sipi(c, init);
     apic_init_reset(&m->apic[k]);
-    c->halted = 1;
     m->wait_sipi[k] = true;
     cpu_obs_emit(&m->obs, c->cycles, k, EMU_EV_INIT, 0, 0, 0, 0);
 }
 
+void emu_smp_wait_for_sipi(emu_machine *m, unsigned k)
+{
+    wait_for_sipi(m, k, true);
+}
+
+/* After RESET every AP waits for SIPI (SDM 9.4.1). */
 void emu_smp_hold_aps(emu_machine *m)
 {
     for (unsigned k = 1; k < m->cfg.ncpus; k++)
-        emu_smp_wait_for_sipi(m, k);
+        wait_for_sipi(m, k, false);
 }
 
 /* STARTUP (SDM 9.4.4, 11.6.1 "Start-Up"): real mode, CS:IP = VV00:0000. */
 static void start_up(emu_machine *m, cpu_t *c, uint8_t vector)
 {
-    c->seg[CPU_CS] = (cpu_seg){.sel = (uint16_t)(vector << 8), .attr = 0x9B, .limit = 0xFFFF,
-                               .base = (uint64_t)vector << 12};
-    c->rip = 0;
-    c->halted = 0;
+    cpu_start_sipi(c, vector);
     m->wait_sipi[c->index] = false;
-    cpu_tlb_flush(c);
     cpu_obs_emit(&m->obs, c->cycles, c->index, EMU_EV_SIPI, vector, 0, 0, 0);
 }
 

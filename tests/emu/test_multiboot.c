@@ -334,6 +334,9 @@ START_TEST(machine_boots_multiboot_images)
     ck_assert(!m->wait_sipi[0]);
     ck_assert(m->wait_sipi[1] && m->wait_sipi[2]);
     ck_assert(m->cpu[1].halted);
+    /* The APs are as RESET left them (SDM Table 9-1): CR0 60000010H. */
+    ck_assert_uint_eq(m->cpu[1].cr0, 0x60000010ull);
+    ck_assert_int_eq(m->cpu[1].mode, CPU_MODE_REAL);
     char want[256];
     snprintf(want, sizeof(want), "%s TEST_DEVICE=0", kpath);
     ck_assert_str_eq(guest_str(&m->phys, get32(&m->phys, (uint32_t)m->cpu[0].gpr[CPU_RBX] + 16)), want);

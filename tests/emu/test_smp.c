@@ -67,7 +67,8 @@ static void assert_waiting(emu_machine *m, unsigned k)
     ck_assert_uint_eq(c->rip, 0xFFF0);
     ck_assert_uint_eq(c->seg[CPU_CS].sel, 0xF000);
     ck_assert_uint_eq(c->seg[CPU_CS].base, 0xFFFF0000ull);
-    ck_assert_uint_eq(c->cr0, 0x60000010ull);
+    /* SDM Table 9-1 note: INIT leaves CD and NW as they were. */
+    ck_assert_uint_eq(c->cr0 & ~(uint64_t)(CPU_CR0_CD | CPU_CR0_NW), CPU_CR0_ET);
     ck_assert_uint_eq(c->efer, 0);
     /* The local APIC's INIT reset: software-disabled, ID kept. */
     ck_assert_uint_eq(m->apic[k].svr, 0xFF);
@@ -109,8 +110,14 @@ END_TEST
 START_TEST(init_and_sipi_physical)
 {
     emu_machine *m = make(3);
+    m->cpu[2].cr0 = (m->cpu[2].cr0 & ~(uint64_t)CPU_CR0_NW) | CPU_CR0_CD;
+    m->cpu[2].star = 0x1234;
     send(m, INIT_IPI, 2);
     assert_waiting(m, 2);
+    /* INIT keeps CD/NW and the MSRs (the cpu's own INIT, cpu_reset). */
+    ck_assert_uint_eq(m->cpu[2].cr0 & (CPU_CR0_CD | CPU_CR0_NW), CPU_CR0_CD);
+    ck_assert_uint_eq(m->cpu[2].star, 0x1234);
+    ck_assert_uint_eq(m->cpu[2].gpr[CPU_RDX] & 0xF00, 0x600); /* family 6 signature */
     ck_assert(!m->wait_sipi[1]);
     send(m, SIPI(0x10), 1); /* CPU 1 is not waiting: ignored */
     ck_assert_int_eq(m->cpu[1].mode, CPU_MODE_LONG64);
