@@ -133,6 +133,9 @@ typedef struct vmx_vcpu {
     bool nmi_pending;
     bool nmi_blocked;
     bool vnmi_blocked;
+    /* In the wait-for-SIPI activity state (SDM 24.4.2): only INIT and
+     * SIPI end it, each with a VM exit (3, 4; vmx_nonroot.c). */
+    bool wait_sipi;
 
     /* Monitor trap flag: an MTF VM exit is pending (injected "other event"
      * with vector 0, SDM 26.5.2). */

@@ -32,7 +32,7 @@
      VMX_PROC_MTF | VMX_PROC_MONITOR | VMX_PROC_PAUSE | VMX_PROC_SECONDARY)
 #define VMX_PROC2_IMPL                                                                      \
     (VMX_PROC2_VIRT_APIC_ACCESS | VMX_PROC2_EPT | VMX_PROC2_RDTSCP | VMX_PROC2_VIRT_X2APIC |   \
-     VMX_PROC2_WBINVD |                                                                     \
+     VMX_PROC2_WBINVD | VMX_PROC2_UNRESTRICTED |                                            \
      VMX_PROC2_APIC_REG_VIRT | VMX_PROC2_VIRT_INTR_DELIVERY)
 /* The host is 64-bit: "host address-space size" must be 1 (SDM 26.2.1.2
  * lets a 64-bit processor require it through the allowed-0 setting). */
@@ -41,12 +41,14 @@
      VMX_EXIT_LOAD_PAT | VMX_EXIT_SAVE_EFER | VMX_EXIT_LOAD_EFER | VMX_EXIT_SAVE_PREEMPT_TIMER)
 #define VMX_EXIT_MUST1 (VMX_EXIT_DEFAULT1 | VMX_EXIT_HOST_ADDR_SPACE)
 #define VMX_TRUE_EXIT_MUST1 (VMX_TRUE_EXIT_DEFAULT1 | VMX_EXIT_HOST_ADDR_SPACE)
-/* The interpreter executes 64-bit code only: "IA-32e mode guest" must be 1. */
+/* The interpreter executes real, protected, compatibility and 64-bit mode:
+ * "IA-32e mode guest" may be 0 or 1. */
 #define VMX_ENTRY_IMPL (VMX_ENTRY_DEFAULT1 | VMX_ENTRY_IA32E | VMX_ENTRY_LOAD_PAT | VMX_ENTRY_LOAD_EFER)
-#define VMX_ENTRY_MUST1 (VMX_ENTRY_DEFAULT1 | VMX_ENTRY_IA32E)
-#define VMX_TRUE_ENTRY_MUST1 (VMX_TRUE_ENTRY_DEFAULT1 | VMX_ENTRY_IA32E)
+#define VMX_ENTRY_MUST1 VMX_ENTRY_DEFAULT1
+#define VMX_TRUE_ENTRY_MUST1 VMX_TRUE_ENTRY_DEFAULT1
 
-/* CR0: PE, NE, PG fixed to 1 (no unrestricted guest); CR4: VMXE fixed to 1,
+/* CR0: PE, NE, PG fixed to 1 ("unrestricted guest" lets PE and PG be 0,
+ * SDM 26.3.1.1, A.7); CR4: VMXE fixed to 1,
  * and only the CR4 bits the interpreter knows may be 1 (SDM A.7, A.8). */
 #define VMX_CR0_FIXED0 0x80000021ull
 #define VMX_CR0_FIXED1 0xE005003Full
@@ -67,12 +69,13 @@ static uint64_t vmx_basic(void)
 }
 
 /* SDM A.6 IA32_VMX_MISC: preemption-timer rate 4:0, LMA stored into the
- * IA-32e entry control on exit (5), activity state HLT supported (6),
- * 4 CR3-target values (24:16), MSR lists recommended 512 (27:25 = 0),
- * VMWRITE to exit-information fields not allowed (29 = 0). */
+ * IA-32e entry control on exit (5), activity states HLT (6) and
+ * wait-for-SIPI (8) supported (shutdown, 7, is not), 4 CR3-target values
+ * (24:16), MSR lists recommended 512 (27:25 = 0), VMWRITE to
+ * exit-information fields not allowed (29 = 0). */
 static uint64_t vmx_misc(void)
 {
-    return VMX_PREEMPT_RATE | (1ull << 5) | (1ull << 6) | (4ull << 16);
+    return VMX_PREEMPT_RATE | (1ull << 5) | (1ull << 6) | (1ull << 8) | (4ull << 16);
 }
 
 /* SDM A.10 IA32_VMX_EPT_VPID_CAP: execute-only translations (0), 4-level

@@ -7,8 +7,8 @@
  *
  * Deviations (docs/vmx.md): MSR load/store lists are not implemented, so a
  * nonzero count fails the control checks; a VMCS link pointer other than
- * FFFFFFFF_FFFFFFFFH fails (no VMCS shadowing); the guest must be in IA-32e
- * mode (the capability MSRs make the control must-be-1).
+ * FFFFFFFF_FFFFFFFFH fails (no VMCS shadowing); virtual-8086 mode
+ * (RFLAGS.VM = 1) fails (the interpreter does not execute it).
  */
 #include "vmx/vmx_internal.h"
 
@@ -280,13 +280,24 @@ static bool vmx_limit_g_ok(uint32_t limit, uint32_t ar)
     return true;
 }
 
+/* "Unrestricted guest" (secondary control 7) in effect: the guest may run
+ * with paging off or in real mode (SDM 26.3.1.1, 26.3.1.2 relax their
+ * checks for it). */
+static bool vmx_unrestricted(const vmx_vcpu *v)
+{
+    return (vmx_proc2(v) & VMX_PROC2_UNRESTRICTED) != 0;
+}
+
 /* SDM 26.3.1.1 "Checks on Guest Control Registers, Debug Registers, and MSRs". */
 static vmx_check vmx_check_guest_regs(const vmx_vcpu *v)
 {
     uint32_t entry = (uint32_t)VMCS(v, ENTRY_CONTROLS);
     bool ia32e = (entry & VMX_ENTRY_IA32E) != 0;
     uint64_t cr0 = VMCS(v, GUEST_CR0), cr4 = VMCS(v, GUEST_CR4);
-    if (!vmx_cr_fixed_ok(cr0, VMX_MSR_CR0_FIXED0, VMX_MSR_CR0_FIXED1))
+    /* 26.3.1.1: with unrestricted guest, PE and PG are not checked against
+     * IA32_VMX_CR0_FIXED0 (PG = 1 still needs PE = 1). */
+    uint64_t cr0_checked = vmx_unrestricted(v) ? cr0 | CPU_CR0_PE | CPU_CR0_PG : cr0;
+    if (!vmx_cr_fixed_ok(cr0_checked, VMX_MSR_CR0_FIXED0, VMX_MSR_CR0_FIXED1))
         return VMX_CHECK_GUEST_CR0;
     if ((cr0 & CPU_CR0_PG) && !(cr0 & CPU_CR0_PE))
         return VMX_CHECK_GUEST_CR0;
@@ -324,6 +335,8 @@ static vmx_check vmx_check_guest_regs(const vmx_vcpu *v)
 static vmx_check vmx_check_guest_segments(const vmx_vcpu *v)
 {
     bool ia32e = (VMCS(v, ENTRY_CONTROLS) & VMX_ENTRY_IA32E) != 0;
+    bool ug = vmx_unrestricted(v);
+    bool pe = (VMCS(v, GUEST_CR0) & CPU_CR0_PE) != 0;
     uint32_t cs_ar = (uint32_t)VMCS(v, GUEST_CS_AR), ss_ar = (uint32_t)VMCS(v, GUEST_SS_AR);
     uint32_t tr_ar = (uint32_t)VMCS(v, GUEST_TR_AR), ldtr_ar = (uint32_t)VMCS(v, GUEST_LDTR_AR);
     uint16_t cs_sel = (uint16_t)VMCS(v, GUEST_CS_SEL), ss_sel = (uint16_t)VMCS(v, GUEST_SS_SEL);
@@ -333,7 +346,7 @@ static vmx_check vmx_check_guest_segments(const vmx_vcpu *v)
         return VMX_CHECK_GUEST_SEL;
     if (!AR_UNUSABLE(ldtr_ar) && (VMCS(v, GUEST_LDTR_SEL) & 4))
         return VMX_CHECK_GUEST_SEL;
-    if ((ss_sel & 3) != (cs_sel & 3))
+    if (!ug && (ss_sel & 3) != (cs_sel & 3))
         return VMX_CHECK_GUEST_SEL;
 
     /* Bases. */
@@ -359,10 +372,14 @@ static vmx_check vmx_check_guest_segments(const vmx_vcpu *v)
             return VMX_CHECK_GUEST_SEG_BASE;
     }
 
-    /* CS access rights. */
+    /* CS access rights; with unrestricted guest type 3 (a real-mode CS
+     * loaded as data) with DPL 0 too. */
     unsigned cst = AR_TYPE(cs_ar);
-    if (AR_UNUSABLE(cs_ar) || (cst != 9 && cst != 11 && cst != 13 && cst != 15) || !AR_S(cs_ar) ||
-        !AR_P(cs_ar) || (cs_ar & AR_RESERVED))
+    bool cs_ok_type = cst == 9 || cst == 11 || cst == 13 || cst == 15 || (ug && cst == 3);
+    if (AR_UNUSABLE(cs_ar) || !cs_ok_type || !AR_S(cs_ar) || !AR_P(cs_ar) ||
+        (cs_ar & AR_RESERVED))
+        return VMX_CHECK_GUEST_CS;
+    if (cst == 3 && AR_DPL(cs_ar) != 0)
         return VMX_CHECK_GUEST_CS;
     if ((cst == 9 || cst == 11) && AR_DPL(cs_ar) != AR_DPL(ss_ar))
         return VMX_CHECK_GUEST_CS;
@@ -373,10 +390,13 @@ static vmx_check vmx_check_guest_segments(const vmx_vcpu *v)
     if (!vmx_limit_g_ok((uint32_t)VMCS(v, GUEST_CS_LIMIT), cs_ar))
         return VMX_CHECK_GUEST_CS;
 
-    /* SS: type 3 or 7 when usable; DPL = RPL. */
+    /* SS: type 3 or 7 when usable; DPL = RPL without unrestricted guest;
+     * DPL 0 when CS is type 3 or CR0.PE = 0. */
     if (!AR_UNUSABLE(ss_ar) && AR_TYPE(ss_ar) != 3 && AR_TYPE(ss_ar) != 7)
         return VMX_CHECK_GUEST_SS;
-    if (AR_DPL(ss_ar) != (ss_sel & 3u))
+    if (!ug && AR_DPL(ss_ar) != (ss_sel & 3u))
+        return VMX_CHECK_GUEST_SS;
+    if ((cst == 3 || !pe) && AR_DPL(ss_ar) != 0)
         return VMX_CHECK_GUEST_SS;
 
     /* Usable data segments (SS, DS, ES, FS, GS). */
@@ -388,7 +408,7 @@ static vmx_check vmx_check_guest_segments(const vmx_vcpu *v)
         unsigned rpl = (unsigned)vmx_vmcs_get(&v->vmcs, data_sel[i]) & 3;
         if (!(t & 1) || ((t & 8) && !(t & 2)) || !AR_S(ar) || !AR_P(ar) || (ar & AR_RESERVED))
             return VMX_CHECK_GUEST_SEG_AR;
-        if (i > 0 && t < 12 && AR_DPL(ar) < rpl)
+        if (!ug && i > 0 && t < 12 && AR_DPL(ar) < rpl)
             return VMX_CHECK_GUEST_SEG_AR;
         if (!vmx_limit_g_ok((uint32_t)vmx_vmcs_get(&v->vmcs, data_limit[i]), ar))
             return VMX_CHECK_GUEST_SEG_AR;
@@ -440,8 +460,11 @@ static vmx_check vmx_check_guest_nonreg(const vmx_vcpu *v)
 
     uint32_t act = (uint32_t)VMCS(v, GUEST_ACTIVITY_STATE);
     uint32_t intr = (uint32_t)VMCS(v, GUEST_INTERRUPTIBILITY);
-    /* Only active and HLT are supported (IA32_VMX_MISC bits 8:6). */
-    if (act > VMX_ACTIVITY_HLT)
+    /* Active, HLT and wait-for-SIPI are supported (IA32_VMX_MISC bits
+     * 8:6); no event may be injected into the wait-for-SIPI state. */
+    if (act > VMX_ACTIVITY_WAIT_SIPI || act == VMX_ACTIVITY_SHUTDOWN)
+        return VMX_CHECK_GUEST_ACTIVITY;
+    if (act == VMX_ACTIVITY_WAIT_SIPI && inject)
         return VMX_CHECK_GUEST_ACTIVITY;
     if (act == VMX_ACTIVITY_HLT && AR_DPL((uint32_t)VMCS(v, GUEST_SS_AR)) != 0)
         return VMX_CHECK_GUEST_ACTIVITY;
@@ -489,8 +512,8 @@ static vmx_check vmx_check_guest_nonreg(const vmx_vcpu *v)
     /* No VMCS shadowing: the link pointer must be FFFFFFFF_FFFFFFFFH. */
     if (VMCS(v, VMCS_LINK_PTR) != ~0ull)
         return VMX_CHECK_GUEST_LINK_PTR;
-    /* The interpreter executes 64-bit code only. */
-    if (!AR_L(cs_ar))
+    /* The interpreter does not execute virtual-8086 mode. */
+    if (rfl & CPU_FL_VM)
         return VMX_CHECK_GUEST_MODE;
     return VMX_CHECK_NONE;
 }

@@ -94,13 +94,10 @@ static void vmx_load_guest_state(vmx_vcpu *v)
     c->rip = VMCS(v, GUEST_RIP);
     c->next_rip = c->rip;
     cpu_set_rflags(c, VMCS(v, GUEST_RFLAGS));
-    /* CPL is SS.DPL (SDM 26.3.2.2); the mode follows CS.L / CS.D. */
+    /* CPL is SS.DPL (SDM 26.3.2.2); the mode follows CR0.PE, EFER.LMA and
+     * CS.L / CS.D (real mode with unrestricted guest). */
     c->cpl = (uint8_t)((VMCS(v, GUEST_SS_AR) >> 5) & 3);
-    uint32_t cs_ar = (uint32_t)VMCS(v, GUEST_CS_AR);
-    c->mode = (uint8_t)(ia32e && (cs_ar & (1u << 13)) ? CPU_MODE_LONG64
-                        : ia32e                      ? CPU_MODE_COMPAT32
-                        : (cs_ar & (1u << 14))       ? CPU_MODE_PROT32
-                                                     : CPU_MODE_PROT16);
+    cpu_update_mode(c);
     /* 26.3.2.4: VM entry flushes (or tags) translations; no VPIDs here. */
     cpu_tlb_flush(c);
 
@@ -122,7 +119,10 @@ static void vmx_load_guest_state(vmx_vcpu *v)
         v->nmi_blocked = nmi_block;
         v->vnmi_blocked = false;
     }
-    c->halted = VMCS(v, GUEST_ACTIVITY_STATE) == VMX_ACTIVITY_HLT;
+    /* HLT and wait-for-SIPI execute nothing (SDM 24.4.2); in
+     * wait-for-SIPI only INIT and SIPI end the state (vmx_mp_signals). */
+    v->wait_sipi = VMCS(v, GUEST_ACTIVITY_STATE) == VMX_ACTIVITY_WAIT_SIPI;
+    c->halted = VMCS(v, GUEST_ACTIVITY_STATE) == VMX_ACTIVITY_HLT || v->wait_sipi;
 
     /* TSC offsetting (SDM 25.3 RDTSC; 24.6.5). */
     v->root_tsc_offset = c->tsc_offset;

@@ -90,7 +90,9 @@ void vmx_save_guest_state(vmx_vcpu *v)
     if (vnmi ? v->vnmi_blocked : v->nmi_blocked)
         intr |= VMX_INTERRUPTIBILITY_NMI;
     vmx_vmcs_set(m, VMCS_GUEST_INTERRUPTIBILITY, intr);
-    vmx_vmcs_set(m, VMCS_GUEST_ACTIVITY_STATE, c->halted ? VMX_ACTIVITY_HLT : VMX_ACTIVITY_ACTIVE);
+    vmx_vmcs_set(m, VMCS_GUEST_ACTIVITY_STATE, v->wait_sipi ? VMX_ACTIVITY_WAIT_SIPI
+                                               : c->halted  ? VMX_ACTIVITY_HLT
+                                                            : VMX_ACTIVITY_ACTIVE);
     vmx_vmcs_set(m, VMCS_GUEST_PENDING_DBG, 0);
 
     /* 27.3.4: the preemption timer value when "save VMX-preemption timer

@@ -483,6 +483,31 @@ static bool vmx_external_interrupt_exit(vmx_vcpu *v)
 }
 
 /*
+ * INIT and SIPI in non-root operation (SDM 25.2 "Other Causes of VM
+ * Exits"): an INIT signal always causes a VM exit (3; it ranks above the
+ * preemption timer and NMIs, SDM 6.9 class 3); a SIPI causes one (4, the
+ * vector in the exit qualification, SDM 27.2.1) only in the wait-for-SIPI
+ * activity state, and is discarded otherwise. In that state nothing else
+ * is taken (24.4.2; 25.5.1: not even the preemption timer). Returns true
+ * when the CPU waits for SIPI.
+ */
+static bool vmx_mp_signals(vmx_vcpu *v)
+{
+    if (!v->apic)
+        return v->wait_sipi;
+    if (v->apic->init_pending && apic_take_init(v->apic))
+        vmx_vmexit(v, VMX_EXIT_INIT, NULL);
+    if (v->apic->sipi_pending) {
+        int vector = apic_take_sipi(v->apic);
+        if (vector >= 0 && v->wait_sipi) {
+            vmx_exit_info ei = {.qualification = (uint64_t)vector};
+            vmx_vmexit(v, VMX_EXIT_SIPI, &ei);
+        }
+    }
+    return v->wait_sipi;
+}
+
+/*
  * The events hook: what the CPU takes at this boundary, in the priority of
  * SDM Vol. 3A 6.9 with the VMX additions (Vol. 3C 25.2, 25.5, 29.2.2):
  * APIC-write emulation and trap-like exits of the last instruction, the
@@ -501,10 +526,8 @@ static void vmx_hook_events(void *ctx, cpu_t *c)
     uint32_t pin = (uint32_t)VMCS(v, PIN_CONTROLS);
     uint32_t proc = (uint32_t)VMCS(v, PROC_CONTROLS);
 
-    /* 25.2: INIT signals always cause VM exits in non-root operation (they
-     * rank above the preemption timer and NMIs, SDM 6.9 class 3). */
-    if (v->apic && v->apic->init_pending && apic_take_init(v->apic))
-        vmx_vmexit(v, VMX_EXIT_INIT, NULL);
+    if (vmx_mp_signals(v))
+        return;
 
     if (v->preempt_armed && c->cycles >= v->preempt_deadline)
         vmx_vmexit(v, VMX_EXIT_PREEMPT_TIMER, NULL);

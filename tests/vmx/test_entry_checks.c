@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "tests/support/cpu_harness.h"
+#include "apic/apic.h"
 #include "vmx/vmx.h"
 
 static cpu_harness h;
@@ -95,6 +96,60 @@ START_TEST(test_hlt_and_injection_loaded)
     ck_assert_uint_eq(h.cpu.inject_type, VMX_INTR_TYPE_NMI);
     ck_assert(v.vnmi_blocked);
     ck_assert(!h.cpu.halted);
+}
+END_TEST
+
+/* Unrestricted guest with EPT (SDM 26.3.1.1, 26.3.1.2): a real-mode guest
+ * in the INIT state of Table 9-1 (CR0 60000030H with NE, which stays fixed
+ * to 1; CS F000H base FFFF0000H) enters, in real mode; and a CPU entered in
+ * wait-for-SIPI executes nothing until a SIPI, which exits (4) with the
+ * vector (SDM 24.4.2, 25.2, 27.2.1). */
+START_TEST(test_unrestricted_guest_real_mode_and_wait_for_sipi)
+{
+    uint64_t pml4 = cpu_phys_host_alloc(&h.phys, 4096);
+    ck_assert_uint_ne(pml4, 0);
+    OR(PROC_CONTROLS, VMX_PROC_SECONDARY);
+    SET(PROC_CONTROLS2, VMX_PROC2_UNRESTRICTED | VMX_PROC2_EPT);
+    SET(EPT_POINTER, pml4 | 6 | (3 << 3));
+    CLR(ENTRY_CONTROLS, VMX_ENTRY_IA32E);
+    SET(GUEST_CR0, 0x60000010ull | CPU_CR0_NE);
+    SET(GUEST_CR4, CPU_CR4_VMXE);
+    SET(GUEST_CS_SEL, 0xF000);
+    SET(GUEST_CS_BASE, 0xFFFF0000ull);
+    SET(GUEST_CS_LIMIT, 0xFFFF);
+    SET(GUEST_CS_AR, 0x9B);
+    static const uint32_t data[][4] = {
+        {VMCS_GUEST_SS_SEL, VMCS_GUEST_SS_BASE, VMCS_GUEST_SS_LIMIT, VMCS_GUEST_SS_AR},
+        {VMCS_GUEST_DS_SEL, VMCS_GUEST_DS_BASE, VMCS_GUEST_DS_LIMIT, VMCS_GUEST_DS_AR},
+        {VMCS_GUEST_ES_SEL, VMCS_GUEST_ES_BASE, VMCS_GUEST_ES_LIMIT, VMCS_GUEST_ES_AR},
+        {VMCS_GUEST_FS_SEL, VMCS_GUEST_FS_BASE, VMCS_GUEST_FS_LIMIT, VMCS_GUEST_FS_AR},
+        {VMCS_GUEST_GS_SEL, VMCS_GUEST_GS_BASE, VMCS_GUEST_GS_LIMIT, VMCS_GUEST_GS_AR}};
+    for (unsigned k = 0; k < 5; k++) {
+        vmx_vmcs_set(&v.vmcs, data[k][0], 0x1233); /* any RPL: no check with UG */
+        vmx_vmcs_set(&v.vmcs, data[k][1], 0x12330);
+        vmx_vmcs_set(&v.vmcs, data[k][2], 0xFFFF);
+        vmx_vmcs_set(&v.vmcs, data[k][3], 0x93);
+    }
+    SET(GUEST_TR_AR, 0x8B);
+    SET(GUEST_RIP, 0xFFF0);
+    SET(GUEST_RFLAGS, 2);
+    SET(GUEST_ACTIVITY_STATE, VMX_ACTIVITY_WAIT_SIPI);
+    ck_assert_uint_eq(vmx_vmentry(&v, true), 0);
+    ck_assert_msg(!v.exited, "check %d", (int)v.last_check);
+    ck_assert_int_eq(h.cpu.mode, CPU_MODE_REAL);
+    ck_assert(h.cpu.halted && v.wait_sipi);
+    /* SIPI with vector 9AH through the (bare) APIC's flags. */
+    apic_t a;
+    apic_init(&a, &h.cpu, 0, true, &h.obs);
+    v.apic = &a;
+    apic_accept(&a, 0x9A, APIC_DM_SIPI, false);
+    ck_assert_int_eq(vmx_run(&v, h.cpu.cycles + 1000), CPU_STOP_HOOK);
+    ck_assert(v.exited);
+    ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_SIPI);
+    ck_assert_uint_eq(GET(EXIT_QUALIFICATION), 0x9A);
+    ck_assert_uint_eq(GET(GUEST_ACTIVITY_STATE), VMX_ACTIVITY_WAIT_SIPI);
+    ck_assert_uint_eq(GET(GUEST_CS_SEL), 0xF000);
+    v.apic = NULL;
 }
 END_TEST
 
@@ -196,7 +251,7 @@ static void m_proc_reserved(void) { OR(PROC_CONTROLS, 1u << 17); }
 static void m_proc2_unsupported(void)
 {
     OR(PROC_CONTROLS, VMX_PROC_SECONDARY);
-    SET(PROC_CONTROLS2, VMX_PROC2_UNRESTRICTED);
+    SET(PROC_CONTROLS2, VMX_PROC2_VPID);
 }
 static void m_proc2_vpid(void)
 {
@@ -323,7 +378,13 @@ static void m_preempt_save(void) { OR(EXIT_CONTROLS, VMX_EXIT_SAVE_PREEMPT_TIMER
 static void m_exit_msr_store(void) { SET(EXIT_MSR_STORE_COUNT, 1); }
 static void m_exit_msr_load(void) { SET(EXIT_MSR_LOAD_COUNT, 1); }
 /* 26.2.1.3 VM-entry controls */
-static void m_entry_ia32e(void) { CLR(ENTRY_CONTROLS, VMX_ENTRY_IA32E); }
+/* IA-32e mode guest = 0 with the guest's EFER.LMA = 1 loaded (26.3.1.1). */
+static void m_entry_ia32e(void)
+{
+    CLR(ENTRY_CONTROLS, VMX_ENTRY_IA32E);
+    OR(ENTRY_CONTROLS, VMX_ENTRY_LOAD_EFER);
+    SET(GUEST_EFER, CPU_EFER_LME | CPU_EFER_LMA);
+}
 static void m_entry_smm(void) { OR(ENTRY_CONTROLS, VMX_ENTRY_SMM); }
 static void m_inj_type1(void) { inject(1, 32, false); }
 static void m_inj_other(void) { inject(VMX_INTR_TYPE_OTHER, 1, false); }
@@ -500,7 +561,36 @@ static void m_guest_pdbg_bs(void)
     SET(GUEST_INTERRUPTIBILITY, VMX_INTERRUPTIBILITY_STI);
 }
 static void m_guest_link(void) { SET(VMCS_LINK_PTR, 0x7000); }
-static void m_guest_compat(void) { CLR(GUEST_CS_AR, 1u << 13); }
+/* Virtual-8086 mode (RFLAGS.VM = 1 outside IA-32e mode): the interpreter
+ * does not execute it. Protected mode with paging, 32-bit CS. */
+static void m_guest_v8086(void)
+{
+    CLR(ENTRY_CONTROLS, VMX_ENTRY_IA32E);
+    OR(ENTRY_CONTROLS, VMX_ENTRY_LOAD_EFER);
+    SET(GUEST_EFER, 0);
+    CLR(GUEST_CR4, CPU_CR4_PAE);
+    SET(GUEST_CS_AR, (GET(GUEST_CS_AR) & ~(uint64_t)(1u << 13)) | (1u << 14));
+    OR(GUEST_RFLAGS, CPU_FL_VM);
+}
+/* Unrestricted guest: CR0.PE = PG = 0 fails without it (FIXED0)... */
+static void m_guest_cr0_real_without_ug(void)
+{
+    CLR(ENTRY_CONTROLS, VMX_ENTRY_IA32E);
+    CLR(GUEST_CR0, CPU_CR0_PE | CPU_CR0_PG);
+}
+/* ... and "unrestricted guest" needs "enable EPT" (26.2.1.1). */
+static void m_ug_without_ept(void)
+{
+    OR(PROC_CONTROLS, VMX_PROC_SECONDARY);
+    SET(PROC_CONTROLS2, VMX_PROC2_UNRESTRICTED);
+}
+/* Nothing can be injected into the wait-for-SIPI state (26.3.1.5). */
+static void m_guest_wait_sipi_inject(void)
+{
+    SET(GUEST_ACTIVITY_STATE, VMX_ACTIVITY_WAIT_SIPI);
+    OR(GUEST_RFLAGS, CPU_FL_IF);
+    inject(VMX_INTR_TYPE_EXT, 0x40, false);
+}
 
 #define C(n, err, chk) {#n, m_##n, err, VMX_CHECK_##chk}
 static const entry_case cases[] = {
@@ -537,7 +627,7 @@ static const entry_case cases[] = {
     C(preempt_save, 7, PREEMPT_SAVE),
     C(exit_msr_store, 7, EXIT_MSR_STORE),
     C(exit_msr_load, 7, EXIT_MSR_LOAD),
-    C(entry_ia32e, 7, ENTRY_CTLS),
+    C(entry_ia32e, 33, GUEST_EFER),
     C(entry_smm, 7, ENTRY_CTLS),
     C(inj_type1, 7, ENTRY_INTR_TYPE),
     C(inj_other, 7, ENTRY_INTR_VECTOR),
@@ -617,7 +707,10 @@ static const entry_case cases[] = {
     C(guest_pdbg_rsvd, 33, GUEST_PENDING_DBG),
     C(guest_pdbg_bs, 33, GUEST_PENDING_DBG),
     C(guest_link, 33, GUEST_LINK_PTR),
-    C(guest_compat, 33, GUEST_MODE),
+    C(guest_v8086, 33, GUEST_MODE),
+    C(guest_cr0_real_without_ug, 33, GUEST_CR0),
+    C(ug_without_ept, 7, UNRESTRICTED_EPT),
+    C(guest_wait_sipi_inject, 33, GUEST_ACTIVITY),
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 
@@ -683,12 +776,12 @@ START_TEST(test_every_check_covered)
     for (int i = 0; i < NCASES; i++)
         seen[cases[i].check] = true;
     static const vmx_check not_reachable[] = {
-        /* Unreachable with this capability set: VPID and unrestricted guest
-         * are must-be-0, so their control check fails first; PML and VM
+        /* Unreachable with this capability set: VPID is must-be-0, so its
+         * control check fails first; PML and VM
          * functions likewise; HOST_ADDR_SPACE via the control is EXIT_CTLS;
          * GUEST_SEL covers the LDTR TI rule only when usable (tested via
          * TR); launch state is tested separately. */
-        VMX_CHECK_NONE, VMX_CHECK_VPID_ZERO, VMX_CHECK_UNRESTRICTED_EPT, VMX_CHECK_PML,
+        VMX_CHECK_NONE, VMX_CHECK_VPID_ZERO, VMX_CHECK_PML,
         VMX_CHECK_VMFUNC, VMX_CHECK_ENTRY_SMM, VMX_CHECK_LAUNCH_STATE,
     };
     for (size_t i = 0; i < sizeof not_reachable / sizeof not_reachable[0]; i++)
@@ -708,6 +801,7 @@ int main(void)
     tcase_add_test(t, test_nonregister_state_loaded);
     tcase_add_test(t, test_hlt_and_injection_loaded);
     tcase_add_test(t, test_hlt_loaded);
+    tcase_add_test(t, test_unrestricted_guest_real_mode_and_wait_for_sipi);
     tcase_add_test(t, test_secondary_ignored_when_inactive);
     tcase_add_test(t, test_tpr_threshold_boundaries);
     tcase_add_test(t, test_tpr_threshold_skipped_with_apic_access);
