@@ -66,7 +66,7 @@ static const char *kind_name(unsigned kind)
  *  - every VMX and hypervisor event needs a hypervisor (not native).
  * Controls the hypervisor flips during a run (interrupt-window exiting,
  * virtualize x2APIC mode) decide nothing here. */
-static const char *impossible(emu_machine *m, unsigned kind)
+static const char *impossible(emu_machine *m, unsigned kind, bool has_a, uint64_t a)
 {
     bool vmx_kind = kind >= CPU_OBS_RANGE_VMX && kind < VMX_EV_VMX_END;
     bool hv_kind = kind >= EMU_HV_EV_HYPERCALL && kind < EMU_HV_EV_END;
@@ -84,6 +84,31 @@ static const char *impossible(emu_machine *m, unsigned kind)
     }
     if (!(proc & VMX_PROC_SECONDARY))
         proc2 = 0;
+    /* VM exits that only APIC virtualization causes (SDM 29.1.2 TPR
+     * below threshold: TPR shadow without virtual-interrupt delivery;
+     * 29.1.3 EOI-induced: virtual-interrupt delivery; 29.4.3.2 APIC
+     * write: APIC-register virtualization or virtual-interrupt delivery). */
+    if (kind == VMX_EV_VMEXIT && has_a) {
+        switch (a & 0xFFFF) {
+        case VMX_EXIT_TPR_BELOW_THRESHOLD:
+            if (!(proc & VMX_PROC_TPR_SHADOW))
+                return "TPR-below-threshold exits need the TPR shadow";
+            if (proc2 & VMX_PROC2_VIRT_INTR_DELIVERY)
+                return "no TPR-below-threshold exits with virtual-interrupt delivery";
+            return NULL;
+        case VMX_EXIT_VIRTUALIZED_EOI:
+            return proc2 & VMX_PROC2_VIRT_INTR_DELIVERY
+                       ? NULL
+                       : "EOI-induced exits need virtual-interrupt delivery";
+        case VMX_EXIT_APIC_WRITE:
+            return proc2 & (VMX_PROC2_APIC_REG_VIRT | VMX_PROC2_VIRT_INTR_DELIVERY)
+                       ? NULL
+                       : "APIC-write exits need APIC-register virtualization or "
+                         "virtual-interrupt delivery";
+        default:
+            return NULL;
+        }
+    }
     switch (kind) {
     case VMX_EV_PI_ACK:
     case VMX_EV_PI_NV_MATCH:
@@ -190,7 +215,7 @@ void emu_scenario_lint_apply(emu_scenario *s)
     for (unsigned k = 0; k < s->nstim; k++) {
         const emu_trigger *w = &s->stim[k].when;
         const char *never = w->on_event ? never_matches(w->kind, w->has_a, w->a, true) : NULL;
-        const char *why = w->on_event && !never ? impossible(m, w->kind) : NULL;
+        const char *why = w->on_event && !never ? impossible(m, w->kind, w->has_a, w->a) : NULL;
         if (never)
             emu_scenario_warn(s, s->stim[k].line,
                               "this stimulus waits for %s, which can never match: %s: it never "
@@ -205,7 +230,7 @@ void emu_scenario_lint_apply(emu_scenario *s)
     for (unsigned k = 0; k < s->ncap; k++) {
         const emu_trigger *w = &s->cap[k].when;
         const char *never = w->on_event ? never_matches(w->kind, w->has_a, w->a, true) : NULL;
-        const char *why = w->on_event && !never ? impossible(m, w->kind) : NULL;
+        const char *why = w->on_event && !never ? impossible(m, w->kind, w->has_a, w->a) : NULL;
         if (never)
             emu_scenario_warn(s, s->cap[k].line,
                               "this caption waits for %s, which can never match: %s: it is "
@@ -226,11 +251,16 @@ void emu_scenario_lint_apply(emu_scenario *s)
             never = "no VM exit has that basic reason (SDM Appendix C)";
         if (never && !compare0(e->cmp, e->value))
             emu_scenario_warn(s, e->line, "this expectation can never hold: %s", never);
-        const char *why = e->what == EMU_EXPECT_EVENTS && !never ? impossible(m, e->kind) : NULL;
+        const char *why = NULL;
+        if (!never && e->what == EMU_EXPECT_EVENTS)
+            why = impossible(m, e->kind, e->has_a, e->a);
+        else if (!never && e->what == EMU_EXPECT_EXITS && e->has_a && machine_hv(m))
+            why = impossible(m, VMX_EV_VMEXIT, true, e->a);
         if (why && !compare0(e->cmp, e->value))
             emu_scenario_warn(s, e->line,
                               "this expectation needs %s, which cannot happen in mode %s (%s)",
-                              kind_name(e->kind), mode, why);
+                              e->what == EMU_EXPECT_EXITS ? "such VM exits" : kind_name(e->kind),
+                              mode, why);
         if (e->what == EMU_EXPECT_EXITS && !machine_hv(m) && !compare0(e->cmp, e->value))
             emu_scenario_warn(s, e->line,
                               "this expectation needs VM exits, and there are none in mode %s",
@@ -293,7 +323,7 @@ void emu_scenario_lint_end(emu_scenario *s)
         const emu_caption *c = &s->cap[k];
         if (s->rt.shown[k] ||
             (c->when.on_event &&
-             (impossible(m, c->when.kind) ||
+             (impossible(m, c->when.kind, c->when.has_a, c->when.a) ||
               never_matches(c->when.kind, c->when.has_a, c->when.a, true))))
             continue;
         trigger_text(&c->when, what, sizeof(what));
@@ -309,7 +339,7 @@ void emu_scenario_lint_end(emu_scenario *s)
     }
     for (unsigned k = 0; k < s->nstim; k++) {
         const emu_trigger *w = &s->stim[k].when;
-        if (!w->on_event || s->rt.fired[0][k] || impossible(m, w->kind) ||
+        if (!w->on_event || s->rt.fired[0][k] || impossible(m, w->kind, w->has_a, w->a) ||
             never_matches(w->kind, w->has_a, w->a, true))
             continue;
         trigger_text(w, what, sizeof(what));

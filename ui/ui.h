@@ -403,6 +403,9 @@ bool ui_layout_hit_caption(const ui_layout *l, const ui_view *v, int x, int y, u
 /* Which timeline mark is at (x, y) (the nearest within a few pixels in
  * the lane under the mouse): its event number, false when none. */
 bool ui_layout_hit_mark(const ui_layout *l, const ui_view *v, int x, int y, uint64_t *ev_no);
+/* Which row of the events panel is at (x, y): that event's number, false
+ * when none (or the caption list covers the panel). */
+bool ui_layout_hit_event(const ui_layout *l, const ui_view *v, int x, int y, uint64_t *ev_no);
 /* True when (x, y) is inside r. */
 bool ui_rect_has(const ui_rect *r, int x, int y);
 /* Which vCPU tab is at (x, y): the index, or -1. */

@@ -211,6 +211,36 @@ void ui_draw_controls(ui_gfx *g, const ui_view *v, const ui_rect *r)
                  c->last_exit & 0xFFFF, vmx_exit_reason_name(c->last_exit));
 }
 
+/* The rows of the events panel r: the newest events that pass the filter
+ * and fit, newest first in shown[] (the panel draws them oldest first,
+ * below its title line). Returns how many. */
+static unsigned events_shown(const ui_view *v, const ui_rect *r, int ch, unsigned *shown)
+{
+    const ui_snapshot *s = &v->snap;
+    int rows = ch > 0 ? (r->y + r->h - (r->y + 2 + ch)) / ch : 0;
+    unsigned n = 0;
+    for (unsigned i = s->nev; rows > 0 && i-- > 0 && n < (unsigned)rows;)
+        if (ui_view_event_shown(v, &s->ev[i]))
+            shown[n++] = i;
+    return n;
+}
+
+bool ui_layout_hit_event(const ui_layout *l, const ui_view *v, int x, int y, uint64_t *ev_no)
+{
+    const ui_rect *r = &l->events;
+    if (!v->have_snap || v->captions_open || !ui_rect_has(r, x, y) || l->ch <= 0)
+        return false;
+    unsigned shown[UI_SNAP_EVENTS];
+    unsigned n = events_shown(v, r, l->ch, shown);
+    int row0 = r->y + 2 + l->ch;
+    if (y < row0 || (unsigned)((y - row0) / l->ch) >= n)
+        return false;
+    unsigned i = shown[n - 1 - (unsigned)((y - row0) / l->ch)];
+    /* ev[nev - 1] is event number ev_total. */
+    *ev_no = v->snap.ev_total - (v->snap.nev - 1 - i);
+    return true;
+}
+
 void ui_draw_events(ui_gfx *g, const ui_view *v, const ui_rect *r)
 {
     const ui_snapshot *s = &v->snap;
@@ -223,14 +253,8 @@ void ui_draw_events(ui_gfx *g, const ui_view *v, const ui_rect *r)
              v->ev_chatter ? "console shown" : "console hidden");
     int y = ui_panel(g, r, title);
     int cw = g->cw[UI_FONT_TEXT], ch = g->ch[UI_FONT_TEXT];
-    int rows = (r->y + r->h - y) / ch;
-    if (rows <= 0)
-        return;
-    /* The newest `rows` events that pass the filter, oldest first. */
-    unsigned shown[UI_SNAP_EVENTS], n = 0;
-    for (unsigned i = s->nev; i-- > 0 && n < (unsigned)rows;)
-        if (ui_view_event_shown(v, &s->ev[i]))
-            shown[n++] = i;
+    unsigned shown[UI_SNAP_EVENTS];
+    unsigned n = events_shown(v, r, ch, shown);
     int maxc = (r->w - cw) / cw;
     for (unsigned j = n; j-- > 0; y += ch) {
         const ui_event *e = &s->ev[shown[j]];

@@ -26,6 +26,8 @@ static uint32_t tl_rgb(ui_tl_kind k)
     return (unsigned)k < UI_TL_COUNT ? rgb[k] : 0xa0a8b0;
 }
 
+#define UI_RGB_TOOLTIP 0x2a3440
+
 static const char *const tl_names[UI_TL_COUNT] = {"raise", "exit", "entry", "deliver", "EOI"};
 
 /* VM exits by basic reason (SDM Appendix C): reds, pinks and yellows, so
@@ -222,6 +224,38 @@ static void event_words(const ui_event *e, char *buf, size_t len)
     snprintf(buf, len, "%s %s", d ? d->name : ui_event_name(e->kind), words);
 }
 
+/* What the hovered mark is, in a box beside it (right of it, or left when
+ * there is no room), inside the plot so it never covers another panel. */
+static void tooltip(ui_gfx *g, const ui_rect *r, const tl_geom *gm, const ui_mark *mk)
+{
+    int cw = g->cw[UI_FONT_TEXT], ch = g->ch[UI_FONT_TEXT];
+    char words[192], text[240];
+    event_words(&mk->ev, words, sizeof(words));
+    snprintf(text, sizeof(text), "event %llu cpu%u: %s", (unsigned long long)mk->ev_no,
+             (unsigned)mk->ev.cpu, words);
+    int maxc = (gm->w - 2 * cw) / (cw > 0 ? cw : 1);
+    if (maxc <= 0)
+        return;
+    if ((int)strlen(text) > maxc)
+        text[maxc] = 0;
+    int mx, my, mw, mh;
+    mark_rect(gm, mk, &mx, &my, &mw, &mh);
+    int bw = (int)strlen(text) * cw + cw, bh = ch + 2;
+    int bx = mx + mw + cw;
+    if (bx + bw > gm->x0 + gm->w)
+        bx = mx - cw - bw;
+    if (bx < gm->x0)
+        bx = gm->x0;
+    int by = my;
+    if (by + bh > gm->axis_y)
+        by = gm->axis_y - bh;
+    if (by < r->y + 1)
+        by = r->y + 1;
+    ui_fill(g, bx, by, bw, bh, UI_RGB_TOOLTIP);
+    ui_frame(g, bx, by, bw, bh, 1, UI_RGB_TITLE);
+    ui_text(g, UI_FONT_TEXT, bx + cw / 2, by + 1, 0xffffff, text);
+}
+
 void ui_draw_timeline(ui_gfx *g, const ui_view *v, const ui_rect *r)
 {
     const ui_snapshot *s = &v->snap;
@@ -315,6 +349,8 @@ void ui_draw_timeline(ui_gfx *g, const ui_view *v, const ui_rect *r)
         mark_rect(&gm, mk, &mx, &my, &mw, &mh);
         ui_frame(g, mx - 2, my - 1, mw + 4, mh + 2, 1, 0xffffff);
     }
+    if (hover)
+        tooltip(g, r, &gm, hover);
 }
 
 bool ui_layout_hit_mark(const ui_layout *l, const ui_view *v, int x, int y, uint64_t *ev_no)

@@ -163,7 +163,8 @@ static bool handle_event(ui_session *s, const SDL_Event *e, const ui_layout *l)
             ui_session_command(s, UI_CMD_SELECT, tab);
         } else if (ui_layout_hit_grid(l, x, y, &g, &vec)) {
             ui_view_describe_cell(s->view, g, vec);
-        } else if (ui_layout_hit_mark(l, s->view, x, y, &ev_no)) {
+        } else if (ui_layout_hit_mark(l, s->view, x, y, &ev_no) ||
+                   ui_layout_hit_event(l, s->view, x, y, &ev_no)) {
             ui_session_goto_event(s, ev_no);
             return true;
         }

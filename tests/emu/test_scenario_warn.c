@@ -78,7 +78,10 @@ START_TEST(other_mode_names_the_lines_that_cannot_happen)
                        "caption on vmx.exit cpu=0 \"an exit\"\n"           /* 6 */
                        "on hv.post msi vector=0x41 cpu=0\n"                /* 7 */
                        "expect end events vmx.eoi-virt >= 1\n"             /* 8 */
-                       "expect end events vmx.pi-ack == 0\n";              /* 9 */
+                       "expect end events vmx.pi-ack == 0\n"               /* 9 */
+                       "caption on vmx.exit a=45 \"EOI exit\"\n"           /* 10 */
+                       "expect end exits cpu=0 reason=56 >= 1\n"           /* 11 */
+                       "caption on vmx.exit a=1 \"ext-intr exit\"\n";      /* 12: possible */
     /* In emulated mode: no posted-interrupt processing, no virtual-
      * interrupt delivery; the run goes on, the expectation of line 8 fails
      * (status 1), line 9 holds and is not warned about. */
@@ -94,6 +97,13 @@ START_TEST(other_mode_names_the_lines_that_cannot_happen)
     HAS("t.scn:8: expectation failed");
     HASNT("t.scn:6:");
     HASNT("t.scn:9:");
+    /* Exits that only APIC virtualization causes (SDM 29.1.3, 29.4.3.2). */
+    HAS("t.scn:10: warning: this caption waits for vmx.exit, which cannot happen in mode emulated "
+        "(EOI-induced exits need virtual-interrupt delivery)");
+    HAS("t.scn:11: warning: this expectation needs such VM exits, which cannot happen in mode "
+        "emulated (APIC-write exits need APIC-register virtualization or virtual-interrupt "
+        "delivery)");
+    HASNT("t.scn:12: warning: this caption waits");
     /* Each line once: the end of the run does not name line 4 again. */
     const char *first = strstr(report, "t.scn:4:");
     ck_assert_ptr_null(strstr(first + 1, "t.scn:4:"));

@@ -1,7 +1,7 @@
 /*
  * test_events_panel.c — the window's events panel filter: by vCPU, by
  * class of event, captions and console I/O hidden by default; the keys
- * v, k and c change it.
+ * v, k and c change it; a click on a row finds that event (to go there).
  */
 #include <check.h>
 #include <stdlib.h>
@@ -59,11 +59,60 @@ START_TEST(filter_by_cpu_kind_and_chatter)
 }
 END_TEST
 
+/* A click on a row of the events panel finds that event's number (the
+ * window then goes to it); hidden events take no row. */
+START_TEST(click_on_a_row_finds_its_event)
+{
+    ui_view *v = calloc(1, sizeof(*v));
+    ui_snapshot *snap = calloc(1, sizeof(*snap));
+    ck_assert(v && snap);
+    ui_view_init(v);
+    snap->ncpus = 2;
+    snap->nev = 5;
+    snap->ev_total = 105; /* ev[4] is event 105 */
+    snap->ev[0] = ev(1, VMX_EV_VMEXIT, 1, 0);
+    snap->ev[1] = ev(1, VMX_EV_VMENTRY, 0, 0);
+    snap->ev[2] = ev(0, EMU_SCN_EV_CAPTION, 1, 20); /* hidden by default */
+    snap->ev[3] = ev(0, VMX_EV_PI_ON_CLEAR, 0x1000, 1);
+    snap->ev[4] = ev(1, CPU_EV_INTERRUPT, 0x41, 0);
+    ui_view_accept(v, snap);
+    SDL_Surface *surf = SDL_CreateRGBSurfaceWithFormat(0, 1600, 900, 32, SDL_PIXELFORMAT_ARGB8888);
+    SDL_Renderer *ren = SDL_CreateSoftwareRenderer(surf);
+    char err[256];
+    ui_gfx *g = ui_gfx_create(ren, err, sizeof(err));
+    ck_assert_msg(g != NULL, "%s", err);
+    ui_layout l;
+    ui_render(g, v, 1600, 900, &l);
+    int row0 = l.events.y + 2 + l.ch, x = l.events.x + 5 * l.cw;
+    static const uint64_t want[4] = {101, 102, 104, 105};
+    uint64_t n = 0;
+    for (unsigned k = 0; k < 4; k++) {
+        ck_assert(ui_layout_hit_event(&l, v, x, row0 + (int)k * l.ch + 1, &n));
+        ck_assert_uint_eq(n, want[k]);
+    }
+    ck_assert(!ui_layout_hit_event(&l, v, x, row0 + 4 * l.ch + 1, &n)); /* no fifth row */
+    ck_assert(!ui_layout_hit_event(&l, v, x, l.events.y + 1, &n));      /* the title */
+    /* With captions shown, the caption takes its row. */
+    v->ev_chatter = true;
+    ck_assert(ui_layout_hit_event(&l, v, x, row0 + 2 * l.ch + 1, &n));
+    ck_assert_uint_eq(n, 103);
+    /* The open caption list covers the panel. */
+    v->captions_open = true;
+    ck_assert(!ui_layout_hit_event(&l, v, x, row0 + 1, &n));
+    ui_gfx_destroy(g);
+    SDL_DestroyRenderer(ren);
+    SDL_FreeSurface(surf);
+    free(snap);
+    free(v);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("events_panel");
     TCase *t = tcase_create("events_panel");
     tcase_add_test(t, filter_by_cpu_kind_and_chatter);
+    tcase_add_test(t, click_on_a_row_finds_its_event);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

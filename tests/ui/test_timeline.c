@@ -150,10 +150,17 @@ START_TEST(marks_lanes_axis_and_current_event)
     ck_assert_uint_eq(ev, 14);
     ck_assert(!ui_layout_hit_mark(&sc.l, sc.v, (ex.x0 + en.x0) / 2, ex.y0, &ev));
     ck_assert(!ui_layout_hit_mark(&sc.l, sc.v, ex.x0, ra.y0, &ev)); /* cpu0's lane: no exit */
-    /* Hovered, the raise is framed too. */
+    /* No tooltip without hover. */
+    ck_assert_int_eq(find(sc.surf, &sc.l, 0x2a3440).n, 0);
+    /* Hovered, the raise is framed too, and a tooltip beside it says what
+     * it is (inside the timeline, right of the mark). */
     sc.v->tl_hover = 12;
     render(&sc);
     ck_assert_int_eq(px(sc.surf, ra.x0 - 2, ra.y0), 0xffffff);
+    box tip = find(sc.surf, &sc.l, 0x2a3440);
+    ck_assert_int_gt(tip.n, 10 * sc.l.cw);
+    ck_assert_int_gt(tip.x0, ra.x1);
+    ck_assert_int_lt(tip.x1, sc.l.timeline.x + sc.l.timeline.w);
 
     ui_gfx_destroy(sc.g);
     SDL_DestroyRenderer(sc.ren);
