@@ -63,7 +63,9 @@ static const char *kind_name(unsigned kind)
  *    the hypervisor's write of VIRR, its apicv path);
  *  - TPR virtualization and PPR virtualization, SDM 29.1.2, 29.1.3, need
  *    the "use TPR shadow" control;
- *  - every VMX and hypervisor event needs a hypervisor (not native).
+ *  - every hypervisor event needs the built-in hypervisor (not native);
+ *    a VMX event natively needs VMX in the CPU model (a guest that is its
+ *    own hypervisor, vmx/vmx_root.h).
  * Controls the hypervisor flips during a run (interrupt-window exiting,
  * virtualize x2APIC mode) decide nothing here. */
 static const char *impossible(emu_machine *m, unsigned kind, bool has_a, uint64_t a)
@@ -73,8 +75,15 @@ static const char *impossible(emu_machine *m, unsigned kind, bool has_a, uint64_
     if (!vmx_kind && !hv_kind)
         return NULL;
     emu_hv *hv = machine_hv(m);
+    /* Natively the guest may be a hypervisor itself (vmx/vmx_root.h): its
+     * VMCSs are built at run time, so no VMX event is ruled out; without
+     * VMX in the CPU model there is none, and the built-in hypervisor's
+     * events never happen natively. */
+    if (!hv && vmx_kind && m->vroot)
+        return NULL;
     if (!hv)
-        return "there is no VM in native mode";
+        return m->vroot ? "there is no built-in hypervisor in native mode"
+                        : "there is no VM in native mode (and the CPU model has no VMX)";
     uint64_t pin = 0, proc = 0, proc2 = 0;
     for (unsigned c = 0; c < m->cfg.ncpus && c < hv->ncpus; c++) {
         const vmx_vmcs *v = &hv->vcpu[c].vmx.vmcs;

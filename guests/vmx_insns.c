@@ -95,6 +95,10 @@ static void fixed_bits_and_no_vmcs(void)
     CHECK(write_cr4_try(read_cr4() & ~(uint64_t)CR4_VMXE) == VX_GP);
     CHECK(write_cr0_try(read_cr0() & ~(uint64_t)(1u << 5)) == VX_GP);
     CHECK(read_cr4() & CR4_VMXE);
+    /* CR4 bits the CPU supports stay writable in VMX operation (FIXED1). */
+    CHECK(rdmsr(MSR_VMX_CR4_FIXED1) & (1u << 4));
+    CHECK(write_cr4_try(read_cr4() | (1u << 4)) == VX_OK); /* PSE */
+    CHECK(write_cr4_try(read_cr4() & ~(uint64_t)(1u << 4)) == VX_OK);
     /* No current VMCS: VMfailInvalid everywhere one is needed. */
     uint64_t p = 0;
     CHECK(vmptrst(&p) == VX_OK && p == ~0ull);
