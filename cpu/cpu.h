@@ -600,6 +600,9 @@ void cpu_dcache_flush(cpu_t *c);
 /* Linear memory access for the layers above (debuggers, the window, VMX
  * event delivery): false on a page fault, without raising it. */
 bool cpu_peek_linear(cpu_t *c, uint64_t va, void *buf, size_t len);
+/* The physical address of linear address va by the same walk; false when
+ * va is not mapped (a debugger's memory write goes through it). */
+bool cpu_linear_to_phys(cpu_t *c, uint64_t va, uint64_t *pa);
 /* Physical access to RAM only; false when not backed by RAM. */
 bool cpu_phys_read(cpu_phys *p, uint64_t pa, void *buf, size_t len);
 bool cpu_phys_write(cpu_phys *p, uint64_t pa, const void *buf, size_t len);

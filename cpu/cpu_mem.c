@@ -473,6 +473,21 @@ void cpu_code_page_written(cpu_phys *p, uint64_t page)
     }
 }
 
+bool cpu_linear_to_phys(cpu_t *c, uint64_t va, uint64_t *pa)
+{
+    /* The same side-effect-free walk as cpu_peek_linear (SDM 4.5 4-level
+     * paging): no A/D updates, no faults. */
+    if (!(c->cr0 & CPU_CR0_PG)) {
+        *pa = va;
+        return true;
+    }
+    walk_path w;
+    if (walk_entries(c, va, true, &w) != WALK_OK)
+        return false;
+    *pa = w.base | (va & w.page_mask);
+    return true;
+}
+
 bool cpu_peek_linear(cpu_t *c, uint64_t va, void *buf, size_t len)
 {
     /* A side-effect-free walk for debuggers: no A/D updates, no faults. */

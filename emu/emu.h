@@ -237,7 +237,8 @@ typedef struct emu_machine {
     uint64_t round_end;
     int running;       /* index of the CPU inside cpu_run, or -1 */
     bool pause_req;    /* emu_machine_pause was called */
-    int step_cpu;      /* emu_machine_step: the CPU with an instruction budget, or -1 */
+    int step_cpu;      /* emu_machine_step: the CPU with an instruction budget, or -1;
+                        * EMU_STEP_ANY: every CPU, one instruction (emu_machine_step_any) */
     uint64_t step_until_insns;
 
     bool finished;   /* the run is over */
@@ -299,6 +300,16 @@ bool emu_machine_run(emu_machine *m, uint64_t until);
  * the CPU stopped (CPU_STOP_INSNS when the budget was met).
  */
 cpu_stop emu_machine_step(emu_machine *m, unsigned cpu, uint64_t insns);
+
+/*
+ * Runs the machine, as emu_machine_run would schedule it, until any CPU
+ * retires one instruction (a debugger checks breakpoints after each).
+ * Returns that CPU, or -1 when the run finished, was paused, or no CPU
+ * retired one within 100 quanta (all asleep). Same finer-boundary caveat
+ * as emu_machine_step.
+ */
+#define EMU_STEP_ANY (-2)
+int emu_machine_step_any(emu_machine *m);
 
 /* From an observer or device: stop the run at the running CPU's next
  * instruction boundary; emu_machine_run/step return and a later call
@@ -415,6 +426,7 @@ typedef struct emu_run_opts {
     uint64_t digest_every;   /* --digest-every: cycles between digests (0: the default) */
     bool stats;              /* --stats */
     bool quiet;              /* --quiet */
+    int gdb_port;            /* --gdb PORT (0: any free port), -1 without */
     const char *initrd[16];  /* --initrd, in order (cfg.initrd points here) */
 } emu_run_opts;
 

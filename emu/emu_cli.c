@@ -17,6 +17,7 @@
 
 #include "emu/emu.h"
 #include "emu/emu_compare.h"
+#include "emu/emu_gdb.h"
 #include "emu/emu_hv.h"
 #include "emu/emu_record.h"
 #include "emu/emu_scenario.h"
@@ -77,6 +78,8 @@ static void usage_run(FILE *f)
           "                      1000000), so a divergence is found near where it starts\n"
           "  --stats             print cycles, instructions, MIPS, interrupts per path and\n"
           "                      VM exits per reason per vCPU at the end (standard error)\n"
+          "  --gdb PORT          wait for gdb on 127.0.0.1:PORT before running (0: a free\n"
+          "                      port, printed on standard error); docs/gdb.md\n"
           "  --quiet             no progress line on a terminal, no scenario captions\n"
           "                      on standard error when headless\n"
           "  --help              this text\n",
@@ -173,7 +176,7 @@ static int parse_run(int argc, char **argv, emu_run_opts *opts, bool *headless,
         {"log", required_argument, 0, 'L'},        {"record", required_argument, 0, 'R'},
         {"digest-every", required_argument, 0, 'D'},
         {"append", required_argument, 0, 'A'},     {"initrd", required_argument, 0, 'I'},
-        {"cpu", required_argument, 0, 'P'},
+        {"cpu", required_argument, 0, 'P'},        {"gdb", required_argument, 0, 'G'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
     };
     emu_config *cfg = &opts->cfg;
@@ -242,6 +245,11 @@ static int parse_run(int argc, char **argv, emu_run_opts *opts, bool *headless,
             if (!parse_u64("--digest-every", optarg, EMU_RECORD_MIN_INTERVAL,
                            EMU_RECORD_MAX_INTERVAL, &opts->digest_every))
                 return EMU_EXIT_USAGE;
+            break;
+        case 'G':
+            if (!parse_u64("--gdb", optarg, 0, 65535, &v))
+                return EMU_EXIT_USAGE;
+            opts->gdb_port = (int)v;
             break;
         case 'A':
             cfg->append = optarg;
@@ -358,12 +366,47 @@ static void record_to_end(emu_machine *m, emu_recorder *rec, bool progress, doub
     *seconds = host_seconds() - t0;
 }
 
+/* --gdb: serves gdb (emu_gdb.h) until it detaches (then the run goes on
+ * without it: returns -1), kills the run, or the run ends. */
+static int run_gdb(emu_machine *m, int port)
+{
+    emu_gdb *g = malloc(sizeof(*g));
+    char err[256];
+    if (!g) {
+        fprintf(stderr, "apicv-emu: --gdb: out of memory\n");
+        return EMU_EXIT_USAGE;
+    }
+    if (!emu_gdb_listen(g, m, (unsigned)port, err, sizeof(err))) {
+        fprintf(stderr, "apicv-emu: %s\n", err);
+        free(g);
+        return EMU_EXIT_USAGE;
+    }
+    fprintf(stderr, "apicv-emu: waiting for gdb on 127.0.0.1:%u (target remote :%u)\n", g->port,
+            g->port);
+    emu_gdb_end end = emu_gdb_serve(g);
+    emu_gdb_close(g);
+    free(g);
+    switch (end) {
+    case EMU_GDB_KILLED:
+        fprintf(stderr, "apicv-emu: killed by gdb at cycle %llu\n", (unsigned long long)m->now);
+        return 137;
+    case EMU_GDB_FINISHED:
+        return m->exit_status;
+    case EMU_GDB_ERROR:
+        fprintf(stderr, "apicv-emu: --gdb: accept failed\n");
+        return EMU_EXIT_USAGE;
+    default:
+        return m->finished ? m->exit_status : -1;
+    }
+}
+
 static int cmd_run(int argc, char **argv, const emu_frontend *fe)
 {
     emu_run_opts opts;
     cpu_cost_model costs;
     bool headless = false;
     memset(&opts, 0, sizeof(opts));
+    opts.gdb_port = -1;
     emu_config_default(&opts.cfg);
     int r = parse_run(argc, argv, &opts, &headless, &costs);
     if (r >= 0)
@@ -380,6 +423,7 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
         scenario = &scn;
         /* The scenario's machine options first; the command line overrides. */
         memset(&opts, 0, sizeof(opts));
+        opts.gdb_port = -1;
         emu_config_default(&opts.cfg);
         emu_scenario_config(scenario, &opts.cfg);
         headless = false;
@@ -440,7 +484,7 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
 
     double secs = 0;
     bool progress = !opts.quiet && isatty(STDERR_FILENO);
-    bool window = !rec && !headless && fe && fe->run_window && fe->display_available &&
+    bool window = !rec && !headless && opts.gdb_port < 0 && fe && fe->run_window && fe->display_available &&
                   fe->display_available();
     caption_printer *narration = calloc(1, sizeof(*narration));
     if (!narration) {
@@ -469,11 +513,15 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
         memset(&recent, 0, sizeof(recent));
         cpu_obs_subscribe(&m.obs, emu_recent_event, &recent);
         emu_catch_stop_signals();
-        if (rec)
+        int gdb_status = opts.gdb_port >= 0 ? run_gdb(&m, opts.gdb_port) : -1;
+        if (gdb_status >= 0)
+            status = gdb_status;
+        else if (rec)
             record_to_end(&m, rec, progress, &secs);
         else
             run_to_end(&m, progress, &secs);
-        status = m.exit_status;
+        if (gdb_status < 0)
+            status = m.exit_status;
         if (m.interrupted) {
             fflush(stdout);
             fprintf(stderr, "\napicv-emu: %s: %s at cycle %llu\n", path, m.diag,

@@ -285,7 +285,9 @@ static bool run_turn(emu_machine *m, unsigned k)
         if (c->cycles >= m->round_end)
             return true;
         uint64_t max_insns = UINT64_MAX;
-        if (m->step_cpu == (int)k) {
+        if (m->step_cpu == EMU_STEP_ANY) {
+            max_insns = 1;
+        } else if (m->step_cpu == (int)k) {
             if (c->insns >= m->step_until_insns)
                 return false;
             max_insns = m->step_until_insns - c->insns;
@@ -410,6 +412,22 @@ out:
         finish(m, EMU_EXIT_CYCLES);
     }
     return m->finished;
+}
+
+int emu_machine_step_any(emu_machine *m)
+{
+    if (m->finished)
+        return -1;
+    uint64_t before[CPU_MAX_CPUS];
+    for (unsigned k = 0; k < m->cfg.ncpus; k++)
+        before[k] = m->cpu[k].insns;
+    m->step_cpu = EMU_STEP_ANY;
+    emu_machine_run(m, m->now + 100 * m->cfg.quantum);
+    m->step_cpu = -1;
+    for (unsigned k = 0; k < m->cfg.ncpus; k++)
+        if (m->cpu[k].insns != before[k])
+            return (int)k;
+    return -1;
 }
 
 cpu_stop emu_machine_step(emu_machine *m, unsigned cpu, uint64_t insns)

@@ -1,0 +1,74 @@
+/*
+ * emu_gdb.h — a gdb remote stub (GDB's remote serial protocol over TCP) for
+ * a running machine: `apicv-emu run --gdb PORT` (docs/gdb.md).
+ *
+ * One thread per CPU (thread id = CPU index + 1); registers of the x86-64
+ * target description; memory by guest-virtual address through the selected
+ * CPU's paging; breakpoints by RIP (the guest's memory is never patched);
+ * write watchpoints; single-step and continue; Ctrl-C; `monitor` commands
+ * for the virtual APIC, the VMCS, the posted-interrupt descriptor and the
+ * event log. All of a session's state lives in emu_gdb.
+ */
+#ifndef APICV_EMU_GDB_H
+#define APICV_EMU_GDB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpu/cpu_obs.h"
+
+struct emu_machine;
+
+#define EMU_GDB_PKT_MAX 4096 /* PacketSize: the largest packet body we accept */
+#define EMU_GDB_NBP 64       /* breakpoints (software and hardware share the table) */
+#define EMU_GDB_NWP 8        /* write watchpoints */
+#define EMU_GDB_NEV 256      /* recent events kept for `monitor events N` */
+
+typedef struct emu_gdb_watch {
+    uint64_t va, pa; /* pa: the guest-physical address when the watchpoint was set */
+    unsigned len;    /* 1..8 */
+    uint8_t old[8];
+} emu_gdb_watch;
+
+typedef struct emu_gdb {
+    struct emu_machine *m;
+    int lfd, fd; /* listening socket, connection (-1: none) */
+    unsigned port;
+    unsigned g_cpu, c_cpu; /* Hg (registers, memory, monitor) and Hc (step) threads */
+    uint64_t bp[EMU_GDB_NBP];
+    unsigned nbp;
+    emu_gdb_watch wp[EMU_GDB_NWP];
+    unsigned nwp;
+    /* Input: bytes read from the connection and not yet consumed. */
+    uint8_t rbuf[EMU_GDB_PKT_MAX + 64];
+    size_t rlen, rpos;
+    char pkt[EMU_GDB_PKT_MAX + 1];
+    char out[2 * EMU_GDB_PKT_MAX + 8];        /* the reply being built */
+    char last_reply[2 * EMU_GDB_PKT_MAX + 8]; /* re-sent after a '-' */
+    /* The event ring (an observer while the session lasts). */
+    cpu_obs_event ev[EMU_GDB_NEV];
+    uint64_t nev;
+    bool want_event; /* monitor step-event: pause at the next event */
+    bool event_hit;
+} emu_gdb;
+
+typedef enum emu_gdb_end {
+    EMU_GDB_DETACHED, /* D, or the connection closed: the run goes on without gdb */
+    EMU_GDB_KILLED,   /* k: the run is over */
+    EMU_GDB_FINISHED, /* the guest's run ended while gdb was attached */
+    EMU_GDB_ERROR,    /* the connection failed before gdb came */
+} emu_gdb_end;
+
+/* Listens on 127.0.0.1:port (0: a free port the system picks; g->port is
+ * the one chosen). False with a message in err. */
+bool emu_gdb_listen(emu_gdb *g, struct emu_machine *m, unsigned port, char *err, size_t errlen);
+/* Waits for gdb, then serves it until detach, kill or the end of the run.
+ * The machine stays stopped until gdb continues it. */
+emu_gdb_end emu_gdb_serve(emu_gdb *g);
+void emu_gdb_close(emu_gdb *g);
+
+/* `monitor CMD` (qRcmd; emu_gdb_monitor.c): the text gdb prints, in out. */
+void emu_gdb_monitor(emu_gdb *g, const char *cmd, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,344 @@
+/*
+ * test_gdb.c — `apicv-emu run --gdb 0` (docs/gdb.md), as a user meets it:
+ *
+ *   - the protocol, over a socket of our own: acks, a bad checksum gets
+ *     '-', an oversize packet E22, an unknown one the empty reply, memory
+ *     at an unmapped address E14, registers of the target description's
+ *     size, threads, breakpoints by RIP, single-step, the stop reply with
+ *     the thread, `monitor vapic`; k ends the emulator (status 137);
+ *   - the real gdb from Debian (`gdb -batch`): connect, thread list, RIP,
+ *     a breakpoint at guest_main hit by `continue`, `stepi`, `monitor
+ *     vapic`, a watchpoint, detach — after which the guest runs to its end.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define GUEST(name) APICV_GUEST_DIR "/" name ".elf"
+
+typedef struct emu_proc {
+    pid_t pid;
+    unsigned port;
+    char errpath[64];
+} emu_proc;
+
+/* Starts `apicv-emu run --headless --gdb 0 ARGS GUEST` and reads the port
+ * it prints. */
+static void start_emu(emu_proc *p, const char *mode, const char *guest)
+{
+    snprintf(p->errpath, sizeof(p->errpath), "/tmp/apicv_gdb_errXXXXXX");
+    int fe = mkstemp(p->errpath);
+    ck_assert(fe >= 0);
+    p->pid = fork();
+    ck_assert(p->pid >= 0);
+    if (p->pid == 0) {
+        dup2(fe, 2);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        execl(APICV_EMU, APICV_EMU, "run", "--headless", "--quiet", "--mode", mode, "--gdb",
+              "0", guest, (char *)NULL);
+        _exit(127);
+    }
+    close(fe);
+    p->port = 0;
+    for (int i = 0; i < 500 && !p->port; i++) {
+        char buf[512] = {0};
+        FILE *f = fopen(p->errpath, "r");
+        if (f) {
+            size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+            buf[n] = 0;
+            fclose(f);
+        }
+        const char *at = strstr(buf, "127.0.0.1:");
+        if (at)
+            p->port = (unsigned)atoi(at + 10);
+        else
+            usleep(10000);
+    }
+    ck_assert_msg(p->port > 0, "the emulator printed no port");
+}
+
+static int wait_emu(emu_proc *p)
+{
+    int st = 0;
+    for (int i = 0; i < 3000; i++) {
+        if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+            unlink(p->errpath);
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 1000;
+        }
+        usleep(10000);
+    }
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, &st, 0);
+    unlink(p->errpath);
+    return -1;
+}
+
+static int connect_to(unsigned port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+    struct timeval tv = {.tv_sec = 30};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+static void send_raw(int fd, const char *s, size_t n)
+{
+    ck_assert(send(fd, s, n, MSG_NOSIGNAL) == (ssize_t)n);
+}
+
+static void send_pkt(int fd, const char *body)
+{
+    char buf[8192];
+    unsigned sum = 0;
+    for (const char *p = body; *p; p++)
+        sum += (uint8_t)*p;
+    int n = snprintf(buf, sizeof(buf), "$%s#%02x", body, sum & 0xFF);
+    send_raw(fd, buf, (size_t)n);
+}
+
+static char get1(int fd)
+{
+    char c;
+    ck_assert_msg(recv(fd, &c, 1, 0) == 1, "the stub closed the connection or timed out");
+    return c;
+}
+
+/* Reads one reply packet's body (after the ack), checking its checksum. */
+static const char *reply(int fd)
+{
+    static char body[16384];
+    char c;
+    while ((c = get1(fd)) != '$')
+        ;
+    size_t n = 0;
+    unsigned sum = 0;
+    while ((c = get1(fd)) != '#') {
+        ck_assert(n < sizeof(body) - 1);
+        body[n++] = c;
+        sum += (uint8_t)c;
+    }
+    body[n] = 0;
+    char cs[3] = {get1(fd), get1(fd), 0};
+    ck_assert_uint_eq(strtoul(cs, NULL, 16), sum & 0xFF);
+    send_raw(fd, "+", 1);
+    return body;
+}
+
+static const char *ask(int fd, const char *body)
+{
+    send_pkt(fd, body);
+    ck_assert_int_eq(get1(fd), '+');
+    return reply(fd);
+}
+
+/* Address of a symbol of the guest image (binutils' nm). */
+static unsigned long long symbol(const char *elf, const char *name)
+{
+    char cmd[512], line[256];
+    snprintf(cmd, sizeof(cmd), "nm %s", elf);
+    FILE *f = popen(cmd, "r");
+    ck_assert(f);
+    unsigned long long addr = 0;
+    while (fgets(line, sizeof(line), f)) {
+        char nm[128], t;
+        unsigned long long a;
+        if (sscanf(line, "%llx %c %127s", &a, &t, nm) == 3 && strcmp(nm, name) == 0)
+            addr = a;
+    }
+    pclose(f);
+    ck_assert_msg(addr, "no symbol %s in %s", name, elf);
+    return addr;
+}
+
+START_TEST(malformed_packets_get_error_replies)
+{
+    emu_proc p;
+    start_emu(&p, "apicv", GUEST("demo_irq"));
+    int fd = connect_to(p.port);
+    /* A bad checksum: '-' and nothing else. */
+    send_raw(fd, "$?#00", 5);
+    ck_assert_int_eq(get1(fd), '-');
+    /* Unknown: acked, the empty reply. */
+    ck_assert_str_eq(ask(fd, "Xbogus,1:zz"), "");
+    ck_assert_str_eq(ask(fd, "qNoSuchQuery"), "");
+    /* Oversize: acked, an error (and the stub still answers after it). */
+    static char big[6000];
+    memset(big, 'a', sizeof(big) - 1);
+    ck_assert_str_eq(ask(fd, big), "E22");
+    /* Malformed arguments. */
+    ck_assert_str_eq(ask(fd, "m12"), "E01");
+    ck_assert_str_eq(ask(fd, "mzz,4"), "E01");
+    ck_assert_str_eq(ask(fd, "M200000,4:00"), "E01");
+    ck_assert_str_eq(ask(fd, "p999"), "E01");
+    ck_assert_str_eq(ask(fd, "Hg9"), "E01");
+    ck_assert_str_eq(ask(fd, "m11111111111111111111,4"), "E01");
+    ck_assert_str_eq(ask(fd, "Z3,1000,4"), ""); /* read watchpoints: not implemented */
+    /* Unmapped (non-canonical high half): E14. */
+    ck_assert_str_eq(ask(fd, "mffff800000000000,8"), "E14");
+    /* A well-formed session goes on. */
+    ck_assert_ptr_nonnull(strstr(ask(fd, "qSupported:multiprocess+"), "PacketSize=1000"));
+    ck_assert_str_eq(ask(fd, "?"), "T05thread:1;");
+    ck_assert_str_eq(ask(fd, "qfThreadInfo"), "m1");
+    ck_assert_str_eq(ask(fd, "qsThreadInfo"), "l");
+    /* 16 general registers, rip, eflags, 6 selectors, 8 x87, 8 x87
+     * control, fs/gs base, 5 CRs and EFER: 340 bytes. */
+    ck_assert_uint_eq(strlen(ask(fd, "g")), 680);
+    ck_assert_str_eq(ask(fd, "p10"), "0000200000000000"); /* rip = entry 0x200000 */
+    ck_assert_str_eq(ask(fd, "m200000,1"), "fc");         /* cld */
+    unsigned long long main_at = symbol(GUEST("demo_irq"), "guest_main");
+    char b[64];
+    snprintf(b, sizeof(b), "Z0,%llx,1", main_at);
+    ck_assert_str_eq(ask(fd, b), "OK");
+    ck_assert_str_eq(ask(fd, "c"), "T05thread:1;hwbreak:;");
+    snprintf(b, sizeof(b), "%016llx", (unsigned long long)__builtin_bswap64(main_at));
+    ck_assert_str_eq(ask(fd, "p10"), b);
+    snprintf(b, sizeof(b), "z0,%llx,1", main_at);
+    ck_assert_str_eq(ask(fd, b), "OK");
+    ck_assert_str_eq(ask(fd, "vCont;s:1;c"), "T05thread:1;");
+    ck_assert_str_ne(ask(fd, "p10"), b);
+    /* monitor vapic (hex "vapic"): text naming the registers. */
+    const char *hex = ask(fd, "qRcmd,7661706963");
+    char text[2048] = {0};
+    for (size_t i = 0; hex[2 * i] && i < sizeof(text) - 1; i++) {
+        unsigned v;
+        sscanf(hex + 2 * i, "%2x", &v);
+        text[i] = (char)v;
+    }
+    ck_assert_ptr_nonnull(strstr(text, "RVI"));
+    ck_assert_ptr_nonnull(strstr(text, "VIRR"));
+    /* Garbage between packets and a bad hex checksum digit. */
+    send_raw(fd, "xyz$g#zz", 8);
+    ck_assert_int_eq(get1(fd), '-');
+    send_pkt(fd, "k");
+    ck_assert_int_eq(get1(fd), '+');
+    close(fd);
+    ck_assert_int_eq(wait_emu(&p), 137);
+}
+END_TEST
+
+START_TEST(ctrl_c_interrupts_a_running_guest)
+{
+    emu_proc p;
+    start_emu(&p, "posted", GUEST("hang"));
+    int fd = connect_to(p.port);
+    ck_assert_str_eq(ask(fd, "qfThreadInfo"), "m1");
+    send_pkt(fd, "c");
+    ck_assert_int_eq(get1(fd), '+');
+    usleep(300000);
+    send_raw(fd, "\x03", 1);
+    ck_assert_str_eq(reply(fd), "T02thread:1;");
+    /* The machine moved on: RIP is no longer the entry point. */
+    ck_assert_str_ne(ask(fd, "p10"), "0000200000000000");
+    send_pkt(fd, "D");
+    ck_assert_int_eq(get1(fd), '+');
+    ck_assert_str_eq(reply(fd), "OK");
+    close(fd);
+    /* Detached, the endless guest runs on: stop it as a user would. */
+    usleep(100000);
+    ck_assert_int_eq(waitpid(p.pid, NULL, WNOHANG), 0);
+    kill(p.pid, SIGINT);
+    ck_assert_int_eq(wait_emu(&p), 128 + SIGINT);
+}
+END_TEST
+
+static void run_gdb(unsigned port, const char *extra, char *out, size_t len)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd), "timeout 120 gdb -batch -nx -ex 'target remote :%u' %s 2>&1", port,
+             extra);
+    FILE *f = popen(cmd, "r");
+    ck_assert(f);
+    size_t n = fread(out, 1, len - 1, f);
+    out[n] = 0;
+    pclose(f);
+}
+
+START_TEST(real_gdb_session)
+{
+    if (system("gdb --version >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "test_gdb: gdb is not installed (make deps installs it)\n");
+        ck_abort_msg("gdb missing");
+    }
+    emu_proc p;
+    start_emu(&p, "posted", GUEST("demo_irq"));
+    unsigned long long main_at = symbol(GUEST("demo_irq"), "guest_main");
+    char extra[1024];
+    snprintf(extra, sizeof(extra),
+             "-ex 'info threads' -ex 'info registers rip' -ex 'break *0x%llx' -ex 'continue' "
+             "-ex 'stepi' -ex 'info registers rip cr0 efer' -ex 'monitor vapic' "
+             "-ex 'monitor vmcs GUEST_RIP' -ex 'x/1i 0x200000' -ex 'detach'",
+             main_at);
+    static char out[65536];
+    run_gdb(p.port, extra, out, sizeof(out));
+    char want[128];
+    ck_assert_msg(strstr(out, "Thread 1 (CPU 0)"), "%s", out);
+    ck_assert_msg(strstr(out, "rip            0x200000"), "%s", out);
+    snprintf(want, sizeof(want), "Breakpoint 1, 0x%016llx in ?? ()", main_at);
+    ck_assert_msg(strstr(out, want), "%s", out);
+    ck_assert_msg(strstr(out, "posted mode, non-root operation"), "%s", out);
+    ck_assert_msg(strstr(out, "VPPR"), "%s", out);
+    ck_assert_msg(strstr(out, "GUEST_RIP (681eh) ="), "%s", out);
+    ck_assert_msg(strstr(out, "0x200000:\tcld"), "%s", out);
+    ck_assert_msg(strstr(out, "detached"), "%s", out);
+    /* After stepi RIP moved past the breakpoint. */
+    const char *after = strstr(out, want);
+    const char *rip2 = strstr(after, "rip            0x");
+    ck_assert(rip2);
+    ck_assert_uint_gt(strtoull(rip2 + 15, NULL, 16), main_at);
+    ck_assert(strstr(out, "cr0            0x80000011") || strstr(out, "cr0            0x8"));
+    /* Detached: the guest runs to its end and exits 0. */
+    ck_assert_int_eq(wait_emu(&p), 0);
+}
+END_TEST
+
+START_TEST(real_gdb_watchpoint_and_interrupt)
+{
+    emu_proc p;
+    start_emu(&p, "native", GUEST("demo_irq"));
+    /* A write watchpoint on the guest's stack slot below the entry RSP. */
+    static char out[65536];
+    run_gdb(p.port,
+            "-ex 'set $w = $rsp - 8' -ex 'watch *(long *)$w' -ex 'continue' "
+            "-ex 'info registers rip' -ex 'delete' -ex 'kill'",
+            out, sizeof(out));
+    ck_assert_msg(strstr(out, "Hardware watchpoint 1"), "%s", out);
+    ck_assert_msg(strstr(out, "New value"), "%s", out);
+    ck_assert_int_eq(wait_emu(&p), 137);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("gdb");
+    TCase *t = tcase_create("stub");
+    tcase_set_timeout(t, 200);
+    tcase_add_test(t, malformed_packets_get_error_replies);
+    tcase_add_test(t, ctrl_c_interrupts_a_running_guest);
+    tcase_add_test(t, real_gdb_session);
+    tcase_add_test(t, real_gdb_watchpoint_and_interrupt);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
