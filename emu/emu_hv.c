@@ -135,7 +135,7 @@ static void hv_msr_intercept(uint8_t *bm, uint32_t msr, bool read, bool write)
 
 /* SDM 11.4.7.1 reset values on the virtual-APIC page, so that virtualized
  * reads see an APIC after power-up. */
-static void hv_vapic_reset(emu_hv_vcpu *vc, unsigned index)
+void hv_vapic_reset(emu_hv_vcpu *vc, unsigned index)
 {
     vmx_vcpu *v = &vc->vmx;
     vmx_vapic_write32(v, VMX_VAPIC_ID, index << 24);
@@ -293,6 +293,14 @@ emu_hv *emu_hv_create(emu_machine *m, emu_mode mode, apic_t *const *host_apics, 
             return NULL;
         }
     }
+    if (m->multiboot) {
+        if (!hv_mp_setup(hv, err, errlen)) {
+            emu_hv_free(hv);
+            return NULL;
+        }
+        for (unsigned k = 0; k < hv->ncpus; k++)
+            hv_policy_record_host_values(&hv->vcpu[k]);
+    }
     return hv;
 }
 
@@ -383,6 +391,20 @@ static void hv_apply_work(emu_hv *hv, emu_hv_vcpu *vc, const emu_hv_work *w)
     case HV_WORK_NMI:
         vc->nmi_pending = true;
         hv_kick(hv, vc);
+        break;
+    case HV_WORK_INIT:
+        /* An INIT signal at the physical APIC: a VM exit (3) at once in
+         * non-root operation, or at the next entry of a sleeper. */
+        apic_accept(vc->host_apic, 0, APIC_DM_INIT, false);
+        break;
+    case HV_WORK_SIPI:
+        /* Only a vCPU in wait-for-SIPI takes it (exit 4); anywhere else
+         * a SIPI is discarded (SDM 25.2). An INIT it has not taken yet
+         * counts: INIT + SIPI sent back to back (kvm-unit-tests) start
+         * it, as on hardware, where the INIT completes first. */
+        if (HV_VMCS(vc, GUEST_ACTIVITY_STATE) == VMX_ACTIVITY_WAIT_SIPI ||
+            vc->host_apic->init_pending)
+            apic_accept(vc->host_apic, w->vector, APIC_DM_SIPI, false);
         break;
     case HV_WORK_DESCHEDULE:
         if (vc->vmx.non_root) {
@@ -677,6 +699,13 @@ static void hv_prepare_nmi(emu_hv *hv, emu_hv_vcpu *vc)
 static void hv_prepare_entry(emu_hv *hv, emu_hv_vcpu *vc)
 {
     cpu_phys *p = &hv->m->phys;
+    if (hv->mp) {
+        hv_mp_prepare_entry(hv, vc);
+        /* Nothing is injected into wait-for-SIPI (SDM 26.3.1.5): it
+         * waits for the SIPI exit. */
+        if (HV_VMCS(vc, GUEST_ACTIVITY_STATE) == VMX_ACTIVITY_WAIT_SIPI)
+            return;
+    }
     hv_prepare_nmi(hv, vc);
     emu_hv_prepare_extint(hv, vc); /* the 8259 through LINT0 (emu_hv_devices.c) */
     switch (hv->mode) {
@@ -706,7 +735,7 @@ static uint8_t hv_vppr(emu_hv_vcpu *vc)
  * software APIC has a deliverable one. */
 static bool hv_can_wake(emu_hv *hv, emu_hv_vcpu *vc)
 {
-    if (vc->nmi_pending)
+    if (vc->nmi_pending || vc->host_apic->init_pending)
         return true;
     if (!hv_guest_if(vc))
         return false;

@@ -153,6 +153,10 @@ typedef struct emu_hv {
      * goes on the machine's event queue (m->evq) and device interrupts
      * through its MSI device, instead of the per-vCPU work lists. */
     bool machine_queue;
+    /* A Multiboot kernel (emu_hv_mp.c): unrestricted guest with the EPT
+     * identity map eptp, CR0.NE owned by the host, INIT/SIPI emulated. */
+    bool mp;
+    uint64_t eptp;
     emu_hv_vcpu vcpu[CPU_MAX_CPUS];
 } emu_hv;
 

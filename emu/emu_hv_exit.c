@@ -134,8 +134,9 @@ static void hv_self_ipi(emu_hv *hv, emu_hv_vcpu *vc, uint8_t vector)
 void hv_route_ipi(emu_hv *hv, unsigned from, const apic_ipi *ipi)
 {
     emu_hv_vcpu *src = &hv->vcpu[from];
+    bool mp = hv->mp && (ipi->delivery == APIC_DM_INIT || ipi->delivery == APIC_DM_SIPI);
     if (ipi->delivery != APIC_DM_FIXED && ipi->delivery != APIC_DM_LOWEST &&
-        ipi->delivery != APIC_DM_NMI) {
+        ipi->delivery != APIC_DM_NMI && !mp) {
         emu_diag(hv->m, EMU_DIAG_IPI, "cpu%u: IPI with delivery mode %u not emulated (dropped)",
                  from, ipi->delivery);
         return;
@@ -163,7 +164,9 @@ void hv_route_ipi(emu_hv *hv, unsigned from, const apic_ipi *ipi)
     for (unsigned k = 0; k < hv->ncpus; k++) {
         if (!(mask & (1ull << k)))
             continue;
-        if (ipi->delivery == APIC_DM_NMI)
+        if (mp)
+            hv_mp_send(hv, from, k, ipi);
+        else if (ipi->delivery == APIC_DM_NMI)
             hv_send_nmi(hv, from, k);
         else
             hv_send(hv, from, k, ipi->vector);
@@ -543,11 +546,16 @@ static void hv_cpuid(emu_hv *hv, emu_hv_vcpu *vc)
  */
 static bool hv_string_io(emu_hv *hv, emu_hv_vcpu *vc)
 {
+    return hv_emulate_insn(hv, vc, "string I/O");
+}
+
+bool hv_emulate_insn(emu_hv *hv, emu_hv_vcpu *vc, const char *what)
+{
     uint64_t page = (HV_VMCS(vc, PROC_CONTROLS2) & VMX_PROC2_VIRT_APIC_ACCESS)
                         ? HV_VMCS(vc, APIC_ACCESS_ADDR) & ~0xFFFull
                         : UINT64_MAX;
     hv_emul e = {.hv = hv, .vc = vc, .apic_page = page};
-    if (!hv_emulate(hv, vc, &e, "string I/O"))
+    if (!hv_emulate(hv, vc, &e, what))
         return false;
     return !hv->m->finished;
 }
@@ -579,11 +587,40 @@ static bool hv_io(emu_hv *hv, emu_hv_vcpu *vc, uint64_t qual)
     return !(port == EMU_PORT_EXIT && m->finished);
 }
 
+/* CR0 writes of a Multiboot guest that changed NE, which the host owns
+ * (exit 28, SDM 27.2.1 table 27-3: MOV to CR0, CLTS, LMSW with its source
+ * in bits 31:16): completed by emu_hv_mp.c. */
+static bool hv_cr0_access(emu_hv *hv, emu_hv_vcpu *vc, uint64_t qual)
+{
+    unsigned type = (qual >> 4) & 3, gpr = (qual >> 8) & 15;
+    uint64_t shadow = HV_VMCS(vc, CR0_READ_SHADOW), val;
+    switch (type) {
+    case VMX_CR_ACCESS_MOV_TO: val = hv_reg(vc, gpr); break;
+    case VMX_CR_ACCESS_CLTS: val = shadow & ~(uint64_t)CPU_CR0_TS; break;
+    case VMX_CR_ACCESS_LMSW: {
+        uint64_t src = (qual >> 16) & 0xF; /* PE can be set, not cleared */
+        val = (shadow & ~0xEull) | (src & 0xE) | ((shadow | src) & CPU_CR0_PE);
+        break;
+    }
+    default:
+        hv_crash(hv, vc, "control-register exit the hypervisor does not expect");
+        return false;
+    }
+    if (!hv_mp_cr0_write(hv, vc, val)) {
+        hv_inject_gp(vc);
+        return true;
+    }
+    hv_skip_insn(vc);
+    return true;
+}
+
 /* MOV to/from CR8 without TPR shadow (exit 28, emulated mode): the
  * software APIC's TPR[7:4] (SDM 11.8.6.1). */
 static bool hv_cr_access(emu_hv *hv, emu_hv_vcpu *vc, uint64_t qual)
 {
     unsigned cr = qual & 15, type = (qual >> 4) & 3, gpr = (qual >> 8) & 15;
+    if (cr == 0 && hv->mp)
+        return hv_cr0_access(hv, vc, qual);
     if (cr != 8 || type > VMX_CR_ACCESS_MOV_FROM) {
         hv_crash(hv, vc, "control-register exit the hypervisor does not expect");
         return false;
@@ -862,6 +899,20 @@ bool hv_handle_exit(emu_hv *hv, emu_hv_vcpu *vc)
         hv_skip_insn(vc);
         break;
     case VMX_EXIT_MTF:
+        break;
+    case VMX_EXIT_INIT:
+    case VMX_EXIT_SIPI:
+    case VMX_EXIT_EPT_VIOLATION:
+        if (!hv->mp) {
+            hv_crash(hv, vc, "INIT, SIPI or EPT exit without a Multiboot guest");
+            ok = false;
+        } else if (basic == VMX_EXIT_INIT) {
+            hv_mp_init_exit(hv, vc);
+        } else if (basic == VMX_EXIT_SIPI) {
+            hv_mp_sipi_exit(hv, vc, (uint8_t)qual);
+        } else {
+            ok = hv_mp_ept_violation(hv, vc);
+        }
         break;
     default: {
         char msg[96];

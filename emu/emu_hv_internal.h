@@ -12,7 +12,7 @@
 #define HV_VMCS_SET(vc, name, val) vmx_vmcs_set(&(vc)->vmx.vmcs, VMCS_##name, (val))
 
 /* Kinds of timed work (emu_hv_work.kind). */
-enum { HV_WORK_MSI, HV_WORK_HOST_IRQ, HV_WORK_DESCHEDULE, HV_WORK_NMI };
+enum { HV_WORK_MSI, HV_WORK_HOST_IRQ, HV_WORK_DESCHEDULE, HV_WORK_NMI, HV_WORK_INIT, HV_WORK_SIPI };
 
 static inline bool hv_apicv_mode(const emu_hv *hv)
 {
@@ -55,6 +55,27 @@ void hv_set_x2apic_controls(emu_hv *hv, emu_hv_vcpu *vc, bool x2apic);
 /* apicv/posted: the virtual-APIC page back to its power-up values (guest APIC
  * globally disabled). */
 void hv_vapic_power_up(emu_hv_vcpu *vc, unsigned index);
+
+/* SDM 11.4.7.1 reset values on vc's virtual-APIC page. */
+void hv_vapic_reset(emu_hv_vcpu *vc, unsigned index);
+
+/* emu_hv_exit.c: completes the instruction at the guest's RIP with the
+ * interpreter (cpu_emulate_insn) — the APIC-access page is the
+ * hypervisor's APIC, device pages and ports the machine's; a fault is
+ * injected. false (after a crash diagnostic) when it cannot. */
+bool hv_emulate_insn(emu_hv *hv, emu_hv_vcpu *vc, const char *what);
+
+/* emu_hv_mp.c: Multiboot kernels (unrestricted guest, EPT identity map,
+ * CR0.NE, INIT/SIPI through exits 3 and 4). */
+bool hv_mp_setup(emu_hv *hv, char *err, size_t errlen);
+void hv_mp_prepare_entry(emu_hv *hv, emu_hv_vcpu *vc);
+/* A guest CR0 write that exited (28): false means #GP. */
+bool hv_mp_cr0_write(emu_hv *hv, emu_hv_vcpu *vc, uint64_t val);
+/* A guest INIT or STARTUP IPI from vCPU from to vCPU to. */
+void hv_mp_send(emu_hv *hv, unsigned from, unsigned to, const apic_ipi *ipi);
+void hv_mp_init_exit(emu_hv *hv, emu_hv_vcpu *vc);
+void hv_mp_sipi_exit(emu_hv *hv, emu_hv_vcpu *vc, uint8_t vector);
+bool hv_mp_ept_violation(emu_hv *hv, emu_hv_vcpu *vc);
 
 /* emu_hv_policy.c */
 /* Records the host's value of every address field (after setup). */

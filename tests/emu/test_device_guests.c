@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "emu/emu.h"
+#include "vmx/vmx_vmcs.h"
 
 #define MAX_CYCLES 2000000000ull
 
@@ -97,6 +98,51 @@ START_TEST(ioapic_page_over_4g_ram)
 }
 END_TEST
 
+/* guests/multiboot/mb_smp.S, a Multiboot kernel: 32-bit protected mode with
+ * paging off, the I/O APIC page, INIT + SIPI of every AP into real mode.
+ * Natively, and in every VMX mode with unrestricted guest and the EPT
+ * identity map: CR0.NE writes exit (28) and read back through the shadow,
+ * the I/O APIC page is an EPT violation (48) the hypervisor
+ * emulates, each AP waits for SIPI in the wait-for-SIPI activity state and
+ * starts with an INIT exit (3) and a SIPI exit (4). _i: the mode. */
+START_TEST(multiboot_kernel_smp_start)
+{
+    emu_mode mode = (emu_mode)_i;
+    run *r = calloc(1, sizeof(*r));
+    ck_assert_ptr_nonnull(r);
+    char path[512], err[512];
+    snprintf(path, sizeof(path), "%s/mb_smp.elf", APICV_GUEST_DIR);
+    emu_config cfg;
+    emu_config_default(&cfg);
+    cfg.ncpus = 3;
+    cfg.max_cycles = MAX_CYCLES;
+    cfg.mode = mode;
+    ck_assert_msg(emu_machine_init(&r->m, &cfg, path, err, sizeof(err)), "%s", err);
+    ck_assert(r->m.multiboot);
+    r->m.console = console;
+    r->m.console_ctx = r;
+    emu_machine_run(&r->m, UINT64_MAX);
+    ck_assert_msg(r->m.finished && r->m.exit_status == 0, "%s: status %d %s\n%s",
+                  emu_mode_name(mode), r->m.exit_status, r->m.diag, r->out);
+    ck_assert_msg(strstr(r->out, "mb_smp: 32-bit protected mode, paging off\n"
+                                 "mb_smp: I/O APIC version 0x20, 3 CPUs\n"
+                                 "mb_smp: 2 APs started in real mode\n"
+                                 "mb_smp: restarted by INIT + SIPI back to back\n"),
+                  "%s:\n%s", emu_mode_name(mode), r->out);
+    if (mode != EMU_MODE_NATIVE) {
+        const emu_hv_ops *ops = r->m.hv_ops;
+        ck_assert_uint_ge(ops->exit_count(&r->m, 0, VMX_EXIT_EPT_VIOLATION), 1);
+        ck_assert_uint_eq(ops->exit_count(&r->m, 0, VMX_EXIT_CR_ACCESS), 2); /* CR0.NE */
+        for (unsigned k = 1; k < 3; k++) {
+            ck_assert_uint_eq(ops->exit_count(&r->m, k, VMX_EXIT_INIT), 2);
+            ck_assert_uint_eq(ops->exit_count(&r->m, k, VMX_EXIT_SIPI), 2);
+        }
+    }
+    emu_machine_free(&r->m);
+    free(r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("device_guests");
@@ -106,6 +152,7 @@ static Suite *suite(void)
     tcase_add_loop_test(t, ioapic_edge_level_eoi, EMU_MODE_NATIVE, EMU_MODE_COUNT);
     tcase_add_loop_test(t, pic_masks_and_extint, EMU_MODE_NATIVE, EMU_MODE_COUNT);
     tcase_add_loop_test(t, ioapic_page_over_4g_ram, 0, 2);
+    tcase_add_loop_test(t, multiboot_kernel_smp_start, EMU_MODE_NATIVE, EMU_MODE_COUNT);
     suite_add_tcase(s, t);
     return s;
 }
