@@ -53,7 +53,7 @@
 #define VMX_CR0_FIXED0 0x80000021ull
 #define VMX_CR0_FIXED1 0xE005003Full
 #define VMX_CR4_FIXED0 0x00002000ull
-#define VMX_CR4_FIXED1 0x000021A4ull
+#define VMX_CR4_FIXED1 0x000021B4ull
 
 static uint64_t vmx_ctl_pair(uint32_t must1, uint32_t allowed1)
 {

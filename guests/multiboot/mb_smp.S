@@ -21,6 +21,9 @@
  * Then it restarts them with INIT and STARTUP sent back to back (as
  * kvm-unit-tests does), waits for the count 2(N - 1), prints
  *     mb_smp: restarted by INIT + SIPI back to back
+ * turns on 32-bit paging (an identity map of 4-MByte pages), reads the
+ * I/O APIC version again through it, prints
+ *     mb_smp: 32-bit paging on, I/O APIC read through it
  * and ends the run with status 0 (port F4H); on any failure with 16.
  */
 #define MB_MAGIC 0x1BADB002
@@ -84,7 +87,7 @@ _start:
     movl $msg_cpus, %esi
     call puts
     cmpl $1, %ebx
-    je done
+    je paging
 
     /* The trampoline to 7000H, below the loader's tables. */
     movl $trampoline, %esi
@@ -129,6 +132,33 @@ _start:
     loop 5b
     jmp fail
 6:  movl $msg_again, %esi
+    call puts
+paging:
+    /* 32-bit paging with 4-MByte pages (CR4.PSE), an identity map of the
+     * 4-GByte space, then the I/O APIC again through it (SDM Vol. 3A
+     * 4.3): under the hypervisor the guest's paging runs above the EPT
+     * identity map, and the device page is still an EPT violation. */
+    movl $page_dir, %edi
+    xorl %eax, %eax
+    movl $0x83, %edx /* present, writable, 4-MByte page */
+7:  movl %edx, (%edi,%eax,4)
+    addl $0x400000, %edx
+    incl %eax
+    cmpl $1024, %eax
+    jne 7b
+    movl %cr4, %eax
+    orl $0x10, %eax
+    movl %eax, %cr4
+    movl $page_dir, %eax
+    movl %eax, %cr3
+    movl %cr0, %eax
+    orl $0x80000000, %eax
+    movl %eax, %cr0
+    movl $1, IOAPIC_SEL
+    movl IOAPIC_WIN, %eax
+    cmpb $0x20, %al
+    jne fail
+    movl $msg_paging, %esi
     call puts
 done:
     xorl %eax, %eax
@@ -187,10 +217,13 @@ msg_cpus:   .asciz " CPUs\n"
 msg_prefix: .asciz "mb_smp: "
 msg_aps:    .asciz " APs started in real mode\n"
 msg_again:  .asciz "mb_smp: restarted by INIT + SIPI back to back\n"
+msg_paging: .asciz "mb_smp: 32-bit paging on, I/O APIC read through it\n"
 msg_fail:   .asciz "mb_smp: FAIL\n"
 
     .bss
-    .align 16
+    .align 4096
+page_dir:
+    .space 4096
     .space 4096
 stack_top:
 

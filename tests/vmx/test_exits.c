@@ -227,6 +227,10 @@ START_TEST(test_capability_consistency)
     ck_assert(vmx_capability_msr(VMX_MSR_CR4_FIXED1, &f1));
     ck_assert_uint_eq(f0 & ~f1, 0);
     ck_assert_uint_eq(f0, CPU_CR4_VMXE);
+    /* Every CR4 bit the interpreter supports may be 1 in VMX operation
+     * (4-MByte pages with CR4.PSE came with 32-bit paging). */
+    ck_assert_uint_eq(f1, CPU_CR4_TSD | CPU_CR4_PSE | CPU_CR4_PAE | CPU_CR4_PGE | CPU_CR4_PCE |
+                              CPU_CR4_VMXE);
     /* VMCS_ENUM: the highest index of any supported field. */
     static const uint32_t all[] = {
 #define X(name, enc) enc,
