@@ -192,14 +192,17 @@ static cpu_hook_result vmx_cr_read(vmx_vcpu *v, cpu_t *c, cpu_icpt *info)
 /* #GP(0) conditions of a MOV to CR0 / CR4 in VMX non-root operation: the
  * architectural ones (SDM Vol. 3A 2.5, Vol. 2 "MOV to/from Control
  * Registers") and the VMX fixed bits, which hold in VMX operation
- * (SDM 23.8 "Restrictions on VMX Operation"). */
-static bool vmx_cr_value_faults(const cpu_t *c, unsigned cr, uint64_t val)
+ * (SDM 23.8 "Restrictions on VMX Operation": with "unrestricted guest" = 1
+ * in non-root operation, CR0.PE and CR0.PG may be 0). */
+static bool vmx_cr_value_faults(const vmx_vcpu *v, const cpu_t *c, unsigned cr, uint64_t val)
 {
     uint64_t f0, f1;
     bool lma = (c->efer & CPU_EFER_LMA) != 0;
     if (cr == 0) {
         vmx_capability_msr(VMX_MSR_CR0_FIXED0, &f0);
         vmx_capability_msr(VMX_MSR_CR0_FIXED1, &f1);
+        if (vmx_proc2(v) & VMX_PROC2_UNRESTRICTED)
+            f0 &= ~(uint64_t)(CPU_CR0_PE | CPU_CR0_PG);
         if ((val & CPU_CR0_NW) && !(val & CPU_CR0_CD))
             return true;
         if (lma && !(val & CPU_CR0_PG))
@@ -213,23 +216,20 @@ static bool vmx_cr_value_faults(const cpu_t *c, unsigned cr, uint64_t val)
     return (val & f0) != f0 || (val & ~f1) != 0;
 }
 
-/* A non-exiting MOV to CR0/CR4 leaves host-owned bits unchanged (SDM 25.3).
- * When the source already agrees with them the CPU performs the write
- * itself (with its own checks); otherwise the merged value is stored here.
- * Either way the value must keep the VMX fixed bits. */
-static cpu_hook_result vmx_cr_write_masked(cpu_t *c, unsigned cr, uint64_t mask, uint64_t val,
-                                           uint64_t flush_bits)
+/* A non-exiting MOV to CR0/CR4 leaves host-owned bits unchanged (SDM 25.3):
+ * the CPU performs the write itself with the merged value (info->value),
+ * so that everything a CR0/CR4 load does happens — the paging-mode change,
+ * EFER.LMA when PG turns on with LME (SDM 9.8.5), the PDPTE loads, the
+ * TLB flush, the mode. The value must keep the VMX fixed bits. */
+static cpu_hook_result vmx_cr_write_masked(const vmx_vcpu *v, cpu_t *c, cpu_icpt *info,
+                                           uint64_t mask)
 {
-    uint64_t *reg = cr == 0 ? &c->cr0 : &c->cr4;
-    uint64_t merged = vmx_cr_write_value(mask, *reg, val);
-    if (vmx_cr_value_faults(c, cr, merged))
+    uint64_t *reg = info->cr == 0 ? &c->cr0 : &c->cr4;
+    uint64_t merged = vmx_cr_write_value(mask, *reg, info->value);
+    if (vmx_cr_value_faults(v, c, info->cr, merged))
         vmx_raise_fault(c, CPU_EXC_GP, true, 0);
-    if (merged == val)
-        return CPU_HOOK_PASS;
-    if ((merged ^ *reg) & flush_bits)
-        cpu_tlb_flush(c);
-    *reg = merged;
-    return CPU_HOOK_DONE;
+    info->value = merged;
+    return CPU_HOOK_PASS;
 }
 
 static cpu_hook_result vmx_cr_write(vmx_vcpu *v, cpu_t *c, cpu_icpt *info)
@@ -241,13 +241,13 @@ static cpu_hook_result vmx_cr_write(vmx_vcpu *v, cpu_t *c, cpu_icpt *info)
         uint64_t mask = VMCS(v, CR0_GUEST_HOST_MASK);
         if (vmx_cr_write_exits(mask, VMCS(v, CR0_READ_SHADOW), info->value))
             vmx_insn_exit(v, VMX_EXIT_CR_ACCESS, info, qual);
-        return vmx_cr_write_masked(c, 0, mask, info->value, CPU_CR0_PG | CPU_CR0_WP | CPU_CR0_PE);
+        return vmx_cr_write_masked(v, c, info, mask);
     }
     case 4: {
         uint64_t mask = VMCS(v, CR4_GUEST_HOST_MASK);
         if (vmx_cr_write_exits(mask, VMCS(v, CR4_READ_SHADOW), info->value))
             vmx_insn_exit(v, VMX_EXIT_CR_ACCESS, info, qual);
-        return vmx_cr_write_masked(c, 4, mask, info->value, CPU_CR4_PAE | CPU_CR4_PGE);
+        return vmx_cr_write_masked(v, c, info, mask);
     }
     case 3:
         if (vmx_cr3_write_exits(&v->vmcs, info->value))

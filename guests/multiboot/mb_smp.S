@@ -24,6 +24,9 @@
  * turns on 32-bit paging (an identity map of 4-MByte pages), reads the
  * I/O APIC version again through it, prints
  *     mb_smp: 32-bit paging on, I/O APIC read through it
+ * switches to long mode (PAE tables, EFER.LME, a 64-bit code segment),
+ * reads the I/O APIC from 64-bit code, prints
+ *     mb_smp: 64-bit long mode, I/O APIC read
  * and ends the run with status 0 (port F4H); on any failure with 16.
  */
 #define MB_MAGIC 0x1BADB002
@@ -160,6 +163,79 @@ paging:
     jne fail
     movl $msg_paging, %esi
     call puts
+
+    /* To long mode (SDM Vol. 3A 10.8.5): paging off, 4-level tables (an
+     * identity map of 4 GBytes in 2-MByte pages), CR4.PAE, EFER.LME,
+     * paging on (IA-32e, compatibility mode), a 64-bit code segment from
+     * our own GDT by a far jump. Under the hypervisor none of it exits:
+     * the VM exit after it stores EFER.LMA into "IA-32e mode guest". */
+    movl %cr0, %eax
+    andl $0x7FFFFFFF, %eax
+    movl %eax, %cr0
+    movl $pml4, %edi
+    movl $pdpt, %eax
+    orl $3, %eax
+    movl %eax, (%edi)
+    xorl %ecx, %ecx /* PDPT entry k -> page directory k */
+8:  movl %ecx, %eax
+    shll $12, %eax
+    addl $page_dirs, %eax
+    orl $3, %eax
+    movl %eax, pdpt(,%ecx,8)
+    incl %ecx
+    cmpl $4, %ecx
+    jne 8b
+    xorl %ecx, %ecx /* 2048 PDEs of 2 MBytes: 4 GBytes */
+9:  movl %ecx, %eax
+    shll $21, %eax
+    orl $0x83, %eax
+    movl %eax, page_dirs(,%ecx,8)
+    movl %ecx, %eax
+    shrl $11, %eax
+    movl %eax, page_dirs + 4(,%ecx,8)
+    incl %ecx
+    cmpl $2048, %ecx
+    jne 9b
+    movl %cr4, %eax
+    orl $0x20, %eax
+    movl %eax, %cr4
+    movl $pml4, %eax
+    movl %eax, %cr3
+    movl $0xC0000080, %ecx
+    rdmsr
+    orl $0x100, %eax
+    wrmsr
+    movl %cr0, %eax
+    orl $0x80000000, %eax
+    movl %eax, %cr0
+    lgdt gdt_desc
+    ljmp $0x08, $long_mode
+
+    .code64
+long_mode:
+    movl $0x10, %eax
+    movl %eax, %ds
+    movl %eax, %ss
+    movl $IOAPIC_SEL, %edi /* absolute addresses above 2 GBytes: through a register */
+    movl $1, (%rdi)
+    movl 0x10(%rdi), %eax
+    cmpb $0x20, %al
+    jne 2f
+    leaq msg_long(%rip), %rsi
+1:  lodsb
+    testb %al, %al
+    jz 3f
+    outb %al, $0xE9
+    jmp 1b
+2:  movl $16, %eax
+    jmp 4f
+3:  xorl %eax, %eax
+4:  movw $0xF4, %dx
+    outl %eax, %dx
+5:  cli
+    hlt
+    jmp 5b
+    .code32
 done:
     xorl %eax, %eax
     movw $0xF4, %dx
@@ -218,12 +294,23 @@ msg_prefix: .asciz "mb_smp: "
 msg_aps:    .asciz " APs started in real mode\n"
 msg_again:  .asciz "mb_smp: restarted by INIT + SIPI back to back\n"
 msg_paging: .asciz "mb_smp: 32-bit paging on, I/O APIC read through it\n"
+msg_long:   .asciz "mb_smp: 64-bit long mode, I/O APIC read\n"
 msg_fail:   .asciz "mb_smp: FAIL\n"
+    .align 8
+gdt:        .quad 0, 0x00AF9A000000FFFF, 0x00CF92000000FFFF
+gdt_desc:   .word 23
+            .long gdt
 
     .bss
     .align 4096
 page_dir:
     .space 4096
+pml4:
+    .space 4096
+pdpt:
+    .space 4096
+page_dirs:
+    .space 4 * 4096
     .space 4096
 stack_top:
 

@@ -128,11 +128,12 @@ START_TEST(multiboot_kernel_smp_start)
                                  "mb_smp: I/O APIC version 0x20, 3 CPUs\n"
                                  "mb_smp: 2 APs started in real mode\n"
                                  "mb_smp: restarted by INIT + SIPI back to back\n"
-                                 "mb_smp: 32-bit paging on, I/O APIC read through it\n"),
+                                 "mb_smp: 32-bit paging on, I/O APIC read through it\n"
+                                 "mb_smp: 64-bit long mode, I/O APIC read\n"),
                   "%s:\n%s", emu_mode_name(mode), r->out);
     if (mode != EMU_MODE_NATIVE) {
         const emu_hv_ops *ops = r->m.hv_ops;
-        ck_assert_uint_ge(ops->exit_count(&r->m, 0, VMX_EXIT_EPT_VIOLATION), 4);
+        ck_assert_uint_ge(ops->exit_count(&r->m, 0, VMX_EXIT_EPT_VIOLATION), 6);
         ck_assert_uint_eq(ops->exit_count(&r->m, 0, VMX_EXIT_CR_ACCESS), 2); /* CR0.NE */
         for (unsigned k = 1; k < 3; k++) {
             ck_assert_uint_eq(ops->exit_count(&r->m, k, VMX_EXIT_INIT), 2);
