@@ -1013,12 +1013,15 @@ int emu_replay_cli(int argc, char **argv, const emu_frontend *fe)
     r->snapshots_ok = false;
     r->m.console = replay_console;
     /* Ctrl-C (SIGINT) or SIGTERM stops the replay between slices as it
-     * stops `run`: a summary of each CPU, status 128 + the signal. */
+     * stops `run`: a summary of each CPU, status 128 + the signal. The
+     * slices are short (2 * 10^6 cycles: a replay verifying a VMX-mode
+     * trace under a sanitizer runs a few million cycles a second), so the
+     * stop comes within a fraction of a second. */
     emu_recent recent;
     memset(&recent, 0, sizeof(recent));
     cpu_obs_subscribe(&r->m.obs, emu_recent_event, &recent);
     emu_catch_stop_signals();
-    while (!emu_replay_run(r, r->m.now + 20000000))
+    while (!emu_replay_run(r, r->m.now + 2000000))
         if (emu_stop_requested(&r->m))
             break;
     cpu_obs_unsubscribe(&r->m.obs, emu_recent_event, &recent);

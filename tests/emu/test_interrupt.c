@@ -369,9 +369,31 @@ START_TEST(bad_vmcs_value_is_bad_input)
 }
 END_TEST
 
+/* Waits until process pid catches SIGINT (its handler is installed: the
+ * run loop is about to start), from /proc/PID/status SigCgt. */
+static void wait_catches_sigint(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    double t0 = now_s();
+    for (;;) {
+        FILE *f = fopen(path, "r");
+        unsigned long long cgt = 0;
+        while (f && fgets(line, sizeof(line), f))
+            if (strncmp(line, "SigCgt:", 7) == 0)
+                cgt = strtoull(line + 7, NULL, 16);
+        if (f)
+            fclose(f);
+        if (cgt & (1ull << (SIGINT - 1)))
+            return;
+        ck_assert_msg(now_s() - t0 < 60, "the replay never installed its SIGINT handler");
+        usleep(10000);
+    }
+}
+
 /* Ctrl-C during `replay` (it used to be ignored until the replay ended):
  * a recording of a guest that never ends, 3 s long, replayed headless and
- * interrupted after 1 s, stops there with the summary `run` prints and
+ * interrupted 0.3 s after it installed its handler, stops there with the summary `run` prints and
  * status 130 (143 for SIGTERM); with --verify it says how far it verified.
  * _i: 0 native, 1 posted (1 also with --verify and SIGTERM). */
 START_TEST(sigint_stops_a_replay)
@@ -393,7 +415,8 @@ START_TEST(sigint_stops_a_replay)
     child rp;
     double t0 = now_s();
     spawn(&rp, "rp", NULL, rp_argv);
-    usleep(1000000);
+    wait_catches_sigint(rp.pid);
+    usleep(300000);
     kill(rp.pid, sig);
     int st = wait_for(&rp, 60);
     double took = now_s() - t0;
