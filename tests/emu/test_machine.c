@@ -366,6 +366,34 @@ START_TEST(apic_global_disable)
 }
 END_TEST
 
+/* An IPI travels `ipi` cycles to another CPU (docs/cost-model.md) but
+ * reaches the sender's own APIC at the send, whether the ICR names it by
+ * ID or by "all including self": kvm-unit-tests' apic.flat sends NMIs to
+ * itself by ID from the NMI handler and expects them held while it runs. */
+START_TEST(ipi_to_own_apic_does_not_travel)
+{
+    emu_machine *m = make(GUEST("hello"), 2, 0, false, NULL);
+    apic_t *a = &m->apic[0];
+    uint64_t now = m->cpu[0].cycles, trip = m->cpu[0].costs->cost[CPU_COST_IPI];
+    ck_assert_uint_gt(trip, 0);
+    ck_assert(apic_mmio_write(a, APIC_REG_ICR_HI, 4, 0u << 24)); /* APIC ID 0: itself */
+    ck_assert(apic_mmio_write(a, APIC_REG_ICR_LO, 4, (4u << 8) | (1u << 14))); /* NMI */
+    ck_assert_uint_eq(emu_evq_next_cycle(&m->evq[0]), now);
+    ck_assert_uint_eq(emu_evq_next_cycle(&m->evq[1]), UINT64_MAX);
+    ck_assert(apic_mmio_write(a, APIC_REG_ICR_HI, 4, 1u << 24)); /* CPU 1 */
+    ck_assert(apic_mmio_write(a, APIC_REG_ICR_LO, 4, (4u << 8) | (1u << 14)));
+    ck_assert_uint_eq(emu_evq_next_cycle(&m->evq[1]), now + trip);
+    destroy(m);
+    m = make(GUEST("hello"), 2, 0, false, NULL);
+    a = &m->apic[0];
+    now = m->cpu[0].cycles;
+    ck_assert(apic_mmio_write(a, APIC_REG_ICR_LO, 4, (2u << 18) | (4u << 8) | (1u << 14))); /* all incl. self */
+    ck_assert_uint_eq(emu_evq_next_cycle(&m->evq[0]), now);
+    ck_assert_uint_eq(emu_evq_next_cycle(&m->evq[1]), now + trip);
+    destroy(m);
+}
+END_TEST
+
 /* ---- crashes and limits ---------------------------------------------------------------- */
 
 START_TEST(exception_without_idt_is_a_crash)
@@ -526,6 +554,7 @@ static Suite *suite(void)
     tcase_add_loop_test(t, msi_device_delivers_at_due_cycle, 0, 2);
     tcase_add_test(t, cr8_is_the_tpr);
     tcase_add_test(t, apic_global_disable);
+    tcase_add_test(t, ipi_to_own_apic_does_not_travel);
     tcase_add_test(t, exception_without_idt_is_a_crash);
     tcase_add_test(t, unimplemented_instruction_strict_is_a_crash);
     tcase_add_test(t, cycle_limit_ends_with_status_4);
