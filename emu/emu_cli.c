@@ -694,8 +694,8 @@ static int cmd_info(int argc, char **argv)
            "  VMXON/VMXOFF, VMCLEAR, VMPTRLD, VMPTRST, VMREAD/VMWRITE, VMLAUNCH/VMRESUME,\n"
            "  INVEPT, VMCALL (VMfail) in 64-bit mode; VM exits load the host state of the\n"
            "  guest's VMCS (guests/vmx_teach.c); INIT blocked in root, posted interrupts\n"
-           "  from other CPUs. Not yet: INVVPID (no VPID), VMCS shadowing, wait-for-SIPI,\n"
-           "  32-bit VMX instructions (docs/vmx.md \"VMX root operation\")\n");
+           "  from other CPUs. Not yet: INVVPID (no VPID), VMCS shadowing, 32-bit VMX\n"
+           "  instructions (docs/vmx.md \"VMX root operation\")\n");
     printf("scenarios, run --record, replay --verify, trace-dump: implemented (docs/scenarios.md)\n");
     printf("not implemented: 32-bit and real mode, x87/SSE; the built-in hypervisor runs\n"
            "  guests without EPT (vmx/ implements it for hypervisors in tests)\n");
