@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpu/cpu.h"
 #include "cpu/cpu_obs.h"
 
 struct emu_machine;
@@ -29,6 +30,10 @@ typedef struct emu_gdb_watch {
     uint64_t va, pa; /* pa: the guest-physical address when the watchpoint was set */
     unsigned len;    /* 1..8 */
     uint8_t old[8];
+    /* `monitor watch-vapic`: a byte of CPU vapic_cpu's virtual-APIC page at
+     * offset va (host memory: gdb knows no address for it). */
+    bool vapic;
+    unsigned vapic_cpu;
 } emu_gdb_watch;
 
 typedef struct emu_gdb {
@@ -68,7 +73,20 @@ bool emu_gdb_listen(emu_gdb *g, struct emu_machine *m, unsigned port, char *err,
 emu_gdb_end emu_gdb_serve(emu_gdb *g);
 void emu_gdb_close(emu_gdb *g);
 
+/* Registers (emu_gdb_regs.c), numbered as in the target description:
+ * its XML, each register's size in bytes, its value (little-endian), and a
+ * write (false when refused: only the general registers, RIP and RFLAGS
+ * change; the others accept their current value). */
+#define EMU_GDB_NREGS 48
+const char *emu_gdb_target_xml(size_t *len);
+unsigned emu_gdb_reg_size(unsigned r);
+void emu_gdb_reg_get(cpu_t *c, unsigned r, uint8_t *out);
+bool emu_gdb_reg_set(cpu_t *c, unsigned r, const uint8_t *in);
+
 /* `monitor CMD` (qRcmd; emu_gdb_monitor.c): the text gdb prints, in out. */
 void emu_gdb_monitor(emu_gdb *g, const char *cmd, char *out, size_t outlen);
+/* The byte at offset off of CPU cpu's virtual-APIC page; false when it has
+ * none (native mode, no TPR shadow). */
+bool emu_gdb_vapic_byte(emu_gdb *g, unsigned cpu, unsigned off, uint8_t *out);
 
 #endif
