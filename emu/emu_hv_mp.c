@@ -156,6 +156,14 @@ void hv_mp_prepare_entry(emu_hv *hv, emu_hv_vcpu *vc)
      * guest wrote (VMCS_WRITE: guest RAM, emu_hv_policy.c) is confined to
      * guest RAM. */
     vc->vmx.ept_tables_below = HV_VMCS(vc, EPT_POINTER) == hv->eptp ? 0 : hv->m->phys.ram_size;
+    /* A CPU started by INIT/SIPI has TR type 3 (busy 16-bit TSS, SDM Vol. 3A
+     * Table 10-1) and may enter IA-32e mode before any LTR; the processor
+     * does not care, but VM entry wants type 11 in an IA-32e guest (SDM
+     * 26.3.1.2). Like KVM's enter_lmode "TSS fixup", the host makes it a
+     * busy 64-bit TSS; the guest cannot observe the type until it loads TR. */
+    uint64_t tr_ar = HV_VMCS(vc, GUEST_TR_AR);
+    if ((HV_VMCS(vc, ENTRY_CONTROLS) & VMX_ENTRY_IA32E) && (tr_ar & 0xF) == 3)
+        HV_VMCS_SET(vc, GUEST_TR_AR, (tr_ar & ~0xFull) | 11);
 }
 
 /* MOV to CR0 / CLTS / LMSW that changed NE (exit 28; SDM 27.2.1 table

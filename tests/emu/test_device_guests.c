@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "emu/emu.h"
+#include "emu/emu_hv.h"
 #include "vmx/vmx_vmcs.h"
 
 #define MAX_CYCLES 2000000000ull
@@ -145,6 +146,42 @@ START_TEST(multiboot_kernel_smp_start)
 }
 END_TEST
 
+/* A CPU started by INIT/SIPI keeps TR's busy 16-bit TSS type (SDM Vol. 3A
+ * Table 10-1) when a kernel such as kvm-unit-tests takes it to long mode
+ * without an LTR; VM entry wants a busy 64-bit TSS in an IA-32e guest (SDM
+ * 26.3.1.2), so the hypervisor fixes the type as KVM does. Here the BSP is
+ * given that TR and mb_smp goes to long mode and exits from there: without
+ * the fix its first entry in long mode fails (exit 33). */
+START_TEST(multiboot_long_mode_with_init_tr)
+{
+    emu_mode mode = (emu_mode)_i;
+    run *r = calloc(1, sizeof(*r));
+    ck_assert_ptr_nonnull(r);
+    char path[512], err[512];
+    snprintf(path, sizeof(path), "%s/mb_smp.elf", APICV_GUEST_DIR);
+    emu_config cfg;
+    emu_config_default(&cfg);
+    cfg.ncpus = 1;
+    cfg.max_cycles = MAX_CYCLES;
+    cfg.mode = mode;
+    ck_assert_msg(emu_machine_init(&r->m, &cfg, path, err, sizeof(err)), "%s", err);
+    r->m.console = console;
+    r->m.console_ctx = r;
+    const uint16_t tss16_busy = 0x83; /* present, type 3 */
+    r->m.cpu[0].tr.attr = tss16_busy;
+    emu_hv *hv = r->m.hv;
+    vmx_vmcs_set(&hv->vcpu[0].vmx.vmcs, VMCS_GUEST_TR_AR, tss16_busy);
+    emu_machine_run(&r->m, UINT64_MAX);
+    ck_assert_msg(r->m.finished && r->m.exit_status == 0, "%s: status %d %s\n%s",
+                  emu_mode_name(mode), r->m.exit_status, r->m.diag, r->out);
+    ck_assert_msg(strstr(r->out, "mb_smp: 64-bit long mode, I/O APIC read\n"), "%s:\n%s",
+                  emu_mode_name(mode), r->out);
+    ck_assert_uint_eq(vmx_vmcs_get(&hv->vcpu[0].vmx.vmcs, VMCS_GUEST_TR_AR) & 0xF, 11);
+    emu_machine_free(&r->m);
+    free(r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("device_guests");
@@ -155,6 +192,7 @@ static Suite *suite(void)
     tcase_add_loop_test(t, pic_masks_and_extint, EMU_MODE_NATIVE, EMU_MODE_COUNT);
     tcase_add_loop_test(t, ioapic_page_over_4g_ram, 0, 2);
     tcase_add_loop_test(t, multiboot_kernel_smp_start, EMU_MODE_NATIVE, EMU_MODE_COUNT);
+    tcase_add_loop_test(t, multiboot_long_mode_with_init_tr, EMU_MODE_EMULATED, EMU_MODE_COUNT);
     suite_add_tcase(s, t);
     return s;
 }
