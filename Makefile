@@ -10,7 +10,8 @@ FUZZ_SEED  ?= 1
 FUZZ_MACHINE_SECONDS ?= $(FUZZ_SECONDS)
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 DEPS       := cmake gcc make pkg-config libcapstone-dev libsdl2-dev libsdl2-ttf-dev \
-              fonts-dejavu-core check xvfb xauth clang gdb
+              fonts-dejavu-core check xvfb xauth clang gdb \
+              python3 gtkwave
 # The main job: the default scenario, posted interrupts between two vCPUs
 # (the window opens when a display exists, else it runs headless).
 RUN        ?= scenarios/posted_demo.scn

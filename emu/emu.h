@@ -423,6 +423,8 @@ typedef struct emu_run_opts {
     struct emu_scenario *scenario; /* the scenario being run (captions), or NULL */
     const char *log_path;    /* --log, or NULL */
     const char *record_path; /* --record, or NULL */
+    const char *vcd_path;      /* --vcd, or NULL (emu/emu_export.h) */
+    const char *perfetto_path; /* --perfetto, or NULL */
     uint64_t digest_every;   /* --digest-every: cycles between digests (0: the default) */
     bool stats;              /* --stats */
     bool quiet;              /* --quiet */

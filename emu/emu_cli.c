@@ -18,6 +18,7 @@
 #include "emu/emu.h"
 #include "emu/emu_compare.h"
 #include "emu/emu_gdb.h"
+#include "emu/emu_export.h"
 #include "emu/emu_hv.h"
 #include "emu/emu_record.h"
 #include "emu/emu_scenario.h"
@@ -74,6 +75,10 @@ static void usage_run(FILE *f)
           "  --strict            an unimplemented instruction ends the run (status 3)\n"
           "  --log FILE          write the event log, one line per event (docs/cli.md)\n"
           "  --record FILE       record a trace for `apicv-emu replay` (docs/scenarios.md)\n"
+          "  --vcd FILE          write a Value Change Dump of each vCPU's interrupt state\n"
+          "                      for GTKWave (docs/export.md); runs headless\n"
+          "  --perfetto FILE     write Chrome trace-event JSON for Perfetto UI or\n"
+          "                      chrome://tracing (docs/export.md); runs headless\n"
           "  --digest-every N    with --record: a state digest every N cycles (default\n"
           "                      1000000), so a divergence is found near where it starts\n"
           "  --stats             print cycles, instructions, MIPS, interrupts per path and\n"
@@ -177,6 +182,7 @@ static int parse_run(int argc, char **argv, emu_run_opts *opts, bool *headless,
         {"digest-every", required_argument, 0, 'D'},
         {"append", required_argument, 0, 'A'},     {"initrd", required_argument, 0, 'I'},
         {"cpu", required_argument, 0, 'P'},        {"gdb", required_argument, 0, 'G'},
+        {"vcd", required_argument, 0, 'V'},        {"perfetto", required_argument, 0, 'F'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
     };
     emu_config *cfg = &opts->cfg;
@@ -240,6 +246,12 @@ static int parse_run(int argc, char **argv, emu_run_opts *opts, bool *headless,
             break;
         case 'R':
             opts->record_path = optarg;
+            break;
+        case 'V':
+            opts->vcd_path = optarg;
+            break;
+        case 'F':
+            opts->perfetto_path = optarg;
             break;
         case 'D':
             if (!parse_u64("--digest-every", optarg, EMU_RECORD_MIN_INTERVAL,
@@ -452,6 +464,7 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
     static emu_machine m; /* large: keep it off the stack */
     emu_recorder *rec = NULL;
     emu_log log = {0};
+    emu_exports exports = {0};
     int status = EMU_EXIT_USAGE;
     if (!emu_machine_init(&m, &opts.cfg, guest, err, sizeof(err))) {
         fprintf(stderr, "apicv-emu: %s\n", err);
@@ -488,10 +501,15 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
     }
     m.console = console_stdout;
     m.console_ctx = &m;
+    if (!emu_exports_open(&exports, &m, opts.vcd_path, opts.perfetto_path, err, sizeof(err))) {
+        fprintf(stderr, "apicv-emu: %s\n", err);
+        goto out;
+    }
+    bool exporting = opts.vcd_path || opts.perfetto_path;
 
     double secs = 0;
     bool progress = !opts.quiet && isatty(STDERR_FILENO);
-    bool window = !rec && !headless && opts.gdb_port < 0 && fe && fe->run_window && fe->display_available &&
+    bool window = !rec && !exporting && !headless && opts.gdb_port < 0 && fe && fe->run_window && fe->display_available &&
                   fe->display_available();
     caption_printer *narration = calloc(1, sizeof(*narration));
     if (!narration) {
@@ -512,6 +530,8 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
     } else {
         if (!headless && fe && fe->run_window && rec)
             fprintf(stderr, "apicv-emu: --record runs headless (a recording is one uninterrupted run)\n");
+        else if (!headless && fe && fe->run_window && exporting)
+            fprintf(stderr, "apicv-emu: --vcd and --perfetto run headless (an export is one uninterrupted run)\n");
         else if (!headless && fe && fe->run_window)
             fprintf(stderr, "apicv-emu: no display available; running headless\n");
         /* Ctrl-C ends a headless run with a summary (the window has its
@@ -556,6 +576,10 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
         m.finished && m.diag[0])
         fprintf(stderr, "apicv-emu: %s\n", m.diag);
     bool record_failed = false;
+    if (!emu_exports_close(&exports, err, sizeof(err))) {
+        fprintf(stderr, "apicv-emu: %s\n", err);
+        record_failed = true;
+    }
     if (rec) {
         emu_recorder *done = rec;
         rec = NULL;
@@ -585,6 +609,7 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
 out:
     if (log.f)
         fclose(log.f);
+    emu_exports_close(&exports, err, sizeof(err));
     if (rec) {
         /* The run never started: no trace is better than an empty one. */
         emu_record_end(rec, err, sizeof(err));

@@ -24,6 +24,7 @@
 
 #include "emu/emu_hv.h"
 #include "emu/emu_internal.h"
+#include "emu/emu_export.h"
 #include "emu/emu_record.h"
 
 /* ---- recording ------------------------------------------------------------- */
@@ -961,14 +962,19 @@ int emu_replay_main(int argc, char **argv)
 int emu_replay_cli(int argc, char **argv, const emu_frontend *fe)
 {
     bool verify = false, headless = false;
-    const char *path = NULL;
+    const char *path = NULL, *vcd = NULL, *perfetto = NULL;
     for (int k = 1; k < argc; k++) {
         if (strcmp(argv[k], "--verify") == 0)
             verify = true;
+        else if ((strcmp(argv[k], "--vcd") == 0 || strcmp(argv[k], "--perfetto") == 0) &&
+                 k + 1 < argc) {
+            const char **dst = argv[k][2] == 'v' ? &vcd : &perfetto;
+            *dst = argv[++k];
+        }
         else if (strcmp(argv[k], "--headless") == 0)
             headless = true;
         else if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
-            printf("usage: apicv-emu replay [--verify] [--headless] TRACE\n"
+            printf("usage: apicv-emu replay [--verify] [--headless] [--vcd FILE] [--perfetto FILE] TRACE\n"
                    "       apicv-emu replay --screenshot FILE.png [--at-event N | --at CYCLE] TRACE\n\n"
                    "Re-runs a trace recorded with `apicv-emu run --record TRACE`: the guest image,\n"
                    "options, cost model and scenario from its header, its recorded inputs.\n"
@@ -978,8 +984,13 @@ int emu_replay_cli(int argc, char **argv, const emu_frontend *fe)
                    "replay diverged. Without --verify the replay opens in the window when a\n"
                    "display exists (step back with b); --headless never opens it.\n"
                    "--screenshot renders the window off screen at the N-th event (the state\n"
-                   "right after it) or at a cycle, as run --screenshot does.\n");
+                   "right after it) or at a cycle, as run --screenshot does.\n"
+                   "--vcd and --perfetto export the replayed run as run's options do\n"
+                   "(docs/export.md); they replay headless.\n");
             return 0;
+        } else if (strcmp(argv[k], "--vcd") == 0 || strcmp(argv[k], "--perfetto") == 0) {
+            fprintf(stderr, "apicv-emu replay: %s: expected a FILE after it\n", argv[k]);
+            return EMU_EXIT_USAGE;
         } else if (argv[k][0] == '-') {
             fprintf(stderr, "apicv-emu replay: unknown option '%s' (see apicv-emu replay --help)\n", argv[k]);
             return EMU_EXIT_USAGE;
@@ -1001,6 +1012,8 @@ int emu_replay_cli(int argc, char **argv, const emu_frontend *fe)
         fprintf(stderr, "apicv-emu: %s\n", err);
         return st;
     }
+    if (vcd || perfetto)
+        headless = true;
     if (!verify && !headless && fe && fe->replay_window) {
         if (fe->display_available && fe->display_available()) {
             int status = fe->replay_window(r, path);
@@ -1020,11 +1033,21 @@ int emu_replay_cli(int argc, char **argv, const emu_frontend *fe)
     emu_recent recent;
     memset(&recent, 0, sizeof(recent));
     cpu_obs_subscribe(&r->m.obs, emu_recent_event, &recent);
+    emu_exports exports;
+    if (!emu_exports_open(&exports, &r->m, vcd, perfetto, err, sizeof(err))) {
+        fprintf(stderr, "apicv-emu: %s\n", err);
+        cpu_obs_unsubscribe(&r->m.obs, emu_recent_event, &recent);
+        emu_replay_close(r);
+        return EMU_EXIT_USAGE;
+    }
     emu_catch_stop_signals();
     while (!emu_replay_run(r, r->m.now + 2000000))
         if (emu_stop_requested(&r->m))
             break;
     cpu_obs_unsubscribe(&r->m.obs, emu_recent_event, &recent);
+    bool export_failed = !emu_exports_close(&exports, err, sizeof(err));
+    if (export_failed)
+        fprintf(stderr, "apicv-emu: %s\n", err);
     fflush(stdout);
     emu_diag_summary(&r->m, stderr);
     int status;
@@ -1055,5 +1078,5 @@ int emu_replay_cli(int argc, char **argv, const emu_frontend *fe)
                     path, r->ev_i, r->dg_i + 1, (unsigned long long)r->m.now);
     }
     emu_replay_close(r);
-    return status;
+    return export_failed ? EMU_EXIT_USAGE : status;
 }
