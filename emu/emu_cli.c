@@ -441,6 +441,13 @@ static int cmd_run(int argc, char **argv, const emu_frontend *fe)
         snprintf(guest, sizeof(guest), "%s", path);
     }
     opts.scenario = scenario;
+    if (opts.gdb_port >= 0 && opts.record_path) {
+        fprintf(stderr, "apicv-emu run: --gdb and --record cannot be combined (a recording is "
+                        "one uninterrupted run)\n");
+        if (scenario)
+            emu_scenario_free(scenario);
+        return EMU_EXIT_USAGE;
+    }
 
     static emu_machine m; /* large: keep it off the stack */
     emu_recorder *rec = NULL;

@@ -225,16 +225,25 @@ static bool send_packet(emu_gdb *g, const char *body)
     return send_all(g, g->last_reply, (size_t)(o - g->last_reply));
 }
 
+/* True when fd has input (or an error) within ms milliseconds. */
+static bool readable(int fd, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, ms) > 0;
+}
+
 /* One byte from the connection: -1 on EOF or error; -2 when wait is false
  * and nothing is there. */
 static int get_byte(emu_gdb *g, bool wait)
 {
     if (g->rpos == g->rlen) {
-        if (!wait) {
-            struct pollfd p = {.fd = g->fd, .events = POLLIN};
-            if (poll(&p, 1, 0) <= 0)
-                return -2;
-        }
+        if (!wait && !readable(g->fd, 0))
+            return -2;
+        /* Waiting, Ctrl-C at the emulator's terminal (SIGINT) ends the
+         * session: the run then stops as an interrupted one. */
+        while (wait && !readable(g->fd, 200))
+            if (emu_stop_requested(g->m))
+                return -1;
         ssize_t r;
         do
             r = recv(g->fd, g->rbuf, sizeof(g->rbuf), 0);
@@ -461,7 +470,7 @@ static void point(emu_gdb *g, bool insert, const char *p, char *out)
         return;
     }
     for (unsigned i = 0; i < g->nwp; i++)
-        if (g->wp[i].va == addr && g->wp[i].len == kind) {
+        if (!g->wp[i].vapic && g->wp[i].va == addr && g->wp[i].len == kind) {
             if (!insert)
                 g->wp[i] = g->wp[--g->nwp];
             strcpy(out, "OK");
@@ -489,8 +498,9 @@ static int watch_hit(emu_gdb *g)
     for (unsigned i = 0; i < g->nwp; i++) {
         uint8_t now[8];
         emu_gdb_watch *w = &g->wp[i];
-        if (cpu_phys_read(g->m->cpu[0].phys, w->pa, now, w->len) &&
-            memcmp(now, w->old, w->len) != 0) {
+        bool got = w->vapic ? emu_gdb_vapic_byte(g, w->vapic_cpu, (unsigned)w->va, now)
+                            : cpu_phys_read(g->m->cpu[0].phys, w->pa, now, w->len);
+        if (got && memcmp(now, w->old, w->len) != 0) {
             memcpy(w->old, now, w->len);
             if (hit < 0)
                 hit = (int)i;
@@ -547,9 +557,12 @@ static bool do_continue(emu_gdb *g, char *out)
                     }
                 int w = watch_hit(g);
                 if (w >= 0) {
-                    char extra[48];
-                    snprintf(extra, sizeof(extra), "watch:%llx;",
-                             (unsigned long long)g->wp[w].va);
+                    /* A virtual-APIC byte has no address gdb knows: a
+                     * plain SIGTRAP (monitor vapic and events say why). */
+                    char extra[48] = "";
+                    if (!g->wp[w].vapic)
+                        snprintf(extra, sizeof(extra), "watch:%llx;",
+                                 (unsigned long long)g->wp[w].va);
                     stop_reply(g, out, 5, (unsigned)k, extra);
                     return true;
                 }
@@ -558,7 +571,7 @@ static bool do_continue(emu_gdb *g, char *out)
                 continue;
         }
         int ch = get_byte(g, false);
-        if (ch == -1)
+        if (ch == -1 || emu_stop_requested(m))
             return false;
         if (ch == 0x03) {
             stop_reply(g, out, 2, m->in_round ? m->turn : 0, NULL);
@@ -828,6 +841,9 @@ bool emu_gdb_listen(emu_gdb *g, emu_machine *m, unsigned port, char *err, size_t
 
 emu_gdb_end emu_gdb_serve(emu_gdb *g)
 {
+    while (!readable(g->lfd, 200))
+        if (emu_stop_requested(g->m))
+            return EMU_GDB_DETACHED;
     do
         g->fd = accept(g->lfd, NULL, NULL);
     while (g->fd < 0 && errno == EINTR);

@@ -29,6 +29,10 @@ typedef struct emu_gdb_watch {
     uint64_t va, pa; /* pa: the guest-physical address when the watchpoint was set */
     unsigned len;    /* 1..8 */
     uint8_t old[8];
+    /* `monitor watch-vapic`: a byte of CPU vapic_cpu's virtual-APIC page at
+     * offset va (host memory: gdb knows no address for it). */
+    bool vapic;
+    unsigned vapic_cpu;
 } emu_gdb_watch;
 
 typedef struct emu_gdb {
@@ -70,5 +74,8 @@ void emu_gdb_close(emu_gdb *g);
 
 /* `monitor CMD` (qRcmd; emu_gdb_monitor.c): the text gdb prints, in out. */
 void emu_gdb_monitor(emu_gdb *g, const char *cmd, char *out, size_t outlen);
+/* The byte at offset off of CPU cpu's virtual-APIC page; false when it has
+ * none (native mode, no TPR shadow). */
+bool emu_gdb_vapic_byte(emu_gdb *g, unsigned cpu, unsigned off, uint8_t *out);
 
 #endif

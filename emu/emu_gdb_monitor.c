@@ -138,6 +138,56 @@ static void mon_vmcs(emu_gdb *g, const char *arg, mon_out *o)
         (unsigned long long)vmx_vmcs_get(&v->vmcs, enc));
 }
 
+bool emu_gdb_vapic_byte(emu_gdb *g, unsigned cpu, unsigned off, uint8_t *out)
+{
+    vmx_vcpu *v = vcpu_of(g->m, cpu);
+    if (!v || off > 0xFFF ||
+        !((uint32_t)vmx_vmcs_get(&v->vmcs, VMCS_PROC_CONTROLS) & VMX_PROC_TPR_SHADOW))
+        return false;
+    *out = (uint8_t)(vmx_vapic_read32(v, off) >> (8 * (off & 3)));
+    return true;
+}
+
+/* monitor watch-vapic OFFSET [VECTOR]: a write watchpoint on one byte of
+ * the selected vCPU's virtual-APIC page (SDM 29.1.1), e.g. 0x208 for VIRR
+ * vectors 40h-47h; with VECTOR, the byte of VIRR that holds it. */
+static void mon_watch_vapic(emu_gdb *g, const char *arg, bool add, mon_out *o)
+{
+    char *end;
+    unsigned long off = strtoul(arg, &end, 16);
+    if (!*arg || *end) {
+        say(o, "usage: monitor %swatch-vapic OFFSET (hexadecimal, 0..fff; VIRR of vector V "
+               "is 200 + (V / 32) * 10 + (V %% 32) / 8)\n",
+            add ? "" : "un");
+        return;
+    }
+    for (unsigned i = 0; i < g->nwp; i++)
+        if (g->wp[i].vapic && g->wp[i].va == off && g->wp[i].vapic_cpu == g->g_cpu) {
+            if (!add) {
+                g->wp[i] = g->wp[--g->nwp];
+                say(o, "virtual-APIC watchpoint at offset %03lxh of vCPU %u removed\n", off,
+                    g->g_cpu);
+            } else {
+                say(o, "already watched\n");
+            }
+            return;
+        }
+    if (!add) {
+        say(o, "no virtual-APIC watchpoint at offset %03lxh of vCPU %u\n", off, g->g_cpu);
+        return;
+    }
+    emu_gdb_watch w = {.va = off, .len = 1, .vapic = true, .vapic_cpu = g->g_cpu};
+    if (g->nwp == EMU_GDB_NWP || !emu_gdb_vapic_byte(g, g->g_cpu, (unsigned)off, w.old)) {
+        say(o, "cannot watch offset %03lxh of vCPU %u: %s\n", off, g->g_cpu,
+            g->nwp == EMU_GDB_NWP ? "no watchpoint left" : "it has no virtual-APIC page");
+        return;
+    }
+    g->wp[g->nwp++] = w;
+    say(o, "watching byte %03lxh of vCPU %u's virtual-APIC page (now %02xh): `continue` stops "
+           "with SIGTRAP after the instruction at whose boundary it changes\n",
+        off, g->g_cpu, w.old[0]);
+}
+
 static void say_event(mon_out *o, const cpu_obs_event *ev)
 {
     char line[256];
@@ -208,13 +258,19 @@ void emu_gdb_monitor(emu_gdb *g, const char *cmd, char *out, size_t outlen)
         mon_events(g, arg, &o);
     else if (strcmp(word, "step-event") == 0)
         mon_step_event(g, &o);
+    else if (strcmp(word, "watch-vapic") == 0)
+        mon_watch_vapic(g, arg, true, &o);
+    else if (strcmp(word, "unwatch-vapic") == 0)
+        mon_watch_vapic(g, arg, false, &o);
     else
         say(&o, "%s%s%sapicv-emu monitor commands (of the selected thread's vCPU):\n"
                 "  vapic        virtual-APIC state: RVI, SVI, VTPR, VPPR, VIRR, VISR\n"
                 "  vmcs FIELD   a VMCS field by name (GUEST_RIP) or encoding (681e)\n"
                 "  pid          the posted-interrupt descriptor: PIR, ON, SN, NV, NDST\n"
                 "  events [N]   the last N events of the machine (default 10)\n"
-                "  step-event   run to the next event and print it\n",
+                "  step-event   run to the next event and print it\n"
+                "  watch-vapic OFFSET    stop when that virtual-APIC page byte changes\n"
+                "  unwatch-vapic OFFSET  remove it\n",
             strcmp(word, "help") && *word ? "unknown command '" : "",
             strcmp(word, "help") && *word ? word : "", strcmp(word, "help") && *word ? "'\n" : "");
 }

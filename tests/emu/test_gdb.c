@@ -8,7 +8,8 @@
  *     the thread, `monitor vapic`; k ends the emulator (status 137);
  *   - the real gdb from Debian (`gdb -batch`): connect, thread list, RIP,
  *     a breakpoint at guest_main hit by `continue`, `stepi`, `monitor
- *     vapic`, a watchpoint, detach — after which the guest runs to its end.
+ *     vapic`, a watchpoint, detach — after which the guest runs to its end;
+ *     two CPUs as two threads, a breakpoint hit on each.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -34,7 +35,7 @@ typedef struct emu_proc {
 
 /* Starts `apicv-emu run --headless --gdb 0 ARGS GUEST` and reads the port
  * it prints. */
-static void start_emu(emu_proc *p, const char *mode, const char *guest)
+static void start_emu_cpus(emu_proc *p, const char *mode, const char *cpus, const char *guest)
 {
     snprintf(p->errpath, sizeof(p->errpath), "/tmp/apicv_gdb_errXXXXXX");
     int fe = mkstemp(p->errpath);
@@ -45,8 +46,8 @@ static void start_emu(emu_proc *p, const char *mode, const char *guest)
         dup2(fe, 2);
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
-        execl(APICV_EMU, APICV_EMU, "run", "--headless", "--quiet", "--mode", mode, "--gdb",
-              "0", guest, (char *)NULL);
+        execl(APICV_EMU, APICV_EMU, "run", "--headless", "--quiet", "--mode", mode, "--cpus",
+              cpus, "--gdb", "0", guest, (char *)NULL);
         _exit(127);
     }
     close(fe);
@@ -66,6 +67,11 @@ static void start_emu(emu_proc *p, const char *mode, const char *guest)
             usleep(10000);
     }
     ck_assert_msg(p->port > 0, "the emulator printed no port");
+}
+
+static void start_emu(emu_proc *p, const char *mode, const char *guest)
+{
+    start_emu_cpus(p, mode, "1", guest);
 }
 
 static int wait_emu(emu_proc *p)
@@ -255,6 +261,27 @@ START_TEST(ctrl_c_interrupts_a_running_guest)
 }
 END_TEST
 
+/* Ctrl-C at the emulator's terminal while it waits for gdb ends the run
+ * as an interrupted one (128 + SIGINT), as it does without --gdb. */
+START_TEST(sigint_while_waiting_for_gdb)
+{
+    /* Bad --gdb values and combinations: status 2 with the option named. */
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "%s run --headless --gdb 70000 %s 2>&1 | grep -q -- '--gdb'",
+             APICV_EMU, GUEST("hello"));
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s run --headless --gdb 0 --record /tmp/x.trace %s 2>/dev/null",
+             APICV_EMU, GUEST("hello"));
+    int st = system(cmd);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+
+    emu_proc p;
+    start_emu(&p, "native", GUEST("hang"));
+    kill(p.pid, SIGINT);
+    ck_assert_int_eq(wait_emu(&p), 128 + SIGINT);
+}
+END_TEST
+
 static void run_gdb(unsigned port, const char *extra, char *out, size_t len)
 {
     char cmd[4096];
@@ -321,6 +348,54 @@ START_TEST(real_gdb_watchpoint_and_interrupt)
 }
 END_TEST
 
+/* Two CPUs: each is a thread, and a breakpoint is found on the CPU that
+ * reaches it (continue checks every CPU's boundaries). */
+START_TEST(real_gdb_two_cpus)
+{
+    emu_proc p;
+    start_emu_cpus(&p, "apicv", "2", GUEST("hello"));
+    unsigned long long main_at = symbol(GUEST("hello"), "guest_main");
+    char extra[512];
+    snprintf(extra, sizeof(extra),
+             "-ex 'info threads' -ex 'break *0x%llx' -ex 'continue' -ex 'continue' "
+             "-ex 'monitor vapic' -ex 'delete' -ex 'continue'",
+             main_at);
+    static char out[65536];
+    run_gdb(p.port, extra, out, sizeof(out));
+    ck_assert_msg(strstr(out, "Thread 2 (CPU 1)  0x0000000000200000"), "%s", out);
+    ck_assert_msg(strstr(out, "Thread 1 hit Breakpoint 1"), "%s", out);
+    ck_assert_msg(strstr(out, "Thread 2 hit Breakpoint 1"), "%s", out);
+    ck_assert_msg(strstr(out, "vCPU 1 (apicv mode"), "%s", out);
+    ck_assert_msg(strstr(out, "exited normally"), "%s", out);
+    ck_assert_int_eq(wait_emu(&p), 0);
+}
+END_TEST
+
+/* "Who set VIRR bit 51h?": in scenarios/tpr_mask_apicv.scn an MSI 51h
+ * waits in VIRR under VTPR 50h. A watchpoint on the virtual-APIC byte of
+ * vectors 50h-57h (offset 222h) stops the run where it changes, and the
+ * event log names the hypervisor's VIRR write. */
+START_TEST(real_gdb_vapic_watchpoint)
+{
+    emu_proc p;
+    start_emu(&p, "apicv", APICV_SOURCE_DIR "/scenarios/tpr_mask_apicv.scn");
+    static char out[65536];
+    run_gdb(p.port,
+            "-ex 'monitor watch-vapic 222' -ex 'continue' -ex 'monitor vapic' "
+            "-ex 'monitor events 8' -ex 'monitor unwatch-vapic 222' -ex 'kill'",
+            out, sizeof(out));
+    ck_assert_msg(strstr(out, "watching byte 222h of vCPU 0's virtual-APIC page (now 00h)"), "%s",
+                  out);
+    ck_assert_msg(strstr(out, "received signal SIGTRAP"), "%s", out);
+    ck_assert_msg(strstr(out, "  VIRR  51h\n"), "%s", out);
+    ck_assert_msg(strstr(out, "  VTPR  50h\n"), "%s", out);
+    ck_assert_msg(strstr(out, "ev=hv.virr-set a=0x51"), "%s", out);
+    ck_assert_msg(strstr(out, "virtual-APIC watchpoint at offset 222h of vCPU 0 removed"), "%s",
+                  out);
+    ck_assert_int_eq(wait_emu(&p), 137);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("gdb");
@@ -328,8 +403,11 @@ static Suite *suite(void)
     tcase_set_timeout(t, 200);
     tcase_add_test(t, malformed_packets_get_error_replies);
     tcase_add_test(t, ctrl_c_interrupts_a_running_guest);
+    tcase_add_test(t, sigint_while_waiting_for_gdb);
     tcase_add_test(t, real_gdb_session);
     tcase_add_test(t, real_gdb_watchpoint_and_interrupt);
+    tcase_add_test(t, real_gdb_two_cpus);
+    tcase_add_test(t, real_gdb_vapic_watchpoint);
     suite_add_tcase(s, t);
     return s;
 }
