@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpu/cpu.h"
 #include "cpu/cpu_obs.h"
 
 struct emu_machine;
@@ -71,6 +72,16 @@ bool emu_gdb_listen(emu_gdb *g, struct emu_machine *m, unsigned port, char *err,
  * The machine stays stopped until gdb continues it. */
 emu_gdb_end emu_gdb_serve(emu_gdb *g);
 void emu_gdb_close(emu_gdb *g);
+
+/* Registers (emu_gdb_regs.c), numbered as in the target description:
+ * its XML, each register's size in bytes, its value (little-endian), and a
+ * write (false when refused: only the general registers, RIP and RFLAGS
+ * change; the others accept their current value). */
+#define EMU_GDB_NREGS 48
+const char *emu_gdb_target_xml(size_t *len);
+unsigned emu_gdb_reg_size(unsigned r);
+void emu_gdb_reg_get(cpu_t *c, unsigned r, uint8_t *out);
+bool emu_gdb_reg_set(cpu_t *c, unsigned r, const uint8_t *in);
 
 /* `monitor CMD` (qRcmd; emu_gdb_monitor.c): the text gdb prints, in out. */
 void emu_gdb_monitor(emu_gdb *g, const char *cmd, char *out, size_t outlen);
