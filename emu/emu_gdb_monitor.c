@@ -224,12 +224,17 @@ static void mon_step_event(emu_gdb *g, mon_out *o)
     for (unsigned i = 0; i < 1000 && !g->event_hit && !m->finished; i++)
         emu_machine_run(m, m->now + 1000000);
     g->want_event = false;
-    if (g->nev > before)
-        say_event(o, &g->ev[before % EMU_GDB_NEV]);
-    else
+    /* The pause takes effect at the next instruction boundary: every event
+     * of the boundary where the first one came is printed. */
+    uint64_t first = g->nev - before > EMU_GDB_NEV ? g->nev - EMU_GDB_NEV : before;
+    for (uint64_t i = first; i < g->nev; i++)
+        say_event(o, &g->ev[i % EMU_GDB_NEV]);
+    if (g->nev == before)
         say(o, "no event came%s\n", m->finished ? ": the run ended" : "");
-    say(o, "now at cycle %llu (run `flushregs` to refresh gdb's registers)\n",
-        (unsigned long long)m->now);
+    const cpu_t *c = &m->cpu[g->nev > before ? g->ev[before % EMU_GDB_NEV].cpu : g->g_cpu];
+    say(o, "CPU %u now at cycle %llu, rip %llx (`maintenance flush register-cache` refreshes "
+           "gdb's registers)\n",
+        c->index, (unsigned long long)c->cycles, (unsigned long long)c->rip);
 }
 
 void emu_gdb_monitor(emu_gdb *g, const char *cmd, char *out, size_t outlen)

@@ -307,7 +307,9 @@ START_TEST(real_gdb_session)
     snprintf(extra, sizeof(extra),
              "-ex 'info threads' -ex 'info registers rip' -ex 'break *0x%llx' -ex 'continue' "
              "-ex 'stepi' -ex 'info registers rip cr0 efer' -ex 'monitor vapic' "
-             "-ex 'monitor vmcs GUEST_RIP' -ex 'x/1i 0x200000' -ex 'detach'",
+             "-ex 'monitor vmcs GUEST_RIP' -ex 'x/1i 0x200000' -ex 'monitor pid' "
+             "-ex 'monitor vmcs POSTED_INTR_NV' -ex 'monitor vmcs NO_SUCH' "
+             "-ex 'monitor step-event' -ex 'monitor events 1' -ex 'detach'",
              main_at);
     static char out[65536];
     run_gdb(p.port, extra, out, sizeof(out));
@@ -321,6 +323,17 @@ START_TEST(real_gdb_session)
     ck_assert_msg(strstr(out, "GUEST_RIP (681eh) ="), "%s", out);
     ck_assert_msg(strstr(out, "0x200000:\tcld"), "%s", out);
     ck_assert_msg(strstr(out, "detached"), "%s", out);
+    /* Posted mode: the descriptor with the notification vector F2h. */
+    ck_assert_msg(strstr(out, "posted-interrupt descriptor at"), "%s", out);
+    ck_assert_msg(strstr(out, "  NV    f2h"), "%s", out);
+    ck_assert_msg(strstr(out, "POSTED_INTR_NV (0002h) = f2h"), "%s", out);
+    ck_assert_msg(strstr(out, "vmcs: no VMCS field 'NO_SUCH'"), "%s", out);
+    /* step-event ran to an event past the breakpoint and stopped there;
+     * events 1 shows the last one it printed. */
+    const char *se = strstr(out, "CPU 0 now at cycle ");
+    ck_assert_msg(se, "%s", out);
+    ck_assert_uint_gt(strtoull(se + 19, NULL, 10), 0);
+    ck_assert_msg(strstr(out, "ev="), "%s", out);
     /* After stepi RIP moved past the breakpoint. */
     const char *after = strstr(out, want);
     const char *rip2 = strstr(after, "rip            0x");
