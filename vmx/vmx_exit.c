@@ -55,6 +55,14 @@ void vmx_save_guest_state(vmx_vcpu *v)
         vmx_vmcs_set(m, VMCS_GUEST_PAT, c->pat);
     if (exit & VMX_EXIT_SAVE_EFER)
         vmx_vmcs_set(m, VMCS_GUEST_EFER, c->efer);
+    /* 27.3.4: with "enable EPT" and PAE paging in use, the PDPTE registers
+     * go into the guest PDPTE fields, from which the next VM entry loads
+     * them (26.3.2.4); a MOV CR3 the guest made meanwhile is kept. */
+    if ((vmx_proc2(v) & VMX_PROC2_EPT) && (c->cr0 & CPU_CR0_PG) && (c->cr4 & CPU_CR4_PAE) &&
+        !(c->efer & CPU_EFER_LMA)) {
+        for (unsigned k = 0; k < 4; k++)
+            vmx_vmcs_set(m, VMCS_GUEST_PDPTE0 + 2 * k, c->pdpte[k]);
+    }
     /* IA32_VMX_MISC bit 5: the IA-32e mode guest entry control receives
      * EFER.LMA. */
     uint64_t entry = VMCS(v, ENTRY_CONTROLS);

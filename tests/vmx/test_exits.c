@@ -469,6 +469,79 @@ START_TEST(test_run_pae_guest_pdptes)
 }
 END_TEST
 
+/* With EPT a PAE guest's PDPTEs live in the guest PDPTE fields between
+ * exits and entries: the guest switches to a second PDPT with MOV CR3 (no
+ * exit), CPUID exits and saves the new PDPTEs (SDM 27.3.4), and the next
+ * entry loads them back (26.3.2.4): the same VA then reads the second
+ * table's page. */
+START_TEST(test_run_pae_guest_pdptes_ept)
+{
+    cpu_t *c = &h.cpu;
+    uint64_t cap = 0;
+    vmx_capability_msr(VMX_MSR_TRUE_ENTRY_CTLS, &cap);
+    if (cap & VMX_ENTRY_IA32E) {
+        fprintf(stderr, "test_run_pae_guest_pdptes_ept: skipped: IA32_VMX_TRUE_ENTRY_CTLS requires "
+                        "\"IA-32e mode guest\" = 1 (no guests outside IA-32e mode yet)\n");
+        return;
+    }
+    static const uint64_t w[][2] = {
+        {0x528, 0x00CF9A000000FFFFull}, {0x530, 0x00CF92000000FFFFull},
+        {0x210000, 0x211000 | 1}, {0x211000, 0x87}, {0x211008, 0x200000 | 0x87},
+        {0x211020, 0x400000 | 0x87}, /* PDPT A: VA 8 MiB -> 4 MiB */
+        {0x220000, 0x221000 | 1}, {0x221000, 0x87}, {0x221008, 0x200000 | 0x87},
+        {0x221020, 0x600000 | 0x87}, /* PDPT B: VA 8 MiB -> 6 MiB */
+        {0x400010, 0x5A5A}, {0x600010, 0x6B6B},
+    };
+    for (unsigned k = 0; k < sizeof w / sizeof w[0]; k++)
+        ck_assert(cpu_phys_write(&h.phys, w[k][0], &w[k][1], 8));
+    cpu_enter_flat32(c, CPU_HARNESS_CODE);
+    c->seg[CPU_CS].sel = 0x28;
+    for (unsigned s = 0; s < CPU_NSEG; s++)
+        if (s != CPU_CS)
+            c->seg[s].sel = 0x30;
+    c->gdtr.limit = 0x37;
+    c->efer = 0;
+    c->cr4 = CPU_CR4_PAE;
+    c->cr3 = 0x210000;
+    c->cr0 |= CPU_CR0_PG;
+    cpu_update_mode(c);
+    static const uint8_t code[] = {0x8B, 0x1D, 0x10, 0x00, 0x80, 0x00, /* mov ebx, [0x800010] */
+                                   0xB8, 0x00, 0x00, 0x22, 0x00,       /* mov eax, PDPT B */
+                                   0x0F, 0x22, 0xD8,                   /* mov cr3, eax */
+                                   0x0F, 0xA2,                         /* cpuid */
+                                   0x8B, 0x0D, 0x10, 0x00, 0x80, 0x00, /* mov ecx, [0x800010] */
+                                   0xF4};
+    load_guest(code, sizeof code);
+    uint64_t pml4 = cpu_phys_host_alloc(&h.phys, 4096);
+    uint64_t pdpt = cpu_phys_host_alloc(&h.phys, 4096);
+    uint64_t pd = cpu_phys_host_alloc(&h.phys, 4096);
+    uint64_t e = pdpt | 7;
+    ck_assert(cpu_phys_write(&h.phys, pml4, &e, 8));
+    e = pd | 7;
+    ck_assert(cpu_phys_write(&h.phys, pdpt, &e, 8));
+    for (uint64_t k = 0; k < 8; k++) {
+        e = (k << 21) | (6 << 3) | 0x80 | 7;
+        ck_assert(cpu_phys_write(&h.phys, pd + k * 8, &e, 8));
+    }
+    OR(PROC_CONTROLS, VMX_PROC_SECONDARY | VMX_PROC_HLT);
+    SET(PROC_CONTROLS2, VMX_PROC2_EPT);
+    SET(EPT_POINTER, pml4 | (3 << 3) | 6);
+    SET(GUEST_PDPTE0, 0x211000 | 1);
+    memset(c->pdpte, 0, sizeof c->pdpte);
+    enter_and_run();
+    ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_CPUID);
+    ck_assert_uint_eq((uint32_t)c->gpr[CPU_RBX], 0x5A5A);
+    ck_assert_uint_eq(GET(GUEST_CR3), 0x220000);
+    ck_assert_uint_eq(GET(GUEST_PDPTE0), 0x221000 | 1);
+    SET(GUEST_RIP, GET(GUEST_RIP) + 2);
+    memset(c->pdpte, 0, sizeof c->pdpte);
+    ck_assert_uint_eq(vmx_vmentry(&v, false), 0);
+    ck_assert_int_eq(vmx_run(&v, h.cpu.cycles + 100000), CPU_STOP_HOOK);
+    ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_HLT);
+    ck_assert_uint_eq((uint32_t)c->gpr[CPU_RCX], 0x6B6B);
+}
+END_TEST
+
 START_TEST(test_run_cpuid_exit)
 {
     n_entry = n_exit = 0;
@@ -1073,6 +1146,7 @@ int main(void)
     tcase_add_test(r, test_run_nmi_delivered_to_guest);
     tcase_add_test(r, test_run_iret_unblocks_nmi);
     tcase_add_test(r, test_run_pae_guest_pdptes);
+    tcase_add_test(r, test_run_pae_guest_pdptes_ept);
     suite_add_tcase(s, r);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
