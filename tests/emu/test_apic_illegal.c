@@ -18,51 +18,17 @@
 
 #include "emu/emu.h"
 #include "emu/emu_hv.h"
-
-typedef struct run_out {
-    emu_machine m;
-    char out[8192];
-    size_t len;
-} run_out;
-
-static void console(void *ctx, unsigned cpu, uint8_t byte)
-{
-    run_out *r = ctx;
-    (void)cpu;
-    if (r->len + 1 < sizeof(r->out))
-        r->out[r->len++] = (char)byte;
-    r->out[r->len] = 0;
-}
-
-static run_out *run_guest(const char *guest, emu_mode mode, unsigned ncpus)
-{
-    run_out *r = calloc(1, sizeof(*r));
-    ck_assert_ptr_nonnull(r);
-    char path[512], err[512];
-    snprintf(path, sizeof(path), "%s/%s.elf", APICV_GUEST_DIR, guest);
-    emu_config cfg;
-    emu_config_default(&cfg);
-    cfg.ncpus = ncpus;
-    cfg.max_cycles = 50000000ull;
-    cfg.mode = mode;
-    ck_assert_msg(emu_machine_init(&r->m, &cfg, path, err, sizeof(err)), "%s", err);
-    r->m.console = console;
-    r->m.console_ctx = r;
-    emu_machine_run(&r->m, UINT64_MAX);
-    ck_assert_msg(r->m.finished && r->m.exit_status == 0, "%s: status %d %s\n%s",
-                  emu_mode_name(mode), r->m.exit_status, r->m.diag, r->out);
-    return r;
-}
+#include "tests/emu/test_guest_run.h"
 
 static void check_mode(emu_mode mode, const char *kind, unsigned nchecks)
 {
-    run_out *r = run_guest("apic_illegal", mode, 2);
+    guest_run *r = guest_run_start("apic_illegal", mode, 2, 50000000ull);
+    guest_run_assert_ok(r, "apic_illegal");
     char want[64];
     snprintf(want, sizeof(want), "apic_illegal: CHECKS %u %s\n", nchecks, kind);
     ck_assert_msg(strstr(r->out, want) != NULL, "%s: expected \"%s\" in:\n%s",
                   emu_mode_name(mode), want, r->out);
-    emu_machine_free(&r->m);
-    free(r);
+    guest_run_free(r);
 }
 
 START_TEST(native)
@@ -100,11 +66,11 @@ END_TEST
  * 29.5 for the writes the hypervisor emulates). _i: the mode. */
 START_TEST(x2apic_reserved_bits_gp)
 {
-    run_out *r = run_guest("x2apic_reserved", (emu_mode)_i, 1);
+    guest_run *r = guest_run_start("x2apic_reserved", (emu_mode)_i, 1, 50000000ull);
+    guest_run_assert_ok(r, "x2apic_reserved");
     ck_assert_msg(strstr(r->out, "x2apic_reserved: 23 faults, 3 IPIs\n") != NULL, "%s:\n%s",
                   emu_mode_name((emu_mode)_i), r->out);
-    emu_machine_free(&r->m);
-    free(r);
+    guest_run_free(r);
 }
 END_TEST
 

@@ -13,50 +13,23 @@
 
 #include "emu/emu.h"
 #include "emu/emu_hv.h"
+#include "tests/emu/test_guest_run.h"
 #include "vmx/vmx_vmcs.h"
 
 #define MAX_CYCLES 2000000000ull
 
-typedef struct run {
-    emu_machine m;
-    char out[8192];
-    size_t outlen;
-} run;
-
-static void console(void *ctx, unsigned cpu, uint8_t byte)
-{
-    run *r = ctx;
-    (void)cpu;
-    if (r->outlen + 1 < sizeof(r->out))
-        r->out[r->outlen++] = (char)byte;
-    r->out[r->outlen] = 0;
-}
-
 static void run_guest_mem(const char *guest, emu_mode mode, unsigned ncpus, uint64_t mem,
                           const char *expect)
 {
-    run *r = calloc(1, sizeof(*r));
-    ck_assert_ptr_nonnull(r);
-    char path[512], err[512];
-    snprintf(path, sizeof(path), "%s/%s.elf", APICV_GUEST_DIR, guest);
-    emu_config cfg;
-    emu_config_default(&cfg);
-    cfg.ncpus = ncpus;
-    cfg.max_cycles = MAX_CYCLES;
-    cfg.mode = mode;
+    emu_config cfg = guest_run_config(mode, ncpus, MAX_CYCLES);
     if (mem)
         cfg.mem_bytes = mem;
-    ck_assert_msg(emu_machine_init(&r->m, &cfg, path, err, sizeof(err)), "%s", err);
-    r->m.console = console;
-    r->m.console_ctx = r;
-    emu_machine_run(&r->m, UINT64_MAX);
-    ck_assert_msg(r->m.finished && r->m.exit_status == 0, "%s (%s): status %d %s\n%s", guest,
-                  emu_mode_name(mode), r->m.exit_status, r->m.diag, r->out);
+    guest_run *r = guest_run_cfg(guest, &cfg);
+    guest_run_assert_ok(r, guest);
     ck_assert_msg(strstr(r->out, expect) != NULL, "%s (%s): no \"%s\" in\n%s", guest,
                   emu_mode_name(mode), expect, r->out);
     ck_assert(r->m.dev.touched);
-    emu_machine_free(&r->m);
-    free(r);
+    guest_run_free(r);
 }
 
 static void run_guest(const char *guest, emu_mode mode, unsigned ncpus, const char *expect)
@@ -109,22 +82,9 @@ END_TEST
 START_TEST(multiboot_kernel_smp_start)
 {
     emu_mode mode = (emu_mode)_i;
-    run *r = calloc(1, sizeof(*r));
-    ck_assert_ptr_nonnull(r);
-    char path[512], err[512];
-    snprintf(path, sizeof(path), "%s/mb_smp.elf", APICV_GUEST_DIR);
-    emu_config cfg;
-    emu_config_default(&cfg);
-    cfg.ncpus = 3;
-    cfg.max_cycles = MAX_CYCLES;
-    cfg.mode = mode;
-    ck_assert_msg(emu_machine_init(&r->m, &cfg, path, err, sizeof(err)), "%s", err);
+    guest_run *r = guest_run_start("mb_smp", mode, 3, MAX_CYCLES);
     ck_assert(r->m.multiboot);
-    r->m.console = console;
-    r->m.console_ctx = r;
-    emu_machine_run(&r->m, UINT64_MAX);
-    ck_assert_msg(r->m.finished && r->m.exit_status == 0, "%s: status %d %s\n%s",
-                  emu_mode_name(mode), r->m.exit_status, r->m.diag, r->out);
+    guest_run_assert_ok(r, "mb_smp");
     ck_assert_msg(strstr(r->out, "mb_smp: 32-bit protected mode, paging off\n"
                                  "mb_smp: I/O APIC version 0x20, 3 CPUs\n"
                                  "mb_smp: 2 APs started in real mode\n"
@@ -141,8 +101,7 @@ START_TEST(multiboot_kernel_smp_start)
             ck_assert_uint_eq(ops->exit_count(&r->m, k, VMX_EXIT_SIPI), 2);
         }
     }
-    emu_machine_free(&r->m);
-    free(r);
+    guest_run_free(r);
 }
 END_TEST
 
@@ -155,30 +114,18 @@ END_TEST
 START_TEST(multiboot_long_mode_with_init_tr)
 {
     emu_mode mode = (emu_mode)_i;
-    run *r = calloc(1, sizeof(*r));
-    ck_assert_ptr_nonnull(r);
-    char path[512], err[512];
-    snprintf(path, sizeof(path), "%s/mb_smp.elf", APICV_GUEST_DIR);
-    emu_config cfg;
-    emu_config_default(&cfg);
-    cfg.ncpus = 1;
-    cfg.max_cycles = MAX_CYCLES;
-    cfg.mode = mode;
-    ck_assert_msg(emu_machine_init(&r->m, &cfg, path, err, sizeof(err)), "%s", err);
-    r->m.console = console;
-    r->m.console_ctx = r;
+    emu_config cfg = guest_run_config(mode, 1, MAX_CYCLES);
+    guest_run *r = guest_run_load("mb_smp", &cfg);
     const uint16_t tss16_busy = 0x83; /* present, type 3 */
     r->m.cpu[0].tr.attr = tss16_busy;
     emu_hv *hv = r->m.hv;
     vmx_vmcs_set(&hv->vcpu[0].vmx.vmcs, VMCS_GUEST_TR_AR, tss16_busy);
     emu_machine_run(&r->m, UINT64_MAX);
-    ck_assert_msg(r->m.finished && r->m.exit_status == 0, "%s: status %d %s\n%s",
-                  emu_mode_name(mode), r->m.exit_status, r->m.diag, r->out);
+    guest_run_assert_ok(r, "mb_smp");
     ck_assert_msg(strstr(r->out, "mb_smp: 64-bit long mode, I/O APIC read\n"), "%s:\n%s",
                   emu_mode_name(mode), r->out);
     ck_assert_uint_eq(vmx_vmcs_get(&hv->vcpu[0].vmx.vmcs, VMCS_GUEST_TR_AR) & 0xF, 11);
-    emu_machine_free(&r->m);
-    free(r);
+    guest_run_free(r);
 }
 END_TEST
 

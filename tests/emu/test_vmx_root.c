@@ -15,62 +15,32 @@
 #include <unistd.h>
 
 #include "emu/emu.h"
+#include "tests/emu/test_guest_run.h"
 #include "vmx/vmx_root.h"
 
 #define MAX_CYCLES 2000000000ull
 
-typedef struct run {
-    emu_machine m;
-    char out[16384];
-    size_t outlen;
-} run;
-
-static void console(void *ctx, unsigned cpu, uint8_t byte)
+static guest_run *run_guest(const char *guest, emu_mode mode, unsigned ncpus, uint32_t cpu_off)
 {
-    run *r = ctx;
-    (void)cpu;
-    if (r->outlen + 1 < sizeof(r->out))
-        r->out[r->outlen++] = (char)byte;
-    r->out[r->outlen] = 0;
-}
-
-static run *run_guest(const char *guest, emu_mode mode, unsigned ncpus, uint32_t cpu_off)
-{
-    run *r = calloc(1, sizeof(*r));
-    ck_assert_ptr_nonnull(r);
-    char path[512], err[512];
-    snprintf(path, sizeof(path), "%s/%s.elf", APICV_GUEST_DIR, guest);
-    emu_config cfg;
-    emu_config_default(&cfg);
-    cfg.ncpus = ncpus;
-    cfg.max_cycles = MAX_CYCLES;
-    cfg.mode = mode;
+    emu_config cfg = guest_run_config(mode, ncpus, MAX_CYCLES);
     cfg.cpu_off = cpu_off;
-    ck_assert_msg(emu_machine_init(&r->m, &cfg, path, err, sizeof(err)), "%s", err);
+    guest_run *r = guest_run_load(guest, &cfg);
     r->m.diag_out = NULL;
-    r->m.console = console;
-    r->m.console_ctx = r;
     emu_machine_run(&r->m, UINT64_MAX);
     ck_assert(r->m.finished);
     return r;
 }
 
-static void run_free(run *r)
-{
-    emu_machine_free(&r->m);
-    free(r);
-}
-
 START_TEST(vmx_instructions)
 {
-    run *r = run_guest("vmx_insns", EMU_MODE_NATIVE, 1, 0);
+    guest_run *r = run_guest("vmx_insns", EMU_MODE_NATIVE, 1, 0);
     ck_assert_msg(r->m.exit_status == 0, "status %d %s\n%s", r->m.exit_status, r->m.diag, r->out);
     ck_assert_msg(strstr(r->out, "vmx_insns: OK 118 checks") != NULL, "%s", r->out);
     /* The guest's own VM exits went through vmx/'s exit path. */
     ck_assert_uint_ge(r->m.vroot[0].v.exit_count[VMX_EXIT_VMCALL], 3);
     ck_assert_uint_eq(r->m.vroot[0].v.exit_count[VMX_EXIT_ENTRY_FAIL_GUEST], 1);
     ck_assert(!r->m.cpu[0].vmx_operation);
-    run_free(r);
+    guest_run_free(r);
 }
 END_TEST
 
@@ -79,7 +49,7 @@ END_TEST
  * one virtual interrupt delivered. */
 START_TEST(teaching_hypervisor)
 {
-    run *r = run_guest("vmx_teach", EMU_MODE_NATIVE, 1, 0);
+    guest_run *r = run_guest("vmx_teach", EMU_MODE_NATIVE, 1, 0);
     ck_assert_msg(r->m.exit_status == 0, "status %d %s\n%s", r->m.exit_status, r->m.diag, r->out);
     ck_assert_msg(strstr(r->out, "vmx_teach: OK: 1004 VMCALL exits (1000 round trips), VTPR 0x60, 0 INIT exit") !=
                       NULL,
@@ -90,7 +60,7 @@ START_TEST(teaching_hypervisor)
     ck_assert_uint_eq(v->entries, 1004);
     ck_assert_uint_eq(v->vid_delivered, 1);
     ck_assert(!r->m.cpu[0].vmx_operation);
-    run_free(r);
+    guest_run_free(r);
 }
 END_TEST
 
@@ -101,7 +71,7 @@ END_TEST
  * exit: posted-interrupt processing, then virtual-interrupt delivery. */
 START_TEST(teaching_hypervisor_two_cpus)
 {
-    run *r = run_guest("vmx_teach", EMU_MODE_NATIVE, 2, 0);
+    guest_run *r = run_guest("vmx_teach", EMU_MODE_NATIVE, 2, 0);
     ck_assert_msg(r->m.exit_status == 0, "status %d %s\n%s", r->m.exit_status, r->m.diag, r->out);
     ck_assert_msg(strstr(r->out, "INIT from cpu1 is pending, blocked in VMX root operation") != NULL,
                   "%s", r->out);
@@ -116,7 +86,7 @@ START_TEST(teaching_hypervisor_two_cpus)
     ck_assert_uint_eq(v->vid_delivered, 2);
     /* CPU 1 never entered VMX operation. */
     ck_assert_uint_eq(r->m.vroot[1].insns, 0);
-    run_free(r);
+    guest_run_free(r);
 }
 END_TEST
 
@@ -146,11 +116,11 @@ END_TEST
  * capability MSRs #GP and the guest fails its first check. */
 START_TEST(vmx_off_in_model)
 {
-    run *r = run_guest("vmx_insns", EMU_MODE_NATIVE, 1, EMU_CPU_F_VMX);
+    guest_run *r = run_guest("vmx_insns", EMU_MODE_NATIVE, 1, EMU_CPU_F_VMX);
     ck_assert_ptr_null(r->m.vroot);
     ck_assert_int_ne(r->m.exit_status, 0);
     ck_assert_msg(strstr(r->out, "FAIL") != NULL, "%s", r->out);
-    run_free(r);
+    guest_run_free(r);
 }
 END_TEST
 
@@ -158,10 +128,10 @@ END_TEST
  * (reasons 19-27, SDM 25.1.2): the guest never reaches VMX root. */
 START_TEST(vmx_insns_exit_under_builtin)
 {
-    run *r = run_guest("vmx_insns", EMU_MODE_POSTED, 1, 0);
+    guest_run *r = run_guest("vmx_insns", EMU_MODE_POSTED, 1, 0);
     ck_assert_ptr_null(r->m.vroot);
     ck_assert_int_ne(r->m.exit_status, 0);
-    run_free(r);
+    guest_run_free(r);
 }
 END_TEST
 
