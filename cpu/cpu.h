@@ -643,9 +643,16 @@ cpu_emul_result cpu_emulate_insn(cpu_t *c, const cpu_hooks *hooks, cpu_emul_info
 /* CPUID as this CPU answers it (the documented model in docs/cpu-model.md). */
 void cpu_cpuid(const cpu_t *c, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 
-/* Disassembles one instruction with Capstone into buf ("mov eax, 1");
+/* Disassembles one instruction with Capstone into buf ("mov eax, 1") as
+ * code of `mode` (a cpu_mode: 16-bit for real, 16-bit protected and 16-bit
+ * compatibility mode, 32-bit for the 32-bit ones, 64-bit in 64-bit mode);
  * returns its length or 0. For people, never for the hot path. */
-unsigned cpu_disasm(const uint8_t *bytes, size_t len, uint64_t rip, char *buf, size_t buflen);
+unsigned cpu_disasm(unsigned mode, const uint8_t *bytes, size_t len, uint64_t rip, char *buf,
+                    size_t buflen);
+/* The linear address of the instruction at offset rip in the current code
+ * segment: CS.base is added and the sum wraps at 4 GBytes outside 64-bit
+ * mode (SDM Vol. 3A 3.4.4), for diagnostics and the window. */
+uint64_t cpu_code_linear(const cpu_t *c, uint64_t rip);
 /* Length of the instruction at bytes as the interpreter decodes it (0 when
  * it cannot), for the Capstone cross-check and diagnostics. */
 unsigned cpu_decode_length(cpu_mode mode, const uint8_t *bytes, size_t len, bool *implemented);

@@ -780,7 +780,12 @@ void cpu_legacy_fixup(cpu_insn *i)
             i->sub = (uint8_t)(i->op == 0xA1 ? CPU_FS : CPU_GS);
             f = l_pop_sreg;
             break;
-        case 0x00: /* SLDT, STR, LLDT, LTR, VERR, VERW: 64-bit TSS rules */
+        case 0x00:
+            /* SLDT, STR, LLDT, LTR, VERR, VERW: cpu_system.c's handlers
+             * follow the mode; all are #UD in real mode (SDM Vol. 2). */
+            if (i->mode == CPU_MODE_REAL)
+                f = cpu_exec_ud;
+            break;
         case 0x05: case 0x07: case 0x34: case 0x35: /* SYSCALL, SYSRET, SYSENTER, SYSEXIT */
         case 0x78: case 0x79: /* VMREAD, VMWRITE: 64-bit operands */
             unimpl = true;

@@ -472,16 +472,24 @@ static void exec_sldt_str(cpu_t *c, const cpu_insn *i)
         cpu_reg_set(c, i->rm, i->osize == 2 ? 2 : i->osize, sel);
 }
 
-/* Reads the 16-byte system descriptor of sel from the GDT (SDM 7.2.3 for a
- * TSS, 3.5.2 for an LDT): the upper half's type field must be zero and the
- * base canonical, else #GP(sel). */
-static uint64_t read_system_desc(cpu_t *c, uint16_t sel, uint64_t *hi, uint64_t *va)
+/* Whether the instruction runs in IA-32e mode (64-bit or compatibility
+ * mode), where system descriptors are 16 bytes (SDM Vol. 3A 3.5.2, 7.2.3). */
+static bool mode_ia32e(unsigned mode)
+{
+    return mode == CPU_MODE_LONG64 || mode == CPU_MODE_COMPAT32 || mode == CPU_MODE_COMPAT16;
+}
+
+/* Reads the system descriptor of sel from the GDT (SDM 7.2.2-7.2.3 for a
+ * TSS, 3.5.2 for an LDT): 16 bytes in IA-32e mode (hi = the upper half),
+ * 8 bytes outside it (hi = 0). A selector in the LDT is #GP(sel). */
+static uint64_t read_system_desc(cpu_t *c, uint16_t sel, bool ia32e, uint64_t *hi,
+                                 uint64_t *va)
 {
     if (sel & 4)
         fault_sel(c, CPU_EXC_GP, sel);
-    *va = desc_addr(c, sel, 16);
+    *va = desc_addr(c, sel, ia32e ? 16 : 8);
     uint64_t lo = sys_read(c, *va, 8);
-    *hi = sys_read(c, *va + 8, 8);
+    *hi = ia32e ? sys_read(c, *va + 8, 8) : 0;
     return lo;
 }
 
@@ -492,7 +500,26 @@ static cpu_seg system_seg(uint16_t sel, uint64_t lo, uint64_t hi)
     return s;
 }
 
-/* LLDT (SDM Vol. 2 "LLDT"): a null selector makes the LDT unusable. */
+/* Whether the S bit and type of lo (bits 44:40) name one of the accepted
+ * system types; in IA-32e mode the upper half's type field must be zero and
+ * the base canonical (SDM 7.2.3). Wrong -> #GP(sel), not present -> #NP(sel). */
+static cpu_seg check_system_desc(cpu_t *c, uint16_t sel, bool ia32e, uint64_t lo, uint64_t hi,
+                                 unsigned type_a, unsigned type_b)
+{
+    unsigned type = (lo >> 40) & 0x1F, p = (lo >> 47) & 1;
+    if ((type != type_a && type != type_b) || ((hi >> 40) & 0x1F) != 0)
+        fault_sel(c, CPU_EXC_GP, sel);
+    if (!p)
+        fault_sel(c, CPU_EXC_NP, sel);
+    cpu_seg s = system_seg(sel, lo, hi);
+    if (ia32e && !is_canonical(s.base))
+        fault_sel(c, CPU_EXC_GP, sel);
+    return s;
+}
+
+/* LLDT (SDM Vol. 2 "LLDT", Vol. 3A 3.5.2): an LDT descriptor (type 2) from
+ * the GDT, 16 bytes in IA-32e mode and 8 bytes in protected mode; a null
+ * selector makes the LDT unusable. */
 static void exec_lldt(cpu_t *c, const cpu_insn *i)
 {
     require_cpl0(c);
@@ -505,21 +532,16 @@ static void exec_lldt(cpu_t *c, const cpu_insn *i)
         c->ldtr = (cpu_seg){.sel = sel, .attr = 0, .limit = 0, .base = 0};
         return;
     }
+    bool ia32e = mode_ia32e(i->mode);
     uint64_t hi, va;
-    uint64_t lo = read_system_desc(c, sel, &hi, &va);
-    unsigned type = (lo >> 40) & 0x1F, p = (lo >> 47) & 1;
-    if (type != 0x02 || ((hi >> 40) & 0x1F) != 0)
-        fault_sel(c, CPU_EXC_GP, sel);
-    if (!p)
-        fault_sel(c, CPU_EXC_NP, sel);
-    cpu_seg s = system_seg(sel, lo, hi);
-    if (!is_canonical(s.base))
-        fault_sel(c, CPU_EXC_GP, sel);
-    c->ldtr = s;
+    uint64_t lo = read_system_desc(c, sel, ia32e, &hi, &va);
+    c->ldtr = check_system_desc(c, sel, ia32e, lo, hi, 0x02, 0x02);
 }
 
-/* LTR (SDM Vol. 2 "LTR", Vol. 3A 7.2.3-7.2.4, 7.7): loads an available
- * 64-bit TSS from the GDT and marks its descriptor busy. */
+/* LTR (SDM Vol. 2 "LTR", Vol. 3A 7.2.2-7.2.4, 7.7): loads an available TSS
+ * from the GDT and marks its descriptor busy (type | 2). IA-32e mode: only
+ * a 64-bit TSS (type 9), 16-byte descriptor; protected mode: a 16-bit
+ * (type 1) or 32-bit (type 9) TSS, 8-byte descriptor. */
 static void exec_ltr(cpu_t *c, const cpu_insn *i)
 {
     require_cpl0(c);
@@ -530,18 +552,12 @@ static void exec_ltr(cpu_t *c, const cpu_insn *i)
         return;
     if ((sel & 0xFFFC) == 0)
         cpu_gp0(c);
+    bool ia32e = mode_ia32e(i->mode);
     uint64_t hi, va;
-    uint64_t lo = read_system_desc(c, sel, &hi, &va);
-    unsigned type = (lo >> 40) & 0x1F, p = (lo >> 47) & 1;
-    if (type != 0x09 || ((hi >> 40) & 0x1F) != 0)
-        fault_sel(c, CPU_EXC_GP, sel);
-    if (!p)
-        fault_sel(c, CPU_EXC_NP, sel);
-    cpu_seg s = system_seg(sel, lo, hi);
-    if (!is_canonical(s.base))
-        fault_sel(c, CPU_EXC_GP, sel);
+    uint64_t lo = read_system_desc(c, sel, ia32e, &hi, &va);
+    cpu_seg s = check_system_desc(c, sel, ia32e, lo, hi, 0x09, ia32e ? 0x09 : 0x01);
     cpu_write(c, va + 5, 1, ((lo >> 40) & 0xFF) | 0x02);
-    s.attr |= 0x02; /* busy 64-bit TSS, type 11 */
+    s.attr |= 0x02; /* busy: type 3 (16-bit TSS) or 11 */
     c->tr = s;
 }
 

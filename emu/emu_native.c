@@ -222,7 +222,7 @@ static void describe_insn(cpu_t *c, const uint8_t *bytes, unsigned len, char *ou
     size_t used = 0;
     for (unsigned k = 0; k < len && used + 4 < sizeof(hex); k++)
         used += (size_t)snprintf(hex + used, sizeof(hex) - used, "%s%02x", k ? " " : "", bytes[k]);
-    if (len == 0 || !cpu_disasm(bytes, len, c->rip, dis, sizeof(dis)))
+    if (len == 0 || !cpu_disasm(c->mode, bytes, len, c->rip, dis, sizeof(dis)))
         snprintf(dis, sizeof(dis), "(Capstone does not know it either)");
     snprintf(out, outlen, "bytes %s (%s)", len ? hex : "unreadable", dis);
 }
@@ -281,7 +281,7 @@ void emu_native_attach(emu_machine *m, unsigned k)
 void emu_describe_rip(cpu_t *c, char *out, size_t outlen)
 {
     uint8_t bytes[15];
-    unsigned len = cpu_peek_linear(c, c->rip, bytes, sizeof(bytes)) ? 15 : 0;
+    unsigned len = cpu_peek_linear(c, cpu_code_linear(c, c->rip), bytes, sizeof(bytes)) ? 15 : 0;
     if (len) {
         /* The interpreter's length when it knows the instruction; else a
          * few bytes, enough for Capstone and for people. */

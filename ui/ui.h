@@ -306,6 +306,7 @@ typedef struct ui_disasm_entry {
     uint64_t addr;
     uint8_t bytes[15]; /* the bytes Capstone saw (an instruction is at most 15) */
     uint8_t nbytes;    /* how many; 0 = empty entry */
+    uint8_t mode;      /* the cpu_mode they were decoded in (16/32/64-bit code) */
     uint8_t len;       /* the instruction's length, 0 = undecodable */
     char text[64];
 } ui_disasm_entry;

@@ -70,18 +70,20 @@ static const ui_event *cause_of(const ui_snapshot *s, unsigned cpu, unsigned vec
 }
 
 /* One instruction at code[0..avail) (address addr) as text; its length,
- * 0 when it does not decode. Remembered in v->dcache by address and
- * bytes, so the same instruction is decoded once, not once per frame. */
-static unsigned decode(ui_view *v, const uint8_t *code, unsigned avail, uint64_t addr,
-                       char *buf, size_t buflen)
+ * 0 when it does not decode, as code of the CPU's mode (cpu_disasm).
+ * Remembered in v->dcache by address, mode and bytes, so the same
+ * instruction is decoded once, not once per frame. */
+static unsigned decode(ui_view *v, unsigned mode, const uint8_t *code, unsigned avail,
+                       uint64_t addr, char *buf, size_t buflen)
 {
     unsigned nb = avail < 15 ? avail : 15;
     ui_disasm_entry *e = &v->dcache[((addr * 0x9E3779B97F4A7C15ull) >> 32) % UI_DISASM_CACHE];
-    if (e->nbytes != nb || e->addr != addr || memcmp(e->bytes, code, nb) != 0) {
+    if (e->nbytes != nb || e->addr != addr || e->mode != mode || memcmp(e->bytes, code, nb) != 0) {
         e->addr = addr;
         e->nbytes = (uint8_t)nb;
+        e->mode = (uint8_t)mode;
         memcpy(e->bytes, code, nb);
-        e->len = (uint8_t)cpu_disasm(code, nb, addr, e->text, sizeof(e->text));
+        e->len = (uint8_t)cpu_disasm(mode, code, nb, addr, e->text, sizeof(e->text));
     }
     snprintf(buf, buflen, "%s", e->text);
     return e->len;
@@ -117,8 +119,8 @@ static void disassemble(ui_view *v, const ui_cpu_snap *c)
             if (cur >= 0 && n >= (unsigned)(cur > 3 ? cur - 3 : 0) + UI_DISASM_LINES)
                 break; /* enough lines for the panel (below) */
             char buf[64];
-            unsigned len = decode(v, c->code + off, c->code_len - off, c->code_base + off, buf,
-                                  sizeof(buf));
+            unsigned len = decode(v, c->mode, c->code + off, c->code_len - off,
+                                  c->code_base + off, buf, sizeof(buf));
             if (off == rip_off)
                 cur = (int)n;
             addr[n] = c->code_base + off;

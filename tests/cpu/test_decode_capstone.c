@@ -228,6 +228,31 @@ START_TEST(generated_encodings_16)
 }
 END_TEST
 
+/* cpu_disasm (the diagnostics' and the window's disassembler) decodes in
+ * the CPU mode it is given: 48 40 is "dec eax" then "inc eax" in 32-bit
+ * code, but one instruction with a REX prefix in 64-bit code. */
+START_TEST(disasm_follows_mode)
+{
+    static const uint8_t b[] = {0x48, 0x40, 0x90, 0x90};
+    char buf[96];
+    ck_assert_uint_eq(cpu_disasm(CPU_MODE_PROT32, b, sizeof b, 0x1000, buf, sizeof buf), 1);
+    ck_assert_str_eq(buf, "dec eax");
+    ck_assert_uint_eq(cpu_disasm(CPU_MODE_COMPAT32, b + 1, sizeof b - 1, 0x1001, buf, sizeof buf), 1);
+    ck_assert_str_eq(buf, "inc eax");
+    ck_assert_uint_eq(cpu_disasm(CPU_MODE_PROT16, b, sizeof b, 0x1000, buf, sizeof buf), 1);
+    ck_assert_str_eq(buf, "dec ax");
+    ck_assert_uint_eq(cpu_disasm(CPU_MODE_REAL, b + 1, sizeof b - 1, 0x1001, buf, sizeof buf), 1);
+    ck_assert_str_eq(buf, "inc ax");
+    ck_assert_uint_ne(cpu_disasm(CPU_MODE_LONG64, b, sizeof b, 0x1000, buf, sizeof buf), 1);
+    ck_assert_ptr_null(strstr(buf, "dec"));
+    static const uint8_t mov[] = {0xB8, 0x01, 0x00, 0x02, 0x00}; /* mov (e)ax, imm */
+    ck_assert_uint_eq(cpu_disasm(CPU_MODE_PROT16, mov, sizeof mov, 0, buf, sizeof buf), 3);
+    ck_assert_str_eq(buf, "mov ax, 1");
+    ck_assert_uint_eq(cpu_disasm(CPU_MODE_PROT32, mov, sizeof mov, 0, buf, sizeof buf), 5);
+    ck_assert_str_eq(buf, "mov eax, 0x20001");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("decode-capstone");
@@ -237,6 +262,7 @@ static Suite *suite(void)
     tcase_add_test(t, generated_encodings);
     tcase_add_test(t, generated_encodings_32);
     tcase_add_test(t, generated_encodings_16);
+    tcase_add_test(t, disasm_follows_mode);
     suite_add_tcase(s, t);
     return s;
 }

@@ -523,6 +523,232 @@ START_TEST(sipi_real_protected_long)
 }
 END_TEST
 
+/* ---- LTR, LLDT, STR, SLDT with 8-byte descriptors (SDM Vol. 2 "LTR",
+ * "LLDT", Vol. 3A 7.2.2-7.2.4) ------------------------------------------------ */
+
+#define SEL_TSS32 0x60
+#define SEL_TSS16 0x68
+#define SEL_LDT 0x70
+#define SEL_NP_TSS32 0x78
+#define SEL_NP_LDT 0x80
+#define SEL_CODE32_DPL3 0x88
+#define TSS32_BASE 0x7000u
+#define LDT_BASE 0x7800u
+
+static uint64_t sys_desc(uint32_t base, uint32_t limit, unsigned type_p)
+{
+    return (limit & 0xFFFFull) | ((uint64_t)(base & 0xFFFFFF) << 16) | ((uint64_t)type_p << 40) |
+           ((uint64_t)((limit >> 16) & 0xF) << 48) | ((uint64_t)(base >> 24) << 56);
+}
+
+/* setup32 plus TSS and LDT descriptors in the GDT. */
+static void setup32_sys(cpu_harness *h)
+{
+    setup32(h);
+    put64(h, 0x500 + SEL_TSS32, sys_desc(TSS32_BASE, 0x67, 0x89));
+    put64(h, 0x500 + SEL_TSS16, sys_desc(0x7100, 0x2B, 0x81));
+    put64(h, 0x500 + SEL_LDT, sys_desc(LDT_BASE, 0x17, 0x82));
+    put64(h, 0x500 + SEL_NP_TSS32, sys_desc(TSS32_BASE, 0x67, 0x09));
+    put64(h, 0x500 + SEL_NP_LDT, sys_desc(LDT_BASE, 0x17, 0x02));
+    put64(h, 0x500 + SEL_CODE32_DPL3, 0x00CFFA000000FFFFull);
+    h->cpu.gdtr.limit = 0x8F;
+}
+
+static unsigned gdt_type(cpu_harness *h, uint16_t sel)
+{
+    uint64_t d = 0;
+    ck_assert(cpu_phys_read(&h->phys, 0x500 + sel, &d, 8));
+    return (unsigned)(d >> 40) & 0xFF;
+}
+
+START_TEST(ltr_lldt_str_sldt_32)
+{
+    cpu_harness h;
+    setup32_sys(&h);
+    cpu_t *c = &h.cpu;
+    c->gpr[CPU_RBX] = ~0ull;
+    c->gpr[CPU_RCX] = ~0ull;
+    static const uint8_t code[] = {
+        0x66, 0xB8, SEL_TSS32, 0,   /* mov ax, TSS32 */
+        0x0F, 0x00, 0xD8,           /* ltr ax */
+        0x0F, 0x00, 0xCB,           /* str ebx */
+        0x66, 0xB8, SEL_LDT, 0,     /* mov ax, LDT */
+        0x0F, 0x00, 0xD0,           /* lldt ax */
+        0x0F, 0x00, 0xC1,           /* sldt ecx */
+        0x0F, 0x00, 0x0D, 0, 0x40, 0, 0, /* str [0x4000] */
+        0x66, 0xB8, SEL_TSS16, 0,   /* mov ax, TSS16 */
+        0x0F, 0x00, 0xD8,           /* ltr ax: a 16-bit TSS */
+        0x66, 0xB8, SEL_TSS32, 0,   /* mov ax, TSS32 */
+        0x0F, 0x00, 0xD8,           /* ltr ax: busy now, #GP(sel) */
+        0xF4,
+    };
+    ck_assert_int_eq(run32(&h, code, sizeof code), CPU_STOP_HALT);
+    ck_assert_uint_eq(c->gpr[CPU_RBX], SEL_TSS32); /* zero-extended to 32 bits */
+    ck_assert_uint_eq(c->gpr[CPU_RCX], SEL_LDT);
+    ck_assert_uint_eq(peek32(&h, 0x4000) & 0xFFFF, SEL_TSS32);
+    ck_assert_uint_eq(c->ldtr.sel, SEL_LDT);
+    ck_assert_uint_eq(c->ldtr.base, LDT_BASE);
+    ck_assert_uint_eq(c->ldtr.limit, 0x17);
+    ck_assert_uint_eq(gdt_type(&h, SEL_TSS32), 0x8B); /* busy 32-bit TSS */
+    ck_assert_uint_eq(gdt_type(&h, SEL_TSS16), 0x83); /* busy 16-bit TSS */
+    ck_assert_uint_eq(c->tr.sel, SEL_TSS16);
+    ck_assert_uint_eq(c->tr.base, 0x7100);
+    ck_assert_uint_eq(c->tr.limit, 0x2B);
+    ck_assert_uint_eq(c->tr.attr & 0x9F, 0x83);
+    ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_GP);
+    ck_assert_uint_eq(peek32(&h, STACK - 16), SEL_TSS32);
+    ck_assert_uint_eq(peek32(&h, STACK - 12), CODE + sizeof code - 4);
+    cpu_harness_free(&h);
+}
+END_TEST
+
+/* One LTR (digit 3) or LLDT (digit 2) of sel that must fault with vector
+ * and error code, leaving TR and LDTR as they were. */
+static void check_sys_fault(unsigned digit, uint16_t sel, int vector, uint32_t error)
+{
+    cpu_harness h;
+    setup32_sys(&h);
+    cpu_seg tr = h.cpu.tr, ldtr = h.cpu.ldtr;
+    uint8_t code[] = {0x66, 0xB8, (uint8_t)sel, (uint8_t)(sel >> 8), 0x0F, 0x00,
+                      (uint8_t)(0xC0 | digit << 3), 0xF4};
+    ck_assert_int_eq(run32(&h, code, sizeof code), CPU_STOP_HALT);
+    ck_assert_int_eq(cpu_harness_vector(&h), vector);
+    ck_assert_uint_eq(peek32(&h, STACK - 16), error);
+    ck_assert_uint_eq(peek32(&h, STACK - 12), CODE + 4);
+    ck_assert_uint_eq(h.cpu.tr.sel, tr.sel);
+    ck_assert_uint_eq(h.cpu.ldtr.sel, ldtr.sel);
+    ck_assert_uint_eq(h.cpu.ldtr.attr, ldtr.attr);
+    cpu_harness_free(&h);
+}
+
+START_TEST(ltr_lldt_faults_32)
+{
+    check_sys_fault(3, SEL_DATA32, CPU_EXC_GP, SEL_DATA32);       /* not a TSS */
+    check_sys_fault(3, SEL_LDT, CPU_EXC_GP, SEL_LDT);             /* an LDT, not a TSS */
+    check_sys_fault(3, SEL_TSS32 | 4, CPU_EXC_GP, SEL_TSS32 | 4); /* in the LDT */
+    check_sys_fault(3, SEL_NP_TSS32, CPU_EXC_NP, SEL_NP_TSS32);   /* not present */
+    check_sys_fault(3, 0, CPU_EXC_GP, 0);                         /* null */
+    check_sys_fault(3, 0x1000, CPU_EXC_GP, 0x1000);               /* beyond the GDT limit */
+    check_sys_fault(2, SEL_TSS32, CPU_EXC_GP, SEL_TSS32);         /* not an LDT */
+    check_sys_fault(2, SEL_LDT | 4, CPU_EXC_GP, SEL_LDT | 4);     /* in the LDT */
+    check_sys_fault(2, SEL_NP_LDT, CPU_EXC_NP, SEL_NP_LDT);       /* not present */
+    check_sys_fault(2, 0x1000, CPU_EXC_GP, 0x1000);               /* beyond the GDT limit */
+}
+END_TEST
+
+/* LLDT with a null selector makes LDTR unusable: a later LDT reference is
+ * #GP(sel). */
+START_TEST(lldt_null_unusable_32)
+{
+    cpu_harness h;
+    setup32_sys(&h);
+    static const uint8_t code[] = {
+        0x66, 0xB8, SEL_LDT, 0, 0x0F, 0x00, 0xD0, /* lldt LDT */
+        0x66, 0x31, 0xC0, 0x0F, 0x00, 0xD0,       /* xor ax, ax; lldt ax */
+        0x66, 0xB8, 0x04, 0, 0x8E, 0xD8,          /* mov ds, 4 (LDT entry 0) */
+        0xF4,
+    };
+    ck_assert_int_eq(run32(&h, code, sizeof code), CPU_STOP_HALT);
+    ck_assert_uint_eq(h.cpu.ldtr.sel, 0);
+    ck_assert(!(h.cpu.ldtr.attr & CPU_SEG_P));
+    ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_GP);
+    ck_assert_uint_eq(peek32(&h, STACK - 16), 4);
+    cpu_harness_free(&h);
+}
+END_TEST
+
+/* LTR and LLDT at CPL 3 are #GP(0), delivered on the TSS's SS0:ESP0. */
+START_TEST(ltr_lldt_cpl3_gp0_32)
+{
+    for (unsigned digit = 2; digit <= 3; digit++) {
+        cpu_harness h;
+        setup32_sys(&h);
+        cpu_t *c = &h.cpu;
+        uint32_t esp0 = 0x60000;
+        ck_assert(cpu_phys_write(&h.phys, TSS32_BASE + 4, &esp0, 4));
+        uint32_t ss0 = SEL_DATA32;
+        ck_assert(cpu_phys_write(&h.phys, TSS32_BASE + 8, &ss0, 4));
+        c->tr = (cpu_seg){.sel = SEL_TSS32, .attr = 0x8B, .limit = 0x67, .base = TSS32_BASE};
+        c->seg[CPU_CS].sel = SEL_CODE32_DPL3 | 3;
+        c->seg[CPU_CS].attr |= 0x60;
+        c->seg[CPU_SS].sel = SEL_DPL3_DATA | 3;
+        c->seg[CPU_SS].attr |= 0x60;
+        c->cpl = 3;
+        uint8_t code[] = {0x66, 0xB8, SEL_TSS32, 0, 0x0F, 0x00, (uint8_t)(0xC0 | digit << 3), 0xF4};
+        ck_assert_int_eq(run32(&h, code, sizeof code), CPU_STOP_HALT);
+        ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_GP);
+        ck_assert_uint_eq(c->cpl, 0);
+        ck_assert_uint_eq(peek32(&h, esp0 - 24), 0);        /* error code */
+        ck_assert_uint_eq(peek32(&h, esp0 - 20), CODE + 4); /* the LTR/LLDT */
+        ck_assert_uint_eq(gdt_type(&h, SEL_TSS32), 0x89);   /* not marked busy */
+        cpu_harness_free(&h);
+    }
+}
+END_TEST
+
+/* In compatibility mode the IA-32e rules stay (SDM Vol. 2 "LTR": 16-byte
+ * descriptor, only a 64-bit TSS): a 16-bit TSS is #GP(sel), and so is the
+ * 32-bit TSS at 0x60, whose "upper half" (the descriptor at 0x68) has a
+ * non-zero type field. */
+static void check_compat_ltr(uint16_t sel)
+{
+    cpu_harness h;
+    setup32_sys(&h);
+    cpu_t *c = &h.cpu;
+    uint8_t code[128];
+    size_t n = sizeof enable_ia32e;
+    memcpy(code, enable_ia32e, n);
+    uint8_t ltr[] = {0x66, 0xB8, (uint8_t)sel, 0, 0x0F, 0x00, 0xD8, 0xF4};
+    memcpy(code + n, ltr, sizeof ltr);
+    cpu_harness_load(&h, CODE, code, n + sizeof ltr);
+    c->rip = CODE;
+    ck_assert_int_eq(cpu_run(c, UINT64_MAX, 12), CPU_STOP_INSNS);
+    ck_assert_int_eq(c->mode, CPU_MODE_COMPAT32);
+    c->idtr.base = CPU_HARNESS_IDT; /* the harness's 64-bit IDT */
+    c->idtr.limit = 256 * 16 - 1;
+    ck_assert_int_eq(cpu_run(c, UINT64_MAX, 10), CPU_STOP_HALT);
+    ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_GP);
+    ck_assert_uint_eq(cpu_harness_peek64(&h, STACK - 48), sel);
+    ck_assert_uint_eq(gdt_type(&h, sel), sel == SEL_TSS16 ? 0x81 : 0x89);
+    ck_assert_uint_ne(c->tr.sel, sel);
+    cpu_harness_free(&h);
+}
+
+START_TEST(ltr_compat_ia32e_rules)
+{
+    check_compat_ltr(SEL_TSS16);
+    check_compat_ltr(SEL_TSS32);
+}
+END_TEST
+
+/* Real mode does not recognize the group-6 instructions (#UD). */
+START_TEST(ltr_real_mode_ud)
+{
+    cpu_harness h;
+    setup32_sys(&h);
+    cpu_t *c = &h.cpu;
+    c->cr0 &= ~(uint64_t)CPU_CR0_PE;
+    cpu_update_mode(c);
+    ck_assert_int_eq(c->mode, CPU_MODE_REAL);
+    c->seg[CPU_CS].base = 0;
+    c->seg[CPU_CS].sel = 0;
+    uint8_t code[] = {0x0F, 0x00, 0xC8, 0xF4}; /* str ax */
+    cpu_harness_load(&h, 0x7C00, code, sizeof code);
+    c->rip = 0x7C00;
+    c->idtr.base = 0;
+    c->idtr.limit = 0x3FF;
+    uint32_t ivt6 = 0x7D00; /* vector 6 -> 0000:7D00, a HLT */
+    ck_assert(cpu_phys_write(&h.phys, 6 * 4, &ivt6, 4));
+    uint8_t hlt = 0xF4;
+    ck_assert(cpu_phys_write(&h.phys, 0x7D00, &hlt, 1));
+    c->gpr[CPU_RAX] = 0x1234;
+    ck_assert_int_eq(cpu_run(c, UINT64_MAX, 10), CPU_STOP_HALT);
+    ck_assert_uint_eq(c->rip, 0x7D01);
+    ck_assert_uint_eq(c->gpr[CPU_RAX], 0x1234);
+    cpu_harness_free(&h);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("prot32");
@@ -542,6 +768,12 @@ static Suite *suite(void)
     tcase_add_test(t, block_cache_keyed_by_mode);
     tcase_add_test(t, paging_and_es_base_execute);
     tcase_add_test(t, sipi_real_protected_long);
+    tcase_add_test(t, ltr_lldt_str_sldt_32);
+    tcase_add_test(t, ltr_lldt_faults_32);
+    tcase_add_test(t, lldt_null_unusable_32);
+    tcase_add_test(t, ltr_lldt_cpl3_gp0_32);
+    tcase_add_test(t, ltr_compat_ia32e_rules);
+    tcase_add_test(t, ltr_real_mode_ud);
     suite_add_tcase(s, t);
     return s;
 }

@@ -348,6 +348,34 @@ START_TEST(machine_boots_multiboot_images)
 }
 END_TEST
 
+/* A crash diagnostic disassembles the guest's code in the CPU's mode: the
+ * kernel's first instruction, MOV CR4, EAX (0F 22 E0) with the Multiboot
+ * magic in EAX, sets reserved CR4 bits: #GP with no IDT, a triple fault.
+ * Decoded as 32-bit code it is "mov cr4, eax", as 64-bit code it would be
+ * "mov cr4, rax". */
+START_TEST(crash_diagnostic_disassembles_32bit_code)
+{
+    static uint8_t img[0x3000];
+    size_t n = build_elf(img, false, 0x400000, 0x100, 0x1000, 0);
+    static const uint8_t code[] = {0x0F, 0x22, 0xE0, 0xF4};
+    memcpy(img + 0x1020, code, sizeof code);
+    emu_machine *m = malloc(sizeof(*m));
+    emu_config cfg;
+    emu_config_default(&cfg);
+    cfg.mode = EMU_MODE_NATIVE;
+    cfg.ncpus = 1;
+    char err[512] = "";
+    ck_assert_msg(emu_machine_init(m, &cfg, write_file(img, n), err, sizeof(err)), "%s", err);
+    ck_assert_int_eq(m->cpu[0].mode, CPU_MODE_PROT32);
+    while (!emu_machine_run(m, UINT64_MAX))
+        ;
+    ck_assert_int_eq(m->exit_status, EMU_EXIT_CRASH);
+    ck_assert_msg(strstr(m->diag, "bytes 0f 22 e0 (mov cr4, eax)"), "diag: %s", m->diag);
+    emu_machine_free(m);
+    free(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("multiboot");
@@ -358,6 +386,7 @@ static Suite *suite(void)
     tcase_add_test(t, malformed_images_are_refused);
     tcase_add_test(t, detect_only_multiboot);
     tcase_add_test(t, machine_boots_multiboot_images);
+    tcase_add_test(t, crash_diagnostic_disassembles_32bit_code);
     suite_add_tcase(s, t);
     return s;
 }

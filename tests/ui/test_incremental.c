@@ -280,8 +280,9 @@ START_TEST(resize_redraws_everything)
 }
 END_TEST
 
-/* The disassembly is remembered by address and bytes: the same code gives
- * the same lines, changed bytes at the same address give new ones. */
+/* The disassembly is remembered by address, mode and bytes: the same code
+ * gives the same lines, changed bytes at the same address or another CPU
+ * mode give new ones. */
 START_TEST(disassembly_cache_follows_the_bytes)
 {
     ui_snapshot s;
@@ -291,6 +292,7 @@ START_TEST(disassembly_cache_follows_the_bytes)
     c->code_base = 0x1000;
     c->code_len = UI_CODE_BYTES;
     c->rip = 0x1000 + UI_CODE_BEFORE;
+    c->mode = CPU_MODE_LONG64;
     memset(c->code, 0x90, sizeof(c->code)); /* nop */
     ui_view_accept(view, &s);
     ck_assert_int_ge(view->disasm_cur, 0);
@@ -314,6 +316,10 @@ START_TEST(disassembly_cache_follows_the_bytes)
     ui_view_accept(view, &s);
     ck_assert_ptr_nonnull(strstr(view->disasm[view->disasm_cur], "mov eax, 0x12345678"));
     ck_assert_uint_eq(view->disasm_addr[view->disasm_cur], c->rip);
+    /* The same bytes in 16-bit code: the cache follows the mode too. */
+    c->mode = CPU_MODE_PROT16;
+    ui_view_accept(view, &s);
+    ck_assert_ptr_nonnull(strstr(view->disasm[view->disasm_cur], "mov ax, 0x5678"));
 }
 END_TEST
 
