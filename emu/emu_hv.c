@@ -509,6 +509,10 @@ void hv_deliver(emu_hv *hv, unsigned to, uint8_t vector)
         hv_sw_apic_raised(hv, vc);
         return;
     }
+    /* Accepted edge-triggered: TMR bit cleared (SDM 11.8.4); a level-
+     * triggered one from the I/O APIC sets it again (emu_hv_device_level). */
+    if (hv_apicv_mode(hv))
+        hv_set_trigger(vc, vector, false);
     switch (hv->mode) {
     case EMU_MODE_POSTED: hv_post(hv, vc, vector); break;
     case EMU_MODE_APICV:
