@@ -71,10 +71,10 @@ static void hv_sw_set_tpr(apic_t *a, uint32_t tpr)
 {
     if ((a->tpr & 0xFF) == (tpr & 0xFF))
         return;
-    if (apic_x2apic_mode(a))
-        apic_msr_write(a, 0x808, tpr & 0xFF);
-    else
-        apic_mmio_write(a, APIC_REG_TPR, 4, tpr & 0xFF);
+    /* Not through the MMIO or MSR interface, which a globally disabled
+     * APIC does not decode: CR8 still reaches the TPR then (SDM 11.8.6.1;
+     * KVM kvm_lapic_set_tpr does the same). */
+    apic_set_tpr(a, (uint8_t)tpr);
 }
 
 /* ---- IPIs ---------------------------------------------------------------- */
@@ -469,8 +469,9 @@ static bool hv_wrmsr(emu_hv *hv, emu_hv_vcpu *vc, uint32_t msr, uint64_t val)
         if (hv_apicv_mode(hv) && was_en && !apic_hw_enabled(a))
             hv_vapic_power_up(vc, hv_index(hv, vc));
         /* KVM vmx_set_virtual_apic_mode: x2APIC means virtualize x2APIC
-         * mode and the x2APIC MSR bitmap; xAPIC the APIC-access page. */
-        if (hv_apicv_mode(hv) && was != apic_x2apic_mode(a))
+         * mode and the x2APIC MSR bitmap; xAPIC the APIC-access page;
+         * a disabled APIC neither (hv_set_x2apic_controls). */
+        if (was != apic_x2apic_mode(a) || was_en != apic_hw_enabled(a))
             hv_set_x2apic_controls(hv, vc, apic_x2apic_mode(a));
         return true;
     }
