@@ -482,8 +482,15 @@ static bool hv_wrmsr(emu_hv *hv, emu_hv_vcpu *vc, uint32_t msr, uint64_t val)
             return false;
         return hv_vapic_wrmsr(hv, vc, msr, val);
     }
-    if (msr == APIC_MSR_TSC_DEADLINE)
-        return apic_msr_write(a, msr, val);
+    if (msr == APIC_MSR_TSC_DEADLINE) {
+        /* A deadline the TSC has already reached fires inside the write
+         * (SDM 11.5.4.1); its vector, now in the software APIC's IRR, goes
+         * on by the mode's path before the resuming entry (apicv/posted:
+         * VIRR or PIR), not at the timer's next expiry, which is none. */
+        bool ok = apic_msr_write(a, msr, val);
+        hv_sw_apic_raised(hv, vc);
+        return ok;
+    }
     return false;
 }
 
