@@ -810,6 +810,21 @@ void hv_host_irqs_in_root(emu_hv *hv, emu_hv_vcpu *vc)
     }
 }
 
+/* The xAPIC page is where the guest's IA32_APIC_BASE puts it (SDM
+ * 11.4.5 "Relocating the Local APIC Registers"), so the APIC-access
+ * address follows a relocation (KVM instead inhibits APICv and emulates
+ * the page: the guest sees the same registers). A base in the host's own
+ * memory keeps the page where it was (the VMCS policy refuses such an
+ * address; the guest's accesses there reach nothing). */
+static void hv_follow_apic_base(emu_hv *hv, emu_hv_vcpu *vc)
+{
+    const cpu_phys *p = &hv->m->phys;
+    uint64_t base = apic_base_address(&vc->sw_apic);
+    if (base >= p->host_base && base - p->host_base < p->host_size)
+        return;
+    HV_VMCS_SET(vc, APIC_ACCESS_ADDR, base);
+}
+
 /* The guest's APIC mode decides the APIC controls (KVM
  * vmx_set_virtual_apic_mode): a globally disabled APIC (IA32_APIC_BASE.EN
  * = 0, SDM 11.4.3) decodes neither its xAPIC page nor the x2APIC MSRs, so
@@ -832,11 +847,13 @@ void hv_set_x2apic_controls(emu_hv *hv, emu_hv_vcpu *vc, bool x2apic)
             return;
     } else if (!hv_apicv_mode(hv)) {
         HV_VMCS_SET(vc, PROC_CONTROLS2, proc2 | VMX_PROC2_VIRT_APIC_ACCESS);
+        hv_follow_apic_base(hv, vc);
         return;
     } else if (x2apic) {
         HV_VMCS_SET(vc, PROC_CONTROLS2, (proc2 | VMX_PROC2_VIRT_X2APIC) & ~(uint64_t)VMX_PROC2_VIRT_APIC_ACCESS);
     } else {
         HV_VMCS_SET(vc, PROC_CONTROLS2, (proc2 | VMX_PROC2_VIRT_APIC_ACCESS) & ~(uint64_t)VMX_PROC2_VIRT_X2APIC);
+        hv_follow_apic_base(hv, vc);
     }
     uint8_t *bm = cpu_phys_ptr_write(&hv->m->phys, vc->msr_bitmap_pa, CPU_PAGE_SIZE);
     for (uint32_t msr = APIC_MSR_X2APIC_FIRST; msr <= APIC_MSR_X2APIC_LAST; msr++) {

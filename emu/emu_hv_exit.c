@@ -464,6 +464,7 @@ static bool hv_wrmsr(emu_hv *hv, emu_hv_vcpu *vc, uint32_t msr, uint64_t val)
     apic_t *a = &vc->sw_apic;
     if (msr == APIC_MSR_BASE) {
         bool was = apic_x2apic_mode(a), was_en = apic_hw_enabled(a);
+        uint64_t was_base = apic_base_address(a);
         if (!apic_msr_write(a, msr, val))
             return false;
         if (hv_apicv_mode(hv) && was_en && !apic_hw_enabled(a))
@@ -471,7 +472,8 @@ static bool hv_wrmsr(emu_hv *hv, emu_hv_vcpu *vc, uint32_t msr, uint64_t val)
         /* KVM vmx_set_virtual_apic_mode: x2APIC means virtualize x2APIC
          * mode and the x2APIC MSR bitmap; xAPIC the APIC-access page;
          * a disabled APIC neither (hv_set_x2apic_controls). */
-        if (was != apic_x2apic_mode(a) || was_en != apic_hw_enabled(a))
+        if (was != apic_x2apic_mode(a) || was_en != apic_hw_enabled(a) ||
+            was_base != apic_base_address(a))
             hv_set_x2apic_controls(hv, vc, apic_x2apic_mode(a));
         return true;
     }

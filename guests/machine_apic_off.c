@@ -10,7 +10,9 @@
  *   while EN = 0 the xAPIC page is not decoded: all ones written over it
  *   change nothing (CR8, the TPR's bits 7:4, included; 11.8.6.1) and it
  *   reads all ones; CR8 still reads back what MOV to CR8 wrote; enabled
- *   again, the version register reads as before and the TPR follows CR8.
+ *   again, the version register reads as before and the TPR follows CR8;
+ *   relocated to FED40000H (11.4.5) the registers are there (version, TPR
+ *   following CR8) and FEE00000H reads all ones, until the base is put back.
  * Prints "machine_apic_off: OK" and exits 0 when every check holds.
  */
 #include "guest.h"
@@ -64,6 +66,17 @@ int guest_main(unsigned cpu, unsigned ncpus)
     write_cr8(cr8 ^ 0xF);
     GUEST_CHECK(xapic_read(APIC_TPR) == (cr8 ^ 0xF) << 4);
     write_cr8(cr8);
+
+    volatile uint32_t *moved = (volatile uint32_t *)0xFED40000ull;
+    wrmsr(MSR_IA32_APIC_BASE, base & ~APIC_BASE_ENABLE);
+    wrmsr(MSR_IA32_APIC_BASE, (base & 0xFFFu) | 0xFED40000ull);
+    GUEST_CHECK(moved[APIC_VERSION / 4] == version);
+    GUEST_CHECK(xapic_read(APIC_VERSION) == 0xFFFFFFFFu);
+    write_cr8(cr8 ^ 0xF);
+    GUEST_CHECK(moved[APIC_TPR / 4] == (cr8 ^ 0xF) << 4);
+    write_cr8(cr8);
+    wrmsr(MSR_IA32_APIC_BASE, base);
+    GUEST_CHECK(xapic_read(APIC_VERSION) == version);
     printf("machine_apic_off: OK (ID written %u, %u after re-enable)\n", written, initial_id);
     return GUEST_OK;
 }
