@@ -189,7 +189,7 @@ static void hv_vapic_eoi(emu_hv_vcpu *vc)
 }
 
 /* apicv/posted: registers the software APIC acts on — the timer and SVR
- * (the timer runs there), LDR and DFR (logical IPI routing), the LVT error
+ * (the timer runs there), the xAPIC ID, LDR and DFR (IPI routing), the LVT error
  * entry and the ESR (errors are recorded there) — follow the virtual-APIC
  * page. An ESR write latches the errors seen since the last one (SDM
  * 11.5.3) and the page then shows them to virtualized reads. */
@@ -211,6 +211,12 @@ static void hv_mirror_to_sw(emu_hv_vcpu *vc, unsigned off, uint32_t val)
             apic_mmio_write(a, off, 4, val);
         if (off == VMX_VAPIC_ESR)
             vmx_vapic_write32(&vc->vmx, VMX_VAPIC_ESR, a->esr);
+        break;
+    case VMX_VAPIC_ID:
+        /* The xAPIC ID is writable (SDM 11.4.6) and physical IPI routing
+         * matches it on the software APIC; the x2APIC ID is read-only. */
+        if (!apic_x2apic_mode(a))
+            apic_mmio_write(a, off, 4, val);
         break;
     default: break;
     }
