@@ -15,6 +15,7 @@ DEPS       := cmake gcc make pkg-config libcapstone-dev libsdl2-dev libsdl2-ttf-
 # The main job: the default scenario, posted interrupts between two vCPUs
 # (the window opens when a display exists, else it runs headless).
 RUN        ?= scenarios/posted_demo.scn
+KUT_MODE   ?= native
 
 .PHONY: all deps configure build run test asan asan-test fuzz bench bench-window kvm-unit-tests lint clean help
 
@@ -28,7 +29,7 @@ help:
 	@echo "                all under ASan+UBSan (FUZZ_SECONDS=600, FUZZ_MACHINE_SECONDS=FUZZ_SECONDS, FUZZ_SEED=1)"
 	@echo "make bench      guest MIPS of the benchmark guests (Release)"
 	@echo "make bench-window  MIPS with and without the window (under Xvfb)"
-	@echo "make kvm-unit-tests KUT=DIR  kvm-unit-tests' APIC kernels from your checkout DIR, natively"
+	@echo "make kvm-unit-tests KUT=DIR  kvm-unit-tests' APIC kernels from your checkout DIR, natively (KUT_MODE=posted: under the hypervisor)"
 	@echo "make lint       cppcheck and clang-tidy over the sources"
 	@echo "make clean      remove the build directories"
 
@@ -90,7 +91,7 @@ bench-window: build
 # checkout (never part of `make test`; README "kvm-unit-tests").
 kvm-unit-tests: build
 	@[ -n "$(KUT)" ] || { echo "make kvm-unit-tests: give KUT=path/to/kvm-unit-tests"; exit 2; }
-	tools/kvm-unit-tests.sh --emu $(BUILD)/apicv-emu $(KUT)
+	tools/kvm-unit-tests.sh --emu $(BUILD)/apicv-emu --mode $(KUT_MODE) $(KUT)
 
 lint: configure
 	cppcheck --quiet --enable=warning,performance,portability --error-exitcode=1 \

@@ -509,6 +509,10 @@ void hv_deliver(emu_hv *hv, unsigned to, uint8_t vector)
         hv_sw_apic_raised(hv, vc);
         return;
     }
+    /* Accepted edge-triggered: TMR bit cleared (SDM 11.8.4); a level-
+     * triggered one from the I/O APIC sets it again (emu_hv_device_level). */
+    if (hv_apicv_mode(hv))
+        hv_set_trigger(vc, vector, false);
     switch (hv->mode) {
     case EMU_MODE_POSTED: hv_post(hv, vc, vector); break;
     case EMU_MODE_APICV:
@@ -806,15 +810,51 @@ void hv_host_irqs_in_root(emu_hv *hv, emu_hv_vcpu *vc)
     }
 }
 
+/* The xAPIC page is where the guest's IA32_APIC_BASE puts it (SDM
+ * 11.4.5 "Relocating the Local APIC Registers"), so the APIC-access
+ * address follows a relocation (KVM instead inhibits APICv and emulates
+ * the page: the guest sees the same registers). A base in the host's own
+ * memory keeps the page where it was (the VMCS policy refuses such an
+ * address; the guest's accesses there reach nothing). */
+static void hv_follow_apic_base(emu_hv *hv, emu_hv_vcpu *vc)
+{
+    const cpu_phys *p = &hv->m->phys;
+    uint64_t base = apic_base_address(&vc->sw_apic);
+    if (base >= p->host_base && base - p->host_base < p->host_size)
+        return;
+    HV_VMCS_SET(vc, APIC_ACCESS_ADDR, base);
+}
+
+/* The guest's APIC mode decides the APIC controls (KVM
+ * vmx_set_virtual_apic_mode): a globally disabled APIC (IA32_APIC_BASE.EN
+ * = 0, SDM 11.4.3) decodes neither its xAPIC page nor the x2APIC MSRs, so
+ * both "virtualize APIC accesses" and "virtualize x2APIC mode" are off in
+ * every mode and its page is plain unclaimed MMIO (reads all ones, writes
+ * go nowhere); an enabled one gets back the APIC-access page (xAPIC) or,
+ * in apicv/posted modes, virtualize x2APIC mode and the x2APIC MSR bitmap.
+ * emulated/tpr-shadow modes handle x2APIC through MSR exits and keep the
+ * APIC-access page for an enabled APIC in either mode. */
 void hv_set_x2apic_controls(emu_hv *hv, emu_hv_vcpu *vc, bool x2apic)
 {
     unsigned k = hv_index(hv, vc);
     uint64_t proc2 = HV_VMCS(vc, PROC_CONTROLS2);
-    if (x2apic)
-        proc2 = (proc2 | VMX_PROC2_VIRT_X2APIC) & ~(uint64_t)VMX_PROC2_VIRT_APIC_ACCESS;
-    else
-        proc2 = (proc2 | VMX_PROC2_VIRT_APIC_ACCESS) & ~(uint64_t)VMX_PROC2_VIRT_X2APIC;
-    HV_VMCS_SET(vc, PROC_CONTROLS2, proc2);
+    uint64_t both = VMX_PROC2_VIRT_X2APIC | VMX_PROC2_VIRT_APIC_ACCESS;
+    if (!apic_hw_enabled(&vc->sw_apic)) {
+        HV_VMCS_SET(vc, PROC_CONTROLS2, proc2 & ~both);
+        if (hv_apicv_mode(hv))
+            x2apic = false; /* every x2APIC MSR intercepted: #GP */
+        else
+            return;
+    } else if (!hv_apicv_mode(hv)) {
+        HV_VMCS_SET(vc, PROC_CONTROLS2, proc2 | VMX_PROC2_VIRT_APIC_ACCESS);
+        hv_follow_apic_base(hv, vc);
+        return;
+    } else if (x2apic) {
+        HV_VMCS_SET(vc, PROC_CONTROLS2, (proc2 | VMX_PROC2_VIRT_X2APIC) & ~(uint64_t)VMX_PROC2_VIRT_APIC_ACCESS);
+    } else {
+        HV_VMCS_SET(vc, PROC_CONTROLS2, (proc2 | VMX_PROC2_VIRT_APIC_ACCESS) & ~(uint64_t)VMX_PROC2_VIRT_X2APIC);
+        hv_follow_apic_base(hv, vc);
+    }
     uint8_t *bm = cpu_phys_ptr_write(&hv->m->phys, vc->msr_bitmap_pa, CPU_PAGE_SIZE);
     for (uint32_t msr = APIC_MSR_X2APIC_FIRST; msr <= APIC_MSR_X2APIC_LAST; msr++) {
         bool pass_write = x2apic && (msr == 0x808 || msr == 0x80B || msr == 0x83F);

@@ -35,21 +35,37 @@ uint32_t emu_hv_guest_lint0(emu_hv *hv, unsigned vcpu)
     return vc->sw_apic.lvt[APIC_LVT_LINT0];
 }
 
+/* SDM 11.8.4 "Interrupt Acceptance for Fixed Interrupts": accepting a
+ * fixed interrupt into the IRR sets its TMR bit when it is level-triggered
+ * and clears it when it is edge-triggered; the bit keeps that value after
+ * the EOI. apicv/posted: the guest reads the TMR (180H-1F0H) from the
+ * virtual-APIC page, so the host keeps it there at every acceptance, as
+ * KVM's __apic_accept_irq does, and the vector's EOI-exit bit (SDM 24.6.8)
+ * with it, so that only a level-triggered vector's EOI exits (45) for the
+ * I/O APIC. The software APIC of emulated/tpr-shadow modes does this in
+ * apic_accept. */
+void hv_set_trigger(emu_hv_vcpu *vc, uint8_t vector, bool level)
+{
+    uint32_t bit = 1u << (vector & 31);
+    unsigned tmr = VMX_VAPIC_TMR + 0x10u * (vector >> 5);
+    uint32_t old = vmx_vapic_read32(&vc->vmx, tmr);
+    vmx_vapic_write32(&vc->vmx, tmr, level ? old | bit : old & ~bit);
+    uint32_t enc = (uint32_t)VMCS_EOI_EXIT_BITMAP0 + 2u * (vector >> 6);
+    uint64_t eoi_exit = vmx_vmcs_get(&vc->vmx.vmcs, enc);
+    uint64_t ebit = 1ull << (vector & 63u);
+    vmx_vmcs_set(&vc->vmx.vmcs, enc, level ? eoi_exit | ebit : eoi_exit & ~ebit);
+}
+
 void emu_hv_device_level(emu_hv *hv, unsigned vcpu, uint8_t vector)
 {
     if (vcpu >= hv->ncpus)
         return;
     emu_hv_vcpu *vc = &hv->vcpu[vcpu];
     hv_deliver(hv, vcpu, vector);
-    uint32_t bit = 1u << (vector & 31);
     if (hv_apicv_mode(hv)) {
-        unsigned tmr = VMX_VAPIC_TMR + 0x10u * (vector >> 5);
-        vmx_vapic_write32(&vc->vmx, tmr, vmx_vapic_read32(&vc->vmx, tmr) | bit);
-        uint32_t enc = (uint32_t)VMCS_EOI_EXIT_BITMAP0 + 2u * (vector >> 6);
-        vmx_vmcs_set(&vc->vmx.vmcs, enc,
-                     vmx_vmcs_get(&vc->vmx.vmcs, enc) | (1ull << (vector & 63u)));
+        hv_set_trigger(vc, vector, true);
     } else {
-        vc->sw_apic.tmr[vector >> 5] |= bit;
+        vc->sw_apic.tmr[vector >> 5] |= 1u << (vector & 31);
         apic_set_eoi_sink(&vc->sw_apic, emu_irq_eoi, hv->m);
     }
 }

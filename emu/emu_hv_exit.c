@@ -71,10 +71,10 @@ static void hv_sw_set_tpr(apic_t *a, uint32_t tpr)
 {
     if ((a->tpr & 0xFF) == (tpr & 0xFF))
         return;
-    if (apic_x2apic_mode(a))
-        apic_msr_write(a, 0x808, tpr & 0xFF);
-    else
-        apic_mmio_write(a, APIC_REG_TPR, 4, tpr & 0xFF);
+    /* Not through the MMIO or MSR interface, which a globally disabled
+     * APIC does not decode: CR8 still reaches the TPR then (SDM 11.8.6.1;
+     * KVM kvm_lapic_set_tpr does the same). */
+    apic_set_tpr(a, (uint8_t)tpr);
 }
 
 /* ---- IPIs ---------------------------------------------------------------- */
@@ -189,7 +189,7 @@ static void hv_vapic_eoi(emu_hv_vcpu *vc)
 }
 
 /* apicv/posted: registers the software APIC acts on — the timer and SVR
- * (the timer runs there), LDR and DFR (logical IPI routing), the LVT error
+ * (the timer runs there), the xAPIC ID, LDR and DFR (IPI routing), the LVT error
  * entry and the ESR (errors are recorded there) — follow the virtual-APIC
  * page. An ESR write latches the errors seen since the last one (SDM
  * 11.5.3) and the page then shows them to virtualized reads. */
@@ -211,6 +211,12 @@ static void hv_mirror_to_sw(emu_hv_vcpu *vc, unsigned off, uint32_t val)
             apic_mmio_write(a, off, 4, val);
         if (off == VMX_VAPIC_ESR)
             vmx_vapic_write32(&vc->vmx, VMX_VAPIC_ESR, a->esr);
+        break;
+    case VMX_VAPIC_ID:
+        /* The xAPIC ID is writable (SDM 11.4.6) and physical IPI routing
+         * matches it on the software APIC; the x2APIC ID is read-only. */
+        if (!apic_x2apic_mode(a))
+            apic_mmio_write(a, off, 4, val);
         break;
     default: break;
     }
@@ -464,13 +470,16 @@ static bool hv_wrmsr(emu_hv *hv, emu_hv_vcpu *vc, uint32_t msr, uint64_t val)
     apic_t *a = &vc->sw_apic;
     if (msr == APIC_MSR_BASE) {
         bool was = apic_x2apic_mode(a), was_en = apic_hw_enabled(a);
+        uint64_t was_base = apic_base_address(a);
         if (!apic_msr_write(a, msr, val))
             return false;
         if (hv_apicv_mode(hv) && was_en && !apic_hw_enabled(a))
             hv_vapic_power_up(vc, hv_index(hv, vc));
         /* KVM vmx_set_virtual_apic_mode: x2APIC means virtualize x2APIC
-         * mode and the x2APIC MSR bitmap; xAPIC the APIC-access page. */
-        if (hv_apicv_mode(hv) && was != apic_x2apic_mode(a))
+         * mode and the x2APIC MSR bitmap; xAPIC the APIC-access page;
+         * a disabled APIC neither (hv_set_x2apic_controls). */
+        if (was != apic_x2apic_mode(a) || was_en != apic_hw_enabled(a) ||
+            was_base != apic_base_address(a))
             hv_set_x2apic_controls(hv, vc, apic_x2apic_mode(a));
         return true;
     }
@@ -481,8 +490,15 @@ static bool hv_wrmsr(emu_hv *hv, emu_hv_vcpu *vc, uint32_t msr, uint64_t val)
             return false;
         return hv_vapic_wrmsr(hv, vc, msr, val);
     }
-    if (msr == APIC_MSR_TSC_DEADLINE)
-        return apic_msr_write(a, msr, val);
+    if (msr == APIC_MSR_TSC_DEADLINE) {
+        /* A deadline the TSC has already reached fires inside the write
+         * (SDM 11.5.4.1); its vector, now in the software APIC's IRR, goes
+         * on by the mode's path before the resuming entry (apicv/posted:
+         * VIRR or PIR), not at the timer's next expiry, which is none. */
+        bool ok = apic_msr_write(a, msr, val);
+        hv_sw_apic_raised(hv, vc);
+        return ok;
+    }
     return false;
 }
 

@@ -32,6 +32,7 @@ void hv_queue(emu_hv *hv, unsigned cpu, unsigned kind, uint8_t vector, uint64_t 
 /* Delivers a fixed interrupt to vCPU `to` now, by the mode's path (the
  * caller runs on that vCPU's clock or accepts the skew). */
 void hv_deliver(emu_hv *hv, unsigned to, uint8_t vector);
+void hv_set_trigger(emu_hv_vcpu *vc, uint8_t vector, bool level);
 /* Interrupts the vCPU's software APIC raised for the guest (its timer, its
  * LVT error entry) go on by the mode's path. */
 void hv_sw_apic_raised(emu_hv *hv, emu_hv_vcpu *vc);

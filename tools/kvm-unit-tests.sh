@@ -1,7 +1,7 @@
 #!/bin/bash
 # tools/kvm-unit-tests.sh — runs kvm-unit-tests' x86 APIC conformance kernels
 # (apic.flat, ioapic.flat, smptest.flat, vmexit.flat), unmodified, on
-# apicv-emu in native mode, from a checkout of kvm-unit-tests that the user
+# apicv-emu (native mode unless --mode says otherwise), from a checkout of kvm-unit-tests that the user
 # has (this repository never holds its code: see README "kvm-unit-tests").
 #
 #   tools/kvm-unit-tests.sh [OPTIONS] KUT-DIR [TEST...]
@@ -38,6 +38,8 @@
 #
 # Options:
 #   --emu PATH            the emulator (default: build/apicv-emu beside this script)
+#   --mode MODE           apicv-emu's --mode: native (default), or under the
+#                         built-in hypervisor emulated, tpr-shadow, apicv, posted
 #   --timeout-factor N    multiply each time limit by N (default 5: an interpreter
 #                         is slower than KVM; the machine may be shared)
 #   --logs DIR            where the per-test logs go (default: a new temporary dir)
@@ -50,6 +52,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 EMU=$here/../build/apicv-emu
 FACTOR=5
+MODE=native
 LOGS=
 LIST=0
 
@@ -62,6 +65,7 @@ while [ $# -gt 0 ]; do
     case $1 in
     --emu) [ $# -ge 2 ] || usage; EMU=$2; shift 2 ;;
     --timeout-factor) [ $# -ge 2 ] || usage; FACTOR=$2; shift 2 ;;
+    --mode) [ $# -ge 2 ] || usage; MODE=$2; shift 2 ;;
     --logs) [ $# -ge 2 ] || usage; LOGS=$2; shift 2 ;;
     --list) LIST=1; shift ;;
     -h|--help) usage ;;
@@ -72,6 +76,10 @@ done
 [ $# -ge 1 ] || usage
 KUT=$1
 shift
+case $MODE in
+native|emulated|tpr-shadow|apicv|posted) ;;
+*) echo "kvm-unit-tests.sh: --mode: expected native, emulated, tpr-shadow, apicv or posted, got '$MODE'" >&2; exit 2 ;;
+esac
 case $FACTOR in
 ''|*[!0-9]*|0) echo "kvm-unit-tests.sh: --timeout-factor: expected a positive integer, got '$FACTOR'" >&2; exit 2 ;;
 esac
@@ -158,7 +166,7 @@ EOF
     tmo=${tmo%s}
     limit=$((tmo * FACTOR))
     cpu=$(cpu_option "$params")
-    cmd=("$EMU" run --headless --quiet --mode native --cpus "$smp" --cpu "$cpu" --initrd "$ENV_FILE")
+    cmd=("$EMU" run --headless --quiet --mode "$MODE" --cpus "$smp" --cpu "$cpu" --initrd "$ENV_FILE")
     [ -n "$args" ] && cmd+=(--append "$args")
     cmd+=("$KUT/x86/$file")
     if [ $LIST = 1 ]; then

@@ -54,6 +54,17 @@ START_TEST(ioapic_edge_level_eoi)
 }
 END_TEST
 
+/* The TMR as a vector alternates between edge and level I/O APIC
+ * interrupts (SDM 11.8.4): set on acceptance of a level one, cleared on
+ * acceptance of an edge one — in apicv/posted modes on the virtual-APIC
+ * page, which the hypervisor keeps as KVM does. */
+START_TEST(ioapic_tmr_follows_trigger)
+{
+    run_guest("ioapic_tmr", (emu_mode)_i, 1,
+              "ioapic tmr: edge 0/0, level 0/1, level 1/1, edge 1/0\n");
+}
+END_TEST
+
 /* The 8259A's ExtINT through LINT0: natively from the CPU's INTA, under
  * the hypervisor injected as an external interrupt. */
 START_TEST(pic_masks_and_extint)
@@ -136,6 +147,7 @@ static Suite *suite(void)
     tcase_set_timeout(t, 120);
     tcase_add_loop_test(t, com1_and_fwcfg, EMU_MODE_NATIVE, EMU_MODE_COUNT);
     tcase_add_loop_test(t, ioapic_edge_level_eoi, EMU_MODE_NATIVE, EMU_MODE_COUNT);
+    tcase_add_loop_test(t, ioapic_tmr_follows_trigger, EMU_MODE_NATIVE, EMU_MODE_COUNT);
     tcase_add_loop_test(t, pic_masks_and_extint, EMU_MODE_NATIVE, EMU_MODE_COUNT);
     tcase_add_loop_test(t, ioapic_page_over_4g_ram, 0, 2);
     tcase_add_loop_test(t, multiboot_kernel_smp_start, EMU_MODE_NATIVE, EMU_MODE_COUNT);

@@ -48,6 +48,18 @@ END_TEST
 /* One-shot, periodic and TSC-deadline timers of the guest's APIC. */
 START_TEST(machine_timer) { run_everywhere("machine_timer", 1, "machine_timer: oneshot="); }
 END_TEST
+/* A physical IPI reaches the APIC whose xAPIC ID software changed: the
+ * hypervisor's routing follows the ID written on the virtual-APIC page. */
+START_TEST(xapic_id_ipi) { run_everywhere("xapic_id_ipi", 2, "xapic id ipi: 1 to ID 5\n"); }
+END_TEST
+/* A TSC deadline already passed when written fires before the next
+ * instruction boundary the guest can take it at (SDM 11.5.4.1), xAPIC and
+ * x2APIC: the vector leaves the software APIC for VIRR/PIR at once. */
+START_TEST(tsc_deadline_past)
+{
+    run_everywhere("tsc_deadline_past", 1, "tsc deadline past: xapic 1, x2apic 1\n");
+}
+END_TEST
 /* Physical, logical, broadcast, shorthands, lowest priority and an NMI
  * between vCPUs. */
 START_TEST(machine_ipi) { run_everywhere("machine_ipi", 3, "machine_ipi: cpu2"); }
@@ -121,6 +133,8 @@ static Suite *hv_guests_suite(void)
     tcase_add_test(tc, machine_cr8);
     tcase_add_test(tc, machine_apic_off);
     tcase_add_test(tc, machine_timer);
+    tcase_add_test(tc, tsc_deadline_past);
+    tcase_add_test(tc, xapic_id_ipi);
     tcase_add_test(tc, apic_ipi_guest);
     tcase_add_test(tc, hypercalls);
     tcase_add_test(tc, three_nmis);
