@@ -35,12 +35,6 @@ static char why[128];
 static cpu_harness h;
 static uint8_t scratch0[HOST32_SCRATCH_SIZE]; /* the initial scratch memory of a case */
 
-static uint64_t gate32(uint32_t off, uint16_t sel)
-{
-    return (off & 0xFFFFull) | ((uint64_t)sel << 16) | (0x8Eull << 40) |
-           ((uint64_t)(off >> 16) << 48);
-}
-
 static void interp_init(void)
 {
     cpu_harness_init(&h);
@@ -48,7 +42,7 @@ static void interp_init(void)
     uint64_t d[2] = {0x00CF9A000000FFFFull, 0x00CF92000000FFFFull};
     ck_assert(cpu_phys_write(&h.phys, 0x500 + SEL_CODE32, d, sizeof d));
     for (unsigned v = 0; v < 256; v++) {
-        uint64_t g = gate32(CPU_HARNESS_HANDLER(v), SEL_CODE32);
+        uint64_t g = cpu_harness_int_gate32(CPU_HARNESS_HANDLER(v), SEL_CODE32);
         ck_assert(cpu_phys_write(&h.phys, IDT32 + v * 8, &g, 8));
     }
     cpu_enter_flat32(c, CODE);

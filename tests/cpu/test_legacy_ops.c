@@ -25,18 +25,6 @@
 
 static cpu_harness h;
 
-static void put64(uint64_t pa, uint64_t v)
-{
-    ck_assert(cpu_phys_write(&h.phys, pa, &v, 8));
-}
-
-static uint32_t get32(uint64_t pa)
-{
-    uint32_t v = 0;
-    ck_assert(cpu_phys_read(&h.phys, pa, &v, 4));
-    return v;
-}
-
 static uint8_t get8(uint64_t pa)
 {
     uint8_t v = 0;
@@ -49,26 +37,21 @@ static void put8(uint64_t pa, uint8_t v)
     ck_assert(cpu_phys_write(&h.phys, pa, &v, 1));
 }
 
-static uint64_t gate32(uint32_t off, uint16_t sel)
-{
-    return (off & 0xFFFFull) | ((uint64_t)sel << 16) | (0x8Eull << 40) |
-           ((uint64_t)(off >> 16) << 48);
-}
-
 /* 32-bit protected mode, paging off, flat segments, the harness's HLT
  * handlers through a 32-bit IDT, and the descriptors above. */
 static void setup(void)
 {
     cpu_harness_init(&h);
     cpu_t *c = &h.cpu;
-    put64(0x500 + SEL_CODE32, 0x00CF9A000000FFFFull);
-    put64(0x500 + SEL_DATA32, 0x00CF92000000FFFFull);
-    put64(0x500 + SEL_ES_BASE, 0x00CF92010000FFFFull);
-    put64(0x500 + SEL_SMALL, 0x0040920000000FFFull);
-    put64(0x500 + SEL_NP, 0x00CF12000000FFFFull);
-    put64(0x500 + SEL_EXPDOWN, 0x0040960000000FFFull);
+    cpu_harness_poke64(&h, 0x500 + SEL_CODE32, 0x00CF9A000000FFFFull);
+    cpu_harness_poke64(&h, 0x500 + SEL_DATA32, 0x00CF92000000FFFFull);
+    cpu_harness_poke64(&h, 0x500 + SEL_ES_BASE, 0x00CF92010000FFFFull);
+    cpu_harness_poke64(&h, 0x500 + SEL_SMALL, 0x0040920000000FFFull);
+    cpu_harness_poke64(&h, 0x500 + SEL_NP, 0x00CF12000000FFFFull);
+    cpu_harness_poke64(&h, 0x500 + SEL_EXPDOWN, 0x0040960000000FFFull);
     for (unsigned v = 0; v < 256; v++)
-        put64(IDT32 + v * 8, gate32(CPU_HARNESS_HANDLER(v), SEL_CODE32));
+        cpu_harness_poke64(&h, IDT32 + v * 8,
+                           cpu_harness_int_gate32(CPU_HARNESS_HANDLER(v), SEL_CODE32));
     cpu_enter_flat32(c, CODE);
     c->efer = 0;
     c->cr4 = 0;
@@ -141,7 +124,8 @@ START_TEST(bcd_adjustments)
         unsigned n;
         uint64_t mask, want;
     } steps[] = {
-        {3, CPU_FL_CF | CPU_FL_AF | CPU_FL_ZF | CPU_FL_SF | CPU_FL_PF, CPU_FL_CF | CPU_FL_AF | CPU_FL_PF},
+        {3, CPU_FL_CF | CPU_FL_AF | CPU_FL_ZF | CPU_FL_SF | CPU_FL_PF,
+         CPU_FL_CF | CPU_FL_AF | CPU_FL_PF},
         {7, CPU_FL_CF | CPU_FL_AF | CPU_FL_ZF | CPU_FL_SF, CPU_FL_CF | CPU_FL_AF | CPU_FL_SF},
         {11, CPU_FL_CF | CPU_FL_AF, CPU_FL_CF | CPU_FL_AF},
         {15, CPU_FL_CF | CPU_FL_AF, CPU_FL_CF | CPU_FL_AF},
@@ -159,7 +143,7 @@ START_TEST(aam_zero_is_de_and_bcd_invalid_in_64bit)
     static const uint8_t aam0[] = {0xD4, 0x00, 0xF4};
     ck_assert_int_eq(run(aam0, sizeof aam0), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_DE);
-    ck_assert_uint_eq(get32(STACK - 12), CODE);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 12), CODE);
 
     cpu_harness_free(&h);
     cpu_harness_init(&h);
@@ -182,7 +166,8 @@ START_TEST(bound_raises_br)
     };
     ck_assert_int_eq(run(code, sizeof code), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_BR);
-    ck_assert_uint_eq(get32(STACK - 12), CODE + 0x24); /* the second BOUND, no error code */
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 12),
+                      CODE + 0x24); /* the second BOUND, no error code */
     ck_assert_uint_eq(h.cpu.gpr[CPU_RSP], STACK - 12);
 }
 END_TEST
@@ -221,8 +206,9 @@ START_TEST(far_pointer_loads)
         0xF4,
     };
     cpu_t *c = &h.cpu;
-    put64(0x2000, ((uint64_t)SEL_ES_BASE << 32) | 0x12345678);
-    put64(0x12000, ((uint64_t)SEL_ES_BASE << 32) | 0x12345678); /* DS:0x2000 after LDS */
+    cpu_harness_poke64(&h, 0x2000, ((uint64_t)SEL_ES_BASE << 32) | 0x12345678);
+    cpu_harness_poke64(&h, 0x12000,
+                       ((uint64_t)SEL_ES_BASE << 32) | 0x12345678); /* DS:0x2000 after LDS */
     ck_assert_int_eq(run(code, sizeof code), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), -1);
     ck_assert_uint_eq(c->gpr[CPU_RAX], 0x12345678);
@@ -241,17 +227,17 @@ START_TEST(far_pointer_loads)
         0xC4, 0x05, 0x08, 0x20, 0x00, 0x00, /* les eax, [0x2008] */
         0xF4,
     };
-    put64(0x2008, ((uint64_t)SEL_NP << 32) | 0x99);
+    cpu_harness_poke64(&h, 0x2008, ((uint64_t)SEL_NP << 32) | 0x99);
     ck_assert_int_eq(run(np, sizeof np), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_NP);
-    ck_assert_uint_eq(get32(STACK - 16), SEL_NP);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 16), SEL_NP);
     ck_assert_uint_eq(h.cpu.gpr[CPU_RAX], 7);
     ck_assert_uint_eq(h.cpu.seg[CPU_ES].sel, SEL_DATA32);
 
     /* LFS in 64-bit mode, and LES there is a VEX prefix (unimplemented). */
     cpu_harness_free(&h);
     cpu_harness_init(&h);
-    put64(0x7000, (0x10ull << 32) | 0xCAFE);
+    cpu_harness_poke64(&h, 0x7000, (0x10ull << 32) | 0xCAFE);
     static const uint8_t lfs64[] = {0x0F, 0xB4, 0x04, 0x25, 0x00, 0x70, 0x00, 0x00, 0xF4};
     ck_assert_int_eq(cpu_harness_exec(&h, lfs64, sizeof lfs64, 10), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), -1);
@@ -278,15 +264,15 @@ START_TEST(enter_32bit)
     };
     cpu_t *c = &h.cpu;
     c->gpr[CPU_RBP] = 0x7F000;
-    put64(0x7EFF8, 0x0000AAAA0000BBBBull); /* [EBP-4] = AAAA, [EBP-8] = BBBB */
+    cpu_harness_poke64(&h, 0x7EFF8, 0x0000AAAA0000BBBBull); /* [EBP-4] = AAAA, [EBP-8] = BBBB */
     ck_assert_int_eq(run(code, sizeof code), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), -1);
     ck_assert_uint_eq(c->gpr[CPU_RSI], STACK - 12);
     ck_assert_uint_eq(c->gpr[CPU_RDI], STACK - 4);
-    ck_assert_uint_eq(get32(STACK - 4), 0x7F000);
-    ck_assert_uint_eq(get32(STACK - 8), 0xAAAA);
-    ck_assert_uint_eq(get32(STACK - 12), 0xBBBB);
-    ck_assert_uint_eq(get32(STACK - 16), STACK - 4);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 4), 0x7F000);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 8), 0xAAAA);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 12), 0xBBBB);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 16), STACK - 4);
     ck_assert_uint_eq(c->gpr[CPU_RBP], STACK - 4);
     ck_assert_uint_eq(c->gpr[CPU_RSP], STACK - 32);
 }
@@ -308,13 +294,13 @@ START_TEST(string_es_base)
         0xF4,
     };
     cpu_t *c = &h.cpu;
-    put64(0x3000, 0x44434241);
+    cpu_harness_poke64(&h, 0x3000, 0x44434241);
     ck_assert_int_eq(run(code, sizeof code), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), -1);
     ck_assert_ptr_null(cpu_unexecuted_reason(c));
-    ck_assert_uint_eq(get32(0x10100), 0x44434241);
-    ck_assert_uint_eq(get32(0x100), 0);
-    ck_assert_uint_eq(get32(0x10200), 0x11223344);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, 0x10100), 0x44434241);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, 0x100), 0);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, 0x10200), 0x11223344);
     ck_assert_uint_eq(c->gpr[CPU_RDI], 0x204);
 }
 END_TEST
@@ -370,8 +356,8 @@ START_TEST(data_segment_limits)
     };
     ck_assert_int_eq(run(ds_code, sizeof ds_code), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_GP);
-    ck_assert_uint_eq(get32(STACK - 16), 0);
-    ck_assert_uint_eq(get32(STACK - 12), CODE + 11);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 16), 0);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 12), CODE + 11);
 
     teardown();
     setup();
@@ -384,7 +370,7 @@ START_TEST(data_segment_limits)
     };
     ck_assert_int_eq(run(ss_code, sizeof ss_code), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_SS);
-    ck_assert_uint_eq(get32(STACK - 16), 0);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 16), 0);
 
     teardown();
     setup();
@@ -395,11 +381,11 @@ START_TEST(data_segment_limits)
         0xA1, 0xFC, 0x0F, 0x00, 0x00, /* mov eax, [0xFFC] */
         0xF4,
     };
-    put64(0x2000, 0x77);
+    cpu_harness_poke64(&h, 0x2000, 0x77);
     ck_assert_int_eq(run(down, sizeof down), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_GP);
     ck_assert_uint_eq(h.cpu.gpr[CPU_RAX], 0x77);
-    ck_assert_uint_eq(get32(STACK - 12), CODE + 11);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 12), CODE + 11);
 }
 END_TEST
 

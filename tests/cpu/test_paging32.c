@@ -45,34 +45,6 @@
 
 static cpu_harness h;
 
-static void put32(uint64_t pa, uint32_t v)
-{
-    ck_assert(cpu_phys_write(&h.phys, pa, &v, 4));
-}
-
-static void put64(uint64_t pa, uint64_t v)
-{
-    ck_assert(cpu_phys_write(&h.phys, pa, &v, 8));
-}
-
-static uint32_t get32(uint64_t pa)
-{
-    uint32_t v = 0;
-    ck_assert(cpu_phys_read(&h.phys, pa, &v, 4));
-    return v;
-}
-
-static uint64_t get64(uint64_t pa)
-{
-    return cpu_harness_peek64(&h, pa);
-}
-
-static uint64_t gate32(uint32_t off, uint16_t sel)
-{
-    return (off & 0xFFFFull) | ((uint64_t)sel << 16) | (0x8Eull << 40) |
-           ((uint64_t)(off >> 16) << 48);
-}
-
 /* The Multiboot state (32-bit protected mode, paging off) with 32-bit
  * kernel and user descriptors, a 32-bit IDT to the harness's HLT handlers,
  * a 32-bit TSS with SS0:ESP0, and the tables of both paging modes built
@@ -81,14 +53,15 @@ static void setup(void)
 {
     cpu_harness_init(&h);
     cpu_t *c = &h.cpu;
-    put64(0x500 + SEL_CODE32, 0x00CF9A000000FFFFull);
-    put64(0x500 + SEL_DATA32, 0x00CF92000000FFFFull);
-    put64(0x500 + (SEL_UCODE32 & ~3), 0x00CFFA000000FFFFull);
-    put64(0x500 + (SEL_UDATA32 & ~3), 0x00CFF2000000FFFFull);
+    cpu_harness_poke64(&h, 0x500 + SEL_CODE32, 0x00CF9A000000FFFFull);
+    cpu_harness_poke64(&h, 0x500 + SEL_DATA32, 0x00CF92000000FFFFull);
+    cpu_harness_poke64(&h, 0x500 + (SEL_UCODE32 & ~3), 0x00CFFA000000FFFFull);
+    cpu_harness_poke64(&h, 0x500 + (SEL_UDATA32 & ~3), 0x00CFF2000000FFFFull);
     for (unsigned v = 0; v < 256; v++)
-        put64(IDT32 + v * 8, gate32(CPU_HARNESS_HANDLER(v), SEL_CODE32));
-    put32(TSS32 + 4, ESP0);
-    put32(TSS32 + 8, SEL_DATA32);
+        cpu_harness_poke64(&h, IDT32 + v * 8,
+                           cpu_harness_int_gate32(CPU_HARNESS_HANDLER(v), SEL_CODE32));
+    cpu_harness_poke32(&h, TSS32 + 4, ESP0);
+    cpu_harness_poke32(&h, TSS32 + 8, SEL_DATA32);
     cpu_enter_flat32(c, CODE);
     c->efer = 0;
     c->cr4 = 0;
@@ -102,28 +75,28 @@ static void setup(void)
     c->tr = (cpu_seg){.sel = 0x48, .attr = 0x8B, .limit = 0x67, .base = TSS32};
     c->gpr[CPU_RSP] = STACK;
 
-    put32(PD32, PT0 | 7);
+    cpu_harness_poke32(&h, PD32, PT0 | 7);
     for (unsigned k = 0; k < 1024; k++)
-        put32(PT0 + k * 4, (k << 12) | 7);
-    put32(PD32 + 2 * 4, PT2 | 7);
-    put32(PD32 + 3 * 4, PT3 | 7);
-    put32(PT2, DATA | 7);
+        cpu_harness_poke32(&h, PT0 + k * 4, (k << 12) | 7);
+    cpu_harness_poke32(&h, PD32 + 2 * 4, PT2 | 7);
+    cpu_harness_poke32(&h, PD32 + 3 * 4, PT3 | 7);
+    cpu_harness_poke32(&h, PT2, DATA | 7);
 
-    put64(PDPT, PD0 | 1);
-    put64(PDPT + 8, PD1 | 1);
-    put64(PD0, PTP0 | 7);
+    cpu_harness_poke64(&h, PDPT, PD0 | 1);
+    cpu_harness_poke64(&h, PDPT + 8, PD1 | 1);
+    cpu_harness_poke64(&h, PD0, PTP0 | 7);
     for (unsigned k = 0; k < 512; k++)
-        put64(PTP0 + k * 8, ((uint64_t)k << 12) | 7);
-    put64(PD0 + 8, 0x200000 | 0x87); /* 2..4 MiB identity: the tables */
-    put64(PD0 + 4 * 8, PTP4 | 7);
-    put64(PTP4, DATA | 7);
-    put64(PD0 + 5 * 8, 0x400000 | 0x87); /* 2-MByte page */
-    put64(PD1, 0x600000 | 0x87);
+        cpu_harness_poke64(&h, PTP0 + k * 8, ((uint64_t)k << 12) | 7);
+    cpu_harness_poke64(&h, PD0 + 8, 0x200000 | 0x87); /* 2..4 MiB identity: the tables */
+    cpu_harness_poke64(&h, PD0 + 4 * 8, PTP4 | 7);
+    cpu_harness_poke64(&h, PTP4, DATA | 7);
+    cpu_harness_poke64(&h, PD0 + 5 * 8, 0x400000 | 0x87); /* 2-MByte page */
+    cpu_harness_poke64(&h, PD1, 0x600000 | 0x87);
 
-    put32(DATA, 0xDA7A0001);
-    put32(0x400010, 0xB16B16);
-    put32(0x600000, 0x60060);
-    put32(0x800000, 0x9A9A9A); /* what VA 0x800000 reads with paging off */
+    cpu_harness_poke32(&h, DATA, 0xDA7A0001);
+    cpu_harness_poke32(&h, 0x400010, 0xB16B16);
+    cpu_harness_poke32(&h, 0x600000, 0x60060);
+    cpu_harness_poke32(&h, 0x800000, 0x9A9A9A); /* what VA 0x800000 reads with paging off */
 }
 
 static void teardown(void)
@@ -168,7 +141,7 @@ static cpu_stop run(const uint8_t *code, size_t len)
 /* The error code of a fault taken at CPL 0 on the 32-bit stack. */
 static uint32_t error_code(void)
 {
-    return get32(STACK - 16);
+    return cpu_harness_peek32(&h, STACK - 16);
 }
 
 static const uint8_t load_store[] = {
@@ -200,13 +173,13 @@ START_TEST(two_level_4k)
     ck_assert(!(c->efer & CPU_EFER_LMA));
     ck_assert_ptr_null(cpu_unexecuted_reason(c));
     ck_assert_uint_eq(c->gpr[CPU_RAX], 0xDA7A0001);
-    ck_assert(get32(PD32 + 8) & 0x20);
-    ck_assert(get32(PT2) & 0x20);
-    ck_assert(!(get32(PT2) & 0x40));
+    ck_assert(cpu_harness_peek32(&h, PD32 + 8) & 0x20);
+    ck_assert(cpu_harness_peek32(&h, PT2) & 0x20);
+    ck_assert(!(cpu_harness_peek32(&h, PT2) & 0x40));
     c->gpr[CPU_RBX] = 0x5150;
     ck_assert_int_eq(run(load_store, sizeof load_store), CPU_STOP_HALT);
-    ck_assert(get32(PT2) & 0x40);
-    ck_assert_uint_eq(get32(DATA + 4), 0x5150);
+    ck_assert(cpu_harness_peek32(&h, PT2) & 0x40);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, DATA + 4), 0x5150);
     uint32_t v = 0;
     ck_assert(cpu_peek_linear(c, 0x800004, &v, 4));
     ck_assert_uint_eq(v, 0x5150);
@@ -218,22 +191,22 @@ END_TEST
 START_TEST(pse_4m_pages)
 {
     cpu_t *c = &h.cpu;
-    put32(PD32 + 2 * 4, 0x400000 | 0x87);
-    put32(0x400000, 0x4444);
+    cpu_harness_poke32(&h, PD32 + 2 * 4, 0x400000 | 0x87);
+    cpu_harness_poke32(&h, 0x400000, 0x4444);
     paging32_on(true);
     c->gpr[CPU_RBX] = 0x77;
     ck_assert_int_eq(run(load_store, sizeof load_store), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), -1);
     ck_assert_uint_eq(c->gpr[CPU_RAX], 0x4444);
-    ck_assert_uint_eq(get32(0x400004), 0x77);
-    ck_assert_uint_eq(get32(PD32 + 8) & 0x60, 0x60); /* A and D in the PDE */
+    ck_assert_uint_eq(cpu_harness_peek32(&h, 0x400004), 0x77);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, PD32 + 8) & 0x60, 0x60); /* A and D in the PDE */
     /* PDE bit 13 = physical-address bit 32: beyond RAM, reads all ones. */
-    put32(PD32 + 2 * 4, 0x400000 | 0x2000 | 0x87);
+    cpu_harness_poke32(&h, PD32 + 2 * 4, 0x400000 | 0x2000 | 0x87);
     cpu_tlb_flush(c);
     ck_assert_int_eq(run_n(load_store, sizeof load_store, 1), CPU_STOP_INSNS);
     ck_assert_uint_eq(c->gpr[CPU_RAX], 0xFFFFFFFFu);
     /* Bit 21 reserved: #PF with P and RSVD. */
-    put32(PD32 + 2 * 4, 0x400000 | 0x200000 | 0x87);
+    cpu_harness_poke32(&h, PD32 + 2 * 4, 0x400000 | 0x200000 | 0x87);
     cpu_tlb_flush(c);
     ck_assert_int_eq(run(load_store, sizeof load_store), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_PF);
@@ -247,7 +220,7 @@ END_TEST
 START_TEST(ps_ignored_without_pse)
 {
     cpu_t *c = &h.cpu;
-    put32(PD32 + 2 * 4, PT2 | 0x87);
+    cpu_harness_poke32(&h, PD32 + 2 * 4, PT2 | 0x87);
     paging32_on(false);
     ck_assert_int_eq(run(load_store, sizeof load_store), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), -1);
@@ -261,14 +234,14 @@ START_TEST(supervisor_faults_and_wp)
 {
     cpu_t *c = &h.cpu;
     paging32_on(false);
-    put32(PT2, 0);
+    cpu_harness_poke32(&h, PT2, 0);
     ck_assert_int_eq(run(load_store, sizeof load_store), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_PF);
     ck_assert_uint_eq(error_code(), 0);
     ck_assert_uint_eq(c->cr2, 0x800000);
-    ck_assert_uint_eq(get32(STACK - 12), CODE); /* EIP of the faulting load */
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 12), CODE); /* EIP of the faulting load */
 
-    put32(PT2, DATA | 5); /* user, read-only */
+    cpu_harness_poke32(&h, PT2, DATA | 5); /* user, read-only */
     cpu_tlb_flush(c);
     c->gpr[CPU_RSP] = STACK;
     c->cr0 |= CPU_CR0_WP;
@@ -276,7 +249,7 @@ START_TEST(supervisor_faults_and_wp)
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_PF);
     ck_assert_uint_eq(error_code(), CPU_PF_P | CPU_PF_W);
     ck_assert_uint_eq(c->cr2, 0x800004);
-    ck_assert(!(get32(PT2) & 0x40)); /* no D on a failed write */
+    ck_assert(!(cpu_harness_peek32(&h, PT2) & 0x40)); /* no D on a failed write */
 
     c->gpr[CPU_RSP] = STACK;
     c->cr0 &= ~(uint64_t)CPU_CR0_WP;
@@ -284,8 +257,8 @@ START_TEST(supervisor_faults_and_wp)
     c->gpr[CPU_RBX] = 0xAB;
     ck_assert_int_eq(run(load_store, sizeof load_store), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), -1);
-    ck_assert_uint_eq(get32(DATA + 4), 0xAB);
-    ck_assert(get32(PT2) & 0x40);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, DATA + 4), 0xAB);
+    ck_assert(cpu_harness_peek32(&h, PT2) & 0x40);
 }
 END_TEST
 
@@ -314,21 +287,21 @@ START_TEST(user_faults)
     };
     cpu_t *c = &h.cpu;
     paging32_on(false);
-    put32(PT2, DATA | 5); /* user, read-only */
+    cpu_harness_poke32(&h, PT2, DATA | 5); /* user, read-only */
     enter_cpl3();
     ck_assert_int_eq(run(code, sizeof code), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_PF);
     ck_assert_uint_eq(c->gpr[CPU_RAX], 0xDA7A0001);
-    ck_assert_uint_eq(get32(ESP0 - 24), CPU_PF_P | CPU_PF_W | CPU_PF_U);
-    ck_assert_uint_eq(get32(ESP0 - 20), CODE + 5);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, ESP0 - 24), CPU_PF_P | CPU_PF_W | CPU_PF_U);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, ESP0 - 20), CODE + 5);
     ck_assert_uint_eq(c->cpl, 0);
 
-    put32(PT2, DATA | 3); /* supervisor */
+    cpu_harness_poke32(&h, PT2, DATA | 3); /* supervisor */
     enter_cpl3();
     ck_assert_int_eq(run(code, sizeof code), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_PF);
-    ck_assert_uint_eq(get32(ESP0 - 24), CPU_PF_P | CPU_PF_U);
-    ck_assert_uint_eq(get32(ESP0 - 20), CODE);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, ESP0 - 24), CPU_PF_P | CPU_PF_U);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, ESP0 - 20), CODE);
 }
 END_TEST
 
@@ -357,14 +330,14 @@ START_TEST(pae_4k_and_2m)
     ck_assert_uint_eq(c->gpr[CPU_RBX], 0xB16B16);
     ck_assert_uint_eq(c->pdpte[0], PD0 | 1);
     ck_assert_uint_eq(c->pdpte[1], PD1 | 1);
-    ck_assert(get64(PD0 + 4 * 8) & 0x20);
-    ck_assert(get64(PTP4) & 0x20);
-    ck_assert(get64(PD0 + 5 * 8) & 0x20);
-    ck_assert(!(get64(PDPT) & 0x20)); /* PDPTEs get no A bit */
+    ck_assert(cpu_harness_peek64(&h, PD0 + 4 * 8) & 0x20);
+    ck_assert(cpu_harness_peek64(&h, PTP4) & 0x20);
+    ck_assert(cpu_harness_peek64(&h, PD0 + 5 * 8) & 0x20);
+    ck_assert(!(cpu_harness_peek64(&h, PDPT) & 0x20)); /* PDPTEs get no A bit */
     c->gpr[CPU_RBX] = 9;
     ck_assert_int_eq(run(load_store, sizeof load_store), CPU_STOP_HALT);
-    ck_assert(get64(PTP4) & 0x40);
-    ck_assert_uint_eq(get32(DATA + 4), 9);
+    ck_assert(cpu_harness_peek64(&h, PTP4) & 0x40);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, DATA + 4), 9);
 }
 END_TEST
 
@@ -402,7 +375,7 @@ START_TEST(pae_pdpte_reserved_gp)
         0xF4,
     };
     cpu_t *c = &h.cpu;
-    put64(0x220000, PD0 | 1 | 4); /* bit 2 is reserved in a PDPTE */
+    cpu_harness_poke64(&h, 0x220000, PD0 | 1 | 4); /* bit 2 is reserved in a PDPTE */
     paging_pae_on(false);
     ck_assert_int_eq(run(code, sizeof code), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_GP);
@@ -411,8 +384,8 @@ START_TEST(pae_pdpte_reserved_gp)
     ck_assert_uint_eq(c->pdpte[0], PD0 | 1);
 
     /* Not present: the reserved bits do not matter. */
-    put64(0x220000, PD0 | 1);
-    put64(0x220008, 4);
+    cpu_harness_poke64(&h, 0x220000, PD0 | 1);
+    cpu_harness_poke64(&h, 0x220008, 4);
     c->gpr[CPU_RSP] = STACK;
     ck_assert_int_eq(run(code, sizeof code), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), -1);
@@ -422,7 +395,7 @@ START_TEST(pae_pdpte_reserved_gp)
     /* PG = 1 with CR4.PAE and a bad PDPTE at CR3. */
     c->cr0 &= ~(uint64_t)CPU_CR0_PG;
     c->cr3 = PDPT;
-    put64(PDPT + 16, 0x100 | 1);
+    cpu_harness_poke64(&h, PDPT + 16, 0x100 | 1);
     static const uint8_t pg_on[] = {
         0x0F, 0x20, 0xC0,             /* mov eax, cr0 */
         0x0D, 0x00, 0x00, 0x00, 0x80, /* or eax, PG */
@@ -447,15 +420,15 @@ START_TEST(pae_nx_and_reserved)
         0xF4,
     };
     cpu_t *c = &h.cpu;
-    put64(PTP4, DATA | 7 | (1ull << 63));
+    cpu_harness_poke64(&h, PTP4, DATA | 7 | (1ull << 63));
     paging_pae_on(true);
     ck_assert_int_eq(run(call, sizeof call), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_PF);
     /* The CALL completed (its return address is pushed); the fault is
      * the fetch at the target. */
-    ck_assert_uint_eq(get32(STACK - 20), CPU_PF_I | CPU_PF_P);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 20), CPU_PF_I | CPU_PF_P);
     ck_assert_uint_eq(c->cr2, 0x800000);
-    ck_assert_uint_eq(get32(STACK - 16), 0x800000);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 16), 0x800000);
     /* A read of the XD page is fine. */
     c->gpr[CPU_RSP] = STACK;
     ck_assert_int_eq(run_n(load_store, sizeof load_store, 1), CPU_STOP_INSNS);
@@ -468,15 +441,15 @@ START_TEST(pae_nx_and_reserved)
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_PF);
     ck_assert_uint_eq(error_code(), CPU_PF_RSVD | CPU_PF_P);
 
-    put64(PTP4, DATA | 7 | (1ull << 52));
+    cpu_harness_poke64(&h, PTP4, DATA | 7 | (1ull << 52));
     c->gpr[CPU_RSP] = STACK;
     cpu_tlb_flush(c);
     ck_assert_int_eq(run(load_store, sizeof load_store), CPU_STOP_HALT);
     ck_assert_uint_eq(error_code(), CPU_PF_RSVD | CPU_PF_P);
 
     /* A 2-MByte PDE with bit 13 set: reserved. */
-    put64(PTP4, DATA | 7);
-    put64(PD0 + 4 * 8, 0x400000 | 0x2000 | 0x87);
+    cpu_harness_poke64(&h, PTP4, DATA | 7);
+    cpu_harness_poke64(&h, PD0 + 4 * 8, 0x400000 | 0x2000 | 0x87);
     c->gpr[CPU_RSP] = STACK;
     cpu_tlb_flush(c);
     ck_assert_int_eq(run(load_store, sizeof load_store), CPU_STOP_HALT);
@@ -489,12 +462,12 @@ START_TEST(fetch_fault_32bit_no_i)
 {
     static const uint8_t call[] = {0xBB, 0x00, 0x00, 0x80, 0x00, 0xFF, 0xD3, 0xF4};
     cpu_t *c = &h.cpu;
-    put32(PT2, 0);
+    cpu_harness_poke32(&h, PT2, 0);
     c->efer = CPU_EFER_NXE;
     paging32_on(false);
     ck_assert_int_eq(run(call, sizeof call), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_PF);
-    ck_assert_uint_eq(get32(STACK - 20), 0); /* below the pushed return address */
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 20), 0); /* below the pushed return address */
 }
 END_TEST
 
@@ -509,7 +482,7 @@ static void remap_code(const uint8_t *code, size_t len)
     cpu_t *c = &h.cpu;
     cpu_harness_load(&h, 0x310000, r1, sizeof r1);
     cpu_harness_load(&h, 0x311000, r2, sizeof r2);
-    put32(PT3, 0x310000 | 3);
+    cpu_harness_poke32(&h, PT3, 0x310000 | 3);
     paging32_on(false);
     ck_assert_int_eq(run(code, len), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), -1);
@@ -596,13 +569,14 @@ START_TEST(pae_to_long_mode)
                      (uint8_t)(target >> 24), 0x08, 0};
     memcpy(code + n, jmp, sizeof jmp);
     n += sizeof jmp;
-    static const uint8_t tail[] = {0x48, 0xB8, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0xF4};
+    static const uint8_t tail[] = {0x48, 0xB8, 0x88, 0x77, 0x66, 0x55,
+                                   0x44, 0x33, 0x22, 0x11, 0xF4};
     memcpy(code + n, tail, sizeof tail);
     n += sizeof tail;
 
     cpu_t *c = &h.cpu;
     paging_pae_on(true);
-    put64(PDPT + 16, 0xFFF); /* would be #GP as a PAE PDPTE: must not be loaded */
+    cpu_harness_poke64(&h, PDPT + 16, 0xFFF); /* would be #GP as a PAE PDPTE: must not be loaded */
     cpu_harness_load(&h, CODE, code, n);
     c->rip = CODE;
     ck_assert_int_eq(cpu_run(c, UINT64_MAX, 12), CPU_STOP_INSNS);
@@ -633,7 +607,7 @@ START_TEST(cr4_pae_with_paging_loads_pdptes)
     ck_assert_int_eq(run(code, sizeof code), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_GP);
     ck_assert_uint_eq(error_code(), 0);
-    ck_assert_uint_eq(get32(STACK - 12), CODE + 6);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 12), CODE + 6);
     ck_assert(!(c->cr4 & CPU_CR4_PAE));
 }
 END_TEST

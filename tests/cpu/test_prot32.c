@@ -24,24 +24,6 @@
 #define SEL_DPL3_DATA 0x50
 #define SEL_NP_CODE 0x58
 
-static void put64(cpu_harness *h, uint64_t pa, uint64_t v)
-{
-    ck_assert(cpu_phys_write(&h->phys, pa, &v, 8));
-}
-
-static uint32_t peek32(cpu_harness *h, uint64_t pa)
-{
-    uint32_t v = 0;
-    ck_assert(cpu_phys_read(&h->phys, pa, &v, 4));
-    return v;
-}
-
-static uint64_t gate32(uint32_t off, uint16_t sel, unsigned type)
-{
-    return (off & 0xFFFFull) | ((uint64_t)sel << 16) | ((uint64_t)(0x80 | type) << 40) |
-           ((uint64_t)(off >> 16) << 48);
-}
-
 /* The harness in the Multiboot state, with 32-bit descriptors added to its
  * GDT and a 32-bit IDT whose vector v handler is the HLT at
  * CPU_HARNESS_HANDLER(v). */
@@ -49,15 +31,16 @@ static void setup32(cpu_harness *h)
 {
     cpu_harness_init(h);
     cpu_t *c = &h->cpu;
-    put64(h, 0x500 + SEL_CODE32, 0x00CF9A000000FFFFull);
-    put64(h, 0x500 + SEL_DATA32, 0x00CF92000000FFFFull);
-    put64(h, 0x500 + 0x38, 0);
-    put64(h, 0x500 + SEL_NP_DATA, 0x00CF12000000FFFFull);
-    put64(h, 0x500 + SEL_XO_CODE, 0x00CF98000000FFFFull);
-    put64(h, 0x500 + SEL_DPL3_DATA, 0x00CFF2000000FFFFull);
-    put64(h, 0x500 + SEL_NP_CODE, 0x00CF1A000000FFFFull);
+    cpu_harness_poke64(h, 0x500 + SEL_CODE32, 0x00CF9A000000FFFFull);
+    cpu_harness_poke64(h, 0x500 + SEL_DATA32, 0x00CF92000000FFFFull);
+    cpu_harness_poke64(h, 0x500 + 0x38, 0);
+    cpu_harness_poke64(h, 0x500 + SEL_NP_DATA, 0x00CF12000000FFFFull);
+    cpu_harness_poke64(h, 0x500 + SEL_XO_CODE, 0x00CF98000000FFFFull);
+    cpu_harness_poke64(h, 0x500 + SEL_DPL3_DATA, 0x00CFF2000000FFFFull);
+    cpu_harness_poke64(h, 0x500 + SEL_NP_CODE, 0x00CF1A000000FFFFull);
     for (unsigned v = 0; v < 256; v++)
-        put64(h, IDT32 + v * 8, gate32(CPU_HARNESS_HANDLER(v), SEL_CODE32, 0xE));
+        cpu_harness_poke64(h, IDT32 + v * 8,
+                           cpu_harness_gate32(CPU_HARNESS_HANDLER(v), SEL_CODE32, 0xE));
     cpu_enter_flat32(c, CODE);
     c->cr4 = 0;
     c->gdtr.limit = 0x5F;
@@ -102,8 +85,8 @@ START_TEST(arith_branches_call_ret)
     ck_assert_uint_eq(h.cpu.gpr[CPU_RBX], 16);
     ck_assert_uint_eq(h.cpu.gpr[CPU_RSP], STACK);
     /* 4-byte stack slots: the return address at ESP-4, EAX below it. */
-    ck_assert_uint_eq(peek32(&h, STACK - 4), CODE + 17);
-    ck_assert_uint_eq(peek32(&h, STACK - 8), 15);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 4), CODE + 17);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 8), 15);
     cpu_harness_free(&h);
 }
 END_TEST
@@ -133,9 +116,9 @@ START_TEST(operand_size_prefix_and_pusha)
     ck_assert_uint_eq(c->gpr[CPU_RDI], CPU_RDI + 1);
     ck_assert_uint_eq(c->gpr[CPU_RSP], STACK);
     /* EAX first; the 2-byte push then wrote FFFF above its low half. */
-    ck_assert_uint_eq(peek32(&h, STACK - 4), 0xFFFF0001u);
-    ck_assert_uint_eq(peek32(&h, STACK - 20), STACK);     /* the original ESP */
-    ck_assert_uint_eq(peek32(&h, STACK - 32), CPU_RDI + 1); /* EDI last */
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 4), 0xFFFF0001u);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 20), STACK);     /* the original ESP */
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 32), CPU_RDI + 1); /* EDI last */
     cpu_harness_free(&h);
 }
 END_TEST
@@ -148,8 +131,8 @@ START_TEST(grp5_operand_size)
     cpu_harness h;
     setup32(&h);
     cpu_t *c = &h.cpu;
-    put64(&h, 0x2000, 0x5566778811223344ull);
-    put64(&h, 0x2008, 0xFFFFFFFF00000000ull | (CODE + 0x10));
+    cpu_harness_poke64(&h, 0x2000, 0x5566778811223344ull);
+    cpu_harness_poke64(&h, 0x2008, 0xFFFFFFFF00000000ull | (CODE + 0x10));
     uint8_t code[0x18];
     memset(code, 0xF4, sizeof code);
     static const uint8_t a[] = {
@@ -159,17 +142,18 @@ START_TEST(grp5_operand_size)
     };
     memcpy(code, a, sizeof a);
     uint32_t ret = CODE + 0x17;
-    uint8_t b[] = {0xBB, (uint8_t)ret, (uint8_t)(ret >> 8), (uint8_t)(ret >> 16), 0, /* mov ebx, ret */
-                   0xFF, 0xD3,                                                    /* call ebx */
+    uint8_t b[] = {0xBB, (uint8_t)ret, (uint8_t)(ret >> 8), (uint8_t)(ret >> 16),
+                   0,          /* mov ebx, ret */
+                   0xFF, 0xD3, /* call ebx */
                    0xF4};
     memcpy(code + 0x10, b, sizeof b);
-    put64(&h, STACK - 8, 0);
+    cpu_harness_poke64(&h, STACK - 8, 0);
     ck_assert_int_eq(run32(&h, code, sizeof code), CPU_STOP_HALT);
     ck_assert_uint_eq(c->rip, CODE + 0x18);
     ck_assert_uint_eq(c->gpr[CPU_RCX], 0x11223344);
     ck_assert_uint_eq(c->gpr[CPU_RSP], STACK - 4);
-    ck_assert_uint_eq(peek32(&h, STACK - 4), CODE + 0x17);
-    ck_assert_uint_eq(peek32(&h, STACK - 8), 0);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 4), CODE + 0x17);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 8), 0);
     cpu_harness_free(&h);
 }
 END_TEST
@@ -183,9 +167,9 @@ START_TEST(exception_through_idt32)
     ck_assert_int_eq(run32(&h, code, sizeof code), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_UD);
     ck_assert_uint_eq(h.cpu.gpr[CPU_RSP], STACK - 12);
-    ck_assert_uint_eq(peek32(&h, STACK - 12), CODE);
-    ck_assert_uint_eq(peek32(&h, STACK - 8), SEL_CODE32);
-    ck_assert_uint_eq(peek32(&h, STACK - 4) & 0xFFFF0FFFu, 2);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 12), CODE);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 8), SEL_CODE32);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 4) & 0xFFFF0FFFu, 2);
     ck_assert_int_eq(h.cpu.mode, CPU_MODE_PROT32);
     cpu_harness_free(&h);
 }
@@ -198,13 +182,14 @@ START_TEST(int_and_iretd)
     setup32(&h);
     uint8_t iret = 0xCF;
     cpu_harness_load(&h, 0x9000, &iret, 1);
-    put64(&h, IDT32 + 0x80 * 8, gate32(0x9000, SEL_CODE32, 0xF)); /* trap gate */
+    cpu_harness_poke64(&h, IDT32 + 0x80 * 8,
+                       cpu_harness_gate32(0x9000, SEL_CODE32, 0xF)); /* trap gate */
     cpu_set_rflags(&h.cpu, CPU_FL_FIXED1 | CPU_FL_IF);
     static const uint8_t code[] = {0xCD, 0x80, 0xB8, 7, 0, 0, 0, 0xF4};
     ck_assert_int_eq(run32(&h, code, sizeof code), CPU_STOP_HALT);
     ck_assert_uint_eq(h.cpu.gpr[CPU_RAX], 7);
     ck_assert_uint_eq(h.cpu.gpr[CPU_RSP], STACK);
-    ck_assert_uint_eq(peek32(&h, STACK - 12), CODE + 2); /* the saved EIP: after INT */
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 12), CODE + 2); /* the saved EIP: after INT */
     ck_assert(cpu_get_rflags(&h.cpu) & CPU_FL_IF);       /* restored by IRETD */
     cpu_harness_free(&h);
 }
@@ -216,11 +201,12 @@ static void check_sreg_fault(uint16_t sel, unsigned sreg_modrm, int vector, uint
 {
     cpu_harness h;
     setup32(&h);
-    uint8_t code[] = {0x66, 0xB8, (uint8_t)sel, (uint8_t)(sel >> 8), 0x8E, (uint8_t)sreg_modrm, 0xF4};
+    uint8_t code[] = {0x66, 0xB8, (uint8_t)sel, (uint8_t)(sel >> 8), 0x8E, (uint8_t)sreg_modrm,
+                      0xF4};
     ck_assert_int_eq(run32(&h, code, sizeof code), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), vector);
-    ck_assert_uint_eq(peek32(&h, STACK - 16), error);
-    ck_assert_uint_eq(peek32(&h, STACK - 12), CODE + 4); /* the MOV itself */
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 16), error);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 12), CODE + 4); /* the MOV itself */
     ck_assert_uint_eq(h.cpu.seg[CPU_DS].sel, SEL_DATA32);
     ck_assert_uint_eq(h.cpu.seg[CPU_SS].sel, SEL_DATA32);
     cpu_harness_free(&h);
@@ -261,8 +247,8 @@ static void check_far_jmp_fault(uint16_t sel, int vector)
     uint8_t code[] = {0xEA, 0, 0, 0x10, 0, (uint8_t)sel, (uint8_t)(sel >> 8), 0xF4};
     ck_assert_int_eq(run32(&h, code, sizeof code), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), vector);
-    ck_assert_uint_eq(peek32(&h, STACK - 16), sel);
-    ck_assert_uint_eq(peek32(&h, STACK - 12), CODE);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 16), sel);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 12), CODE);
     cpu_harness_free(&h);
 }
 
@@ -328,7 +314,8 @@ START_TEST(protected_to_long_by_far_jmp)
                      (uint8_t)(target >> 24), 0x08, 0};
     memcpy(code + n, jmp, sizeof jmp);
     n += sizeof jmp;
-    static const uint8_t tail[] = {0x48, 0xB8, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0xF4};
+    static const uint8_t tail[] = {0x48, 0xB8, 0x88, 0x77, 0x66, 0x55,
+                                   0x44, 0x33, 0x22, 0x11, 0xF4};
     memcpy(code + n, tail, sizeof tail);
     n += sizeof tail;
 
@@ -357,7 +344,8 @@ START_TEST(compat_to_long_by_lret)
                       (uint8_t)(target >> 16), (uint8_t)(target >> 24), 0xCB};
     memcpy(code + n, lret, sizeof lret);
     n += sizeof lret;
-    static const uint8_t tail[] = {0x48, 0xB8, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0xF4};
+    static const uint8_t tail[] = {0x48, 0xB8, 0x88, 0x77, 0x66, 0x55,
+                                   0x44, 0x33, 0x22, 0x11, 0xF4};
     memcpy(code + n, tail, sizeof tail);
     n += sizeof tail;
     ck_assert_int_eq(run32(&h, code, n), CPU_STOP_HALT);
@@ -484,7 +472,8 @@ START_TEST(sipi_real_protected_long)
                      (uint8_t)(target >> 24), 0x08, 0};
     memcpy(code + n, jmp, sizeof jmp);
     n += sizeof jmp;
-    static const uint8_t tail[] = {0x48, 0xB8, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, 0xF4};
+    static const uint8_t tail[] = {0x48, 0xB8, 0x88, 0x77, 0x66, 0x55,
+                                   0x44, 0x33, 0x22, 0x11, 0xF4};
     memcpy(code + n, tail, sizeof tail);
     n += sizeof tail;
     cpu_harness_load(&h, 0x10000, code, n);
@@ -545,12 +534,12 @@ static uint64_t sys_desc(uint32_t base, uint32_t limit, unsigned type_p)
 static void setup32_sys(cpu_harness *h)
 {
     setup32(h);
-    put64(h, 0x500 + SEL_TSS32, sys_desc(TSS32_BASE, 0x67, 0x89));
-    put64(h, 0x500 + SEL_TSS16, sys_desc(0x7100, 0x2B, 0x81));
-    put64(h, 0x500 + SEL_LDT, sys_desc(LDT_BASE, 0x17, 0x82));
-    put64(h, 0x500 + SEL_NP_TSS32, sys_desc(TSS32_BASE, 0x67, 0x09));
-    put64(h, 0x500 + SEL_NP_LDT, sys_desc(LDT_BASE, 0x17, 0x02));
-    put64(h, 0x500 + SEL_CODE32_DPL3, 0x00CFFA000000FFFFull);
+    cpu_harness_poke64(h, 0x500 + SEL_TSS32, sys_desc(TSS32_BASE, 0x67, 0x89));
+    cpu_harness_poke64(h, 0x500 + SEL_TSS16, sys_desc(0x7100, 0x2B, 0x81));
+    cpu_harness_poke64(h, 0x500 + SEL_LDT, sys_desc(LDT_BASE, 0x17, 0x82));
+    cpu_harness_poke64(h, 0x500 + SEL_NP_TSS32, sys_desc(TSS32_BASE, 0x67, 0x09));
+    cpu_harness_poke64(h, 0x500 + SEL_NP_LDT, sys_desc(LDT_BASE, 0x17, 0x02));
+    cpu_harness_poke64(h, 0x500 + SEL_CODE32_DPL3, 0x00CFFA000000FFFFull);
     h->cpu.gdtr.limit = 0x8F;
 }
 
@@ -585,7 +574,7 @@ START_TEST(ltr_lldt_str_sldt_32)
     ck_assert_int_eq(run32(&h, code, sizeof code), CPU_STOP_HALT);
     ck_assert_uint_eq(c->gpr[CPU_RBX], SEL_TSS32); /* zero-extended to 32 bits */
     ck_assert_uint_eq(c->gpr[CPU_RCX], SEL_LDT);
-    ck_assert_uint_eq(peek32(&h, 0x4000) & 0xFFFF, SEL_TSS32);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, 0x4000) & 0xFFFF, SEL_TSS32);
     ck_assert_uint_eq(c->ldtr.sel, SEL_LDT);
     ck_assert_uint_eq(c->ldtr.base, LDT_BASE);
     ck_assert_uint_eq(c->ldtr.limit, 0x17);
@@ -596,8 +585,8 @@ START_TEST(ltr_lldt_str_sldt_32)
     ck_assert_uint_eq(c->tr.limit, 0x2B);
     ck_assert_uint_eq(c->tr.attr & 0x9F, 0x83);
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_GP);
-    ck_assert_uint_eq(peek32(&h, STACK - 16), SEL_TSS32);
-    ck_assert_uint_eq(peek32(&h, STACK - 12), CODE + sizeof code - 4);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 16), SEL_TSS32);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 12), CODE + sizeof code - 4);
     cpu_harness_free(&h);
 }
 END_TEST
@@ -613,8 +602,8 @@ static void check_sys_fault(unsigned digit, uint16_t sel, int vector, uint32_t e
                       (uint8_t)(0xC0 | digit << 3), 0xF4};
     ck_assert_int_eq(run32(&h, code, sizeof code), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), vector);
-    ck_assert_uint_eq(peek32(&h, STACK - 16), error);
-    ck_assert_uint_eq(peek32(&h, STACK - 12), CODE + 4);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 16), error);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 12), CODE + 4);
     ck_assert_uint_eq(h.cpu.tr.sel, tr.sel);
     ck_assert_uint_eq(h.cpu.ldtr.sel, ldtr.sel);
     ck_assert_uint_eq(h.cpu.ldtr.attr, ldtr.attr);
@@ -652,7 +641,7 @@ START_TEST(lldt_null_unusable_32)
     ck_assert_uint_eq(h.cpu.ldtr.sel, 0);
     ck_assert(!(h.cpu.ldtr.attr & CPU_SEG_P));
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_GP);
-    ck_assert_uint_eq(peek32(&h, STACK - 16), 4);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 16), 4);
     cpu_harness_free(&h);
 }
 END_TEST
@@ -678,8 +667,8 @@ START_TEST(ltr_lldt_cpl3_gp0_32)
         ck_assert_int_eq(run32(&h, code, sizeof code), CPU_STOP_HALT);
         ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_GP);
         ck_assert_uint_eq(c->cpl, 0);
-        ck_assert_uint_eq(peek32(&h, esp0 - 24), 0);        /* error code */
-        ck_assert_uint_eq(peek32(&h, esp0 - 20), CODE + 4); /* the LTR/LLDT */
+        ck_assert_uint_eq(cpu_harness_peek32(&h, esp0 - 24), 0);        /* error code */
+        ck_assert_uint_eq(cpu_harness_peek32(&h, esp0 - 20), CODE + 4); /* the LTR/LLDT */
         ck_assert_uint_eq(gdt_type(&h, SEL_TSS32), 0x89);   /* not marked busy */
         cpu_harness_free(&h);
     }

@@ -100,3 +100,31 @@ uint64_t cpu_harness_peek64(cpu_harness *h, uint64_t pa)
     ck_assert(cpu_phys_read(&h->phys, pa, &v, 8));
     return v;
 }
+
+uint32_t cpu_harness_peek32(cpu_harness *h, uint64_t pa)
+{
+    uint32_t v = 0;
+    ck_assert(cpu_phys_read(&h->phys, pa, &v, 4));
+    return v;
+}
+
+void cpu_harness_poke64(cpu_harness *h, uint64_t pa, uint64_t v)
+{
+    ck_assert(cpu_phys_write(&h->phys, pa, &v, 8));
+}
+
+void cpu_harness_poke32(cpu_harness *h, uint64_t pa, uint32_t v)
+{
+    ck_assert(cpu_phys_write(&h->phys, pa, &v, 4));
+}
+
+uint64_t cpu_harness_gate32(uint32_t off, uint16_t sel, unsigned type)
+{
+    return (off & 0xFFFFull) | ((uint64_t)sel << 16) | ((uint64_t)(0x80 | type) << 40) |
+           ((uint64_t)(off >> 16) << 48);
+}
+
+uint64_t cpu_harness_int_gate32(uint32_t off, uint16_t sel)
+{
+    return cpu_harness_gate32(off, sel, 0xE);
+}

@@ -36,7 +36,17 @@ void cpu_harness_load(cpu_harness *h, uint64_t addr, const void *code, size_t le
 cpu_stop cpu_harness_exec(cpu_harness *h, const void *code, size_t len, uint64_t n);
 /* The vector whose handler the CPU halted in, or -1. */
 int cpu_harness_vector(const cpu_harness *h);
-/* Reads a qword of guest-physical memory. */
+/* Reads a qword / dword of guest-physical memory. */
 uint64_t cpu_harness_peek64(cpu_harness *h, uint64_t pa);
+uint32_t cpu_harness_peek32(cpu_harness *h, uint64_t pa);
+/* Writes a qword / dword of guest-physical memory. */
+void cpu_harness_poke64(cpu_harness *h, uint64_t pa, uint64_t v);
+void cpu_harness_poke32(cpu_harness *h, uint64_t pa, uint32_t v);
+/* A 32-bit IDT gate descriptor (SDM Vol. 3A 6.11, Figure 6-2): handler
+ * offset, code selector, present, DPL 0, the given type (0EH interrupt
+ * gate, 0FH trap gate). */
+uint64_t cpu_harness_gate32(uint32_t off, uint16_t sel, unsigned type);
+/* The same, an interrupt gate. */
+uint64_t cpu_harness_int_gate32(uint32_t off, uint16_t sel);
 
 #endif
