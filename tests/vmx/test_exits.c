@@ -421,6 +421,23 @@ static void count_events(void *ctx, const cpu_obs_event *ev)
     }
 }
 
+/* A 32-bit PAE guest (IA-32e mode off): flat 32-bit code and data at GDT
+ * selectors 28H/30H, CR4.PAE with the PDPT at 210000H, paging on. */
+static void pae_guest_state(cpu_t *c)
+{
+    cpu_enter_flat32(c, CPU_HARNESS_CODE);
+    c->seg[CPU_CS].sel = 0x28;
+    for (unsigned s = 0; s < CPU_NSEG; s++)
+        if (s != CPU_CS)
+            c->seg[s].sel = 0x30;
+    c->gdtr.limit = 0x37;
+    c->efer = 0;
+    c->cr4 = CPU_CR4_PAE;
+    c->cr3 = 0x210000;
+    c->cr0 |= CPU_CR0_PG;
+    cpu_update_mode(c);
+}
+
 /* A guest in 32-bit protected mode with PAE paging, without EPT: VM entry
  * loads its PDPTEs from the table at guest CR3 (SDM 26.3.2.4), whatever the
  * CPU's PDPTE registers held before, so its load through a 2-MByte page
@@ -445,17 +462,7 @@ START_TEST(test_run_pae_guest_pdptes)
     };
     for (unsigned k = 0; k < sizeof w / sizeof w[0]; k++)
         ck_assert(cpu_phys_write(&h.phys, w[k][0], &w[k][1], 8));
-    cpu_enter_flat32(c, CPU_HARNESS_CODE);
-    c->seg[CPU_CS].sel = 0x28;
-    for (unsigned s = 0; s < CPU_NSEG; s++)
-        if (s != CPU_CS)
-            c->seg[s].sel = 0x30;
-    c->gdtr.limit = 0x37;
-    c->efer = 0;
-    c->cr4 = CPU_CR4_PAE;
-    c->cr3 = 0x210000;
-    c->cr0 |= CPU_CR0_PG;
-    cpu_update_mode(c);
+    pae_guest_state(c);
     static const uint8_t code[] = {0x8B, 0x1D, 0x10, 0x00, 0x80, 0x00, /* mov ebx, [0x800010] */
                                    0x0F, 0xA2,                         /* cpuid */
                                    0xF4};
@@ -494,17 +501,7 @@ START_TEST(test_run_pae_guest_pdptes_ept)
     };
     for (unsigned k = 0; k < sizeof w / sizeof w[0]; k++)
         ck_assert(cpu_phys_write(&h.phys, w[k][0], &w[k][1], 8));
-    cpu_enter_flat32(c, CPU_HARNESS_CODE);
-    c->seg[CPU_CS].sel = 0x28;
-    for (unsigned s = 0; s < CPU_NSEG; s++)
-        if (s != CPU_CS)
-            c->seg[s].sel = 0x30;
-    c->gdtr.limit = 0x37;
-    c->efer = 0;
-    c->cr4 = CPU_CR4_PAE;
-    c->cr3 = 0x210000;
-    c->cr0 |= CPU_CR0_PG;
-    cpu_update_mode(c);
+    pae_guest_state(c);
     static const uint8_t code[] = {0x8B, 0x1D, 0x10, 0x00, 0x80, 0x00, /* mov ebx, [0x800010] */
                                    0xB8, 0x00, 0x00, 0x22, 0x00,       /* mov eax, PDPT B */
                                    0x0F, 0x22, 0xD8,                   /* mov cr3, eax */
