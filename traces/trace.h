@@ -9,8 +9,9 @@
  * that differs), the architectural event log, and an end record.
  *
  * This layer sits below emu/: it knows the event stream (cpu/cpu_obs.h) and
- * treats inputs and digests as opaque numbers; emu/emu_record.c gives them
- * meaning. traces/README.md documents the byte layout.
+ * treats inputs and digests as opaque numbers; emu/emu_record.c and
+ * emu/emu_replay*.c give them meaning. traces/README.md documents the byte
+ * layout.
  */
 #ifndef APICV_TRACE_H
 #define APICV_TRACE_H
@@ -26,7 +27,7 @@
 /* Version 2 (apicv-emu with per-exit-reason costs) holds 31 cost classes;
  * version 1 held the first 15 (instructions, VM entry, VM exit) and has the
  * same byte layout: a reader takes both, emu/ decides what the classes
- * mean (emu_record.c). The writer writes header.format_version (0: the
+ * mean (emu_replay.c). The writer writes header.format_version (0: the
  * current one), so that a test can make a version-1 trace. */
 #define TRACE_FORMAT_VERSION 2u
 #define TRACE_FORMAT_MIN_VERSION 1u
