@@ -128,7 +128,7 @@ typedef struct emu_hv_vcpu {
     uint64_t exits;
     uint64_t delivered[EMU_HV_NPATHS];
     uint64_t host_irqs;
-    /* The exit-loop guard (emu_hv.c): where the guest resumed after the
+    /* The exit-loop guard (emu_hv_run.c): where the guest resumed after the
      * latest exit, its instruction count then, that exit's reason, and
      * how many exits in a row found all three unchanged. */
     uint64_t stall_rip, stall_insns;
@@ -139,7 +139,7 @@ typedef struct emu_hv_vcpu {
 } emu_hv_vcpu;
 
 /* Exits in a row with no guest progress after which the run ends as a
- * crash (emu_hv.c, "exit-loop guard"): far above the longest legitimate
+ * crash (emu_hv_run.c, "exit-loop guard"): far above the longest legitimate
  * run of exits at one RIP (one external-interrupt exit per pending host
  * vector, at most 240). */
 #define EMU_HV_STALL_EXITS 1000u
