@@ -133,7 +133,10 @@ void cpu_register_bits(cpu_opmap *m);     /* cpu_bits.c: BT*, BSF, BSR, LZCNT, T
 void cpu_register_transfer(cpu_opmap *m); /* cpu_transfer.c: MOV*, XCHG, XADD, CMPXCHG*, BSWAP, PUSH, POP, LEA, ENTER, LEAVE, MOVBE, CRC32 */
 void cpu_register_control(cpu_opmap *m);  /* cpu_control.c: Jcc, JMP, CALL, RET, LOOP, JRCXZ, flag ops, NOP */
 void cpu_register_string(cpu_opmap *m);   /* cpu_string.c: MOVS, STOS, LODS, CMPS, SCAS, INS, OUTS */
-void cpu_register_system(cpu_opmap *m);   /* cpu_system.c: CRs, descriptor tables, MSRs, IN/OUT, HLT, INT, IRETQ, ... */
+void cpu_register_system(cpu_opmap *m);   /* cpu_system.c: CRs, 0F 01, INVLPG, ...; calls the four below */
+void cpu_register_segment(cpu_opmap *m);  /* cpu_segment.c: 0F 00 (SLDT..LTR), PUSH/POP FS/GS */
+void cpu_register_interrupt(cpu_opmap *m); /* cpu_interrupt.c: IN/OUT, CLI, STI, HLT, INT, IRET */
+void cpu_register_vmx_insn(cpu_opmap *m); /* cpu_vmx_insn.c: VMREAD..INVVPID, 0F C7 */
 void cpu_register_legacy(cpu_opmap *m);   /* cpu_legacy_ops.c: DAA..AAD, BOUND, LDS/LES, LSS/LFS/LGS */
 /* cpu_legacy_ops.c: ARPL's handler (63 outside 64-bit mode). */
 cpu_exec_fn cpu_legacy_arpl(void);
@@ -150,9 +153,13 @@ void cpu_register_cpuid(cpu_opmap *m); /* cpu_cpuid.c: CPUID */
 bool cpu_decode_pause(cpu_insn *i);    /* cpu_system.c: F3 90 */
 bool cpu_decode_cmpxchg8b(cpu_insn *i); /* cpu_transfer.c: 0F C7 /1 */
 bool cpu_decode_grp5_other(cpu_insn *i); /* cpu_control.c: FF /2../7 */
-void cpu_load_segment(cpu_t *c, unsigned sreg, uint16_t sel); /* cpu_system.c */
+void cpu_load_segment(cpu_t *c, unsigned sreg, uint16_t sel); /* cpu_segment.c */
+/* cpu_segment.c: SGDT/SIDT/LGDT/LIDT (0F 01 /0../3 with memory, sub = digit). */
+void cpu_exec_desc_table(cpu_t *c, const cpu_insn *i);
+/* cpu_vmx_insn.c: 0F 01 C1 VMCALL, C2 VMLAUNCH, C3 VMRESUME, C4 VMXOFF, D4 VMFUNC. */
+bool cpu_decode_grp7_vmx(cpu_insn *i);
 /* Reads the 8-byte descriptor of sel from the GDT or LDT (#GP(sel) beyond
- * the limit), its linear address in *va (cpu_system.c). */
+ * the limit), its linear address in *va (cpu_segment.c). */
 uint64_t cpu_desc_read(cpu_t *c, uint16_t sel, uint64_t *va);
 /* The hidden part of a segment register from a descriptor (SDM 3.4.5). */
 cpu_seg cpu_seg_from_desc(uint16_t sel, uint64_t d);
@@ -241,6 +248,24 @@ static inline _Noreturn void cpu_gp0(cpu_t *c)
 static inline _Noreturn void cpu_ud(cpu_t *c)
 {
     cpu_fault_noerr(c, CPU_EXC_UD);
+}
+/* The privilege check of the system instructions: CPL > 0 is #GP(0). */
+static inline void cpu_require_cpl0(cpu_t *c)
+{
+    if (c->cpl != 0)
+        cpu_gp0(c);
+}
+/* A fault whose error code is a selector (SDM Vol. 3A 6.13: bits 15:3 index,
+ * TI; EXT and IDT bits clear). */
+static inline _Noreturn void cpu_fault_sel(cpu_t *c, unsigned vector, uint16_t sel)
+{
+    cpu_fault(c, vector, sel & 0xFFFCu);
+}
+/* SDM 23.8 "Restrictions on VMX Operation": in VMX operation every bit set
+ * in FIXED0 must be 1 and every bit clear in FIXED1 must be 0. */
+static inline bool cpu_vmx_cr_ok(uint64_t v, uint64_t fixed0, uint64_t fixed1, bool in_vmx)
+{
+    return !in_vmx || ((v & fixed0) == fixed0 && (v & ~fixed1) == 0);
 }
 
 /* ---- effective addresses and memory ---------------------------------------- */

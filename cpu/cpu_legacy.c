@@ -781,7 +781,7 @@ void cpu_legacy_fixup(cpu_insn *i)
             f = l_pop_sreg;
             break;
         case 0x00:
-            /* SLDT, STR, LLDT, LTR, VERR, VERW: cpu_system.c's handlers
+            /* SLDT, STR, LLDT, LTR, VERR, VERW: cpu_segment.c's handlers
              * follow the mode; all are #UD in real mode (SDM Vol. 2). */
             if (i->mode == CPU_MODE_REAL)
                 f = cpu_exec_ud;
