@@ -260,6 +260,15 @@ bool vmx_apicv_mmio(vmx_vcpu *v, uint64_t paddr, unsigned size, cpu_access acc, 
     }
     if (acc != CPU_ACC_WRITE)
         *val = 0;
-    vmx_vmexit_qual(v, VMX_EXIT_APIC_ACCESS, d.qualification);
+    /* SDM 24.9.4: an exit resulting from instruction execution receives
+     * the instruction's length (27.2.4 leaves it undefined for APIC-access
+     * exits; processors store it and hypervisors skip the access with it).
+     * The interpreter sets next_rip = rip + length before running an
+     * instruction, and a branch writes it only after its memory accesses. */
+    vmx_exit_info info = {.qualification = d.qualification,
+                          .insn_len = (uint32_t)(v->cpu->next_rip - v->cpu->rip)};
+    if (info.insn_len > 15)
+        info.insn_len = 0;
+    vmx_vmexit(v, VMX_EXIT_APIC_ACCESS, &info);
     return true;
 }

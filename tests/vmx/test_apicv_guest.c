@@ -109,6 +109,7 @@ START_TEST(tpr_read_virtualized_and_apr_read_exits_44)
     ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_APIC_ACCESS);
     ck_assert_uint_eq(GET(EXIT_QUALIFICATION), 0x090);
     ck_assert_uint_eq(GET(GUEST_RIP), CPU_HARNESS_CODE + 7); /* fault-like */
+    ck_assert_uint_eq(GET(EXIT_INSN_LEN), 7); /* what a hypervisor skips */
     cpu_harness_free(&h);
 }
 END_TEST
