@@ -24,7 +24,7 @@
  * Input i of a kind depends only on --seed and i, so a run repeats exactly.
  *
  * A finding is: the emulator killed by a signal, a sanitizer report on its
- * standard error, a run still going after --hang-ms of host time (killed;
+ * standard error, a run still going after --hang-ms of CPU time (killed;
  * --max-cycles must end every run), exit status 3 without a diagnostic,
  * status 2 without a message, or a generated (valid) guest refused with 2.
  * Every other status is an outcome the guest may cause. A finding's input is
@@ -447,8 +447,38 @@ static size_t read_tail(const char *path, char *buf, size_t cap)
 }
 
 /*
+ * CPU time (user + system, seconds) process pid has used so far, from
+ * /proc/PID/stat fields 14 and 15; -1 when it cannot be read (the process
+ * is gone). The fields come after the command name's closing parenthesis.
+ */
+static double fm_cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')');
+    unsigned long long utime = 0, stime = 0;
+    /* after ")": state ppid pgrp session tty_nr tpgid flags minflt cminflt
+     * majflt cmajflt utime stime (fields 3..15) */
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                     &stime) != 2)
+        return -1;
+    long tick = sysconf(_SC_CLK_TCK);
+    return (double)(utime + stime) / (double)(tick > 0 ? tick : 100);
+}
+
+/*
  * Runs argv (the emulator) with stdout to /dev/null and stderr to errpath;
- * kills it (its own process, by pid) after hang_ms of host time.
+ * kills it (its own process, by pid) once it has used hang_ms of CPU time,
+ * or 10 * hang_ms of wall-clock time (a run blocked without using CPU).
+ * CPU time and not wall-clock time decides, because these machines are
+ * shared: under a load of eight builds on two cores a run that takes 1.5 s
+ * alone took over 10 s of wall-clock time and was reported as a hang.
  * Returns the outcome; *status gets the exit status (-1 when none).
  */
 static fm_outcome fm_exec(char *const argv[], const char *errpath, unsigned hang_ms, int *status,
@@ -473,7 +503,8 @@ static fm_outcome fm_exec(char *const argv[], const char *errpath, unsigned hang
         execv(argv[0], argv);
         _exit(127);
     }
-    double deadline = now_seconds() + hang_ms / 1000.0;
+    double cpu_limit = hang_ms / 1000.0;
+    double wall_deadline = now_seconds() + 10.0 * cpu_limit;
     int ws = 0;
     bool hung = false;
     for (;;) {
@@ -484,7 +515,7 @@ static fm_outcome fm_exec(char *const argv[], const char *errpath, unsigned hang
             perror("fuzz_machine: waitpid");
             exit(2);
         }
-        if (!hung && now_seconds() > deadline) {
+        if (!hung && (fm_cpu_seconds(pid) > cpu_limit || now_seconds() > wall_deadline)) {
             hung = true;
             kill(pid, SIGKILL);
         }
