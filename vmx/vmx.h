@@ -212,7 +212,8 @@ vmx_check vmx_entry_check(const vmx_vcpu *v);
 const char *vmx_check_section(vmx_check chk);
 
 /* Runs the guest in non-root operation until a VM exit (returns
- * CPU_STOP_HOOK, v->exited = true) or cycle_limit (CPU_STOP_CYCLES) or
+ * CPU_STOP_HOOK, v->exited = true) or cycle_limit (CPU_STOP_CYCLES; earlier
+ * when the caller lowered cpu->cycle_limit during the run) or
  * another stop of cpu_run (HLT with nothing pending: CPU_STOP_HALT). Returns
  * CPU_STOP_HOOK at once when the entry already exited. */
 cpu_stop vmx_run(vmx_vcpu *v, uint64_t cycle_limit);

@@ -365,10 +365,10 @@ cpu_stop vmx_run_insns(vmx_vcpu *v, uint64_t cycle_limit, uint64_t max_insns)
             c->cycles = v->preempt_deadline;
             continue;
         }
-        if (s == CPU_STOP_CYCLES && c->cycles < cycle_limit) {
-            limit = cycle_limit;
-            continue;
-        }
+        /* A CPU_STOP_CYCLES before cycle_limit means the caller lowered
+         * cpu->cycle_limit during the run (the machine: an event due for
+         * this CPU, an I/O APIC message or an IPI, emu_machine_post):
+         * return so it is applied at that cycle rather than a quantum later. */
         return s;
     }
 }

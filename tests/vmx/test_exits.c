@@ -580,6 +580,36 @@ START_TEST(test_run_io_exit)
 }
 END_TEST
 
+/* A root I/O hook that asks the run to stop now, as the machine does when
+ * an event (an I/O APIC message raised by this OUT) is due for the CPU. */
+static bool io_lowers_limit(void *ctx, cpu_t *c, uint16_t port, unsigned size, bool in,
+                            uint32_t *val)
+{
+    (void)ctx, (void)port, (void)size, (void)in, (void)val;
+    c->cycle_limit = c->cycles;
+    return true;
+}
+
+START_TEST(test_run_stops_when_limit_lowered)
+{
+    static const uint8_t code[] = {0xB0, 0x41, /* mov al, 41h */
+                                   0xE6, 0x80, /* out 80h, al (no I/O exiting) */
+                                   0xEB, 0xFE};
+    load_guest(code, sizeof code);
+    cpu_hooks hooks = {.io = io_lowers_limit};
+    cpu_set_hooks(&h.cpu, &hooks);
+    ck_assert_uint_eq(vmx_vmentry(&v, true), 0);
+    uint64_t limit = h.cpu.cycles + 100000;
+    ck_assert_int_eq(vmx_run(&v, limit), CPU_STOP_CYCLES);
+    /* Back to the caller right after the OUT, still in non-root operation,
+     * not at the caller's limit. */
+    ck_assert(!v.exited);
+    ck_assert(v.non_root);
+    ck_assert_uint_eq(h.cpu.rip, CPU_HARNESS_CODE + 4);
+    ck_assert_uint_lt(h.cpu.cycles, limit - 90000);
+}
+END_TEST
+
 START_TEST(test_run_hlt_exit_and_vmcall)
 {
     static const uint8_t code[] = {0x0F, 0x01, 0xC1, /* vmcall */
@@ -1121,6 +1151,7 @@ int main(void)
     tcase_add_test(r, test_run_cpuid_exit);
     tcase_add_test(r, test_run_io_exit);
     tcase_add_test(r, test_run_hlt_exit_and_vmcall);
+    tcase_add_test(r, test_run_stops_when_limit_lowered);
     tcase_add_test(r, test_run_cr0_exit_and_shadow);
     tcase_add_test(r, test_run_interrupt_window);
     tcase_add_test(r, test_run_preemption_timer);
