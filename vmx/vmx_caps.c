@@ -48,11 +48,14 @@
 #define VMX_TRUE_ENTRY_MUST1 VMX_TRUE_ENTRY_DEFAULT1
 
 /* CR0: PE, NE, PG fixed to 1 ("unrestricted guest" lets PE and PG be 0,
- * SDM 26.3.1.1, A.7); CR4: VMXE fixed to 1, and only the CR4 bits the
+ * SDM 26.3.1.1, A.7); FIXED1 has bits 31:0 set, as processors report it:
+ * the reserved bits of CR0[31:0] cannot become 1 (MOV to CR0 ignores them,
+ * VM entry and VM exit never load them), so VMX need not forbid them; bits
+ * 63:32 must be 0. CR4: VMXE fixed to 1, and only the CR4 bits the
  * interpreter knows may be 1 (SDM A.7, A.8): TSD, PSE, PAE, PGE, PCE, VMXE
  * (cpu_system.c CR4_SUPPORTED). */
 #define VMX_CR0_FIXED0 0x80000021ull
-#define VMX_CR0_FIXED1 0xE005003Full
+#define VMX_CR0_FIXED1 0xFFFFFFFFull
 #define VMX_CR4_FIXED0 0x00002000ull
 #define VMX_CR4_FIXED1 0x000021B4ull
 

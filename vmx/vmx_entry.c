@@ -48,7 +48,11 @@ static void vmx_load_guest_state(vmx_vcpu *v)
     uint32_t entry = (uint32_t)VMCS(v, ENTRY_CONTROLS);
     bool ia32e = (entry & VMX_ENTRY_IA32E) != 0;
 
-    c->cr0 = VMCS(v, GUEST_CR0);
+    /* 26.3.2.1: ET and the reserved bits 15:6, 17 and 28:19 of CR0 are
+     * never modified (the field's values are ignored); 63:32 are 0 (checked).
+     * Deviation: CD and NW are loaded from the field (docs/vmx.md). */
+    const uint64_t cr0_keep = CPU_CR0_ET | 0x1FF80000ull | (1ull << 17) | 0xFFC0ull;
+    c->cr0 = (VMCS(v, GUEST_CR0) & ~cr0_keep) | (c->cr0 & cr0_keep);
     c->cr3 = VMCS(v, GUEST_CR3);
     c->cr4 = VMCS(v, GUEST_CR4);
     if (entry & VMX_ENTRY_LOAD_DEBUG)

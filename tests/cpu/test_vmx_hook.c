@@ -43,7 +43,7 @@ static void setup(void)
     h.cpu.cr4 |= CPU_CR4_VMXE;
     /* The fixed bits the VMX capability MSRs report (docs/vmx.md). */
     h.cpu.vmx_cr0_fixed0 = 0x80000021;
-    h.cpu.vmx_cr0_fixed1 = 0xE005003F;
+    h.cpu.vmx_cr0_fixed1 = 0xFFFFFFFF;
     h.cpu.vmx_cr4_fixed0 = CPU_CR4_VMXE;
     h.cpu.vmx_cr4_fixed1 = 0x21A4;
 }

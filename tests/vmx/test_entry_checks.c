@@ -416,7 +416,7 @@ static void m_inj_len16(void)
 static void m_entry_msr_load(void) { SET(ENTRY_MSR_LOAD_COUNT, 2); }
 /* 26.2.2-26.2.4 host state */
 static void m_host_cr0(void) { CLR(HOST_CR0, CPU_CR0_PG); }
-static void m_host_cr0_fixed1(void) { OR(HOST_CR0, 1u << 10); }
+static void m_host_cr0_fixed1(void) { OR(HOST_CR0, 1ull << 32); }
 static void m_host_cr4(void) { CLR(HOST_CR4, CPU_CR4_VMXE); }
 static void m_host_cr3(void) { SET(HOST_CR3, 1ull << 50); }
 static void m_host_sysenter(void) { SET(HOST_SYSENTER_EIP, 0x0000800000000000ull); }

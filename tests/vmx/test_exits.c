@@ -223,6 +223,10 @@ START_TEST(test_capability_consistency)
     ck_assert(vmx_capability_msr(VMX_MSR_CR0_FIXED1, &f1));
     ck_assert_uint_eq(f0 & ~f1, 0);
     ck_assert_uint_eq(f0, CPU_CR0_PE | CPU_CR0_NE | CPU_CR0_PG);
+    /* Bits 31:0 may be 1, as processors report (A.7): the reserved ones
+     * cannot be set anyway; kvm-unit-tests' VMXON test expects a #GP for
+     * any bit FIXED1 forbids that MOV to CR0 accepts. */
+    ck_assert_uint_eq(f1, 0xFFFFFFFFull);
     ck_assert(vmx_capability_msr(VMX_MSR_CR4_FIXED0, &f0));
     ck_assert(vmx_capability_msr(VMX_MSR_CR4_FIXED1, &f1));
     ck_assert_uint_eq(f0 & ~f1, 0);
@@ -562,6 +566,23 @@ START_TEST(test_run_cpuid_exit)
     /* The saved guest state enters again: resume at the same CPUID. */
     ck_assert_uint_eq(vmx_vmentry(&v, false), 0);
     ck_assert_uint_eq(h.cpu.rip, CPU_HARNESS_CODE + 7);
+}
+END_TEST
+
+/* SDM 26.3.2.1: the reserved bits 15:6, 17, 28:19 of the CR0 field (allowed
+ * by IA32_VMX_CR0_FIXED1) and ET are ignored by VM entry; the guest reads
+ * its CR0 without them, and the exit saves that. */
+START_TEST(test_entry_cr0_reserved_bits_ignored)
+{
+    static const uint8_t code[] = {0x0F, 0x20, 0xC3, /* mov rbx, cr0 */
+                                   0x0F, 0xA2};      /* cpuid */
+    load_guest(code, sizeof code);
+    uint64_t cr0 = GET(GUEST_CR0);
+    SET(GUEST_CR0, (cr0 | (1u << 6) | (1u << 17) | (1u << 20)) & ~(uint64_t)CPU_CR0_ET);
+    enter_and_run();
+    ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_CPUID);
+    ck_assert_uint_eq(h.cpu.gpr[CPU_RBX], cr0);
+    ck_assert_uint_eq(GET(GUEST_CR0), cr0);
 }
 END_TEST
 
@@ -1150,6 +1171,7 @@ int main(void)
     tcase_add_checked_fixture(r, run_setup, run_teardown);
     tcase_add_test(r, test_run_cpuid_exit);
     tcase_add_test(r, test_run_io_exit);
+    tcase_add_test(r, test_entry_cr0_reserved_bits_ignored);
     tcase_add_test(r, test_run_hlt_exit_and_vmcall);
     tcase_add_test(r, test_run_stops_when_limit_lowered);
     tcase_add_test(r, test_run_cr0_exit_and_shadow);
