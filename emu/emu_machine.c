@@ -250,12 +250,21 @@ void emu_machine_pause(emu_machine *m)
         cpu_request_stop(&m->cpu[m->running], CPU_STOP_HOOK);
 }
 
-/* The cycle of CPU k's next event: its queue or its APIC timer. */
+/* The cycle of CPU k's next event: its queue, its APIC timer, or (native
+ * mode) its guest hypervisor's VMX-preemption timer. */
 static uint64_t next_event(const emu_machine *m, unsigned k)
 {
     uint64_t q = emu_evq_next_cycle(&m->evq[k]);
     uint64_t t = apic_timer_deadline(&m->apic[k]);
-    return q < t ? q : t;
+    if (q < t)
+        t = q;
+    if (m->vroot) {
+        /* A guest hypervisor's guest may sleep until its preemption timer. */
+        uint64_t p = vmx_root_wake_deadline(&m->vroot[k]);
+        if (p < t)
+            t = p;
+    }
+    return t;
 }
 
 /* Applies what is due at CPU k's current boundary: its APIC timer

@@ -364,3 +364,9 @@ cpu_stop vmx_root_run(vmx_root *r, uint64_t cycle_limit, uint64_t max_insns)
         vmx_root_enter(r);
     return s;
 }
+
+uint64_t vmx_root_wake_deadline(const vmx_root *r)
+{
+    const vmx_vcpu *v = &r->v;
+    return v->non_root && v->preempt_armed ? v->preempt_deadline : UINT64_MAX;
+}

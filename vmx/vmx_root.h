@@ -58,6 +58,13 @@ cpu_vmx_result vmx_root_insn(vmx_root *r, cpu_vmx_op *op);
  * cpu_run (HLT in either operation is CPU_STOP_HALT). */
 cpu_stop vmx_root_run(vmx_root *r, uint64_t cycle_limit, uint64_t max_insns);
 
+/* The cycle at which the CPU has something to do without any event from
+ * outside: the VMX-preemption timer's deadline while its guest runs in
+ * non-root operation (the timer counts in the HLT state too, SDM 25.5.1);
+ * UINT64_MAX otherwise. A machine whose CPUs all sleep advances its clock
+ * to this as to any other event. */
+uint64_t vmx_root_wake_deadline(const vmx_root *r);
+
 /* SDM 27.5 "Loading Host State": the host-state area of the current VMCS
  * into the CPU after a VM exit (or a VM entry that failed loading guest
  * state, SDM 26.7). vmx_root_run calls it; public for tests. */

@@ -135,6 +135,20 @@ START_TEST(vmx_insns_exit_under_builtin)
 }
 END_TEST
 
+/* A guest hypervisor's guest in HLT with interrupts off wakes at its
+ * VMX-preemption timer's deadline (SDM 25.5.1), hundreds of quanta ahead,
+ * though it is the only CPU and it sleeps; then a timer value of 0 exits
+ * before the guest's first instruction. */
+START_TEST(preemption_timer_wakes_hlt)
+{
+    guest_run *r = run_guest("vmx_preempt", EMU_MODE_NATIVE, 1, 0);
+    ck_assert_msg(r->m.exit_status == 0, "status %d %s\n%s", r->m.exit_status, r->m.diag, r->out);
+    ck_assert_msg(strstr(r->out, "vmx_preempt: OK") != NULL, "%s", r->out);
+    ck_assert_uint_eq(r->m.vroot[0].v.exit_count[VMX_EXIT_PREEMPT_TIMER], 2);
+    guest_run_free(r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("vmx_root");
@@ -146,6 +160,7 @@ static Suite *suite(void)
     tcase_add_test(t, teaching_hypervisor_replay_verify);
     tcase_add_test(t, vmx_off_in_model);
     tcase_add_test(t, vmx_insns_exit_under_builtin);
+    tcase_add_test(t, preemption_timer_wakes_hlt);
     suite_add_tcase(s, t);
     return s;
 }
