@@ -29,14 +29,15 @@ static bool vmx_page_addr_ok(uint64_t a)
     return (a & 0xFFF) == 0 && vmx_phys_ok(a);
 }
 
-/* Reads VTPR (virtual-APIC page offset 80H) for the TPR-threshold check. */
-static bool vmx_read_vtpr(const vmx_vcpu *v, uint8_t *vtpr)
+/* Reads VTPR (virtual-APIC page offset 80H) for the TPR-threshold check
+ * (SDM 26.2.1.1). A virtual-APIC address below MAXPHYADDR that no memory
+ * backs reads as all ones, as a physical read of nothing does on a PC (the
+ * VMCS region does the same, vmx_region.c): the address is legal, only the
+ * value read is. */
+static uint8_t vmx_read_vtpr(const vmx_vcpu *v)
 {
     const uint8_t *p = cpu_phys_ptr(v->phys, VMCS(v, VIRTUAL_APIC_ADDR) + 0x80, 1);
-    if (!p)
-        return false;
-    *vtpr = *p;
-    return true;
+    return p ? *p : 0xFF;
 }
 
 /* SDM 26.2.1.1 "VM-Execution Control Fields" (and apicv.md section 8). */
@@ -75,11 +76,9 @@ static vmx_check vmx_check_exec_controls(const vmx_vcpu *v)
             uint32_t thr = (uint32_t)VMCS(v, TPR_THRESHOLD);
             if (thr & 0xFFFFFFF0u)
                 return VMX_CHECK_TPR_THRESHOLD_HIGH;
-            if (!(proc2 & VMX_PROC2_VIRT_APIC_ACCESS)) {
-                uint8_t vtpr;
-                if (!vmx_read_vtpr(v, &vtpr) || (thr & 0xF) > (unsigned)(vtpr >> 4))
-                    return VMX_CHECK_TPR_THRESHOLD_VTPR;
-            }
+            if (!(proc2 & VMX_PROC2_VIRT_APIC_ACCESS) &&
+                (thr & 0xF) > (unsigned)(vmx_read_vtpr(v) >> 4))
+                return VMX_CHECK_TPR_THRESHOLD_VTPR;
         }
     } else if (proc2 & (VMX_PROC2_VIRT_X2APIC | VMX_PROC2_APIC_REG_VIRT |
                         VMX_PROC2_VIRT_INTR_DELIVERY)) {
@@ -170,8 +169,11 @@ static vmx_check vmx_check_entry_controls(const vmx_vcpu *v)
             return VMX_CHECK_ENTRY_INTR_VECTOR;
         if (type == VMX_INTR_TYPE_HW_EXC && vector > 31)
             return VMX_CHECK_ENTRY_INTR_VECTOR;
-        bool want_error = (VMCS(v, GUEST_CR0) & CPU_CR0_PE) && type == VMX_INTR_TYPE_HW_EXC &&
-                          vmx_exc_has_error(vector);
+        /* The deliver-error-code bit is 1 iff (unrestricted guest = 0 or
+         * CR0.PE = 1 in the guest CR0 field), a hardware exception, and a
+         * vector that delivers an error code. */
+        bool pm = !(vmx_proc2(v) & VMX_PROC2_UNRESTRICTED) || (VMCS(v, GUEST_CR0) & CPU_CR0_PE);
+        bool want_error = pm && type == VMX_INTR_TYPE_HW_EXC && vmx_exc_has_error(vector);
         if (((info & VMX_INTR_INFO_ERROR_VALID) != 0) != want_error)
             return VMX_CHECK_ENTRY_INTR_ERROR_VALID;
         if (info & 0x7FFFF000u)

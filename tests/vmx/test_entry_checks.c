@@ -183,6 +183,19 @@ START_TEST(test_tpr_threshold_boundaries)
 }
 END_TEST
 
+/* A virtual-APIC address below MAXPHYADDR that no memory backs is legal
+ * (SDM 26.2.1.1 checks only alignment and width); VTPR reads as all ones
+ * there, so any threshold passes. */
+START_TEST(test_tpr_threshold_unbacked_vapic)
+{
+    OR(PROC_CONTROLS, VMX_PROC_TPR_SHADOW);
+    SET(VIRTUAL_APIC_ADDR, 0x80000000ull); /* 2 GiB: beyond the harness RAM */
+    SET(TPR_THRESHOLD, 15);
+    ck_assert_int_eq(vmx_entry_check(&v), VMX_CHECK_NONE);
+    ck_assert_uint_eq(vmx_vmentry(&v, true), 0);
+}
+END_TEST
+
 START_TEST(test_tpr_threshold_skipped_with_apic_access)
 {
     uint64_t apic_page = cpu_phys_host_alloc(&h.phys, 4096);
@@ -393,6 +406,13 @@ static void m_inj_hw_vec(void) { inject(VMX_INTR_TYPE_HW_EXC, 32, false); }
 static void m_inj_gp_noerr(void) { inject(VMX_INTR_TYPE_HW_EXC, 13, false); }
 static void m_inj_ud_err(void) { inject(VMX_INTR_TYPE_HW_EXC, 6, true); }
 static void m_inj_ext_err(void) { inject(VMX_INTR_TYPE_EXT, 0x40, true); }
+/* Without unrestricted guest the error code is due even when the CR0
+ * field has PE = 0 (the guest-state checks reject that CR0 later). */
+static void m_inj_gp_noerr_pe0(void)
+{
+    CLR(GUEST_CR0, CPU_CR0_PE | CPU_CR0_PG);
+    inject(VMX_INTR_TYPE_HW_EXC, 13, false);
+}
 static void m_inj_reserved(void)
 {
     inject(VMX_INTR_TYPE_EXT, 0x40, false);
@@ -634,6 +654,7 @@ static const entry_case cases[] = {
     C(inj_nmi_vec, 7, ENTRY_INTR_VECTOR),
     C(inj_hw_vec, 7, ENTRY_INTR_VECTOR),
     C(inj_gp_noerr, 7, ENTRY_INTR_ERROR_VALID),
+    C(inj_gp_noerr_pe0, 7, ENTRY_INTR_ERROR_VALID),
     C(inj_ud_err, 7, ENTRY_INTR_ERROR_VALID),
     C(inj_ext_err, 7, ENTRY_INTR_ERROR_VALID),
     C(inj_reserved, 7, ENTRY_INTR_RESERVED),
@@ -805,6 +826,7 @@ int main(void)
     tcase_add_test(t, test_secondary_ignored_when_inactive);
     tcase_add_test(t, test_tpr_threshold_boundaries);
     tcase_add_test(t, test_tpr_threshold_skipped_with_apic_access);
+    tcase_add_test(t, test_tpr_threshold_unbacked_vapic);
     tcase_add_test(t, test_apicv_configuration_passes);
     tcase_add_loop_test(t, test_each_check_fails_alone, 0, NCASES);
     tcase_add_test(t, test_every_check_covered);
