@@ -520,6 +520,31 @@ static vmx_check vmx_check_guest_nonreg(const vmx_vcpu *v)
     return VMX_CHECK_NONE;
 }
 
+/* SDM 26.3.1.6 "Checks on Guest Page-Directory-Pointer-Table Entries": a
+ * guest that will use PAE paging (CR0.PG = 1 and CR4.PAE = 1 in the fields,
+ * "IA-32e mode guest" = 0) needs every present PDPTE free of reserved bits
+ * (2:1, 8:5, 63:MAXPHYADDR, SDM 4.4.1) — the guest PDPTE fields with
+ * "enable EPT", else the 32-byte table at CR3[31:5] (a read of no memory
+ * gives all ones: present, reserved bits set). */
+static vmx_check vmx_check_guest_pdptes(const vmx_vcpu *v)
+{
+    if (!(VMCS(v, GUEST_CR0) & CPU_CR0_PG) || !(VMCS(v, GUEST_CR4) & CPU_CR4_PAE) ||
+        (VMCS(v, ENTRY_CONTROLS) & VMX_ENTRY_IA32E))
+        return VMX_CHECK_NONE;
+    const uint64_t rsvd = 0x1E6ull | ~((1ull << CPU_MAXPHYADDR) - 1);
+    bool ept = (vmx_proc2(v) & VMX_PROC2_EPT) != 0;
+    for (unsigned k = 0; k < 4; k++) {
+        uint64_t e;
+        if (ept)
+            e = vmx_vmcs_get(&v->vmcs, VMCS_GUEST_PDPTE0 + 2 * k);
+        else if (!cpu_phys_read(v->phys, (VMCS(v, GUEST_CR3) & 0xFFFFFFE0ull) + 8 * k, &e, 8))
+            e = ~0ull;
+        if ((e & 1) && (e & rsvd))
+            return VMX_CHECK_GUEST_PDPTE;
+    }
+    return VMX_CHECK_NONE;
+}
+
 vmx_check vmx_check_guest_state(const vmx_vcpu *v)
 {
     vmx_check r = vmx_check_guest_regs(v);
@@ -527,5 +552,7 @@ vmx_check vmx_check_guest_state(const vmx_vcpu *v)
         r = vmx_check_guest_segments(v);
     if (r == VMX_CHECK_NONE)
         r = vmx_check_guest_nonreg(v);
+    if (r == VMX_CHECK_NONE)
+        r = vmx_check_guest_pdptes(v);
     return r;
 }

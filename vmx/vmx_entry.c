@@ -229,6 +229,8 @@ const char *vmx_check_section(vmx_check chk)
         return "SDM 26.2.2-26.2.4 host state";
     if (chk <= VMX_CHECK_GUEST_MODE)
         return "SDM 26.3.1 guest state";
+    if (chk == VMX_CHECK_GUEST_PDPTE)
+        return "SDM 26.3.1.6 guest PDPTEs";
     return "SDM 30.3 launch state";
 }
 
@@ -255,13 +257,15 @@ unsigned vmx_vmentry(vmx_vcpu *v, bool launch)
     chk = vmx_check_guest_state(v);
     if (chk != VMX_CHECK_NONE) {
         /* 26.7 "VM-Entry Failures During or After Loading Guest State":
-         * exit reason 33 with bit 31 set, qualification 0; the guest state
-         * was not loaded, so nothing of the cpu_t changes, and the
-         * VM-entry interruption information is not delivered. */
+         * exit reason 33 with bit 31 set, qualification 0 (2 for a PDPTE,
+         * 4 for the VMCS link pointer, 26.8); the guest state was not
+         * loaded, so nothing of the cpu_t changes, and the VM-entry
+         * interruption information is not delivered. */
         v->last_check = chk;
         uint32_t reason = VMX_EXIT_ENTRY_FAIL_GUEST | VMX_EXIT_REASON_ENTRY_FAIL;
+        uint64_t qual = chk == VMX_CHECK_GUEST_PDPTE ? 2 : chk == VMX_CHECK_GUEST_LINK_PTR ? 4 : 0;
         vmx_vmcs_set(&v->vmcs, VMCS_EXIT_REASON, reason);
-        vmx_vmcs_set(&v->vmcs, VMCS_EXIT_QUALIFICATION, 0);
+        vmx_vmcs_set(&v->vmcs, VMCS_EXIT_QUALIFICATION, qual);
         vmx_vmcs_set(&v->vmcs, VMCS_EXIT_INTR_INFO, 0);
         vmx_vmcs_set(&v->vmcs, VMCS_ENTRY_INTR_INFO,
                      VMCS(v, ENTRY_INTR_INFO) & ~(uint64_t)VMX_INTR_INFO_VALID);

@@ -543,6 +543,43 @@ START_TEST(test_run_pae_guest_pdptes_ept)
 }
 END_TEST
 
+/* SDM 26.3.1.6: a PAE guest's present PDPTE with a reserved bit (here bit
+ * 52, above MAXPHYADDR) fails the entry with exit 33, qualification 2 —
+ * read from the table at guest CR3 without EPT, from the guest PDPTE
+ * fields with EPT; a non-present one with the same bit is fine. */
+START_TEST(test_entry_pdpte_reserved_bits)
+{
+    cpu_t *c = &h.cpu;
+    static const uint64_t w[][2] = {
+        {0x528, 0x00CF9A000000FFFFull}, {0x530, 0x00CF92000000FFFFull},
+        {0x210000, 0x211000 | 1 | (1ull << 52)}, /* PDPTE 0: reserved bit 52 */
+        {0x211000, 0x87},
+    };
+    for (unsigned k = 0; k < sizeof w / sizeof w[0]; k++)
+        ck_assert(cpu_phys_write(&h.phys, w[k][0], &w[k][1], 8));
+    pae_guest_state(c);
+    static const uint8_t code[] = {0x0F, 0xA2};
+    load_guest(code, sizeof code);
+    ck_assert_uint_eq(vmx_vmentry(&v, true), 0);
+    ck_assert(v.exited);
+    ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_ENTRY_FAIL_GUEST | VMX_EXIT_REASON_ENTRY_FAIL);
+    ck_assert_uint_eq(GET(EXIT_QUALIFICATION), 2);
+    ck_assert_int_eq(v.last_check, VMX_CHECK_GUEST_PDPTE);
+    /* With EPT the fields count, not memory. */
+    OR(PROC_CONTROLS, VMX_PROC_SECONDARY);
+    SET(PROC_CONTROLS2, VMX_PROC2_EPT);
+    uint64_t pml4 = cpu_phys_host_alloc(&h.phys, 4096);
+    SET(EPT_POINTER, pml4 | (3 << 3) | 6);
+    SET(GUEST_PDPTE0, 0x211000 | 1);
+    SET(GUEST_PDPTE1, 0x212000 | 1 | (1ull << 52));
+    ck_assert_uint_eq(vmx_vmentry(&v, true), 0);
+    ck_assert(v.exited);
+    ck_assert_uint_eq(GET(EXIT_QUALIFICATION), 2);
+    SET(GUEST_PDPTE1, (1ull << 52)); /* not present: the bit is ignored */
+    ck_assert_int_eq(vmx_entry_check(&v), VMX_CHECK_NONE);
+}
+END_TEST
+
 START_TEST(test_run_cpuid_exit)
 {
     n_entry = n_exit = 0;
@@ -1170,6 +1207,7 @@ int main(void)
     TCase *r = tcase_create("nonroot");
     tcase_add_checked_fixture(r, run_setup, run_teardown);
     tcase_add_test(r, test_run_cpuid_exit);
+    tcase_add_test(r, test_entry_pdpte_reserved_bits);
     tcase_add_test(r, test_run_io_exit);
     tcase_add_test(r, test_entry_cr0_reserved_bits_ignored);
     tcase_add_test(r, test_run_hlt_exit_and_vmcall);
