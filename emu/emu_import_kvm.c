@@ -339,7 +339,7 @@ bool emu_kvm_analyse(const emu_kvm_log *log, const emu_kvm_import_opts *opts,
                               "found none in %u lines", log->path, log->lines);
         return false;
     }
-    static pid_map pm;
+    pid_map pm;
     build_pid_map(log, &pm);
     int maxv = -1;
     unsigned accepts = log->kinds[EMU_KVM_ACCEPT_IRQ] + log->kinds[EMU_KVM_APICV_ACCEPT_IRQ];

@@ -13,7 +13,10 @@
  *     hold, the guest took each interrupt, the exits per reason match the
  *     mode;
  *   - timing (--cycles-per-us, the minimum gap), --mode, --run, the IPI
- *     fallback, and bad input (status 2 only when nothing is usable).
+ *     fallback, and bad input (status 2 only when nothing is usable);
+ *   - mutated excerpts (lines dropped, duplicated, cut, bytes changed):
+ *     never a crash (ASan in `make asan`), and every scenario the importer
+ *     writes is one the scenario parser accepts.
  */
 #include <check.h>
 #include <stdarg.h>
@@ -24,6 +27,7 @@
 #include <unistd.h>
 
 #include "emu/emu_import_kvm.h"
+#include "emu/emu_scenario.h"
 
 #define EXCERPT(name) APICV_SOURCE_DIR "/tests/import/" name ".txt"
 
@@ -453,6 +457,142 @@ START_TEST(bad_input_is_status_2)
 }
 END_TEST
 
+/* ---- mutated excerpts ----------------------------------------------------- */
+
+static uint64_t rng_state;
+static uint64_t rng(void)
+{
+    /* splitmix64: a fixed stream, the same inputs every run */
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* The start of line k % lines of text[0..n), and its length. */
+static size_t line_at(const char *t, size_t n, uint64_t k, size_t *len)
+{
+    size_t lines = 1;
+    for (size_t i = 0; i < n; i++)
+        lines += t[i] == '\n';
+    k %= lines;
+    size_t s = 0;
+    while (k && s < n)
+        if (t[s++] == '\n')
+            k--;
+    size_t e = s;
+    while (e < n && t[e] != '\n')
+        e++;
+    *len = e - s;
+    return s;
+}
+
+static void mutate(char *t, size_t *n, size_t cap)
+{
+    static const char *const words[] = {"kvm_exit: ", "reason ", "rip ", "info ", "info1 ", "vcpu ",
+                                        "apicid ", "vec ", "(NMI|edge)", "(Fixed|level)", "0x",
+                                        "-1", "4294967296", "99999999999999999999", " [", "]",
+                                        ": ", "\t", "#", "CPU 9/KVM-1 ", "(INIT", "|", "256"};
+    size_t len, s = line_at(t, *n, rng(), &len);
+    switch (rng() % 6) {
+    case 0: /* drop a line */
+        memmove(t + s, t + s + len, *n - s - len);
+        *n -= len;
+        break;
+    case 1: /* duplicate one */
+        if (*n + len + 1 < cap) {
+            memmove(t + s + len + 1, t + s, *n - s);
+            t[s + len] = '\n';
+            *n += len + 1;
+        }
+        break;
+    case 2: /* cut one short */
+        if (len) {
+            size_t keep = rng() % len;
+            memmove(t + s + keep, t + s + len, *n - s - len);
+            *n -= len - keep;
+        }
+        break;
+    case 3: /* change a byte */
+        if (len)
+            t[s + rng() % len] = (char)(rng() & 0xFF);
+        break;
+    default: { /* put a word somewhere in a line */
+        const char *w = words[rng() % (sizeof(words) / sizeof(words[0]))];
+        size_t wl = strlen(w), at = s + (len ? rng() % len : 0);
+        if (*n + wl < cap) {
+            memmove(t + at + wl, t + at, *n - at);
+            memcpy(t + at, w, wl);
+            *n += wl;
+        }
+        break;
+    }
+    }
+}
+
+START_TEST(mutated_excerpts_never_break)
+{
+    static const char *const names[] = {"ftrace_new_posted", "tracecmd_old_tpr_shadow",
+                                        "ftrace_v4_emulated", "tracecmd_plain_apicv"};
+    static char seed[4][16384], text[32768];
+    size_t seedlen[4];
+    for (unsigned k = 0; k < 4; k++) {
+        char p[512];
+        snprintf(p, sizeof(p), APICV_SOURCE_DIR "/tests/import/%s.txt", names[k]);
+        slurp(p, seed[k], sizeof(seed[k]));
+        seedlen[k] = strlen(seed[k]);
+        ck_assert_uint_gt(seedlen[k], 100);
+    }
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/apicv_imp_fuzz_%d.txt", (int)getpid());
+    static emu_kvm_log log;
+    static emu_kvm_import imp;
+    static emu_scenario scn;
+    FILE *devnull = fopen("/dev/null", "w");
+    ck_assert_ptr_nonnull(devnull);
+    unsigned accepted = 0, refused = 0;
+    rng_state = 20261207;
+    for (unsigned i = 0; i < 1500; i++) {
+        unsigned k = (unsigned)(rng() % 4);
+        size_t n = seedlen[k];
+        memcpy(text, seed[k], n);
+        for (unsigned m = 1 + (unsigned)(rng() % 8); m > 0; m--)
+            mutate(text, &n, sizeof(text));
+        FILE *f = fopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fwrite(text, 1, n, f), n);
+        fclose(f);
+        ck_assert_msg(emu_kvm_read(path, &log, devnull, err, sizeof(err)), "input %u: %s", i, err);
+        emu_kvm_import_opts o = {0};
+        if (!emu_kvm_analyse(&log, &o, &imp, err, sizeof(err))) {
+            ck_assert_msg(strncmp(err, path, strlen(path)) == 0, "input %u: '%s' does not name the file",
+                          i, err);
+            refused++;
+            emu_kvm_log_free(&log);
+            continue;
+        }
+        char *out = NULL;
+        size_t outlen = 0;
+        FILE *m = open_memstream(&out, &outlen);
+        ck_assert_ptr_nonnull(m);
+        ck_assert(emu_kvm_write_scenario(&log, &imp, m));
+        emu_kvm_print_summary(&log, &imp, devnull);
+        fclose(m);
+        ck_assert_msg(emu_scenario_parse("imported.scn", out, &scn, err, sizeof(err)),
+                      "input %u: the importer wrote a scenario the parser refuses: %s\n%s", i, err, out);
+        ck_assert_uint_eq(scn.nstim, imp.nstim);
+        emu_scenario_free(&scn);
+        free(out);
+        emu_kvm_log_free(&log);
+        accepted++;
+    }
+    fclose(devnull);
+    unlink(path);
+    ck_assert_uint_eq(accepted + refused, 1500);
+    ck_assert_uint_gt(accepted, 1000);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("import_kvm");
@@ -473,6 +613,7 @@ static Suite *suite(void)
     tcase_add_test(t, mode_option_and_run);
     tcase_add_test(t, ipis_without_acceptance);
     tcase_add_test(t, bad_input_is_status_2);
+    tcase_add_test(t, mutated_excerpts_never_break);
     suite_add_tcase(s, t);
     return s;
 }
