@@ -1,7 +1,8 @@
 /*
  * emu_cli.c — the command line of apicv-emu: the dispatch to each command
  * (run: emu_cli_run.c, info: emu_cli_info.c, bench: emu_cli_bench.c,
- * replay: emu_record.c, compare: emu_compare.c) and what they share.
+ * import-kvm: emu_cli_import.c, replay: emu_record.c, compare:
+ * emu_compare.c) and what they share.
  *
  * Bad input gets a message naming the option or file and what was expected,
  * and exit status 2; the guest's own exit status is passed through
@@ -32,6 +33,7 @@ static void usage_main(FILE *f)
           "  info [--cost-model FILE]  modes, CPU model, implemented features, the cost model\n"
           "  compare             the same interrupt workload in all five modes, side by side\n"
           "  bench               guest MIPS and VM-exit round trips per second\n"
+          "  import-kvm LOG      a real KVM trace (trace-cmd report, ftrace) as a scenario\n"
           "  --help, -h          this text (every command has its own --help)\n"
           "  --version           the emulator version\n",
           f);
@@ -114,7 +116,9 @@ int emu_main(int argc, char **argv, const emu_frontend *fe)
         return emu_compare_main(argc - 1, argv + 1, fe);
     if (strcmp(cmd, "bench") == 0)
         return emu_cli_bench(argc - 1, argv + 1);
-    fprintf(stderr, "apicv-emu: unknown command '%s' (expected run, replay, trace-dump, info, compare or bench; see apicv-emu --help)\n",
+    if (strcmp(cmd, "import-kvm") == 0)
+        return emu_cli_import_kvm(argc - 1, argv + 1, fe);
+    fprintf(stderr, "apicv-emu: unknown command '%s' (expected run, replay, trace-dump, info, compare, bench or import-kvm; see apicv-emu --help)\n",
             cmd);
     return EMU_EXIT_USAGE;
 }

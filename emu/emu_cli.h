@@ -26,5 +26,6 @@ void emu_cli_run_to_end(emu_machine *m, bool progress, double *seconds);
 int emu_cli_run(int argc, char **argv, const emu_frontend *fe);
 int emu_cli_info(int argc, char **argv);
 int emu_cli_bench(int argc, char **argv);
+int emu_cli_import_kvm(int argc, char **argv, const emu_frontend *fe);
 
 #endif

@@ -118,6 +118,8 @@ int emu_cli_info(int argc, char **argv)
            "  from other CPUs. Not yet: INVVPID (no VPID), VMCS shadowing, 32-bit VMX\n"
            "  instructions (docs/vmx.md \"VMX root operation\")\n");
     printf("scenarios, run --record, replay --verify, trace-dump: implemented (docs/scenarios.md)\n");
+    printf("import-kvm: real KVM traces (trace-cmd report, ftrace) into scenarios, the mode\n"
+           "  inferred from their exits (docs/import-kvm.md)\n");
     printf("not implemented: 32-bit and real mode, x87/SSE; the built-in hypervisor runs\n"
            "  guests without EPT (vmx/ implements it for hypervisors in tests)\n");
     print_vmx_capabilities();
