@@ -1,6 +1,7 @@
 /*
  * emu_gdb.h — a gdb remote stub (GDB's remote serial protocol over TCP) for
- * a running machine: `apicv-emu run --gdb PORT` (docs/gdb.md).
+ * a running machine (`apicv-emu run --gdb PORT`) or a replayed trace
+ * (`apicv-emu replay --gdb PORT`, with reverse execution): docs/gdb.md.
  *
  * One thread per CPU (thread id = CPU index + 1); registers of the x86-64
  * target description; memory by guest-virtual address through the selected
@@ -41,6 +42,7 @@ typedef struct emu_gdb {
     int lfd, fd; /* listening socket, connection (-1: none) */
     unsigned port;
     unsigned g_cpu, c_cpu; /* Hg (registers, memory, monitor) and Hc (step) threads */
+    bool c_any;            /* Hc0 or Hc-1: steps go to g_cpu, the thread gdb stopped on */
     uint64_t bp[EMU_GDB_NBP];
     unsigned nbp;
     emu_gdb_watch wp[EMU_GDB_NWP];
@@ -49,6 +51,7 @@ typedef struct emu_gdb {
     uint8_t rbuf[EMU_GDB_PKT_MAX + 64];
     size_t rlen, rpos;
     char pkt[EMU_GDB_PKT_MAX + 1];
+    size_t pkt_len; /* its length (an X packet's data may hold NUL bytes) */
     char out[2 * EMU_GDB_PKT_MAX + 8];        /* the reply being built */
     char last_reply[2 * EMU_GDB_PKT_MAX + 8]; /* re-sent after a '-' */
     /* The event ring (an observer while the session lasts). */
@@ -56,6 +59,14 @@ typedef struct emu_gdb {
     uint64_t nev;
     bool want_event; /* monitor step-event: pause at the next event */
     bool event_hit;
+    /* replay --gdb: the replay gdb drives (NULL: a live run), set after
+     * emu_gdb_listen. It moves only by emu_replay_step; hist[j] is the CPU
+     * that retired an instruction in the step to position j + 1 (0xFF:
+     * none), for reverse-stepi. */
+    struct emu_replayer *rp;
+    uint8_t *hist;
+    size_t nhist, hist_cap;
+    bool hist_lost; /* out of memory: reverse-stepi answers E0c */
 } emu_gdb;
 
 typedef enum emu_gdb_end {

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "emu/emu.h"
-#include "emu/emu_gdb.h"
+#include "emu/emu_gdb_internal.h"
 #include "emu/emu_hv.h"
 #include "vmx/vmx.h"
 #include "vmx/vmx_apicv.h"
@@ -221,8 +221,7 @@ static void mon_step_event(emu_gdb *g, mon_out *o)
     uint64_t before = g->nev;
     g->event_hit = false;
     g->want_event = true;
-    for (unsigned i = 0; i < 1000 && !g->event_hit && !m->finished; i++)
-        emu_machine_run(m, m->now + 1000000);
+    emu_gdb_until_event(g);
     g->want_event = false;
     /* The pause takes effect at the next instruction boundary: every event
      * of the boundary where the first one came is printed. */
