@@ -604,6 +604,9 @@ emu_gdb_end emu_gdb_serve(emu_gdb *g)
             break;
     }
     cpu_obs_unsubscribe(&g->m->obs, emu_gdb_record_event, g);
+    /* Without gdb the run goes on with no watched pages on the slow path. */
+    g->nwp = g->nbp = 0;
+    emu_gdb_watch_install(g);
     close(g->fd);
     g->fd = -1;
     return end;

@@ -6,7 +6,8 @@
  * One thread per CPU (thread id = CPU index + 1); registers of the x86-64
  * target description; memory by guest-virtual address through the selected
  * CPU's paging; breakpoints by RIP (the guest's memory is never patched);
- * write watchpoints; single-step and continue; Ctrl-C; `monitor` commands
+ * write, read and access watchpoints; single-step and continue; Ctrl-C;
+ * reverse-stepi and reverse-continue on a replay; `monitor` commands
  * for the virtual APIC, the VMCS, the posted-interrupt descriptor and the
  * event log. All of a session's state lives in emu_gdb.
  */
@@ -24,12 +25,14 @@ struct emu_machine;
 
 #define EMU_GDB_PKT_MAX 4096 /* PacketSize: the largest packet body we accept */
 #define EMU_GDB_NBP 64       /* breakpoints (software and hardware share the table) */
-#define EMU_GDB_NWP 8        /* write watchpoints */
+#define EMU_GDB_NWP 8        /* watchpoints of all kinds */
 #define EMU_GDB_NEV 256      /* recent events kept for `monitor events N` */
 
 typedef struct emu_gdb_watch {
     uint64_t va, pa; /* pa: the guest-physical address when the watchpoint was set */
     unsigned len;    /* 1..8 */
+    unsigned type;   /* 2 write (values compared), 3 read, 4 access (cpu_watch_set) */
+    unsigned cw;     /* types 3 and 4: the index in cpu_phys.watch_* */
     uint8_t old[8];
     /* `monitor watch-vapic`: a byte of CPU vapic_cpu's virtual-APIC page at
      * offset va (host memory: gdb knows no address for it). */

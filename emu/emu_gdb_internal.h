@@ -35,6 +35,9 @@ bool emu_gdb_bp_at(const emu_gdb *g, uint64_t rip);
 /* The first watchpoint whose value changed since the last look (every
  * watched value moves on), else -1. */
 int emu_gdb_watch_hit(emu_gdb *g);
+/* Hands the read and access watchpoints to the CPUs (cpu_watch_set): after
+ * a change, and after a replay restarted (a new machine). */
+bool emu_gdb_watch_install(emu_gdb *g);
 /* Takes every watched value as it is now (after the machine jumped: a
  * replay restarted). A virtual-APIC byte with no page yet counts as 0. */
 void emu_gdb_watch_sync(emu_gdb *g);

@@ -176,7 +176,7 @@ static void mon_watch_vapic(emu_gdb *g, const char *arg, bool add, mon_out *o)
         say(o, "no virtual-APIC watchpoint at offset %03lxh of vCPU %u\n", off, g->g_cpu);
         return;
     }
-    emu_gdb_watch w = {.va = off, .len = 1, .vapic = true, .vapic_cpu = g->g_cpu};
+    emu_gdb_watch w = {.va = off, .len = 1, .type = 2, .vapic = true, .vapic_cpu = g->g_cpu};
     if (g->nwp == EMU_GDB_NWP || !emu_gdb_vapic_byte(g, g->g_cpu, (unsigned)off, w.old)) {
         say(o, "cannot watch offset %03lxh of vCPU %u: %s\n", off, g->g_cpu,
             g->nwp == EMU_GDB_NWP ? "no watchpoint left" : "it has no virtual-APIC page");

@@ -86,6 +86,7 @@ static bool replay_goto(emu_gdb *g, uint64_t target)
         if (!emu_replay_restart(rp, err, sizeof(err)))
             return false;
         g->nev = 0;
+        emu_gdb_watch_install(g);
     }
     while (emu_replay_position(rp) < target && !emu_replay_ended(rp))
         rstep(g);
@@ -145,6 +146,7 @@ void emu_gdb_reverse_continue(emu_gdb *g, char *out)
         return;
     }
     g->nev = 0;
+    emu_gdb_watch_install(g);
     emu_gdb_watch_sync(g);
     bool found = false;
     uint64_t best = 0;

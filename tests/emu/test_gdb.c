@@ -206,7 +206,11 @@ START_TEST(malformed_packets_get_error_replies)
     ck_assert_str_eq(ask(fd, "p999"), "E01");
     ck_assert_str_eq(ask(fd, "Hg9"), "E01");
     ck_assert_str_eq(ask(fd, "m11111111111111111111,4"), "E01");
-    ck_assert_str_eq(ask(fd, "Z3,1000,4"), ""); /* read watchpoints: not implemented */
+    /* Read and access watchpoints: malformed, too long, unmapped. */
+    ck_assert_str_eq(ask(fd, "Z3,1000"), "E01");
+    ck_assert_str_eq(ask(fd, "Z4,200000,9"), "E28");
+    ck_assert_str_eq(ask(fd, "Z3,ffff800000000000,8"), "E28");
+    ck_assert_str_eq(ask(fd, "Z5,200000,1"), "");
     /* Unmapped (non-canonical high half): E14. */
     ck_assert_str_eq(ask(fd, "mffff800000000000,8"), "E14");
     /* A well-formed session goes on. */
@@ -331,6 +335,22 @@ static void run_gdb(unsigned port, const char *extra, char *out, size_t len)
     pclose(f);
 }
 
+/* The text after the first occurrence of what in s (the test fails when
+ * there is none): checks that outputs come in order. */
+static const char *after(const char *s, const char *what, const char *out)
+{
+    const char *at = s ? strstr(s, what) : NULL;
+    ck_assert_msg(at, "expected '%s' in order in:\n%s", what, out);
+    return at + strlen(what);
+}
+
+/* The value of the n-th "rip=0x..." line gdb printed at or after s. */
+static unsigned long long rip_at(const char **s, const char *out)
+{
+    *s = after(*s, "rip=0x", out);
+    return strtoull(*s, NULL, 16);
+}
+
 START_TEST(real_gdb_session)
 {
     if (system("gdb --version >/dev/null 2>&1") != 0) {
@@ -398,6 +418,36 @@ START_TEST(real_gdb_watchpoint_and_interrupt)
 }
 END_TEST
 
+/* Read and access watchpoints (Z3, Z4) on a live run: an access
+ * watchpoint on a stack slot stops at the write (old and new value) and at
+ * the read of it; a read watchpoint on the slot of the entry code's return
+ * address stops after the ret that reads it, not at the call that writes
+ * it: RIP is then the value read. */
+START_TEST(real_gdb_read_and_access_watchpoints)
+{
+    emu_proc p;
+    start_emu(&p, "native", GUEST("demo_irq"));
+    static char out[65536];
+    run_gdb(p.port,
+            "-ex 'set $w = $rsp - 8' -ex 'rwatch *(long *)$w' -ex 'awatch *(long *)($w - 8)' "
+            "-ex 'continue' -ex 'continue' -ex 'continue' -ex 'printf \"rip=%#lx\\n\", $rip' "
+            "-ex 'delete' -ex 'kill'",
+            out, sizeof(out));
+    const char *s = after(out, "Hardware read watchpoint 1: *(long *)$w", out);
+    s = after(s, "Hardware access (read/write) watchpoint 2: *(long *)($w - 8)", out);
+    /* The write: old and new values; then the read: the value. */
+    s = after(s, "Hardware access (read/write) watchpoint 2", out);
+    s = after(s, "Old value = 0", out);
+    s = after(s, "Hardware access (read/write) watchpoint 2", out);
+    s = after(s, "Value = ", out);
+    s = after(s, "Hardware read watchpoint 1", out);
+    s = after(s, "Value = ", out);
+    unsigned long long value = strtoull(s, NULL, 10);
+    ck_assert_uint_eq(rip_at(&s, out), value);
+    ck_assert_int_eq(wait_emu(&p), 137);
+}
+END_TEST
+
 /* Two CPUs: each is a thread, and a breakpoint is found on the CPU that
  * reaches it (continue checks every CPU's boundaries). */
 START_TEST(real_gdb_two_cpus)
@@ -445,22 +495,6 @@ START_TEST(real_gdb_vapic_watchpoint)
     ck_assert_int_eq(wait_emu(&p), 137);
 }
 END_TEST
-
-/* The text after the first occurrence of what in s (the test fails when
- * there is none): checks that outputs come in order. */
-static const char *after(const char *s, const char *what, const char *out)
-{
-    const char *at = s ? strstr(s, what) : NULL;
-    ck_assert_msg(at, "expected '%s' in order in:\n%s", what, out);
-    return at + strlen(what);
-}
-
-/* The value of the n-th "rip=0x..." line gdb printed at or after s. */
-static unsigned long long rip_at(const char **s, const char *out)
-{
-    *s = after(*s, "rip=0x", out);
-    return strtoull(*s, NULL, 16);
-}
 
 /*
  * replay --gdb over the recorded posted_demo trace (2 vCPUs): the
@@ -535,6 +569,29 @@ START_TEST(replay_reverse_step_and_continue)
 }
 END_TEST
 
+/* A read watchpoint met backwards: from its second forward hit,
+ * reverse-continue stops before the instruction that read (a ret), and
+ * one stepi is back at the forward stop. */
+START_TEST(replay_read_watchpoint_backwards)
+{
+    emu_proc p;
+    start_replay(&p, APICV_SOURCE_DIR "/traces/recorded/posted_demo.trace");
+    static char out[65536];
+    run_gdb(p.port,
+            "-ex 'set $w = $rsp - 8' -ex 'rwatch *(long *)$w' -ex 'continue' -ex 'continue' "
+            "-ex 'printf \"rip=%#lx\\n\", $rip' -ex 'reverse-continue' -ex 'x/1i $rip' "
+            "-ex 'stepi' -ex 'printf \"rip=%#lx\\n\", $rip' -ex 'kill'",
+            out, sizeof(out));
+    const char *s = after(out, "Thread 1 hit Hardware read watchpoint 1", out);
+    s = after(s, "Thread 1 hit Hardware read watchpoint 1", out);
+    unsigned long long stop = rip_at(&s, out);
+    s = after(s, "Thread 1 hit Hardware read watchpoint 1", out);
+    s = after(s, "ret", out);
+    ck_assert_uint_eq(rip_at(&s, out), stop);
+    ck_assert_int_eq(wait_emu(&p), 137);
+}
+END_TEST
+
 /*
  * "Who set VIRR bit 51h?", backwards: scenarios/tpr_mask_apicv.scn is
  * recorded, then replayed under gdb to its end. A watchpoint on the
@@ -589,6 +646,8 @@ static Suite *suite(void)
     tcase_add_test(t, real_gdb_vapic_watchpoint);
     tcase_add_test(t, replay_reverse_step_and_continue);
     tcase_add_test(t, replay_vapic_watchpoint_backwards);
+    tcase_add_test(t, replay_read_watchpoint_backwards);
+    tcase_add_test(t, real_gdb_read_and_access_watchpoints);
     suite_add_tcase(s, t);
     return s;
 }
