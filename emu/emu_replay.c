@@ -277,12 +277,40 @@ static bool replay_build(emu_replayer *r, char *err, size_t errlen)
     }
     bool wrote = write(fd, r->t.guest, r->t.guest_len) == (ssize_t)r->t.guest_len;
     close(fd);
+    /* A Multiboot kernel sees the recorded names: its path in the command
+     * line, and the modules of the boot record under theirs. */
+    cfg.kernel_name = h->guest_path;
+    const trace_boot *boot = r->t.boot;
+    char mod_tmp[TRACE_MAX_MODULES][32];
+    const char *mod_path[TRACE_MAX_MODULES], *mod_name[TRACE_MAX_MODULES];
+    unsigned nmod = 0;
+    for (; wrote && boot && nmod < boot->nmodules; nmod++) {
+        snprintf(mod_tmp[nmod], sizeof(mod_tmp[nmod]), "/tmp/apicv-replay-XXXXXX");
+        int mfd = mkstemp(mod_tmp[nmod]);
+        if (mfd < 0) {
+            wrote = false;
+            break;
+        }
+        const trace_module *mod = &boot->module[nmod];
+        wrote = !mod->len || write(mfd, mod->data, mod->len) == (ssize_t)mod->len;
+        close(mfd);
+        mod_path[nmod] = mod_tmp[nmod];
+        mod_name[nmod] = mod->name;
+    }
+    if (boot) {
+        cfg.append = boot->has_append ? boot->append : NULL;
+        cfg.initrd = mod_path;
+        cfg.initrd_names = mod_name;
+        cfg.ninitrd = nmod;
+    }
     char why[1024] = "";
     bool init = wrote && emu_machine_init(&r->m, &cfg, tmp, why, sizeof(why));
     unlink(tmp);
+    for (unsigned k = 0; k < nmod; k++)
+        unlink(mod_tmp[k]);
     if (!init) {
         if (!wrote)
-            snprintf(err, errlen, "cannot write the guest image to %s", tmp);
+            snprintf(err, errlen, "cannot write the guest image or a module to %s", tmp);
         else /* the message names the temporary file: name the trace */
             snprintf(err, errlen, "%s: the embedded guest image: %s", path,
                      strncmp(why, tmp, strlen(tmp)) == 0 ? why + strlen(tmp) + 2 : why);
