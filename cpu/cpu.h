@@ -123,6 +123,10 @@ enum {
 
 struct cpu;
 
+#define CPU_MAX_WATCH 8 /* data watchpoints (cpu_watch_set) */
+#define CPU_WATCH_READ 1u
+#define CPU_WATCH_WRITE 2u
+
 /*
  * Guest RAM shared by all CPUs of a machine. Physical addresses beyond
  * ram_size, and pages a hook classifies as trapping, go to hooks->mmio;
@@ -147,7 +151,28 @@ typedef struct cpu_phys {
     uint32_t *code_gen;
     struct cpu *cpus[CPU_MAX_CPUS]; /* the CPUs whose TLBs must hear about new code pages */
     unsigned ncpus;
+    /* Data watchpoints (cpu_watch_set): ranges of RAM whose reads and
+     * writes by instructions take the slow path and are noted in
+     * watch_seen[i] (CPU_WATCH_READ, CPU_WATCH_WRITE). */
+    unsigned nwatch;
+    uint64_t watch_pa[CPU_MAX_WATCH];
+    unsigned watch_len[CPU_MAX_WATCH];
+    uint8_t watch_seen[CPU_MAX_WATCH];
 } cpu_phys;
+
+/*
+ * Data watchpoints for a debugger: what the debug registers DR0-DR3 do for
+ * linear addresses (SDM Vol. 3B 17.2.4, R/W = 11b "break on data reads or
+ * writes"), here on n physical ranges of RAM (1 to 8 bytes each), which
+ * replace the previous ones (n = 0: none). Every CPU's TLB is flushed, and
+ * the TLB gives a watched page no fast read or write path, so each data
+ * access an instruction makes there goes through cpu_phys_load/store, which
+ * sets CPU_WATCH_READ or CPU_WATCH_WRITE in watch_seen[i] of each range it
+ * overlaps (the caller clears them). Instruction fetches and page walks
+ * are not data accesses; nothing is noted for them. False when n is over
+ * CPU_MAX_WATCH or a length is not 1..8.
+ */
+bool cpu_watch_set(cpu_phys *p, unsigned n, const uint64_t *pa, const unsigned *len);
 
 /* Allocates ram_size bytes of zeroed RAM (rounded up to a page) and
  * host_size bytes of host-owned memory at host-physical CPU_HOST_BASE. */

@@ -30,8 +30,50 @@ static bool page_is_ram(cpu_t *c, uint64_t pa)
     return true;
 }
 
+/* ---- data watchpoints ---------------------------------------------------------- */
+
+bool cpu_watch_set(cpu_phys *p, unsigned n, const uint64_t *pa, const unsigned *len)
+{
+    if (n > CPU_MAX_WATCH)
+        return false;
+    for (unsigned i = 0; i < n; i++)
+        if (len[i] < 1 || len[i] > 8)
+            return false;
+    for (unsigned i = 0; i < n; i++) {
+        p->watch_pa[i] = pa[i];
+        p->watch_len[i] = len[i];
+        p->watch_seen[i] = 0;
+    }
+    p->nwatch = n;
+    for (unsigned k = 0; k < p->ncpus; k++)
+        cpu_tlb_flush(p->cpus[k]);
+    return true;
+}
+
+/* Physical page page (its address) holds a watched byte. */
+static bool watched_page(const cpu_phys *p, uint64_t page)
+{
+    for (unsigned i = 0; i < p->nwatch; i++)
+        if (((p->watch_pa[i] & ~0xFFFull) == page) ||
+            (((p->watch_pa[i] + p->watch_len[i] - 1) & ~0xFFFull) == page))
+            return true;
+    return false;
+}
+
+/* A data access of size bytes at pa: note the ranges it overlaps. */
+static void watch_note(cpu_phys *p, uint64_t pa, unsigned size, cpu_access acc)
+{
+    if (acc != CPU_ACC_READ && acc != CPU_ACC_WRITE)
+        return;
+    for (unsigned i = 0; i < p->nwatch; i++)
+        if (pa < p->watch_pa[i] + p->watch_len[i] && p->watch_pa[i] < pa + size)
+            p->watch_seen[i] |= acc == CPU_ACC_READ ? CPU_WATCH_READ : CPU_WATCH_WRITE;
+}
+
 uint64_t cpu_phys_load(cpu_t *c, uint64_t pa, unsigned size, cpu_access acc)
 {
+    if (unlikely(c->phys->nwatch))
+        watch_note(c->phys, pa, size, acc);
     if (page_is_ram(c, pa) && (pa & 0xFFF) + size <= 0x1000)
         return cpu_load_host(c->phys->ram + pa, size);
     uint64_t v = 0;
@@ -42,6 +84,8 @@ uint64_t cpu_phys_load(cpu_t *c, uint64_t pa, unsigned size, cpu_access acc)
 
 void cpu_phys_store(cpu_t *c, uint64_t pa, unsigned size, uint64_t v)
 {
+    if (unlikely(c->phys->nwatch))
+        watch_note(c->phys, pa, size, CPU_ACC_WRITE);
     if (page_is_ram(c, pa) && (pa & 0xFFF) + size <= 0x1000) {
         uint64_t page = pa >> CPU_PAGE_SHIFT;
         if (c->phys->code_page[page]) {
@@ -345,9 +389,12 @@ uint64_t cpu_translate(cpu_t *c, uint64_t va, cpu_access acc)
     e->tag_read = e->tag_write = e->tag_fetch = CPU_TLB_INVALID;
     e->paddr = hpa_page;
     if (page_is_ram(c, hpa_page)) {
+        /* A watched page: reads and writes take the slow path (cpu_watch_set). */
+        bool watched = unlikely(c->phys->nwatch) && watched_page(c->phys, hpa_page);
         e->host_adj = (uintptr_t)(c->phys->ram + hpa_page) - (uintptr_t)vpage;
-        e->tag_read = vpage;
-        if (w.writable && w.dirty && !c->phys->code_page[hpa_page >> CPU_PAGE_SHIFT])
+        if (!watched)
+            e->tag_read = vpage;
+        if (w.writable && w.dirty && !watched && !c->phys->code_page[hpa_page >> CPU_PAGE_SHIFT])
             e->tag_write = vpage;
         if (w.executable)
             e->tag_fetch = vpage;

@@ -87,6 +87,11 @@ typedef struct emu_config {
     const char *append;
     const char *const *initrd;
     unsigned ninitrd;
+    /* The names the kernel sees: its own in the command line and each
+     * module's string (NULL: the paths loaded). A replay loads them from
+     * temporary files and gives the recorded names. */
+    const char *kernel_name;
+    const char *const *initrd_names;
 } emu_config;
 
 void emu_config_default(emu_config *cfg);

@@ -18,12 +18,13 @@
 #include <unistd.h>
 
 #include "emu/emu.h"
+#include "emu/emu_gdb_internal.h"
 
 /* ---- packets ------------------------------------------------------------ */
 
-static const char hexd[] = "0123456789abcdef";
+const char emu_gdb_hexd[] = "0123456789abcdef";
 
-static int hexval(int ch)
+int emu_gdb_hexval(int ch)
 {
     if (ch >= '0' && ch <= '9')
         return ch - '0';
@@ -36,14 +37,14 @@ static int hexval(int ch)
 
 /* Parses hex digits at *p up to a non-hex character; false when none or
  * more than 16. */
-static bool parse_hex(const char **p, uint64_t *out)
+bool emu_gdb_parse_hex(const char **p, uint64_t *out)
 {
     uint64_t v = 0;
     unsigned n = 0;
-    while (hexval(**p) >= 0) {
+    while (emu_gdb_hexval(**p) >= 0) {
         if (++n > 16)
             return false;
-        v = v << 4 | (uint64_t)hexval(**p);
+        v = v << 4 | (uint64_t)emu_gdb_hexval(**p);
         (*p)++;
     }
     *out = v;
@@ -78,8 +79,8 @@ static bool send_packet(emu_gdb *g, const char *body)
         *o++ = body[i];
     }
     *o++ = '#';
-    *o++ = hexd[sum >> 4];
-    *o++ = hexd[sum & 15];
+    *o++ = emu_gdb_hexd[sum >> 4];
+    *o++ = emu_gdb_hexd[sum & 15];
     *o = 0;
     return send_all(g, g->last_reply, (size_t)(o - g->last_reply));
 }
@@ -93,7 +94,7 @@ static bool readable(int fd, int ms)
 
 /* One byte from the connection: -1 on EOF or error; -2 when wait is false
  * and nothing is there. */
-static int get_byte(emu_gdb *g, bool wait)
+int emu_gdb_get_byte(emu_gdb *g, bool wait)
 {
     if (g->rpos == g->rlen) {
         if (!wait && !readable(g->fd, 0))
@@ -123,7 +124,7 @@ typedef enum { PKT_OK, PKT_INTR, PKT_EOF } pkt_result;
 static pkt_result read_packet(emu_gdb *g)
 {
     for (;;) {
-        int ch = get_byte(g, true);
+        int ch = emu_gdb_get_byte(g, true);
         if (ch < 0)
             return PKT_EOF;
         if (ch == 0x03)
@@ -139,7 +140,7 @@ static pkt_result read_packet(emu_gdb *g)
         bool over = false;
         uint8_t sum = 0;
         for (;;) {
-            ch = get_byte(g, true);
+            ch = emu_gdb_get_byte(g, true);
             if (ch < 0)
                 return PKT_EOF;
             if (ch == '#')
@@ -150,10 +151,10 @@ static pkt_result read_packet(emu_gdb *g)
             else
                 over = true;
         }
-        int h = get_byte(g, true), l = h < 0 ? -1 : get_byte(g, true);
+        int h = emu_gdb_get_byte(g, true), l = h < 0 ? -1 : emu_gdb_get_byte(g, true);
         if (h < 0 || l < 0)
             return PKT_EOF;
-        if (hexval(h) < 0 || hexval(l) < 0 || (uint8_t)(hexval(h) << 4 | hexval(l)) != sum) {
+        if (emu_gdb_hexval(h) < 0 || emu_gdb_hexval(l) < 0 || (uint8_t)(emu_gdb_hexval(h) << 4 | emu_gdb_hexval(l)) != sum) {
             if (!send_all(g, "-", 1))
                 return PKT_EOF;
             continue;
@@ -165,31 +166,32 @@ static pkt_result read_packet(emu_gdb *g)
             n = 1;
         }
         g->pkt[n] = 0;
+        g->pkt_len = n;
         return PKT_OK;
     }
 }
 
 /* ---- state, registers, memory ------------------------------------------- */
 
-static cpu_t *gcpu(emu_gdb *g)
+cpu_t *emu_gdb_cpu(emu_gdb *g)
 {
     return &g->m->cpu[g->g_cpu];
 }
 
-static void hex_bytes(char *out, const uint8_t *b, size_t n)
+void emu_gdb_hex_bytes(char *out, const uint8_t *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hexd[b[i] >> 4];
-        out[2 * i + 1] = hexd[b[i] & 15];
+        out[2 * i] = emu_gdb_hexd[b[i] >> 4];
+        out[2 * i + 1] = emu_gdb_hexd[b[i] & 15];
     }
     out[2 * n] = 0;
 }
 
 /* Decodes exactly n bytes of hex at s; false on a bad digit. */
-static bool unhex_bytes(const char *s, uint8_t *b, size_t n)
+bool emu_gdb_unhex_bytes(const char *s, uint8_t *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        int h = hexval(s[2 * i]), l = h < 0 ? -1 : hexval(s[2 * i + 1]);
+        int h = emu_gdb_hexval(s[2 * i]), l = h < 0 ? -1 : emu_gdb_hexval(s[2 * i + 1]);
         if (h < 0 || l < 0)
             return false;
         b[i] = (uint8_t)(h << 4 | l);
@@ -198,12 +200,12 @@ static bool unhex_bytes(const char *s, uint8_t *b, size_t n)
 }
 
 /* A thread id of a packet: CPU index + 1; 0 and -1 mean "any" (keep). */
-static bool parse_thread(emu_gdb *g, const char *s, unsigned *cpu)
+bool emu_gdb_parse_thread(emu_gdb *g, const char *s, unsigned *cpu)
 {
     if (strcmp(s, "-1") == 0 || strcmp(s, "0") == 0)
         return true;
     uint64_t t;
-    if (!parse_hex(&s, &t) || *s || t < 1 || t > g->m->cfg.ncpus)
+    if (!emu_gdb_parse_hex(&s, &t) || *s || t < 1 || t > g->m->cfg.ncpus)
         return false;
     *cpu = (unsigned)(t - 1);
     return true;
@@ -214,8 +216,8 @@ static void reply_regs(emu_gdb *g, char *out)
     size_t o = 0;
     for (unsigned r = 0; r < EMU_GDB_NREGS; r++) {
         uint8_t b[10];
-        emu_gdb_reg_get(gcpu(g), r, b);
-        hex_bytes(out + o, b, emu_gdb_reg_size(r));
+        emu_gdb_reg_get(emu_gdb_cpu(g), r, b);
+        emu_gdb_hex_bytes(out + o, b, emu_gdb_reg_size(r));
         o += 2 * emu_gdb_reg_size(r);
     }
 }
@@ -232,7 +234,7 @@ static void write_regs(emu_gdb *g, const char *hex, char *out)
     bool ok = true;
     for (unsigned r = 0; r < EMU_GDB_NREGS; r++) {
         uint8_t b[10];
-        if (!unhex_bytes(hex, b, emu_gdb_reg_size(r)) || !emu_gdb_reg_set(gcpu(g), r, b))
+        if (!emu_gdb_unhex_bytes(hex, b, emu_gdb_reg_size(r)) || !emu_gdb_reg_set(emu_gdb_cpu(g), r, b))
             ok = false;
         hex += 2 * emu_gdb_reg_size(r);
     }
@@ -244,7 +246,7 @@ static void write_regs(emu_gdb *g, const char *hex, char *out)
 static void read_mem(emu_gdb *g, const char *p, char *out)
 {
     uint64_t addr, len;
-    if (!parse_hex(&p, &addr) || *p++ != ',' || !parse_hex(&p, &len) || *p) {
+    if (!emu_gdb_parse_hex(&p, &addr) || *p++ != ',' || !emu_gdb_parse_hex(&p, &len) || *p) {
         strcpy(out, "E01");
         return;
     }
@@ -252,245 +254,97 @@ static void read_mem(emu_gdb *g, const char *p, char *out)
         len = EMU_GDB_PKT_MAX / 2;
     uint8_t buf[EMU_GDB_PKT_MAX / 2];
     size_t n = 0;
-    if (cpu_peek_linear(gcpu(g), addr, buf, len))
+    if (cpu_peek_linear(emu_gdb_cpu(g), addr, buf, len))
         n = len;
     else
-        while (n < len && cpu_peek_linear(gcpu(g), addr + n, buf + n, 1))
+        while (n < len && cpu_peek_linear(emu_gdb_cpu(g), addr + n, buf + n, 1))
             n++;
     if (n == 0 && len)
         strcpy(out, "E14");
     else
-        hex_bytes(out, buf, n);
+        emu_gdb_hex_bytes(out, buf, n);
 }
 
+/* len bytes at linear address addr through the Hg CPU's paging. */
+static void poke(emu_gdb *g, uint64_t addr, const uint8_t *buf, uint64_t len, char *out)
+{
+    for (uint64_t i = 0; i < len; i++) {
+        uint64_t pa;
+        if (!cpu_linear_to_phys(emu_gdb_cpu(g), addr + i, &pa)) {
+            strcpy(out, "E14");
+            return;
+        }
+        /* cpu_phys_write drops decoded blocks of a written code page. */
+        if (!cpu_phys_write(emu_gdb_cpu(g)->phys, pa, buf + i, 1)) {
+            strcpy(out, "E14");
+            return;
+        }
+    }
+    strcpy(out, "OK");
+}
+
+/* M ADDR,LEN:HEX */
 static void write_mem(emu_gdb *g, const char *p, char *out)
 {
     uint64_t addr, len;
-    if (!parse_hex(&p, &addr) || *p++ != ',' || !parse_hex(&p, &len) || *p++ != ':' ||
+    if (!emu_gdb_parse_hex(&p, &addr) || *p++ != ',' || !emu_gdb_parse_hex(&p, &len) || *p++ != ':' ||
         len > EMU_GDB_PKT_MAX / 2 || strlen(p) != 2 * len) {
         strcpy(out, "E01");
         return;
     }
     uint8_t buf[EMU_GDB_PKT_MAX / 2];
-    if (!unhex_bytes(p, buf, len)) {
+    if (!emu_gdb_unhex_bytes(p, buf, len)) {
         strcpy(out, "E01");
         return;
     }
-    for (uint64_t i = 0; i < len; i++) {
-        uint64_t pa;
-        if (!cpu_linear_to_phys(gcpu(g), addr + i, &pa)) {
-            strcpy(out, "E14");
-            return;
-        }
-        /* cpu_phys_write drops decoded blocks of a written code page. */
-        if (!cpu_phys_write(gcpu(g)->phys, pa, buf + i, 1)) {
-            strcpy(out, "E14");
-            return;
-        }
-    }
-    strcpy(out, "OK");
+    poke(g, addr, buf, len, out);
 }
 
-/* ---- breakpoints and watchpoints ------------------------------------------ */
-
-static void point(emu_gdb *g, bool insert, const char *p, char *out)
+/* X ADDR,LEN:BINARY (GDB manual E.4): the data as raw bytes, 0x7d
+ * escaping the next one (XOR 0x20). p..end is the packet after 'X' (it may
+ * hold NUL bytes). gdb probes the packet with LEN 0. */
+static void write_mem_binary(emu_gdb *g, const char *p, const char *end, char *out)
 {
-    uint64_t type, addr, kind;
-    char t = *p;
-    p++;
-    if (*p++ != ',' || !parse_hex(&p, &addr) || *p++ != ',' || !parse_hex(&p, &kind)) {
+    uint64_t addr, len;
+    if (!emu_gdb_parse_hex(&p, &addr) || *p++ != ',' || !emu_gdb_parse_hex(&p, &len) ||
+        *p++ != ':' || p > end || len > EMU_GDB_PKT_MAX) {
         strcpy(out, "E01");
         return;
     }
-    type = (uint64_t)(t - '0');
-    if (type <= 1) {
-        /* Z0/Z1: both by RIP, checked at each instruction boundary. */
-        for (unsigned i = 0; i < g->nbp; i++)
-            if (g->bp[i] == addr) {
-                if (!insert)
-                    g->bp[i] = g->bp[--g->nbp];
-                strcpy(out, "OK");
+    uint8_t buf[EMU_GDB_PKT_MAX];
+    uint64_t n = 0;
+    while (p < end) {
+        uint8_t b = (uint8_t)*p++;
+        if (b == 0x7d) {
+            if (p == end) {
+                strcpy(out, "E01");
                 return;
             }
-        if (!insert) {
-            strcpy(out, "OK");
-            return;
+            b = (uint8_t)(*p++ ^ 0x20);
         }
-        if (g->nbp == EMU_GDB_NBP) {
-            strcpy(out, "E28");
-            return;
-        }
-        g->bp[g->nbp++] = addr;
-        strcpy(out, "OK");
-        return;
-    }
-    if (type != 2) {
-        out[0] = 0; /* read and access watchpoints: not implemented */
-        return;
-    }
-    for (unsigned i = 0; i < g->nwp; i++)
-        if (!g->wp[i].vapic && g->wp[i].va == addr && g->wp[i].len == kind) {
-            if (!insert)
-                g->wp[i] = g->wp[--g->nwp];
-            strcpy(out, "OK");
-            return;
-        }
-    if (!insert) {
-        strcpy(out, "OK");
-        return;
-    }
-    emu_gdb_watch w = {.va = addr, .len = (unsigned)kind};
-    if (kind < 1 || kind > 8 || g->nwp == EMU_GDB_NWP ||
-        !cpu_linear_to_phys(gcpu(g), addr, &w.pa) ||
-        !cpu_phys_read(gcpu(g)->phys, w.pa, w.old, w.len)) {
-        strcpy(out, "E28");
-        return;
-    }
-    g->wp[g->nwp++] = w;
-    strcpy(out, "OK");
-}
-
-/* A watched value changed: its index, else -1 (the old values move on). */
-static int watch_hit(emu_gdb *g)
-{
-    int hit = -1;
-    for (unsigned i = 0; i < g->nwp; i++) {
-        uint8_t now[8];
-        emu_gdb_watch *w = &g->wp[i];
-        bool got = w->vapic ? emu_gdb_vapic_byte(g, w->vapic_cpu, (unsigned)w->va, now)
-                            : cpu_phys_read(g->m->cpu[0].phys, w->pa, now, w->len);
-        if (got && memcmp(now, w->old, w->len) != 0) {
-            memcpy(w->old, now, w->len);
-            if (hit < 0)
-                hit = (int)i;
-        }
-    }
-    return hit;
-}
-
-/* ---- run control -------------------------------------------------------- */
-
-static void record_event(void *ctx, const cpu_obs_event *ev)
-{
-    emu_gdb *g = ctx;
-    g->ev[g->nev++ % EMU_GDB_NEV] = *ev;
-    if (g->want_event) {
-        g->want_event = false;
-        g->event_hit = true;
-        emu_machine_pause(g->m);
-    }
-}
-
-static void stop_reply(emu_gdb *g, char *out, unsigned sig, unsigned cpu, const char *extra)
-{
-    emu_machine *m = g->m;
-    if (m->finished) {
-        sprintf(out, "W%02x", (unsigned)m->exit_status & 0xFF);
-        return;
-    }
-    g->g_cpu = cpu;
-    sprintf(out, "T%02xthread:%x;%s", sig, cpu + 1, extra ? extra : "");
-}
-
-/* Runs until a breakpoint, a watchpoint, Ctrl-C or the end of the run.
- * Without breakpoints or watchpoints the machine runs in slices; with
- * them, one instruction of any CPU at a time (emu_machine_step_any). */
-static bool do_continue(emu_gdb *g, char *out)
-{
-    emu_machine *m = g->m;
-    for (unsigned iter = 0;; iter++) {
-        if (m->finished) {
-            stop_reply(g, out, 5, 0, NULL);
-            return true;
-        }
-        if (g->nbp == 0 && g->nwp == 0) {
-            emu_machine_run(m, m->now + 100000);
-        } else {
-            int k = emu_machine_step_any(m);
-            if (k >= 0) {
-                cpu_t *c = &m->cpu[k];
-                for (unsigned i = 0; i < g->nbp; i++)
-                    if (g->bp[i] == c->rip) {
-                        stop_reply(g, out, 5, (unsigned)k, "hwbreak:;");
-                        return true;
-                    }
-                int w = watch_hit(g);
-                if (w >= 0) {
-                    /* A virtual-APIC byte has no address gdb knows: a
-                     * plain SIGTRAP (monitor vapic and events say why). */
-                    char extra[48] = "";
-                    if (!g->wp[w].vapic)
-                        snprintf(extra, sizeof(extra), "watch:%llx;",
-                                 (unsigned long long)g->wp[w].va);
-                    stop_reply(g, out, 5, (unsigned)k, extra);
-                    return true;
-                }
-            }
-            if ((iter & 1023) != 0)
-                continue;
-        }
-        int ch = get_byte(g, false);
-        if (ch == -1 || emu_stop_requested(m))
-            return false;
-        if (ch == 0x03) {
-            stop_reply(g, out, 2, m->in_round ? m->turn : 0, NULL);
-            return true;
-        }
-    }
-}
-
-static void do_step(emu_gdb *g, unsigned cpu, char *out)
-{
-    emu_machine_step(g->m, cpu, 1);
-    watch_hit(g);
-    stop_reply(g, out, 5, cpu, NULL);
-}
-
-/* vCont;ACTION[:TID]...: a step action steps its thread (the others run
- * as the scheduler runs them); otherwise the machine continues. */
-static bool vcont(emu_gdb *g, const char *p, char *out)
-{
-    while (*p == ';') {
-        p++;
-        char a = *p++;
-        if (a == 'S' || a == 'C') /* signals mean nothing to this machine */
-            while (hexval(*p) >= 0)
-                p++;
-        unsigned cpu = g->c_cpu;
-        if (*p == ':') {
-            char tid[24];
-            size_t n = 0;
-            p++;
-            while (*p && *p != ';' && n < sizeof(tid) - 1)
-                tid[n++] = *p++;
-            tid[n] = 0;
-            if (!parse_thread(g, tid, &cpu)) {
-                strcpy(out, "E01");
-                return true;
-            }
-        }
-        if (a == 's' || a == 'S') {
-            do_step(g, cpu, out);
-            return true;
-        }
-        if (a != 'c' && a != 'C') {
+        if (n == len) {
             strcpy(out, "E01");
-            return true;
+            return;
         }
+        buf[n++] = b;
     }
-    return do_continue(g, out);
+    if (n != len) {
+        strcpy(out, "E01");
+        return;
+    }
+    poke(g, addr, buf, len, out);
 }
 
 static void query(emu_gdb *g, const char *p, char *out)
 {
     emu_machine *m = g->m;
     if (strncmp(p, "qSupported", 10) == 0) {
-        sprintf(out, "PacketSize=%x;qXfer:features:read+;vContSupported+;swbreak-;hwbreak+",
-                EMU_GDB_PKT_MAX);
+        sprintf(out, "PacketSize=%x;qXfer:features:read+;vContSupported+;swbreak-;hwbreak+%s",
+                EMU_GDB_PKT_MAX, g->rp ? ";ReverseStep+;ReverseContinue+" : "");
     } else if (strncmp(p, "qXfer:features:read:target.xml:", 31) == 0) {
         const char *q = p + 31;
         uint64_t off, len;
-        if (!parse_hex(&q, &off) || *q++ != ',' || !parse_hex(&q, &len)) {
+        if (!emu_gdb_parse_hex(&q, &off) || *q++ != ',' || !emu_gdb_parse_hex(&q, &len)) {
             strcpy(out, "E01");
             return;
         }
@@ -520,24 +374,24 @@ static void query(emu_gdb *g, const char *p, char *out)
         strcpy(out, "1");
     } else if (strncmp(p, "qThreadExtraInfo,", 17) == 0) {
         unsigned cpu = g->g_cpu;
-        if (!parse_thread(g, p + 17, &cpu)) {
+        if (!emu_gdb_parse_thread(g, p + 17, &cpu)) {
             strcpy(out, "E01");
             return;
         }
         char text[64];
         snprintf(text, sizeof(text), "CPU %u%s", cpu, m->cpu[cpu].halted ? " (halted)" : "");
-        hex_bytes(out, (const uint8_t *)text, strlen(text));
+        emu_gdb_hex_bytes(out, (const uint8_t *)text, strlen(text));
     } else if (strncmp(p, "qRcmd,", 6) == 0) {
         size_t n = strlen(p + 6) / 2;
         char cmd[EMU_GDB_PKT_MAX / 2 + 1];
-        if (!unhex_bytes(p + 6, (uint8_t *)cmd, n)) {
+        if (!emu_gdb_unhex_bytes(p + 6, (uint8_t *)cmd, n)) {
             strcpy(out, "E01");
             return;
         }
         cmd[n] = 0;
         char text[EMU_GDB_PKT_MAX / 2 - 8];
         emu_gdb_monitor(g, cmd, text, sizeof(text));
-        hex_bytes(out, (const uint8_t *)text, strlen(text));
+        emu_gdb_hex_bytes(out, (const uint8_t *)text, strlen(text));
     } else {
         out[0] = 0;
     }
@@ -550,9 +404,18 @@ static bool handle(emu_gdb *g, char *out, emu_gdb_end *end)
     unsigned cpu;
     uint64_t r;
     out[0] = 0;
+    /* A replay is the trace's run: a write would change it, and positions
+     * (reverse execution runs again from cycle 0) would no longer be. */
+    bool writes = p[0] == 'G' || p[0] == 'P' || p[0] == 'M' || p[0] == 'X' ||
+                  ((p[0] == 's' || p[0] == 'c') && p[1]);
+    if (g->rp && writes)
+        p = "\x02";
     switch (p[0]) {
+    case 2:
+        strcpy(out, "E01");
+        break;
     case '?':
-        stop_reply(g, out, 5, g->g_cpu, NULL);
+        emu_gdb_stop_reply(g, out, 5, g->g_cpu, NULL);
         break;
     case 'g':
         if (p[1] == 0)
@@ -563,22 +426,22 @@ static bool handle(emu_gdb *g, char *out, emu_gdb_end *end)
         break;
     case 'p':
         p++;
-        if (!parse_hex(&p, &r) || *p || r >= EMU_GDB_NREGS) {
+        if (!emu_gdb_parse_hex(&p, &r) || *p || r >= EMU_GDB_NREGS) {
             strcpy(out, "E01");
         } else {
             uint8_t b[10];
-            emu_gdb_reg_get(gcpu(g), (unsigned)r, b);
-            hex_bytes(out, b, emu_gdb_reg_size((unsigned)r));
+            emu_gdb_reg_get(emu_gdb_cpu(g), (unsigned)r, b);
+            emu_gdb_hex_bytes(out, b, emu_gdb_reg_size((unsigned)r));
         }
         break;
     case 'P': {
         p++;
         uint8_t b[10];
-        if (!parse_hex(&p, &r) || *p++ != '=' || r >= EMU_GDB_NREGS ||
-            strlen(p) != 2 * emu_gdb_reg_size((unsigned)r) || !unhex_bytes(p, b, emu_gdb_reg_size((unsigned)r)))
+        if (!emu_gdb_parse_hex(&p, &r) || *p++ != '=' || r >= EMU_GDB_NREGS ||
+            strlen(p) != 2 * emu_gdb_reg_size((unsigned)r) || !emu_gdb_unhex_bytes(p, b, emu_gdb_reg_size((unsigned)r)))
             strcpy(out, "E01");
         else
-            strcpy(out, emu_gdb_reg_set(gcpu(g), (unsigned)r, b) ? "OK" : "E01");
+            strcpy(out, emu_gdb_reg_set(emu_gdb_cpu(g), (unsigned)r, b) ? "OK" : "E01");
         break;
     }
     case 'm':
@@ -587,50 +450,63 @@ static bool handle(emu_gdb *g, char *out, emu_gdb_end *end)
     case 'M':
         write_mem(g, p + 1, out);
         break;
+    case 'X':
+        write_mem_binary(g, p + 1, g->pkt + g->pkt_len, out);
+        break;
+    case 'b':
+        if (strcmp(p, "bs") == 0)
+            emu_gdb_reverse_step(g, out);
+        else if (strcmp(p, "bc") == 0)
+            emu_gdb_reverse_continue(g, out);
+        break;
     case 'H':
         cpu = p[1] == 'g' ? g->g_cpu : g->c_cpu;
-        if ((p[1] != 'g' && p[1] != 'c') || !parse_thread(g, p + 2, &cpu)) {
+        if ((p[1] != 'g' && p[1] != 'c') || !emu_gdb_parse_thread(g, p + 2, &cpu)) {
             strcpy(out, "E01");
             break;
         }
-        if (p[1] == 'g')
+        if (p[1] == 'g') {
             g->g_cpu = cpu;
-        else
+        } else {
             g->c_cpu = cpu;
+            /* Hc0 / Hc-1: any thread; a step then steps the one gdb
+             * stopped on (gdb sends Hc0 before bs). */
+            g->c_any = strcmp(p + 2, "0") == 0 || strcmp(p + 2, "-1") == 0;
+        }
         strcpy(out, "OK");
         break;
     case 'T':
         cpu = 0;
-        strcpy(out, parse_thread(g, p + 1, &cpu) && strcmp(p + 1, "0") && strcmp(p + 1, "-1")
+        strcpy(out, emu_gdb_parse_thread(g, p + 1, &cpu) && strcmp(p + 1, "0") && strcmp(p + 1, "-1")
                         ? "OK"
                         : "E01");
         break;
     case 'Z':
     case 'z':
         if (p[1] >= '0' && p[1] <= '4')
-            point(g, p[0] == 'Z', p + 1, out);
+            emu_gdb_point(g, p[0] == 'Z', p + 1, out);
         break;
     case 's':
         if (p[1]) { /* s ADDR: resume at ADDR */
             p++;
-            if (!parse_hex(&p, &r) || *p) {
+            if (!emu_gdb_parse_hex(&p, &r) || *p) {
                 strcpy(out, "E01");
                 break;
             }
             g->m->cpu[g->c_cpu].rip = r;
         }
-        do_step(g, g->c_cpu, out);
+        emu_gdb_step(g, g->c_any ? g->g_cpu : g->c_cpu, out);
         break;
     case 'c':
         if (p[1]) {
             p++;
-            if (!parse_hex(&p, &r) || *p) {
+            if (!emu_gdb_parse_hex(&p, &r) || *p) {
                 strcpy(out, "E01");
                 break;
             }
             g->m->cpu[g->c_cpu].rip = r;
         }
-        if (!do_continue(g, out)) {
+        if (!emu_gdb_continue(g, out)) {
             *end = EMU_GDB_DETACHED;
             return false;
         }
@@ -639,7 +515,7 @@ static bool handle(emu_gdb *g, char *out, emu_gdb_end *end)
         if (strcmp(p, "vCont?") == 0) {
             strcpy(out, "vCont;c;C;s;S");
         } else if (strncmp(p, "vCont;", 6) == 0) {
-            if (!vcont(g, p + 5, out)) {
+            if (!emu_gdb_vcont(g, p + 5, out)) {
                 *end = EMU_GDB_DETACHED;
                 return false;
             }
@@ -711,7 +587,7 @@ emu_gdb_end emu_gdb_serve(emu_gdb *g)
         return EMU_GDB_ERROR;
     int one = 1;
     setsockopt(g->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    cpu_obs_subscribe(&g->m->obs, record_event, g);
+    cpu_obs_subscribe(&g->m->obs, emu_gdb_record_event, g);
     char *out = g->out;
     emu_gdb_end end = EMU_GDB_DETACHED;
     for (;;) {
@@ -719,7 +595,7 @@ emu_gdb_end emu_gdb_serve(emu_gdb *g)
         if (r == PKT_EOF)
             break;
         if (r == PKT_INTR) {
-            stop_reply(g, out, 2, g->g_cpu, NULL);
+            emu_gdb_stop_reply(g, out, 2, g->g_cpu, NULL);
             if (!send_packet(g, out))
                 break;
             continue;
@@ -727,7 +603,10 @@ emu_gdb_end emu_gdb_serve(emu_gdb *g)
         if (!handle(g, out, &end))
             break;
     }
-    cpu_obs_unsubscribe(&g->m->obs, record_event, g);
+    cpu_obs_unsubscribe(&g->m->obs, emu_gdb_record_event, g);
+    /* Without gdb the run goes on with no watched pages on the slow path. */
+    g->nwp = g->nbp = 0;
+    emu_gdb_watch_install(g);
     close(g->fd);
     g->fd = -1;
     return end;
@@ -735,6 +614,9 @@ emu_gdb_end emu_gdb_serve(emu_gdb *g)
 
 void emu_gdb_close(emu_gdb *g)
 {
+    free(g->hist);
+    g->hist = NULL;
+    g->nhist = g->hist_cap = 0;
     if (g->fd >= 0)
         close(g->fd);
     if (g->lfd >= 0)

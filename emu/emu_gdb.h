@@ -1,11 +1,13 @@
 /*
  * emu_gdb.h — a gdb remote stub (GDB's remote serial protocol over TCP) for
- * a running machine: `apicv-emu run --gdb PORT` (docs/gdb.md).
+ * a running machine (`apicv-emu run --gdb PORT`) or a replayed trace
+ * (`apicv-emu replay --gdb PORT`, with reverse execution): docs/gdb.md.
  *
  * One thread per CPU (thread id = CPU index + 1); registers of the x86-64
  * target description; memory by guest-virtual address through the selected
  * CPU's paging; breakpoints by RIP (the guest's memory is never patched);
- * write watchpoints; single-step and continue; Ctrl-C; `monitor` commands
+ * write, read and access watchpoints; single-step and continue; Ctrl-C;
+ * reverse-stepi and reverse-continue on a replay; `monitor` commands
  * for the virtual APIC, the VMCS, the posted-interrupt descriptor and the
  * event log. All of a session's state lives in emu_gdb.
  */
@@ -23,12 +25,14 @@ struct emu_machine;
 
 #define EMU_GDB_PKT_MAX 4096 /* PacketSize: the largest packet body we accept */
 #define EMU_GDB_NBP 64       /* breakpoints (software and hardware share the table) */
-#define EMU_GDB_NWP 8        /* write watchpoints */
+#define EMU_GDB_NWP 8        /* watchpoints of all kinds */
 #define EMU_GDB_NEV 256      /* recent events kept for `monitor events N` */
 
 typedef struct emu_gdb_watch {
     uint64_t va, pa; /* pa: the guest-physical address when the watchpoint was set */
     unsigned len;    /* 1..8 */
+    unsigned type;   /* 2 write (values compared), 3 read, 4 access (cpu_watch_set) */
+    unsigned cw;     /* types 3 and 4: the index in cpu_phys.watch_* */
     uint8_t old[8];
     /* `monitor watch-vapic`: a byte of CPU vapic_cpu's virtual-APIC page at
      * offset va (host memory: gdb knows no address for it). */
@@ -41,6 +45,7 @@ typedef struct emu_gdb {
     int lfd, fd; /* listening socket, connection (-1: none) */
     unsigned port;
     unsigned g_cpu, c_cpu; /* Hg (registers, memory, monitor) and Hc (step) threads */
+    bool c_any;            /* Hc0 or Hc-1: steps go to g_cpu, the thread gdb stopped on */
     uint64_t bp[EMU_GDB_NBP];
     unsigned nbp;
     emu_gdb_watch wp[EMU_GDB_NWP];
@@ -49,6 +54,7 @@ typedef struct emu_gdb {
     uint8_t rbuf[EMU_GDB_PKT_MAX + 64];
     size_t rlen, rpos;
     char pkt[EMU_GDB_PKT_MAX + 1];
+    size_t pkt_len; /* its length (an X packet's data may hold NUL bytes) */
     char out[2 * EMU_GDB_PKT_MAX + 8];        /* the reply being built */
     char last_reply[2 * EMU_GDB_PKT_MAX + 8]; /* re-sent after a '-' */
     /* The event ring (an observer while the session lasts). */
@@ -56,6 +62,14 @@ typedef struct emu_gdb {
     uint64_t nev;
     bool want_event; /* monitor step-event: pause at the next event */
     bool event_hit;
+    /* replay --gdb: the replay gdb drives (NULL: a live run), set after
+     * emu_gdb_listen. It moves only by emu_replay_step; hist[j] is the CPU
+     * that retired an instruction in the step to position j + 1 (0xFF:
+     * none), for reverse-stepi. */
+    struct emu_replayer *rp;
+    uint8_t *hist;
+    size_t nhist, hist_cap;
+    bool hist_lost; /* out of memory: reverse-stepi answers E0c */
 } emu_gdb;
 
 typedef enum emu_gdb_end {

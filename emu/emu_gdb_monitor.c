@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "emu/emu.h"
-#include "emu/emu_gdb.h"
+#include "emu/emu_gdb_internal.h"
 #include "emu/emu_hv.h"
 #include "vmx/vmx.h"
 #include "vmx/vmx_apicv.h"
@@ -176,7 +176,7 @@ static void mon_watch_vapic(emu_gdb *g, const char *arg, bool add, mon_out *o)
         say(o, "no virtual-APIC watchpoint at offset %03lxh of vCPU %u\n", off, g->g_cpu);
         return;
     }
-    emu_gdb_watch w = {.va = off, .len = 1, .vapic = true, .vapic_cpu = g->g_cpu};
+    emu_gdb_watch w = {.va = off, .len = 1, .type = 2, .vapic = true, .vapic_cpu = g->g_cpu};
     if (g->nwp == EMU_GDB_NWP || !emu_gdb_vapic_byte(g, g->g_cpu, (unsigned)off, w.old)) {
         say(o, "cannot watch offset %03lxh of vCPU %u: %s\n", off, g->g_cpu,
             g->nwp == EMU_GDB_NWP ? "no watchpoint left" : "it has no virtual-APIC page");
@@ -221,8 +221,7 @@ static void mon_step_event(emu_gdb *g, mon_out *o)
     uint64_t before = g->nev;
     g->event_hit = false;
     g->want_event = true;
-    for (unsigned i = 0; i < 1000 && !g->event_hit && !m->finished; i++)
-        emu_machine_run(m, m->now + 1000000);
+    emu_gdb_until_event(g);
     g->want_event = false;
     /* The pause takes effect at the next instruction boundary: every event
      * of the boundary where the first one came is printed. */

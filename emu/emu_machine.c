@@ -114,7 +114,8 @@ bool emu_machine_init(emu_machine *m, const emu_config *cfg, const char *guest_p
     emu_mb_boot mb = {0};
     m->multiboot = emu_multiboot_detect(guest_path);
     if (m->multiboot) {
-        emu_mb_opts o = {cfg->append, cfg->initrd, cfg->ninitrd};
+        emu_mb_opts o = {cfg->append, cfg->initrd, cfg->ninitrd, cfg->kernel_name,
+                         cfg->initrd_names};
         if (!emu_multiboot_load(&m->phys, guest_path, &o, &mb, err, errlen)) {
             cpu_phys_free(&m->phys);
             return false;

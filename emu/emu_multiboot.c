@@ -384,18 +384,20 @@ static bool build_info(mb_area *a, const char *path, const emu_mb_opts *o, const
     uint8_t info[88] = {0};
     uint32_t at = area_put(a, info, sizeof(info));
     const char *append = o && o->append ? o->append : NULL;
-    size_t cl = strlen(path) + (append ? 1 + strlen(append) : 0) + 1;
+    const char *name = o && o->name ? o->name : path;
+    size_t cl = strlen(name) + (append ? 1 + strlen(append) : 0) + 1;
     char *cmdline = malloc(cl);
     if (!cmdline)
         return fail(err, errlen, path, "out of memory");
-    snprintf(cmdline, cl, "%s%s%s", path, append ? " " : "", append ? append : "");
+    snprintf(cmdline, cl, "%s%s%s", name, append ? " " : "", append ? append : "");
     uint32_t cmd_addr = area_put(a, cmdline, cl);
     free(cmdline);
     uint32_t name_addr = area_put(a, "apicv-emu", 10);
     uint8_t modtab[16 * EMU_MB_MAX_MODULES] = {0};
     bool fits = at && cmd_addr && name_addr;
     for (unsigned k = 0; k < nmods; k++) {
-        uint32_t s = area_put(a, mods[k].path, strlen(mods[k].path) + 1);
+        const char *mname = o->module_names ? o->module_names[k] : mods[k].path;
+        uint32_t s = area_put(a, mname, strlen(mname) + 1);
         put32(modtab + 16 * k, (uint32_t)mod_at[k]);
         put32(modtab + 16 * k + 4, (uint32_t)(mod_at[k] + mods[k].size));
         put32(modtab + 16 * k + 8, s);

@@ -44,6 +44,8 @@ typedef struct emu_mb_opts {
     const char *append;            /* NULL: none */
     const char *const *modules;    /* --initrd files, in order */
     unsigned nmodules;
+    const char *name;                /* the kernel's name in the command line (NULL: its path) */
+    const char *const *module_names; /* the modules' strings (NULL: their paths) */
 } emu_mb_opts;
 
 /* Looks for a Multiboot header in the first 8 KiB of data (4-byte aligned

@@ -22,6 +22,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "emu/emu_internal.h"
 #include "emu/emu_record.h"
@@ -98,6 +99,39 @@ static bool read_file(const char *path, uint8_t **out, size_t *len)
     return true;
 }
 
+/* A Multiboot kernel's run depends on its --append text and --initrd
+ * modules too (their bytes and the names the command line gave them, which
+ * the kernel reads in its information structure): the boot record. */
+static bool record_boot(emu_recorder *r, const emu_machine *m, char *err, size_t errlen)
+{
+    static trace_boot b; /* large: keep it off the stack */
+    memset(&b, 0, sizeof(b));
+    b.has_append = m->cfg.append != NULL;
+    if (m->cfg.append && strlen(m->cfg.append) >= sizeof(b.append)) {
+        snprintf(err, errlen, "--append: the text is over %zu bytes, more than a trace holds",
+                 sizeof(b.append) - 1);
+        return false;
+    }
+    snprintf(b.append, sizeof(b.append), "%s", m->cfg.append ? m->cfg.append : "");
+    bool ok = m->cfg.ninitrd <= TRACE_MAX_MODULES;
+    for (unsigned k = 0; ok && k < m->cfg.ninitrd; k++) {
+        const char *name = m->cfg.initrd[k];
+        if (strlen(name) >= sizeof(b.module[k].name) ||
+            !read_file(name, &b.module[k].data, &b.module[k].len)) {
+            snprintf(err, errlen, "--initrd %s: cannot read the module to record it", name);
+            ok = false;
+            break;
+        }
+        snprintf(b.module[k].name, sizeof(b.module[k].name), "%s", name);
+        b.nmodules = k + 1;
+    }
+    if (ok)
+        trace_write_boot(r->w, &b);
+    for (unsigned k = 0; k < b.nmodules; k++)
+        free(b.module[k].data);
+    return ok;
+}
+
 bool emu_record_begin(emu_machine *m, const char *path, const emu_record_info *info,
                       emu_recorder **out, char *err, size_t errlen)
 {
@@ -146,6 +180,13 @@ bool emu_record_begin(emu_machine *m, const char *path, const emu_record_info *i
     }
     trace_write_guest(r->w, image, image_len);
     free(image);
+    if (m->multiboot && !record_boot(r, m, err, errlen)) {
+        char ignored[256];
+        trace_writer_close(r->w, ignored, sizeof(ignored));
+        free(r);
+        unlink(path);
+        return false;
+    }
     r->m = m;
     snprintf(r->path, sizeof(r->path), "%s", path);
     r->s = info->scenario;

@@ -80,6 +80,22 @@ bool emu_replay_run(emu_replayer *r, uint64_t until);
  * yet). False with a message in err when it cannot.
  */
 bool emu_replay_seek(emu_replayer *r, uint64_t cycle, char *err, size_t errlen);
+/*
+ * The stepping schedule of `replay --gdb` (docs/gdb.md): one call runs the
+ * machine until any CPU retires one instruction (as emu_machine_step_any),
+ * or to the round boundary where the next recorded input is posted.
+ * Returns that CPU or -1. The state after N calls from cycle 0 depends on
+ * the trace and N only (emu_replay_position is N), so a position can be
+ * reached again exactly: emu_replay_restart (back to cycle 0, position 0)
+ * and N calls. The schedule's instruction-level interrupt timing is the
+ * stepped one (docs/machine.md), not necessarily the recording's.
+ */
+int emu_replay_step(emu_replayer *r);
+uint64_t emu_replay_position(const emu_replayer *r);
+/* The replay cannot go on: the run finished, the recording's end was
+ * reached, it diverged or was interrupted. */
+bool emu_replay_ended(const emu_replayer *r);
+bool emu_replay_restart(emu_replayer *r, char *err, size_t errlen);
 /* The first divergence, or NULL. */
 const char *emu_replay_divergence(const emu_replayer *r);
 /* Events and digests checked so far. */

@@ -64,20 +64,27 @@ static void replay_poll(emu_replayer *r)
     }
 }
 
+/* Inputs posted from outside (the window) that are due at this round
+ * boundary. */
+static void post_due_inputs(emu_replayer *r)
+{
+    emu_machine *m = &r->m;
+    while (!m->in_round && r->in_i < r->t.ninputs && r->t.inputs[r->in_i].post > 0 &&
+           r->t.inputs[r->in_i].post <= m->now) {
+        emu_scenario_post_recorded(&r->s, r->in_i);
+        r->in_i++;
+    }
+    while (r->in_i < r->t.ninputs && r->t.inputs[r->in_i].post == 0)
+        r->in_i++;
+}
+
 bool emu_replay_run(emu_replayer *r, uint64_t until)
 {
     emu_machine *m = &r->m;
     if (r->unfinished && until > r->t.end.cycle)
         until = r->t.end.cycle;
     while (!m->finished && !r->diverged && !r->done) {
-        /* Inputs posted from outside at this round boundary (the window). */
-        while (!m->in_round && r->in_i < r->t.ninputs && r->t.inputs[r->in_i].post > 0 &&
-               r->t.inputs[r->in_i].post <= m->now) {
-            emu_scenario_post_recorded(&r->s, r->in_i);
-            r->in_i++;
-        }
-        while (r->in_i < r->t.ninputs && r->t.inputs[r->in_i].post == 0)
-            r->in_i++;
+        post_due_inputs(r);
         if (m->now >= until && !m->in_round)
             break;
         uint64_t stop = until;
@@ -101,6 +108,59 @@ bool emu_replay_run(emu_replayer *r, uint64_t until)
             break;
     }
     return m->finished || r->diverged || r->done;
+}
+
+/* ---- stepping (replay --gdb) ---------------------------------------------- */
+
+/*
+ * The stepping schedule: each call runs the machine as emu_machine_step_any
+ * does (any CPU, one instruction), bounded by the round boundary where the
+ * next recorded input is due, which is posted there as emu_replay_run
+ * posts it. No call depends on anything but the state the previous calls
+ * left, so the state after N calls from cycle 0 is a function of the trace
+ * and N: a position that reverse execution can return to exactly.
+ */
+int emu_replay_step(emu_replayer *r)
+{
+    emu_machine *m = &r->m;
+    if (emu_replay_ended(r))
+        return -1;
+    r->pos++;
+    post_due_inputs(r);
+    uint64_t stop = m->now + 100 * m->cfg.quantum;
+    if (r->in_i < r->t.ninputs && r->t.inputs[r->in_i].post < stop)
+        stop = r->t.inputs[r->in_i].post;
+    if (r->unfinished && r->t.end.cycle < stop)
+        stop = r->t.end.cycle;
+    uint64_t before[CPU_MAX_CPUS];
+    for (unsigned k = 0; k < m->cfg.ncpus; k++)
+        before[k] = m->cpu[k].insns;
+    m->step_cpu = EMU_STEP_ANY;
+    bool fin = emu_machine_run(m, stop);
+    m->step_cpu = -1;
+    if (fin)
+        emu_replay_finish(r);
+    else if (r->unfinished && !m->in_round && m->now >= r->t.end.cycle)
+        r->done = true;
+    for (unsigned k = 0; k < m->cfg.ncpus; k++)
+        if (m->cpu[k].insns != before[k])
+            return (int)k;
+    return -1;
+}
+
+uint64_t emu_replay_position(const emu_replayer *r)
+{
+    return r->pos;
+}
+
+bool emu_replay_ended(const emu_replayer *r)
+{
+    return r->m.finished || r->diverged || r->done || r->m.interrupted;
+}
+
+bool emu_replay_restart(emu_replayer *r, char *err, size_t errlen)
+{
+    return emu_replay_rebuild(r, err, errlen);
 }
 
 /* ---- opening and closing ------------------------------------------------------- */
@@ -217,12 +277,40 @@ static bool replay_build(emu_replayer *r, char *err, size_t errlen)
     }
     bool wrote = write(fd, r->t.guest, r->t.guest_len) == (ssize_t)r->t.guest_len;
     close(fd);
+    /* A Multiboot kernel sees the recorded names: its path in the command
+     * line, and the modules of the boot record under theirs. */
+    cfg.kernel_name = h->guest_path;
+    const trace_boot *boot = r->t.boot;
+    char mod_tmp[TRACE_MAX_MODULES][32];
+    const char *mod_path[TRACE_MAX_MODULES], *mod_name[TRACE_MAX_MODULES];
+    unsigned nmod = 0;
+    for (; wrote && boot && nmod < boot->nmodules; nmod++) {
+        snprintf(mod_tmp[nmod], sizeof(mod_tmp[nmod]), "/tmp/apicv-replay-XXXXXX");
+        int mfd = mkstemp(mod_tmp[nmod]);
+        if (mfd < 0) {
+            wrote = false;
+            break;
+        }
+        const trace_module *mod = &boot->module[nmod];
+        wrote = !mod->len || write(mfd, mod->data, mod->len) == (ssize_t)mod->len;
+        close(mfd);
+        mod_path[nmod] = mod_tmp[nmod];
+        mod_name[nmod] = mod->name;
+    }
+    if (boot) {
+        cfg.append = boot->has_append ? boot->append : NULL;
+        cfg.initrd = mod_path;
+        cfg.initrd_names = mod_name;
+        cfg.ninitrd = nmod;
+    }
     char why[1024] = "";
     bool init = wrote && emu_machine_init(&r->m, &cfg, tmp, why, sizeof(why));
     unlink(tmp);
+    for (unsigned k = 0; k < nmod; k++)
+        unlink(mod_tmp[k]);
     if (!init) {
         if (!wrote)
-            snprintf(err, errlen, "cannot write the guest image to %s", tmp);
+            snprintf(err, errlen, "cannot write the guest image or a module to %s", tmp);
         else /* the message names the temporary file: name the trace */
             snprintf(err, errlen, "%s: the embedded guest image: %s", path,
                      strncmp(why, tmp, strlen(tmp)) == 0 ? why + strlen(tmp) + 2 : why);
@@ -318,6 +406,7 @@ bool emu_replay_rebuild(emu_replayer *r, char *err, size_t errlen)
         emu_replay_free_snapshot(r->snap[k]);
     r->nsnap = 0;
     r->ev_i = r->dg_i = r->in_i = 0;
+    r->pos = 0;
     r->diverged = r->done = false;
     r->diag[0] = 0;
     memset(&r->m, 0, sizeof(r->m));

@@ -10,6 +10,7 @@
 #include "emu/emu_hv.h"
 #include "emu/emu_internal.h"
 #include "emu/emu_export.h"
+#include "emu/emu_gdb.h"
 #include "emu/emu_record.h"
 #include "emu/emu_replay_internal.h"
 
@@ -30,6 +31,48 @@ static void replay_console(void *ctx, unsigned cpu, uint8_t byte)
     putchar(byte);
 }
 
+/* replay --gdb PORT: gdb drives the replay (emu_gdb_run.c) until it
+ * kills it (137) or detaches (the replay then runs to its end). */
+static int replay_gdb(emu_replayer *r, const char *path, unsigned port)
+{
+    emu_gdb *g = malloc(sizeof(*g));
+    char err[256];
+    if (!g) {
+        fprintf(stderr, "apicv-emu: --gdb: out of memory\n");
+        return EMU_EXIT_USAGE;
+    }
+    if (!emu_gdb_listen(g, &r->m, port, err, sizeof(err))) {
+        fprintf(stderr, "apicv-emu: %s\n", err);
+        free(g);
+        return EMU_EXIT_USAGE;
+    }
+    g->rp = r;
+    fprintf(stderr, "apicv-emu: replaying %s; waiting for gdb on 127.0.0.1:%u (target remote :%u)\n",
+            path, g->port, g->port);
+    emu_gdb_end end = emu_gdb_serve(g);
+    emu_gdb_close(g);
+    free(g);
+    if (end == EMU_GDB_KILLED) {
+        fprintf(stderr, "apicv-emu: killed by gdb at cycle %llu\n", (unsigned long long)r->m.now);
+        return 137;
+    }
+    if (end == EMU_GDB_ERROR) {
+        fprintf(stderr, "apicv-emu: --gdb: accept failed\n");
+        return EMU_EXIT_USAGE;
+    }
+    while (!emu_replay_run(r, r->m.now + 2000000))
+        if (emu_stop_requested(&r->m))
+            break;
+    fflush(stdout);
+    if (r->m.interrupted) {
+        fprintf(stderr, "\napicv-emu replay: %s: %s at cycle %llu\n", path, r->m.diag,
+                (unsigned long long)r->m.now);
+        return 128 + emu_stop_signal();
+    }
+    cpu_obs_unsubscribe(&r->m.obs, emu_replay_event, r);
+    return r->unfinished ? 0 : r->s.m ? emu_scenario_check(&r->s, stderr) : r->m.exit_status;
+}
+
 int emu_replay_main(int argc, char **argv)
 {
     return emu_replay_cli(argc, argv, NULL);
@@ -39,9 +82,20 @@ int emu_replay_cli(int argc, char **argv, const emu_frontend *fe)
 {
     bool verify = false, headless = false;
     const char *path = NULL, *vcd = NULL, *perfetto = NULL;
+    long gdb_port = -1;
     for (int k = 1; k < argc; k++) {
         if (strcmp(argv[k], "--verify") == 0)
             verify = true;
+        else if (strcmp(argv[k], "--gdb") == 0) {
+            char *end = NULL;
+            gdb_port = k + 1 < argc ? strtol(argv[k + 1], &end, 10) : -1;
+            if (k + 1 >= argc || !*argv[k + 1] || *end || gdb_port < 0 || gdb_port > 65535) {
+                fprintf(stderr, "apicv-emu replay: --gdb: expected a port 0..65535, got '%s'\n",
+                        k + 1 < argc ? argv[k + 1] : "");
+                return EMU_EXIT_USAGE;
+            }
+            k++;
+        }
         else if ((strcmp(argv[k], "--vcd") == 0 || strcmp(argv[k], "--perfetto") == 0) &&
                  k + 1 < argc) {
             const char **dst = argv[k][2] == 'v' ? &vcd : &perfetto;
@@ -51,6 +105,7 @@ int emu_replay_cli(int argc, char **argv, const emu_frontend *fe)
             headless = true;
         else if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
             printf("usage: apicv-emu replay [--verify] [--headless] [--vcd FILE] [--perfetto FILE] TRACE\n"
+                   "       apicv-emu replay --gdb PORT TRACE\n"
                    "       apicv-emu replay --screenshot FILE.png [--at-event N | --at CYCLE] TRACE\n\n"
                    "Re-runs a trace recorded with `apicv-emu run --record TRACE`: the guest image,\n"
                    "options, cost model and scenario from its header, its recorded inputs.\n"
@@ -62,7 +117,9 @@ int emu_replay_cli(int argc, char **argv, const emu_frontend *fe)
                    "--screenshot renders the window off screen at the N-th event (the state\n"
                    "right after it) or at a cycle, as run --screenshot does.\n"
                    "--vcd and --perfetto export the replayed run as run's options do\n"
-                   "(docs/export.md); they replay headless.\n");
+                   "(docs/export.md); they replay headless.\n"
+                   "--gdb PORT serves gdb on 127.0.0.1:PORT (0: a free port) with reverse\n"
+                   "execution (reverse-stepi, reverse-continue): docs/gdb.md.\n");
             return 0;
         } else if (strcmp(argv[k], "--vcd") == 0 || strcmp(argv[k], "--perfetto") == 0) {
             fprintf(stderr, "apicv-emu replay: %s: expected a FILE after it\n", argv[k]);
@@ -81,12 +138,26 @@ int emu_replay_cli(int argc, char **argv, const emu_frontend *fe)
         fprintf(stderr, "apicv-emu replay: expected a TRACE (see apicv-emu replay --help)\n");
         return EMU_EXIT_USAGE;
     }
+    if (gdb_port >= 0 && (verify || vcd || perfetto)) {
+        fprintf(stderr, "apicv-emu replay: --gdb cannot be combined with %s (gdb's stepping "
+                        "schedule is not the recorded run's: docs/gdb.md)\n",
+                verify ? "--verify" : vcd ? "--vcd" : "--perfetto");
+        return EMU_EXIT_USAGE;
+    }
     emu_replayer *r;
     char err[2048];
     int st = emu_replay_open(path, verify, &r, err, sizeof(err));
     if (st) {
         fprintf(stderr, "apicv-emu: %s\n", err);
         return st;
+    }
+    if (gdb_port >= 0) {
+        r->snapshots_ok = false; /* reverse execution restarts from cycle 0 */
+        r->m.console = replay_console;
+        emu_catch_stop_signals();
+        int status = replay_gdb(r, path, (unsigned)gdb_port);
+        emu_replay_close(r);
+        return status;
     }
     if (vcd || perfetto)
         headless = true;

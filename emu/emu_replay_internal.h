@@ -57,6 +57,7 @@ struct emu_replayer {
     bool unfinished;   /* the recording stopped before the run ended (end status -1) */
     bool done;         /* an unfinished recording's end was reached and checked */
     char path[4096];   /* the trace, for messages and rebuilding */
+    uint64_t pos;      /* emu_replay_step calls since cycle 0 (replay --gdb) */
 };
 
 /* emu_replay_verify.c: the first divergence (pauses the machine); the

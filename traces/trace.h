@@ -29,7 +29,7 @@
  * same byte layout: a reader takes both, emu/ decides what the classes
  * mean (emu_replay.c). The writer writes header.format_version (0: the
  * current one), so that a test can make a version-1 trace. */
-#define TRACE_FORMAT_VERSION 2u
+#define TRACE_FORMAT_VERSION 3u /* 3: may hold a boot record (Multiboot options) */
 #define TRACE_FORMAT_MIN_VERSION 1u
 #define TRACE_MAX_COSTS 64
 #define TRACE_MAX_PARTS 96
@@ -46,6 +46,7 @@ typedef enum trace_rec_type {
     TRACE_REC_INPUT = 4,  /* one input from outside the machine */
     TRACE_REC_DIGEST = 5, /* the machine's digest and its parts at one cycle */
     TRACE_REC_END = 6,    /* how the run ended */
+    TRACE_REC_BOOT = 7,   /* a Multiboot kernel's --append text and --initrd modules (version 3) */
     TRACE_REC_NTYPES
 } trace_rec_type;
 
@@ -111,6 +112,23 @@ typedef struct trace_digest {
     trace_part part[TRACE_MAX_PARTS];
 } trace_digest;
 
+/* The boot record: what a Multiboot kernel's run got besides its image
+ * (docs/multiboot.md): the --append text and each --initrd module, its
+ * name as the command line gave it (the module's string) and its bytes. */
+#define TRACE_MAX_MODULES 16
+typedef struct trace_module {
+    char name[TRACE_MAX_STR];
+    uint8_t *data; /* owned (malloc); NULL when empty */
+    size_t len;
+} trace_module;
+
+typedef struct trace_boot {
+    bool has_append; /* --append was given (its text may be empty) */
+    char append[TRACE_MAX_STR];
+    unsigned nmodules;
+    trace_module module[TRACE_MAX_MODULES];
+} trace_boot;
+
 typedef struct trace_end {
     uint64_t cycle;
     int32_t exit_status;
@@ -132,6 +150,8 @@ typedef struct trace_writer trace_writer;
 trace_writer *trace_writer_open(const char *path, const trace_header *h, char *err,
                                 size_t errlen);
 void trace_write_guest(trace_writer *w, const void *image, size_t len);
+/* After the guest image, before any event (format version 3). */
+void trace_write_boot(trace_writer *w, const trace_boot *b);
 void trace_write_event(trace_writer *w, const cpu_obs_event *ev);
 void trace_write_input(trace_writer *w, const trace_input *in);
 void trace_write_digest(trace_writer *w, const trace_digest *d);
@@ -158,6 +178,7 @@ typedef struct trace_file {
     trace_header header;
     uint8_t *guest;
     size_t guest_len;
+    trace_boot *boot; /* owned; NULL when the trace has no boot record */
     cpu_obs_event *events;
     size_t nevents;
     trace_input *inputs;

@@ -54,6 +54,18 @@ void trace_dump(FILE *f, const trace_file *t, const trace_names *names)
             fprintf(f, "guest bytes=%zu fnv1a64=%016llx\n", t->guest_len,
                     (unsigned long long)trace_fnv1a64(t->guest, t->guest_len));
             break;
+        case TRACE_REC_BOOT:
+            if (!t->boot)
+                break;
+            fprintf(f, "boot append=%s%s%s modules=%u\n", t->boot->has_append ? "\"" : "",
+                    t->boot->has_append ? t->boot->append : "-", t->boot->has_append ? "\"" : "",
+                    t->boot->nmodules);
+            for (unsigned j = 0; j < t->boot->nmodules; j++)
+                fprintf(f, "boot module=%s bytes=%zu fnv1a64=%016llx\n", t->boot->module[j].name,
+                        t->boot->module[j].len,
+                        (unsigned long long)trace_fnv1a64(t->boot->module[j].data,
+                                                          t->boot->module[j].len));
+            break;
         case TRACE_REC_EVENT: {
             const cpu_obs_event *e = &t->events[o->idx];
             kind_name(name, sizeof(name), names ? names->event : NULL, e->kind);

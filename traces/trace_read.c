@@ -15,7 +15,7 @@
 #include "traces/trace_internal.h"
 
 static const char *const rec_names[TRACE_REC_NTYPES] = {"?",     "header", "guest", "event",
-                                                        "input", "digest", "end"};
+                                                        "input", "digest", "end",   "boot"};
 
 typedef struct cursor {
     const char *name;
@@ -168,6 +168,37 @@ static bool parse_header(cursor *c, trace_header *h)
     }
     if (!get_varint(c, "the digest interval", &h->digest_interval))
         return false;
+    return true;
+}
+
+/* The boot record (format version 3): see trace_boot. */
+static bool parse_boot(cursor *c, trace_boot *b)
+{
+    uint64_t v;
+    if (!get_bounded(c, "the append flag", 1, &v))
+        return false;
+    b->has_append = v != 0;
+    if (!get_str(c, "the append text", b->append, sizeof(b->append)) ||
+        !get_bounded(c, "the number of modules", TRACE_MAX_MODULES, &v))
+        return false;
+    for (unsigned k = 0; k < (unsigned)v; k++) {
+        trace_module *m = &b->module[k];
+        uint64_t n;
+        if (!get_str(c, "a module's name", m->name, sizeof(m->name)) ||
+            !get_bounded(c, "a module's size", TRACE_MAX_BLOB, &n))
+            return false;
+        if (c->len - c->pos < n)
+            return fail(c, "expected the module's %llu bytes, got %zu", (unsigned long long)n,
+                        c->len - c->pos);
+        b->nmodules = k + 1; /* freed from here on */
+        m->data = n ? malloc((size_t)n) : NULL;
+        if (n && !m->data)
+            return fail(c, "out of memory");
+        if (n)
+            memcpy(m->data, c->p + c->pos, (size_t)n);
+        m->len = (size_t)n;
+        c->pos += (size_t)n;
+    }
     return true;
 }
 
@@ -336,6 +367,20 @@ bool trace_parse(const char *name, const uint8_t *buf, size_t len, trace_file *t
             t->guest_len = (size_t)plen;
             p.pos = p.len;
             break;
+        case TRACE_REC_BOOT:
+            if (t->header.format_version < 3) {
+                ok = fail(&p, "expected no boot record in a format version %u trace, got one",
+                          t->header.format_version);
+                break;
+            }
+            if (t->boot || !t->guest || t->nevents || t->ninputs || t->ndigests) {
+                ok = fail(&p, "expected one boot record, right after the guest image, got %s",
+                          t->boot ? "a second one" : "one elsewhere");
+                break;
+            }
+            t->boot = calloc(1, sizeof(*t->boot));
+            ok = t->boot ? parse_boot(&p, t->boot) : fail(&p, "out of memory");
+            break;
         case TRACE_REC_EVENT: {
             cpu_obs_event *e = grow(t->events, t->nevents, &cap_ev, sizeof(*e));
             if (!e) {
@@ -461,6 +506,10 @@ void trace_file_free(trace_file *t)
 {
     free(t->header.scenario_text);
     free(t->guest);
+    if (t->boot)
+        for (unsigned k = 0; k < t->boot->nmodules; k++)
+            free(t->boot->module[k].data);
+    free(t->boot);
     free(t->events);
     free(t->inputs);
     free(t->digests);

@@ -200,6 +200,21 @@ void trace_write_guest(trace_writer *w, const void *image, size_t len)
     emit(w, TRACE_REC_GUEST);
 }
 
+void trace_write_boot(trace_writer *w, const trace_boot *bt)
+{
+    trace_buf *b = &w->rec;
+    trace_buf_varint(b, bt->has_append);
+    trace_buf_str(b, bt->append);
+    unsigned n = bt->nmodules < TRACE_MAX_MODULES ? bt->nmodules : TRACE_MAX_MODULES;
+    trace_buf_varint(b, n);
+    for (unsigned k = 0; k < n; k++) {
+        trace_buf_str(b, bt->module[k].name);
+        trace_buf_varint(b, bt->module[k].len);
+        trace_buf_bytes(b, bt->module[k].data, bt->module[k].len);
+    }
+    emit(w, TRACE_REC_BOOT);
+}
+
 void trace_write_event(trace_writer *w, const cpu_obs_event *ev)
 {
     trace_buf *b = &w->rec;
@@ -288,6 +303,10 @@ bool trace_save(const trace_file *t, const char *path, char *err, size_t errlen)
         switch (o->type) {
         case TRACE_REC_GUEST:
             trace_write_guest(w, t->guest, t->guest_len);
+            break;
+        case TRACE_REC_BOOT:
+            if (t->boot)
+                trace_write_boot(w, t->boot);
             break;
         case TRACE_REC_EVENT:
             trace_write_event(w, &t->events[o->idx]);

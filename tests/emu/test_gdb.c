@@ -33,9 +33,9 @@ typedef struct emu_proc {
     char errpath[64];
 } emu_proc;
 
-/* Starts `apicv-emu run --headless --gdb 0 ARGS GUEST` and reads the port
- * it prints. */
-static void start_emu_cpus(emu_proc *p, const char *mode, const char *cpus, const char *guest)
+/* Starts the emulator with argv (ending in NULL; it must take --gdb 0)
+ * and reads the port it prints. */
+static void start_emu_argv(emu_proc *p, char *const argv[])
 {
     snprintf(p->errpath, sizeof(p->errpath), "/tmp/apicv_gdb_errXXXXXX");
     int fe = mkstemp(p->errpath);
@@ -46,8 +46,7 @@ static void start_emu_cpus(emu_proc *p, const char *mode, const char *cpus, cons
         dup2(fe, 2);
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
-        execl(APICV_EMU, APICV_EMU, "run", "--headless", "--quiet", "--mode", mode, "--cpus",
-              cpus, "--gdb", "0", guest, (char *)NULL);
+        execv(APICV_EMU, argv);
         _exit(127);
     }
     close(fe);
@@ -67,6 +66,21 @@ static void start_emu_cpus(emu_proc *p, const char *mode, const char *cpus, cons
             usleep(10000);
     }
     ck_assert_msg(p->port > 0, "the emulator printed no port");
+}
+
+/* `apicv-emu run --headless --gdb 0 ARGS GUEST`. */
+static void start_emu_cpus(emu_proc *p, const char *mode, const char *cpus, const char *guest)
+{
+    char *const argv[] = {APICV_EMU, "run", "--headless", "--quiet", "--mode", (char *)mode,
+                          "--cpus", (char *)cpus, "--gdb", "0", (char *)guest, NULL};
+    start_emu_argv(p, argv);
+}
+
+/* `apicv-emu replay --gdb 0 TRACE`. */
+static void start_replay(emu_proc *p, const char *trace)
+{
+    char *const argv[] = {APICV_EMU, "replay", "--gdb", "0", (char *)trace, NULL};
+    start_emu_argv(p, argv);
 }
 
 static void start_emu(emu_proc *p, const char *mode, const char *guest)
@@ -179,7 +193,7 @@ START_TEST(malformed_packets_get_error_replies)
     send_raw(fd, "$?#00", 5);
     ck_assert_int_eq(get1(fd), '-');
     /* Unknown: acked, the empty reply. */
-    ck_assert_str_eq(ask(fd, "Xbogus,1:zz"), "");
+    ck_assert_str_eq(ask(fd, "vBogus"), "");
     ck_assert_str_eq(ask(fd, "qNoSuchQuery"), "");
     /* Oversize: acked, an error (and the stub still answers after it). */
     static char big[6000];
@@ -192,7 +206,11 @@ START_TEST(malformed_packets_get_error_replies)
     ck_assert_str_eq(ask(fd, "p999"), "E01");
     ck_assert_str_eq(ask(fd, "Hg9"), "E01");
     ck_assert_str_eq(ask(fd, "m11111111111111111111,4"), "E01");
-    ck_assert_str_eq(ask(fd, "Z3,1000,4"), ""); /* read watchpoints: not implemented */
+    /* Read and access watchpoints: malformed, too long, unmapped. */
+    ck_assert_str_eq(ask(fd, "Z3,1000"), "E01");
+    ck_assert_str_eq(ask(fd, "Z4,200000,9"), "E28");
+    ck_assert_str_eq(ask(fd, "Z3,ffff800000000000,8"), "E28");
+    ck_assert_str_eq(ask(fd, "Z5,200000,1"), "");
     /* Unmapped (non-canonical high half): E14. */
     ck_assert_str_eq(ask(fd, "mffff800000000000,8"), "E14");
     /* A well-formed session goes on. */
@@ -226,6 +244,20 @@ START_TEST(malformed_packets_get_error_replies)
     }
     ck_assert_ptr_nonnull(strstr(text, "RVI"));
     ck_assert_ptr_nonnull(strstr(text, "VIRR"));
+    /* Malformed X (binary write): bad address, a length the data does
+     * not have, an escape with nothing after it. */
+    ck_assert_str_eq(ask(fd, "Xbogus,1:zz"), "E01");
+    ck_assert_str_eq(ask(fd, "X200000,2:a"), "E01");
+    ck_assert_str_eq(ask(fd, "X200000,1:}"), "E01");
+    /* A live run has no reverse execution: bs and bc are unknown. */
+    ck_assert_ptr_null(strstr(ask(fd, "qSupported"), "ReverseStep"));
+    ck_assert_str_eq(ask(fd, "bs"), "");
+    ck_assert_str_eq(ask(fd, "bc"), "");
+    /* X: gdb's probe (length 0), then bytes that need escaping ('}' '#'
+     * '$' '*' as 7d xx ^ 20), read back with m. */
+    ck_assert_str_eq(ask(fd, "X200100,0:"), "OK");
+    ck_assert_str_eq(ask(fd, "X200100,5:}]}\x03}\x04}\x0a" "A"), "OK");
+    ck_assert_str_eq(ask(fd, "m200100,5"), "7d23242a41");
     /* Garbage between packets and a bad hex checksum digit. */
     send_raw(fd, "xyz$g#zz", 8);
     ck_assert_int_eq(get1(fd), '-');
@@ -274,6 +306,15 @@ START_TEST(sigint_while_waiting_for_gdb)
              APICV_EMU, GUEST("hello"));
     int st = system(cmd);
     ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    /* replay --gdb: a bad port; --verify (the stepping schedule is not
+     * the recorded run's). */
+    snprintf(cmd, sizeof(cmd), "%s replay --gdb x %s/traces/recorded/msi_native.trace 2>&1 | "
+             "grep -q -- '--gdb: expected a port'", APICV_EMU, APICV_SOURCE_DIR);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s replay --gdb 0 --verify %s/traces/recorded/msi_native.trace "
+             "2>/dev/null", APICV_EMU, APICV_SOURCE_DIR);
+    st = system(cmd);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
 
     emu_proc p;
     start_emu(&p, "native", GUEST("hang"));
@@ -292,6 +333,22 @@ static void run_gdb(unsigned port, const char *extra, char *out, size_t len)
     size_t n = fread(out, 1, len - 1, f);
     out[n] = 0;
     pclose(f);
+}
+
+/* The text after the first occurrence of what in s (the test fails when
+ * there is none): checks that outputs come in order. */
+static const char *after(const char *s, const char *what, const char *out)
+{
+    const char *at = s ? strstr(s, what) : NULL;
+    ck_assert_msg(at, "expected '%s' in order in:\n%s", what, out);
+    return at + strlen(what);
+}
+
+/* The value of the n-th "rip=0x..." line gdb printed at or after s. */
+static unsigned long long rip_at(const char **s, const char *out)
+{
+    *s = after(*s, "rip=0x", out);
+    return strtoull(*s, NULL, 16);
 }
 
 START_TEST(real_gdb_session)
@@ -361,6 +418,36 @@ START_TEST(real_gdb_watchpoint_and_interrupt)
 }
 END_TEST
 
+/* Read and access watchpoints (Z3, Z4) on a live run: an access
+ * watchpoint on a stack slot stops at the write (old and new value) and at
+ * the read of it; a read watchpoint on the slot of the entry code's return
+ * address stops after the ret that reads it, not at the call that writes
+ * it: RIP is then the value read. */
+START_TEST(real_gdb_read_and_access_watchpoints)
+{
+    emu_proc p;
+    start_emu(&p, "native", GUEST("demo_irq"));
+    static char out[65536];
+    run_gdb(p.port,
+            "-ex 'set $w = $rsp - 8' -ex 'rwatch *(long *)$w' -ex 'awatch *(long *)($w - 8)' "
+            "-ex 'continue' -ex 'continue' -ex 'continue' -ex 'printf \"rip=%#lx\\n\", $rip' "
+            "-ex 'delete' -ex 'kill'",
+            out, sizeof(out));
+    const char *s = after(out, "Hardware read watchpoint 1: *(long *)$w", out);
+    s = after(s, "Hardware access (read/write) watchpoint 2: *(long *)($w - 8)", out);
+    /* The write: old and new values; then the read: the value. */
+    s = after(s, "Hardware access (read/write) watchpoint 2", out);
+    s = after(s, "Old value = 0", out);
+    s = after(s, "Hardware access (read/write) watchpoint 2", out);
+    s = after(s, "Value = ", out);
+    s = after(s, "Hardware read watchpoint 1", out);
+    s = after(s, "Value = ", out);
+    unsigned long long value = strtoull(s, NULL, 10);
+    ck_assert_uint_eq(rip_at(&s, out), value);
+    ck_assert_int_eq(wait_emu(&p), 137);
+}
+END_TEST
+
 /* Two CPUs: each is a thread, and a breakpoint is found on the CPU that
  * reaches it (continue checks every CPU's boundaries). */
 START_TEST(real_gdb_two_cpus)
@@ -409,6 +496,142 @@ START_TEST(real_gdb_vapic_watchpoint)
 }
 END_TEST
 
+/*
+ * replay --gdb over the recorded posted_demo trace (2 vCPUs): the
+ * protocol's replay side (ReverseStep+, writes refused), then the real gdb:
+ * a breakpoint on the guest's handler, stepi twice and reverse-stepi back
+ * over the same instructions to the breakpoint; continue to the handler's
+ * second run (vector 42h) and reverse-continue back to its first (41h);
+ * forward again to the second hit, which must be the same state (the same
+ * last event); reverse-continue past the first hit to the beginning.
+ */
+START_TEST(replay_reverse_step_and_continue)
+{
+    const char *trace = APICV_SOURCE_DIR "/traces/recorded/posted_demo.trace";
+    emu_proc p;
+    start_replay(&p, trace);
+    int fd = connect_to(p.port);
+    ck_assert_ptr_nonnull(strstr(ask(fd, "qSupported"), ";ReverseStep+;ReverseContinue+"));
+    ck_assert_str_eq(ask(fd, "?"), "T05thread:1;");
+    ck_assert_str_eq(ask(fd, "M200000,1:00"), "E01"); /* a replay is read-only */
+    ck_assert_str_eq(ask(fd, "P10=0000000000000000"), "E01");
+    ck_assert_str_eq(ask(fd, "X200000,0:"), "E01");
+    ck_assert_str_eq(ask(fd, "bs"), "T05thread:1;replaylog:begin;");
+    ck_assert_str_eq(ask(fd, "bc"), "T05thread:1;replaylog:begin;");
+    ck_assert_str_eq(ask(fd, "bq"), "");
+    ck_assert_str_eq(ask(fd, "D"), "OK");
+    close(fd);
+    /* Detached, the replay runs to its end: the scenario's status. */
+    ck_assert_int_eq(wait_emu(&p), 0);
+
+    start_replay(&p, trace);
+    unsigned long long isr = symbol(GUEST("demo_posted"), "on_irq");
+    char extra[2048];
+    snprintf(extra, sizeof(extra),
+             "-ex 'thread 2' -ex 'break *0x%llx' -ex 'continue' -ex 'printf \"rip=%%#lx\\n\", $rip' "
+             "-ex 'monitor vapic' -ex 'stepi' -ex 'printf \"rip=%%#lx\\n\", $rip' -ex 'stepi' "
+             "-ex 'printf \"rip=%%#lx\\n\", $rip' -ex 'reverse-stepi' "
+             "-ex 'printf \"rip=%%#lx\\n\", $rip' -ex 'reverse-stepi' "
+             "-ex 'printf \"rip=%%#lx\\n\", $rip' -ex 'continue' -ex 'monitor vapic' "
+             "-ex 'monitor events 1' -ex 'reverse-continue' -ex 'monitor vapic' -ex 'continue' "
+             "-ex 'monitor events 1' -ex 'reverse-continue' -ex 'reverse-continue' "
+             "-ex 'printf \"rip=%%#lx\\n\", $rip' -ex 'kill'",
+             isr);
+    static char out[65536];
+    run_gdb(p.port, extra, out, sizeof(out));
+    char hit[128];
+    snprintf(hit, sizeof(hit), "Thread 2 hit Breakpoint 1, 0x%016llx", isr);
+    const char *s = after(out, hit, out);
+    ck_assert_uint_eq(rip_at(&s, out), isr);
+    s = after(s, "  VISR  41h\n", out);
+    unsigned long long r1 = rip_at(&s, out), r2 = rip_at(&s, out);
+    ck_assert_uint_gt(r1, isr);
+    ck_assert_uint_gt(r2, r1);
+    /* Backwards over the same two instructions. */
+    ck_assert_uint_eq(rip_at(&s, out), r1);
+    ck_assert_uint_eq(rip_at(&s, out), isr);
+    /* The second interrupt, 42h; its last event; back to the first. */
+    s = after(s, hit, out);
+    s = after(s, "  VISR  42h\n", out);
+    const char *ev = after(s, "cycle=", out);
+    char last[256];
+    snprintf(last, sizeof(last), "cycle=%.*s", (int)strcspn(ev, "\n"), ev);
+    s = after(ev, hit, out);
+    s = after(s, "  VISR  41h\n", out);
+    /* Forward again: exactly the same state at the second hit. */
+    s = after(s, hit, out);
+    s = after(s, last, out);
+    /* Back past the first hit: the beginning of the replay. */
+    s = after(s, hit, out);
+    s = after(s, "No more reverse-execution history.", out);
+    ck_assert_uint_eq(rip_at(&s, out), 0x200000);
+    ck_assert_int_eq(wait_emu(&p), 137);
+}
+END_TEST
+
+/* A read watchpoint met backwards: from its second forward hit,
+ * reverse-continue stops before the instruction that read (a ret), and
+ * one stepi is back at the forward stop. */
+START_TEST(replay_read_watchpoint_backwards)
+{
+    emu_proc p;
+    start_replay(&p, APICV_SOURCE_DIR "/traces/recorded/posted_demo.trace");
+    static char out[65536];
+    run_gdb(p.port,
+            "-ex 'set $w = $rsp - 8' -ex 'rwatch *(long *)$w' -ex 'continue' -ex 'continue' "
+            "-ex 'printf \"rip=%#lx\\n\", $rip' -ex 'reverse-continue' -ex 'x/1i $rip' "
+            "-ex 'stepi' -ex 'printf \"rip=%#lx\\n\", $rip' -ex 'kill'",
+            out, sizeof(out));
+    const char *s = after(out, "Thread 1 hit Hardware read watchpoint 1", out);
+    s = after(s, "Thread 1 hit Hardware read watchpoint 1", out);
+    unsigned long long stop = rip_at(&s, out);
+    s = after(s, "Thread 1 hit Hardware read watchpoint 1", out);
+    s = after(s, "ret", out);
+    ck_assert_uint_eq(rip_at(&s, out), stop);
+    ck_assert_int_eq(wait_emu(&p), 137);
+}
+END_TEST
+
+/*
+ * "Who set VIRR bit 51h?", backwards: scenarios/tpr_mask_apicv.scn is
+ * recorded, then replayed under gdb to its end. A watchpoint on the
+ * virtual-APIC byte of vectors 50h-57h (offset 222h): reverse-continue
+ * stops before the bit is cleared (delivery, VIRR 51h still set), again
+ * before it is set (VIRR empty, VTPR 50h); one stepi sets it, and the
+ * event log names the hypervisor's VIRR write.
+ */
+START_TEST(replay_vapic_watchpoint_backwards)
+{
+    char trace[] = "/tmp/apicv_gdb_traceXXXXXX";
+    int fd = mkstemp(trace);
+    ck_assert(fd >= 0);
+    close(fd);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "%s run --headless --quiet --record %s %s/scenarios/tpr_mask_apicv.scn "
+             ">/dev/null", APICV_EMU, trace, APICV_SOURCE_DIR);
+    ck_assert_int_eq(system(cmd), 0);
+    emu_proc p;
+    start_replay(&p, trace);
+    static char out[65536];
+    run_gdb(p.port,
+            "-ex 'continue' -ex 'monitor watch-vapic 222' -ex 'reverse-continue' "
+            "-ex 'monitor vapic' -ex 'reverse-continue' -ex 'monitor vapic' -ex 'stepi' "
+            "-ex 'monitor vapic' -ex 'monitor events 4' -ex 'kill'",
+            out, sizeof(out));
+    unlink(trace);
+    const char *s = after(out, "No more reverse-execution history.", out);
+    s = after(s, "watching byte 222h of vCPU 0's virtual-APIC page (now 00h)", out);
+    s = after(s, "received signal SIGTRAP", out);
+    s = after(s, "  VIRR  51h\n", out);
+    s = after(s, "received signal SIGTRAP", out);
+    s = after(s, "  VTPR  50h\n", out);
+    s = after(s, "  VIRR  (none)\n", out);
+    s = after(s, "  VIRR  51h\n", out);
+    s = after(s, "ev=hv.virr-set a=0x51", out);
+    ck_assert_int_eq(wait_emu(&p), 137);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("gdb");
@@ -421,6 +644,10 @@ static Suite *suite(void)
     tcase_add_test(t, real_gdb_watchpoint_and_interrupt);
     tcase_add_test(t, real_gdb_two_cpus);
     tcase_add_test(t, real_gdb_vapic_watchpoint);
+    tcase_add_test(t, replay_reverse_step_and_continue);
+    tcase_add_test(t, replay_vapic_watchpoint_backwards);
+    tcase_add_test(t, replay_read_watchpoint_backwards);
+    tcase_add_test(t, real_gdb_read_and_access_watchpoints);
     suite_add_tcase(s, t);
     return s;
 }

@@ -261,7 +261,7 @@ START_TEST(bad_magic_and_version)
     ck_assert_msg(strstr(err, "magic") != NULL, "%s", err);
     ck_assert(!trace_parse("x", (const uint8_t *)"APICVTRC", 8, &t, err, sizeof(err)));
     ck_assert_msg(strstr(err, "expected the header record") != NULL, "%s", err);
-    /* A header of version 3 (newer than this reader) with a valid check. */
+    /* A header of the next version (newer than this reader) with a valid check. */
     size_t len;
     uint8_t *b = slurp(&len);
     /* byte 8 = type, 9.. = length varint, then payload starting with the version */
@@ -275,7 +275,7 @@ START_TEST(bad_magic_and_version)
     }
     plen |= (uint64_t)b[p] << shift;
     p++;
-    b[p] = 3;
+    b[p] = TRACE_FORMAT_VERSION + 1;
     /* Recompute the record check (FNV-1a 32 of type and payload). */
     uint32_t h = 0x811c9dc5u;
     h = (h ^ b[8]) * 0x01000193u;
@@ -283,8 +283,8 @@ START_TEST(bad_magic_and_version)
         h = (h ^ b[p + k]) * 0x01000193u;
     for (unsigned k = 0; k < 4; k++)
         b[p + plen + k] = (uint8_t)(h >> (8 * k));
-    ck_assert(!trace_parse("v3.trace", b, len, &t, err, sizeof(err)));
-    ck_assert_msg(strstr(err, "v3.trace: offset 11, record #1 (header): expected format version 1..2, got 3") != NULL,
+    ck_assert(!trace_parse("v4.trace", b, len, &t, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "v4.trace: offset 11, record #1 (header): expected format version 1..3, got 4") != NULL,
                   "%s", err);
     free(b);
 }
