@@ -339,8 +339,11 @@ static void hv_follow_apic_base(emu_hv *hv, emu_hv_vcpu *vc)
  * every mode and its page is plain unclaimed MMIO (reads all ones, writes
  * go nowhere); an enabled one gets back the APIC-access page (xAPIC) or,
  * in apicv/posted modes, virtualize x2APIC mode and the x2APIC MSR bitmap.
- * emulated/tpr-shadow modes handle x2APIC through MSR exits and keep the
- * APIC-access page for an enabled APIC in either mode. */
+ * emulated/tpr-shadow modes handle x2APIC through MSR exits; an x2APIC
+ * does not decode its xAPIC page either (SDM 11.12.1.2), so that page is
+ * unclaimed MMIO there too and virtualize APIC accesses is off (as KVM's
+ * LAPIC_MODE_X2APIC case): with it on, TPR shadow would virtualize a write
+ * at offset 80H into VTPR (SDM 29.4.3.1) and CR8 would see it. */
 void hv_set_x2apic_controls(emu_hv *hv, emu_hv_vcpu *vc, bool x2apic)
 {
     unsigned k = hv_index(hv, vc);
@@ -353,6 +356,10 @@ void hv_set_x2apic_controls(emu_hv *hv, emu_hv_vcpu *vc, bool x2apic)
         else
             return;
     } else if (!hv_apicv_mode(hv)) {
+        if (x2apic) {
+            HV_VMCS_SET(vc, PROC_CONTROLS2, proc2 & ~both);
+            return;
+        }
         HV_VMCS_SET(vc, PROC_CONTROLS2, proc2 | VMX_PROC2_VIRT_APIC_ACCESS);
         hv_follow_apic_base(hv, vc);
         return;

@@ -12,7 +12,11 @@
  *   reads all ones; CR8 still reads back what MOV to CR8 wrote; enabled
  *   again, the version register reads as before and the TPR follows CR8;
  *   relocated to FED40000H (11.4.5) the registers are there (version, TPR
- *   following CR8) and FEE00000H reads all ones, until the base is put back.
+ *   following CR8) and FEE00000H reads all ones, until the base is put back;
+ *   in x2APIC mode the xAPIC page is not decoded either (11.12.1.2): all
+ *   ones written over it change nothing (CR8 included), it reads all ones
+ *   while CR8 and the x2APIC TPR (808H) follow each other; disabled and
+ *   enabled again (the only way back, 11.12.5) the xAPIC page answers.
  * Prints "machine_apic_off: OK" and exits 0 when every check holds.
  */
 #include "guest.h"
@@ -66,6 +70,23 @@ int guest_main(unsigned cpu, unsigned ncpus)
     write_cr8(cr8 ^ 0xF);
     GUEST_CHECK(xapic_read(APIC_TPR) == (cr8 ^ 0xF) << 4);
     write_cr8(cr8);
+
+    if (cpuid1(2) & (1u << 21)) { /* CPUID.01H:ECX.x2APIC */
+        x2apic_enable();
+        for (unsigned i = 0; i < 1024; i++)
+            page[i] = 0xFFFFFFFFu;
+        GUEST_CHECK(read_cr8() == cr8);
+        GUEST_CHECK(x2apic_read(APIC_TPR) == cr8 << 4);
+        write_cr8(cr8 ^ 0xF);
+        GUEST_CHECK(read_cr8() == (cr8 ^ 0xF));
+        GUEST_CHECK(xapic_read(APIC_TPR) == 0xFFFFFFFFu);
+        GUEST_CHECK(x2apic_read(APIC_TPR) == (cr8 ^ 0xF) << 4);
+        write_cr8(cr8);
+        wrmsr(MSR_IA32_APIC_BASE, base & ~APIC_BASE_ENABLE);
+        wrmsr(MSR_IA32_APIC_BASE, base);
+        GUEST_CHECK(xapic_read(APIC_VERSION) == version);
+        GUEST_CHECK(xapic_read(APIC_TPR) == cr8 << 4);
+    }
 
     volatile uint32_t *moved = (volatile uint32_t *)0xFED40000ull;
     wrmsr(MSR_IA32_APIC_BASE, base & ~APIC_BASE_ENABLE);
