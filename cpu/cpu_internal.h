@@ -137,6 +137,13 @@ void cpu_register_system(cpu_opmap *m);   /* cpu_system.c: CRs, 0F 01, INVLPG, .
 void cpu_register_segment(cpu_opmap *m);  /* cpu_segment.c: 0F 00 (SLDT..LTR), PUSH/POP FS/GS */
 void cpu_register_interrupt(cpu_opmap *m); /* cpu_interrupt.c: IN/OUT, CLI, STI, HLT, INT, IRET */
 void cpu_register_vmx_insn(cpu_opmap *m); /* cpu_vmx_insn.c: VMREAD..INVVPID, 0F C7 */
+void cpu_register_far(cpu_opmap *m);      /* cpu_far.c: RETF (CA, CB) */
+/* cpu_far.c: far JMP/CALL through a pointer (EA, 9A: not in 64-bit mode)
+ * or memory (FF /5, FF /3: every protected mode). */
+void cpu_far_jmp_ptr(cpu_t *c, const cpu_insn *i);
+void cpu_far_jmp_m(cpu_t *c, const cpu_insn *i);
+void cpu_far_call_ptr(cpu_t *c, const cpu_insn *i);
+void cpu_far_call_m(cpu_t *c, const cpu_insn *i);
 void cpu_register_legacy(cpu_opmap *m);   /* cpu_legacy_ops.c: DAA..AAD, BOUND, LDS/LES, LSS/LFS/LGS */
 /* cpu_legacy_ops.c: ARPL's handler (63 outside 64-bit mode). */
 cpu_exec_fn cpu_legacy_arpl(void);

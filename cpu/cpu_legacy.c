@@ -2,8 +2,8 @@
  * cpu_legacy.c — what 32-bit protected mode and compatibility mode do
  * differently from 64-bit mode: near branches that truncate EIP and check
  * the CS limit, stack operations at the operand size through SS:ESP, PUSHA/
- * POPA, PUSH/POP of segment registers, far JMP/CALL/RET through code-segment
- * descriptors (into 64-bit code too), IRET and interrupt delivery through
+ * POPA, PUSH/POP of segment registers (far JMP/CALL/RET: cpu_far.c), IRET
+ * and interrupt delivery through
  * the 32-bit IDT (SDM Vol. 3A 6.10-6.12), and which 64-bit-mode handlers
  * are wrong outside 64-bit mode (they are reported as unimplemented there,
  * never run silently wrong).
@@ -289,141 +289,12 @@ static void l_pop_sreg(cpu_t *c, const cpu_insn *i)
     cpu_end_block(c);
 }
 
-/* ---- far transfers (SDM Vol. 2 "JMP", "CALL", "RET" far, protected mode) --------- */
-
-/* A far transfer to a call gate, task gate or TSS, or a return to an outer
- * privilege level: reported and the run stopped, never run wrongly. */
+/* A task return or a return to virtual-8086 mode: reported and the run
+ * stopped, never run wrongly. */
 static _Noreturn void unimplemented_form(cpu_t *c, const cpu_insn *i)
 {
     cpu_exec_unimplemented(c, i);
     cpu_ud(c); /* not reached: cpu_exec_unimplemented raises #UD itself */
-}
-
-/*
- * Checks the code-segment descriptor a far JMP/CALL/RET/IRET goes to and
- * makes it CS with CPL new_cpl (SDM Vol. 2 "JMP" protected-mode operation:
- * null #GP(0); not a code segment #GP(sel); conforming DPL > CPL, or
- * non-conforming RPL > CPL or DPL != CPL, #GP(sel); not present #NP(sel);
- * in IA-32e mode L = D = 1 #GP(sel)). ret says the RET/IRET rules apply
- * (RPL is the new CPL). The offset is checked against the new limit, or
- * for canonical form when the target is 64-bit code.
- */
-static void far_to_code(cpu_t *c, const cpu_insn *i, uint16_t sel, uint64_t offset, bool ret)
-{
-    if (!(c->cr0 & CPU_CR0_PE)) {
-        /* Real mode: CS = sel, base sel << 4, limit and attributes kept
-         * (SDM Vol. 2 "JMP", real-address mode). */
-        offset &= cpu_size_mask(i->osize);
-        if (offset > c->seg[CPU_CS].limit)
-            cpu_gp0(c);
-        c->seg[CPU_CS].sel = sel;
-        c->seg[CPU_CS].base = (uint64_t)sel << 4;
-        c->next_rip = offset;
-        c->tlb_epoch++;
-        cpu_end_block(c);
-        return;
-    }
-    if ((sel & 0xFFFC) == 0)
-        cpu_gp0(c);
-    uint64_t va;
-    uint64_t d = cpu_desc_read(c, sel, &va);
-    unsigned type = (d >> 40) & 0xF, s = (d >> 44) & 1, dpl = (d >> 45) & 3, p = (d >> 47) & 1;
-    unsigned rpl = sel & 3;
-    if (!s)
-        unimplemented_form(c, i); /* call gate, task gate, TSS */
-    if (!(type & 8))
-        cpu_fault(c, CPU_EXC_GP, sel & 0xFFFC);
-    unsigned new_cpl = c->cpl;
-    if (ret) {
-        if (rpl < c->cpl || ((type & 4) ? dpl > rpl : dpl != rpl))
-            cpu_fault(c, CPU_EXC_GP, sel & 0xFFFC);
-        new_cpl = rpl;
-    } else if ((type & 4) ? dpl > c->cpl : (rpl > c->cpl || dpl != c->cpl)) {
-        cpu_fault(c, CPU_EXC_GP, sel & 0xFFFC);
-    }
-    if (!p)
-        cpu_fault(c, CPU_EXC_NP, sel & 0xFFFC);
-    bool lma = (c->efer & CPU_EFER_LMA) != 0;
-    bool l = (d >> 53) & 1, db = (d >> 54) & 1;
-    if (lma && l && db)
-        cpu_fault(c, CPU_EXC_GP, sel & 0xFFFC);
-    cpu_seg cs = cpu_seg_from_desc((uint16_t)((sel & ~3u) | new_cpl), d | (1ull << 40));
-    if (lma && l) {
-        if (!cpu_canonical(offset))
-            cpu_gp0(c);
-        cs.base = 0;
-    } else {
-        offset = (uint32_t)offset;
-        if (offset > cs.limit)
-            cpu_gp0(c);
-    }
-    if (new_cpl != c->cpl)
-        unimplemented_form(c, i); /* return to an outer privilege level */
-    cpu_desc_mark_accessed(c, va, d);
-    c->seg[CPU_CS] = cs;
-    c->next_rip = offset;
-    c->tlb_epoch++; /* successor links assumed the old CS base */
-    cpu_end_block(c);
-    cpu_update_mode(c);
-}
-
-/* JMP ptr16:16/32 (EA) and JMP m16:16/32 (FF /5). */
-static void l_jmp_far_ptr(cpu_t *c, const cpu_insn *i)
-{
-    unsigned n = i->osize;
-    far_to_code(c, i, (uint16_t)(i->imm >> (8 * n)), i->imm & cpu_size_mask(n), false);
-}
-
-static void l_jmp_far_m(cpu_t *c, const cpu_insn *i)
-{
-    uint64_t ea = cpu_ea(c, i);
-    uint64_t off = cpu_read(c, ea, i->osize);
-    uint16_t sel = (uint16_t)cpu_read(c, ea + i->osize, 2);
-    far_to_code(c, i, sel, off, false);
-}
-
-/* CALL far: CS and the return offset are pushed at the operand size after
- * the target is checked; the pushes are probed first, so a stack fault
- * leaves the old CS in place. */
-static void far_call(cpu_t *c, const cpu_insn *i, uint16_t sel, uint64_t off)
-{
-    unsigned n = i->osize;
-    uint64_t sp = sp_get(c);
-    cpu_probe_write(c, stack_va(c, sp - n), n);
-    cpu_probe_write(c, stack_va(c, sp - 2 * n), n);
-    uint16_t old_cs = c->seg[CPU_CS].sel;
-    uint64_t ret = c->next_rip;
-    far_to_code(c, i, sel, off, false);
-    cpu_write(c, stack_va(c, sp - n), n, old_cs);
-    cpu_write(c, stack_va(c, sp - 2 * n), n, ret);
-    sp_set(c, sp - 2 * n);
-}
-
-static void l_call_far_ptr(cpu_t *c, const cpu_insn *i)
-{
-    unsigned n = i->osize;
-    far_call(c, i, (uint16_t)(i->imm >> (8 * n)), i->imm & cpu_size_mask(n));
-}
-
-static void l_call_far_m(cpu_t *c, const cpu_insn *i)
-{
-    uint64_t ea = cpu_ea(c, i);
-    uint64_t off = cpu_read(c, ea, i->osize);
-    uint16_t sel = (uint16_t)cpu_read(c, ea + i->osize, 2);
-    far_call(c, i, sel, off);
-}
-
-/* RET far (CB, CA imm16): pops the offset and CS at the operand size; a
- * return to 64-bit code (`lret` into a 64-bit code segment) switches to
- * 64-bit mode. Same privilege level only. */
-static void l_ret_far(cpu_t *c, const cpu_insn *i)
-{
-    unsigned n = i->osize;
-    uint64_t off = lpeek(c, 0, n);
-    uint16_t sel = (uint16_t)lpeek(c, n, n);
-    uint64_t sp = sp_get(c);
-    far_to_code(c, i, sel, off, true);
-    sp_set(c, sp + 2 * n + i->imm);
 }
 
 /* ---- IRET in protected mode (SDM Vol. 2 "IRET/IRETD", PROTECTED-MODE,
@@ -744,9 +615,8 @@ void cpu_legacy_fixup(cpu_insn *i)
         case 0xE8: f = l_call_rel; break;
         case 0xE9: case 0xEB: f = l_jmp_rel; break;
         case 0xC2: case 0xC3: f = l_ret; break;
-        case 0xCA: case 0xCB: f = l_ret_far; break;
-        case 0xEA: f = l_jmp_far_ptr; break;
-        case 0x9A: f = l_call_far_ptr; break;
+        case 0xEA: f = cpu_far_jmp_ptr; break;
+        case 0x9A: f = cpu_far_call_ptr; break;
         case 0xCE: f = l_into; break;
         case 0xCF:
             if (!(i->pfx & CPU_PFX_REXW) && i->mode != CPU_MODE_COMPAT32 &&
@@ -758,9 +628,7 @@ void cpu_legacy_fixup(cpu_insn *i)
         case 0xFF:
             switch (digit) {
             case 2: f = l_call_rm; break;
-            case 3: f = l_call_far_m; break;
             case 4: f = l_jmp_rm; break;
-            case 5: f = l_jmp_far_m; break;
             case 6: f = l_push_rm; break;
             default: break;
             }
@@ -808,7 +676,6 @@ void cpu_legacy_fixup(cpu_insn *i)
     } else if (f) {
         i->exec = f;
         i->ends_block = i->ends_block || f == l_pop_sreg || f == l_popf || f == l_iret ||
-                        f == l_ret_far || f == l_jmp_far_ptr || f == l_jmp_far_m ||
-                        f == l_call_far_ptr || f == l_call_far_m;
+                        f == cpu_far_jmp_ptr || f == cpu_far_call_ptr;
     }
 }
