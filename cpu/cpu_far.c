@@ -43,12 +43,14 @@ static void stk_set(cpu_t *c, bool long64, uint64_t sp)
         c->gpr[CPU_RSP] = (c->gpr[CPU_RSP] & ~0xFFFFull) | (uint16_t)sp;
 }
 
-static uint64_t stk_va(const cpu_t *c, bool long64, uint64_t sp)
+/* The `size` bytes at stack offset sp; outside 64-bit mode within the SS
+ * limit, else #SS(0) (SDM Vol. 3A 5.3). */
+static uint64_t stk_va(const cpu_t *c, bool long64, uint64_t sp, unsigned size)
 {
     if (long64)
         return sp;
     uint64_t off = (c->seg[CPU_SS].attr & CPU_SEG_DB) ? (uint32_t)sp : (uint16_t)sp;
-    return (uint32_t)(c->seg[CPU_SS].base + off);
+    return cpu_legacy_va(c, CPU_SS, off, 4, size);
 }
 
 /*
@@ -143,13 +145,13 @@ static void far_call(cpu_t *c, const cpu_insn *i, uint16_t sel, uint64_t off)
     unsigned n = i->osize;
     bool long64 = c->mode == CPU_MODE_LONG64;
     uint64_t sp = stk_sp(c, long64);
-    cpu_probe_write(c, stk_va(c, long64, sp - n), n);
-    cpu_probe_write(c, stk_va(c, long64, sp - 2 * n), n);
+    cpu_probe_write(c, stk_va(c, long64, sp - n, n), n);
+    cpu_probe_write(c, stk_va(c, long64, sp - 2 * n, n), n);
     uint16_t old_cs = c->seg[CPU_CS].sel;
     uint64_t ret = c->next_rip;
     far_to_code(c, i, sel, off, false);
-    cpu_write(c, stk_va(c, long64, sp - n), n, old_cs);
-    cpu_write(c, stk_va(c, long64, sp - 2 * n), n, ret);
+    cpu_write(c, stk_va(c, long64, sp - n, n), n, old_cs);
+    cpu_write(c, stk_va(c, long64, sp - 2 * n, n), n, ret);
     stk_set(c, long64, sp - 2 * n);
 }
 
@@ -178,8 +180,8 @@ static void far_ret(cpu_t *c, const cpu_insn *i)
     unsigned n = i->osize;
     bool long64 = c->mode == CPU_MODE_LONG64;
     uint64_t sp = stk_sp(c, long64);
-    uint64_t off = cpu_read(c, stk_va(c, long64, sp), n);
-    uint16_t sel = (uint16_t)cpu_read(c, stk_va(c, long64, sp + n), n);
+    uint64_t off = cpu_read(c, stk_va(c, long64, sp, n), n);
+    uint16_t sel = (uint16_t)cpu_read(c, stk_va(c, long64, sp + n, n), n);
     far_to_code(c, i, sel, off, true);
     stk_set(c, long64, sp + 2 * n + i->imm);
 }

@@ -163,7 +163,7 @@ static uint64_t iret_pop(cpu_t *c, bool long64, uint64_t sp, unsigned size)
     if (long64)
         return cpu_read(c, sp, size);
     uint64_t off = (c->seg[CPU_SS].attr & CPU_SEG_DB) ? (uint32_t)sp : (uint16_t)sp;
-    return cpu_read(c, (uint32_t)(c->seg[CPU_SS].base + off), size);
+    return cpu_read(c, cpu_legacy_va(c, CPU_SS, off, 4, size), size);
 }
 
 /*
@@ -228,8 +228,8 @@ static void exec_iret(cpu_t *c, const cpu_insn *i)
     uint64_t rflags = cpu_get_rflags(c);
     cpu_set_rflags(c, ((rflags & ~mask) | (fl & mask) | CPU_FL_FIXED1) & ~(uint64_t)CPU_FL_VM);
 
-    if (cs.base != c->seg[CPU_CS].base)
-        c->tlb_epoch++; /* successor links assumed the old CS base */
+    if (cs.base != c->seg[CPU_CS].base || cs.limit != c->seg[CPU_CS].limit)
+        c->tlb_epoch++; /* successor links assumed the old CS base and limit */
     c->seg[CPU_CS] = cs;
     cpu_update_mode(c);
     if (pop_ss) {

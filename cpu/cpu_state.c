@@ -45,8 +45,10 @@ void cpu_set_segment(cpu_t *c, unsigned sreg, uint16_t sel, uint64_t base, uint3
     if (sreg >= CPU_NSEG)
         return;
     c->seg[sreg] = (cpu_seg){.sel = sel, .attr = attr, .limit = limit, .base = base};
-    if (sreg == CPU_CS)
+    if (sreg == CPU_CS) {
+        c->tlb_epoch++; /* successor links assumed the old CS base and limit */
         cpu_update_mode(c);
+    }
 }
 
 /* Every mode cpu_mode_of can compute executes; virtual-8086 mode has no
