@@ -116,8 +116,9 @@ static void push_rm(cpu_t *c, const cpu_insn *i)
  * CALL/JMP are always 64-bit, PUSH is 64-bit unless 66 without REX.W.
  * Outside 64-bit mode the decoder's 16/32-bit operand size stands (SDM
  * Vol. 2 "CALL", "JMP", "PUSH": 64-bit only in 64-bit mode).
- * Far CALL/JMP through memory (/3, /5) need a descriptor load that is not
- * implemented: they are reported as unimplemented. /7 is #UD.
+ * Far CALL/JMP through memory (/3, /5) are cpu_far.c's, with the ordinary
+ * operand size (m16:32 by default, m16:64 with REX.W); a register operand
+ * is #UD (SDM Vol. 2 "CALL", "JMP"). /7 is #UD.
  */
 bool cpu_decode_grp5_other(cpu_insn *i)
 {
@@ -135,8 +136,11 @@ bool cpu_decode_grp5_other(cpu_insn *i)
         return true;
     case 3:
     case 5:
-        i->exec = cpu_exec_unimplemented;
+        if (!i->has_mem)
+            return false;
+        i->exec = digit == 3 ? cpu_far_call_m : cpu_far_jmp_m;
         i->ends_block = 1;
+        i->cost_class = CPU_COST_BRANCH;
         return true;
     case 6:
         if (i->mode == CPU_MODE_LONG64)

@@ -35,6 +35,7 @@ static void opmap_build(void)
     cpu_register_bits(&opmap);
     cpu_register_transfer(&opmap);
     cpu_register_control(&opmap);
+    cpu_register_far(&opmap);
     cpu_register_string(&opmap);
     cpu_register_system(&opmap);
     cpu_register_legacy(&opmap);
@@ -105,7 +106,7 @@ unsigned cpu_decode(cpu_mode mode, const cpu_cost_model *costs, const uint8_t *b
     const cpu_opmap *m = cpu_opmap_get();
     unsigned pos = 0, rex = 0, map = 0, seg_override = 0xFF;
     bool long64 = mode == CPU_MODE_LONG64;
-    bool def32 = mode != CPU_MODE_REAL && mode != CPU_MODE_PROT16;
+    bool def32 = mode != CPU_MODE_REAL && mode != CPU_MODE_PROT16 && mode != CPU_MODE_COMPAT16;
 
     memset(i, 0, sizeof(*i));
     i->mode = (uint8_t)mode;

@@ -181,14 +181,39 @@ static cpu_block *decode_block(cpu_t *c, uint64_t pa)
     return b;
 }
 
+/* Outside 64-bit mode: the bytes from RIP to the end of the CS limit
+ * (SDM Vol. 3A 5.3: an instruction fetch beyond it is #GP(0)), at most 15
+ * (the longest instruction); 64-bit mode has no CS limit. */
+static unsigned cs_room(const cpu_t *c)
+{
+    if (c->mode == CPU_MODE_LONG64)
+        return 15;
+    uint64_t off = (uint32_t)c->rip, limit = c->seg[CPU_CS].limit;
+    return off > limit ? 0 : limit - off + 1 >= 15 ? 15 : (unsigned)(limit - off + 1);
+}
+
+/* Whether every byte of block b lies within the CS limit when it starts at
+ * RIP (outside 64-bit mode). Blocks are keyed by physical address and mode,
+ * not by CS, so this is checked whenever one is looked up; a CS load with
+ * a new base or limit starts a new successor epoch. */
+static __attribute__((cold)) bool block_in_cs_limit(const cpu_t *c, const cpu_block *b)
+{
+    uint64_t bytes = 0;
+    for (unsigned k = 0; k < b->n; k++)
+        bytes += b->insn[k].len;
+    return (uint64_t)(uint32_t)c->rip + bytes - 1 <= c->seg[CPU_CS].limit;
+}
+
 /* Executes one instruction from a page that is not plain RAM (MMIO, an
- * APIC-access page): fetched through the hooks, never cached. */
+ * APIC-access page), or one that reaches the end of the CS limit: fetched
+ * byte by byte, never cached; an instruction that does not fit in the
+ * limit is #GP(0) before any byte beyond it is fetched. */
 static void exec_uncached(cpu_t *c)
 {
     uint8_t buf[15];
     cpu_insn i;
-    unsigned len = 0;
-    for (unsigned k = 0; k < 15 && len == 0; k++) {
+    unsigned len = 0, room = cs_room(c);
+    for (unsigned k = 0; k < room && len == 0; k++) {
         buf[k] = (uint8_t)cpu_read_slow(c, cpu_fetch_va(c, c->rip) + k, 1, CPU_ACC_FETCH);
         len = cpu_decode((cpu_mode)c->mode, c->costs, buf, k + 1, &i);
     }
@@ -201,8 +226,9 @@ static void exec_uncached(cpu_t *c)
     c->insns++;
 }
 
-/* Finds (or decodes) the block at RIP; NULL when RIP is not in plain RAM. */
-static cpu_block *lookup_block(cpu_t *c)
+/* Finds (or decodes) the block at RIP; NULL when RIP is not in plain RAM,
+ * or when the block would run past the CS limit. */
+static __attribute__((noinline)) cpu_block *lookup_block(cpu_t *c)
 {
     uint64_t rip = cpu_fetch_va(c, c->rip); /* the linear address */
     cpu_tlb_entry *e = cpu_tlb_slot(c, rip);
@@ -215,9 +241,11 @@ static cpu_block *lookup_block(cpu_t *c)
             return NULL;
     }
     cpu_block *b = c->dcache->hash[hash_pa(pa, c->mode)];
-    if (b && b->pa == pa && b->mode == c->mode && block_valid(c, b))
-        return b;
-    return decode_block(c, pa);
+    if (!(b && b->pa == pa && b->mode == c->mode && block_valid(c, b)))
+        b = decode_block(c, pa);
+    if (unlikely(c->mode != CPU_MODE_LONG64) && !block_in_cs_limit(c, b))
+        return NULL; /* run one by one up to the limit (exec_uncached) */
+    return b;
 }
 
 /* rip is c->rip, passed in a register by the run loop. */

@@ -53,7 +53,8 @@ struct cpu_insn {
     uint8_t osize;    /* operand size in bytes: 1, 2, 4, 8 */
     uint8_t asize;    /* address size in bytes: 2, 4, 8 */
     uint8_t reg;      /* ModRM.reg (+REX.R) or the register in the opcode (+REX.B) */
-    uint8_t rm;       /* ModRM.rm (+REX.B) when mod = 3 */
+    uint8_t rm;       /* ModRM.rm (+REX.B) when mod = 3; outside 64-bit mode with a memory
+                       * operand, the bytes the access covers (its limit check, cpu_legacy_fixup) */
     uint8_t base;     /* memory base register, CPU_REG_NONE or CPU_REG_RIP */
     uint8_t index;    /* memory index register or CPU_REG_NONE */
     uint8_t scale;    /* index shift 0..3 */
@@ -137,6 +138,13 @@ void cpu_register_system(cpu_opmap *m);   /* cpu_system.c: CRs, 0F 01, INVLPG, .
 void cpu_register_segment(cpu_opmap *m);  /* cpu_segment.c: 0F 00 (SLDT..LTR), PUSH/POP FS/GS */
 void cpu_register_interrupt(cpu_opmap *m); /* cpu_interrupt.c: IN/OUT, CLI, STI, HLT, INT, IRET */
 void cpu_register_vmx_insn(cpu_opmap *m); /* cpu_vmx_insn.c: VMREAD..INVVPID, 0F C7 */
+void cpu_register_far(cpu_opmap *m);      /* cpu_far.c: RETF (CA, CB) */
+/* cpu_far.c: far JMP/CALL through a pointer (EA, 9A: not in 64-bit mode)
+ * or memory (FF /5, FF /3: every protected mode). */
+void cpu_far_jmp_ptr(cpu_t *c, const cpu_insn *i);
+void cpu_far_jmp_m(cpu_t *c, const cpu_insn *i);
+void cpu_far_call_ptr(cpu_t *c, const cpu_insn *i);
+void cpu_far_call_m(cpu_t *c, const cpu_insn *i);
 void cpu_register_legacy(cpu_opmap *m);   /* cpu_legacy_ops.c: DAA..AAD, BOUND, LDS/LES, LSS/LFS/LGS */
 /* cpu_legacy_ops.c: ARPL's handler (63 outside 64-bit mode). */
 cpu_exec_fn cpu_legacy_arpl(void);
@@ -270,38 +278,47 @@ static inline bool cpu_vmx_cr_ok(uint64_t v, uint64_t fixed0, uint64_t fixed1, b
 
 /* ---- effective addresses and memory ---------------------------------------- */
 
-/* Whether offset off lies within segment s (SDM Vol. 3A 5.3 "Limit
- * Checking", 3.4.5.1): real mode checks the limit alone; in protected mode
- * a null (not present) segment allows nothing, an expand-down data segment
+/* Whether the bytes off .. off + size - 1 of an access lie within segment
+ * s (SDM Vol. 3A 5.3 "Limit Checking", 3.4.5.1; every byte, without a
+ * wrap at 4 GBytes): real mode checks the limit alone; in protected mode a
+ * null (not present) segment allows nothing, an expand-down data segment
  * the offsets above its limit up to FFFFH or FFFFFFFFH (by its B flag),
  * the others 0..limit. */
-static inline bool cpu_seg_offset_ok(const cpu_t *c, const cpu_seg *s, uint32_t off)
+static inline bool cpu_seg_range_ok(const cpu_t *c, const cpu_seg *s, uint32_t off,
+                                    unsigned size)
 {
+    uint64_t last = (uint64_t)off + size - 1;
     if (!(c->cr0 & CPU_CR0_PE))
-        return off <= s->limit;
+        return last <= s->limit;
     if (!(s->attr & CPU_SEG_P))
         return false;
     if ((s->attr & 0x1C) == 0x14)
-        return off > s->limit && off <= ((s->attr & CPU_SEG_DB) ? 0xFFFFFFFFu : 0xFFFFu);
-    return off <= s->limit;
+        return off > s->limit && last <= ((s->attr & CPU_SEG_DB) ? 0xFFFFFFFFu : 0xFFFFu);
+    return last <= s->limit;
 }
 
 /* Outside 64-bit mode: the linear address of offset a (at address size
  * asize) in segment seg, wrapping at 4 GBytes, after the limit check of
- * the operand's first byte (SDM Vol. 3A 3.4, 5.3). The common case (an
- * expand-up data or code segment, the offset within the limit) is two
+ * all `size` bytes of the access (SDM Vol. 3A 3.4, 5.3). The common case
+ * (an expand-up data or code segment, the access within the limit) is two
  * compares; the full check runs only beyond the limit or for a null or
- * expand-down segment. */
-static inline uint64_t cpu_legacy_va(const cpu_t *c, unsigned seg, uint64_t a, unsigned asize)
+ * expand-down segment. 64-bit code never comes here. */
+static inline uint64_t cpu_legacy_va(const cpu_t *c, unsigned seg, uint64_t a, unsigned asize,
+                                     unsigned size)
 {
     uint32_t off = asize == 2 ? (uint16_t)a : (uint32_t)a;
     const cpu_seg *s = &c->seg[seg];
-    if (unlikely(off > s->limit ||
+    if (unlikely((uint64_t)off + size - 1 > s->limit ||
                  ((s->attr & 0x94) != 0x90 && (s->attr & 0x98) != 0x98)) &&
-        !cpu_seg_offset_ok(c, s, off))
+        !cpu_seg_range_ok(c, s, off, size))
         cpu_seg_fault((cpu_t *)c, seg);
     return (uint32_t)(off + s->base);
 }
+
+/* Outside 64-bit mode: cpu_legacy_va of the ModRM operand, i->rm bytes
+ * (cpu_legacy.c). Out of line, so cpu_ea stays small enough to be inlined
+ * into every 64-bit handler. */
+uint64_t cpu_ea_legacy(const cpu_t *c, const cpu_insn *i, uint64_t a);
 
 /* Effective linear address of the ModRM memory operand (SDM Vol. 1 3.7.5). */
 static inline uint64_t cpu_ea(const cpu_t *c, const cpu_insn *i)
@@ -320,7 +337,7 @@ static inline uint64_t cpu_ea(const cpu_t *c, const cpu_insn *i)
          * address size plus the segment base, wrapping at 4 GBytes (SDM
          * Vol. 3A 3.4); in 64-bit mode only FS/GS overrides do. */
         if (unlikely(cpu_mode_legacy(i->mode)))
-            return cpu_legacy_va(c, i->seg, a, i->asize);
+            return cpu_ea_legacy(c, i, a);
         a += c->seg[i->seg].base;
     }
     return a;

@@ -127,12 +127,13 @@ static uint64_t iret_check_cs(cpu_t *c, uint16_t sel)
     return d;
 }
 
-/* Checks the SS IRET loads for the new CPL (64-bit mode: a null SS is
- * allowed when returning to CPL < 3 in 64-bit code); returns the register. */
-static cpu_seg iret_check_ss(cpu_t *c, uint16_t sel, unsigned new_cpl)
+/* Checks the SS IRET loads for the new CPL (SDM Vol. 2 "IRET",
+ * IA-32e-MODE-RETURN; Vol. 3A 6.14.3): a null SS is allowed only when
+ * returning to 64-bit code at CPL < 3 with RPL = CPL; returns the register. */
+static cpu_seg iret_check_ss(cpu_t *c, uint16_t sel, unsigned new_cpl, bool to64)
 {
     if ((sel & 0xFFFC) == 0) {
-        if (new_cpl == 3 || (sel & 3) != new_cpl)
+        if (!to64 || new_cpl == 3 || (sel & 3) != new_cpl)
             cpu_gp0(c);
         return (cpu_seg){.sel = sel, .attr = 0, .limit = 0, .base = 0};
     }
@@ -146,32 +147,74 @@ static cpu_seg iret_check_ss(cpu_t *c, uint16_t sel, unsigned new_cpl)
     return cpu_seg_from_desc(sel, d);
 }
 
+/* The stack IRET pops in IA-32e mode: RSP in 64-bit mode; SS:ESP or SS:SP
+ * (by SS.B) in compatibility mode, where segmentation still applies (SDM
+ * Vol. 3A 3.2.4, 6.14.3). */
+static uint64_t iret_sp(const cpu_t *c, bool long64)
+{
+    if (long64)
+        return c->gpr[CPU_RSP];
+    return (c->seg[CPU_SS].attr & CPU_SEG_DB) ? (uint32_t)c->gpr[CPU_RSP]
+                                              : (uint16_t)c->gpr[CPU_RSP];
+}
+
+static uint64_t iret_pop(cpu_t *c, bool long64, uint64_t sp, unsigned size)
+{
+    if (long64)
+        return cpu_read(c, sp, size);
+    uint64_t off = (c->seg[CPU_SS].attr & CPU_SEG_DB) ? (uint32_t)sp : (uint16_t)sp;
+    return cpu_read(c, cpu_legacy_va(c, CPU_SS, off, 4, size), size);
+}
+
 /*
- * IRET in IA-32e mode (SDM Vol. 2 "IRET/IRETD/IRETQ"): pops RIP, CS, RFLAGS,
- * RSP and SS at the operand size (SS:RSP always, in 64-bit mode), checks
- * CS and SS, and changes CPL. Everything is read and checked before any
- * state changes. Returning to compatibility mode is not implemented.
- * NMI unblocking is not modelled: cpu_t has no NMI-blocking state yet.
+ * IRET in IA-32e mode (SDM Vol. 2 "IRET/IRETD/IRETQ", IA-32e-MODE-RETURN;
+ * Vol. 3A 6.14.3): pops RIP, CS, RFLAGS at the operand size, then RSP and
+ * SS when it began in 64-bit mode (always) or returns to an outer level
+ * (compatibility mode pops SS:ESP only then); checks CS and SS; the new RIP
+ * must be canonical for 64-bit code, or within the CS limit for a
+ * compatibility-mode code segment (CS.L = 0: 32- or 16-bit code, whose
+ * base and limit load from the descriptor). Everything is read and checked
+ * before any state changes. NT = 1 is #GP(0): no task return in IA-32e mode.
  */
 static void exec_iret(cpu_t *c, const cpu_insn *i)
 {
     unsigned sz = i->osize;
     if (c->rflags & CPU_FL_NT)
         cpu_gp0(c); /* task return is not available in IA-32e mode */
-    uint64_t sp = c->gpr[CPU_RSP];
-    uint64_t new_rip = cpu_read(c, sp, sz);
-    uint16_t cs_sel = (uint16_t)cpu_read(c, sp + sz, sz);
-    uint64_t fl = cpu_read(c, sp + 2 * sz, sz);
-    uint64_t new_rsp = cpu_read(c, sp + 3 * sz, sz);
-    uint16_t ss_sel = (uint16_t)cpu_read(c, sp + 4 * sz, sz);
+    bool long64 = c->mode == CPU_MODE_LONG64;
+    uint64_t sp = iret_sp(c, long64);
+    uint64_t new_rip = iret_pop(c, long64, sp, sz);
+    uint16_t cs_sel = (uint16_t)iret_pop(c, long64, sp + sz, sz);
+    uint64_t fl = iret_pop(c, long64, sp + 2 * sz, sz);
+    unsigned new_cpl = cs_sel & 3;
+    bool pop_ss = long64 || new_cpl > c->cpl;
+    uint64_t new_rsp = 0;
+    uint16_t ss_sel = 0;
+    if (pop_ss) {
+        new_rsp = iret_pop(c, long64, sp + 3 * sz, sz);
+        ss_sel = (uint16_t)iret_pop(c, long64, sp + 4 * sz, sz);
+    }
 
     uint64_t d = iret_check_cs(c, cs_sel);
-    if (!((d >> 53) & 1))
-        cpu_exec_unimplemented(c, i); /* return to compatibility mode */
-    unsigned new_cpl = cs_sel & 3;
-    cpu_seg ss = iret_check_ss(c, ss_sel, new_cpl);
-    if (!cpu_canonical(new_rip))
-        cpu_gp0(c);
+    bool to64 = (d >> 53) & 1;
+    if (to64 && ((d >> 54) & 1))
+        cpu_fault_sel(c, CPU_EXC_GP, cs_sel); /* L = D = 1 is reserved (SDM 5.2.1) */
+    cpu_seg ss = c->seg[CPU_SS];
+    if (pop_ss)
+        ss = iret_check_ss(c, ss_sel, new_cpl, to64);
+    cpu_seg cs = cpu_seg_from_desc(cs_sel, d);
+    if (sz == 2)
+        new_rip = (uint16_t)new_rip;
+    if (to64) {
+        if (!cpu_canonical(new_rip))
+            cpu_gp0(c);
+        cs.base = 0;
+        cs.limit = 0xFFFFFFFF;
+    } else {
+        new_rip = (uint32_t)new_rip;
+        if (new_rip > cs.limit)
+            cpu_gp0(c);
+    }
 
     /* RFLAGS bits IRET may load (SDM IRET operation, IA-32e mode). */
     uint64_t mask = CPU_FL_ARITH | CPU_FL_TF | CPU_FL_DF | CPU_FL_NT | CPU_FL_RF | CPU_FL_AC |
@@ -185,14 +228,22 @@ static void exec_iret(cpu_t *c, const cpu_insn *i)
     uint64_t rflags = cpu_get_rflags(c);
     cpu_set_rflags(c, ((rflags & ~mask) | (fl & mask) | CPU_FL_FIXED1) & ~(uint64_t)CPU_FL_VM);
 
-    cpu_seg cs = cpu_seg_from_desc(cs_sel, d);
-    cs.base = 0;
-    cs.limit = 0xFFFFFFFF;
+    if (cs.base != c->seg[CPU_CS].base || cs.limit != c->seg[CPU_CS].limit)
+        c->tlb_epoch++; /* successor links assumed the old CS base and limit */
     c->seg[CPU_CS] = cs;
     cpu_update_mode(c);
-    c->seg[CPU_SS] = ss;
-    c->gpr[CPU_RSP] = sz == 2 ? (c->gpr[CPU_RSP] & ~0xFFFFull) | (uint16_t)new_rsp : new_rsp;
-    c->next_rip = sz == 2 ? (uint16_t)new_rip : new_rip;
+    if (pop_ss) {
+        c->seg[CPU_SS] = ss;
+        if (sz == 2)
+            c->gpr[CPU_RSP] = (c->gpr[CPU_RSP] & ~0xFFFFull) | (uint16_t)new_rsp;
+        else
+            c->gpr[CPU_RSP] = sz == 4 ? (uint32_t)new_rsp : new_rsp;
+    } else if (c->seg[CPU_SS].attr & CPU_SEG_DB) {
+        c->gpr[CPU_RSP] = (uint32_t)(sp + 3 * sz);
+    } else {
+        c->gpr[CPU_RSP] = (c->gpr[CPU_RSP] & ~0xFFFFull) | (uint16_t)(sp + 3 * sz);
+    }
+    c->next_rip = new_rip;
     if (new_cpl != c->cpl) {
         /* Returning to an outer level nulls data segments the new CPL may
          * not use (SDM IRET, RETURN-TO-OUTER-PRIVILEGE-LEVEL). */

@@ -2,8 +2,8 @@
  * cpu_legacy.c — what 32-bit protected mode and compatibility mode do
  * differently from 64-bit mode: near branches that truncate EIP and check
  * the CS limit, stack operations at the operand size through SS:ESP, PUSHA/
- * POPA, PUSH/POP of segment registers, far JMP/CALL/RET through code-segment
- * descriptors (into 64-bit code too), IRET and interrupt delivery through
+ * POPA, PUSH/POP of segment registers (far JMP/CALL/RET: cpu_far.c), IRET
+ * and interrupt delivery through
  * the 32-bit IDT (SDM Vol. 3A 6.10-6.12), and which 64-bit-mode handlers
  * are wrong outside 64-bit mode (they are reported as unimplemented there,
  * never run silently wrong).
@@ -34,24 +34,26 @@ static inline void sp_set(cpu_t *c, uint64_t sp)
         c->gpr[CPU_RSP] = (c->gpr[CPU_RSP] & ~0xFFFFull) | (uint16_t)sp;
 }
 
-/* Linear address of stack offset sp: SS.base + sp, wrapping at 4 GBytes. */
-static inline uint64_t stack_va(const cpu_t *c, uint64_t sp)
+/* Linear address of the `size` bytes at stack offset sp: SS.base + sp,
+ * wrapping at 4 GBytes, after the SS limit check of every byte (SDM Vol.
+ * 3A 5.3, 6.2; expand-down stacks included): #SS(0) beyond it. */
+static inline uint64_t stack_va(const cpu_t *c, uint64_t sp, unsigned size)
 {
     uint64_t off = stack32(c) ? (uint32_t)sp : (uint16_t)sp;
-    return (uint32_t)(c->seg[CPU_SS].base + off);
+    return cpu_legacy_va(c, CPU_SS, off, 4, size);
 }
 
 static void lpush(cpu_t *c, unsigned size, uint64_t v)
 {
     uint64_t sp = sp_get(c) - size;
-    cpu_write(c, stack_va(c, sp), size, v);
+    cpu_write(c, stack_va(c, sp, size), size, v);
     sp_set(c, sp);
 }
 
 /* The value at the stack top plus k bytes, without popping. */
 static uint64_t lpeek(cpu_t *c, unsigned k, unsigned size)
 {
-    return cpu_read(c, stack_va(c, sp_get(c) + k), size);
+    return cpu_read(c, stack_va(c, sp_get(c) + k, size), size);
 }
 
 static uint64_t lpop(cpu_t *c, unsigned size)
@@ -179,9 +181,9 @@ static void l_pusha(cpu_t *c, const cpu_insn *i)
     uint64_t sp = sp_get(c);
     uint64_t orig = cpu_reg_get(c, CPU_RSP, s);
     for (unsigned r = 0; r < 8; r++)
-        cpu_probe_write(c, stack_va(c, sp - (r + 1) * s), s);
+        cpu_probe_write(c, stack_va(c, sp - (r + 1) * s, s), s);
     for (unsigned r = 0; r < 8; r++)
-        cpu_write(c, stack_va(c, sp - (r + 1) * s), s, r == CPU_RSP ? orig : cpu_reg_get(c, r, s));
+        cpu_write(c, stack_va(c, sp - (r + 1) * s, s), s, r == CPU_RSP ? orig : cpu_reg_get(c, r, s));
     sp_set(c, sp - 8 * s);
 }
 
@@ -230,7 +232,7 @@ static void l_popf(cpu_t *c, const cpu_insn *i)
 static void l_leave(cpu_t *c, const cpu_insn *i)
 {
     uint64_t bp = c->gpr[CPU_RBP];
-    uint64_t v = cpu_read(c, stack_va(c, bp), i->osize);
+    uint64_t v = cpu_read(c, stack_va(c, bp, i->osize), i->osize);
     sp_set(c, bp + i->osize);
     cpu_reg_set(c, CPU_RBP, i->osize, v);
 }
@@ -247,19 +249,19 @@ static void l_enter(cpu_t *c, const cpu_insn *i)
     uint64_t sp = sp_get(c), bp = c->gpr[CPU_RBP] & smask;
     unsigned pushes = level ? level + 1 : 1;
     for (unsigned k = 1; k <= pushes; k++)
-        cpu_probe_write(c, stack_va(c, sp - k * s), s);
+        cpu_probe_write(c, stack_va(c, sp - k * s, s), s);
     sp -= s;
-    cpu_write(c, stack_va(c, sp), s, c->gpr[CPU_RBP]);
+    cpu_write(c, stack_va(c, sp, s), s, c->gpr[CPU_RBP]);
     uint64_t frame = sp & smask;
     if (level > 0) {
         for (unsigned k = 1; k < level; k++) {
             bp -= s;
-            uint64_t v = cpu_read(c, stack_va(c, bp), s);
+            uint64_t v = cpu_read(c, stack_va(c, bp, s), s);
             sp -= s;
-            cpu_write(c, stack_va(c, sp), s, v);
+            cpu_write(c, stack_va(c, sp, s), s, v);
         }
         sp -= s;
-        cpu_write(c, stack_va(c, sp), s, frame);
+        cpu_write(c, stack_va(c, sp, s), s, frame);
     }
     cpu_reg_set(c, CPU_RBP, s, frame);
     sp_set(c, sp - i->imm);
@@ -272,7 +274,7 @@ static void l_enter(cpu_t *c, const cpu_insn *i)
 static void l_push_sreg(cpu_t *c, const cpu_insn *i)
 {
     uint64_t sp = sp_get(c) - i->osize;
-    cpu_write(c, stack_va(c, sp), 2, c->seg[i->sub].sel);
+    cpu_write(c, stack_va(c, sp, i->osize), 2, c->seg[i->sub].sel);
     sp_set(c, sp);
 }
 
@@ -289,141 +291,12 @@ static void l_pop_sreg(cpu_t *c, const cpu_insn *i)
     cpu_end_block(c);
 }
 
-/* ---- far transfers (SDM Vol. 2 "JMP", "CALL", "RET" far, protected mode) --------- */
-
-/* A far transfer to a call gate, task gate or TSS, or a return to an outer
- * privilege level: reported and the run stopped, never run wrongly. */
+/* A task return or a return to virtual-8086 mode: reported and the run
+ * stopped, never run wrongly. */
 static _Noreturn void unimplemented_form(cpu_t *c, const cpu_insn *i)
 {
     cpu_exec_unimplemented(c, i);
     cpu_ud(c); /* not reached: cpu_exec_unimplemented raises #UD itself */
-}
-
-/*
- * Checks the code-segment descriptor a far JMP/CALL/RET/IRET goes to and
- * makes it CS with CPL new_cpl (SDM Vol. 2 "JMP" protected-mode operation:
- * null #GP(0); not a code segment #GP(sel); conforming DPL > CPL, or
- * non-conforming RPL > CPL or DPL != CPL, #GP(sel); not present #NP(sel);
- * in IA-32e mode L = D = 1 #GP(sel)). ret says the RET/IRET rules apply
- * (RPL is the new CPL). The offset is checked against the new limit, or
- * for canonical form when the target is 64-bit code.
- */
-static void far_to_code(cpu_t *c, const cpu_insn *i, uint16_t sel, uint64_t offset, bool ret)
-{
-    if (!(c->cr0 & CPU_CR0_PE)) {
-        /* Real mode: CS = sel, base sel << 4, limit and attributes kept
-         * (SDM Vol. 2 "JMP", real-address mode). */
-        offset &= cpu_size_mask(i->osize);
-        if (offset > c->seg[CPU_CS].limit)
-            cpu_gp0(c);
-        c->seg[CPU_CS].sel = sel;
-        c->seg[CPU_CS].base = (uint64_t)sel << 4;
-        c->next_rip = offset;
-        c->tlb_epoch++;
-        cpu_end_block(c);
-        return;
-    }
-    if ((sel & 0xFFFC) == 0)
-        cpu_gp0(c);
-    uint64_t va;
-    uint64_t d = cpu_desc_read(c, sel, &va);
-    unsigned type = (d >> 40) & 0xF, s = (d >> 44) & 1, dpl = (d >> 45) & 3, p = (d >> 47) & 1;
-    unsigned rpl = sel & 3;
-    if (!s)
-        unimplemented_form(c, i); /* call gate, task gate, TSS */
-    if (!(type & 8))
-        cpu_fault(c, CPU_EXC_GP, sel & 0xFFFC);
-    unsigned new_cpl = c->cpl;
-    if (ret) {
-        if (rpl < c->cpl || ((type & 4) ? dpl > rpl : dpl != rpl))
-            cpu_fault(c, CPU_EXC_GP, sel & 0xFFFC);
-        new_cpl = rpl;
-    } else if ((type & 4) ? dpl > c->cpl : (rpl > c->cpl || dpl != c->cpl)) {
-        cpu_fault(c, CPU_EXC_GP, sel & 0xFFFC);
-    }
-    if (!p)
-        cpu_fault(c, CPU_EXC_NP, sel & 0xFFFC);
-    bool lma = (c->efer & CPU_EFER_LMA) != 0;
-    bool l = (d >> 53) & 1, db = (d >> 54) & 1;
-    if (lma && l && db)
-        cpu_fault(c, CPU_EXC_GP, sel & 0xFFFC);
-    cpu_seg cs = cpu_seg_from_desc((uint16_t)((sel & ~3u) | new_cpl), d | (1ull << 40));
-    if (lma && l) {
-        if (!cpu_canonical(offset))
-            cpu_gp0(c);
-        cs.base = 0;
-    } else {
-        offset = (uint32_t)offset;
-        if (offset > cs.limit)
-            cpu_gp0(c);
-    }
-    if (new_cpl != c->cpl)
-        unimplemented_form(c, i); /* return to an outer privilege level */
-    cpu_desc_mark_accessed(c, va, d);
-    c->seg[CPU_CS] = cs;
-    c->next_rip = offset;
-    c->tlb_epoch++; /* successor links assumed the old CS base */
-    cpu_end_block(c);
-    cpu_update_mode(c);
-}
-
-/* JMP ptr16:16/32 (EA) and JMP m16:16/32 (FF /5). */
-static void l_jmp_far_ptr(cpu_t *c, const cpu_insn *i)
-{
-    unsigned n = i->osize;
-    far_to_code(c, i, (uint16_t)(i->imm >> (8 * n)), i->imm & cpu_size_mask(n), false);
-}
-
-static void l_jmp_far_m(cpu_t *c, const cpu_insn *i)
-{
-    uint64_t ea = cpu_ea(c, i);
-    uint64_t off = cpu_read(c, ea, i->osize);
-    uint16_t sel = (uint16_t)cpu_read(c, ea + i->osize, 2);
-    far_to_code(c, i, sel, off, false);
-}
-
-/* CALL far: CS and the return offset are pushed at the operand size after
- * the target is checked; the pushes are probed first, so a stack fault
- * leaves the old CS in place. */
-static void far_call(cpu_t *c, const cpu_insn *i, uint16_t sel, uint64_t off)
-{
-    unsigned n = i->osize;
-    uint64_t sp = sp_get(c);
-    cpu_probe_write(c, stack_va(c, sp - n), n);
-    cpu_probe_write(c, stack_va(c, sp - 2 * n), n);
-    uint16_t old_cs = c->seg[CPU_CS].sel;
-    uint64_t ret = c->next_rip;
-    far_to_code(c, i, sel, off, false);
-    cpu_write(c, stack_va(c, sp - n), n, old_cs);
-    cpu_write(c, stack_va(c, sp - 2 * n), n, ret);
-    sp_set(c, sp - 2 * n);
-}
-
-static void l_call_far_ptr(cpu_t *c, const cpu_insn *i)
-{
-    unsigned n = i->osize;
-    far_call(c, i, (uint16_t)(i->imm >> (8 * n)), i->imm & cpu_size_mask(n));
-}
-
-static void l_call_far_m(cpu_t *c, const cpu_insn *i)
-{
-    uint64_t ea = cpu_ea(c, i);
-    uint64_t off = cpu_read(c, ea, i->osize);
-    uint16_t sel = (uint16_t)cpu_read(c, ea + i->osize, 2);
-    far_call(c, i, sel, off);
-}
-
-/* RET far (CB, CA imm16): pops the offset and CS at the operand size; a
- * return to 64-bit code (`lret` into a 64-bit code segment) switches to
- * 64-bit mode. Same privilege level only. */
-static void l_ret_far(cpu_t *c, const cpu_insn *i)
-{
-    unsigned n = i->osize;
-    uint64_t off = lpeek(c, 0, n);
-    uint16_t sel = (uint16_t)lpeek(c, n, n);
-    uint64_t sp = sp_get(c);
-    far_to_code(c, i, sel, off, true);
-    sp_set(c, sp + 2 * n + i->imm);
 }
 
 /* ---- IRET in protected mode (SDM Vol. 2 "IRET/IRETD", PROTECTED-MODE,
@@ -632,6 +505,14 @@ void cpu_deliver_legacy(cpu_t *c, uint8_t vector, bool soft, bool check_dpl, boo
     if (has_error)
         frame[k++] = error;
 
+    /* Every slot within the limit of the stack it goes on (SDM Vol. 3A
+     * 6.12.1, 5.3): #SS(0) on the same stack, #SS(new SS) after a switch,
+     * with EXT for an external event; nothing has changed yet. */
+    uint64_t fmask = (ss.attr & CPU_SEG_DB) ? 0xFFFFFFFFull : 0xFFFFull;
+    for (unsigned j = 0; j < k; j++)
+        if (!cpu_seg_range_ok(c, &ss, (uint32_t)((sp - (j + 1) * n) & fmask), n))
+            cpu_fault(c, CPU_EXC_SS, inner ? (ss.sel & 0xFFFCu) | ext : ext);
+
     /* Write the frame on the new stack at the new privilege level before
      * changing anything else (cpu_deliver_pending_fault restores the CPL
      * when the frame faults). */
@@ -679,10 +560,10 @@ void cpu_deliver_real(cpu_t *c, uint8_t vector, uint64_t return_ip)
     uint64_t rflags = cpu_get_rflags(c);
     uint64_t sp = sp_get(c);
     for (unsigned k = 1; k <= 3; k++)
-        cpu_probe_write(c, stack_va(c, sp - 2 * k), 2);
-    cpu_write(c, stack_va(c, sp - 2), 2, rflags);
-    cpu_write(c, stack_va(c, sp - 4), 2, c->seg[CPU_CS].sel);
-    cpu_write(c, stack_va(c, sp - 6), 2, return_ip);
+        cpu_probe_write(c, stack_va(c, sp - 2 * k, 2), 2);
+    cpu_write(c, stack_va(c, sp - 2, 2), 2, rflags);
+    cpu_write(c, stack_va(c, sp - 4, 2), 2, c->seg[CPU_CS].sel);
+    cpu_write(c, stack_va(c, sp - 6, 2), 2, return_ip);
     sp_set(c, sp - 6);
     c->seg[CPU_CS].sel = (uint16_t)(e >> 16);
     c->seg[CPU_CS].base = (e >> 16) << 4;
@@ -694,7 +575,7 @@ void cpu_deliver_real(cpu_t *c, uint8_t vector, uint64_t return_ip)
 
 /* ---- data-segment limits (SDM Vol. 3A 5.3 "Limit Checking", 3.4.5.1) --------------- */
 
-/* A memory operand outside its segment (cpu_legacy_va, cpu_seg_offset_ok):
+/* A memory operand outside its segment (cpu_legacy_va, cpu_seg_range_ok):
  * #SS(0) for SS, #GP(0) for the others, a null segment included (SDM Vol.
  * 3A 5.3, 6.15 "#GP", "#SS"). */
 _Noreturn void cpu_seg_fault(cpu_t *c, unsigned seg)
@@ -702,7 +583,45 @@ _Noreturn void cpu_seg_fault(cpu_t *c, unsigned seg)
     cpu_fault(c, seg == CPU_SS && (c->seg[CPU_SS].attr & CPU_SEG_P) ? CPU_EXC_SS : CPU_EXC_GP, 0);
 }
 
+uint64_t cpu_ea_legacy(const cpu_t *c, const cpu_insn *i, uint64_t a)
+{
+    return cpu_legacy_va(c, i->seg, a, i->asize, i->rm);
+}
+
 /* ---- which handlers outside 64-bit mode ------------------------------------------ */
+
+/* The bytes the ModRM memory operand of i covers, which cpu_legacy_va
+ * checks against the segment limit (SDM Vol. 3A 5.3: every byte): the
+ * operand size, or what the instruction's page says its operand is. The
+ * bit-string forms (BT/BTS/BTR/BTC with a register offset) check the
+ * operand at the effective address, not the byte the offset selects. */
+static unsigned access_width(const cpu_insn *i)
+{
+    unsigned digit = (i->modrm >> 3) & 7, n = i->osize;
+    if (i->map == 0) {
+        switch (i->op) {
+        case 0x62: return 2 * n;                      /* BOUND: two bounds */
+        case 0x63: case 0x8C: case 0x8E: return 2;    /* ARPL, MOV to/from Sreg */
+        case 0xC4: case 0xC5: return n + 2;           /* LES, LDS: m16:16/32 */
+        case 0xFF: return (digit == 3 || digit == 5) ? n + 2 : n; /* far CALL/JMP */
+        default: return n;
+        }
+    }
+    if (i->map == 1) {
+        switch (i->op) {
+        case 0x00: return 2;                          /* SLDT..VERW */
+        case 0x01: return digit < 4 ? 6 : digit == 7 ? 1 : 2; /* SGDT..LIDT, SMSW/LMSW, INVLPG */
+        case 0xB6: case 0xBE: return 1;               /* MOVZX/MOVSX r, r/m8 */
+        case 0xB7: case 0xBF: return 2;               /* MOVZX/MOVSX r, r/m16 */
+        case 0xB2: case 0xB4: case 0xB5: return n + 2; /* LSS, LFS, LGS */
+        case 0xC7: return 8;                          /* CMPXCHG8B */
+        default: return n;
+        }
+    }
+    if (i->map == 2 && i->op == 0xF0 && (i->pfx & CPU_PFX_REPNE))
+        return 1; /* CRC32 r, r/m8 */
+    return n;
+}
 
 /* Replaces a handler whose 64-bit semantics differ outside 64-bit mode
  * (branches, stack, far transfers, IRET), or marks it unimplemented there.
@@ -716,6 +635,8 @@ void cpu_legacy_fixup(cpu_insn *i)
      * (PUSH ES, far JMP...) that this file implements. */
     if (i->exec == cpu_exec_ud)
         return;
+    if (i->has_mem)
+        i->rm = (uint8_t)access_width(i);
     if (i->map == 0) {
         switch (i->op) {
         case 0x06: case 0x0E: case 0x16: case 0x1E:
@@ -744,9 +665,8 @@ void cpu_legacy_fixup(cpu_insn *i)
         case 0xE8: f = l_call_rel; break;
         case 0xE9: case 0xEB: f = l_jmp_rel; break;
         case 0xC2: case 0xC3: f = l_ret; break;
-        case 0xCA: case 0xCB: f = l_ret_far; break;
-        case 0xEA: f = l_jmp_far_ptr; break;
-        case 0x9A: f = l_call_far_ptr; break;
+        case 0xEA: f = cpu_far_jmp_ptr; break;
+        case 0x9A: f = cpu_far_call_ptr; break;
         case 0xCE: f = l_into; break;
         case 0xCF:
             if (!(i->pfx & CPU_PFX_REXW) && i->mode != CPU_MODE_COMPAT32 &&
@@ -758,9 +678,7 @@ void cpu_legacy_fixup(cpu_insn *i)
         case 0xFF:
             switch (digit) {
             case 2: f = l_call_rm; break;
-            case 3: f = l_call_far_m; break;
             case 4: f = l_jmp_rm; break;
-            case 5: f = l_jmp_far_m; break;
             case 6: f = l_push_rm; break;
             default: break;
             }
@@ -808,7 +726,6 @@ void cpu_legacy_fixup(cpu_insn *i)
     } else if (f) {
         i->exec = f;
         i->ends_block = i->ends_block || f == l_pop_sreg || f == l_popf || f == l_iret ||
-                        f == l_ret_far || f == l_jmp_far_ptr || f == l_jmp_far_m ||
-                        f == l_call_far_ptr || f == l_call_far_m;
+                        f == cpu_far_jmp_ptr || f == cpu_far_call_ptr;
     }
 }

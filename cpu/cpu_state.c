@@ -45,26 +45,30 @@ void cpu_set_segment(cpu_t *c, unsigned sreg, uint16_t sel, uint64_t base, uint3
     if (sreg >= CPU_NSEG)
         return;
     c->seg[sreg] = (cpu_seg){.sel = sel, .attr = attr, .limit = limit, .base = base};
-    if (sreg == CPU_CS)
+    if (sreg == CPU_CS) {
+        c->tlb_epoch++; /* successor links assumed the old CS base and limit */
         cpu_update_mode(c);
+    }
 }
 
+/* Every mode cpu_mode_of can compute executes; virtual-8086 mode has no
+ * cpu_mode (RFLAGS.VM is never set). */
 bool cpu_mode_executes(cpu_mode m)
 {
-    return m != CPU_MODE_COMPAT16 && m < CPU_MODE_COUNT;
+    return m < CPU_MODE_COUNT;
 }
 
-/* What execution outside 64-bit mode cannot do yet (docs/cpu-model.md):
- * 16-bit compatibility mode. Checked at every block boundary that can
+/* What execution outside 64-bit mode cannot do (docs/cpu-model.md): a mode
+ * without an implementation. Checked at every block boundary that can
  * follow a change of mode (segment loads, CR writes and far transfers end
- * their block). */
+ * their block); since 16-bit compatibility mode executes, nothing here. */
 const char *cpu_unexecuted_reason(const cpu_t *c)
 {
     cpu_mode m = (cpu_mode)c->mode;
     if (m == CPU_MODE_LONG64)
         return NULL;
     if (!cpu_mode_executes(m))
-        return "16-bit compatibility mode is not implemented yet";
+        return "this mode is not implemented";
     return NULL;
 }
 

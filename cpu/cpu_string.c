@@ -70,20 +70,23 @@ static inline uint64_t str_src(const cpu_t *c, const cpu_insn *i)
 {
     uint64_t a = str_reg(c, CPU_RSI, i->asize);
     if (i->pfx & CPU_PFX_SEG) {
-        a += c->seg[i->seg].base;
+        /* Outside 64-bit mode every element is checked against the
+         * segment limit (SDM Vol. 3A 5.3): #GP(0), #SS(0) for SS. */
         if (unlikely(cpu_mode_legacy(i->mode)))
-            a = (uint32_t)a;
+            return cpu_legacy_va(c, i->seg, a, i->asize, i->osize);
+        a += c->seg[i->seg].base;
     }
     return a;
 }
 
 /* ES:RDI; ES cannot be overridden. It has no base in 64-bit mode; outside
- * it (where every access has CPU_PFX_SEG) ES.base is added. */
+ * it (where every access has CPU_PFX_SEG) ES.base is added after the ES
+ * limit check of the element. */
 static inline uint64_t str_dst(const cpu_t *c, const cpu_insn *i)
 {
     uint64_t a = str_reg(c, CPU_RDI, i->asize);
     if (unlikely(i->pfx & CPU_PFX_SEG) && cpu_mode_legacy(i->mode))
-        a = (uint32_t)(a + c->seg[CPU_ES].base);
+        return cpu_legacy_va(c, CPU_ES, a, i->asize, i->osize);
     return a;
 }
 
@@ -346,6 +349,24 @@ static inline uint64_t min_u64(uint64_t a, uint64_t b)
     return a < b ? a : b;
 }
 
+/* Outside 64-bit mode: elements of size sz from offset reg on that stay
+ * within segment seg's limit (SDM Vol. 3A 5.3), so a chunk never runs past
+ * it; 0 sends an expand-down or null segment, or an element beyond the
+ * limit, to the slow path, which checks (and faults) element by element. */
+static uint64_t seg_room(const cpu_t *c, unsigned seg, uint64_t reg, unsigned asize,
+                         unsigned sz, bool down)
+{
+    const cpu_seg *s = &c->seg[seg];
+    uint32_t off = asize == 2 ? (uint16_t)reg : (uint32_t)reg;
+    if ((c->cr0 & CPU_CR0_PE) && ((s->attr & 0x1C) == 0x14 || !(s->attr & CPU_SEG_P)))
+        return 0;
+    if ((uint64_t)off + sz - 1 > s->limit)
+        return 0;
+    if (down)
+        return (uint64_t)off / sz + 1; /* every lower offset is within the limit */
+    return ((uint64_t)s->limit - off - (sz - 1)) / sz + 1;
+}
+
 /* Copies n elements the way MOVS does one by one: where the ranges overlap
  * an element may read what an earlier one stored (a pattern fill). */
 static void chunk_copy(uint8_t *d, const uint8_t *s, uint64_t n, unsigned sz, bool down)
@@ -379,6 +400,14 @@ static inline uint64_t rep_chunk(cpu_t *c, const cpu_insn *i, unsigned op, unsig
     uint8_t *hs = NULL, *hd = NULL;
     uint64_t n = min_u64(cnt, rep_budget(c, k));
 
+    if (unlikely(cpu_mode_legacy(i->mode))) {
+        if (uses_src)
+            n = min_u64(n, seg_room(c, i->seg, c->gpr[CPU_RSI], as, sz, down));
+        if (uses_dst)
+            n = min_u64(n, seg_room(c, CPU_ES, c->gpr[CPU_RDI], as, sz, down));
+        if (n == 0)
+            return 0;
+    }
     if (uses_src) {
         uint64_t s = str_src(c, i);
         n = min_u64(n, str_room(s, c->gpr[CPU_RSI], as, sz, down));

@@ -214,7 +214,8 @@ static void exec_clts(cpu_t *c, const cpu_insn *i)
  * the CR-read intercept so VMX can apply the CR0 read shadow. */
 static void exec_smsw(cpu_t *c, const cpu_insn *i)
 {
-    cpu_icpt info = {.kind = CPU_ICPT_CR_READ, .len = i->len, .reg = i->rm, .cr = 0};
+    cpu_icpt info = {.kind = CPU_ICPT_CR_READ, .len = i->len, .reg = i->has_mem ? 0 : i->rm,
+                     .cr = 0};
     uint64_t v = cpu_intercept(c, &info) == CPU_HOOK_DONE ? info.value : c->cr0;
     if (i->has_mem)
         cpu_write(c, cpu_ea(c, i), 2, v);

@@ -153,7 +153,7 @@ static uint64_t moffs_addr(const cpu_t *c, const cpu_insn *i)
     uint64_t a = i->imm;
     if (i->pfx & CPU_PFX_SEG) {
         if (unlikely(cpu_mode_legacy(i->mode)))
-            return cpu_legacy_va(c, i->seg, a, i->asize);
+            return cpu_legacy_va(c, i->seg, a, i->asize, i->osize);
         a += c->seg[i->seg].base;
     }
     return a;
@@ -718,9 +718,10 @@ static void xlat(cpu_t *c, const cpu_insn *i)
     else if (i->asize == 2)
         a = (uint16_t)a;
     if (i->pfx & CPU_PFX_SEG) {
-        a += c->seg[i->seg].base;
         if (cpu_mode_legacy(i->mode))
-            a = (uint32_t)a;
+            a = cpu_legacy_va(c, i->seg, a, i->asize, 1); /* with the limit check */
+        else
+            a += c->seg[i->seg].base;
     }
     cpu_reg_set(c, CPU_RAX, 1, cpu_read(c, a, 1));
 }

@@ -417,15 +417,25 @@ START_TEST(grp5_invalid_and_far)
 }
 END_TEST
 
+/* Far CALL/JMP through memory run in 64-bit mode (tests/cpu/test_compat.c
+ * for the transfers): a null selector is #GP(0) (SDM Vol. 2 "CALL"), and
+ * the register forms are #UD; neither is reported as unimplemented. */
 START_TEST(grp5_far_unimplemented)
 {
     static const uint8_t far[] = {
         0xff, 0x1e, /* call fword ptr [rsi] */
         0xf4, /* hlt */
     };
+    static const uint8_t far_reg[] = {
+        0xff, 0xd8, /* ff /3 with a register operand */
+        0xf4, /* hlt */
+    };
     c->gpr[CPU_RSI] = DATA;
-    run_fault(far, sizeof far, CPU_EXC_UD);
-    ck_assert_uint_eq(c->unimplemented_count, 1);
+    run_fault(far, sizeof far, CPU_EXC_GP);
+    ck_assert_uint_eq(frame(0), 0);
+    ck_assert_uint_eq(frame(1), CPU_HARNESS_CODE);
+    ck_assert_int_eq(run_at(CPU_HARNESS_CODE + 0x1000, far_reg, sizeof far_reg), CPU_EXC_UD);
+    ck_assert_uint_eq(c->unimplemented_count, 0);
 }
 END_TEST
 

@@ -361,16 +361,20 @@ START_TEST(data_segment_limits)
 
     teardown();
     setup();
+    /* ESP inside the small stack segment: the #SS frame itself must fit
+     * in it (beyond it, delivery would fault again: #DF, then shutdown). */
     static const uint8_t ss_code[] = {
         0x66, 0xB8, 0x58, 0x00,       /* mov ax, SEL_SMALL */
         0x8E, 0xD0,                   /* mov ss, ax */
+        0xBC, 0x00, 0x0F, 0x00, 0x00, /* mov esp, 0xF00 */
         0xBD, 0x00, 0x10, 0x00, 0x00, /* mov ebp, 0x1000 */
         0x8B, 0x45, 0x00,             /* mov eax, [ebp] */
         0xF4,
     };
     ck_assert_int_eq(run(ss_code, sizeof ss_code), CPU_STOP_HALT);
     ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_SS);
-    ck_assert_uint_eq(cpu_harness_peek32(&h, STACK - 16), 0);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, 0xF00 - 16), 0);
+    ck_assert_uint_eq(cpu_harness_peek32(&h, 0xF00 - 12), CODE + 16);
 
     teardown();
     setup();

@@ -37,7 +37,7 @@ START_TEST(mode_of_control_bits)
     ck_assert(cpu_mode_executes(CPU_MODE_LONG64));
     ck_assert(cpu_mode_executes(CPU_MODE_PROT32));
     ck_assert(cpu_mode_executes(CPU_MODE_REAL));
-    ck_assert(!cpu_mode_executes(CPU_MODE_COMPAT16));
+    ck_assert(cpu_mode_executes(CPU_MODE_COMPAT16));
 }
 END_TEST
 
@@ -147,8 +147,9 @@ START_TEST(set_segment_updates_mode)
 }
 END_TEST
 
-/* A mode the interpreter does not execute stops the run before anything
- * retires, with CPU_STOP_UNIMPLEMENTED, never running 64-bit decodings. */
+/* 16-bit compatibility mode executes (it used to stop the run as
+ * unimplemented): the same bytes that were 64-bit code run as 16-bit code
+ * after CS becomes a 16-bit segment. */
 START_TEST(unexecuted_mode_stops)
 {
     cpu_harness h;
@@ -157,16 +158,18 @@ START_TEST(unexecuted_mode_stops)
     static const uint8_t code[] = {0x48, 0xFF, 0xC0, 0xF4}; /* inc rax; hlt */
     ck_assert_int_eq(cpu_harness_exec(&h, code, sizeof code, 2), CPU_STOP_INSNS);
     ck_assert_uint_eq(c->gpr[CPU_RAX], 1);
-    c->rip = CPU_HARNESS_CODE;
+    c->rip = 0;
     c->halted = 0;
-    cpu_set_segment(c, CPU_CS, 0x08, 0, 0xFFFF, 0x09B); /* a 16-bit code segment */
+    /* A 16-bit code segment whose base is the code (its limit is FFFFH). */
+    cpu_set_segment(c, CPU_CS, 0x08, CPU_HARNESS_CODE, 0xFFFF, 0x09B);
     ck_assert_int_eq(c->mode, CPU_MODE_COMPAT16);
-    ck_assert(!cpu_mode_executes(CPU_MODE_COMPAT16));
-    uint64_t insns = c->insns;
-    ck_assert_int_eq(cpu_run(c, UINT64_MAX, 10), CPU_STOP_UNIMPLEMENTED);
-    ck_assert_uint_eq(c->insns, insns);
+    ck_assert(cpu_mode_executes(CPU_MODE_COMPAT16));
+    ck_assert_ptr_null(cpu_unexecuted_reason(c));
+    /* 16-bit code: dec ax; inc ax; hlt. */
+    ck_assert_int_eq(cpu_run(c, UINT64_MAX, 10), CPU_STOP_HALT);
     ck_assert_uint_eq(c->gpr[CPU_RAX], 1);
-    ck_assert_ptr_nonnull(cpu_unexecuted_reason(c));
+    ck_assert_uint_eq(c->rip, 4);
+    ck_assert_uint_eq(c->insns, 2 + 3);
     cpu_harness_free(&h);
 }
 END_TEST
