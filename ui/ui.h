@@ -108,7 +108,14 @@ typedef struct ui_cpu_snap {
 typedef cpu_obs_event ui_event;
 
 #define UI_SNAP_EVENTS 64
-#define UI_TIMELINE 256
+/* Timeline marks a snapshot carries: those of the span on screen (an even
+ * sample of them when more fall in it). */
+#define UI_TIMELINE 1024
+/* The newest marks, kept in full by the recorder whatever the store thinned. */
+#define UI_TL_RECENT 256
+/* The recorder's store of the whole run's marks: at most this many (72
+ * bytes each: 18 MiB), see ui_marks.c. */
+#define UI_MARKS_MAX (1u << 18)
 #define UI_CONSOLE_BYTES 2048
 #define UI_DIAG_BYTES 512
 
@@ -139,6 +146,7 @@ bool ui_timeline_kind(const cpu_obs_event *ev, ui_tl_kind *tl, unsigned *lane);
 
 /* A scenario caption that was shown: its number on the bus (the
  * scn.caption event), so the caption list can go back to it. */
+#define UI_WARN_LINES 4
 #define UI_CAPTIONS 64
 #define UI_CAPTION_TEXT 128
 typedef struct ui_caption_entry {
@@ -167,9 +175,22 @@ typedef struct ui_snapshot {
     uint64_t ev_total;
     ui_mark marks[UI_TIMELINE];
     unsigned nmarks;
+    /* The timeline's span on screen [tl_t0, tl_t1) in cycles (0, 0: the
+     * renderer takes the span of the marks), and the run's extent the
+     * recorder knows [tl_first, tl_last] (for the overview bar). tl_sample:
+     * one mark in tl_sample of the span is in marks[]; tl_stride: the
+     * store kept one mark in tl_stride of the run (1 until it filled). */
+    uint64_t tl_t0, tl_t1, tl_first, tl_last;
+    unsigned tl_sample;
+    uint64_t tl_stride;
 
     char console[UI_CONSOLE_BYTES]; /* the last bytes of port 0xE9, NUL-terminated */
     char caption[256];              /* narration, "" when none */
+    /* The scenario's warnings so far (emu_scenario_warn.c), as stderr
+     * prints them ("FILE:LINE: warning: ..."): the first UI_WARN_LINES,
+     * and how many there are in all. */
+    char warn[UI_WARN_LINES][256];
+    unsigned nwarn;
     /* The captions shown since the recorder started, oldest first. */
     ui_caption_entry caps[UI_CAPTIONS];
     unsigned ncaps;
@@ -220,8 +241,19 @@ typedef struct ui_recorder {
     emu_machine *m; /* for emu_machine_pause; NULL in tests */
     ui_event ring[UI_RING_EVENTS];
     uint64_t total;
-    ui_mark marks[UI_TIMELINE];
-    uint64_t nmarks_total;
+    ui_mark marks[UI_TL_RECENT]; /* the newest marks (a ring) */
+    uint64_t nmarks_total;       /* marks of the run up to here */
+    /* Every mark of the run, by event number (ui_marks.c): kept across a
+     * restart or a jump back (the run is deterministic: the same marks
+     * come again and are not added twice), so marks after the moment on
+     * screen stay reachable. At most UI_MARKS_MAX: when full, every other
+     * one goes and from then on only one mark in `stride` is kept. */
+    ui_mark *store;
+    uint64_t *store_maxc; /* the largest cycle of store[0..i] (sorted: for the search) */
+    size_t nstore, capstore;
+    uint64_t stride;      /* 1, 2, 4, ...: marks numbered a multiple of it are kept */
+    uint64_t store_next;  /* marks numbered below this were offered to the store */
+    uint64_t disorder;    /* the most a mark's cycle lies below an earlier one's */
     ui_caption_entry caps[UI_CAPTIONS]; /* captions shown (no text) */
     unsigned ncaps;
     char console[UI_CONSOLE_BYTES];
@@ -243,8 +275,12 @@ typedef struct ui_recorder {
 } ui_recorder;
 
 void ui_recorder_init(ui_recorder *r, emu_machine *m);
-/* Frees the stops and initialises again (a restart, a seek). */
+/* Frees the stops and the mark store and initialises again (a seek that
+ * does not start from cycle 0). */
 void ui_recorder_reset(ui_recorder *r, emu_machine *m);
+/* The same run starts again from its beginning (a restart, going back):
+ * as ui_recorder_reset, but the mark store is kept. */
+void ui_recorder_rewind(ui_recorder *r, emu_machine *m);
 void ui_recorder_free(ui_recorder *r);
 void ui_recorder_event(void *ctx, const cpu_obs_event *ev);
 /* True when ev matches the armed pause condition (ignoring pause_at_total). */
@@ -266,8 +302,24 @@ typedef struct vmx_vcpu *(*ui_vcpu_lookup)(emu_machine *m, unsigned k);
 /* Copies everything the window shows from m (between slices only). */
 void ui_snapshot_take(ui_snapshot *s, emu_machine *m, const ui_recorder *rec,
                       ui_vcpu_lookup lookup);
-/* The recorder's part: recent events, timeline marks, console. */
+/* The recorder's part: recent events, timeline marks (the newest ones,
+ * as ui_snapshot_marks with a NULL view), console. */
 void ui_snapshot_events(ui_snapshot *s, const ui_recorder *rec);
+
+/* The timeline's span the viewer chose (zoom and pan, ui_marks.c). */
+typedef struct ui_tl_view {
+    bool whole;     /* the whole run */
+    bool fixed;     /* [t0, t0 + span) (panned or zoomed); else it follows the current event */
+    uint64_t t0;    /* first cycle shown when fixed */
+    uint64_t span;  /* cycles shown; 0 while following: the span of the newest 256 marks */
+} ui_tl_view;
+
+/* Adds a mark to rec's store (ui_recorder_event does; tests too). */
+void ui_marks_add(ui_recorder *rec, const ui_mark *mk, uint64_t index);
+/* Fills s->marks with rec's marks in the span tv asks for around the
+ * snapshot's current event (NULL: following, the newest marks' span) and
+ * says which span it is (s->tl_*). */
+void ui_snapshot_marks(ui_snapshot *s, const ui_recorder *rec, const ui_tl_view *tv);
 /* The vCPU part of one CPU's snapshot. */
 void ui_snapshot_vcpu(ui_cpu_snap *c, struct vmx_vcpu *v);
 
@@ -346,6 +398,14 @@ typedef struct ui_view {
     unsigned nhist;
     /* The timeline mark under the mouse (its event number), 0 none. */
     uint64_t tl_hover;
+    /* The banner of the scenario's warnings hidden (key w). */
+    bool warn_hidden;
+    /* The timeline's zoom and pan (keys, the wheel, a drag), and a drag
+     * of the timeline under way (from x at span start drag_t0). */
+    ui_tl_view tl;
+    bool tl_drag, tl_dragged;
+    int tl_drag_x;
+    uint64_t tl_drag_t0;
 
     /* Disassembly of the selected CPU around RIP (made when a snapshot
      * arrives, not per frame). */
@@ -370,6 +430,16 @@ void ui_view_select(ui_view *v, unsigned k);
 void ui_view_describe_cell(ui_view *v, ui_grid_id g, unsigned vector);
 /* True while cell (cpu, g, vector) flashes. */
 bool ui_view_flashing(const ui_view *v, unsigned cpu, ui_grid_id g, unsigned vector);
+/* Timeline zoom and pan (ui_marks.c), from the span on screen
+ * (v->snap.tl_t0..tl_t1); the next snapshot carries the new span's marks.
+ * Zoom by factor (> 1: in) keeping the cycle at fraction `at` of the span
+ * where it is (following the current event stays so); pan by a fraction
+ * of the span (< 0: earlier); the whole run; follow the current event
+ * again with the default span. */
+void ui_view_tl_zoom(ui_view *v, double factor, double at, bool keep_follow);
+void ui_view_tl_pan(ui_view *v, double frac);
+void ui_view_tl_whole(ui_view *v);
+void ui_view_tl_follow(ui_view *v);
 
 /* ---- layout and drawing ------------------------------------------------------ */
 
@@ -388,6 +458,7 @@ typedef struct ui_layout {
     ui_rect regs, disasm, ctls, events, timeline, console, caption;
     ui_rect cap_button; /* "[l] captions (N)" at the caption panel's right */
     ui_rect cap_list;   /* the open caption list (over events and console) */
+    ui_rect warn;       /* the scenario's warnings banner (over their top), when any */
 } ui_layout;
 
 /* Lays out a window of w x h pixels (any size: small windows get small
@@ -404,6 +475,10 @@ bool ui_layout_hit_caption(const ui_layout *l, const ui_view *v, int x, int y, u
 /* Which timeline mark is at (x, y) (the nearest within a few pixels in
  * the lane under the mouse): its event number, false when none. */
 bool ui_layout_hit_mark(const ui_layout *l, const ui_view *v, int x, int y, uint64_t *ev_no);
+/* Where (x, y) is across the timeline's plot: true with the fraction of
+ * its width (0 left, 1 right) and the width in pixels, false outside it. */
+bool ui_layout_timeline_at(const ui_layout *l, const ui_view *v, int x, int y, double *frac,
+                           int *plot_w);
 /* Which row of the events panel is at (x, y): that event's number, false
  * when none (or the caption list covers the panel). */
 bool ui_layout_hit_event(const ui_layout *l, const ui_view *v, int x, int y, uint64_t *ev_no);
@@ -494,6 +569,13 @@ typedef enum ui_cmd {
     UI_CMD_EV_CHATTER, /* c: events panel: show or hide captions and console I/O */
     UI_CMD_PRESENT,    /* p: presentation mode on or off */
     UI_CMD_CAPTIONS,   /* l: the caption list open or closed */
+    UI_CMD_TL_LEFT,    /* Left: the timeline a quarter span earlier */
+    UI_CMD_TL_RIGHT,   /* Right: later */
+    UI_CMD_TL_ZOOM_IN, /* Up: half the span */
+    UI_CMD_TL_ZOOM_OUT, /* Down: twice the span */
+    UI_CMD_TL_WHOLE,   /* Home: the whole run */
+    UI_CMD_TL_FOLLOW,  /* End: follow the current event */
+    UI_CMD_WARNINGS,   /* w: the scenario's warnings banner shown or hidden */
 } ui_cmd;
 
 /* The key table: SDL keycode → command (and the argument of SELECT). */
@@ -522,6 +604,9 @@ typedef struct ui_target {
     bool (*restart)(void *ctx, char *err, size_t errlen);
     bool (*step_back)(void *ctx);
     void (*snapshot)(void *ctx, ui_snapshot *s);
+    /* Fills the snapshot's timeline marks for the span tv asks (may be
+     * NULL: the snapshot keeps the newest marks). */
+    void (*marks)(void *ctx, ui_snapshot *s, const ui_tl_view *tv);
     /* Goes to the state right after event number n (as --at-event counts):
      * forward by running, back by starting again (a live machine restarts,
      * a replay seeks to cycle 0) and running to it; the run is
@@ -561,6 +646,17 @@ void ui_session_command(ui_session *s, ui_cmd cmd, int arg);
 void ui_session_tick(ui_session *s, double dt_ms);
 /* Takes a snapshot now and hands it to the view. */
 void ui_session_refresh(ui_session *s);
+/* Takes a snapshot into *out (the machine's state and the timeline's
+ * marks for the view's span), as the window's machine thread does. */
+void ui_session_snapshot(ui_session *s, ui_snapshot *out);
+/* The mouse over the timeline (ui_session.c): a button pressed, moved or
+ * released at (x, y) in layout l, or the wheel turned (wheel > 0: zoom
+ * in) at (x, y). A drag pans the timeline; a press and release without
+ * a drag on a mark goes to its event. True when the timeline took it
+ * (*went: it went to an event). */
+typedef enum ui_mouse { UI_MOUSE_DOWN, UI_MOUSE_MOVE, UI_MOUSE_UP, UI_MOUSE_WHEEL } ui_mouse;
+bool ui_session_timeline_mouse(ui_session *s, const ui_layout *l, ui_mouse what, int x, int y,
+                               int wheel, bool *went);
 /* Pauses and goes to the state right after event number n (a caption of
  * the list, a timeline mark); says in the view why not when it cannot. */
 void ui_session_goto_event(ui_session *s, uint64_t n);

@@ -391,6 +391,10 @@ static void draw_panel(ui_gfx *g, const ui_view *v, const ui_layout *l, int p)
         if (v->captions_open)
             ui_draw_caption_list(g, v, l);
         break;
+    case UI_PANEL_WARN:
+        if (v->have_snap && v->snap.nwarn && !v->warn_hidden)
+            ui_draw_warnings(g, v, l);
+        break;
     case UI_PANEL_CRASH:
         if (v->have_snap && v->snap.finished && v->snap.exit_status == EMU_EXIT_CRASH)
             ui_draw_crash(g, v, l);

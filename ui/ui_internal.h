@@ -25,6 +25,7 @@ enum {
     UI_PANEL_CONSOLE,
     UI_PANEL_CAPTION,
     UI_PANEL_CAPLIST,
+    UI_PANEL_WARN,
     UI_PANEL_CRASH,
     UI_PANEL_HELP,
     UI_NPANELS
@@ -92,6 +93,8 @@ enum {
     UI_RGB_OFF = 0x4a525c,
     UI_RGB_SELECT = 0xffffff,
     UI_RGB_CRASH = 0x8b1e1e,
+    UI_RGB_WARN = 0xffb000,    /* the warnings banner: amber on dark brown */
+    UI_RGB_WARN_BG = 0x2e2208,
 };
 
 /* The panels (ui_grid.c, ui_panels.c): one function each. */
@@ -108,6 +111,7 @@ void ui_draw_caption_list(ui_gfx *g, const ui_view *v, const ui_layout *l);
 /* The caption button's label ("[l] captions (3)"). */
 void ui_caption_button_label(const ui_view *v, char *buf, size_t len);
 void ui_draw_help(ui_gfx *g, const ui_layout *l);
+void ui_draw_warnings(ui_gfx *g, const ui_view *v, const ui_layout *l);
 void ui_draw_crash(ui_gfx *g, const ui_view *v, const ui_layout *l);
 
 #endif

@@ -86,6 +86,9 @@ void ui_layout_compute_mode(ui_layout *l, int w, int h, int cw, int ch, bool pre
     int bw = 19 * cw;
     l->cap_button = rect(tabs_x - m - bw, 2, bw, ch + ch / 2 - 4);
     l->cap_list = rect(m, y, w - 2 * m, rest);
+    /* The warnings banner: a title line and up to UI_WARN_LINES + 1 more
+     * (ui_draw_warnings uses what it needs from the top). */
+    l->warn = rect(m, y, w - 2 * m, (UI_WARN_LINES + 2) * ch + 6);
 }
 
 bool ui_rect_has(const ui_rect *r, int x, int y)

@@ -388,6 +388,10 @@ const char *const ui_help_lines[] = {
     "b       step back (replay only)",
     "click   a grid cell: what it is and what last changed it",
     "        a timeline mark: go to its event (hover: what it is)",
+    "wheel   zoom the timeline at the mouse; drag it to pan",
+    "arrows  timeline: Left/Right pan, Up/Down zoom in/out",
+    "Home    timeline: the whole run    End  follow the current event",
+    "w       the scenario's warnings shown / hidden",
     "h       this help          q / Esc  quit",
     NULL,
 };
@@ -404,6 +408,37 @@ void ui_draw_help(ui_gfx *g, const ui_layout *l)
     ui_text(g, UI_FONT_TEXT, x + l->cw, y + l->ch / 2, UI_RGB_TITLE, "keys");
     for (int i = 0; i < n; i++)
         ui_text(g, UI_FONT_TEXT, x + l->cw, y + (i + 2) * l->ch, UI_RGB_TEXT, ui_help_lines[i]);
+}
+
+/* The scenario's warnings (emu_scenario_warn.c): a banner over the top of
+ * the events and console panels, each as stderr says it (file:line), so a
+ * scenario run in another mode than it declares, or with a line that can
+ * have no effect, says so where the lecture happens. */
+void ui_draw_warnings(ui_gfx *g, const ui_view *v, const ui_layout *l)
+{
+    const ui_snapshot *s = &v->snap;
+    unsigned shown = s->nwarn < UI_WARN_LINES ? s->nwarn : UI_WARN_LINES;
+    int lines = 1 + (int)shown + (s->nwarn > shown ? 1 : 0);
+    int bh = lines * l->ch + 6;
+    if (bh > l->warn.h)
+        bh = l->warn.h;
+    const ui_rect *r = &l->warn;
+    ui_fill(g, r->x, r->y, r->w, bh, UI_RGB_WARN_BG);
+    ui_frame(g, r->x, r->y, r->w, bh, 2, UI_RGB_WARN);
+    ui_textf(g, UI_FONT_TEXT, r->x + l->cw, r->y + 2, UI_RGB_WARN,
+             "scenario warning%s (%u): what it says may not happen in this run; w hides",
+             s->nwarn == 1 ? "" : "s", s->nwarn);
+    int maxc = (r->w - 2 * l->cw) / (l->cw > 0 ? l->cw : 1);
+    for (unsigned i = 0; i < shown; i++) {
+        char line[256];
+        snprintf(line, sizeof(line), "%s", s->warn[i]);
+        if (maxc > 0 && (int)strlen(line) > maxc)
+            line[maxc] = 0;
+        ui_text(g, UI_FONT_TEXT, r->x + l->cw, r->y + 2 + (int)(i + 1) * l->ch, UI_RGB_TEXT, line);
+    }
+    if (s->nwarn > shown)
+        ui_textf(g, UI_FONT_TEXT, r->x + l->cw, r->y + 2 + (int)(shown + 1) * l->ch, UI_RGB_DIM,
+                 "... and %u more (all of them on stderr)", s->nwarn - shown);
 }
 
 void ui_draw_crash(ui_gfx *g, const ui_view *v, const ui_layout *l)

@@ -68,7 +68,13 @@ static bool rt_hit(void *ctx)
  * restored snapshot up to `cycle` then fills the events panel again. */
 static bool seek(ui_replay_target *rt, uint64_t cycle, char *err, size_t errlen)
 {
-    ui_recorder_reset(&rt->rec, rt->m);
+    /* From cycle 0 the events come again with their numbers: the marks
+     * of the whole run stay. A seek elsewhere may start from a snapshot
+     * (event numbers from there): everything goes. */
+    if (cycle == 0)
+        ui_recorder_rewind(&rt->rec, rt->m);
+    else
+        ui_recorder_reset(&rt->rec, rt->m);
     return emu_replay_seek(rt->r, cycle, err, errlen);
 }
 
@@ -108,6 +114,12 @@ static void rt_capture(void *ctx, ui_snapshot *s)
     ui_snapshot_scenario_caption(s, emu_replay_scenario(rt->r));
 }
 
+static void rt_marks(void *ctx, ui_snapshot *s, const ui_tl_view *tv)
+{
+    ui_replay_target *rt = ctx;
+    ui_snapshot_marks(s, &rt->rec, tv);
+}
+
 static void rt_snapshot(void *ctx, ui_snapshot *s)
 {
     ui_replay_target *rt = ctx;
@@ -139,6 +151,7 @@ void ui_replay_target_init(ui_replay_target *rt, emu_replayer *r, ui_vcpu_lookup
     t->restart = rt_restart;
     t->step_back = rt_step_back;
     t->snapshot = rt_snapshot;
+    t->marks = rt_marks;
     t->goto_event = rt_goto_event;
 }
 

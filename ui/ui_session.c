@@ -60,6 +60,20 @@ ui_cmd ui_key_command(int key, int *arg)
         return UI_CMD_PRESENT;
     case SDLK_l:
         return UI_CMD_CAPTIONS;
+    case SDLK_w:
+        return UI_CMD_WARNINGS;
+    case SDLK_LEFT:
+        return UI_CMD_TL_LEFT;
+    case SDLK_RIGHT:
+        return UI_CMD_TL_RIGHT;
+    case SDLK_UP:
+        return UI_CMD_TL_ZOOM_IN;
+    case SDLK_DOWN:
+        return UI_CMD_TL_ZOOM_OUT;
+    case SDLK_HOME:
+        return UI_CMD_TL_WHOLE;
+    case SDLK_END:
+        return UI_CMD_TL_FOLLOW;
     case SDLK_q:
     case SDLK_ESCAPE:
         return UI_CMD_QUIT;
@@ -90,10 +104,17 @@ void ui_session_init(ui_session *s, const ui_target *t, ui_view *v)
     set_status(s);
 }
 
+void ui_session_snapshot(ui_session *s, ui_snapshot *out)
+{
+    s->t.snapshot(s->t.ctx, out);
+    if (s->t.marks)
+        s->t.marks(s->t.ctx, out, &s->view->tl);
+}
+
 void ui_session_refresh(ui_session *s)
 {
     ui_snapshot snap = s->view->snap; /* keeps the caption */
-    s->t.snapshot(s->t.ctx, &snap);
+    ui_session_snapshot(s, &snap);
     ui_view_accept(s->view, &snap);
     s->snap_dirty = false;
     set_status(s);
@@ -200,6 +221,27 @@ void ui_session_command(ui_session *s, ui_cmd cmd, int arg)
     case UI_CMD_PRESENT:
         s->view->present = !s->view->present;
         break;
+    case UI_CMD_TL_LEFT:
+    case UI_CMD_TL_RIGHT:
+    case UI_CMD_TL_ZOOM_IN:
+    case UI_CMD_TL_ZOOM_OUT:
+    case UI_CMD_TL_WHOLE:
+    case UI_CMD_TL_FOLLOW:
+        if (cmd == UI_CMD_TL_LEFT || cmd == UI_CMD_TL_RIGHT)
+            ui_view_tl_pan(s->view, cmd == UI_CMD_TL_LEFT ? -0.25 : 0.25);
+        else if (cmd == UI_CMD_TL_ZOOM_IN || cmd == UI_CMD_TL_ZOOM_OUT)
+            ui_view_tl_zoom(s->view, cmd == UI_CMD_TL_ZOOM_IN ? 2.0 : 0.5, 0.5, true);
+        else if (cmd == UI_CMD_TL_WHOLE)
+            ui_view_tl_whole(s->view);
+        else
+            ui_view_tl_follow(s->view);
+        /* The marks of the new span: the view's state is read under the
+         * runner's lock, as commands are given. */
+        ui_session_refresh(s);
+        break;
+    case UI_CMD_WARNINGS:
+        s->view->warn_hidden = !s->view->warn_hidden;
+        break;
     case UI_CMD_CAPTIONS:
         s->view->captions_open = !s->view->captions_open;
         if (s->view->captions_open && s->view->nhist == 0)
@@ -228,6 +270,69 @@ void ui_session_goto_event(ui_session *s, uint64_t n)
                                                         : s->view->snap.now));
     }
     set_status(s);
+}
+
+bool ui_session_timeline_mouse(ui_session *s, const ui_layout *l, ui_mouse what, int x, int y,
+                               int wheel, bool *went)
+{
+    ui_view *v = s->view;
+    double frac;
+    int w;
+    *went = false;
+    bool in = ui_layout_timeline_at(l, v, x, y, &frac, &w);
+    switch (what) {
+    case UI_MOUSE_WHEEL:
+        if (!in || wheel == 0)
+            return false;
+        /* One notch: 1.5 times closer or farther, the cycle under the
+         * mouse staying under it. */
+        ui_view_tl_zoom(v, wheel > 0 ? 1.5 : 1 / 1.5, frac, false);
+        ui_session_refresh(s);
+        return true;
+    case UI_MOUSE_DOWN:
+        if (!in)
+            return false;
+        v->tl_drag = true;
+        v->tl_dragged = false;
+        v->tl_drag_x = x;
+        v->tl_drag_t0 = v->snap.tl_t0;
+        return true;
+    case UI_MOUSE_MOVE: {
+        if (!v->tl_drag)
+            return false;
+        int dx = x - v->tl_drag_x;
+        if (!v->tl_dragged && dx > -4 && dx < 4)
+            return true; /* a click that trembles is still a click */
+        v->tl_dragged = true;
+        uint64_t span = v->snap.tl_t1 - v->snap.tl_t0;
+        double t0 = (double)v->tl_drag_t0 - (double)dx * (double)span / (double)(w > 1 ? w : 1);
+        if (!in) {
+            /* Out of the plot: the last position stands. */
+            return true;
+        }
+        if (t0 > (double)v->snap.tl_last)
+            t0 = (double)v->snap.tl_last;
+        v->tl.whole = false;
+        v->tl.fixed = true;
+        v->tl.span = span;
+        v->tl.t0 = t0 > 0 ? (uint64_t)t0 : 0;
+        ui_session_refresh(s);
+        return true;
+    }
+    case UI_MOUSE_UP: {
+        if (!v->tl_drag)
+            return false;
+        bool click = !v->tl_dragged;
+        v->tl_drag = v->tl_dragged = false;
+        uint64_t ev_no;
+        if (click && ui_layout_hit_mark(l, v, x, y, &ev_no)) {
+            ui_session_goto_event(s, ev_no);
+            *went = true;
+        }
+        return true;
+    }
+    }
+    return false;
 }
 
 void ui_session_tick(ui_session *s, double dt_ms)
@@ -345,7 +450,7 @@ static bool mt_restart(void *ctx, char *err, size_t errlen)
     m->console_ctx = console_ctx;
     if (mt->scenario && !emu_scenario_apply(mt->scenario, m, err, errlen))
         return false;
-    ui_recorder_reset(&mt->rec, m);
+    ui_recorder_rewind(&mt->rec, m);
     cpu_obs_subscribe(&m->obs, ui_recorder_event, &mt->rec);
     return true;
 }
@@ -392,6 +497,17 @@ void ui_snapshot_scenario_caption(ui_snapshot *s, const struct emu_scenario *scn
     const char *now = scn ? emu_scenario_caption_now(scn) : NULL;
     if (now)
         snprintf(s->caption, sizeof(s->caption), "%s", now);
+    /* Its warnings so far, as stderr says them (file:line). */
+    s->nwarn = scn ? scn->nwarn : 0;
+    for (unsigned k = 0; k < s->nwarn && k < UI_WARN_LINES; k++) {
+        /* A long path keeps its end (the file's name). */
+        const char *path = scn->path;
+        size_t len = strlen(path);
+        if (len > 100)
+            path += len - 100;
+        snprintf(s->warn[k], sizeof(s->warn[k]), "%.100s:%d: warning: %.130s", path,
+                 scn->warn[k].line, scn->warn[k].text);
+    }
     /* The texts of the captions shown so far (the list). */
     for (unsigned k = 0; scn && k < s->ncaps; k++) {
         const char *t = emu_scenario_caption_text(scn, s->caps[k].idx);
@@ -418,6 +534,12 @@ void ui_snapshot_from_stop(ui_snapshot *s, const ui_snapshot *stop)
     s->seq = seq;
     if (!s->caption[0])
         memcpy(s->caption, caption, sizeof(caption));
+}
+
+static void mt_marks(void *ctx, ui_snapshot *s, const ui_tl_view *tv)
+{
+    ui_machine_target *mt = ctx;
+    ui_snapshot_marks(s, &mt->rec, tv);
 }
 
 static void mt_snapshot(void *ctx, ui_snapshot *s)
@@ -452,6 +574,7 @@ void ui_machine_target_init(ui_machine_target *mt, emu_machine *m, const char *g
     t->hit = mt_hit;
     t->restart = guest && *guest ? mt_restart : NULL;
     t->snapshot = mt_snapshot;
+    t->marks = mt_marks;
     t->goto_event = guest && *guest ? mt_goto_event : NULL;
 }
 

@@ -103,14 +103,46 @@ void ui_recorder_init(ui_recorder *r, emu_machine *m)
     r->m = m;
     r->pause_cpu = -1;
     r->cur_stop = -1;
+    r->stride = 1;
 }
 
-void ui_recorder_free(ui_recorder *r)
+static void free_stops(ui_recorder *r)
 {
     free(r->stops);
     r->stops = NULL;
     r->nstops = r->stops_cap = 0;
     r->cur_stop = -1;
+}
+
+void ui_recorder_free(ui_recorder *r)
+{
+    free_stops(r);
+    free(r->store);
+    free(r->store_maxc);
+    r->store = NULL;
+    r->store_maxc = NULL;
+    r->nstore = r->capstore = 0;
+}
+
+void ui_recorder_rewind(ui_recorder *r, emu_machine *m)
+{
+    ui_capture_fn capture = r->capture;
+    void *ctx = r->capture_ctx;
+    ui_mark *store = r->store;
+    uint64_t *maxc = r->store_maxc;
+    size_t nstore = r->nstore, cap = r->capstore;
+    uint64_t stride = r->stride, next = r->store_next, disorder = r->disorder;
+    free_stops(r);
+    ui_recorder_init(r, m);
+    r->capture = capture;
+    r->capture_ctx = ctx;
+    r->store = store;
+    r->store_maxc = maxc;
+    r->nstore = nstore;
+    r->capstore = cap;
+    r->stride = stride;
+    r->store_next = next;
+    r->disorder = disorder;
 }
 
 void ui_recorder_reset(ui_recorder *r, emu_machine *m)
@@ -194,13 +226,14 @@ void ui_recorder_event(void *ctx, const cpu_obs_event *ev)
     ui_tl_kind tl;
     unsigned lane;
     if (ui_timeline_kind(ev, &tl, &lane)) {
-        ui_mark *mk = &r->marks[r->nmarks_total % UI_TIMELINE];
+        ui_mark *mk = &r->marks[r->nmarks_total % UI_TL_RECENT];
         mk->cycle = ev->cycle;
         mk->cpu = (uint8_t)lane;
         mk->cls = (uint8_t)ui_event_classify(ev->kind);
         mk->tl = (uint8_t)tl;
         mk->ev_no = r->total;
         mk->ev = *ev;
+        ui_marks_add(r, mk, r->nmarks_total);
         r->nmarks_total++;
     }
     if (ev->kind == EMU_SCN_EV_CAPTION && r->ncaps < UI_CAPTIONS) {
@@ -422,10 +455,7 @@ void ui_snapshot_events(ui_snapshot *s, const ui_recorder *rec)
         s->ev[i] = rec->ring[(rec->total - n + i) % UI_RING_EVENTS];
     s->nev = (unsigned)n;
     s->ev_total = rec->total;
-    uint64_t nm = rec->nmarks_total < UI_TIMELINE ? rec->nmarks_total : UI_TIMELINE;
-    for (uint64_t i = 0; i < nm; i++)
-        s->marks[i] = rec->marks[(rec->nmarks_total - nm + i) % UI_TIMELINE];
-    s->nmarks = (unsigned)nm;
+    ui_snapshot_marks(s, rec, NULL);
     memcpy(s->caps, rec->caps, rec->ncaps * sizeof(rec->caps[0]));
     s->ncaps = rec->ncaps;
     memcpy(s->console, rec->console, rec->console_len + 1);

@@ -153,11 +153,17 @@ static bool geom(const ui_snapshot *s, const ui_rect *r, int cw, int ch, tl_geom
     g->lane_h = (g->axis_y - g->lanes_y) / (int)g->nlanes;
     if (g->w < 8 || g->lane_h < 2)
         return false;
-    /* The span: every kept mark and the current event. Marks of different
-     * CPUs are not in cycle order (each CPU runs its turn of a round ahead
-     * of the others), so the whole range is taken. */
+    /* The span: the one the snapshot's marks were chosen for
+     * (ui_snapshot_marks), else every mark and the current event. Marks of
+     * different CPUs are not in cycle order (each CPU runs its turn of a
+     * round ahead of the others), so the whole range is taken. */
     const ui_event *cur = current_event(s);
     uint64_t t0 = UINT64_MAX, t1 = 0;
+    if (s->tl_t1 > s->tl_t0) {
+        g->t0 = s->tl_t0;
+        g->t1 = s->tl_t1;
+        return true;
+    }
     for (unsigned i = 0; i < s->nmarks; i++) {
         if (s->marks[i].cycle < t0)
             t0 = s->marks[i].cycle;
@@ -264,6 +270,22 @@ void ui_draw_timeline(ui_gfx *g, const ui_view *v, const ui_rect *r)
     ui_frame(g, r->x, r->y, r->w, r->h, 1, UI_RGB_BORDER);
     int x = r->x + cw / 2;
     x += ui_text(g, UI_FONT_TEXT, x, r->y + 1, UI_RGB_TITLE, "timeline") + cw;
+    /* The span's state: zoomed or panned, the whole run, or following;
+     * and when only a sample of its marks is drawn. */
+    if (s->tl_t1 > s->tl_t0) {
+        const char *how = v->tl.whole ? "whole run" : v->tl.fixed ? "zoomed" : "following";
+        char tag[96];
+        int n = snprintf(tag, sizeof(tag), "[%s, %llu cycles", how,
+                         (unsigned long long)(s->tl_t1 - s->tl_t0));
+        if (s->tl_sample > 1 && n > 0 && (size_t)n < sizeof(tag))
+            n += snprintf(tag + n, sizeof(tag) - (size_t)n, ", 1 mark in %u", s->tl_sample);
+        if (s->tl_stride > 1 && n > 0 && (size_t)n < sizeof(tag))
+            n += snprintf(tag + n, sizeof(tag) - (size_t)n, ", run kept 1 in %llu",
+                          (unsigned long long)s->tl_stride);
+        if (n > 0 && (size_t)n < sizeof(tag) - 1)
+            snprintf(tag + n, sizeof(tag) - (size_t)n, "]");
+        x += ui_text(g, UI_FONT_TEXT, x, r->y + 1, UI_RGB_DIM, tag) + cw;
+    }
     /* The legend, then what is under the mouse or the current event. */
     for (unsigned k = 0; k < UI_TL_COUNT; k++) {
         ui_fill(g, x, r->y + 1 + ch / 4, 2, ch / 2, tl_rgb((ui_tl_kind)k));
@@ -326,20 +348,37 @@ void ui_draw_timeline(ui_gfx *g, const ui_view *v, const ui_rect *r)
             break;
     }
     ui_text(g, UI_FONT_TEXT, gm.label_x, gm.axis_y + 1, UI_RGB_DIM, "cycle");
+    /* The overview: the run the recorder knows along the bottom edge, the
+     * span on screen lit in it. */
+    if (s->tl_last > s->tl_first) {
+        double run = (double)(s->tl_last - s->tl_first);
+        double a = gm.t0 > s->tl_first ? (double)(gm.t0 - s->tl_first) / run : 0;
+        double b = gm.t1 > s->tl_first ? (double)(gm.t1 - s->tl_first) / run : 0;
+        a = a > 1 ? 1 : a;
+        b = b > 1 ? 1 : b;
+        int oy = r->y + r->h - 3, ax = gm.x0 + (int)(a * (gm.w - 1));
+        int bx = gm.x0 + (int)(b * (gm.w - 1));
+        ui_fill(g, gm.x0, oy, gm.w, 2, UI_RGB_BORDER);
+        ui_fill(g, ax, oy, bx - ax + 1 > 2 ? bx - ax + 1 : 2, 2, UI_RGB_TITLE);
+    }
 
     /* A cursor line at the current event's cycle in its lane, the marks
      * over it, and the current event's mark and the hovered one framed
      * white. */
-    if (cur) {
+    if (cur && cur->cycle >= gm.t0 && cur->cycle <= gm.t1) {
         unsigned lane = cur->cpu < gm.nlanes ? cur->cpu : gm.nlanes - 1;
         int cx = x_of(&gm, cur->cycle);
         ui_fill(g, cx, gm.lanes_y + (int)lane * gm.lane_h, 1, gm.lane_h, 0xffffff);
     }
+    /* Marks after the current event (seen before going back) are dim. */
     for (unsigned i = 0; i < s->nmarks; i++) {
         const ui_mark *mk = &s->marks[i];
         int mx, my, mw, mh;
         mark_rect(&gm, mk, &mx, &my, &mw, &mh);
-        ui_fill(g, mx, my, mw, mh, mark_rgb(mk));
+        uint32_t rgb = mark_rgb(mk);
+        if (mk->ev_no > s->ev_total)
+            rgb = (rgb >> 2) & 0x3f3f3f;
+        ui_fill(g, mx, my, mw, mh, rgb);
     }
     for (unsigned i = 0; i < s->nmarks; i++) {
         const ui_mark *mk = &s->marks[i];
@@ -351,6 +390,19 @@ void ui_draw_timeline(ui_gfx *g, const ui_view *v, const ui_rect *r)
     }
     if (hover)
         tooltip(g, r, &gm, hover);
+}
+
+bool ui_layout_timeline_at(const ui_layout *l, const ui_view *v, int x, int y, double *frac,
+                           int *plot_w)
+{
+    tl_geom gm;
+    if (!v->have_snap || !ui_rect_has(&l->timeline, x, y) ||
+        !geom(&v->snap, &l->timeline, l->cw, l->ch, &gm) || x < gm.x0 || x >= gm.x0 + gm.w ||
+        y < gm.lanes_y)
+        return false;
+    *frac = gm.w > 1 ? (double)(x - gm.x0) / (double)(gm.w - 1) : 0;
+    *plot_w = gm.w;
+    return true;
 }
 
 bool ui_layout_hit_mark(const ui_layout *l, const ui_view *v, int x, int y, uint64_t *ev_no)

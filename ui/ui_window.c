@@ -88,6 +88,8 @@ static int shoot(const ui_target *t, ui_recorder *rec, emu_machine *m, const ui_
     }
     ui_snapshot snap = v->snap;
     t->snapshot(t->ctx, &snap);
+    if (t->marks)
+        t->marks(t->ctx, &snap, &v->tl);
     ui_view_accept(v, &snap);
     ui_view_select(v, uo->vcpu);
     /* A still picture: nothing flashes. */
@@ -142,12 +144,31 @@ static bool handle_event(ui_session *s, const SDL_Event *e, const ui_layout *l)
     case SDL_KEYDOWN:
         ui_session_command(s, ui_key_command(e->key.keysym.sym, &arg), arg);
         break;
-    case SDL_MOUSEMOTION:
+    case SDL_MOUSEMOTION: {
+        bool went;
+        ui_session_timeline_mouse(s, l, UI_MOUSE_MOVE, e->motion.x, e->motion.y, 0, &went);
         s->view->tl_hover = ui_layout_hit_mark(l, s->view, e->motion.x, e->motion.y, &ev_no)
                                 ? ev_no
                                 : 0;
         break;
+    }
+    case SDL_MOUSEWHEEL: {
+        /* The wheel zooms the timeline at the mouse. */
+        int mx, my;
+        bool went;
+        SDL_GetMouseState(&mx, &my);
+        int notch = e->wheel.direction == SDL_MOUSEWHEEL_FLIPPED ? -e->wheel.y : e->wheel.y;
+        ui_session_timeline_mouse(s, l, UI_MOUSE_WHEEL, mx, my, notch, &went);
+        break;
+    }
+    case SDL_MOUSEBUTTONUP: {
+        bool went = false;
+        if (e->button.button == SDL_BUTTON_LEFT)
+            ui_session_timeline_mouse(s, l, UI_MOUSE_UP, e->button.x, e->button.y, 0, &went);
+        return went;
+    }
     case SDL_MOUSEBUTTONDOWN: {
+        bool went;
         ui_grid_id g;
         unsigned vec;
         int x = e->button.x, y = e->button.y;
@@ -163,8 +184,10 @@ static bool handle_event(ui_session *s, const SDL_Event *e, const ui_layout *l)
             ui_session_command(s, UI_CMD_SELECT, tab);
         } else if (ui_layout_hit_grid(l, x, y, &g, &vec)) {
             ui_view_describe_cell(s->view, g, vec);
-        } else if (ui_layout_hit_mark(l, s->view, x, y, &ev_no) ||
-                   ui_layout_hit_event(l, s->view, x, y, &ev_no)) {
+        } else if (e->button.button == SDL_BUTTON_LEFT &&
+                   ui_session_timeline_mouse(s, l, UI_MOUSE_DOWN, x, y, 0, &went)) {
+            break; /* a drag pans it; a release without one goes to the mark */
+        } else if (ui_layout_hit_event(l, s->view, x, y, &ev_no)) {
             ui_session_goto_event(s, ev_no);
             return true;
         }
@@ -235,7 +258,7 @@ static int machine_thread(void *arg)
         if (r->t_done == 0 && r->m->finished)
             r->t_done = now_ms();
         if (s->snap_dirty && r->want_snap) {
-            s->t.snapshot(s->t.ctx, &r->snap);
+            ui_session_snapshot(s, &r->snap);
             s->snap_dirty = false;
             r->want_snap = false;
             r->snap_ready = true;

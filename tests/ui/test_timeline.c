@@ -114,14 +114,17 @@ START_TEST(marks_lanes_axis_and_current_event)
     ck_assert_int_lt(de.x1, eo.x0);
     ck_assert_int_gt(eo.x0 - ex.x0, sc.l.timeline.w / 2);
     /* Exits are coloured by reason: the APIC-write exit is not red, and
-     * lies right of the EOI in cpu1's lane. */
-    box aw = find(sc.surf, &sc.l, 0xff6e9c);
+     * lies right of the EOI in cpu1's lane. It comes after the current
+     * event (seen before going back), so it is drawn dim: its colour at a
+     * quarter. */
+    ck_assert_int_eq(find(sc.surf, &sc.l, 0xff6e9c).n, 0);
+    box aw = find(sc.surf, &sc.l, (0xff6e9c >> 2) & 0x3f3f3f);
     ck_assert_int_gt(aw.n, 0);
     ck_assert_int_gt(aw.x0, eo.x1);
     ck_assert_int_eq(aw.y0, ex.y0);
     ck_assert_int_lt(ex.x1, en.x0); /* the red box holds only the first exit */
     /* Deliveries by path: the injection is not the virtual delivery's green. */
-    box in = find(sc.surf, &sc.l, 0xc3e88d);
+    box in = find(sc.surf, &sc.l, (0xc3e88d >> 2) & 0x3f3f3f);
     ck_assert_int_gt(in.n, 0);
     ck_assert_int_gt(in.x0, aw.x1);
     ck_assert_int_lt(de.x1, eo.x0); /* the green box holds only the virtual delivery */
@@ -269,6 +272,312 @@ START_TEST(ndst_names_a_cpu)
 }
 END_TEST
 
+
+/* ---- the whole run: the mark store, zoom and pan ----------------------------- */
+
+/* An exit of reason 1 on CPU cpu at cycle, through the recorder. */
+static void feed_exit(ui_recorder *rec, uint64_t cycle, unsigned cpu)
+{
+    cpu_obs_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.cycle = cycle;
+    ev.cpu = (uint16_t)cpu;
+    ev.kind = VMX_EV_VMEXIT;
+    ev.a = 1;
+    ui_recorder_event(rec, &ev);
+}
+
+static void snap_of(ui_snapshot *s, const ui_recorder *rec, const ui_tl_view *tv)
+{
+    memset(s, 0, sizeof(*s));
+    s->ncpus = 2;
+    ui_snapshot_events(s, rec);
+    s->now = s->nev ? s->ev[s->nev - 1].cycle : 0;
+    ui_snapshot_marks(s, rec, tv);
+}
+
+/* Every mark of the run is kept (not only the last 256), in a store
+ * bounded by UI_MARKS_MAX: past it, every other mark goes, the whole run
+ * stays covered and the newest marks stay in full. */
+START_TEST(the_store_keeps_the_whole_run_bounded)
+{
+    ui_recorder *rec = calloc(1, sizeof(*rec));
+    ui_snapshot *s = calloc(1, sizeof(*s));
+    ui_recorder_init(rec, NULL);
+    for (unsigned i = 0; i < 1000; i++)
+        feed_exit(rec, 10 + 10 * (uint64_t)i, i % 2);
+    ck_assert_uint_eq(rec->nstore, 1000);
+    ck_assert_uint_eq(rec->stride, 1);
+    /* Following (the default): the newest 256 marks' span. */
+    snap_of(s, rec, NULL);
+    ck_assert_uint_eq(s->nmarks, 256);
+    ck_assert_uint_eq(s->marks[0].ev_no, 745);
+    ck_assert_uint_ge(s->tl_t0, 7450);
+    ck_assert_uint_eq(s->tl_first, 10);
+    ck_assert_uint_eq(s->tl_last, 10000);
+    /* The whole run: every mark, from the first. */
+    ui_tl_view whole = {.whole = true};
+    snap_of(s, rec, &whole);
+    ck_assert_uint_eq(s->nmarks, 1000);
+    ck_assert_uint_eq(s->tl_sample, 1);
+    ck_assert_uint_le(s->tl_t0, 10);
+    ck_assert_uint_gt(s->tl_t1, 10000);
+    for (unsigned i = 0; i < s->nmarks; i++)
+        ck_assert_uint_eq(s->marks[i].ev_no, i + 1);
+    /* A span early in the run: exactly its marks. */
+    ui_tl_view early = {.fixed = true, .t0 = 1000, .span = 1000};
+    snap_of(s, rec, &early);
+    ck_assert_uint_eq(s->tl_t0, 1000);
+    ck_assert_uint_eq(s->tl_t1, 2000);
+    ck_assert_uint_eq(s->nmarks, 101);
+    ck_assert_uint_eq(s->marks[0].cycle, 1000);
+    ck_assert_uint_eq(s->marks[100].cycle, 2000);
+
+    /* Past the bound: halved, one in 2 kept from then on. */
+    uint64_t n = UI_MARKS_MAX + 5000;
+    for (uint64_t i = 1000; i < n; i++)
+        feed_exit(rec, 10 + 10 * i, (unsigned)(i % 2));
+    ck_assert_uint_le(rec->nstore, UI_MARKS_MAX);
+    ck_assert_uint_ge(rec->nstore, UI_MARKS_MAX / 2);
+    ck_assert_uint_eq(rec->stride, 2);
+    ck_assert_uint_le(rec->capstore, UI_MARKS_MAX);
+    snap_of(s, rec, &whole);
+    ck_assert_uint_le(s->tl_t0, 10);
+    ck_assert_uint_eq(s->tl_last, 10 * n);
+    ck_assert_uint_eq(s->tl_stride, 2);
+    ck_assert_uint_gt(s->tl_sample, 1);
+    ck_assert_uint_le(s->nmarks, UI_TIMELINE);
+    ck_assert_uint_eq(s->marks[0].cycle, 10);       /* the run's first mark */
+    ck_assert_uint_eq(s->marks[s->nmarks - 1].ev_no, n); /* the current one */
+    /* Near the end every mark is there (the newest are kept in full). */
+    ui_tl_view tail = {.fixed = true, .t0 = 10 * (n - 100), .span = 10 * 99};
+    snap_of(s, rec, &tail);
+    ck_assert_uint_eq(s->nmarks, 100);
+    ui_recorder_free(rec);
+    free(rec);
+    free(s);
+}
+END_TEST
+
+/* Going back (a restart, a jump to an earlier event) keeps the marks
+ * after the moment on screen: the run is deterministic, the same marks
+ * come again and are not stored twice. */
+START_TEST(going_back_keeps_the_marks_ahead)
+{
+    ui_recorder *rec = calloc(1, sizeof(*rec));
+    ui_snapshot *s = calloc(1, sizeof(*s));
+    ui_recorder_init(rec, NULL);
+    for (unsigned i = 0; i < 500; i++)
+        feed_exit(rec, 100 * (uint64_t)i, i % 2);
+    ui_recorder_rewind(rec, NULL);
+    ck_assert_uint_eq(rec->total, 0);
+    for (unsigned i = 0; i < 200; i++)
+        feed_exit(rec, 100 * (uint64_t)i, i % 2);
+    ck_assert_uint_eq(rec->nstore, 500);
+    ui_tl_view whole = {.whole = true};
+    snap_of(s, rec, &whole);
+    ck_assert_uint_eq(s->ev_total, 200);
+    ck_assert_uint_eq(s->nmarks, 500);
+    ck_assert_uint_eq(s->marks[499].ev_no, 500); /* ahead of the current event */
+    ck_assert_uint_eq(s->tl_last, 49900);
+    ui_recorder_free(rec);
+    free(rec);
+    free(s);
+}
+END_TEST
+
+/* A target over a recorder alone, for the session's commands. */
+typedef struct fake {
+    ui_recorder rec;
+    uint64_t went_to;
+} fake;
+
+static void fake_snapshot(void *ctx, ui_snapshot *s)
+{
+    fake *f = ctx;
+    snap_of(s, &f->rec, NULL);
+}
+
+static void fake_marks(void *ctx, ui_snapshot *s, const ui_tl_view *tv)
+{
+    fake *f = ctx;
+    ui_snapshot_marks(s, &f->rec, tv);
+}
+
+static bool fake_goto(void *ctx, uint64_t n, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    ((fake *)ctx)->went_to = n;
+    return true;
+}
+
+/* The cycle under pixel column x of the plot. */
+static double cycle_at(const ui_layout *l, const ui_view *v, int x, int y)
+{
+    double frac;
+    int w;
+    ck_assert(ui_layout_timeline_at(l, v, x, y, &frac, &w));
+    return (double)v->snap.tl_t0 + frac * (double)(v->snap.tl_t1 - v->snap.tl_t0);
+}
+
+/* Keys zoom and pan the cycle axis, Home shows the whole run and End
+ * follows the current event again; the wheel zooms at the mouse (the
+ * cycle under it stays there), a drag pans, and a click without a drag
+ * still goes to the mark under it. What is drawn follows the span. */
+START_TEST(zoom_and_pan_with_keys_wheel_and_drag)
+{
+    fake *f = calloc(1, sizeof(*f));
+    ui_view *v = calloc(1, sizeof(*v));
+    ui_session *ss = calloc(1, sizeof(*ss));
+    ui_recorder_init(&f->rec, NULL);
+    for (unsigned i = 0; i < 2000; i++)
+        feed_exit(&f->rec, 1000 + 100 * (uint64_t)i, i % 2);
+    ui_target t = {.ctx = f, .snapshot = fake_snapshot, .marks = fake_marks, .goto_event = fake_goto};
+    ui_view_init(v);
+    ui_session_init(ss, &t, v);
+    ui_session_refresh(ss);
+    uint64_t last = 1000 + 100 * 1999;
+    /* Following: the newest 256 marks. */
+    ck_assert_uint_eq(v->snap.nmarks, 256);
+    ck_assert_uint_gt(v->snap.tl_t0, last - 100 * 256);
+    ui_session_command(ss, UI_CMD_TL_WHOLE, 0);
+    ck_assert_uint_eq(v->snap.tl_t0, 1000);
+    ck_assert_uint_gt(v->snap.tl_t1, last);
+    /* 2000 marks: one in two drawn, and the current event's. */
+    ck_assert_uint_eq(v->snap.tl_sample, 2);
+    ck_assert_uint_eq(v->snap.nmarks, 1001);
+    ck_assert_uint_eq(v->snap.marks[1000].ev_no, 2000);
+    uint64_t whole_span = v->snap.tl_t1 - v->snap.tl_t0;
+    ui_session_command(ss, UI_CMD_TL_ZOOM_IN, 0);
+    ck_assert_uint_eq(v->snap.tl_t1 - v->snap.tl_t0, whole_span / 2);
+    ck_assert(v->tl.fixed);
+    uint64_t mid = v->snap.tl_t0;
+    ck_assert_uint_gt(mid, 1000 + whole_span / 4 - 2);
+    ck_assert_uint_lt(mid, 1000 + whole_span / 4 + 2);
+    ck_assert_uint_lt(v->snap.nmarks, 1100);
+    ck_assert_uint_gt(v->snap.nmarks, 900);
+    for (unsigned i = 0; i < v->snap.nmarks; i++) {
+        ck_assert_uint_ge(v->snap.marks[i].cycle, v->snap.tl_t0);
+        ck_assert_uint_le(v->snap.marks[i].cycle, v->snap.tl_t1);
+    }
+    ui_session_command(ss, UI_CMD_TL_LEFT, 0);
+    uint64_t want0 = mid - (whole_span / 2) / 4;
+    ck_assert_uint_le(v->snap.tl_t0, want0 + 1);
+    ck_assert_uint_ge(v->snap.tl_t0 + 1, want0);
+    ui_session_command(ss, UI_CMD_TL_RIGHT, 0);
+    ui_session_command(ss, UI_CMD_TL_RIGHT, 0);
+    ck_assert_uint_gt(v->snap.tl_t0, mid);
+    ui_session_command(ss, UI_CMD_TL_ZOOM_OUT, 0);
+    ck_assert_uint_eq(v->snap.tl_t1 - v->snap.tl_t0, (whole_span / 2) * 2);
+    ui_session_command(ss, UI_CMD_TL_FOLLOW, 0);
+    ck_assert(!v->tl.fixed && !v->tl.whole);
+    ck_assert_uint_eq(v->snap.nmarks, 256);
+
+    /* The mouse, on the layout of a 1600x900 window. */
+    ui_layout l;
+    ui_layout_compute_mode(&l, W, H, 9, 18, false);
+    ui_session_command(ss, UI_CMD_TL_WHOLE, 0);
+    int y = l.timeline.y + l.timeline.h / 2;
+    int x = l.timeline.x + l.timeline.w / 3;
+    double c0 = cycle_at(&l, v, x, y);
+    bool went;
+    ck_assert(ui_session_timeline_mouse(ss, &l, UI_MOUSE_WHEEL, x, y, 1, &went));
+    ck_assert(!went);
+    uint64_t span = v->snap.tl_t1 - v->snap.tl_t0;
+    ck_assert_uint_lt(span, whole_span * 2 / 3 + 2);
+    ck_assert_uint_gt(span, whole_span * 2 / 3 - 2);
+    double c1 = cycle_at(&l, v, x, y);
+    ck_assert_msg(c1 > c0 - 2 && c1 < c0 + 2, "the wheel moved cycle %.0f to %.0f", c0, c1);
+    /* A drag of 100 pixels to the left: later cycles come in. */
+    uint64_t t0 = v->snap.tl_t0;
+    double frac;
+    int pw;
+    ck_assert(ui_layout_timeline_at(&l, v, x, y, &frac, &pw));
+    ck_assert(ui_session_timeline_mouse(ss, &l, UI_MOUSE_DOWN, x, y, 0, &went));
+    ck_assert(ui_session_timeline_mouse(ss, &l, UI_MOUSE_MOVE, x - 100, y, 0, &went));
+    ck_assert(ui_session_timeline_mouse(ss, &l, UI_MOUSE_UP, x - 100, y, 0, &went));
+    ck_assert(!went);
+    ck_assert_uint_eq(f->went_to, 0);
+    double moved = (double)(v->snap.tl_t0 - t0), want = 100.0 * (double)span / (double)pw;
+    ck_assert_msg(moved > want - 2 && moved < want + 2, "moved %.0f, want %.0f", moved, want);
+    ck_assert_uint_eq(v->snap.tl_t1 - v->snap.tl_t0, span);
+    /* A click on a mark (no drag) goes to its event. */
+    uint64_t ev = 0;
+    int mx = -1, my = -1;
+    for (int yy = l.timeline.y; yy < l.timeline.y + l.timeline.h && mx < 0; yy++)
+        for (int xx = l.timeline.x + l.timeline.w / 2; xx < l.timeline.x + l.timeline.w; xx++)
+            if (ui_layout_hit_mark(&l, v, xx, yy, &ev)) {
+                mx = xx;
+                my = yy;
+                break;
+            }
+    ck_assert_int_ge(mx, 0);
+    ck_assert(ui_session_timeline_mouse(ss, &l, UI_MOUSE_DOWN, mx, my, 0, &went));
+    ck_assert(ui_session_timeline_mouse(ss, &l, UI_MOUSE_MOVE, mx + 1, my, 0, &went));
+    ck_assert(ui_session_timeline_mouse(ss, &l, UI_MOUSE_UP, mx + 1, my, 0, &went));
+    ck_assert(went);
+    ck_assert_uint_eq(f->went_to, ev);
+    /* Outside the timeline the mouse is not the timeline's. */
+    ck_assert(!ui_session_timeline_mouse(ss, &l, UI_MOUSE_WHEEL, 5, 5, 1, &went));
+    ui_recorder_free(&f->rec);
+    free(ss);
+    free(v);
+    free(f);
+}
+END_TEST
+
+/* Zoomed into an early span, the marks are spread over the plot in cycle
+ * order and the overview bar lights the span's place in the run. */
+START_TEST(a_zoomed_span_is_drawn_across_the_plot)
+{
+    scene sc;
+    sc.v = calloc(1, sizeof(*sc.v));
+    ui_view_init(sc.v);
+    ui_recorder *rec = calloc(1, sizeof(*rec));
+    ui_recorder_init(rec, NULL);
+    for (unsigned i = 0; i < 1000; i++)
+        feed_exit(rec, 100 * (uint64_t)i, 0);
+    ui_snapshot *s = calloc(1, sizeof(*s));
+    ui_tl_view early = {.fixed = true, .t0 = 1000, .span = 1000};
+    snap_of(s, rec, &early);
+    ui_view_accept(sc.v, s);
+    sc.v->tl = early;
+    sc.surf = SDL_CreateRGBSurfaceWithFormat(0, W, H, 32, SDL_PIXELFORMAT_ARGB8888);
+    sc.ren = SDL_CreateSoftwareRenderer(sc.surf);
+    char err[256];
+    sc.g = ui_gfx_create(sc.ren, err, sizeof(err));
+    ck_assert_msg(sc.g != NULL, "%s", err);
+    render(&sc);
+    /* Marks at 1000, 1100, ..., 2000, external-interrupt red. */
+    box ex = find(sc.surf, &sc.l, 0xff5555);
+    ck_assert_int_gt(ex.n, 0);
+    ck_assert_int_lt(ex.x0, sc.l.timeline.x + sc.l.timeline.w / 8);
+    ck_assert_int_gt(ex.x1, sc.l.timeline.x + sc.l.timeline.w * 7 / 8);
+    /* The overview: lit where 1000..2000 lies in 0..99900, near the left. */
+    int oy = sc.l.timeline.y + sc.l.timeline.h - 3;
+    int lit = -1, lit_end = -1, unlit = 0;
+    for (int x = sc.l.timeline.x; x < sc.l.timeline.x + sc.l.timeline.w; x++) {
+        if (px(sc.surf, x, oy) == 0x9ecbff) {
+            if (lit < 0)
+                lit = x;
+            lit_end = x;
+        }
+        unlit += px(sc.surf, x, oy) == 0x39424d;
+    }
+    ck_assert_int_ge(lit, 0);
+    ck_assert_int_lt(lit_end, sc.l.timeline.x + sc.l.timeline.w / 4);
+    ck_assert_int_gt(unlit, sc.l.timeline.w / 2);
+    ui_gfx_destroy(sc.g);
+    SDL_DestroyRenderer(sc.ren);
+    SDL_FreeSurface(sc.surf);
+    ui_recorder_free(rec);
+    free(rec);
+    free(s);
+    free(sc.v);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ui_timeline");
@@ -277,6 +586,10 @@ int main(void)
     tcase_add_test(tc, marks_lanes_axis_and_current_event);
     tcase_add_test(tc, marks_of_a_real_run_name_their_events);
     tcase_add_test(tc, ndst_names_a_cpu);
+    tcase_add_test(tc, the_store_keeps_the_whole_run_bounded);
+    tcase_add_test(tc, going_back_keeps_the_marks_ahead);
+    tcase_add_test(tc, zoom_and_pan_with_keys_wheel_and_drag);
+    tcase_add_test(tc, a_zoomed_span_is_drawn_across_the_plot);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
