@@ -82,6 +82,7 @@ START_TEST(posted_mode_snapshot)
     unlink(png);
 
     cpu_obs_unsubscribe(&m->obs, ui_recorder_event, &rec);
+    ui_recorder_free(&rec);
     emu_machine_free(m);
     free(m);
     free(s);

@@ -308,6 +308,8 @@ START_TEST(keys_step_exact_instructions)
     ck_assert_int_ge(view->disasm_cur, 0);
     ck_assert_uint_eq(view->disasm_addr[view->disasm_cur], view->snap.cpu[1].rip);
     ck_assert_uint_gt(rrec->total, 0); /* the steps went through APIC events */
+    cpu_obs_unsubscribe(&ref->obs, ui_recorder_event, rrec);
+    ui_recorder_free(rrec);
     free(rrec);
     free_machine(ref);
     live_close(&l);

@@ -40,6 +40,7 @@ static flow *open_flow(void)
 static void close_flow(flow *w)
 {
     fx_free(&w->f);
+    ui_recorder_free(&w->rec);
     free(w);
 }
 
