@@ -390,8 +390,11 @@ int main(int argc, char **argv)
            "broken", "leaks", "inputs/s", "slowest ms");
     for (unsigned t = 0; t < FUZZ_NTARGETS; t++) {
         fuzz_lane *l = &lanes[t];
-        if (!l->st.inputs)
+        /* a lane the time limit stopped before its first block still holds its seeds */
+        if (!l->st.inputs) {
+            fuzz_corpus_free(&l->corpus);
             continue;
+        }
         printf("%-9s %10llu %10llu %10llu %7llu %6llu %9.0f %7.1f (#%llu)\n", fuzz_target_name(t),
                (unsigned long long)l->st.inputs, (unsigned long long)l->st.accepts,
                (unsigned long long)l->st.rejects, (unsigned long long)l->st.broken,
