@@ -665,6 +665,14 @@ typedef struct cpu_emul_info {
  */
 cpu_emul_result cpu_emulate_insn(cpu_t *c, const cpu_hooks *hooks, cpu_emul_info *info);
 
+/* An MSR as RDMSR / WRMSR at CPL 0 reach it, without the instructions'
+ * intercept (VMX MSR bitmaps): this CPU's own MSRs, then hooks.rdmsr /
+ * hooks.wrmsr. False where the instruction would raise #GP(0) (nothing
+ * changes then); a write emits CPU_EV_MSR_WRITE as WRMSR does. For the
+ * VM-entry/VM-exit MSR lists of vmx/ (SDM 26.4, 27.4, 27.6). */
+bool cpu_msr_get(cpu_t *c, uint32_t msr, uint64_t *val);
+bool cpu_msr_set(cpu_t *c, uint32_t msr, uint64_t val);
+
 /* CPUID as this CPU answers it (the documented model in docs/cpu-model.md). */
 void cpu_cpuid(const cpu_t *c, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 

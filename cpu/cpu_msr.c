@@ -88,113 +88,129 @@ static inline bool is_canonical(uint64_t va)
     return top == 0 || top == 0x1FFFF;
 }
 
-static void require_canonical(cpu_t *c, uint64_t v)
-{
-    if (!is_canonical(v))
-        cpu_gp0(c);
-}
-
 /* IA32_EFER (SDM Vol. 3A 2.2.1, 9.8.5): SCE, LME, NXE are writable; LMA is
  * read-only (the written value is ignored); LME cannot change while
- * paging is on. A change of NXE changes what the TLB cached. */
-static void efer_write(cpu_t *c, uint64_t v)
+ * paging is on. A change of NXE changes what the TLB cached. False where
+ * WRMSR raises #GP(0). */
+static bool efer_write(cpu_t *c, uint64_t v)
 {
     const uint64_t writable = CPU_EFER_SCE | CPU_EFER_LME | CPU_EFER_LMA | CPU_EFER_NXE;
     if (v & ~writable)
-        cpu_gp0(c);
+        return false;
     if (((v ^ c->efer) & CPU_EFER_LME) && (c->cr0 & CPU_CR0_PG))
-        cpu_gp0(c);
+        return false;
     uint64_t nv = (v & ~(uint64_t)CPU_EFER_LMA) | (c->efer & CPU_EFER_LMA);
     if ((nv ^ c->efer) & CPU_EFER_NXE)
         cpu_tlb_flush(c);
     c->efer = nv;
     cpu_update_mode(c);
+    return true;
 }
 
-/* Writes an MSR this CPU owns, raising #GP(0) for invalid values; false
- * when it does not own it. */
-static bool msr_write(cpu_t *c, uint32_t msr, uint64_t v)
+/* What a write to an MSR comes to: not this CPU's, done, or #GP(0). */
+typedef enum { MSR_NOT_OWNED, MSR_DONE, MSR_GP } msr_wr;
+
+/* Stores v in *reg when it is canonical (the MSRs that hold linear
+ * addresses), else #GP(0). */
+static msr_wr set_canonical(uint64_t *reg, uint64_t v)
+{
+    if (!is_canonical(v))
+        return MSR_GP;
+    *reg = v;
+    return MSR_DONE;
+}
+
+/* Writes an MSR this CPU owns. It raises nothing itself: its callers
+ * (WRMSR, the VMX MSR-load lists of SDM 26.4 and 27.6) decide what a
+ * #GP(0) becomes. */
+static msr_wr msr_write(cpu_t *c, uint32_t msr, uint64_t v)
 {
     switch (msr) {
     case CPU_MSR_TSC:
         /* Writing the TSC sets the offset so RDTSC continues from v (SDM 17.17). */
         c->tsc_offset = v - c->cycles;
-        return true;
+        return MSR_DONE;
     case MSR_BIOS_SIGN_ID:
-        return true; /* software writes 0 before CPUID to latch the revision */
+        return MSR_DONE; /* software writes 0 before CPUID to latch the revision */
     case CPU_MSR_FEATURE_CONTROL:
         /* SDM 23.7: once the lock bit is set, a write is #GP(0) until
          * reset; reserved bits are #GP(0) too. */
         if ((c->feature_control & 1) || (v & ~FEATURE_CONTROL_WRITABLE))
-            cpu_gp0(c);
+            return MSR_GP;
         c->feature_control = v;
-        return true;
+        return MSR_DONE;
     case MSR_PLATFORM_ID:
     case MSR_MTRRCAP:
-        cpu_gp0(c);
+        return MSR_GP;
     case CPU_MSR_SYSENTER_CS:
         c->sysenter_cs = v & 0xFFFFFFFFull;
-        return true;
-    case CPU_MSR_SYSENTER_ESP:
-        require_canonical(c, v);
-        c->sysenter_esp = v;
-        return true;
-    case CPU_MSR_SYSENTER_EIP:
-        require_canonical(c, v);
-        c->sysenter_eip = v;
-        return true;
+        return MSR_DONE;
+    case CPU_MSR_SYSENTER_ESP: return set_canonical(&c->sysenter_esp, v);
+    case CPU_MSR_SYSENTER_EIP: return set_canonical(&c->sysenter_eip, v);
     case MSR_MISC_ENABLE:
-        return true; /* accepted and ignored: no bit changes the interpreter */
+        return MSR_DONE; /* accepted and ignored: no bit changes the interpreter */
     case CPU_MSR_PAT:
         if (!pat_valid(v))
-            cpu_gp0(c);
+            return MSR_GP;
         c->pat = v;
-        return true;
+        return MSR_DONE;
     case MSR_MTRR_DEF_TYPE: {
         unsigned type = v & 0xFF;
         if ((v & ~0xCFFull) || (type != 0 && type != 1 && type != 4 && type != 5 && type != 6))
-            cpu_gp0(c);
-        return true; /* checked, then ignored: no memory types here */
+            return MSR_GP;
+        return MSR_DONE; /* checked, then ignored: no memory types here */
     }
     case CPU_MSR_EFER:
-        efer_write(c, v);
-        return true;
+        return efer_write(c, v) ? MSR_DONE : MSR_GP;
     case CPU_MSR_STAR:
         c->star = v;
-        return true;
-    case CPU_MSR_LSTAR:
-        require_canonical(c, v);
-        c->lstar = v;
-        return true;
-    case CPU_MSR_CSTAR:
-        require_canonical(c, v);
-        c->cstar = v;
-        return true;
+        return MSR_DONE;
+    case CPU_MSR_LSTAR: return set_canonical(&c->lstar, v);
+    case CPU_MSR_CSTAR: return set_canonical(&c->cstar, v);
     case CPU_MSR_SFMASK:
         if (v >> 32)
-            cpu_gp0(c);
+            return MSR_GP;
         c->sfmask = v;
-        return true;
-    case CPU_MSR_FS_BASE:
-        require_canonical(c, v);
-        c->seg[CPU_FS].base = v;
-        return true;
-    case CPU_MSR_GS_BASE:
-        require_canonical(c, v);
-        c->seg[CPU_GS].base = v;
-        return true;
-    case CPU_MSR_KERNEL_GS_BASE:
-        require_canonical(c, v);
-        c->kernel_gs_base = v;
-        return true;
+        return MSR_DONE;
+    case CPU_MSR_FS_BASE: return set_canonical(&c->seg[CPU_FS].base, v);
+    case CPU_MSR_GS_BASE: return set_canonical(&c->seg[CPU_GS].base, v);
+    case CPU_MSR_KERNEL_GS_BASE: return set_canonical(&c->kernel_gs_base, v);
     case CPU_MSR_TSC_AUX:
         if (v >> 32)
-            cpu_gp0(c);
+            return MSR_GP;
         c->tsc_aux = v;
-        return true;
+        return MSR_DONE;
     default:
-        return false;
+        return MSR_NOT_OWNED;
     }
+}
+
+bool cpu_msr_get(cpu_t *c, uint32_t msr, uint64_t *val)
+{
+    return msr_read(c, msr, val) || (c->hooks.rdmsr && c->hooks.rdmsr(c->hooks.ctx, c, msr, val));
+}
+
+/* WRMSR's write, after its CPL check and intercept. Emits CPU_EV_MSR_WRITE
+ * with the value before and after; for an MSR owned above cpu/ "before" is
+ * what its rdmsr hook reads (0 when it cannot be read). A write above cpu/
+ * may change interrupt state (APIC TPR, EOI), so the run loop looks. False
+ * where WRMSR raises #GP(0). */
+bool cpu_msr_set(cpu_t *c, uint32_t msr, uint64_t v)
+{
+    uint64_t before = 0, after = v;
+    if (msr_read(c, msr, &before)) {
+        if (msr_write(c, msr, v) != MSR_DONE)
+            return false;
+        msr_read(c, msr, &after);
+    } else {
+        if (c->hooks.rdmsr && !c->hooks.rdmsr(c->hooks.ctx, c, msr, &before))
+            before = 0;
+        if (!c->hooks.wrmsr || !c->hooks.wrmsr(c->hooks.ctx, c, msr, v))
+            return false;
+        c->events |= CPU_EVT_INTR;
+    }
+    cpu_obs_emit(c->obs, c->cycles, c->index, CPU_EV_MSR_WRITE, msr, before, c->rip, after);
+    return true;
 }
 
 /* RDMSR (SDM Vol. 2 "RDMSR"): CPL 0, then the intercept (VMX MSR bitmaps),
@@ -215,10 +231,8 @@ static void exec_rdmsr(cpu_t *c, const cpu_insn *i)
     c->gpr[CPU_RDX] = (uint32_t)(v >> 32);
 }
 
-/* WRMSR (SDM Vol. 2 "WRMSR"). Emits CPU_EV_MSR_WRITE with the value before
- * and after; for an MSR owned above cpu/ "before" is what its rdmsr hook
- * reads (0 when it cannot be read). A write above cpu/ may change
- * interrupt state (APIC TPR, EOI), so the run loop looks. */
+/* WRMSR (SDM Vol. 2 "WRMSR"): CPL 0, then the intercept (VMX MSR
+ * bitmaps), then the write (cpu_msr_set). */
 static void exec_wrmsr(cpu_t *c, const cpu_insn *i)
 {
     if (c->cpl != 0)
@@ -228,18 +242,8 @@ static void exec_wrmsr(cpu_t *c, const cpu_insn *i)
     cpu_icpt info = {.kind = CPU_ICPT_WRMSR, .len = i->len, .msr = msr, .value = v};
     if (cpu_intercept(c, &info) == CPU_HOOK_DONE)
         return;
-    uint64_t before = 0, after = v;
-    if (msr_read(c, msr, &before)) {
-        msr_write(c, msr, v);
-        msr_read(c, msr, &after);
-    } else {
-        if (c->hooks.rdmsr && !c->hooks.rdmsr(c->hooks.ctx, c, msr, &before))
-            before = 0;
-        if (!c->hooks.wrmsr || !c->hooks.wrmsr(c->hooks.ctx, c, msr, v))
-            cpu_gp0(c);
-        c->events |= CPU_EVT_INTR;
-    }
-    cpu_obs_emit(c->obs, c->cycles, c->index, CPU_EV_MSR_WRITE, msr, before, c->rip, after);
+    if (!cpu_msr_set(c, msr, v))
+        cpu_gp0(c);
 }
 
 /* RDTSC (SDM Vol. 2 "RDTSC"): CR4.TSD restricts it to CPL 0; the counter is

@@ -113,9 +113,10 @@ int emu_cli_info(int argc, char **argv)
            "  virtual-interrupt delivery and posted interrupts (docs/vmx.md)\n");
     printf("VMX root operation for the guest (native mode, unless --cpu max,-vmx):\n"
            "  VMXON/VMXOFF, VMCLEAR, VMPTRLD, VMPTRST, VMREAD/VMWRITE, VMLAUNCH/VMRESUME,\n"
-           "  INVEPT, VMCALL (VMfail) in 64-bit mode; VM exits load the host state of the\n"
-           "  guest's VMCS (guests/vmx_teach.c); INIT blocked in root, posted interrupts\n"
-           "  from other CPUs. Not yet: INVVPID (no VPID), VMCS shadowing, 32-bit VMX\n"
+           "  INVEPT, INVVPID, VMCALL (VMfail) in 64-bit mode; VM exits load the host state of the\n"
+           "  guest's VMCS (guests/vmx_teach.c); MSR load/store lists, VMX abort;\n"
+           "  INIT blocked in root, posted interrupts\n"
+           "  from other CPUs. Not yet: VMCS shadowing, 32-bit VMX\n"
            "  instructions (docs/vmx.md \"VMX root operation\")\n");
     printf("scenarios, run --record, replay --verify, trace-dump: implemented (docs/scenarios.md)\n");
     printf("import-kvm: real KVM traces (trace-cmd report, ftrace) into scenarios, the mode\n"

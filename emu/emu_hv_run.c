@@ -387,8 +387,13 @@ cpu_stop emu_hv_run_vcpu_insns(emu_hv *hv, unsigned k, uint64_t limit, uint64_t 
         if (s == CPU_STOP_HALT) {
             c->cycles = next; /* in the HLT activity state without HLT exiting */
         } else if (s == CPU_STOP_TRIPLE_FAULT || s == CPU_STOP_UNIMPLEMENTED) {
+            char why[160];
+            if (v->aborted)
+                snprintf(why, sizeof(why), "VMX abort %u (%s): the guest's VMCS MSR lists (SDM 27.7)",
+                         v->aborted, vmx_abort_name(v->aborted));
             hv_crash(hv, vc,
-                     s == CPU_STOP_TRIPLE_FAULT
+                     v->aborted ? why
+                     : s == CPU_STOP_TRIPLE_FAULT
                          ? "triple fault (an exception could not be delivered: is the IDT loaded?)"
                          : "unimplemented instruction (--strict)");
             break;

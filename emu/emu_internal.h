@@ -12,6 +12,9 @@ void emu_native_attach(emu_machine *m, unsigned k);
  * offers VMX root operation (root and non-root operation of the guest's
  * own hypervisor). */
 cpu_stop emu_native_run(emu_machine *m, unsigned k, uint64_t limit, uint64_t max_insns);
+/* Why CPU k shut down (CPU_STOP_TRIPLE_FAULT), for the crash diagnostic:
+ * a VMX abort of its guest hypervisor (SDM 27.7), else a triple fault. */
+const char *emu_native_shutdown_cause(const emu_machine *m, unsigned k, char *buf, size_t len);
 /* Applies one due event at its CPU's boundary (native path or hv_ops). */
 void emu_apply_event(emu_machine *m, const emu_qevent *ev);
 /* The IPI sink installed on every APIC. */

@@ -322,9 +322,11 @@ static bool run_turn(emu_machine *m, unsigned k)
                 c->cycles = wake;
             break;
         }
-        case CPU_STOP_TRIPLE_FAULT:
-            crash(m, c, "triple fault (an exception could not be delivered: is the IDT loaded?)");
+        case CPU_STOP_TRIPLE_FAULT: {
+            char why[256];
+            crash(m, c, emu_native_shutdown_cause(m, k, why, sizeof(why)));
             return false;
+        }
         case CPU_STOP_UNIMPLEMENTED:
         {
             /* Outside 64-bit mode the CPU says which corner of its mode it

@@ -254,6 +254,20 @@ cpu_stop emu_native_run(emu_machine *m, unsigned k, uint64_t limit, uint64_t max
     return cpu_run(&m->cpu[k], limit, max_insns);
 }
 
+const char *emu_native_shutdown_cause(const emu_machine *m, unsigned k, char *buf, size_t len)
+{
+    const vmx_root *r = m->vroot ? &m->vroot[k] : NULL;
+    if (!r || !r->v.aborted)
+        return "triple fault (an exception could not be delivered: is the IDT loaded?)";
+    snprintf(buf, len,
+             "VMX abort %u (%s) at the VM exit for reason %llu; the VMX-abort indicator is in the "
+             "VMCS region at %#llx (SDM 27.7)",
+             r->v.aborted, vmx_abort_name(r->v.aborted),
+             (unsigned long long)(vmx_vmcs_get(&r->v.vmcs, VMCS_EXIT_REASON) & 0xFFFF),
+             (unsigned long long)r->current);
+    return buf;
+}
+
 void emu_native_attach(emu_machine *m, unsigned k)
 {
     cpu_hooks hooks = {

@@ -96,9 +96,11 @@ static inline int invept(uint64_t type, uint64_t eptp)
     uint64_t desc[2] = {eptp, 0};
     return VX_INSN("invept %3, %2", : "r"(type), "m"(desc) : VX_CLOBBERS);
 }
-static inline int invvpid(uint64_t type, uint64_t vpid)
+/* The INVVPID descriptor (SDM 30.3): VPID in bits 15:0 (63:16 reserved),
+ * the linear address in bits 127:64. */
+static inline int invvpid(uint64_t type, uint64_t vpid, uint64_t addr)
 {
-    uint64_t desc[2] = {vpid, 0};
+    uint64_t desc[2] = {vpid, addr};
     return VX_INSN("invvpid %3, %2", : "r"(type), "m"(desc) : VX_CLOBBERS);
 }
 /* Instructions that are not VMX instructions: VX_OK or the fault (their
@@ -149,6 +151,7 @@ static inline void vmw(uint64_t field, uint64_t val)
 #define MSR_VMX_CR4_FIXED0 0x488u
 #define MSR_VMX_CR4_FIXED1 0x489u
 #define MSR_VMX_PROCBASED_CTLS2 0x48Bu
+#define MSR_VMX_EPT_VPID_CAP 0x48Cu
 #define MSR_VMX_TRUE_PINBASED 0x48Du
 #define MSR_VMX_TRUE_PROCBASED 0x48Eu
 #define MSR_VMX_TRUE_EXIT 0x48Fu
@@ -161,10 +164,12 @@ enum {
     F_GUEST_LDTR_SEL = 0x080C, F_GUEST_TR_SEL = 0x080E, F_GUEST_INTR_STATUS = 0x0810,
     F_HOST_ES_SEL = 0x0C00, F_HOST_CS_SEL = 0x0C02, F_HOST_SS_SEL = 0x0C04, F_HOST_DS_SEL = 0x0C06,
     F_HOST_FS_SEL = 0x0C08, F_HOST_GS_SEL = 0x0C0A, F_HOST_TR_SEL = 0x0C0C,
-    F_MSR_BITMAP = 0x2004, F_VIRTUAL_APIC = 0x2012, F_EOI_EXIT0 = 0x201C, F_EOI_EXIT1 = 0x201E,
+    F_MSR_BITMAP = 0x2004, F_EXIT_MSR_STORE_ADDR = 0x2006, F_EXIT_MSR_LOAD_ADDR = 0x2008,
+    F_ENTRY_MSR_LOAD_ADDR = 0x200A, F_VIRTUAL_APIC = 0x2012, F_EOI_EXIT0 = 0x201C, F_EOI_EXIT1 = 0x201E,
     F_EOI_EXIT2 = 0x2020, F_EOI_EXIT3 = 0x2022, F_LINK_PTR = 0x2800,
     F_PIN = 0x4000, F_PROC = 0x4002, F_EXC_BITMAP = 0x4004, F_EXIT_CTLS = 0x400C,
-    F_ENTRY_CTLS = 0x4012, F_ENTRY_INTR_INFO = 0x4016, F_TPR_THRESHOLD = 0x401C, F_PROC2 = 0x401E,
+    F_EXIT_MSR_STORE_COUNT = 0x400E, F_EXIT_MSR_LOAD_COUNT = 0x4010, F_ENTRY_CTLS = 0x4012,
+    F_ENTRY_MSR_LOAD_COUNT = 0x4014, F_ENTRY_INTR_INFO = 0x4016, F_TPR_THRESHOLD = 0x401C, F_PROC2 = 0x401E,
     F_VM_INSN_ERROR = 0x4400, F_EXIT_REASON = 0x4402, F_EXIT_INTR_INFO = 0x4404,
     F_EXIT_INSN_LEN = 0x440C,
     F_GUEST_ES_LIMIT = 0x4800, F_GUEST_ES_AR = 0x4814, F_GUEST_INTERRUPTIBILITY = 0x4824,
@@ -187,13 +192,14 @@ enum {
 #define PROC_MSR_BITMAPS (1u << 28)
 #define PROC_SECONDARY (1u << 31)
 #define PROC2_VIRT_X2APIC (1u << 4)
+#define PROC2_VPID (1u << 5)
 #define PROC2_APIC_REG_VIRT (1u << 8)
 #define PROC2_VID (1u << 9)
 #define EXIT_HOST_64 (1u << 9)
 #define EXIT_ACK_INTR (1u << 15)
 #define ENTRY_IA32E (1u << 9)
 
-enum { X_EXTINT = 1, X_HLT = 12, X_VMCALL = 18, X_ENTRY_FAIL_GUEST = 33 };
+enum { X_EXTINT = 1, X_HLT = 12, X_VMCALL = 18, X_ENTRY_FAIL_GUEST = 33, X_ENTRY_FAIL_MSR = 34 };
 
 /* A control word the TRUE capability MSR allows: its must-be-1 bits (low
  * half) and the wanted bits it allows (high half) (SDM Vol. 3D A.3-A.5). */

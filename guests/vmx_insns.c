@@ -12,8 +12,9 @@
  *   VMCLEAR/VMPTRLD round trips with two VMCSs and the region's contents;
  *   VMLAUNCH/VMRESUME: a VM exit to the host state, launch states, entry
  *   failures (invalid control 7, invalid host state 8, invalid guest state
- *   = exit 33 with bit 31);
- *   INVEPT types, INVVPID (#UD: no VPID), VMXOFF.
+ *   = exit 33 with bit 31, MSR loading = exit 34 with bit 31);
+ *   the VM-entry and VM-exit MSR lists;
+ *   INVEPT types, INVVPID types and their VMfail(28) cases, VPID, VMXOFF.
  * Prints "vmx_insns: OK <n> checks" and exits 0 when every check holds.
  */
 #include "vmx_guest.h"
@@ -111,7 +112,11 @@ static void fixed_bits_and_no_vmcs(void)
     CHECK(vmxon(PA(vmxon_region)) == VX_FAIL_INVALID);  /* VMfail(15) without VMCS */
     CHECK(vmclear(PA(vmcs_a) + 1) == VX_FAIL_INVALID);  /* VMfail(2) */
     CHECK(vmptrld(PA(vmxon_region)) == VX_FAIL_INVALID); /* VMfail(10) */
+    CHECK(invvpid(2, 0, 0) == VX_OK);                    /* no VMCS needed */
+    CHECK(invvpid(4, 0, 0) == VX_FAIL_INVALID);          /* VMfail(28) */
 }
+
+static void invvpid_types(void);
 
 static void error_numbers(void)
 {
@@ -143,10 +148,31 @@ static void error_numbers(void)
     CHECK(invept(1, 0x1000) == VX_FAIL_VALID && insn_error() == 28); /* UC, walk length 1 */
     CHECK(invept(1, 0x1000 | 0x1E) == VX_OK);
     CHECK(invept(2, 0) == VX_OK);
-    CHECK(invvpid(0, 1) == VX_UD);
+    invvpid_types();
     /* MOV SS blocking before VMLAUNCH: error 26. */
     int r = VX_INSN("mov %%ss, %%ax\n\tmov %%ax, %%ss\n\tvmlaunch", : : "rax", VX_CLOBBERS);
     CHECK(r == VX_FAIL_VALID && insn_error() == 26);
+}
+
+/* INVVPID (SDM 30.3): "enable VPID" may be 1 and IA32_VMX_EPT_VPID_CAP
+ * reports INVVPID (bit 32) with all four types (40-43); each type's
+ * operand rules give VMfailValid(28), valid descriptors VMsucceed. */
+static void invvpid_types(void)
+{
+    uint64_t cap = rdmsr(MSR_VMX_EPT_VPID_CAP);
+    CHECK(((rdmsr(MSR_VMX_PROCBASED_CTLS2) >> 32) & PROC2_VPID) != 0);
+    CHECK((cap >> 32) & 1);
+    CHECK(((cap >> 40) & 0xF) == 0xF);
+    CHECK(invvpid(4, 1, 0) == VX_FAIL_VALID && insn_error() == 28);           /* no such type */
+    CHECK(invvpid(2, 1ull << 16, 0) == VX_FAIL_VALID && insn_error() == 28);  /* bits 63:16 */
+    CHECK(invvpid(0, 0, 0x1000) == VX_FAIL_VALID && insn_error() == 28);      /* VPID 0 */
+    CHECK(invvpid(0, 1, 0x0000800000000000ull) == VX_FAIL_VALID && insn_error() == 28);
+    CHECK(invvpid(0, 1, 0xFFFF800000001000ull) == VX_OK);                     /* individual address */
+    CHECK(invvpid(1, 0, 0) == VX_FAIL_VALID && insn_error() == 28);
+    CHECK(invvpid(1, 0xFFFF, 0) == VX_OK);                                    /* single context */
+    CHECK(invvpid(2, 0, 0) == VX_OK);                                         /* all contexts */
+    CHECK(invvpid(3, 0, 0) == VX_FAIL_VALID && insn_error() == 28);
+    CHECK(invvpid(3, 7, 0) == VX_OK);                          /* single context, globals kept */
 }
 
 static void vmread_vmwrite(void)
@@ -222,6 +248,63 @@ static void ept(void)
     vmw(F_PROC2, 0);
 }
 
+/* MSR lists with this hypervisor as the host (SDM 26.4, 27.4, 27.6): the
+ * VM-entry list gives the guest its own IA32_KERNEL_GS_BASE and STAR, the
+ * VM-exit MSR-store list saves them, the VM-exit MSR-load list puts the
+ * host's back after the host state (without it the guest's stay, as on
+ * hardware); a refused entry fails the VM entry as exit 34 with the entry
+ * number; a misaligned area is an invalid control (26.2.1.2). */
+#define MSR_STAR 0xC0000081u
+#define MSR_FS_BASE 0xC0000100u
+#define MSR_KERNEL_GS 0xC0000102u
+#define GUEST_STAR 0x0023001000000000ull
+static uint64_t entry_area[4] __attribute__((aligned(16)));
+static uint64_t store_area[4] __attribute__((aligned(16)));
+static uint64_t load_area[4] __attribute__((aligned(16)));
+
+static void msr_lists(void)
+{
+    uint64_t host_kgs = rdmsr(MSR_KERNEL_GS), host_star = rdmsr(MSR_STAR);
+    entry_area[0] = MSR_KERNEL_GS;
+    entry_area[1] = 0x1234000;
+    entry_area[2] = MSR_STAR;
+    entry_area[3] = GUEST_STAR;
+    store_area[0] = MSR_KERNEL_GS;
+    store_area[2] = MSR_STAR;
+    load_area[0] = MSR_KERNEL_GS;
+    load_area[1] = host_kgs;
+    load_area[2] = MSR_STAR;
+    load_area[3] = host_star;
+    vmw(F_ENTRY_MSR_LOAD_ADDR, PA(entry_area));
+    vmw(F_ENTRY_MSR_LOAD_COUNT, 2);
+    vmw(F_EXIT_MSR_STORE_ADDR, PA(store_area));
+    vmw(F_EXIT_MSR_STORE_COUNT, 2);
+    vmw(F_EXIT_MSR_LOAD_ADDR, PA(load_area));
+    vmw(F_EXIT_MSR_LOAD_COUNT, 2);
+    CHECK(vx_enter(0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+    CHECK(store_area[1] == 0x1234000 && store_area[3] == GUEST_STAR);
+    CHECK(store_area[0] == MSR_KERNEL_GS); /* the index stays */
+    CHECK(rdmsr(MSR_KERNEL_GS) == host_kgs && rdmsr(MSR_STAR) == host_star);
+    vmw(F_EXIT_MSR_LOAD_COUNT, 0);
+    CHECK(vx_enter(0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+    CHECK(rdmsr(MSR_KERNEL_GS) == 0x1234000 && rdmsr(MSR_STAR) == GUEST_STAR);
+    wrmsr(MSR_KERNEL_GS, host_kgs);
+    wrmsr(MSR_STAR, host_star);
+    /* Entry 2 names IA32_FS_BASE, which no list may load. */
+    entry_area[2] = MSR_FS_BASE;
+    CHECK(vx_enter(0) == 0);
+    CHECK(vmr(F_EXIT_REASON) == (0x80000000u | X_ENTRY_FAIL_MSR) && vmr(F_EXIT_QUAL) == 2);
+    CHECK(rdmsr(MSR_KERNEL_GS) == 0x1234000); /* entry 1 was loaded */
+    wrmsr(MSR_KERNEL_GS, host_kgs);
+    vmw(F_ENTRY_MSR_LOAD_COUNT, 0);
+    /* Bits 3:0 of an area's address must be 0. */
+    vmw(F_EXIT_MSR_STORE_ADDR, PA(store_area) + 8);
+    uint64_t e = vx_enter(0);
+    CHECK((e & VX_ENTRY_FAILED) && insn_error() == 7);
+    vmw(F_EXIT_MSR_STORE_COUNT, 0);
+    CHECK(vx_enter(0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+}
+
 static void launch_and_exit(void)
 {
     uint64_t v;
@@ -254,6 +337,17 @@ static void launch_and_exit(void)
     e = vx_enter(1);
     CHECK((e & VX_ENTRY_FAILED) && insn_error() == 4);
     CHECK(vx_enter(0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+    /* "enable VPID" with VPID 0000H is an invalid control (26.2.1.1);
+     * with VPID 1 the guest runs as before. */
+    vmw(F_PROC, vmr(F_PROC) | PROC_SECONDARY);
+    vmw(F_PROC2, PROC2_VPID);
+    vmw(F_VPID, 0);
+    e = vx_enter(0);
+    CHECK((e & VX_ENTRY_FAILED) && insn_error() == 7);
+    vmw(F_VPID, 1);
+    CHECK(vx_enter(0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+    CHECK(invvpid(1, 1, 0) == VX_OK);
+    vmw(F_PROC2, 0);
     /* Invalid control (an unsupported pin-based bit): error 7. */
     vmw(F_PIN, vmr(F_PIN) | (1u << 8));
     e = vx_enter(0);
@@ -274,6 +368,7 @@ static void launch_and_exit(void)
     CHECK(read_cr8() == 5);
     write_cr8(0);
     ept();
+    msr_lists();
 }
 
 static void leave_vmx(void)

@@ -56,6 +56,7 @@ enum vmx_obs_kind {
     VMX_EV_VMWRITE,             /* a=field encoding b=before c=0 d=after: a VMWRITE by the host */
     VMX_EV_EPT_WALK_FAULT,      /* a=guest-physical address b=EPT entry c=rip d=access (cpu_access) */
     VMX_EV_ROOT_INSN,           /* a=instruction (its basic exit reason) b=operand (pointer, field, type) c=rip d=0 VMsucceed, 1 VMfailInvalid, 2+error VMfailValid: a VMX instruction of a guest hypervisor (vmx_root.h) */
+    VMX_EV_ABORT,               /* a=VMX-abort indicator (vmx_abort_indicator) b=exit reason c=rip: the CPU shut down (SDM 27.7) */
     VMX_EV_VMX_END
 };
 
@@ -137,6 +138,15 @@ typedef struct vmx_vcpu {
     /* In the wait-for-SIPI activity state (SDM 24.4.2): only INIT and
      * SIPI end it, each with a VM exit (3, 4; vmx_nonroot.c). */
     bool wait_sipi;
+
+    /* VMX abort (SDM 27.7): the nonzero indicator of the abort that put
+     * this CPU into the shutdown state, 0 while none happened. */
+    uint32_t aborted;
+    /* The host runs on this cpu_t and gets its state loaded at a VM exit
+     * (vmx_root): the VM-exit MSR-load list waits until that host state is
+     * in (SDM 27.5 before 27.6). False for the built-in hypervisor, whose
+     * host is C: the list is loaded as the exit completes. */
+    bool host_on_cpu;
 
     /* Monitor trap flag: an MTF VM exit is pending (injected "other event"
      * with vector 0, SDM 26.5.2). */
@@ -342,6 +352,17 @@ vmx_ept_result vmx_ept_walk_bounded(cpu_phys *phys, uint64_t eptp, uint64_t gpa,
                                     uint64_t tables_below, uint64_t *hpa, uint64_t *qual,
                                     uint64_t *entry);
 
+/* VMX-abort indicators (SDM 27.7). */
+typedef enum vmx_abort_indicator {
+    VMX_ABORT_SAVE_GUEST_MSR = 1, /* the VM-exit MSR-store list failed (27.4) */
+    VMX_ABORT_HOST_PDPTE = 2,
+    VMX_ABORT_VMCS_CORRUPT = 3,
+    VMX_ABORT_LOAD_HOST_MSR = 4, /* the VM-exit MSR-load list failed (27.6) */
+    VMX_ABORT_MACHINE_CHECK = 5,
+} vmx_abort_indicator;
+/* "failure saving guest MSRs", ... for diagnostics. */
+const char *vmx_abort_name(uint32_t indicator);
+
 /* ---- capability MSRs (SDM Vol. 3D appendix A) ---------------------------- */
 enum {
     VMX_MSR_BASIC = 0x480,
@@ -369,6 +390,10 @@ enum {
 /* IA32_VMX_MISC bits 4:0: the preemption timer counts down by 1 every
  * 2^VMX_PREEMPT_RATE cycles of the CPU clock. */
 #define VMX_PREEMPT_RATE 5u
+/* IA32_VMX_MISC bits 27:25 (N): an MSR list holds up to 512 * (N + 1)
+ * entries (SDM A.6); N = 0 here, and longer lists fail (vmx_msrlist.c). */
+#define VMX_MISC_MSR_LIST_N 0u
+#define VMX_MSR_LIST_MAX (512u * (VMX_MISC_MSR_LIST_N + 1u))
 
 /* Value of a VMX capability MSR 0x480-0x491; false for any other MSR.
  * Exactly what this implementation supports (docs/vmx.md lists them). */

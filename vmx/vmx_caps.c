@@ -30,8 +30,13 @@
      VMX_PROC_CR3_STORE | VMX_PROC_CR8_LOAD | VMX_PROC_CR8_STORE | VMX_PROC_TPR_SHADOW |       \
      VMX_PROC_NMI_WINDOW | VMX_PROC_UNCOND_IO | VMX_PROC_IO_BITMAPS | VMX_PROC_MSR_BITMAPS |   \
      VMX_PROC_MTF | VMX_PROC_MONITOR | VMX_PROC_PAUSE | VMX_PROC_SECONDARY)
+/* "enable VPID": translations are not tagged with VPIDs here, every VM
+ * entry and exit empties the TLB instead, which SDM 28.3.3.1 allows (a
+ * processor may invalidate more than it must); INVVPID has nothing left
+ * to invalidate (vmx_root.c). */
 #define VMX_PROC2_IMPL                                                                      \
     (VMX_PROC2_VIRT_APIC_ACCESS | VMX_PROC2_EPT | VMX_PROC2_RDTSCP | VMX_PROC2_VIRT_X2APIC |   \
+     VMX_PROC2_VPID |                                                                       \
      VMX_PROC2_WBINVD | VMX_PROC2_UNRESTRICTED |                                            \
      VMX_PROC2_APIC_REG_VIRT | VMX_PROC2_VIRT_INTR_DELIVERY)
 /* The host is 64-bit: "host address-space size" must be 1 (SDM 26.2.1.2
@@ -84,12 +89,14 @@ static uint64_t vmx_misc(void)
 
 /* SDM A.10 IA32_VMX_EPT_VPID_CAP: execute-only translations (0), 4-level
  * walks (6), write-back paging structures (14), 2-MByte and 1-GByte pages
- * (16, 17), INVEPT with single-context and all-context types (20, 25, 26).
- * No accessed/dirty flags (21), no VPID (bits 63:32 = 0). */
+ * (16, 17), INVEPT with single-context and all-context types (20, 25, 26),
+ * no accessed/dirty flags (21); INVVPID (32) with all four types:
+ * individual-address (40), single-context (41), all-context (42),
+ * single-context-retaining-globals (43). */
 static uint64_t vmx_ept_vpid_cap(void)
 {
     return (1ull << 0) | (1ull << 6) | (1ull << 14) | (1ull << 16) | (1ull << 17) | (1ull << 20) |
-           (1ull << 25) | (1ull << 26);
+           (1ull << 25) | (1ull << 26) | (1ull << 32) | (0xFull << 40);
 }
 
 bool vmx_capability_msr(uint32_t msr, uint64_t *val)

@@ -123,6 +123,20 @@ static vmx_check vmx_check_exec_controls(const vmx_vcpu *v)
     return VMX_CHECK_NONE;
 }
 
+/* SDM 26.2.1.2 / 26.2.1.3: an MSR-store or -load area of count entries
+ * (16 bytes each) at addr. With a nonzero count, bits 3:0 of the address
+ * are 0 and neither the address nor the area's last byte (computed with
+ * more bits than MAXPHYADDR) sets a bit beyond the physical-address width.
+ * The count is a 32-bit field, so the sum cannot wrap. */
+static bool vmx_msr_area_ok(uint64_t count, uint64_t addr)
+{
+    if (count == 0)
+        return true;
+    if ((addr & 0xF) || !vmx_phys_ok(addr))
+        return false;
+    return vmx_phys_ok(addr + count * 16 - 1);
+}
+
 /* SDM 26.2.1.2 "VM-Exit Control Fields". */
 static vmx_check vmx_check_exit_controls(const vmx_vcpu *v)
 {
@@ -133,9 +147,9 @@ static vmx_check vmx_check_exit_controls(const vmx_vcpu *v)
         return VMX_CHECK_EXIT_CTLS;
     if (!(VMCS(v, PIN_CONTROLS) & VMX_PIN_PREEMPT_TIMER) && (exit & VMX_EXIT_SAVE_PREEMPT_TIMER))
         return VMX_CHECK_PREEMPT_SAVE;
-    if (VMCS(v, EXIT_MSR_STORE_COUNT) != 0)
+    if (!vmx_msr_area_ok(VMCS(v, EXIT_MSR_STORE_COUNT), VMCS(v, EXIT_MSR_STORE_ADDR)))
         return VMX_CHECK_EXIT_MSR_STORE;
-    if (VMCS(v, EXIT_MSR_LOAD_COUNT) != 0)
+    if (!vmx_msr_area_ok(VMCS(v, EXIT_MSR_LOAD_COUNT), VMCS(v, EXIT_MSR_LOAD_ADDR)))
         return VMX_CHECK_EXIT_MSR_LOAD;
     return VMX_CHECK_NONE;
 }
@@ -187,7 +201,7 @@ static vmx_check vmx_check_entry_controls(const vmx_vcpu *v)
                 return VMX_CHECK_ENTRY_INSN_LEN;
         }
     }
-    if (VMCS(v, ENTRY_MSR_LOAD_COUNT) != 0)
+    if (!vmx_msr_area_ok(VMCS(v, ENTRY_MSR_LOAD_COUNT), VMCS(v, ENTRY_MSR_LOAD_ADDR)))
         return VMX_CHECK_ENTRY_MSR_LOAD;
     if (entry & (VMX_ENTRY_SMM | VMX_ENTRY_DEACT_DUAL_MONITOR))
         return VMX_CHECK_ENTRY_SMM;

@@ -102,7 +102,9 @@ static void vmx_load_guest_state(vmx_vcpu *v)
      * CS.L / CS.D (real mode with unrestricted guest). */
     c->cpl = (uint8_t)((VMCS(v, GUEST_SS_AR) >> 5) & 3);
     cpu_update_mode(c);
-    /* 26.3.2.4: VM entry flushes (or tags) translations; no VPIDs here. */
+    /* 26.3.2.4: VM entry flushes (or tags) translations. With "enable
+     * VPID" too: translations are not tagged here, and flushing more than
+     * the SDM requires is allowed (28.3.3.1). */
     cpu_tlb_flush(c);
 
     /* Interruptibility (26.3.2.5 / SDM 24.4.2): blocking by STI or MOV SS
@@ -193,6 +195,45 @@ static void vmx_inject_event(vmx_vcpu *v)
     cpu_deliver_event(c, vector, type, has_err, err, soft ? len : 0);
 }
 
+/* SDM 26.7 "VM-Entry Failures During or After Loading Guest State": the
+ * entry ends as an exit with bit 31 of the exit reason set, the exit
+ * qualification given (0, 2 or 4 for reason 33, the number of the
+ * failing MSR entry for 34), the VM-entry interruption information no longer valid,
+ * nothing of the guest saved; the host state follows (vmx_root, or the
+ * C hypervisor). */
+static void vmx_entry_fail_exit(vmx_vcpu *v, uint32_t basic, uint64_t qual)
+{
+    cpu_t *c = v->cpu;
+    uint32_t reason = basic | VMX_EXIT_REASON_ENTRY_FAIL;
+    vmx_vmcs_set(&v->vmcs, VMCS_EXIT_REASON, reason);
+    vmx_vmcs_set(&v->vmcs, VMCS_EXIT_QUALIFICATION, qual);
+    vmx_vmcs_set(&v->vmcs, VMCS_EXIT_INTR_INFO, 0);
+    vmx_vmcs_set(&v->vmcs, VMCS_ENTRY_INTR_INFO,
+                 VMCS(v, ENTRY_INTR_INFO) & ~(uint64_t)VMX_INTR_INFO_VALID);
+    v->exited = true;
+    v->exits++;
+    v->exit_count[basic]++;
+    cpu_obs_emit(v->obs, c->cycles, c->index, VMX_EV_ENTRY_FAIL, reason, v->last_check,
+                 VMCS(v, GUEST_RIP), 0);
+    cpu_obs_emit(v->obs, c->cycles, c->index, VMX_EV_VMEXIT, reason, qual, VMCS(v, GUEST_RIP), 0);
+}
+
+/* 26.4 / 26.7: an entry of the VM-entry MSR-load list failed after the
+ * guest state was loaded. The CPU is back in root operation: the root
+ * TSC offset, the processor's state for the host (the C hypervisor reads
+ * the exit; vmx_root loads the host state and the VM-exit MSR-load list). */
+static void vmx_entry_fail_msr(vmx_vcpu *v, uint32_t entry)
+{
+    v->last_check = VMX_CHECK_NONE;
+    v->cpu->tsc_offset = v->root_tsc_offset;
+    v->preempt_armed = false;
+    vmx_entry_fail_exit(v, VMX_EXIT_ENTRY_FAIL_MSR, entry);
+    /* The built-in hypervisor's host is not on the CPU: its VM-exit
+     * MSR-load list is loaded now, as at any exit (27.6). */
+    if (!v->host_on_cpu && VMCS(v, EXIT_MSR_LOAD_COUNT) && !vmx_msr_exit_load(v))
+        vmx_abort(v, VMX_ABORT_LOAD_HOST_MSR);
+}
+
 /* Fails a VM entry for a control or host-state check (SDM 26.2:
  * VMfailValid, nothing else changes). */
 static unsigned vmx_entry_fail(vmx_vcpu *v, unsigned err, vmx_check check)
@@ -262,19 +303,10 @@ unsigned vmx_vmentry(vmx_vcpu *v, bool launch)
          * loaded, so nothing of the cpu_t changes, and the VM-entry
          * interruption information is not delivered. */
         v->last_check = chk;
-        uint32_t reason = VMX_EXIT_ENTRY_FAIL_GUEST | VMX_EXIT_REASON_ENTRY_FAIL;
-        uint64_t qual = chk == VMX_CHECK_GUEST_PDPTE ? 2 : chk == VMX_CHECK_GUEST_LINK_PTR ? 4 : 0;
-        vmx_vmcs_set(&v->vmcs, VMCS_EXIT_REASON, reason);
-        vmx_vmcs_set(&v->vmcs, VMCS_EXIT_QUALIFICATION, qual);
-        vmx_vmcs_set(&v->vmcs, VMCS_EXIT_INTR_INFO, 0);
-        vmx_vmcs_set(&v->vmcs, VMCS_ENTRY_INTR_INFO,
-                     VMCS(v, ENTRY_INTR_INFO) & ~(uint64_t)VMX_INTR_INFO_VALID);
-        v->exited = true;
-        v->exits++;
-        v->exit_count[VMX_EXIT_ENTRY_FAIL_GUEST]++;
-        cpu_obs_emit(v->obs, c->cycles, c->index, VMX_EV_ENTRY_FAIL, reason, chk,
-                     VMCS(v, GUEST_RIP), 0);
-        cpu_obs_emit(v->obs, c->cycles, c->index, VMX_EV_VMEXIT, reason, 0, VMCS(v, GUEST_RIP), 0);
+        vmx_entry_fail_exit(v, VMX_EXIT_ENTRY_FAIL_GUEST,
+                            chk == VMX_CHECK_GUEST_PDPTE      ? 2
+                            : chk == VMX_CHECK_GUEST_LINK_PTR ? 4
+                                                              : 0);
         return VMX_ERR_NONE;
     }
 
@@ -285,7 +317,18 @@ unsigned vmx_vmentry(vmx_vcpu *v, bool launch)
      * nothing (VMfailValid, or the exit of 26.7 before any guest state is
      * loaded), and the host cannot retry one without changing the VMCS. */
     c->cycles += c->costs->cost[CPU_COST_VMENTRY];
+    bool nmi_blocked = v->nmi_blocked, vnmi_blocked = v->vnmi_blocked, wait_sipi = v->wait_sipi;
     vmx_load_guest_state(v);
+    /* 26.4 "Loading MSRs", after the guest state; a failure ends the entry
+     * as an exit (34) to the host (26.7). */
+    uint32_t msr_fail = vmx_msr_entry_load(v);
+    if (msr_fail) {
+        vmx_entry_fail_msr(v, msr_fail);
+        v->nmi_blocked = nmi_blocked;
+        v->vnmi_blocked = vnmi_blocked;
+        v->wait_sipi = wait_sipi;
+        return VMX_ERR_NONE;
+    }
     if (launch)
         v->vmcs.launch_state = VMX_LAUNCH_LAUNCHED;
     v->non_root = true;
@@ -336,7 +379,8 @@ cpu_stop vmx_run(vmx_vcpu *v, uint64_t cycle_limit)
     return vmx_run_insns(v, cycle_limit, UINT64_MAX);
 }
 
-cpu_stop vmx_run_insns(vmx_vcpu *v, uint64_t cycle_limit, uint64_t max_insns)
+/* vmx_run_insns without the VMX-abort rule. */
+static cpu_stop vmx_run_body(vmx_vcpu *v, uint64_t cycle_limit, uint64_t max_insns)
 {
     cpu_t *c = v->cpu;
     const uint64_t insns_at_start = c->insns;
@@ -381,6 +425,15 @@ cpu_stop vmx_run_insns(vmx_vcpu *v, uint64_t cycle_limit, uint64_t max_insns)
     }
 }
 
+cpu_stop vmx_run_insns(vmx_vcpu *v, uint64_t cycle_limit, uint64_t max_insns)
+{
+    /* A VMX abort (SDM 27.7) leaves the CPU in the shutdown state. */
+    if (v->aborted)
+        return CPU_STOP_TRIPLE_FAULT;
+    cpu_stop s = vmx_run_body(v, cycle_limit, max_insns);
+    return v->aborted ? CPU_STOP_TRIPLE_FAULT : s;
+}
+
 const char *vmx_event_name(unsigned kind)
 {
     static const char *const names[VMX_EV_VMX_END - CPU_OBS_RANGE_VMX] = {
@@ -390,7 +443,7 @@ const char *vmx_event_name(unsigned kind)
         "vmx.pi-nv-mismatch", "vmx.pi-on-clear", "vmx.pi-eoi", "vmx.pi-pir-to-virr",
         "vmx.pi-rvi-update", "vmx.apic-access-read", "vmx.apic-access-write", "vmx.apic-write-emul",
         "vmx.x2apic-rdmsr", "vmx.x2apic-wrmsr", "vmx.vnmi-inject", "vmx.preempt-arm", "vmx.vmwrite",
-        "vmx.ept-fault", "vmx.root-insn",
+        "vmx.ept-fault", "vmx.root-insn", "vmx.abort",
     };
     if (kind < CPU_OBS_RANGE_VMX || kind >= VMX_EV_VMX_END)
         return NULL;

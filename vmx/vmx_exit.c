@@ -197,8 +197,16 @@ void vmx_vmexit(vmx_vcpu *v, uint32_t reason, const vmx_exit_info *info)
     c->cycles += c->costs->cost[CPU_COST_VMEXIT];
     cpu_obs_emit(v->obs, c->cycles, c->index, VMX_EV_VMEXIT, reason, info->qualification, c->rip,
                  info->intr_info);
+    /* 27.4 "Saving MSRs" after the guest state, read with the root hooks
+     * back (the processor's MSRs, not the guest's view); 27.6 "Loading
+     * MSRs" here only for a host that is not on this CPU (vmx_root loads
+     * the list after the host state, 27.5). A failure is a VMX abort. */
+    if (VMCS(v, EXIT_MSR_STORE_COUNT) && !vmx_msr_exit_store(v))
+        vmx_abort(v, VMX_ABORT_SAVE_GUEST_MSR);
+    else if (!v->host_on_cpu && VMCS(v, EXIT_MSR_LOAD_COUNT) && !vmx_msr_exit_load(v))
+        vmx_abort(v, VMX_ABORT_LOAD_HOST_MSR);
     if (c->in_run)
-        cpu_abort_insn(c, CPU_STOP_HOOK);
+        cpu_abort_insn(c, v->aborted ? CPU_STOP_TRIPLE_FAULT : CPU_STOP_HOOK);
 }
 
 void vmx_vmexit_qual(vmx_vcpu *v, uint32_t reason, uint64_t qualification)

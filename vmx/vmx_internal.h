@@ -39,6 +39,18 @@ void vmx_nonroot_update_icpt(vmx_vcpu *v);
 /* SDM 27.3: the guest-state area from the cpu_t (vmx_exit.c). */
 void vmx_save_guest_state(vmx_vcpu *v);
 
+/* MSR lists (vmx_msrlist.c): SDM 26.4, the VM-entry MSR-load list (0 when
+ * every entry loaded, else the 1-based number of the failing entry, the
+ * exit qualification of exit 34); 27.4, the VM-exit MSR-store list; 27.6,
+ * the VM-exit MSR-load list (false: a VMX abort is due). */
+uint32_t vmx_msr_entry_load(vmx_vcpu *v);
+bool vmx_msr_exit_store(vmx_vcpu *v);
+bool vmx_msr_exit_load(vmx_vcpu *v);
+/* SDM 27.7: the VMX abort with this indicator: recorded in v->vmcs.abort
+ * and v->aborted, the CPU in the shutdown state (halted, neither root nor
+ * non-root work left), VMX_EV_ABORT emitted. */
+void vmx_abort(vmx_vcpu *v, uint32_t indicator);
+
 /* cpu_hooks.translate with "enable EPT" = 1 (vmx_ept.c). */
 bool vmx_ept_translate(void *ctx, cpu_t *c, uint64_t gpa, cpu_access acc, uint64_t *hpa);
 

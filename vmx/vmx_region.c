@@ -71,3 +71,10 @@ void vmx_region_set_launch(cpu_phys *phys, uint64_t pa, uint32_t launch_state)
     if (p)
         memcpy(p, &launch_state, 4);
 }
+
+void vmx_region_set_abort(cpu_phys *phys, uint64_t pa, uint32_t indicator)
+{
+    uint8_t *p = cpu_phys_ptr_write(phys, pa + VMX_REGION_ABORT, 4);
+    if (p)
+        memcpy(p, &indicator, 4);
+}

@@ -21,6 +21,9 @@ void vmx_root_init(vmx_root *r, cpu_t *cpu, struct apic *apic, cpu_phys *phys, c
     /* The guest hypervisor's EPT tables are in its RAM (machine-physical =
      * its physical addresses); a walk never reads the host-owned area. */
     r->v.ept_tables_below = phys->ram_size;
+    /* A VM exit loads the host state into this CPU, then the VM-exit
+     * MSR-load list (SDM 27.5, 27.6). */
+    r->v.host_on_cpu = true;
     r->vmxon_ptr = 0;
     r->current = VMX_NO_VMCS;
     r->entry_req = 0;
@@ -151,6 +154,28 @@ static cpu_vmx_result vmx_root_invept(vmx_root *r, const cpu_vmx_op *op)
     return CPU_VMX_SUCCEED;
 }
 
+/* SDM 30.3 INVVPID (31.3 in later editions): the type in the register
+ * operand must be one IA32_VMX_EPT_VPID_CAP reports (bits 40-43: all
+ * four), bits 63:16 of the descriptor must be 0, the individual-address
+ * type needs a VPID other than 0 and a canonical linear address, the
+ * single-context types a VPID other than 0; else VMfail(28). cpu/ read
+ * the descriptor before the type check (the SDM reads it after: a bad
+ * type with an unreadable descriptor faults here instead of VMfail).
+ * Nothing is invalidated: no translation of a VPID other than 0000H
+ * outlives the VM exit that returned to root operation (entries and exits
+ * empty the TLB), and INVVPID never concerns VPID 0000H. */
+static cpu_vmx_result vmx_root_invvpid(vmx_root *r, const cpu_vmx_op *op)
+{
+    uint64_t type = op->field, vpid = op->desc[0], addr = op->desc[1];
+    if (type > 3 || (vpid >> 16))
+        return vmx_root_fail(r, VMX_ERR_INVALID_INVEPT_OPERAND);
+    if (type == 0 && (vpid == 0 || !vmx_canonical(addr)))
+        return vmx_root_fail(r, VMX_ERR_INVALID_INVEPT_OPERAND);
+    if ((type == 1 || type == 3) && vpid == 0)
+        return vmx_root_fail(r, VMX_ERR_INVALID_INVEPT_OPERAND);
+    return CPU_VMX_SUCCEED;
+}
+
 /* SDM 30.3 VMLAUNCH/VMRESUME, the checks before the entry proper: a
  * current VMCS, no blocking by MOV SS, the launch state. The entry itself
  * (controls, host state, guest state, loading) happens when the run stops
@@ -217,9 +242,9 @@ cpu_vmx_result vmx_root_insn(vmx_root *r, cpu_vmx_op *op)
         res = vmx_root_invept(r, op);
         break;
     case VMX_EXIT_INVVPID:
-        /* SDM 30.3 INVVPID: #UD when the "enable VPID" control cannot be
-         * 1 (IA32_VMX_PROCBASED_CTLS2 bit 37), as here. */
-        cpu_raise_exception(r->v.cpu, CPU_EXC_UD, false, 0);
+        operand = op->field;
+        res = vmx_root_invvpid(r, op);
+        break;
     case VMX_EXIT_VMCALL:
         /* SDM 30.3 VMCALL in root operation without the dual-monitor
          * treatment of SMIs and SMM (not offered): VMfail(1). */
@@ -315,6 +340,10 @@ static void vmx_root_load_host(vmx_root *r, bool flush)
     cpu_update_mode(c);
     if (flush)
         cpu_tlb_flush(c);
+    /* 27.6: the VM-exit MSR-load list, on top of the host state (a failure
+     * is a VMX abort, 27.7). */
+    if (VMCS(v, EXIT_MSR_LOAD_COUNT) && !vmx_msr_exit_load(v))
+        vmx_abort(v, VMX_ABORT_LOAD_HOST_MSR);
     /* The host may now take what waits in its local APIC (an external
      * interrupt that exited without being acknowledged). */
     cpu_signal(c, CPU_EVT_INTR);
@@ -346,22 +375,38 @@ static void vmx_root_enter(vmx_root *r)
         vmx_root_load_host_state(r);
 }
 
+/* SDM 27.7: a VMX abort writes its indicator into the VMCS region of the
+ * VMCS whose exit failed (the current one) and nothing else of it; the
+ * CPU is in the shutdown state, so the run ends there. */
+static cpu_stop vmx_root_shutdown(vmx_root *r)
+{
+    if (r->current != VMX_NO_VMCS)
+        vmx_region_set_abort(r->v.phys, r->current, r->v.aborted);
+    r->v.cpu->stop = CPU_STOP_TRIPLE_FAULT;
+    return CPU_STOP_TRIPLE_FAULT;
+}
+
 cpu_stop vmx_root_run(vmx_root *r, uint64_t cycle_limit, uint64_t max_insns)
 {
     vmx_vcpu *v = &r->v;
+    if (v->aborted)
+        return vmx_root_shutdown(r);
     if (v->non_root) {
         cpu_stop s = vmx_run_insns(v, cycle_limit, max_insns);
         if (v->exited) {
             vmx_root_load_host(r, false);
             /* The caller loops (its own stops come first) and calls again:
              * the host goes on where the host-state area says. */
-            return CPU_STOP_HOOK;
+            return v->aborted ? vmx_root_shutdown(r) : CPU_STOP_HOOK;
         }
-        return s;
+        return v->aborted ? vmx_root_shutdown(r) : s;
     }
     cpu_stop s = cpu_run(v->cpu, cycle_limit, max_insns);
-    if (r->entry_req)
+    if (r->entry_req) {
         vmx_root_enter(r);
+        if (v->aborted)
+            return vmx_root_shutdown(r);
+    }
     return s;
 }
 

@@ -78,6 +78,8 @@ void vmx_root_load_host_state(vmx_root *r);
 void vmx_region_load(cpu_phys *phys, uint64_t pa, vmx_vmcs *vmcs);
 void vmx_region_store(cpu_phys *phys, uint64_t pa, const vmx_vmcs *vmcs);
 void vmx_region_set_launch(cpu_phys *phys, uint64_t pa, uint32_t launch_state);
+/* Writes the VMX-abort indicator of a region (SDM 27.7), nothing else. */
+void vmx_region_set_abort(cpu_phys *phys, uint64_t pa, uint32_t indicator);
 /* The first dword of a region (its revision identifier), all ones outside RAM. */
 uint32_t vmx_region_revision(cpu_phys *phys, uint64_t pa);
 

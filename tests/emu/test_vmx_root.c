@@ -35,10 +35,11 @@ START_TEST(vmx_instructions)
 {
     guest_run *r = run_guest("vmx_insns", EMU_MODE_NATIVE, 1, 0);
     ck_assert_msg(r->m.exit_status == 0, "status %d %s\n%s", r->m.exit_status, r->m.diag, r->out);
-    ck_assert_msg(strstr(r->out, "vmx_insns: OK 118 checks") != NULL, "%s", r->out);
+    ck_assert_msg(strstr(r->out, "vmx_insns: OK 146 checks") != NULL, "%s", r->out);
     /* The guest's own VM exits went through vmx/'s exit path. */
     ck_assert_uint_ge(r->m.vroot[0].v.exit_count[VMX_EXIT_VMCALL], 3);
     ck_assert_uint_eq(r->m.vroot[0].v.exit_count[VMX_EXIT_ENTRY_FAIL_GUEST], 1);
+    ck_assert_uint_eq(r->m.vroot[0].v.exit_count[VMX_EXIT_ENTRY_FAIL_MSR], 1);
     ck_assert(!r->m.cpu[0].vmx_operation);
     guest_run_free(r);
 }
@@ -112,6 +113,49 @@ START_TEST(teaching_hypervisor_replay_verify)
 }
 END_TEST
 
+/* A VM exit whose MSR list fails is a VMX abort (SDM 27.7): the indicator
+ * in the VMCS region's second dword, the CPU shut down, the run over with
+ * a crash naming the abort; the guest hypervisor never gets the exit. One
+ * CPU: the VM-exit MSR-store list (indicator 1); two: the VM-exit MSR-load
+ * list (4), after the host state was loaded. */
+START_TEST(vmx_abort_shuts_down)
+{
+    static const struct {
+        unsigned ncpus, indicator;
+        const char *text;
+    } cases[] = {{1, 1, "VMX abort 1 (failure saving guest MSRs)"},
+                 {2, 4, "VMX abort 4 (failure loading host MSRs)"}};
+    guest_run *r = run_guest("vmx_abort", EMU_MODE_NATIVE, cases[_i].ncpus, 0);
+    ck_assert_int_eq(r->m.exit_status, EMU_EXIT_CRASH);
+    ck_assert_msg(strstr(r->m.diag, cases[_i].text) != NULL, "%s", r->m.diag);
+    ck_assert_msg(strstr(r->out, "vmx_abort: launching") != NULL, "%s", r->out);
+    ck_assert_msg(strstr(r->out, "FAIL") == NULL, "%s", r->out);
+    const vmx_root *vr = &r->m.vroot[0];
+    ck_assert_uint_eq(vr->v.aborted, cases[_i].indicator);
+    ck_assert_uint_ne(vr->current, VMX_NO_VMCS);
+    uint32_t in_region = 0;
+    ck_assert(cpu_phys_read(&r->m.phys, vr->current + VMX_REGION_ABORT, &in_region, 4));
+    ck_assert_uint_eq(in_region, cases[_i].indicator);
+    /* The exit never reached the guest hypervisor's host code. */
+    ck_assert_uint_eq(vr->v.exit_count[VMX_EXIT_VMCALL], 1);
+    guest_run_free(r);
+}
+END_TEST
+
+/* The same lists for the built-in hypervisor's guests (vmx/ serves both
+ * hosts): a guest names areas in its RAM through VMCS_WRITE; the entry
+ * list loads, the exit lists store and load, a refused entry is exit 34
+ * (guests/hv_msr_lists.c). */
+START_TEST(msr_lists_under_builtin)
+{
+    static const emu_mode modes[] = {EMU_MODE_EMULATED, EMU_MODE_APICV, EMU_MODE_POSTED};
+    guest_run *r = run_guest("hv_msr_lists", modes[_i], 1, 0);
+    ck_assert_msg(r->m.exit_status == 0, "status %d %s\n%s", r->m.exit_status, r->m.diag, r->out);
+    ck_assert_msg(strstr(r->out, "hv_msr_lists: OK") != NULL, "%s", r->out);
+    guest_run_free(r);
+}
+END_TEST
+
 /* Without VMX in the CPU model there is no VMX root operation: the
  * capability MSRs #GP and the guest fails its first check. */
 START_TEST(vmx_off_in_model)
@@ -158,6 +202,8 @@ static Suite *suite(void)
     tcase_add_test(t, teaching_hypervisor);
     tcase_add_test(t, teaching_hypervisor_two_cpus);
     tcase_add_test(t, teaching_hypervisor_replay_verify);
+    tcase_add_loop_test(t, vmx_abort_shuts_down, 0, 2);
+    tcase_add_loop_test(t, msr_lists_under_builtin, 0, 3);
     tcase_add_test(t, vmx_off_in_model);
     tcase_add_test(t, vmx_insns_exit_under_builtin);
     tcase_add_test(t, preemption_timer_wakes_hlt);

@@ -170,6 +170,17 @@ START_TEST(test_secondary_ignored_when_inactive)
 }
 END_TEST
 
+/* "enable VPID" with a VPID other than 0000H enters (26.2.1.1). */
+START_TEST(test_vpid_enters)
+{
+    OR(PROC_CONTROLS, VMX_PROC_SECONDARY);
+    SET(PROC_CONTROLS2, VMX_PROC2_VPID);
+    SET(VPID, 1);
+    ck_assert_uint_eq(vmx_vmentry(&v, true), 0);
+    ck_assert(v.non_root);
+}
+END_TEST
+
 /* TPR threshold against VTPR: equal classes pass, and the check is skipped
  * with "virtualize APIC accesses" = 1 (apicv.md 8). */
 START_TEST(test_tpr_threshold_boundaries)
@@ -264,12 +275,14 @@ static void m_proc_reserved(void) { OR(PROC_CONTROLS, 1u << 17); }
 static void m_proc2_unsupported(void)
 {
     OR(PROC_CONTROLS, VMX_PROC_SECONDARY);
-    SET(PROC_CONTROLS2, VMX_PROC2_VPID);
+    SET(PROC_CONTROLS2, VMX_PROC2_PML);
 }
+/* "enable VPID" with VPID 0000H (26.2.1.1). */
 static void m_proc2_vpid(void)
 {
     OR(PROC_CONTROLS, VMX_PROC_SECONDARY);
     SET(PROC_CONTROLS2, VMX_PROC2_VPID);
+    SET(VPID, 0);
 }
 static void m_cr3_count(void) { SET(CR3_TARGET_COUNT, 5); }
 static void m_io_a(void)
@@ -388,8 +401,18 @@ static void m_eptp_type(void)
 static void m_exit_addr_space(void) { CLR(EXIT_CONTROLS, VMX_EXIT_HOST_ADDR_SPACE); }
 static void m_exit_unsupported(void) { OR(EXIT_CONTROLS, VMX_EXIT_LOAD_PERF_GLOBAL); }
 static void m_preempt_save(void) { OR(EXIT_CONTROLS, VMX_EXIT_SAVE_PREEMPT_TIMER); }
-static void m_exit_msr_store(void) { SET(EXIT_MSR_STORE_COUNT, 1); }
-static void m_exit_msr_load(void) { SET(EXIT_MSR_LOAD_COUNT, 1); }
+/* MSR areas: bits 3:0 of the address, the address beyond MAXPHYADDR, the
+ * last byte beyond it (test_msr_lists.c has the boundaries). */
+static void m_exit_msr_store(void)
+{
+    SET(EXIT_MSR_STORE_COUNT, 1);
+    SET(EXIT_MSR_STORE_ADDR, 0x10008);
+}
+static void m_exit_msr_load(void)
+{
+    SET(EXIT_MSR_LOAD_COUNT, 1);
+    SET(EXIT_MSR_LOAD_ADDR, 1ull << CPU_MAXPHYADDR);
+}
 /* 26.2.1.3 VM-entry controls */
 /* IA-32e mode guest = 0 with the guest's EFER.LMA = 1 loaded (26.3.1.1). */
 static void m_entry_ia32e(void)
@@ -433,7 +456,11 @@ static void m_inj_len16(void)
     inject(VMX_INTR_TYPE_SOFT_EXC, 3, false);
     SET(ENTRY_INSN_LEN, 16);
 }
-static void m_entry_msr_load(void) { SET(ENTRY_MSR_LOAD_COUNT, 2); }
+static void m_entry_msr_load(void)
+{
+    SET(ENTRY_MSR_LOAD_COUNT, 2);
+    SET(ENTRY_MSR_LOAD_ADDR, (1ull << CPU_MAXPHYADDR) - 16);
+}
 /* 26.2.2-26.2.4 host state */
 static void m_host_cr0(void) { CLR(HOST_CR0, CPU_CR0_PG); }
 static void m_host_cr0_fixed1(void) { OR(HOST_CR0, 1ull << 32); }
@@ -619,7 +646,7 @@ static const entry_case cases[] = {
     C(proc_unsupported, 7, PROC_CTLS),
     C(proc_reserved, 7, PROC_CTLS),
     C(proc2_unsupported, 7, PROC2_CTLS),
-    C(proc2_vpid, 7, PROC2_CTLS),
+    C(proc2_vpid, 7, VPID_ZERO),
     C(cr3_count, 7, CR3_TARGET_COUNT),
     C(io_a, 7, IO_BITMAP_A),
     C(io_b, 7, IO_BITMAP_B),
@@ -798,12 +825,11 @@ START_TEST(test_every_check_covered)
     for (int i = 0; i < NCASES; i++)
         seen[cases[i].check] = true;
     static const vmx_check not_reachable[] = {
-        /* Unreachable with this capability set: VPID is must-be-0, so its
-         * control check fails first; PML and VM
-         * functions likewise; HOST_ADDR_SPACE via the control is EXIT_CTLS;
+        /* Unreachable with this capability set: PML and VM functions are
+         * must-be-0, so their control check fails first; HOST_ADDR_SPACE via the control is EXIT_CTLS;
          * GUEST_SEL covers the LDTR TI rule only when usable (tested via
          * TR); launch state is tested separately. */
-        VMX_CHECK_NONE, VMX_CHECK_VPID_ZERO, VMX_CHECK_PML,
+        VMX_CHECK_NONE, VMX_CHECK_PML,
         VMX_CHECK_VMFUNC, VMX_CHECK_ENTRY_SMM, VMX_CHECK_LAUNCH_STATE,
         /* Needs a PAE guest: vmx_test_exits test_entry_pdpte_reserved_bits. */
         VMX_CHECK_GUEST_PDPTE,
@@ -827,6 +853,7 @@ int main(void)
     tcase_add_test(t, test_hlt_loaded);
     tcase_add_test(t, test_unrestricted_guest_real_mode_and_wait_for_sipi);
     tcase_add_test(t, test_secondary_ignored_when_inactive);
+    tcase_add_test(t, test_vpid_enters);
     tcase_add_test(t, test_tpr_threshold_boundaries);
     tcase_add_test(t, test_tpr_threshold_skipped_with_apic_access);
     tcase_add_test(t, test_tpr_threshold_unbacked_vapic);
