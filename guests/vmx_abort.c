@@ -18,6 +18,8 @@
 #include "vmx_guest.h"
 
 VX_DEFINE_ENTER;
+/* This program's hypervisor runs on CPU 0 only. */
+static struct vx_cpu *const me = &vx_cpus[0];
 
 static uint32_t vmxon_region[1024] __attribute__((aligned(4096)));
 static uint32_t vmcs[1024] __attribute__((aligned(4096)));
@@ -40,7 +42,7 @@ int guest_main(unsigned cpu, unsigned ncpus)
         vmptrld(PA(vmcs)) != VX_OK)
         return GUEST_FAIL;
     vx_setup_controls(0, 0, 0, 0);
-    vx_setup_host(0, 0);
+    vx_setup_host(me, 0, 0);
     vx_setup_guest(PA(abort_guest), PA(guest_stack + sizeof(guest_stack)));
     if (load_case) {
         msr_list[0] = 0xC0000101u; /* IA32_GS_BASE: never loaded from a list */
@@ -53,7 +55,7 @@ int guest_main(unsigned cpu, unsigned ncpus)
     }
     printf("vmx_abort: launching, VMCS at %#lx, %s list\n", PA(vmcs),
            load_case ? "VM-exit MSR-load" : "VM-exit MSR-store");
-    vx_enter(1);
+    vx_enter(me, 1);
     printf("vmx_abort: FAIL: the VM exit came back (reason %#lx)\n", vmr(F_EXIT_REASON));
     return GUEST_FAIL;
 }

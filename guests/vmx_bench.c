@@ -10,6 +10,8 @@
 #include "vmx_guest.h"
 
 VX_DEFINE_ENTER;
+/* This program's hypervisor runs on CPU 0 only. */
+static struct vx_cpu *const me = &vx_cpus[0];
 
 #define ROUND_TRIPS 100000
 
@@ -34,16 +36,16 @@ int guest_main(unsigned cpu, unsigned ncpus)
         vmptrld(PA(vmcs)) != VX_OK)
         return GUEST_FAIL;
     vx_setup_controls(PIN_EXT_INTR, 0, 0, EXIT_ACK_INTR);
-    vx_setup_host(0, 0);
+    vx_setup_host(me, 0, 0);
     vx_setup_guest(PA(bench_guest), PA(guest_stack + sizeof(guest_stack)));
     unsigned calls = 0;
     for (int launch = 1;; launch = 0) {
-        if (vx_enter(launch) & VX_ENTRY_FAILED)
+        if (vx_enter(me, launch) & VX_ENTRY_FAILED)
             return GUEST_FAIL;
         if (vmr(F_EXIT_REASON) != X_VMCALL)
             return GUEST_FAIL;
         calls++;
-        if (vx_gregs.rax == 2)
+        if (me->gregs.rax == 2)
             break;
         vmw(F_GUEST_RIP, vmr(F_GUEST_RIP) + vmr(F_EXIT_INSN_LEN));
     }

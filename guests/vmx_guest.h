@@ -211,8 +211,21 @@ static inline uint32_t vx_ctls(uint32_t msr, uint32_t want)
 
 /* ---- a VMCS for a 64-bit guest on the runtime's own tables ------------------ */
 
-/* The HOST_RSP vx_enter wrote last (below, "entering the guest"). */
-extern uint64_t vx_host_rsp;
+/* What one CPU's hypervisor keeps for entering its guest and getting its
+ * exits back (below, "entering the guest"): the guest's general registers
+ * while the host runs (a VM exit leaves them in the CPU and loads only
+ * RSP, RIP and RFLAGS from the host-state area, SDM 27.5.3), and the
+ * HOST_RSP vx_enter wrote last. One per CPU, so that several CPUs can be
+ * in VMX operation at once, each with its own VMCS. */
+struct vx_gregs {
+    uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15;
+};
+struct vx_cpu {
+    struct vx_gregs gregs; /* offset 0 (vx_enter's assembly knows the layout) */
+    uint64_t host_rsp;     /* offset 120 */
+};
+#define VX_MAX_CPUS 16
+extern struct vx_cpu vx_cpus[VX_MAX_CPUS];
 
 struct vx_dtr {
     uint16_t limit;
@@ -240,7 +253,7 @@ static inline uint16_t vx_read_sel(int which)
 /* Host-state area: this CPU as it is now (the runtime's GDT at 0x1000 with
  * TR 0x18 at 0x1080, guest ABI "Memory layout"), resuming at rip on the
  * stack rsp (SDM 24.5, checked by 26.2.2-26.2.4). */
-static inline void vx_setup_host(uint64_t rip, uint64_t rsp)
+static inline void vx_setup_host(struct vx_cpu *me, uint64_t rip, uint64_t rsp)
 {
     struct vx_dtr idt = vx_sidt();
     vmw(F_HOST_CR0, read_cr0());
@@ -261,7 +274,7 @@ static inline void vx_setup_host(uint64_t rip, uint64_t rsp)
     vmw(F_HOST_SYSENTER_CS, 0);
     vmw(F_HOST_RSP, rsp);
     vmw(F_HOST_RIP, rip);
-    vx_host_rsp = 0; /* vx_enter writes its own RSP and RIP again */
+    me->host_rsp = 0; /* vx_enter writes its own RSP and RIP again */
 }
 
 /* Guest-state area: a 64-bit CPL-0 guest sharing the host's CR0/CR3/CR4,
@@ -316,54 +329,49 @@ static inline void vx_setup_controls(uint32_t pin, uint32_t proc, uint32_t proc2
 
 /* ---- entering the guest and getting its exits back ------------------------ */
 
-/* The guest's general registers while the host runs (a VM exit leaves them
- * in the CPU and loads only RSP, RIP and RFLAGS from the host-state area,
- * SDM 27.5.3): vx_exit_landing saves them here, vx_enter loads them. */
-struct vx_gregs {
-    uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15;
-};
-extern struct vx_gregs vx_gregs;
-
-/* VMLAUNCH (launch != 0) or VMRESUME of the current VMCS. HOST_RSP is set
- * to this call's stack and HOST_RIP to vx_exit_landing, so a VM exit comes
- * back here as if vx_enter returned 0 (both are written only when the
- * stack differs from vx_host_rsp, the last one written, as KVM does;
- * vx_setup_host forgets it); a failed entry returns RFLAGS with
- * bit 63 set (CF: VMfailInvalid, ZF: VMfailValid). Top-level assembly in
- * vx_define_enter() below, emitted once per program. */
-uint64_t vx_enter(int launch);
+/* VMLAUNCH (launch != 0) or VMRESUME of the current VMCS, from the CPU
+ * whose vx_cpu is me. The guest's registers are loaded from me->gregs;
+ * HOST_RSP is set to this call's stack, where me is kept, and HOST_RIP to
+ * vx_exit_landing, so a VM exit comes back here as if vx_enter returned 0,
+ * with the guest's registers saved in me->gregs (HOST_RSP and HOST_RIP are
+ * written only when the stack differs from me->host_rsp, the last one
+ * written, as KVM does; vx_setup_host forgets it). A failed entry returns
+ * RFLAGS with bit 63 set (CF: VMfailInvalid, ZF: VMfailValid). Top-level
+ * assembly in VX_DEFINE_ENTER below, emitted once per program. */
+uint64_t vx_enter(struct vx_cpu *me, int launch);
 #define VX_ENTRY_FAILED (1ull << 63)
 
 #define VX_DEFINE_ENTER                                                    \
-    struct vx_gregs vx_gregs;                                              \
-    uint64_t vx_host_rsp;                                                  \
+    struct vx_cpu vx_cpus[VX_MAX_CPUS];                                    \
     __asm__(".text\n.globl vx_enter\nvx_enter:\n"                         \
             "push %rbx\npush %rbp\npush %r12\npush %r13\npush %r14\npush %r15\n" \
-            "cmp vx_host_rsp(%rip), %rsp\nje 3f\nmov %rsp, vx_host_rsp(%rip)\n" \
+            "push %rdi\n"                                                  \
+            "cmp 120(%rdi), %rsp\nje 3f\nmov %rsp, 120(%rdi)\n"            \
             "mov $0x6C14, %rax\nvmwrite %rsp, %rax\n"                      \
             "lea vx_exit_landing(%rip), %rdx\nmov $0x6C16, %rax\nvmwrite %rdx, %rax\n3:\n" \
-            "test %edi, %edi\n"                                            \
-            "mov vx_gregs+0(%rip), %rax\nmov vx_gregs+8(%rip), %rbx\n"     \
-            "mov vx_gregs+16(%rip), %rcx\nmov vx_gregs+24(%rip), %rdx\n"   \
-            "mov vx_gregs+32(%rip), %rsi\nmov vx_gregs+40(%rip), %rdi\n"   \
-            "mov vx_gregs+48(%rip), %rbp\nmov vx_gregs+56(%rip), %r8\n"    \
-            "mov vx_gregs+64(%rip), %r9\nmov vx_gregs+72(%rip), %r10\n"    \
-            "mov vx_gregs+80(%rip), %r11\nmov vx_gregs+88(%rip), %r12\n"   \
-            "mov vx_gregs+96(%rip), %r13\nmov vx_gregs+104(%rip), %r14\n"  \
-            "mov vx_gregs+112(%rip), %r15\n"                                \
+            "test %esi, %esi\n"                                            \
+            "mov 0(%rdi), %rax\nmov 8(%rdi), %rbx\n"                       \
+            "mov 16(%rdi), %rcx\nmov 24(%rdi), %rdx\n"                     \
+            "mov 32(%rdi), %rsi\nmov 48(%rdi), %rbp\n"                     \
+            "mov 56(%rdi), %r8\nmov 64(%rdi), %r9\n"                       \
+            "mov 72(%rdi), %r10\nmov 80(%rdi), %r11\n"                     \
+            "mov 88(%rdi), %r12\nmov 96(%rdi), %r13\n"                     \
+            "mov 104(%rdi), %r14\nmov 112(%rdi), %r15\n"                   \
+            "mov 40(%rdi), %rdi\n"                                         \
             "jz 1f\nvmlaunch\njmp 2f\n1:\nvmresume\n"                      \
-            "2:\npushfq\npop %rax\nbts $63, %rax\n"                         \
+            "2:\npushfq\npop %rax\nbts $63, %rax\nadd $8, %rsp\n"          \
             "pop %r15\npop %r14\npop %r13\npop %r12\npop %rbp\npop %rbx\nret\n" \
             ".globl vx_exit_landing\nvx_exit_landing:\n"                    \
-            "mov %rax, vx_gregs+0(%rip)\nmov %rbx, vx_gregs+8(%rip)\n"     \
-            "mov %rcx, vx_gregs+16(%rip)\nmov %rdx, vx_gregs+24(%rip)\n"   \
-            "mov %rsi, vx_gregs+32(%rip)\nmov %rdi, vx_gregs+40(%rip)\n"   \
-            "mov %rbp, vx_gregs+48(%rip)\nmov %r8, vx_gregs+56(%rip)\n"    \
-            "mov %r9, vx_gregs+64(%rip)\nmov %r10, vx_gregs+72(%rip)\n"    \
-            "mov %r11, vx_gregs+80(%rip)\nmov %r12, vx_gregs+88(%rip)\n"   \
-            "mov %r13, vx_gregs+96(%rip)\nmov %r14, vx_gregs+104(%rip)\n"  \
-            "mov %r15, vx_gregs+112(%rip)\n"                                \
-            "xor %eax, %eax\n"                                             \
+            "push %rax\nmov 8(%rsp), %rax\n"                               \
+            "mov %rbx, 8(%rax)\nmov %rcx, 16(%rax)\n"                      \
+            "mov %rdx, 24(%rax)\nmov %rsi, 32(%rax)\n"                     \
+            "mov %rdi, 40(%rax)\nmov %rbp, 48(%rax)\n"                     \
+            "mov %r8, 56(%rax)\nmov %r9, 64(%rax)\n"                       \
+            "mov %r10, 72(%rax)\nmov %r11, 80(%rax)\n"                     \
+            "mov %r12, 88(%rax)\nmov %r13, 96(%rax)\n"                     \
+            "mov %r14, 104(%rax)\nmov %r15, 112(%rax)\n"                   \
+            "pop %rbx\nmov %rbx, 0(%rax)\n"                                \
+            "xor %eax, %eax\nadd $8, %rsp\n"                               \
             "pop %r15\npop %r14\npop %r13\npop %r12\npop %rbp\npop %rbx\nret\n")
 
 /* Turns VMX on (SDM 23.7): CR4.VMXE, then VMXON with the revision

@@ -20,6 +20,8 @@
 #include "vmx_guest.h"
 
 VX_DEFINE_ENTER;
+/* This program's hypervisor runs on CPU 0 only. */
+static struct vx_cpu *const me = &vx_cpus[0];
 
 static uint32_t vmxon_region[1024] __attribute__((aligned(4096)));
 static uint32_t vmcs_a[1024] __attribute__((aligned(4096)));
@@ -238,10 +240,10 @@ static void ept(void)
     vmw(F_PROC2, 1u << 1); /* enable EPT */
     vmw(0x201A, PA(ept_pml4) | (3u << 3) | 6);
     vmw(F_GUEST_RIP, PA(vx_guest_loop));
-    CHECK(vx_enter(0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+    CHECK(vx_enter(me, 0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
     ept_pdpt[0] &= ~4ull;
     CHECK(invept(2, 0) == VX_OK);
-    CHECK(vx_enter(0) == 0 && vmr(F_EXIT_REASON) == 48);
+    CHECK(vx_enter(me, 0) == 0 && vmr(F_EXIT_REASON) == 48);
     CHECK(vmr(F_EXIT_QUAL) & 4);
     CHECK((vmr(0x2400) & ~0xFFFull) == (PA(vx_guest_loop) & ~0xFFFull));
     ept_pdpt[0] |= 4;
@@ -281,28 +283,28 @@ static void msr_lists(void)
     vmw(F_EXIT_MSR_STORE_COUNT, 2);
     vmw(F_EXIT_MSR_LOAD_ADDR, PA(load_area));
     vmw(F_EXIT_MSR_LOAD_COUNT, 2);
-    CHECK(vx_enter(0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+    CHECK(vx_enter(me, 0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
     CHECK(store_area[1] == 0x1234000 && store_area[3] == GUEST_STAR);
     CHECK(store_area[0] == MSR_KERNEL_GS); /* the index stays */
     CHECK(rdmsr(MSR_KERNEL_GS) == host_kgs && rdmsr(MSR_STAR) == host_star);
     vmw(F_EXIT_MSR_LOAD_COUNT, 0);
-    CHECK(vx_enter(0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+    CHECK(vx_enter(me, 0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
     CHECK(rdmsr(MSR_KERNEL_GS) == 0x1234000 && rdmsr(MSR_STAR) == GUEST_STAR);
     wrmsr(MSR_KERNEL_GS, host_kgs);
     wrmsr(MSR_STAR, host_star);
     /* Entry 2 names IA32_FS_BASE, which no list may load. */
     entry_area[2] = MSR_FS_BASE;
-    CHECK(vx_enter(0) == 0);
+    CHECK(vx_enter(me, 0) == 0);
     CHECK(vmr(F_EXIT_REASON) == (0x80000000u | X_ENTRY_FAIL_MSR) && vmr(F_EXIT_QUAL) == 2);
     CHECK(rdmsr(MSR_KERNEL_GS) == 0x1234000); /* entry 1 was loaded */
     wrmsr(MSR_KERNEL_GS, host_kgs);
     vmw(F_ENTRY_MSR_LOAD_COUNT, 0);
     /* Bits 3:0 of an area's address must be 0. */
     vmw(F_EXIT_MSR_STORE_ADDR, PA(store_area) + 8);
-    uint64_t e = vx_enter(0);
+    uint64_t e = vx_enter(me, 0);
     CHECK((e & VX_ENTRY_FAILED) && insn_error() == 7);
     vmw(F_EXIT_MSR_STORE_COUNT, 0);
-    CHECK(vx_enter(0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+    CHECK(vx_enter(me, 0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
 }
 
 static void launch_and_exit(void)
@@ -310,60 +312,60 @@ static void launch_and_exit(void)
     uint64_t v;
     CHECK(vmptrld(PA(vmcs_a)) == VX_OK);
     vx_setup_controls(0, 0, 0, 0);
-    vx_setup_host(0, PA(host_stack + sizeof(host_stack)));
+    vx_setup_host(me, 0, PA(host_stack + sizeof(host_stack)));
     vx_setup_guest(PA(vx_guest_loop), PA(guest_stack + sizeof(guest_stack)));
 
     /* Host state invalid (CS selector 0): VMfailValid(8), nothing runs. */
     vmw(F_HOST_CS_SEL, 0);
-    uint64_t e = vx_enter(1);
+    uint64_t e = vx_enter(me, 1);
     CHECK((e & VX_ENTRY_FAILED) && (e & 0x40) && insn_error() == 8);
     vmw(F_HOST_CS_SEL, 0x08);
     /* Guest state invalid (RFLAGS bit 1 clear): the entry fails as an exit
      * to the host, reason 33 with bit 31 (SDM 26.7). */
     vmw(F_GUEST_RFLAGS, 0);
-    CHECK(vx_enter(1) == 0);
+    CHECK(vx_enter(me, 1) == 0);
     CHECK(vmr(F_EXIT_REASON) == (0x80000000u | X_ENTRY_FAIL_GUEST));
     vmw(F_GUEST_RFLAGS, 2);
     /* The entry failure left the launch state clear: VMLAUNCH runs the
      * guest, whose VMCALL exits (18) back to the host. */
-    vx_gregs.rbx = 0xFEEDu;
-    CHECK(vx_enter(1) == 0);
+    me->gregs.rbx = 0xFEEDu;
+    CHECK(vx_enter(me, 1) == 0);
     CHECK(vmr(F_EXIT_REASON) == X_VMCALL);
     CHECK(vmr(F_EXIT_INSN_LEN) == 3);
     CHECK(vmr(F_GUEST_RIP) == PA(vx_guest_loop));
-    CHECK(vx_gregs.rbx == 0xFEEDu); /* the guest's registers, seen by the host */
+    CHECK(me->gregs.rbx == 0xFEEDu); /* the guest's registers, seen by the host */
     CHECK((read_rflags() & (1u << 9)) == 0);
     /* Launched: VMLAUNCH is error 4, VMRESUME works. */
-    e = vx_enter(1);
+    e = vx_enter(me, 1);
     CHECK((e & VX_ENTRY_FAILED) && insn_error() == 4);
-    CHECK(vx_enter(0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+    CHECK(vx_enter(me, 0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
     /* "enable VPID" with VPID 0000H is an invalid control (26.2.1.1);
      * with VPID 1 the guest runs as before. */
     vmw(F_PROC, vmr(F_PROC) | PROC_SECONDARY);
     vmw(F_PROC2, PROC2_VPID);
     vmw(F_VPID, 0);
-    e = vx_enter(0);
+    e = vx_enter(me, 0);
     CHECK((e & VX_ENTRY_FAILED) && insn_error() == 7);
     vmw(F_VPID, 1);
-    CHECK(vx_enter(0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+    CHECK(vx_enter(me, 0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
     CHECK(invvpid(1, 1, 0) == VX_OK);
     vmw(F_PROC2, 0);
     /* Invalid control (an unsupported pin-based bit): error 7. */
     vmw(F_PIN, vmr(F_PIN) | (1u << 8));
-    e = vx_enter(0);
+    e = vx_enter(me, 0);
     CHECK((e & VX_ENTRY_FAILED) && insn_error() == 7);
     vmw(F_PIN, vmr(F_PIN) & ~(1u << 8));
     /* VMCLEAR makes it clear again: VMRESUME is error 5, VMLAUNCH works. */
     CHECK(vmclear(PA(vmcs_a)) == VX_OK);
     CHECK(vmptrld(PA(vmcs_a)) == VX_OK);
     CHECK(vmread_r(F_GUEST_RIP, &v) == VX_OK && v == PA(vx_guest_loop));
-    e = vx_enter(0);
+    e = vx_enter(me, 0);
     CHECK((e & VX_ENTRY_FAILED) && insn_error() == 5);
-    CHECK(vx_enter(1) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+    CHECK(vx_enter(me, 1) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
     /* Without TPR shadow or CR8 exiting the guest's MOV to CR8 writes the
      * local APIC's TPR (SDM 25.3, 10.8.6.1). */
     vmw(F_GUEST_RIP, PA(vx_guest_cr8));
-    CHECK(vx_enter(0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+    CHECK(vx_enter(me, 0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
     CHECK(xapic_read(APIC_TPR) == 0x50);
     CHECK(read_cr8() == 5);
     write_cr8(0);

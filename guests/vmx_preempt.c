@@ -15,6 +15,8 @@
 #include "vmx_guest.h"
 
 VX_DEFINE_ENTER;
+/* This program's hypervisor runs on CPU 0 only. */
+static struct vx_cpu *const me = &vx_cpus[0];
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 #define PIN_PREEMPT (1u << 6)
@@ -55,14 +57,14 @@ int guest_main(unsigned cpu, unsigned ncpus)
         return GUEST_FAIL;
     }
     vx_setup_controls(PIN_PREEMPT, 0, 0, 0);
-    vx_setup_host(0, 0);
+    vx_setup_host(me, 0, 0);
     vx_setup_guest(PA(vp_guest), PA(guest_stack + sizeof(guest_stack)) - 8);
     vmw(F_PREEMPT_VALUE, TIMER_VALUE);
     unsigned rate = (unsigned)rdmsr(0x485) & 0x1F; /* IA32_VMX_MISC */
 
     /* 1. Asleep in HLT until the timer's deadline. */
     uint64_t t0 = rdtsc();
-    uint64_t e = vx_enter(1);
+    uint64_t e = vx_enter(me, 1);
     uint64_t waited = rdtsc() - t0;
     if (e & VX_ENTRY_FAILED)
         return fail("VMLAUNCH failed", e);
@@ -75,7 +77,7 @@ int guest_main(unsigned cpu, unsigned ncpus)
     /* 2. Value 0: the exit comes before the guest's first instruction. */
     vmw(F_GUEST_ACTIVITY, 0);
     vmw(F_PREEMPT_VALUE, 0);
-    e = vx_enter(0);
+    e = vx_enter(me, 0);
     if (e & VX_ENTRY_FAILED)
         return fail("VMRESUME failed", e);
     if (vmr(F_EXIT_REASON) != X_PREEMPT || vmr(F_GUEST_RIP) != PA(vp_after_hlt))

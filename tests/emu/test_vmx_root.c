@@ -4,7 +4,10 @@
  *   vmx_insns  every VMX instruction's success and failure paths, the
  *              error numbers, VMCLEAR/VMPTRLD round trips, entry failures;
  *   vmx_teach  the teaching hypervisor: TPR shadow and virtual-interrupt
- *              delivery for a tiny guest, VMCALL exits, VMRESUME.
+ *              delivery for a tiny guest, VMCALL exits, VMRESUME; on two
+ *              CPUs both in VMX operation, INIT, wait-for-SIPI and SIPI
+ *              exits, a posted interrupt from the other CPU's hypervisor;
+ *   vmx_abort  VMX aborts; hv_msr_lists  MSR lists under the built-in one.
  * The VMX instructions reach vmx/ through the CPU's vmx hook only in
  * native mode; under the built-in hypervisor they are VM exits.
  */
@@ -65,28 +68,42 @@ START_TEST(teaching_hypervisor)
 }
 END_TEST
 
-/* Two CPUs: CPU 1 sends CPU 0 an INIT while CPU 0 is in VMX root
- * operation (blocked, SDM 23.8: CPU 0 goes on) that becomes an INIT exit
- * (3) at its guest's first instruction; then CPU 1 posts a vector and
- * sends the notification (SDM 29.6), which CPU 0's guest takes without an
- * exit: posted-interrupt processing, then virtual-interrupt delivery. */
+/* Two CPUs, both in VMX operation with their own VMCS and save area
+ * (guests/vmx_guest.h keeps one per CPU): CPU 1 sends CPU 0 an INIT while
+ * CPU 0 is in VMX root operation (blocked, SDM 23.8: CPU 0 goes on) that
+ * becomes an INIT exit (3) at its guest's first instruction; CPU 0's
+ * hypervisor puts its guest into the wait-for-SIPI activity state, and
+ * CPU 1's SIPI ends it with a SIPI exit (4, the vector in the
+ * qualification). Then CPU 1's own guest asks its hypervisor to post a
+ * vector to CPU 0's guest (SDM 29.6), which takes it without an exit:
+ * posted-interrupt processing, then virtual-interrupt delivery. */
 START_TEST(teaching_hypervisor_two_cpus)
 {
     guest_run *r = run_guest("vmx_teach", EMU_MODE_NATIVE, 2, 0);
     ck_assert_msg(r->m.exit_status == 0, "status %d %s\n%s", r->m.exit_status, r->m.diag, r->out);
     ck_assert_msg(strstr(r->out, "INIT from cpu1 is pending, blocked in VMX root operation") != NULL,
                   "%s", r->out);
+    ck_assert_msg(strstr(r->out, "guest into wait-for-SIPI") != NULL, "%s", r->out);
+    ck_assert_msg(strstr(r->out, "host: SIPI exit, vector 0x12: the guest is active again") != NULL,
+                  "%s", r->out);
     ck_assert_msg(strstr(r->out, "guest: posted interrupt 0x66 from cpu1 delivered") != NULL, "%s",
                   r->out);
-    ck_assert_msg(strstr(r->out, "1004 VMCALL exits (1000 round trips), VTPR 0x60, 1 INIT exit") != NULL,
+    ck_assert_msg(strstr(r->out, "1004 VMCALL exits (1000 round trips), VTPR 0x60, 1 INIT exit, "
+                                 "1 SIPI exit, no other exit; cpu1's hypervisor: 2 VMCALL exits") !=
+                      NULL,
                   "%s", r->out);
     const vmx_vcpu *v = &r->m.vroot[0].v;
     ck_assert_uint_eq(v->exit_count[VMX_EXIT_INIT], 1);
+    ck_assert_uint_eq(v->exit_count[VMX_EXIT_SIPI], 1);
     ck_assert_uint_eq(v->exit_count[VMX_EXIT_EXTERNAL_INTERRUPT], 0);
-    ck_assert_uint_eq(v->exits, 1005);
+    ck_assert_uint_eq(v->exits, 1006);
     ck_assert_uint_eq(v->vid_delivered, 2);
-    /* CPU 1 never entered VMX operation. */
-    ck_assert_uint_eq(r->m.vroot[1].insns, 0);
+    /* CPU 1 was a hypervisor too: its own VMCS, two VMCALL exits. */
+    const vmx_root *r1 = &r->m.vroot[1];
+    ck_assert_uint_eq(r1->v.exit_count[VMX_EXIT_VMCALL], 2);
+    ck_assert_uint_eq(r1->v.exits, 2);
+    ck_assert_uint_ne(r1->vmxon_ptr, r->m.vroot[0].vmxon_ptr);
+    ck_assert(!r->m.cpu[0].vmx_operation && !r->m.cpu[1].vmx_operation);
     guest_run_free(r);
 }
 END_TEST
