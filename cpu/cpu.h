@@ -439,6 +439,25 @@ typedef struct cpu_tlb_entry {
     uint64_t paddr;     /* physical page */
 } cpu_tlb_entry;
 #define CPU_TLB_INVALID 1ull /* never equal to a page-aligned address */
+/* How many filled TLB entries a CPU tracks so that a flush clears only
+ * those (cpu_tlb_flush); past that a flush clears all of them. */
+#define CPU_TLB_TRACK 64
+
+/* What a set of cached translations was made under (cpu_tlb_switch):
+ * w[0] the paging controls and CPL (cpu_tlb_key_of), w[1] CR3, w[2] and
+ * w[3] the caller's (a VPID, an EPTP, ...). Compared exactly. */
+typedef struct cpu_tlb_key {
+    uint64_t w[4];
+} cpu_tlb_key;
+
+/* A second set of TLB entries kept aside (cpu_tlb_switch). */
+typedef struct cpu_tlb_bank {
+    cpu_tlb_entry e[CPU_TLB_ENTRIES]; /* invalid outside used[] */
+    uint16_t nused;
+    uint8_t used[CPU_TLB_TRACK];
+    bool valid;
+    cpu_tlb_key key;
+} cpu_tlb_bank;
 
 struct cpu_block;
 struct cpu_insn;
@@ -513,6 +532,13 @@ typedef struct cpu {
     struct cpu_dcache *dcache; /* decoded blocks */
     struct cpu_block *cur_block; /* the block executing (to count retired instructions after a fault) */
     uint32_t tlb_epoch;        /* bumped on every TLB flush: cached successors check it */
+    /* The TLB slots cpu_translate filled since the last flush (a slot may
+     * appear twice); tlb_nused > CPU_TLB_TRACK: more, or unknown. A VM
+     * entry or exit flushes the TLB and finds only a few to clear. */
+    uint16_t tlb_nused;
+    uint8_t tlb_used[CPU_TLB_TRACK];
+    /* The other translation context of VMX with VPIDs (cpu_tlb_switch). */
+    cpu_tlb_bank tlb_alt;
 } cpu_t;
 
 /* Creates a CPU attached to phys (up to CPU_MAX_CPUS per phys), in the
@@ -615,8 +641,22 @@ void cpu_deliver_event(cpu_t *c, uint8_t vector, unsigned type, bool has_error,
  * with EPT a VM entry sets c->pdpte from the VMCS instead. */
 bool cpu_load_pdptes(cpu_t *c);
 
-/* Flushes every TLB entry and the successor links of decoded blocks. */
+/* Flushes every TLB entry and the successor links of decoded blocks, and
+ * forgets the context kept aside by cpu_tlb_switch. */
 void cpu_tlb_flush(cpu_t *c);
+/* Translation contexts for VMX with VPIDs (SDM Vol. 3C 28.3.1: cached
+ * mappings are tagged with the VPID, so a VM entry or exit need not
+ * invalidate them). The current TLB is kept aside labelled key_out; the
+ * one kept aside before becomes current if it is labelled key_in, else
+ * the TLB starts empty. One context is kept aside at a time. */
+void cpu_tlb_switch(cpu_t *c, const cpu_tlb_key *key_out, const cpu_tlb_key *key_in);
+/* The label of the current translations: paging controls (CR0.PG/WP/PE,
+ * CR4's paging bits, EFER.NXE/LMA), CPL and CR3, with the caller's two
+ * words (the hooks' own inputs: VPID, EPTP, ...). */
+cpu_tlb_key cpu_tlb_key_of(const cpu_t *c, uint64_t extra0, uint64_t extra1);
+/* Installs hooks without flushing the TLB: for a caller that switches
+ * translation contexts itself (cpu_tlb_switch) along with them. */
+void cpu_swap_hooks(cpu_t *c, const cpu_hooks *h);
 /* Flushes the translation of one linear address (INVLPG). */
 void cpu_tlb_flush_page(cpu_t *c, uint64_t va);
 /* Drops every decoded block of this CPU (after a cost model change). */

@@ -167,6 +167,11 @@ bool cpu_init(cpu_t *c, unsigned index, cpu_phys *phys, const cpu_cost_model *co
      * (SDM 23.7). No CR bits are fixed outside VMX operation. */
     c->feature_control = 0x5;
     c->vmx_cr0_fixed1 = c->vmx_cr4_fixed1 = ~0ull;
+    c->tlb_nused = CPU_TLB_TRACK + 1; /* zeroed entries: clear them all */
+    c->tlb_alt.nused = CPU_TLB_TRACK + 1;
+    cpu_tlb_flush(c);
+    cpu_tlb_key none = {{0}};
+    cpu_tlb_switch(c, &none, &none); /* clears the kept-aside set too */
     cpu_tlb_flush(c);
     phys->cpus[phys->ncpus++] = c;
     return true;
@@ -194,6 +199,11 @@ void cpu_set_hooks(cpu_t *c, const cpu_hooks *h)
     c->hooks = *h;
     /* Page classification may have changed: cached translations go. */
     cpu_tlb_flush(c);
+}
+
+void cpu_swap_hooks(cpu_t *c, const cpu_hooks *h)
+{
+    c->hooks = *h;
 }
 
 const char *cpu_stop_name(cpu_stop s)

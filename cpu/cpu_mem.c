@@ -391,6 +391,10 @@ uint64_t cpu_translate(cpu_t *c, uint64_t va, cpu_access acc)
     if (page_is_ram(c, hpa_page)) {
         /* A watched page: reads and writes take the slow path (cpu_watch_set). */
         bool watched = unlikely(c->phys->nwatch) && watched_page(c->phys, hpa_page);
+        if (c->tlb_nused < CPU_TLB_TRACK)
+            c->tlb_used[c->tlb_nused++] = (uint8_t)(e - c->tlb);
+        else
+            c->tlb_nused = CPU_TLB_TRACK + 1;
         e->host_adj = (uintptr_t)(c->phys->ram + hpa_page) - (uintptr_t)vpage;
         if (!watched)
             e->tag_read = vpage;
@@ -474,12 +478,101 @@ void cpu_probe_write(cpu_t *c, uint64_t va, unsigned size)
 
 /* ---- TLB maintenance (SDM 4.10.4) ---------------------------------------------- */
 
+/* Only entries cpu_translate filled can be valid: when it tracked them
+ * all, those are cleared (a VM entry or exit, a MOV to CR3 after a few
+ * pages were touched), else the whole TLB. */
 void cpu_tlb_flush(cpu_t *c)
 {
-    for (unsigned k = 0; k < CPU_TLB_ENTRIES; k++) {
-        c->tlb[k].tag_read = c->tlb[k].tag_write = c->tlb[k].tag_fetch = CPU_TLB_INVALID;
+    if (c->tlb_nused <= CPU_TLB_TRACK) {
+        for (unsigned k = 0; k < c->tlb_nused; k++) {
+            cpu_tlb_entry *e = &c->tlb[c->tlb_used[k]];
+            e->tag_read = e->tag_write = e->tag_fetch = CPU_TLB_INVALID;
+        }
+    } else {
+        for (unsigned k = 0; k < CPU_TLB_ENTRIES; k++)
+            c->tlb[k].tag_read = c->tlb[k].tag_write = c->tlb[k].tag_fetch = CPU_TLB_INVALID;
     }
+    c->tlb_nused = 0;
+    c->tlb_alt.valid = false;
     c->tlb_epoch++;
+}
+
+/* Clears the kept-aside entries (they are valid only at its used[]). */
+static void tlb_alt_clear(cpu_tlb_bank *b)
+{
+    if (b->nused <= CPU_TLB_TRACK) {
+        for (unsigned k = 0; k < b->nused; k++) {
+            cpu_tlb_entry *e = &b->e[b->used[k]];
+            e->tag_read = e->tag_write = e->tag_fetch = CPU_TLB_INVALID;
+        }
+    } else {
+        for (unsigned k = 0; k < CPU_TLB_ENTRIES; k++)
+            b->e[k].tag_read = b->e[k].tag_write = b->e[k].tag_fetch = CPU_TLB_INVALID;
+    }
+    b->nused = 0;
+}
+
+void cpu_tlb_switch(cpu_t *c, const cpu_tlb_key *key_out, const cpu_tlb_key *key_in)
+{
+    cpu_tlb_bank *b = &c->tlb_alt;
+    if (c->tlb_nused > CPU_TLB_TRACK) {
+        /* Not tracked: nothing can be kept aside cheaply. */
+        tlb_alt_clear(b);
+        cpu_tlb_flush(c);
+        return;
+    }
+    bool reuse = b->valid && b->nused <= CPU_TLB_TRACK &&
+                 memcmp(&b->key, key_in, sizeof(*key_in)) == 0;
+    if (reuse) {
+        /* Exchange the two sets: each slot either uses, once. */
+        uint64_t seen[CPU_TLB_ENTRIES / 64] = {0};
+        for (unsigned side = 0; side < 2; side++) {
+            unsigned n = side ? b->nused : c->tlb_nused;
+            const uint8_t *list = side ? b->used : c->tlb_used;
+            for (unsigned k = 0; k < n; k++) {
+                unsigned i = list[k];
+                if (seen[i / 64] & (1ull << (i % 64)))
+                    continue;
+                seen[i / 64] |= 1ull << (i % 64);
+                cpu_tlb_entry t = c->tlb[i];
+                c->tlb[i] = b->e[i];
+                b->e[i] = t;
+            }
+        }
+        uint8_t used[CPU_TLB_TRACK];
+        uint16_t n = b->nused;
+        memcpy(used, b->used, n);
+        memcpy(b->used, c->tlb_used, c->tlb_nused);
+        b->nused = c->tlb_nused;
+        memcpy(c->tlb_used, used, n);
+        c->tlb_nused = n;
+    } else {
+        /* The current set moves aside, the TLB starts empty. */
+        tlb_alt_clear(b);
+        for (unsigned k = 0; k < c->tlb_nused; k++) {
+            cpu_tlb_entry *e = &c->tlb[c->tlb_used[k]];
+            b->e[c->tlb_used[k]] = *e;
+            e->tag_read = e->tag_write = e->tag_fetch = CPU_TLB_INVALID;
+        }
+        memcpy(b->used, c->tlb_used, c->tlb_nused);
+        b->nused = c->tlb_nused;
+        c->tlb_nused = 0;
+    }
+    b->key = *key_out;
+    b->valid = true;
+    c->tlb_epoch++; /* cached successor links assumed the other set */
+}
+
+cpu_tlb_key cpu_tlb_key_of(const cpu_t *c, uint64_t extra0, uint64_t extra1)
+{
+    const uint64_t cr0_bits = CPU_CR0_PG | CPU_CR0_WP | CPU_CR0_PE;
+    const uint64_t efer_bits = CPU_EFER_NXE | CPU_EFER_LMA;
+    /* CR0 bits 31, 16, 0; CPL in 3:2; EFER LMA/NXE (10, 11) in 13:12;
+     * CR4 (32 bits) in 63:32. */
+    cpu_tlb_key k = {{(c->cr0 & cr0_bits) | ((uint64_t)(c->cpl & 3) << 2) |
+                          ((c->efer & efer_bits) << 2) | ((c->cr4 & 0xFFFFFFFFull) << 32),
+                      c->cr3, extra0, extra1}};
+    return k;
 }
 
 void cpu_tlb_flush_page(cpu_t *c, uint64_t va)
@@ -500,9 +593,12 @@ void cpu_mark_code_page(cpu_t *c, uint64_t paddr)
     /* Every CPU loses its fast write path to this page. */
     for (unsigned k = 0; k < p->ncpus; k++) {
         cpu_t *o = p->cpus[k];
-        for (unsigned t = 0; t < CPU_TLB_ENTRIES; t++)
+        for (unsigned t = 0; t < CPU_TLB_ENTRIES; t++) {
             if (o->tlb[t].paddr == (page << CPU_PAGE_SHIFT))
                 o->tlb[t].tag_write = CPU_TLB_INVALID;
+            if (o->tlb_alt.e[t].paddr == (page << CPU_PAGE_SHIFT))
+                o->tlb_alt.e[t].tag_write = CPU_TLB_INVALID;
+        }
     }
 }
 

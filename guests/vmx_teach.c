@@ -16,7 +16,7 @@
  *      from the TRUE capability MSRs (Vol. 3D A.3-A.5): external-interrupt
  *      exiting, TPR shadow with a virtual-APIC page, virtual-interrupt
  *      delivery with virtualized x2APIC MSRs, MSR bitmaps that let every
- *      MSR through.
+ *      MSR through, a VPID.
  *   3. VMLAUNCH (SDM 26), and every VM exit (SDM 27) arriving at HOST_RIP
  *      with the guest's registers still in the CPU (vx_exit_landing in
  *      vmx_guest.h saves them); the handler reads the exit reason and the
@@ -258,7 +258,8 @@ static int other_cpu(void)
     vmcs[1][0] = (uint32_t)rdmsr(MSR_VMX_BASIC) & 0x7FFFFFFFu;
     if (vmclear(PA(vmcs[1])) != VX_OK || vmptrld(PA(vmcs[1])) != VX_OK)
         return GUEST_FAIL;
-    vx_setup_controls(0, 0, 0, 0);
+    vx_setup_controls(0, 0, PROC2_VPID, 0);
+    vmw(F_VPID, 2);
     vx_setup_host(me, 0, 0);
     vx_setup_guest(PA(cpu1_guest), PA(guest_stack[1] + sizeof(guest_stack[1])) - 8);
     for (int launch = 1;; launch = 0) {
@@ -310,7 +311,11 @@ int guest_main(unsigned cpu, unsigned ncpus)
         return GUEST_FAIL;
     }
     vx_setup_controls(PIN_EXT_INTR | (two_cpus ? PIN_POSTED : 0), PROC_TPR_SHADOW | PROC_MSR_BITMAPS,
-                      PROC2_VIRT_X2APIC | PROC2_APIC_REG_VIRT | PROC2_VID, EXIT_ACK_INTR);
+                      PROC2_VIRT_X2APIC | PROC2_APIC_REG_VIRT | PROC2_VID | PROC2_VPID, EXIT_ACK_INTR);
+    /* A VPID (SDM 28.1): the guest's cached translations are tagged with
+     * it, so VM entries and exits need not throw them (or the host's)
+     * away. Each of this machine's guests has its own. */
+    vmw(F_VPID, 1);
     if (two_cpus) {
         /* Posted interrupts need VID, external-interrupt exiting and
          * acknowledge interrupt on exit (SDM 26.2.1.1), all set above. */

@@ -148,6 +148,13 @@ typedef struct vmx_vcpu {
      * host is C: the list is loaded as the exit completes. */
     bool host_on_cpu;
 
+    /* VPIDs (SDM 28.3.1): this entry runs the guest with "enable VPID" =
+     * 1 and a VPID other than 0000H, so the root's and the guest's cached
+     * translations are kept apart instead of flushed (cpu_tlb_switch);
+     * the root's were labelled tlb_root_key at the entry. */
+    bool tlb_vpid;
+    cpu_tlb_key tlb_root_key;
+
     /* Monitor trap flag: an MTF VM exit is pending (injected "other event"
      * with vector 0, SDM 26.5.2). */
     bool mtf_pending;

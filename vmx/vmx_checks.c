@@ -256,7 +256,7 @@ vmx_check vmx_check_host_state(const vmx_vcpu *v)
                                     VMCS_HOST_DS_SEL, VMCS_HOST_FS_SEL, VMCS_HOST_GS_SEL,
                                     VMCS_HOST_TR_SEL};
     for (unsigned i = 0; i < sizeof sels / sizeof sels[0]; i++)
-        if (vmx_vmcs_get(&v->vmcs, sels[i]) & 7)
+        if (vmx_vmcs_read_fast(&v->vmcs, sels[i]) & 7)
             return VMX_CHECK_HOST_SEL;
     if (VMCS(v, HOST_CS_SEL) == 0 || VMCS(v, HOST_TR_SEL) == 0)
         return VMX_CHECK_HOST_SEL;
@@ -383,8 +383,8 @@ static vmx_check vmx_check_guest_segments(const vmx_vcpu *v)
                                           VMCS_GUEST_ES_LIMIT, VMCS_GUEST_FS_LIMIT,
                                           VMCS_GUEST_GS_LIMIT};
     for (unsigned i = 0; i < 3; i++) {
-        uint32_t ar = (uint32_t)vmx_vmcs_get(&v->vmcs, data_ar[i]);
-        if (!AR_UNUSABLE(ar) && (vmx_vmcs_get(&v->vmcs, data_base[i]) >> 32))
+        uint32_t ar = (uint32_t)vmx_vmcs_read_fast(&v->vmcs, data_ar[i]);
+        if (!AR_UNUSABLE(ar) && (vmx_vmcs_read_fast(&v->vmcs, data_base[i]) >> 32))
             return VMX_CHECK_GUEST_SEG_BASE;
     }
 
@@ -417,16 +417,16 @@ static vmx_check vmx_check_guest_segments(const vmx_vcpu *v)
 
     /* Usable data segments (SS, DS, ES, FS, GS). */
     for (unsigned i = 0; i < 5; i++) {
-        uint32_t ar = (uint32_t)vmx_vmcs_get(&v->vmcs, data_ar[i]);
+        uint32_t ar = (uint32_t)vmx_vmcs_read_fast(&v->vmcs, data_ar[i]);
         if (AR_UNUSABLE(ar))
             continue;
         unsigned t = AR_TYPE(ar);
-        unsigned rpl = (unsigned)vmx_vmcs_get(&v->vmcs, data_sel[i]) & 3;
+        unsigned rpl = (unsigned)vmx_vmcs_read_fast(&v->vmcs, data_sel[i]) & 3;
         if (!(t & 1) || ((t & 8) && !(t & 2)) || !AR_S(ar) || !AR_P(ar) || (ar & AR_RESERVED))
             return VMX_CHECK_GUEST_SEG_AR;
         if (!ug && i > 0 && t < 12 && AR_DPL(ar) < rpl)
             return VMX_CHECK_GUEST_SEG_AR;
-        if (!vmx_limit_g_ok((uint32_t)vmx_vmcs_get(&v->vmcs, data_limit[i]), ar))
+        if (!vmx_limit_g_ok((uint32_t)vmx_vmcs_read_fast(&v->vmcs, data_limit[i]), ar))
             return VMX_CHECK_GUEST_SEG_AR;
     }
 

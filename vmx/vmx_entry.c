@@ -33,10 +33,10 @@ static void vmx_load_seg(vmx_vcpu *v, cpu_seg *s, uint32_t sel_enc)
     /* Selector, limit, AR and base fields sit at the same index in their
      * groups: ES..TR are 0x0800.., 0x4800.., 0x4814.., 0x6806... */
     unsigned i = (sel_enc - VMCS_GUEST_ES_SEL) / 2;
-    s->sel = (uint16_t)vmx_vmcs_get(&v->vmcs, sel_enc);
-    s->limit = (uint32_t)vmx_vmcs_get(&v->vmcs, VMCS_GUEST_ES_LIMIT + 2 * i);
-    s->attr = vmx_ar_to_attr((uint32_t)vmx_vmcs_get(&v->vmcs, VMCS_GUEST_ES_AR + 2 * i));
-    s->base = vmx_vmcs_get(&v->vmcs, VMCS_GUEST_ES_BASE + 2 * i);
+    s->sel = (uint16_t)vmx_vmcs_read_fast(&v->vmcs, sel_enc);
+    s->limit = (uint32_t)vmx_vmcs_read_fast(&v->vmcs, VMCS_GUEST_ES_LIMIT + 2 * i);
+    s->attr = vmx_ar_to_attr((uint32_t)vmx_vmcs_read_fast(&v->vmcs, VMCS_GUEST_ES_AR + 2 * i));
+    s->base = vmx_vmcs_read_fast(&v->vmcs, VMCS_GUEST_ES_BASE + 2 * i);
 }
 
 /* SDM 26.3.2 "Loading Guest State": control and debug registers, MSRs,
@@ -102,10 +102,11 @@ static void vmx_load_guest_state(vmx_vcpu *v)
      * CS.L / CS.D (real mode with unrestricted guest). */
     c->cpl = (uint8_t)((VMCS(v, GUEST_SS_AR) >> 5) & 3);
     cpu_update_mode(c);
-    /* 26.3.2.4: VM entry flushes (or tags) translations. With "enable
-     * VPID" too: translations are not tagged here, and flushing more than
-     * the SDM requires is allowed (28.3.3.1). */
-    cpu_tlb_flush(c);
+    /* 26.3.2.4, 28.3.3.1: without VPIDs a VM entry invalidates the cached
+     * translations; with them the root's are kept aside and the guest's
+     * own come back (vmx_nonroot_enter). */
+    if (!v->tlb_vpid)
+        cpu_tlb_flush(c);
 
     /* Interruptibility (26.3.2.5 / SDM 24.4.2): blocking by STI or MOV SS
      * covers the first guest instruction; blocking by NMI is the NMI
@@ -226,6 +227,12 @@ static void vmx_entry_fail_msr(vmx_vcpu *v, uint32_t entry)
 {
     v->last_check = VMX_CHECK_NONE;
     v->cpu->tsc_offset = v->root_tsc_offset;
+    if (v->tlb_vpid) {
+        /* The root's translations were not switched out: the guest state
+         * loaded meanwhile must not use them. */
+        cpu_tlb_flush(v->cpu);
+        v->tlb_vpid = false;
+    }
     v->preempt_armed = false;
     vmx_entry_fail_exit(v, VMX_EXIT_ENTRY_FAIL_MSR, entry);
     /* The built-in hypervisor's host is not on the CPU: its VM-exit
@@ -318,6 +325,9 @@ unsigned vmx_vmentry(vmx_vcpu *v, bool launch)
      * loaded), and the host cannot retry one without changing the VMCS. */
     c->cycles += c->costs->cost[CPU_COST_VMENTRY];
     bool nmi_blocked = v->nmi_blocked, vnmi_blocked = v->vnmi_blocked, wait_sipi = v->wait_sipi;
+    v->tlb_vpid = (vmx_proc2(v) & VMX_PROC2_VPID) && VMCS(v, VPID) != 0;
+    if (v->tlb_vpid)
+        v->tlb_root_key = cpu_tlb_key_of(c, 0, 0);
     vmx_load_guest_state(v);
     /* 26.4 "Loading MSRs", after the guest state; a failure ends the entry
      * as an exit (34) to the host (26.7). */

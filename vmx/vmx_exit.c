@@ -25,10 +25,10 @@ static void vmx_save_seg(vmx_vcpu *v, const cpu_seg *s, uint32_t sel_enc)
         if (s->limit > 0xFFFFF)
             ar |= 1u << 15;
     }
-    vmx_vmcs_set(&v->vmcs, sel_enc, s->sel);
-    vmx_vmcs_set(&v->vmcs, VMCS_GUEST_ES_LIMIT + 2 * i, s->limit);
-    vmx_vmcs_set(&v->vmcs, VMCS_GUEST_ES_AR + 2 * i, ar);
-    vmx_vmcs_set(&v->vmcs, VMCS_GUEST_ES_BASE + 2 * i, s->base);
+    vmx_vmcs_write_fast(&v->vmcs, sel_enc, s->sel);
+    vmx_vmcs_write_fast(&v->vmcs, VMCS_GUEST_ES_LIMIT + 2 * i, s->limit);
+    vmx_vmcs_write_fast(&v->vmcs, VMCS_GUEST_ES_AR + 2 * i, ar);
+    vmx_vmcs_write_fast(&v->vmcs, VMCS_GUEST_ES_BASE + 2 * i, s->base);
 }
 
 /* SDM 27.3 "Saving Guest State": control registers, debug state, MSRs
@@ -43,31 +43,31 @@ void vmx_save_guest_state(vmx_vcpu *v)
     /* 27.3.1: CR0, CR3, CR4 (the values the guest really has, not the
      * shadows), DR7 and DEBUGCTL when "save debug controls", SYSENTER,
      * PAT and EFER per the save controls. */
-    vmx_vmcs_set(m, VMCS_GUEST_CR0, c->cr0);
-    vmx_vmcs_set(m, VMCS_GUEST_CR3, c->cr3);
-    vmx_vmcs_set(m, VMCS_GUEST_CR4, c->cr4);
+    vmx_vmcs_write_fast(m, VMCS_GUEST_CR0, c->cr0);
+    vmx_vmcs_write_fast(m, VMCS_GUEST_CR3, c->cr3);
+    vmx_vmcs_write_fast(m, VMCS_GUEST_CR4, c->cr4);
     if (exit & VMX_EXIT_SAVE_DEBUG)
-        vmx_vmcs_set(m, VMCS_GUEST_DR7, c->dr[7]);
-    vmx_vmcs_set(m, VMCS_GUEST_SYSENTER_CS, c->sysenter_cs);
-    vmx_vmcs_set(m, VMCS_GUEST_SYSENTER_ESP, c->sysenter_esp);
-    vmx_vmcs_set(m, VMCS_GUEST_SYSENTER_EIP, c->sysenter_eip);
+        vmx_vmcs_write_fast(m, VMCS_GUEST_DR7, c->dr[7]);
+    vmx_vmcs_write_fast(m, VMCS_GUEST_SYSENTER_CS, c->sysenter_cs);
+    vmx_vmcs_write_fast(m, VMCS_GUEST_SYSENTER_ESP, c->sysenter_esp);
+    vmx_vmcs_write_fast(m, VMCS_GUEST_SYSENTER_EIP, c->sysenter_eip);
     if (exit & VMX_EXIT_SAVE_PAT)
-        vmx_vmcs_set(m, VMCS_GUEST_PAT, c->pat);
+        vmx_vmcs_write_fast(m, VMCS_GUEST_PAT, c->pat);
     if (exit & VMX_EXIT_SAVE_EFER)
-        vmx_vmcs_set(m, VMCS_GUEST_EFER, c->efer);
+        vmx_vmcs_write_fast(m, VMCS_GUEST_EFER, c->efer);
     /* 27.3.4: with "enable EPT" and PAE paging in use, the PDPTE registers
      * go into the guest PDPTE fields, from which the next VM entry loads
      * them (26.3.2.4); a MOV CR3 the guest made meanwhile is kept. */
     if ((vmx_proc2(v) & VMX_PROC2_EPT) && (c->cr0 & CPU_CR0_PG) && (c->cr4 & CPU_CR4_PAE) &&
         !(c->efer & CPU_EFER_LMA)) {
         for (unsigned k = 0; k < 4; k++)
-            vmx_vmcs_set(m, VMCS_GUEST_PDPTE0 + 2 * k, c->pdpte[k]);
+            vmx_vmcs_write_fast(m, VMCS_GUEST_PDPTE0 + 2 * k, c->pdpte[k]);
     }
     /* IA32_VMX_MISC bit 5: the IA-32e mode guest entry control receives
      * EFER.LMA. */
     uint64_t entry = VMCS(v, ENTRY_CONTROLS);
     entry = (c->efer & CPU_EFER_LMA) ? entry | VMX_ENTRY_IA32E : entry & ~(uint64_t)VMX_ENTRY_IA32E;
-    vmx_vmcs_set(m, VMCS_ENTRY_CONTROLS, entry);
+    vmx_vmcs_write_fast(m, VMCS_ENTRY_CONTROLS, entry);
 
     static const uint32_t segs[CPU_NSEG] = {VMCS_GUEST_ES_SEL, VMCS_GUEST_CS_SEL,
                                             VMCS_GUEST_SS_SEL, VMCS_GUEST_DS_SEL,
@@ -78,17 +78,17 @@ void vmx_save_guest_state(vmx_vcpu *v)
     vmx_save_seg(v, &c->tr, VMCS_GUEST_TR_SEL);
     /* The CPL lives in SS.DPL (27.3.2); the interpreter keeps it apart. */
     uint64_t ss_ar = VMCS(v, GUEST_SS_AR);
-    vmx_vmcs_set(m, VMCS_GUEST_SS_AR, (ss_ar & ~0x60ull) | ((uint64_t)(c->cpl & 3) << 5));
-    vmx_vmcs_set(m, VMCS_GUEST_GDTR_BASE, c->gdtr.base);
-    vmx_vmcs_set(m, VMCS_GUEST_GDTR_LIMIT, c->gdtr.limit);
-    vmx_vmcs_set(m, VMCS_GUEST_IDTR_BASE, c->idtr.base);
-    vmx_vmcs_set(m, VMCS_GUEST_IDTR_LIMIT, c->idtr.limit);
+    vmx_vmcs_write_fast(m, VMCS_GUEST_SS_AR, (ss_ar & ~0x60ull) | ((uint64_t)(c->cpl & 3) << 5));
+    vmx_vmcs_write_fast(m, VMCS_GUEST_GDTR_BASE, c->gdtr.base);
+    vmx_vmcs_write_fast(m, VMCS_GUEST_GDTR_LIMIT, c->gdtr.limit);
+    vmx_vmcs_write_fast(m, VMCS_GUEST_IDTR_BASE, c->idtr.base);
+    vmx_vmcs_write_fast(m, VMCS_GUEST_IDTR_LIMIT, c->idtr.limit);
 
     /* 27.3.3: RIP is that of the instruction that caused a fault-like exit
      * or the next one for trap-like exits; the callers leave it in c->rip. */
-    vmx_vmcs_set(m, VMCS_GUEST_RIP, c->rip);
-    vmx_vmcs_set(m, VMCS_GUEST_RSP, c->gpr[CPU_RSP]);
-    vmx_vmcs_set(m, VMCS_GUEST_RFLAGS, cpu_get_rflags(c));
+    vmx_vmcs_write_fast(m, VMCS_GUEST_RIP, c->rip);
+    vmx_vmcs_write_fast(m, VMCS_GUEST_RSP, c->gpr[CPU_RSP]);
+    vmx_vmcs_write_fast(m, VMCS_GUEST_RFLAGS, cpu_get_rflags(c));
 
     /* 27.3.4 non-register state. */
     uint32_t intr = 0;
@@ -97,11 +97,11 @@ void vmx_save_guest_state(vmx_vcpu *v)
     bool vnmi = (VMCS(v, PIN_CONTROLS) & VMX_PIN_VIRTUAL_NMIS) != 0;
     if (vnmi ? v->vnmi_blocked : v->nmi_blocked)
         intr |= VMX_INTERRUPTIBILITY_NMI;
-    vmx_vmcs_set(m, VMCS_GUEST_INTERRUPTIBILITY, intr);
-    vmx_vmcs_set(m, VMCS_GUEST_ACTIVITY_STATE, v->wait_sipi ? VMX_ACTIVITY_WAIT_SIPI
+    vmx_vmcs_write_fast(m, VMCS_GUEST_INTERRUPTIBILITY, intr);
+    vmx_vmcs_write_fast(m, VMCS_GUEST_ACTIVITY_STATE, v->wait_sipi ? VMX_ACTIVITY_WAIT_SIPI
                                                : c->halted  ? VMX_ACTIVITY_HLT
                                                             : VMX_ACTIVITY_ACTIVE);
-    vmx_vmcs_set(m, VMCS_GUEST_PENDING_DBG, 0);
+    vmx_vmcs_write_fast(m, VMCS_GUEST_PENDING_DBG, 0);
 
     /* 27.3.4: the preemption timer value when "save VMX-preemption timer
      * value" = 1. */
@@ -109,7 +109,7 @@ void vmx_save_guest_state(vmx_vcpu *v)
         uint64_t left = 0;
         if (v->preempt_deadline > c->cycles)
             left = (v->preempt_deadline >> VMX_PREEMPT_RATE) - (c->cycles >> VMX_PREEMPT_RATE);
-        vmx_vmcs_set(m, VMCS_PREEMPT_TIMER_VALUE, left);
+        vmx_vmcs_write_fast(m, VMCS_PREEMPT_TIMER_VALUE, left);
     }
 }
 
@@ -131,10 +131,10 @@ static void vmx_record_idt_vectoring(vmx_vcpu *v)
          * does not keep that exception's error code (docs/vmx.md). */
         info = VMX_INTR_INFO_VALID | ((uint32_t)VMX_INTR_TYPE_HW_EXC << 8) | (uint32_t)c->first_fault;
     }
-    vmx_vmcs_set(&v->vmcs, VMCS_IDT_VECTORING_INFO, info);
-    vmx_vmcs_set(&v->vmcs, VMCS_IDT_VECTORING_ERROR, err);
+    vmx_vmcs_write_fast(&v->vmcs, VMCS_IDT_VECTORING_INFO, info);
+    vmx_vmcs_write_fast(&v->vmcs, VMCS_IDT_VECTORING_ERROR, err);
     if ((info & VMX_INTR_INFO_VALID) && ((info >> 8) & 7) >= VMX_INTR_TYPE_SOFT_INT)
-        vmx_vmcs_set(&v->vmcs, VMCS_EXIT_INSN_LEN, v->delivery_insn_len);
+        vmx_vmcs_write_fast(&v->vmcs, VMCS_EXIT_INSN_LEN, v->delivery_insn_len);
     /* An NMI whose delivery was interrupted is not blocking anymore
      * (27.3.4: blocking by NMI is cleared when the exit happens during
      * the delivery of an NMI). */
@@ -155,20 +155,20 @@ void vmx_vmexit(vmx_vcpu *v, uint32_t reason, const vmx_exit_info *info)
     uint32_t basic = reason & VMX_EXIT_REASON_BASIC_MASK;
 
     /* 27.2.1 basic information, 27.2.2 event-specific, 27.2.4 instruction. */
-    vmx_vmcs_set(&v->vmcs, VMCS_EXIT_REASON, reason);
-    vmx_vmcs_set(&v->vmcs, VMCS_EXIT_QUALIFICATION, info->qualification);
-    vmx_vmcs_set(&v->vmcs, VMCS_EXIT_INSN_LEN, info->insn_len);
-    vmx_vmcs_set(&v->vmcs, VMCS_EXIT_INSN_INFO, info->insn_info);
-    vmx_vmcs_set(&v->vmcs, VMCS_EXIT_INTR_INFO, info->intr_info);
-    vmx_vmcs_set(&v->vmcs, VMCS_EXIT_INTR_ERROR, info->intr_error);
+    vmx_vmcs_write_fast(&v->vmcs, VMCS_EXIT_REASON, reason);
+    vmx_vmcs_write_fast(&v->vmcs, VMCS_EXIT_QUALIFICATION, info->qualification);
+    vmx_vmcs_write_fast(&v->vmcs, VMCS_EXIT_INSN_LEN, info->insn_len);
+    vmx_vmcs_write_fast(&v->vmcs, VMCS_EXIT_INSN_INFO, info->insn_info);
+    vmx_vmcs_write_fast(&v->vmcs, VMCS_EXIT_INTR_INFO, info->intr_info);
+    vmx_vmcs_write_fast(&v->vmcs, VMCS_EXIT_INTR_ERROR, info->intr_error);
     if (info->has_guest_linear)
-        vmx_vmcs_set(&v->vmcs, VMCS_GUEST_LINEAR_ADDR, info->guest_linear);
+        vmx_vmcs_write_fast(&v->vmcs, VMCS_GUEST_LINEAR_ADDR, info->guest_linear);
     if (info->has_guest_physical)
-        vmx_vmcs_set(&v->vmcs, VMCS_GUEST_PHYSICAL_ADDR, info->guest_physical);
+        vmx_vmcs_write_fast(&v->vmcs, VMCS_GUEST_PHYSICAL_ADDR, info->guest_physical);
     vmx_record_idt_vectoring(v);
     /* 24.8.3: every VM exit clears the valid bit of the VM-entry
      * interruption-information field. */
-    vmx_vmcs_set(&v->vmcs, VMCS_ENTRY_INTR_INFO,
+    vmx_vmcs_write_fast(&v->vmcs, VMCS_ENTRY_INTR_INFO,
                  VMCS(v, ENTRY_INTR_INFO) & ~(uint64_t)VMX_INTR_INFO_VALID);
 
     /* An exit in the middle of event delivery leaves the interrupted

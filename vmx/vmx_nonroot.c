@@ -10,6 +10,8 @@
  */
 #include "vmx/vmx_internal.h"
 
+#include <string.h>
+
 #include "apic/apic.h"
 #include "vmx/vmx_apicv.h"
 
@@ -687,6 +689,18 @@ void vmx_nonroot_update_icpt(vmx_vcpu *v)
     v->cpu->icpt_mask = m;
 }
 
+/* The label of the guest's translations (cpu_tlb_key): the paging state,
+ * the VPID, and what the non-root hooks classify pages by: EPT (its
+ * EPTP) and the APIC-access page. */
+static cpu_tlb_key vmx_guest_tlb_key(const vmx_vcpu *v)
+{
+    uint32_t p2 = vmx_proc2(v);
+    bool ept = (p2 & VMX_PROC2_EPT) != 0, vaa = (p2 & VMX_PROC2_VIRT_APIC_ACCESS) != 0;
+    uint64_t w2 = VMCS(v, VPID) | (uint64_t)ept << 16 | (uint64_t)vaa << 17 |
+                  (vaa ? (VMCS(v, APIC_ACCESS_ADDR) >> 12) << 18 : 0);
+    return cpu_tlb_key_of(v->cpu, w2, ept ? VMCS(v, EPT_POINTER) : 0);
+}
+
 void vmx_nonroot_enter(vmx_vcpu *v)
 {
     cpu_t *c = v->cpu;
@@ -704,16 +718,40 @@ void vmx_nonroot_enter(vmx_vcpu *v)
         .unimplemented = vmx_hook_unimplemented,
         .ctx = v,
     };
-    /* cpu_set_hooks flushes the TLB: page kinds change (APIC-access page,
-     * EPT), so no fast path of root operation survives. */
-    cpu_set_hooks(c, &h);
+    if (v->tlb_vpid) {
+        /* VPIDs: the root's translations go aside, the guest's come back
+         * if they were made under the same VPID, paging state and
+         * page-kind inputs (EPT, APIC-access page) (SDM 28.3.1). */
+        cpu_tlb_key guest = vmx_guest_tlb_key(v);
+        cpu_swap_hooks(c, &h);
+        cpu_tlb_switch(c, &v->tlb_root_key, &guest);
+    } else {
+        /* cpu_set_hooks flushes the TLB: page kinds change (APIC-access
+         * page, EPT), so no fast path of root operation survives. */
+        cpu_set_hooks(c, &h);
+    }
     vmx_nonroot_update_icpt(v);
 }
 
 void vmx_nonroot_leave(vmx_vcpu *v)
 {
     cpu_t *c = v->cpu;
-    cpu_set_hooks(c, &v->root_hooks); /* flushes the TLB */
+    if (v->tlb_vpid) {
+        /* The guest's translations go aside under its VPID, the root's
+         * come back (SDM 28.3.1: VM exits do not invalidate mappings of
+         * VPIDs other than 0000H, nor VPID 0000H's when VPIDs are on). */
+        cpu_tlb_key guest = vmx_guest_tlb_key(v);
+        cpu_swap_hooks(c, &v->root_hooks);
+        cpu_tlb_switch(c, &guest, &v->tlb_root_key);
+        /* A host that is C code loads nothing into the CPU: the root's
+         * translations fit only if its paging state is the one they were
+         * made under (vmx_root checks after loading the host state). */
+        cpu_tlb_key now = cpu_tlb_key_of(c, 0, 0);
+        if (!v->host_on_cpu && memcmp(&now, &v->tlb_root_key, sizeof(now)) != 0)
+            cpu_tlb_flush(c);
+    } else {
+        cpu_set_hooks(c, &v->root_hooks); /* flushes the TLB */
+    }
     c->icpt_mask = v->root_icpt_mask;
     c->tsc_offset = v->root_tsc_offset;
 }

@@ -15,6 +15,8 @@
 
 #include "vmx/vmx_internal.h"
 
+#include <string.h>
+
 void vmx_root_init(vmx_root *r, cpu_t *cpu, struct apic *apic, cpu_phys *phys, cpu_obs_bus *obs)
 {
     vmx_vcpu_init(&r->v, cpu, apic, phys, obs);
@@ -161,9 +163,9 @@ static cpu_vmx_result vmx_root_invept(vmx_root *r, const cpu_vmx_op *op)
  * single-context types a VPID other than 0; else VMfail(28). cpu/ read
  * the descriptor before the type check (the SDM reads it after: a bad
  * type with an unreadable descriptor faults here instead of VMfail).
- * Nothing is invalidated: no translation of a VPID other than 0000H
- * outlives the VM exit that returned to root operation (entries and exits
- * empty the TLB), and INVVPID never concerns VPID 0000H. */
+ * The guest's translations kept aside for its VPID (vmx_nonroot_leave)
+ * are dropped, whatever the type (invalidating more than asked is
+ * allowed, SDM 28.3.3.1); the root's are dropped with them. */
 static cpu_vmx_result vmx_root_invvpid(vmx_root *r, const cpu_vmx_op *op)
 {
     uint64_t type = op->field, vpid = op->desc[0], addr = op->desc[1];
@@ -173,6 +175,7 @@ static cpu_vmx_result vmx_root_invvpid(vmx_root *r, const cpu_vmx_op *op)
         return vmx_root_fail(r, VMX_ERR_INVALID_INVEPT_OPERAND);
     if ((type == 1 || type == 3) && vpid == 0)
         return vmx_root_fail(r, VMX_ERR_INVALID_INVEPT_OPERAND);
+    cpu_tlb_flush(r->v.cpu);
     return CPU_VMX_SUCCEED;
 }
 
@@ -338,8 +341,16 @@ static void vmx_root_load_host(vmx_root *r, bool flush)
         (intr & VMX_INTR_INFO_VALID) && ((intr >> 8) & 7) == VMX_INTR_TYPE_NMI)
         c->nmi_blocked = true;
     cpu_update_mode(c);
-    if (flush)
+    if (flush) {
         cpu_tlb_flush(c);
+    } else if (v->tlb_vpid) {
+        /* VPIDs: the root's translations came back at the exit (SDM
+         * 28.3.1); they fit the host state only if its paging state is
+         * the one they were made under. */
+        cpu_tlb_key now = cpu_tlb_key_of(c, 0, 0);
+        if (memcmp(&now, &v->tlb_root_key, sizeof(now)) != 0)
+            cpu_tlb_flush(c);
+    }
     /* 27.6: the VM-exit MSR-load list, on top of the host state (a failure
      * is a VMX abort, 27.7). */
     if (VMCS(v, EXIT_MSR_LOAD_COUNT) && !vmx_msr_exit_load(v))

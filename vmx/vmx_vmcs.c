@@ -25,7 +25,7 @@ static const vmx_field_desc vmx_by_slot[VMX_VMCS_NSLOTS] = {VMX_VMCS_FIELDS(VMX_
 #undef VMX_VMCS_DESC
 
 /* The table entry of a full encoding (bit 0 clear), NULL when none: O(1). */
-static const vmx_field_desc *vmx_field_lookup(uint32_t full)
+static inline const vmx_field_desc *vmx_field_lookup(uint32_t full)
 {
     const vmx_field_desc *d = &vmx_by_slot[VMX_VMCS_SLOT(full)];
     return d->name && d->enc == full ? d : NULL;
@@ -86,23 +86,31 @@ static uint64_t vmx_field_mask(uint32_t enc)
     }
 }
 
-uint64_t vmx_vmcs_get(const vmx_vmcs *v, uint32_t enc)
+/* Access through an encoding already known to be valid (full or high). */
+static inline uint64_t vmx_get_valid(const vmx_vmcs *v, uint32_t enc)
 {
-    if (!vmx_vmcs_field_valid(enc))
-        return 0;
     uint64_t full = v->field[VMX_VMCS_SLOT(enc)];
     return (enc & VMX_ENC_HIGH) ? full >> 32 : full;
 }
 
-void vmx_vmcs_set(vmx_vmcs *v, uint32_t enc, uint64_t val)
+static inline void vmx_set_valid(vmx_vmcs *v, uint32_t enc, uint64_t val)
 {
-    if (!vmx_vmcs_field_valid(enc))
-        return;
     uint64_t *f = &v->field[VMX_VMCS_SLOT(enc)];
     if (enc & VMX_ENC_HIGH)
         *f = (*f & 0xFFFFFFFFull) | (val << 32);
     else
         *f = val & vmx_field_mask(enc);
+}
+
+uint64_t vmx_vmcs_get(const vmx_vmcs *v, uint32_t enc)
+{
+    return vmx_vmcs_field_valid(enc) ? vmx_get_valid(v, enc) : 0;
+}
+
+void vmx_vmcs_set(vmx_vmcs *v, uint32_t enc, uint64_t val)
+{
+    if (vmx_vmcs_field_valid(enc))
+        vmx_set_valid(v, enc, val);
 }
 
 /* SDM 30.3 VMREAD: "IF (register operand) does not correspond to any VMCS
@@ -112,7 +120,7 @@ unsigned vmx_vmread(const vmx_vmcs *v, uint64_t enc, uint64_t *val)
 {
     if ((enc >> 32) != 0 || !vmx_vmcs_field_valid((uint32_t)enc))
         return VMX_ERR_UNSUPPORTED_FIELD;
-    *val = vmx_vmcs_get(v, (uint32_t)enc);
+    *val = vmx_get_valid(v, (uint32_t)enc);
     return VMX_ERR_NONE;
 }
 
@@ -127,10 +135,10 @@ unsigned vmx_vmwrite(vmx_vmcs *v, uint64_t enc, uint64_t val)
     else if (VMX_ENC_TYPE((uint32_t)enc) == VMX_TYPE_RO)
         err = VMX_ERR_WRITE_READONLY;
     if (err != VMX_ERR_NONE) {
-        vmx_vmcs_set(v, VMCS_VM_INSN_ERROR, err);
+        vmx_vmcs_write_fast(v, VMCS_VM_INSN_ERROR, err);
         return err;
     }
-    vmx_vmcs_set(v, (uint32_t)enc, val);
+    vmx_set_valid(v, (uint32_t)enc, val);
     return VMX_ERR_NONE;
 }
 

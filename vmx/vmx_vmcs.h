@@ -475,6 +475,23 @@ static inline uint64_t vmx_vmcs_read_fast(const vmx_vmcs *v, uint32_t enc)
     return v->field[VMX_VMCS_SLOT(enc)];
 }
 
+/* The bits a full field of encoding enc holds (its width). */
+static inline uint64_t vmx_vmcs_width_mask(uint32_t enc)
+{
+    return VMX_ENC_WIDTH(enc) == VMX_WIDTH_16   ? 0xFFFFull
+           : VMX_ENC_WIDTH(enc) == VMX_WIDTH_32 ? 0xFFFFFFFFull
+                                                : ~0ull;
+}
+
+/* Field store without checks on a valid full encoding, truncated to the
+ * field's width: the processor's own writes (saving guest state at a VM
+ * exit, the exit information), where vmx_vmcs_set's lookup would cost
+ * more than the store. */
+static inline void vmx_vmcs_write_fast(vmx_vmcs *v, uint32_t enc, uint64_t val)
+{
+    v->field[VMX_VMCS_SLOT(enc)] = val & vmx_vmcs_width_mask(enc);
+}
+
 /*
  * VMREAD / VMWRITE as the instructions define them (SDM Vol. 3C 30.3), with a
  * 64-bit operand (64-bit mode). Return the VM-instruction error: 0 on
