@@ -109,13 +109,7 @@ static vmx_check vmx_check_exec_controls(const vmx_vcpu *v)
     if ((proc2 & VMX_PROC2_VPID) && VMCS(v, VPID) == 0)
         return VMX_CHECK_VPID_ZERO;
     if (proc2 & VMX_PROC2_EPT) {
-        /* SDM 26.2.1.1 EPTP: memory type UC (0) or WB (6), walk length - 1
-         * = 3, no accessed/dirty flags (not reported), bits 11:7 and above
-         * MAXPHYADDR reserved. */
-        uint64_t eptp = VMCS(v, EPT_POINTER);
-        unsigned mt = eptp & 7;
-        if ((mt != 0 && mt != 6) || ((eptp >> 3) & 7) != 3 || (eptp & 0xFC0) ||
-            !vmx_phys_ok(eptp))
+        if (!vmx_eptp_ok(VMCS(v, EPT_POINTER)))
             return VMX_CHECK_EPTP;
     }
     if ((proc2 & VMX_PROC2_UNRESTRICTED) && !(proc2 & VMX_PROC2_EPT))

@@ -21,6 +21,16 @@ static inline bool vmx_phys_ok(uint64_t pa)
     return (pa >> CPU_MAXPHYADDR) == 0;
 }
 
+/* SDM 26.2.1.1 (and INVEPT, 30.3): an EPTP is valid when its memory type
+ * (2:0) is one IA32_VMX_EPT_VPID_CAP reports — write-back (bit 14) only:
+ * uncacheable (bit 8) is not reported — its walk length - 1 (5:3) is 3,
+ * bit 6 (accessed/dirty flags, not reported) and bits 11:7 are 0, and the
+ * address fits MAXPHYADDR. */
+static inline bool vmx_eptp_ok(uint64_t eptp)
+{
+    return (eptp & 7) == 6 && ((eptp >> 3) & 7) == 3 && !(eptp & 0xFC0) && vmx_phys_ok(eptp);
+}
+
 /* SDM 26.2.1.1, 26.2.1.2, 26.2.1.3: VM-execution, exit and entry control
  * checks; VMX_CHECK_NONE when all pass. */
 vmx_check vmx_check_controls(const vmx_vcpu *v);

@@ -148,9 +148,7 @@ static cpu_vmx_result vmx_root_invept(vmx_root *r, const cpu_vmx_op *op)
     uint64_t type = op->field, eptp = op->desc[0];
     if (type != 1 && type != 2)
         return vmx_root_fail(r, VMX_ERR_INVALID_INVEPT_OPERAND);
-    unsigned mt = eptp & 7;
-    if (type == 1 && ((mt != 0 && mt != 6) || ((eptp >> 3) & 7) != 3 || (eptp & 0xFC0) ||
-                      !vmx_phys_ok(eptp)))
+    if (type == 1 && !vmx_eptp_ok(eptp))
         return vmx_root_fail(r, VMX_ERR_INVALID_INVEPT_OPERAND);
     cpu_tlb_flush(r->v.cpu);
     return CPU_VMX_SUCCEED;

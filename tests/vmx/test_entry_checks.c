@@ -397,6 +397,13 @@ static void m_eptp_type(void)
     SET(PROC_CONTROLS2, VMX_PROC2_EPT);
     SET(EPT_POINTER, 0x6000 | 5 | (3 << 3));
 }
+/* UC: architecturally defined, but IA32_VMX_EPT_VPID_CAP bit 8 is 0. */
+static void m_eptp_uc(void)
+{
+    OR(PROC_CONTROLS, VMX_PROC_SECONDARY);
+    SET(PROC_CONTROLS2, VMX_PROC2_EPT);
+    SET(EPT_POINTER, 0x6000 | 0 | (3 << 3));
+}
 /* 26.2.1.2 VM-exit controls */
 static void m_exit_addr_space(void) { CLR(EXIT_CONTROLS, VMX_EXIT_HOST_ADDR_SPACE); }
 static void m_exit_unsupported(void) { OR(EXIT_CONTROLS, VMX_EXIT_LOAD_PERF_GLOBAL); }
@@ -669,6 +676,7 @@ static const entry_case cases[] = {
     C(pi_desc_width, 7, PI_DESC),
     C(eptp_walk, 7, EPTP),
     C(eptp_type, 7, EPTP),
+    C(eptp_uc, 7, EPTP),
     C(exit_addr_space, 7, EXIT_CTLS),
     C(exit_unsupported, 7, EXIT_CTLS),
     C(preempt_save, 7, PREEMPT_SAVE),
