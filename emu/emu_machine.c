@@ -350,6 +350,13 @@ static bool all_halted(const emu_machine *m, bool *all_if_off)
     for (unsigned k = 0; k < m->cfg.ncpus; k++) {
         if (!m->cpu[k].halted)
             return false;
+        /* A guest hypervisor's VM entry into the HLT activity state may end
+         * the CPU's turn with a VM exit still to be taken at its first
+         * boundary (NMI-window exiting, a pending event, SDM 26.6): events
+         * its hook has not looked at yet mean it is not asleep. */
+        if (m->vroot && m->vroot[k].v.non_root &&
+            (m->cpu[k].events & (CPU_EVT_HOOK | CPU_EVT_INTR)))
+            return false;
         if (m->cpu[k].rflags & CPU_FL_IF)
             *all_if_off = false;
     }

@@ -9,8 +9,11 @@
  * machine, seeing its only CPU asleep with interrupts off, must still know
  * that the CPU wakes at that deadline (exit 52, activity state HLT saved).
  * Then a timer value of 0 exits before the guest's first instruction
- * (SDM 25.5.1: a VM exit at the end of VM entry, RIP unchanged).
- * Prints "vmx_preempt: OK" and exits 0 when both hold.
+ * (SDM 25.5.1: a VM exit at the end of VM entry, RIP unchanged). Last, an
+ * entry into the HLT activity state with "NMI-window exiting" and no
+ * blocking by NMI exits at once (exit 8, SDM 25.2), however the entry falls
+ * on the machine's scheduling rounds (the test runs it with short ones).
+ * Prints "vmx_preempt: OK" and exits 0 when all hold.
  */
 #include "vmx_guest.h"
 
@@ -22,6 +25,10 @@ static struct vx_cpu *const me = &vx_cpus[0];
 #define PIN_PREEMPT (1u << 6)
 #define F_PREEMPT_VALUE 0x482Eu
 #define X_PREEMPT 52
+#define X_NMI_WINDOW 8
+#define PIN_NMI_EXIT (1u << 3)
+#define PIN_VIRTUAL_NMIS (1u << 5)
+#define PROC_NMI_WINDOW (1u << 22)
 #define ACTIVITY_HLT 1
 #define TIMER_VALUE 100000u /* x 2^rate (IA32_VMX_MISC[4:0]) cycles: hundreds of quanta */
 
@@ -82,6 +89,16 @@ int guest_main(unsigned cpu, unsigned ncpus)
         return fail("VMRESUME failed", e);
     if (vmr(F_EXIT_REASON) != X_PREEMPT || vmr(F_GUEST_RIP) != PA(vp_after_hlt))
         return fail("expected a preemption-timer exit before the VMCALL", e);
+
+    /* 3. HLT activity state with NMI-window exiting: an exit right away. */
+    vmw(F_PIN, vx_ctls(MSR_VMX_TRUE_PINBASED, PIN_NMI_EXIT | PIN_VIRTUAL_NMIS));
+    vmw(F_PROC, vmr(F_PROC) | PROC_NMI_WINDOW);
+    vmw(F_GUEST_ACTIVITY, ACTIVITY_HLT);
+    e = vx_enter(0);
+    if (e & VX_ENTRY_FAILED)
+        return fail("VMRESUME into HLT failed", e);
+    if (vmr(F_EXIT_REASON) != X_NMI_WINDOW || vmr(F_GUEST_RIP) != PA(vp_after_hlt))
+        return fail("expected an NMI-window exit from the HLT state", e);
 
     vmclear(PA(vmcs));
     vmxoff();

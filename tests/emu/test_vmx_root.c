@@ -199,13 +199,24 @@ END_TEST
 /* A guest hypervisor's guest in HLT with interrupts off wakes at its
  * VMX-preemption timer's deadline (SDM 25.5.1), hundreds of quanta ahead,
  * though it is the only CPU and it sleeps; then a timer value of 0 exits
- * before the guest's first instruction. */
+ * before the guest's first instruction; then an entry into the HLT state
+ * with NMI-window exiting exits at once. _i = 1: scheduling rounds of 100
+ * cycles, shorter than a VM entry, so each entry ends its CPU's turn with
+ * the CPU halted and its exit still to be taken: the machine must not take
+ * that for every CPU asleep. */
 START_TEST(preemption_timer_wakes_hlt)
 {
-    guest_run *r = run_guest("vmx_preempt", EMU_MODE_NATIVE, 1, 0);
+    emu_config cfg = guest_run_config(EMU_MODE_NATIVE, 1, MAX_CYCLES);
+    if (_i)
+        cfg.quantum = 100;
+    guest_run *r = guest_run_load("vmx_preempt", &cfg);
+    r->m.diag_out = NULL;
+    emu_machine_run(&r->m, UINT64_MAX);
+    ck_assert(r->m.finished);
     ck_assert_msg(r->m.exit_status == 0, "status %d %s\n%s", r->m.exit_status, r->m.diag, r->out);
     ck_assert_msg(strstr(r->out, "vmx_preempt: OK") != NULL, "%s", r->out);
     ck_assert_uint_eq(r->m.vroot[0].v.exit_count[VMX_EXIT_PREEMPT_TIMER], 2);
+    ck_assert_uint_eq(r->m.vroot[0].v.exit_count[VMX_EXIT_NMI_WINDOW], 1);
     guest_run_free(r);
 }
 END_TEST
@@ -223,7 +234,7 @@ static Suite *suite(void)
     tcase_add_loop_test(t, msr_lists_under_builtin, 0, 3);
     tcase_add_test(t, vmx_off_in_model);
     tcase_add_test(t, vmx_insns_exit_under_builtin);
-    tcase_add_test(t, preemption_timer_wakes_hlt);
+    tcase_add_loop_test(t, preemption_timer_wakes_hlt, 0, 2);
     suite_add_tcase(s, t);
     return s;
 }
