@@ -490,6 +490,12 @@ typedef struct cpu {
     cpu_dtr gdtr, idtr;
     uint64_t cr0, cr2, cr3, cr4, cr8, efer;
     uint64_t pdpte[4]; /* PAE paging's PDPTE registers (SDM 4.4.1), loaded by cpu_load_pdptes */
+    /* The linear address being translated when hooks.translate is called
+     * (xlat_linear = 1; 0 for accesses that have none, the PDPTE loads):
+     * what an EPT violation reports (SDM 27.2.1 qualification bits 7-8, the
+     * guest-linear-address field). Set on the TLB-miss path only. */
+    uint64_t xlat_va;
+    uint8_t xlat_linear;
     uint64_t dr[8];
     uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux, pat;
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip;

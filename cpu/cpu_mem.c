@@ -347,6 +347,7 @@ static walk_result page_walk(cpu_t *c, uint64_t va, cpu_access acc, bool user)
 bool cpu_pdptes_read(cpu_t *c, uint64_t cr3, uint64_t out[4])
 {
     const uint64_t rsvd = 0x1E6ull | ~((1ull << CPU_MAXPHYADDR) - 1);
+    c->xlat_linear = 0; /* no linear address: a load by MOV CR / VM entry */
     for (unsigned k = 0; k < 4; k++) {
         uint64_t gpa = (cr3 & 0xFFFFFFE0ull) + k * 8u;
         out[k] = cpu_phys_load(c, to_host_phys(c, gpa, CPU_ACC_WALK), 8, CPU_ACC_WALK);
@@ -376,14 +377,17 @@ uint64_t cpu_translate(cpu_t *c, uint64_t va, cpu_access acc)
     if (c->mode == CPU_MODE_LONG64 && !cpu_canonical(va))
         cpu_fault(c, CPU_EXC_GP, 0);
     walk_result w;
+    c->xlat_va = va;
+    c->xlat_linear = 1;
     if (c->cr0 & CPU_CR0_PG) {
         w = page_walk(c, va, acc, c->cpl == 3);
     } else {
         w.pa = va;
         w.writable = w.user_ok = w.executable = w.dirty = true;
     }
-    uint64_t gpa_page = w.pa & ~0xFFFull;
-    uint64_t hpa_page = to_host_phys(c, gpa_page, acc);
+    /* The whole guest-physical address goes to the hook (an EPT violation
+     * reports it); the mapping is per page. */
+    uint64_t hpa_page = to_host_phys(c, w.pa, acc) & ~0xFFFull;
     uint64_t vpage = va & ~0xFFFull;
     cpu_tlb_entry *e = cpu_tlb_slot(c, va);
     e->tag_read = e->tag_write = e->tag_fetch = CPU_TLB_INVALID;
@@ -419,6 +423,8 @@ uint64_t cpu_read_supervisor(cpu_t *c, uint64_t va, unsigned size)
         if (c->mode == CPU_MODE_LONG64 && !cpu_canonical(a))
             cpu_fault(c, CPU_EXC_GP, 0);
         uint64_t pa = a;
+        c->xlat_va = a;
+        c->xlat_linear = 1;
         if (c->cr0 & CPU_CR0_PG)
             pa = page_walk(c, a, CPU_ACC_READ, false).pa;
         v |= cpu_phys_load(c, to_host_phys(c, pa, CPU_ACC_READ), 1, CPU_ACC_READ) << (8 * k);

@@ -126,6 +126,16 @@ bool vmx_ept_translate(void *ctx, cpu_t *c, uint64_t gpa, cpu_access acc, uint64
     }
     cpu_obs_emit(v->obs, c->cycles, c->index, VMX_EV_EPT_WALK_FAULT, gpa, entry, c->rip, acc);
     vmx_exit_info ei = {.qualification = qual, .guest_physical = gpa, .has_guest_physical = true};
+    if (r == VMX_EPT_VIOLATION && c->xlat_linear) {
+        /* SDM 27.2.1 (Table 27-7): bit 7, the guest-linear-address field
+         * is valid; bit 8, the access was to the linear address's
+         * translation (clear: to a guest paging-structure entry). */
+        ei.qualification |= 1ull << 7;
+        if (acc != CPU_ACC_WALK)
+            ei.qualification |= 1ull << 8;
+        ei.guest_linear = c->xlat_va;
+        ei.has_guest_linear = true;
+    }
     vmx_vmexit(v, r == VMX_EPT_MISCONFIG ? VMX_EXIT_EPT_MISCONFIG : VMX_EXIT_EPT_VIOLATION, &ei);
     return false;
 }

@@ -1069,8 +1069,10 @@ START_TEST(test_run_ept_violation)
     SET(EPT_POINTER, pml4 | (3 << 3) | 6);
     enter_and_run();
     ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_EPT_VIOLATION);
-    ck_assert_uint_eq(GET(EXIT_QUALIFICATION), 2 | (1 << 3));
+    /* Write, readable; bits 7-8: a linear address's translation (27.2.1). */
+    ck_assert_uint_eq(GET(EXIT_QUALIFICATION), 2 | (1 << 3) | (1 << 7) | (1 << 8));
     ck_assert_uint_eq(GET(GUEST_PHYSICAL_ADDR), 0x200000);
+    ck_assert_uint_eq(GET(GUEST_LINEAR_ADDR), 0x200000);
     ck_assert_uint_eq(GET(GUEST_RIP), CPU_HARNESS_CODE + 7);
     ck_assert_uint_eq(v.exit_count[VMX_EXIT_EPT_VIOLATION], 1);
     /* Made writable, the guest resumes, stores and halts. */
@@ -1096,7 +1098,8 @@ START_TEST(test_run_ept_violation)
     ck_assert_uint_eq(vmx_vmentry(&v, false), 0);
     ck_assert_int_eq(vmx_run(&v, h.cpu.cycles + 100000), CPU_STOP_HOOK);
     ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_EPT_VIOLATION);
-    ck_assert_uint_eq(GET(EXIT_QUALIFICATION), 2 | (5 << 3));
+    ck_assert_uint_eq(GET(EXIT_QUALIFICATION), 2 | (5 << 3) | (1 << 7) | (1 << 8));
+    ck_assert_uint_eq(GET(GUEST_LINEAR_ADDR), 0x100000);
     ck_assert_uint_eq(GET(GUEST_RIP), CPU_HARNESS_CODE + 7);
     ck_assert_uint_eq(h.cpu.gpr[CPU_RBX] & 0xFF, code2[0]);
 }
