@@ -220,7 +220,7 @@ EOF
         failed=$((failed + 1))
         case $status in
         124|137) why="time limit of ${limit}s" ;;
-        *) why=$(tr -d '\r' < "$log" | grep -m1 -E '^(FAIL|ABORT|Unhandled exception)|apicv-emu: ' | cut -c1-120) ;;
+        *) why=$(tr -d '\r' < "$log" | grep -m1 -E '^(FAIL|ABORT|Unhandled exception)|apicv-emu: |assert failed' | cut -c1-120) ;;
         esac
         echo "FAIL $name (status $status${summary:+: $summary}${why:+: $why})"
     fi
