@@ -1,7 +1,7 @@
 /*
  * emu_cli.c — the command line of apicv-emu: the dispatch to each command
  * (run: emu_cli_run.c, info: emu_cli_info.c, bench: emu_cli_bench.c,
- * import-kvm: emu_cli_import.c, replay: emu_record.c, compare:
+ * import-kvm: emu_cli_import.c, replay: emu_replay_cli.c, compare:
  * emu_compare.c) and what they share.
  *
  * Bad input gets a message naming the option or file and what was expected,
