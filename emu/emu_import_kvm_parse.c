@@ -305,7 +305,7 @@ static bool parse_ipi(const char *body, emu_kvm_event *ev, char *err, size_t err
 
 static bool parse_apic(const char *body, emu_kvm_event *ev, char *err, size_t errlen)
 {
-    char op[16], reg[24];
+    char op[16] = {0}, reg[24] = {0};
     const char *p = word_at(body, op, sizeof(op));
     if (strcmp(op, "apic_write") != 0 && strcmp(op, "apic_read") != 0)
         return fail(err, errlen, "expected 'apic_read' or 'apic_write' in kvm_apic, got '%s'", body);
@@ -335,7 +335,7 @@ static bool parse_apic(const char *body, emu_kvm_event *ev, char *err, size_t er
 
 static bool parse_msr(const char *body, emu_kvm_event *ev, char *err, size_t errlen)
 {
-    char op[16];
+    char op[16] = {0};
     const char *p = word_at(body, op, sizeof(op));
     uint64_t v;
     if ((strcmp(op, "msr_write") != 0 && strcmp(op, "msr_read") != 0) || !num(&p, 16, &v))

@@ -155,8 +155,8 @@ void emu_kvm_print_summary(const emu_kvm_log *log, const emu_kvm_import *imp, FI
         fprintf(out, "import-kvm: not replayed: %u SMI/INIT/SIPI/ExtINT, %u for vCPUs beyond %u, "
                      "%u vectors below 20h, %u beyond the scenario's window or its %u stimuli, %u "
                      "traced twice (kvm_apic_accept_irq and kvm_apicv_accept_irq)\n",
-                imp->dropped_dm, imp->dropped_vcpu, CPU_MAX_CPUS, imp->dropped_vector,
-                imp->dropped_window, EMU_KVM_MAX_STIMULI, imp->dropped_dup);
+                imp->dropped_dm, imp->dropped_vcpu, (unsigned)CPU_MAX_CPUS, imp->dropped_vector,
+                imp->dropped_window, (unsigned)EMU_KVM_MAX_STIMULI, imp->dropped_dup);
     if (imp->unresolved)
         fprintf(out, "import-kvm: %u events whose vCPU could not be told (not counted per vCPU)\n",
                 imp->unresolved);

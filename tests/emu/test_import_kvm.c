@@ -306,6 +306,14 @@ START_TEST(ftrace_new_layout_posted)
         ck_assert_uint_eq(stat_exits(r->err, 1, v), 0);
         ck_assert_uint_eq(stat_exits(r->err, 44, v), 0);
     }
+    /* Recorded and replayed like any scenario: the same run, event for event. */
+    char trace[64];
+    snprintf(trace, sizeof(trace), "/tmp/apicv_imp_%d.trace", (int)getpid());
+    r = run("run --headless --quiet --record %s %s", trace, scn);
+    ck_assert_msg(r->status == 0, "%s", r->err);
+    r = run("replay --headless --verify %s", trace);
+    unlink(trace);
+    ck_assert_msg(r->status == 0, "replay --verify: status %d: %s", r->status, r->err);
 }
 END_TEST
 
