@@ -41,6 +41,9 @@ static void usage_import(FILE *f)
           "  --mode M            replay in mode M instead of the inferred one\n"
           "  --cycles-per-us N   our cycles per microsecond of the trace (default 3000, a\n"
           "                      3 GHz host); compressed further when the trace is long\n"
+          "  --from SECONDS, --to SECONDS   replay only the interrupts accepted in that\n"
+          "                      part of the trace (timestamps as printed); the mode is\n"
+          "                      still inferred from the whole trace\n"
           "  --run               run the scenario at once (`apicv-emu run FILE`): the\n"
           "                      window when there is a display\n"
           "  --headless, --stats, --quiet   passed to the run (see apicv-emu run --help)\n"
@@ -53,6 +56,7 @@ int emu_cli_import_kvm(int argc, char **argv, const emu_frontend *fe)
     static const struct option lopts[] = {
         {"output", required_argument, 0, 'o'}, {"mode", required_argument, 0, 'm'},
         {"cycles-per-us", required_argument, 0, 'c'}, {"run", no_argument, 0, 'r'},
+        {"from", required_argument, 0, 'f'},   {"to", required_argument, 0, 't'},
         {"headless", no_argument, 0, 'H'},     {"stats", no_argument, 0, 'S'},
         {"quiet", no_argument, 0, 'Q'},        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -84,6 +88,15 @@ int emu_cli_import_kvm(int argc, char **argv, const emu_frontend *fe)
             if (!emu_cli_parse_u64("--cycles-per-us", optarg, 1, 1000000, &v))
                 return EMU_EXIT_USAGE;
             opts.cycles_per_us = v;
+            break;
+        case 'f':
+        case 't':
+            if (!emu_kvm_parse_seconds(optarg, o == 'f' ? &opts.from_ns : &opts.to_ns)) {
+                fprintf(stderr, "apicv-emu import-kvm: --%s: expected a timestamp in seconds as "
+                                "the trace prints them (1234.567890), got '%s'\n",
+                        o == 'f' ? "from" : "to", optarg);
+                return EMU_EXIT_USAGE;
+            }
             break;
         case 'r':
             run = true;

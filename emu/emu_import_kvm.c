@@ -252,6 +252,10 @@ static void describe(char *out, size_t len, const emu_kvm_event *e, const char *
 static void add_stimulus(emu_kvm_import *imp, const emu_kvm_event *e, unsigned vcpu,
                          const char *source, uint64_t t0, bool halted)
 {
+    if (e->ts_ns < imp->from_ns || (imp->to_ns && e->ts_ns > imp->to_ns)) {
+        imp->outside++;
+        return;
+    }
     if (imp->nstim == EMU_KVM_MAX_STIMULI) {
         imp->dropped_window++;
         return;
@@ -334,6 +338,8 @@ bool emu_kvm_analyse(const emu_kvm_log *log, const emu_kvm_import_opts *opts,
                      emu_kvm_import *imp, char *err, size_t errlen)
 {
     memset(imp, 0, sizeof(*imp));
+    imp->from_ns = opts->from_ns;
+    imp->to_ns = opts->to_ns;
     if (log->n == 0) {
         snprintf(err, errlen, "%s: expected KVM tracepoint lines (kvm_exit, kvm_apic_accept_irq, ...), "
                               "found none in %u lines", log->path, log->lines);
@@ -426,7 +432,9 @@ bool emu_kvm_analyse(const emu_kvm_log *log, const emu_kvm_import_opts *opts,
                 maxv = (int)e->dest;
             char source[96] = "";
             const emu_kvm_event *ipi = NULL;
-            for (size_t j = i; j-- > 0 && log->ev[j].ts_ns + 20000 >= e->ts_ns;)
+            /* Its IPI, if any: just before, in the same thread (at most 64
+             * events and 20 us back, so a long trace stays linear). */
+            for (size_t j = i; j-- > 0 && i - j <= 64 && log->ev[j].ts_ns + 20000 >= e->ts_ns;)
                 if (log->ev[j].kind == EMU_KVM_APIC_IPI && log->ev[j].pid == e->pid &&
                     log->ev[j].vector == e->vector) {
                     ipi = &log->ev[j];
@@ -442,7 +450,7 @@ bool emu_kvm_analyse(const emu_kvm_log *log, const emu_kvm_import_opts *opts,
                 snprintf(source, sizeof(source), "raised on vCPU %d's thread", sv);
             else
                 snprintf(source, sizeof(source), "from %s (a device or the host)", e->comm);
-            if (t0 == UINT64_MAX)
+            if (t0 == UINT64_MAX && e->ts_ns >= imp->from_ns)
                 t0 = e->ts_ns;
             if (d->running && e->dm != 4) {
                 imp->running_accepts++;
@@ -487,7 +495,7 @@ bool emu_kvm_analyse(const emu_kvm_log *log, const emu_kvm_import_opts *opts,
                     continue;
                 emu_kvm_event acc = *e;
                 acc.dest = d;
-                if (t0 == UINT64_MAX)
+                if (t0 == UINT64_MAX && e->ts_ns >= imp->from_ns)
                     t0 = e->ts_ns;
                 if ((int)d > maxv)
                     maxv = (int)d;

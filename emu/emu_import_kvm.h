@@ -102,6 +102,9 @@ typedef enum emu_kvm_line {
 emu_kvm_line emu_kvm_parse_line(const char *line, unsigned lineno, emu_kvm_event *ev,
                                 char *name, size_t namelen, char *err, size_t errlen);
 
+/* "SECONDS[.FRACTION]" as the tools print timestamps, in nanoseconds. */
+bool emu_kvm_parse_seconds(const char *text, uint64_t *ns);
+
 #define EMU_KVM_MAX_UNKNOWN 32
 typedef struct emu_kvm_log {
     const char *path;
@@ -149,6 +152,7 @@ typedef struct emu_kvm_import_opts {
     bool mode_given;
     emu_mode mode;
     uint64_t cycles_per_us; /* 0: the default */
+    uint64_t from_ns, to_ns; /* only interrupts in [from, to] are replayed; to 0: no end */
 } emu_kvm_import_opts;
 
 typedef struct emu_kvm_import {
@@ -160,6 +164,8 @@ typedef struct emu_kvm_import {
     unsigned nstim;
     emu_kvm_stimulus stim[EMU_KVM_MAX_STIMULI];
     unsigned dropped_window, dropped_vcpu, dropped_vector, dropped_dm, dropped_dup;
+    unsigned outside;            /* accepted interrupts outside --from/--to */
+    uint64_t from_ns, to_ns;     /* the window asked for (to 0: no end) */
     unsigned from_ipi;           /* stimuli taken from kvm_apic_ipi (no acceptance traced) */
     unsigned ipis;               /* kvm_apic_ipi events */
     unsigned unresolved;         /* events whose vCPU could not be found */

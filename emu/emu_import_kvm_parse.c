@@ -445,8 +445,9 @@ static bool parse_body(emu_kvm_kind k, const char *body, emu_kvm_event *ev, char
     }
 }
 
-/* "SECONDS[.FRACTION]:" into nanoseconds; NULL if p holds no timestamp. */
-static const char *timestamp(const char *p, uint64_t *ns)
+/* "SECONDS[.FRACTION]" into nanoseconds (up to nine decimals kept); the
+ * text after it, or NULL if p holds no such number. */
+static const char *seconds(const char *p, uint64_t *ns)
 {
     const char *s = p;
     uint64_t sec = 0, frac = 0;
@@ -470,10 +471,21 @@ static const char *timestamp(const char *p, uint64_t *ns)
         for (; digits < 9; digits++)
             frac *= 10;
     }
-    if (*s != ':')
-        return NULL;
     *ns = sec * 1000000000ull + frac;
-    return s + 1;
+    return s;
+}
+
+/* The line's "SECONDS[.FRACTION]:"; the text after the colon or NULL. */
+static const char *timestamp(const char *p, uint64_t *ns)
+{
+    const char *s = seconds(p, ns);
+    return s && *s == ':' ? s + 1 : NULL;
+}
+
+bool emu_kvm_parse_seconds(const char *text, uint64_t *ns)
+{
+    const char *s = seconds(text, ns);
+    return s && *s == 0;
 }
 
 emu_kvm_line emu_kvm_parse_line(const char *line, unsigned lineno, emu_kvm_event *ev,

@@ -157,6 +157,9 @@ void emu_kvm_print_summary(const emu_kvm_log *log, const emu_kvm_import *imp, FI
                      "traced twice (kvm_apic_accept_irq and kvm_apicv_accept_irq)\n",
                 imp->dropped_dm, imp->dropped_vcpu, (unsigned)CPU_MAX_CPUS, imp->dropped_vector,
                 imp->dropped_window, (unsigned)EMU_KVM_MAX_STIMULI, imp->dropped_dup);
+    if (imp->outside)
+        fprintf(out, "import-kvm: %u accepted interrupts outside --from/--to not replayed\n",
+                imp->outside);
     if (imp->unresolved)
         fprintf(out, "import-kvm: %u events whose vCPU could not be told (not counted per vCPU)\n",
                 imp->unresolved);

@@ -70,6 +70,13 @@ START_TEST(prefixes_and_timestamps)
     /* Another event: its name, not an error. */
     ck_assert_int_eq(parse(" qemu-1  [000]  1.000001: sched_switch: prev_comm=qemu"), EMU_KVM_LINE_UNKNOWN);
     ck_assert_str_eq(name, "sched_switch");
+    uint64_t ns;
+    ck_assert(emu_kvm_parse_seconds("1234.5", &ns));
+    ck_assert_uint_eq(ns, 1234500000000ull);
+    ck_assert(emu_kvm_parse_seconds("7", &ns));
+    ck_assert_uint_eq(ns, 7000000000ull);
+    ck_assert(!emu_kvm_parse_seconds("1.5s", &ns));
+    ck_assert(!emu_kvm_parse_seconds("", &ns));
 }
 END_TEST
 
@@ -389,6 +396,18 @@ START_TEST(timing_scale_and_gap)
     HAS(r->out, "at 30300 msi vector=0xfb cpu=0");
     HAS(r->out, "at 35000 nmi cpu=1");
     HAS(r->out, "at 40000 msi vector=0xfd cpu=1");
+    /* Only a part of the trace: the interrupts from 250.0009 s to 250.0012 s. */
+    r = run("import-kvm --from 250.0009 --to 250.0012 --cycles-per-us 100 '%s'",
+            EXCERPT("ftrace_v4_emulated"));
+    ck_assert_int_eq(r->status, 0);
+    HAS(r->out, "at 30000 nmi cpu=1");
+    HAS(r->out, "at 50000 msi vector=0xfd cpu=1");
+    ck_assert_ptr_null(strstr(r->out, "vector=0xfb"));
+    HAS(r->err, "2 accepted interrupts outside --from/--to not replayed");
+    HAS(r->err, "mode emulated"); /* still from the whole trace */
+    r = run("import-kvm --from 12s '%s'", EXCERPT("ftrace_v4_emulated"));
+    ck_assert_int_eq(r->status, 2);
+    HAS(r->err, "--from: expected a timestamp in seconds");
     /* The default (3 GHz) would need 2.7 M cycles: compressed into the window. */
     r = run("import-kvm '%s'", EXCERPT("ftrace_v4_emulated"));
     HAS(r->err, "compressed to");
