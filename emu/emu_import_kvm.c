@@ -188,23 +188,28 @@ static void infer_mode(emu_kvm_import *imp, const emu_kvm_import_opts *opts, uns
     char ev[360];
     snprintf(ev, sizeof(ev),
              "%u EOI writes that exited (APIC_ACCESS at 0B0h, APIC_EOI emulated, WRMSR 80BH), "
+             "%u paravirtual EOIs, %u injected APIC interrupts, "
              "%u APICv signs (EOI_INDUCED/APIC_WRITE exits, kvm_apicv_accept_irq, VT-d PI), "
              "%u posted-interrupt signs, %u TPR_BELOW_THRESHOLD and %u CR8 exits",
-             imp->eoi_exits, imp->apicv_signs, imp->pi_signs, imp->tpr_threshold, imp->cr8_exits);
+             imp->eoi_exits, imp->pv_eois, imp->injections, imp->apicv_signs, imp->pi_signs,
+             imp->tpr_threshold, imp->cr8_exits);
     if (opts->mode_given) {
         imp->mode = opts->mode;
         snprintf(imp->mode_why, sizeof(imp->mode_why), "given with --mode (the trace shows %s)", ev);
         return;
     }
-    if (imp->eoi_exits > 0) {
+    if (imp->eoi_exits > 0 || imp->pv_eois > 0 || imp->injections > 0) {
         /* The guest's EOI exits: no virtual-interrupt delivery (SDM 30.1.4
-         * EOI virtualization needs it). KVM uses the TPR shadow on every
-         * CPU that has it; CR8 exits without a threshold exit mean it had
-         * none. */
+         * EOI virtualization needs it). So do paravirtual EOIs (KVM's
+         * PV EOI serves injected interrupts only) and APIC interrupts
+         * injected at VM entry (with APICv, KVM injects only ExtINT: the
+         * APIC's go through RVI, SDM 30.2). KVM uses the TPR shadow on
+         * every CPU that has it; CR8 exits without a threshold exit mean
+         * it had none. */
         bool emulated = imp->cr8_exits > 0 && imp->tpr_threshold == 0;
         imp->mode = emulated ? EMU_MODE_EMULATED : EMU_MODE_TPR_SHADOW;
         snprintf(imp->mode_why, sizeof(imp->mode_why),
-                 "EOIs exit, so no virtual-interrupt delivery; %s (%s)",
+                 "EOIs reach KVM or interrupts are injected, so no virtual-interrupt delivery; %s (%s)",
                  emulated ? "CR8 accesses exit too: no TPR shadow" :
                             "KVM turns the TPR shadow on wherever the CPU has it",
                  ev);
@@ -358,6 +363,7 @@ bool emu_kvm_analyse(const emu_kvm_log *log, const emu_kvm_import_opts *opts,
     /* One EOI exit may show twice: as its APIC_ACCESS exit and as KVM's
      * emulated APIC_EOI write; the larger count of the two is taken. */
     unsigned eoi_by_exit = 0, eoi_by_emulation = 0;
+    bool accepted[256] = {false}; /* vectors accepted as Fixed or LowPrio */
     for (size_t i = 0; i < log->n; i++) {
         const emu_kvm_event *e = &log->ev[i];
         int v = names_own_vcpu(e) ? e->vcpu : thread_vcpu(&pm, e);
@@ -426,6 +432,8 @@ bool emu_kvm_analyse(const emu_kvm_log *log, const emu_kvm_import_opts *opts,
                 break;
             }
             prev_accept = e;
+            if (e->dm <= 1)
+                accepted[e->vector & 0xFF] = true;
             if (!importable(imp, e->dm, e->vector, e->dest))
                 break;
             if ((int)e->dest > maxv)
@@ -461,6 +469,13 @@ bool emu_kvm_analyse(const emu_kvm_log *log, const emu_kvm_import_opts *opts,
         }
         case EMU_KVM_APIC_IPI:
             imp->ipis++;
+            break;
+        case EMU_KVM_PV_EOI:
+            imp->pv_eois++;
+            break;
+        case EMU_KVM_INJ_VIRQ:
+            if (!e->flag && accepted[e->vector & 0xFF])
+                imp->injections++;
             break;
         case EMU_KVM_PI_IRTE:
             if (e->flag)

@@ -172,6 +172,7 @@ typedef struct emu_kvm_import {
     unsigned exits[CPU_MAX_CPUS][80]; /* exits in the trace per vCPU per basic reason */
     unsigned exits_other[CPU_MAX_CPUS];
     unsigned eoi_exits, apicv_signs, pi_signs, tpr_threshold, cr8_exits;
+    unsigned pv_eois, injections; /* kvm_pv_eoi; kvm_inj_virq of an accepted APIC vector */
     unsigned running_accepts, kicked_accepts;
     unsigned halts, wakeups, timer_events;
 } emu_kvm_import;

@@ -452,6 +452,45 @@ START_TEST(ipis_without_acceptance)
 }
 END_TEST
 
+/* No exit traced at all, but paravirtual EOIs, or injections of the
+ * accepted vectors: no virtual-interrupt delivery either way. */
+START_TEST(pv_eoi_and_injection_mean_no_apicv)
+{
+    static const char *const tails[2] = {
+        " q-20 [000] 5.000201: kvm_pv_eoi: apicid 0 vector 65\n",
+        " q-20 [000] 5.000150: kvm_inj_virq: IRQ 0x41\n"};
+    for (unsigned k = 0; k < 2; k++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/tmp/apicv_imp_pv_%d.txt", (int)getpid());
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(" q-20 [000] 5.000000: kvm_entry: vcpu 0\n"
+              " q-19 [001] 5.000100: kvm_apic_accept_irq: apicid 0 vec 65 (Fixed|edge)\n",
+              f);
+        fputs(tails[k], f);
+        fclose(f);
+        result *r = run("import-kvm '%s'", path);
+        unlink(path);
+        ck_assert_int_eq(r->status, 0);
+        HAS(r->err, "import-kvm: mode tpr-shadow:");
+        HAS(r->err, k == 0 ? "1 paravirtual EOIs" : "1 injected APIC interrupts");
+    }
+    /* The same interrupt with neither: APICv (posted). */
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/apicv_imp_pv_%d.txt", (int)getpid());
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(" q-20 [000] 5.000000: kvm_entry: vcpu 0\n"
+          " q-19 [001] 5.000100: kvm_apic_accept_irq: apicid 0 vec 65 (Fixed|edge)\n"
+          " q-20 [000] 5.000300: kvm_exit: reason HLT rip 0x0 info 0 0\n",
+          f);
+    fclose(f);
+    result *r = run("import-kvm '%s'", path);
+    unlink(path);
+    HAS(r->err, "import-kvm: mode posted:");
+}
+END_TEST
+
 /* Status 2 only when nothing is usable. */
 START_TEST(bad_input_is_status_2)
 {
@@ -639,6 +678,7 @@ static Suite *suite(void)
     tcase_add_test(t, timing_scale_and_gap);
     tcase_add_test(t, mode_option_and_run);
     tcase_add_test(t, ipis_without_acceptance);
+    tcase_add_test(t, pv_eoi_and_injection_mean_no_apicv);
     tcase_add_test(t, bad_input_is_status_2);
     tcase_add_test(t, mutated_excerpts_never_break);
     suite_add_tcase(s, t);
