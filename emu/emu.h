@@ -434,6 +434,7 @@ typedef struct emu_run_opts {
     bool stats;              /* --stats */
     bool quiet;              /* --quiet */
     int gdb_port;            /* --gdb PORT (0: any free port), -1 without */
+    struct emu_gdb *gdb;     /* the window's gdb stub when --gdb runs with the window */
     const char *initrd[16];  /* --initrd, in order (cfg.initrd points here) */
 } emu_run_opts;
 

@@ -338,6 +338,26 @@ static int run_gdb(emu_machine *m, int port)
     }
 }
 
+/* --gdb with the window: the window's machine thread serves gdb between
+ * slices (emu_gdb_poll); gdb stops the machine and the window shows where.
+ * -1 when ready (or without --gdb), else the exit status. */
+static int window_gdb_open(emu_run_opts *opts, emu_machine *m)
+{
+    if (opts->gdb_port < 0)
+        return -1;
+    char err[256];
+    opts->gdb = malloc(sizeof(*opts->gdb));
+    if (!opts->gdb || !emu_gdb_listen(opts->gdb, m, (unsigned)opts->gdb_port, err, sizeof(err))) {
+        fprintf(stderr, "apicv-emu: %s\n", opts->gdb ? err : "--gdb: out of memory");
+        free(opts->gdb);
+        opts->gdb = NULL;
+        return EMU_EXIT_USAGE;
+    }
+    fprintf(stderr, "apicv-emu: the window is open; gdb can attach on 127.0.0.1:%u (target remote :%u)\n",
+            opts->gdb->port, opts->gdb->port);
+    return -1;
+}
+
 int emu_cli_run(int argc, char **argv, const emu_frontend *fe)
 {
     emu_run_opts opts;
@@ -435,7 +455,7 @@ int emu_cli_run(int argc, char **argv, const emu_frontend *fe)
 
     double secs = 0;
     bool progress = !opts.quiet && isatty(STDERR_FILENO);
-    bool window = !rec && !exporting && !headless && opts.gdb_port < 0 && fe && fe->run_window && fe->display_available &&
+    bool window = !rec && !exporting && !headless && fe && fe->run_window && fe->display_available &&
                   fe->display_available();
     caption_printer *narration = calloc(1, sizeof(*narration));
     if (!narration) {
@@ -451,7 +471,14 @@ int emu_cli_run(int argc, char **argv, const emu_frontend *fe)
         /* The window restarts the machine from the guest image (and the
          * scenario in opts) and reports its own timing with --stats. */
         double t0 = emu_cli_host_seconds();
-        status = fe->run_window(&m, guest, &opts);
+        status = window_gdb_open(&opts, &m);
+        if (status < 0)
+            status = fe->run_window(&m, guest, &opts);
+        if (opts.gdb) {
+            emu_gdb_close(opts.gdb);
+            free(opts.gdb);
+            opts.gdb = NULL;
+        }
         secs = emu_cli_host_seconds() - t0;
     } else {
         if (!headless && fe && fe->run_window && rec)

@@ -537,6 +537,8 @@ static bool handle(emu_gdb *g, char *out, emu_gdb_end *end)
     default:
         break;
     }
+    if (g->running)
+        return true; /* emu_gdb_poll: the continue's stop reply comes later */
     if (!send_packet(g, out)) {
         *end = EMU_GDB_DETACHED;
         return false;
@@ -575,19 +577,38 @@ bool emu_gdb_listen(emu_gdb *g, emu_machine *m, unsigned port, char *err, size_t
     return true;
 }
 
+/* A connection from gdb: accepted, and the session's observer. */
+static bool session_begin(emu_gdb *g)
+{
+    do
+        g->fd = accept(g->lfd, NULL, NULL);
+    while (g->fd < 0 && errno == EINTR);
+    if (g->fd < 0)
+        return false;
+    int one = 1;
+    setsockopt(g->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    cpu_obs_subscribe(&g->m->obs, emu_gdb_record_event, g);
+    return true;
+}
+
+static void session_end(emu_gdb *g)
+{
+    cpu_obs_unsubscribe(&g->m->obs, emu_gdb_record_event, g);
+    /* Without gdb the run goes on with no watched pages on the slow path. */
+    g->nwp = g->nbp = 0;
+    emu_gdb_watch_install(g);
+    close(g->fd);
+    g->fd = -1;
+    g->running = false;
+}
+
 emu_gdb_end emu_gdb_serve(emu_gdb *g)
 {
     while (!readable(g->lfd, 200))
         if (emu_stop_requested(g->m))
             return EMU_GDB_DETACHED;
-    do
-        g->fd = accept(g->lfd, NULL, NULL);
-    while (g->fd < 0 && errno == EINTR);
-    if (g->fd < 0)
+    if (!session_begin(g))
         return EMU_GDB_ERROR;
-    int one = 1;
-    setsockopt(g->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    cpu_obs_subscribe(&g->m->obs, emu_gdb_record_event, g);
     char *out = g->out;
     emu_gdb_end end = EMU_GDB_DETACHED;
     for (;;) {
@@ -603,13 +624,66 @@ emu_gdb_end emu_gdb_serve(emu_gdb *g)
         if (!handle(g, out, &end))
             break;
     }
-    cpu_obs_unsubscribe(&g->m->obs, emu_gdb_record_event, g);
-    /* Without gdb the run goes on with no watched pages on the slow path. */
-    g->nwp = g->nbp = 0;
-    emu_gdb_watch_install(g);
-    close(g->fd);
-    g->fd = -1;
+    session_end(g);
     return end;
+}
+
+bool emu_gdb_poll(emu_gdb *g)
+{
+    char *out = g->out;
+    g->async = true;
+    if (g->fd < 0) {
+        if (!readable(g->lfd, 0) || !session_begin(g))
+            return false;
+        g->running = false;
+        g->rlen = g->rpos = 0;
+        g->last_reply[0] = 0;
+    }
+    if (g->running) {
+        /* A continue in progress: a bounded part of it per call, so the
+         * front end keeps drawing (what the machine does is the same). */
+        int st = emu_gdb_continue_some(g, out, 2048);
+        g->moved = true;
+        if (st == 0)
+            return true;
+        g->running = false;
+        if (st < 0 || !send_packet(g, out) || out[0] == 'W') {
+            session_end(g);
+            return false;
+        }
+        return true;
+    }
+    /* The packets that are there (a packet begun is read to its end). */
+    while (g->rpos < g->rlen || readable(g->fd, 0)) {
+        emu_gdb_end end = EMU_GDB_DETACHED;
+        pkt_result r = read_packet(g);
+        if (r == PKT_EOF) {
+            session_end(g);
+            return false;
+        }
+        if (r == PKT_INTR) {
+            emu_gdb_stop_reply(g, out, 2, g->g_cpu, NULL);
+            if (!send_packet(g, out)) {
+                session_end(g);
+                return false;
+            }
+            continue;
+        }
+        uint64_t before = g->m->now;
+        if (!handle(g, out, &end)) {
+            if (end == EMU_GDB_KILLED) {
+                fprintf(stderr, "apicv-emu: killed by gdb at cycle %llu\n",
+                        (unsigned long long)g->m->now);
+                emu_machine_stop(g->m, 137, "killed by gdb");
+            }
+            session_end(g);
+            return false;
+        }
+        g->moved = g->moved || g->m->now != before || g->running;
+        if (g->running)
+            break;
+    }
+    return true;
 }
 
 void emu_gdb_close(emu_gdb *g)

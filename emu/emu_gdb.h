@@ -70,6 +70,10 @@ typedef struct emu_gdb {
     uint8_t *hist;
     size_t nhist, hist_cap;
     bool hist_lost; /* out of memory: reverse-stepi answers E0c */
+    /* emu_gdb_poll: packets are served without waiting; a continue runs a
+     * bounded part per call (running); the machine moved since the front
+     * end last looked (moved: it clears it). */
+    bool async, running, moved;
 } emu_gdb;
 
 typedef enum emu_gdb_end {
@@ -85,6 +89,14 @@ bool emu_gdb_listen(emu_gdb *g, struct emu_machine *m, unsigned port, char *err,
 /* Waits for gdb, then serves it until detach, kill or the end of the run.
  * The machine stays stopped until gdb continues it. */
 emu_gdb_end emu_gdb_serve(emu_gdb *g);
+/* For a front end that runs the machine itself (the window, on its machine
+ * thread, between slices): serves gdb without waiting. Accepts a pending
+ * connection, handles the packets that have arrived, and runs a continue a
+ * bounded number of steps per call. True while gdb is attached: gdb holds
+ * the machine (stopped, or running it for a continue), and the caller must
+ * not run it. A kill ends the run (status 137); a detach leaves the machine
+ * to the caller. */
+bool emu_gdb_poll(emu_gdb *g);
 void emu_gdb_close(emu_gdb *g);
 
 /* Registers (emu_gdb_regs.c), numbered as in the target description:

@@ -49,8 +49,12 @@ void emu_gdb_watch_reason(const emu_gdb *g, int w, char *out, size_t len);
 void emu_gdb_record_event(void *ctx, const cpu_obs_event *ev);
 /* T or W (a replay's end is T05 with replaylog:end). */
 void emu_gdb_stop_reply(emu_gdb *g, char *out, unsigned sig, unsigned cpu, const char *extra);
-/* c, vCont;c: false when the connection went away or Ctrl-C ended the run. */
+/* c, vCont;c: false when the connection went away or Ctrl-C ended the run.
+ * Under emu_gdb_poll it only starts the continue (g->running). */
 bool emu_gdb_continue(emu_gdb *g, char *out);
+/* At most budget steps of a continue (a slice counts 1024): 1 stopped
+ * (the reply in out), 0 not yet, -1 the connection went away. */
+int emu_gdb_continue_some(emu_gdb *g, char *out, unsigned budget);
 void emu_gdb_step(emu_gdb *g, unsigned cpu, char *out);
 bool emu_gdb_vcont(emu_gdb *g, const char *p, char *out);
 /* bs and bc (replay only). */

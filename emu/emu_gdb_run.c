@@ -14,6 +14,7 @@
  * last breakpoint or watchpoint hit; then the replay restarts and runs to
  * the position found.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,22 +205,25 @@ static int check_interrupt(emu_gdb *g, char *out)
 /* Runs until a breakpoint, a watchpoint, Ctrl-C or the end of the run.
  * Without breakpoints or watchpoints a live machine runs in slices; with
  * them, and always in a replay, one instruction of any CPU at a time. */
-bool emu_gdb_continue(emu_gdb *g, char *out)
+int emu_gdb_continue_some(emu_gdb *g, char *out, unsigned budget)
 {
     emu_machine *m = g->m;
     for (unsigned iter = 0;; iter++) {
         if (m->finished || (g->rp && emu_replay_ended(g->rp))) {
             emu_gdb_stop_reply(g, out, 5, g->g_cpu, NULL);
-            return true;
+            return 1;
         }
+        if (iter >= budget)
+            return 0;
         if (!g->rp && g->nbp == 0 && g->nwp == 0) {
             emu_machine_run(m, m->now + 100000);
+            iter += 1023; /* a slice costs a step's budget 1024 times */
         } else {
             int k = g->rp ? rstep(g) : emu_machine_step_any(m);
             if (k >= 0) {
                 if (emu_gdb_bp_at(g, m->cpu[k].rip)) {
                     emu_gdb_stop_reply(g, out, 5, (unsigned)k, "hwbreak:;");
-                    return true;
+                    return 1;
                 }
             }
             int w = emu_gdb_watch_hit(g);
@@ -228,15 +232,27 @@ bool emu_gdb_continue(emu_gdb *g, char *out)
                 emu_gdb_watch_reason(g, w, extra, sizeof(extra));
                 unsigned cpu = g->wp[w].vapic ? g->wp[w].vapic_cpu : first_cpu(g, k);
                 emu_gdb_stop_reply(g, out, 5, cpu, extra);
-                return true;
+                return 1;
             }
             if ((iter & 1023) != 0)
                 continue;
         }
         int st = check_interrupt(g, out);
         if (st)
-            return st > 0;
+            return st;
     }
+}
+
+bool emu_gdb_continue(emu_gdb *g, char *out)
+{
+    if (g->async) {
+        g->running = true; /* emu_gdb_poll goes on with it */
+        return true;
+    }
+    int st;
+    while ((st = emu_gdb_continue_some(g, out, UINT_MAX)) == 0)
+        ;
+    return st > 0;
 }
 
 /* One instruction of CPU cpu (the others take their turns meanwhile). */

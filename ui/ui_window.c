@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "emu/emu_gdb.h"
 #include "emu/emu_hv.h"
 #include "emu/emu_record.h"
 #include "ui/ui_internal.h"
@@ -216,6 +217,7 @@ typedef struct ui_runner {
     bool snap_ready;
     ui_snapshot snap;
     const emu_machine *m;
+    emu_gdb *gdb;       /* run --gdb with the window: gdb holds the machine while attached */
     double t_done;      /* host time (ms) the slice that ended the run ended, 0 before */
     double cpu_seconds; /* CPU time of the machine thread, for --stats */
 } ui_runner;
@@ -244,7 +246,16 @@ static int machine_thread(void *arg)
     double last = now_ms();
     while (!SDL_AtomicGet(&r->stop)) {
         SDL_LockMutex(r->mu);
-        bool idle = s->state == UI_PAUSED;
+        /* gdb attached: it stops the machine (and runs it for a continue);
+         * the window shows where, paused. */
+        bool held = r->gdb && emu_gdb_poll(r->gdb);
+        if (held && s->state != UI_PAUSED)
+            ui_session_command(s, UI_CMD_RUN_PAUSE, 0);
+        if (r->gdb && r->gdb->moved) {
+            r->gdb->moved = false;
+            s->snap_dirty = true;
+        }
+        bool idle = held || s->state == UI_PAUSED;
         double t0 = now_ms();
         if (!idle) {
             ui_session_tick(s, t0 - last);
@@ -365,7 +376,8 @@ static void prefer_native_framebuffer(void)
 }
 
 /* The window over target t of machine m (live or replayed). */
-static int window_loop(const ui_target *t, emu_machine *m, bool stats, const ui_options *uo)
+static int window_loop(const ui_target *t, emu_machine *m, bool stats, const ui_options *uo,
+                       emu_gdb *gdb)
 {
     if (SDL_Init(SDL_INIT_VIDEO) != 0) {
         fprintf(stderr, "apicv-emu: cannot open a window: %s\n", SDL_GetError());
@@ -398,6 +410,7 @@ static int window_loop(const ui_target *t, emu_machine *m, bool stats, const ui_
     run->snap = v->snap;
     run->s = s;
     run->m = m;
+    run->gdb = gdb;
     run->mu = SDL_CreateMutex();
     if (uo && uo->autorun)
         ui_session_command(s, UI_CMD_RUN_PAUSE, 0);
@@ -496,7 +509,7 @@ int ui_run_window(emu_machine *m, const char *guest, const emu_run_opts *opts,
     ui_target t;
     ui_machine_target_init(mt, m, guest, hv_vcpu, &t);
     mt->scenario = scenario;
-    int status = window_loop(&t, m, opts && opts->stats, uo);
+    int status = window_loop(&t, m, opts && opts->stats, uo, opts ? opts->gdb : NULL);
     ui_machine_target_detach(mt);
     free(mt);
     return status;
@@ -510,7 +523,7 @@ int ui_replay_window(emu_replayer *r, const ui_options *uo)
     ui_target t;
     ui_replay_target_init(rt, r, hv_vcpu, &t);
     int status = uo && uo->screenshot ? shoot(&t, &rt->rec, emu_replay_machine(r), uo)
-                                      : window_loop(&t, emu_replay_machine(r), false, uo);
+                                      : window_loop(&t, emu_replay_machine(r), false, uo, NULL);
     ui_replay_target_detach(rt);
     free(rt);
     return status;

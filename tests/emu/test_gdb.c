@@ -88,11 +88,18 @@ static void start_emu(emu_proc *p, const char *mode, const char *guest)
     start_emu_cpus(p, mode, "1", guest);
 }
 
-static int wait_emu(emu_proc *p)
+/* Waits for the emulator's end; its standard error into err (when not
+ * NULL). */
+static int wait_emu_err(emu_proc *p, char *err, size_t len)
 {
     int st = 0;
     for (int i = 0; i < 3000; i++) {
         if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+            FILE *f = err ? fopen(p->errpath, "r") : NULL;
+            if (f) {
+                err[fread(err, 1, len - 1, f)] = 0;
+                fclose(f);
+            }
             unlink(p->errpath);
             return WIFEXITED(st) ? WEXITSTATUS(st) : 1000;
         }
@@ -102,6 +109,11 @@ static int wait_emu(emu_proc *p)
     waitpid(p->pid, &st, 0);
     unlink(p->errpath);
     return -1;
+}
+
+static int wait_emu(emu_proc *p)
+{
+    return wait_emu_err(p, NULL, 0);
 }
 
 static int connect_to(unsigned port)
@@ -497,6 +509,58 @@ START_TEST(real_gdb_vapic_watchpoint)
 END_TEST
 
 /*
+ * gdb and the window on one run (SDL's offscreen driver, as the window
+ * tests use): the window's machine thread serves gdb between slices.
+ * With --autorun on an endless guest (its timer ticks), gdb's attach stops
+ * the machine (no event while gdb waits), stepi works; a breakpoint is hit by a
+ * continue that runs in bounded parts; kill ends the run (137) and the
+ * window, which drew frames meanwhile (--stats).
+ */
+START_TEST(real_gdb_with_the_window)
+{
+    setenv("SDL_VIDEODRIVER", "offscreen", 1);
+    /* Under ASan: SDL's offscreen driver loads Mesa, which leaks (as for
+     * ui_test_window in tests/CMakeLists.txt); address checks stay on. */
+    setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+    emu_proc p;
+    char *const argv[] = {APICV_EMU, "run", "--autorun", "--exit-when-done", "--stats", "--mode",
+                          "posted", "--gdb", "0", GUEST("hang"), NULL};
+    start_emu_argv(&p, argv);
+    usleep(300000); /* the window runs the guest: its timer ticks */
+    unsigned long long ticks = symbol(GUEST("hang"), "ticks");
+    static char out[65536];
+    char extra[1024];
+    snprintf(extra, sizeof(extra),
+             "-ex 'printf \"ticks=%%lu\\n\", *(unsigned long *)0x%llx' -ex 'shell sleep 0.5' "
+             "-ex 'monitor events 1' -ex 'stepi' -ex 'monitor vapic' -ex 'kill'",
+             ticks);
+    run_gdb(p.port, extra, out, sizeof(out));
+    const char *s = after(out, "ticks=", out);
+    unsigned long long t0 = strtoull(s, NULL, 10);
+    ck_assert_uint_gt(t0, 0); /* it ran before gdb came */
+    /* Not while gdb held it: its timer would have made events. */
+    s = after(s, "no events since gdb attached", out);
+    s = after(s, "vCPU 0 (posted mode", out);
+    ck_assert_int_eq(wait_emu(&p), 137);
+
+    char *const argv2[] = {APICV_EMU, "run", "--exit-when-done", "--stats", "--mode", "apicv",
+                           "--gdb", "0", GUEST("demo_irq"), NULL};
+    start_emu_argv(&p, argv2);
+    unsigned long long main_at = symbol(GUEST("demo_irq"), "guest_main");
+    char want[128];
+    snprintf(extra, sizeof(extra), "-ex 'break *0x%llx' -ex 'continue' -ex 'kill'", main_at);
+    run_gdb(p.port, extra, out, sizeof(out));
+    snprintf(want, sizeof(want), "Breakpoint 1, 0x%016llx in ?? ()", main_at);
+    ck_assert_msg(strstr(out, want), "%s", out);
+    char err[8192] = {0};
+    ck_assert_int_eq(wait_emu_err(&p, err, sizeof(err)), 137);
+    ck_assert_msg(strstr(err, "gdb can attach on 127.0.0.1:"), "%s", err);
+    ck_assert_msg(strstr(err, "killed by gdb"), "%s", err);
+    ck_assert_msg(strstr(err, "window: "), "%s", err); /* the window ran meanwhile */
+}
+END_TEST
+
+/*
  * replay --gdb over the recorded posted_demo trace (2 vCPUs): the
  * protocol's replay side (ReverseStep+, writes refused), then the real gdb:
  * a breakpoint on the guest's handler, stepi twice and reverse-stepi back
@@ -648,6 +712,7 @@ static Suite *suite(void)
     tcase_add_test(t, replay_vapic_watchpoint_backwards);
     tcase_add_test(t, replay_read_watchpoint_backwards);
     tcase_add_test(t, real_gdb_read_and_access_watchpoints);
+    tcase_add_test(t, real_gdb_with_the_window);
     suite_add_tcase(s, t);
     return s;
 }
