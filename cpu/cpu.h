@@ -424,7 +424,8 @@ typedef enum cpu_stop {
     CPU_STOP_HALT,         /* in the HLT state with nothing to take */
     CPU_STOP_HOOK,         /* a hook stopped the run (VM exit, exit port, breakpoint) */
     CPU_STOP_TRIPLE_FAULT, /* shutdown */
-    CPU_STOP_UNIMPLEMENTED /* strict mode and an unimplemented instruction */
+    CPU_STOP_UNIMPLEMENTED, /* strict mode and an unimplemented instruction */
+    CPU_STOP_YIELD          /* after a PAUSE that yields (pause_yield_at below) */
 } cpu_stop;
 
 /* ---- the CPU ----------------------------------------------------------- */
@@ -511,6 +512,11 @@ typedef struct cpu {
 
     cpu_stop stop;
     jmp_buf abort_jmp;
+    /* A spin-wait hint for the owner's scheduler: a PAUSE retired at or
+     * after cycle pause_yield_at ends the run (CPU_STOP_YIELD) right after
+     * it and moves pause_yield_at pause_yield_gap cycles on. UINT64_MAX
+     * (cpu_init's value): PAUSE never yields. Only PAUSE reads them. */
+    uint64_t pause_yield_at, pause_yield_gap;
     bool nmi_blocked;    /* NMI delivery blocked until the next IRET (SDM Vol. 3A 6.7.1) */
     uint64_t misc_enable, mtrr_def_type;
     uint64_t feature_control; /* IA32_FEATURE_CONTROL (SDM 23.7): lock 0, VMXON outside SMX 2 */

@@ -172,6 +172,7 @@ bool cpu_init(cpu_t *c, unsigned index, cpu_phys *phys, const cpu_cost_model *co
     cpu_tlb_flush(c);
     cpu_tlb_key none = {{0}};
     cpu_tlb_switch(c, &none, &none); /* clears the kept-aside set too */
+    c->pause_yield_at = UINT64_MAX; /* a machine with other CPUs turns it on */
     cpu_tlb_flush(c);
     phys->cpus[phys->ncpus++] = c;
     return true;
@@ -216,6 +217,7 @@ const char *cpu_stop_name(cpu_stop s)
     case CPU_STOP_HOOK: return "stopped by the machine";
     case CPU_STOP_TRIPLE_FAULT: return "triple fault";
     case CPU_STOP_UNIMPLEMENTED: return "unimplemented instruction";
+    case CPU_STOP_YIELD: return "yielded at a PAUSE";
     }
     return "?";
 }

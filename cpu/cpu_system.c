@@ -261,11 +261,17 @@ static void exec_invd(cpu_t *c, const cpu_insn *i)
     cpu_intercept(c, &info);
 }
 
-/* PAUSE (F3 90): a spin-loop hint; VMX may exit on it. */
+/* PAUSE (F3 90): a spin-loop hint (SDM Vol. 2 "PAUSE"); VMX may exit on
+ * it. The hint reaches the owner's scheduler as CPU_STOP_YIELD, at most
+ * once per pause_yield_gap cycles, so a spinning CPU lets the others run. */
 static void exec_pause(cpu_t *c, const cpu_insn *i)
 {
     cpu_icpt info = {.kind = CPU_ICPT_PAUSE, .len = i->len};
     cpu_intercept(c, &info);
+    if (c->cycles >= c->pause_yield_at && c->stop == CPU_STOP_NONE) {
+        c->pause_yield_at = c->cycles + c->pause_yield_gap;
+        cpu_request_stop(c, CPU_STOP_YIELD);
+    }
 }
 
 bool cpu_decode_pause(cpu_insn *i)

@@ -240,6 +240,12 @@ typedef struct emu_machine {
     bool in_round;
     unsigned turn;
     uint64_t round_end;
+    /* A PAUSE of CPU `turn` yielded (cpu_t.pause_yield_at): the CPUs after
+     * it, from yield_next on, first run up to yield_until, its clock then
+     * (emu_machine.c, "PAUSE yields"). */
+    bool yield_active;
+    unsigned yield_next;
+    uint64_t yield_until;
     int running;       /* index of the CPU inside cpu_run, or -1 */
     bool pause_req;    /* emu_machine_pause was called */
     int step_cpu;      /* emu_machine_step: the CPU with an instruction budget, or -1;

@@ -176,7 +176,8 @@ void emu_hv_free(emu_hv *hv);
  * (exit port, crash: m->finished) or it sleeps with nothing to wake it
  * before the limit (its clock then jumps to the limit). Performs VM entry,
  * runs non-root, handles exits, loops. Returns CPU_STOP_CYCLES normally,
- * CPU_STOP_HOOK when the machine finished.
+ * CPU_STOP_HOOK when the machine finished, CPU_STOP_YIELD early after a
+ * guest PAUSE that yields (the machine's "PAUSE yields", docs/machine.md).
  */
 cpu_stop emu_hv_run_vcpu(emu_hv *hv, unsigned cpu, uint64_t cycle_limit);
 /* The same with a budget of guest instructions (emu_machine_step): returns

@@ -377,8 +377,8 @@ cpu_stop emu_hv_run_vcpu_insns(emu_hv *hv, unsigned k, uint64_t limit, uint64_t 
             }
             continue;
         }
-        if (s == CPU_STOP_INSNS)
-            return s;
+        if (s == CPU_STOP_INSNS || s == CPU_STOP_YIELD)
+            return s; /* a PAUSE yielded: the machine's scheduler decides */
         if (s == CPU_STOP_HOOK) {
             /* Someone asked the CPU to stop (emu_machine_pause): the
              * vCPU stays in non-root operation; its caller resumes it. */

@@ -13,6 +13,16 @@
  * one. A halted CPU sleeps until its next event or the end of the round;
  * when every CPU sleeps, the clock jumps to the round of the next event.
  *
+ * PAUSE yields: a CPU spinning on PAUSE waits for another CPU, which a
+ * higher-index one cannot give it before its turn. So a PAUSE retired at
+ * least EMU_PAUSE_YIELD_GAP cycles after the CPU's previous yield ends its
+ * slice (CPU_STOP_YIELD, cpu_t.pause_yield_at); the CPUs after it in the
+ * round first run up to its clock, then it goes on. Its own timing is
+ * unchanged (a PAUSE delay loop takes the cycles it took); it sees what the
+ * others wrote up to its own cycle, not a round later. The decision rests
+ * on the CPU's own instruction stream and clock only, so the run stays the
+ * same however a caller slices it.
+ *
  * Nothing here reads host time or depends on how a caller slices a run, so
  * the same inputs always give the same cycle-exact run.
  */
@@ -29,6 +39,9 @@
 
 #define EMU_HOST_MEM (4u << 20) /* host-owned pages: VMCS-referenced structures */
 #define EMU_DEFAULT_QUANTUM 10000
+/* Cycles between two yields of a spinning CPU: the granularity at which it
+ * and the CPUs after it advance together while it spins. */
+#define EMU_PAUSE_YIELD_GAP 1000
 
 const char *emu_mode_name(emu_mode m)
 {
@@ -148,6 +161,10 @@ bool emu_machine_init(emu_machine *m, const emu_config *cfg, const char *guest_p
             return false;
         }
         c->strict = cfg->strict;
+        if (cfg->ncpus > 1) {
+            c->pause_yield_at = 0;
+            c->pause_yield_gap = EMU_PAUSE_YIELD_GAP;
+        }
         emu_setup_entry_state(c, &m->phys, k, cfg->ncpus, m->entry);
         if (m->multiboot && k == 0)
             emu_multiboot_entry_state(c, &mb);
@@ -284,27 +301,29 @@ static void apply_due(emu_machine *m, unsigned k)
         emu_apply_event(m, &ev);
 }
 
-/* CPU k's turn in the current round. Returns true when it reached the
- * round's end, false when the run finished, was paused or met the step
- * budget (the turn resumes there next time). */
-static bool run_turn(emu_machine *m, unsigned k)
+enum { SLICE_END, SLICE_STOP, SLICE_YIELD };
+
+/* CPU k runs until its clock reaches `end`: SLICE_END then; SLICE_STOP
+ * when the run finished, was paused or met the step budget (it resumes
+ * there next time); SLICE_YIELD after a PAUSE that yielded, if `yield`. */
+static int run_slice(emu_machine *m, unsigned k, uint64_t end, bool yield)
 {
     cpu_t *c = &m->cpu[k];
     while (!m->finished && !m->pause_req && !m->interrupted) {
         apply_due(m, k);
-        if (c->cycles >= m->round_end)
-            return true;
+        if (c->cycles >= end)
+            return SLICE_END;
         uint64_t max_insns = UINT64_MAX;
         if (m->step_cpu == EMU_STEP_ANY) {
             max_insns = 1;
         } else if (m->step_cpu == (int)k) {
             if (c->insns >= m->step_until_insns)
-                return false;
+                return SLICE_STOP;
             max_insns = m->step_until_insns - c->insns;
         }
         uint64_t limit = next_event(m, k);
-        if (limit > m->round_end)
-            limit = m->round_end;
+        if (limit > end)
+            limit = end;
         if (limit <= c->cycles)
             limit = c->cycles + 1;
         m->running = (int)k;
@@ -316,16 +335,20 @@ static bool run_turn(emu_machine *m, unsigned k)
             /* Asleep with nothing to take: until its next event, or the
              * end of the round (another CPU may wake it meanwhile). */
             uint64_t wake = next_event(m, k);
-            if (wake > m->round_end)
-                wake = m->round_end;
+            if (wake > end)
+                wake = end;
             if (wake > c->cycles)
                 c->cycles = wake;
             break;
         }
+        case CPU_STOP_YIELD:
+            if (yield)
+                return SLICE_YIELD;
+            break;
         case CPU_STOP_TRIPLE_FAULT: {
             char why[256];
             crash(m, c, emu_native_shutdown_cause(m, k, why, sizeof(why)));
-            return false;
+            return SLICE_STOP;
         }
         case CPU_STOP_UNIMPLEMENTED:
         {
@@ -334,14 +357,37 @@ static bool run_turn(emu_machine *m, unsigned k)
             const char *why = cpu_unexecuted_reason(c);
             crash(m, c, why ? why : "unimplemented instruction (--strict)");
         }
-            return false;
+            return SLICE_STOP;
         case CPU_STOP_INSNS:
-            return false;
+            return SLICE_STOP;
         default:
             break;
         }
     }
-    return false;
+    return SLICE_STOP;
+}
+
+/* CPU k's turn in the current round. Returns true when it reached the
+ * round's end, false when the run finished, was paused or met the step
+ * budget (the turn resumes there next time, a yield's catch-up included). */
+static bool run_turn(emu_machine *m, unsigned k)
+{
+    cpu_t *c = &m->cpu[k];
+    for (;;) {
+        for (; m->yield_active && m->yield_next < m->cfg.ncpus; m->yield_next++)
+            if (run_slice(m, m->yield_next, m->yield_until, false) == SLICE_STOP)
+                return false;
+        m->yield_active = false;
+        switch (run_slice(m, k, m->round_end, k + 1 < m->cfg.ncpus)) {
+        case SLICE_END: return true;
+        case SLICE_STOP: return false;
+        default:
+            m->yield_active = true;
+            m->yield_next = k + 1;
+            m->yield_until = c->cycles < m->round_end ? c->cycles : m->round_end;
+            break;
+        }
+    }
 }
 
 static bool all_halted(const emu_machine *m, bool *all_if_off)
