@@ -609,7 +609,7 @@ static unsigned access_width(const cpu_insn *i)
     }
     if (i->map == 1) {
         switch (i->op) {
-        case 0x00: return 2;                          /* SLDT..VERW */
+        case 0x00: case 0x02: case 0x03: return 2;    /* SLDT..VERW, LAR, LSL: r/m16 */
         case 0x01: return digit < 4 ? 6 : digit == 7 ? 1 : 2; /* SGDT..LIDT, SMSW/LMSW, INVLPG */
         case 0xB6: case 0xBE: return 1;               /* MOVZX/MOVSX r, r/m8 */
         case 0xB7: case 0xBF: return 2;               /* MOVZX/MOVSX r, r/m16 */
@@ -698,9 +698,9 @@ void cpu_legacy_fixup(cpu_insn *i)
             i->sub = (uint8_t)(i->op == 0xA1 ? CPU_FS : CPU_GS);
             f = l_pop_sreg;
             break;
-        case 0x00:
-            /* SLDT, STR, LLDT, LTR, VERR, VERW: cpu_segment.c's handlers
-             * follow the mode; all are #UD in real mode (SDM Vol. 2). */
+        case 0x00: case 0x02: case 0x03:
+            /* SLDT, STR, LLDT, LTR, VERR, VERW, LAR, LSL: cpu_segment.c's
+             * handlers follow the mode; all are #UD in real mode (SDM Vol. 2). */
             if (i->mode == CPU_MODE_REAL)
                 f = cpu_exec_ud;
             break;

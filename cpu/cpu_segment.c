@@ -294,7 +294,102 @@ static void exec_ltr(cpu_t *c, const cpu_insn *i)
     c->tr = s;
 }
 
-/* 0F 00: SLDT, STR, LLDT, LTR; VERR/VERW are not implemented (reported). */
+/* ---- LAR, LSL, VERR, VERW (SDM Vol. 2 "LAR", "LSL", "VERR/VERW") ---------------------- */
+
+/* The 8-byte descriptor of sel for LAR, LSL, VERR and VERW, which never
+ * fault on the selector: false for a null selector or one whose descriptor
+ * lies beyond the GDT or LDT limit (an unusable LDT included). A page
+ * fault reading the table is still raised. */
+static bool probe_desc(cpu_t *c, uint16_t sel, uint64_t *d)
+{
+    uint64_t base, limit;
+    if ((sel & 0xFFFC) == 0)
+        return false;
+    if (sel & 4) {
+        if (!(c->ldtr.attr & CPU_SEG_P))
+            return false;
+        base = c->ldtr.base;
+        limit = c->ldtr.limit;
+    } else {
+        base = c->gdtr.base;
+        limit = c->gdtr.limit;
+    }
+    if ((uint64_t)(sel & ~7u) + 7 > limit)
+        return false;
+    *d = sys_read(c, base + (sel & ~7u), 8);
+    return true;
+}
+
+/* The privilege rule of all four: a conforming code segment is always
+ * visible, any other needs DPL >= CPL and DPL >= RPL. */
+static bool desc_visible(const cpu_t *c, uint16_t sel, uint64_t d)
+{
+    unsigned type = (d >> 40) & 0xF, s = (d >> 44) & 1, dpl = (d >> 45) & 3;
+    if (s && (type & 0xC) == 0xC)
+        return true;
+    return dpl >= c->cpl && dpl >= (sel & 3u);
+}
+
+/* The system types LAR and LSL accept (SDM Vol. 2 "LAR" Table 3-52, "LSL"
+ * Table 3-62): outside IA-32e mode 16- and 32-bit TSSs (1, 3, 9, B), the
+ * LDT (2) and, for LAR only, call gates (4, C) and the task gate (5); in
+ * IA-32e mode the LDT, the 64-bit TSS (9, B) and, for LAR, the 64-bit call
+ * gate (C). */
+static bool lar_lsl_system_ok(unsigned type, bool ia32e, bool lsl)
+{
+    unsigned ok = ia32e ? (1u << 2) | (1u << 9) | (1u << 0xB) | (lsl ? 0 : 1u << 0xC)
+                        : (1u << 1) | (1u << 2) | (1u << 3) | (1u << 9) | (1u << 0xB) |
+                              (lsl ? 0 : (1u << 4) | (1u << 5) | (1u << 0xC));
+    return (ok >> type) & 1;
+}
+
+/* LAR r, r/m16 (0F 02) and LSL r, r/m16 (0F 03): ZF = 1 and the access
+ * rights (descriptor bits 63:32 AND 00F0FF00H; FF00H at 16 bits) or the
+ * limit in bytes (scaled by G) into the register when the descriptor is
+ * valid and visible, else ZF = 0 and the register unchanged. Not
+ * privileged, never #GP for the selector; #UD in real mode (cpu_legacy.c). */
+static void exec_lar_lsl(cpu_t *c, const cpu_insn *i)
+{
+    uint16_t sel = (uint16_t)cpu_rm_read(c, i, 2);
+    bool lsl = i->op == 0x03;
+    uint64_t d = 0;
+    bool ok = probe_desc(c, sel, &d);
+    if (ok && !((d >> 44) & 1))
+        ok = lar_lsl_system_ok((d >> 40) & 0xF, mode_ia32e(i->mode), lsl);
+    ok = ok && desc_visible(c, sel, d);
+    cpu_flags_set(c, CPU_FL_ZF, ok ? CPU_FL_ZF : 0);
+    if (!ok)
+        return;
+    uint64_t v = (d >> 32) & 0x00F0FF00u;
+    if (lsl)
+        v = seg_from_desc(sel, d).limit;
+    cpu_reg_set(c, i->reg, i->osize, v);
+}
+
+static bool decode_lar_lsl(cpu_insn *i)
+{
+    i->exec = exec_lar_lsl;
+    return true;
+}
+
+/* VERR (0F 00 /4), VERW (0F 00 /5): ZF = 1 when the selector names a code
+ * or data segment readable (VERR: data, or readable code) or writable
+ * (VERW: writable data) at the current CPL and the selector's RPL (SDM
+ * Vol. 2 "VERR/VERW"); never a fault for the selector. */
+static void exec_verr_verw(cpu_t *c, const cpu_insn *i)
+{
+    uint16_t sel = (uint16_t)cpu_rm_read(c, i, 2);
+    uint64_t d = 0;
+    bool ok = probe_desc(c, sel, &d) && ((d >> 44) & 1) && desc_visible(c, sel, d);
+    if (ok) {
+        unsigned type = (d >> 40) & 0xF;
+        bool code = (type & 8) != 0;
+        ok = i->sub == 5 ? !code && (type & 2) : !code || (type & 2);
+    }
+    cpu_flags_set(c, CPU_FL_ZF, ok ? CPU_FL_ZF : 0);
+}
+
+/* 0F 00: SLDT, STR, LLDT, LTR, VERR, VERW. */
 static bool decode_grp6(cpu_insn *i)
 {
     unsigned digit = (i->modrm >> 3) & 7;
@@ -313,8 +408,8 @@ static bool decode_grp6(cpu_insn *i)
         return true;
     case 4:
     case 5:
-        i->exec = cpu_exec_unimplemented;
-        i->ends_block = 1;
+        i->sub = (uint8_t)digit;
+        i->exec = exec_verr_verw;
         return true;
     default:
         return false;
@@ -324,6 +419,8 @@ static bool decode_grp6(cpu_insn *i)
 void cpu_register_segment(cpu_opmap *m)
 {
     cpu_op(m, 1, 0x00, decode_grp6, CPU_OPF_MODRM, CPU_IMM_NONE, CPU_COST_SYSTEM);
+    cpu_op(m, 1, 0x02, decode_lar_lsl, CPU_OPF_MODRM, CPU_IMM_NONE, CPU_COST_SYSTEM);
+    cpu_op(m, 1, 0x03, decode_lar_lsl, CPU_OPF_MODRM, CPU_IMM_NONE, CPU_COST_SYSTEM);
     for (unsigned op = 0xA0; op <= 0xA8; op += 8) {
         cpu_op(m, 1, op, decode_push_pop_sreg, CPU_OPF_DEF64, CPU_IMM_NONE, CPU_COST_STACK);
         cpu_op(m, 1, op + 1, decode_push_pop_sreg, CPU_OPF_DEF64, CPU_IMM_NONE, CPU_COST_STACK);
