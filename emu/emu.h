@@ -215,7 +215,7 @@ typedef enum emu_diag_kind {
     EMU_DIAG_IPI,           /* an IPI the built-in hypervisor does not emulate (INIT, SIPI) */
     EMU_DIAG_MESSAGE,       /* an interrupt message dropped: SMI (no SMM), an I/O APIC
                              * message the hypervisor does not emulate */
-    EMU_DIAG_DEVICE,        /* a device mode the machine does not model (8259A LTIM) */
+    EMU_DIAG_DEVICE,        /* a device mode the machine does not model (none at present) */
     EMU_DIAG_NKINDS
 } emu_diag_kind;
 #define EMU_DIAG_REPEAT 5 /* lines printed per kind; the rest are counted */

@@ -6,7 +6,7 @@
  * hypervisor reports each as not emulated), 200 SMI messages from I/O APIC
  * pin 5 (raised through the test device; no SMM natively, not emulated by
  * the hypervisor) and 200 8259A initializations in level-triggered mode
- * (LTIM, not modelled). Prints
+ * (LTIM: modelled, so they must not produce a diagnostic). Prints
  *     diag_flood: 200 #UD
  * and exits 0.
  */

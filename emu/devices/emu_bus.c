@@ -10,6 +10,7 @@
  *   00F4H        exit: OUT of 1, 2 or 4 bytes ends the run, status
  *                value & FFH                                          (ABI)
  *   03F8H-03FFH  COM1, 16550A UART     (emu_uart.c)
+ *   04D0H-04D1H  ELCR: 8259A edge/level control (emu_pic.c)
  *   0510H-0511H  fw_cfg selector/data  (emu_fwcfg.c)
  *   2000H-2017H  test device: ISA IRQ line n = 0/1 (emu_testdev.c)
  * Memory map outside RAM:
@@ -143,6 +144,7 @@ void emu_devices_init(emu_machine *m)
     emu_bus *b = &d->bus;
     emu_bus_add_pio(b, 0x20, 2, emu_pic_io, &d->pic);
     emu_bus_add_pio(b, 0xA0, 2, emu_pic_io, &d->pic);
+    emu_bus_add_pio(b, EMU_PIC_ELCR, 2, emu_pic_elcr_io, &d->pic);
     emu_bus_add_pio(b, EMU_PORT_CONSOLE, 1, emu_abi_ports_io, NULL);
     emu_bus_add_pio(b, EMU_PORT_MSI, 1, emu_abi_ports_io, NULL);
     emu_bus_add_pio(b, EMU_PORT_EXIT, 1, emu_abi_ports_io, NULL);

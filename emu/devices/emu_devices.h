@@ -95,13 +95,15 @@ typedef struct emu_fwcfg {
 
 /* ---- the 8259A pair (emu_pic.c) ----------------------------------------- */
 
+#define EMU_PIC_ELCR 0x4D0 /* edge/level control: 4D0H master, 4D1H slave */
+
 typedef struct emu_pic_chip {
     uint8_t irr, isr, imr;
     uint8_t lines;      /* input levels as driven */
     uint8_t vector_base; /* ICW2 & F8H */
     uint8_t icw_step;   /* 0: operating; 2..4: the next ICW expected */
     uint8_t icw1, icw3, icw4;
-    uint8_t elcr;       /* level-triggered inputs (not programmable here: 0) */
+    uint8_t elcr;       /* ELCR: level-triggered inputs (4D0H master, 4D1H slave) */
     bool read_isr;      /* OCW3 RR/RIS: the command port reads ISR */
     bool poll;          /* OCW3 P: the next command-port read is a poll */
     bool special_mask;  /* OCW3 SMM */
@@ -163,6 +165,8 @@ void emu_fwcfg_io(void *dev, struct emu_machine *m, cpu_t *c, uint16_t port, uns
 void emu_pic_reset(emu_pic *p);
 void emu_pic_io(void *dev, struct emu_machine *m, cpu_t *c, uint16_t port, unsigned size,
                 bool in, uint32_t *val);
+void emu_pic_elcr_io(void *dev, struct emu_machine *m, cpu_t *c, uint16_t port, unsigned size,
+                     bool in, uint32_t *val);
 /* Drives 8259 input `irq` (0..15); returns whether INT changed. */
 bool emu_pic_set_line(emu_pic *p, unsigned irq, bool level);
 void emu_testdev_io(void *dev, struct emu_machine *m, cpu_t *c, uint16_t port, unsigned size,

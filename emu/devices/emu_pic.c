@@ -7,9 +7,10 @@
  *
  * Register map (per chip; "cmd" = 20H/A0H, "data" = 21H/A1H):
  *   cmd write,  bit 4 = 1: ICW1 (bit 0 IC4: ICW4 follows; bit 1 SNGL: no
- *               ICW3; bit 3 LTIM level mode — not modelled, inputs are
- *               edge-triggered). Starts initialization: IMR, ISR, IRR
- *               cleared, IR7 lowest priority, read register IRR.
+ *               ICW3; bit 3 LTIM: every input of the chip level-triggered).
+ *               Starts initialization: IMR, ISR, IRR cleared (a level input
+ *               still high requests again at once), IR7 lowest priority,
+ *               read register IRR.
  *   data write during initialization: ICW2 (vector base, bits 7:3), ICW3
  *               (cascade: master's slave bitmap / slave's ID), ICW4 (bit 1
  *               AEOI, bit 4 SFNM)
@@ -26,6 +27,16 @@
  *   data read:  IMR
  * An INTA with nothing pending gives IR7 of the chip (the 8259A's
  * spurious interrupt), without setting ISR.
+ *
+ * Edge/level control (ELCR, the PC chipset's register beside the pair:
+ * Intel PIIX4/ICH "ELCR1"/"ELCR2" at 4D0H/4D1H): bit n = 1 makes IR n of
+ * that chip level-triggered; IRQ 0, 1, 2, 8 and 13 are always edge (their
+ * bits read 0: masks F8H and DEH). A chip's input is level-triggered when
+ * its ICW1.LTIM is set or its ELCR bit is. Triggering (8259A datasheet,
+ * "Edge and Level Triggered Modes"): an edge input sets IRR on a rising
+ * edge and keeps it until INTA; a level input's IRR follows the line — it
+ * drops when the line falls before INTA, and a line still high after the
+ * EOI requests again.
  */
 #include "emu/emu_internal.h"
 
@@ -74,16 +85,37 @@ static int chip_request(const emu_pic_chip *ch, bool master)
     return req;
 }
 
-/* Input irq of chip ch changes level: an edge sets IRR. */
+/* The chip's level-triggered inputs: all with ICW1.LTIM, else its ELCR. */
+static uint8_t level_inputs(const emu_pic_chip *ch)
+{
+    return (ch->icw1 & 0x08) ? 0xFF : ch->elcr;
+}
+
+/* Input irq of chip ch changes level: an edge input latches a rising edge
+ * in IRR; a level input's IRR bit is the line. */
 static void chip_set_input(emu_pic_chip *ch, unsigned irq, bool level)
 {
     uint8_t bit = (uint8_t)(1u << irq);
-    if (level && !(ch->lines & bit))
+    if (level_inputs(ch) & bit) {
+        if (level)
+            ch->irr |= bit;
+        else
+            ch->irr &= (uint8_t)~bit;
+    } else if (level && !(ch->lines & bit)) {
         ch->irr |= bit;
+    }
     if (level)
         ch->lines |= bit;
     else
         ch->lines &= (uint8_t)~bit;
+}
+
+/* After a change of the level inputs (ICW1.LTIM, ELCR): a level input's
+ * IRR is its line. */
+static void chip_sync_levels(emu_pic_chip *ch)
+{
+    uint8_t lv = level_inputs(ch);
+    ch->irr = (uint8_t)((ch->irr & ~lv) | (ch->lines & lv));
 }
 
 /* Recomputes the cascade (slave INT on master IR2) and the master's INT;
@@ -124,6 +156,8 @@ static unsigned chip_ack(emu_pic_chip *ch, bool master, bool *spurious)
     ch->irr &= (uint8_t)~bit;
     if (!(ch->icw4 & 2)) /* AEOI: the in-service bit resets at the end of INTA */
         ch->isr |= bit;
+    /* A level input still high requests again (blocked while in service). */
+    ch->irr |= (uint8_t)(ch->lines & level_inputs(ch) & bit);
     return (unsigned)irq;
 }
 
@@ -177,12 +211,14 @@ static void chip_write(emu_pic_chip *ch, bool cmd, uint8_t v)
 {
     if (cmd && (v & 0x10)) {
         /* ICW1: the datasheet's "Initialization Sequence". */
-        uint8_t lines = ch->lines;
+        uint8_t lines = ch->lines, elcr = ch->elcr;
         *ch = (emu_pic_chip){0};
         ch->lines = lines;
+        ch->elcr = elcr; /* a chipset register, not the 8259A's */
         ch->icw1 = v;
         ch->lowest = 7;
         ch->icw_step = 2;
+        chip_sync_levels(ch);
         return;
     }
     if (cmd) {
@@ -251,12 +287,39 @@ void emu_pic_io(void *dev, emu_machine *m, cpu_t *c, uint16_t port, unsigned siz
         *val = v;
     } else {
         chip_write(&p->chip[k], cmd, (uint8_t)*val);
-        if (cmd && (*val & 0x18) == 0x18)
-            emu_diag(m, EMU_DIAG_DEVICE,
-                     "8259A %s: ICW1 level-triggered mode (LTIM) not modelled; inputs stay "
-                     "edge-triggered",
-                     k ? "slave" : "master");
     }
     if (pic_update(p))
+        emu_pic_changed(m);
+}
+
+/* ELCR1 (4D0H, IRQ 0-7) and ELCR2 (4D1H, IRQ 8-15); a 16-bit access at
+ * 4D0H reaches both. Reserved bits (IRQ 0, 1, 2, 8, 13: always edge) read
+ * 0 and ignore writes. */
+void emu_pic_elcr_io(void *dev, emu_machine *m, cpu_t *c, uint16_t port, unsigned size,
+                     bool in, uint32_t *val)
+{
+    static const uint8_t writable[2] = {0xF8, 0xDE};
+    emu_pic *p = dev;
+    m->dev.touched = true;
+    m->dev.irq_cycle = c ? c->cycles : m->now;
+    m->dev.irq_cpu = c ? c->index : 0;
+    uint32_t out = 0;
+    for (unsigned b = 0; b < size; b++) {
+        unsigned k = (unsigned)(port + b - EMU_PIC_ELCR);
+        if (k > 1) {
+            out |= 0xFFu << (8 * b);
+            continue;
+        }
+        emu_pic_chip *ch = &p->chip[k];
+        if (in) {
+            out |= (uint32_t)ch->elcr << (8 * b);
+        } else {
+            ch->elcr = (uint8_t)(*val >> (8 * b)) & writable[k];
+            chip_sync_levels(ch);
+        }
+    }
+    if (in)
+        *val = out;
+    else if (pic_update(p))
         emu_pic_changed(m);
 }

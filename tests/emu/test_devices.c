@@ -289,6 +289,81 @@ START_TEST(pic_cascade_priority_and_spurious)
 }
 END_TEST
 
+/* Level-triggered inputs (8259A datasheet "Edge and Level Triggered
+ * Modes"): with ICW1.LTIM an input still high after the EOI requests
+ * again, and one that falls before INTA withdraws its request. */
+START_TEST(pic_level_triggered_ltim)
+{
+    emu_machine *m = make(1, 16 << 20);
+    out(m, 0x20, 1, 0x19); /* ICW1: LTIM, ICW4 follows */
+    out(m, 0x21, 1, 0x20);
+    out(m, 0x21, 1, 0x04);
+    out(m, 0x21, 1, 0x01);
+    emu_irq_set_line(m, &m->cpu[0], 3, true);
+    ck_assert(emu_pic_intr(&m->dev.pic));
+    ck_assert_uint_eq(emu_pic_ack(&m->dev.pic), 0x23);
+    ck_assert(!emu_pic_intr(&m->dev.pic)); /* in service */
+    out(m, 0x20, 1, 0x20);                 /* EOI, the line still high */
+    ck_assert(emu_pic_intr(&m->dev.pic));
+    ck_assert_uint_eq(emu_pic_ack(&m->dev.pic), 0x23);
+    emu_irq_set_line(m, &m->cpu[0], 3, false);
+    out(m, 0x20, 1, 0x20);
+    ck_assert(!emu_pic_intr(&m->dev.pic)); /* the line is low: no request */
+    /* A request withdrawn before INTA: IRR follows the line. */
+    emu_irq_set_line(m, &m->cpu[0], 5, true);
+    ck_assert(emu_pic_intr(&m->dev.pic));
+    emu_irq_set_line(m, &m->cpu[0], 5, false);
+    ck_assert(!emu_pic_intr(&m->dev.pic));
+    out(m, 0x20, 1, 0x0A);
+    ck_assert_uint_eq(in(m, 0x20, 1), 0x00);
+    /* An edge-triggered chip keeps the latched request instead. */
+    pic_init(m, 0x20, 0x28);
+    emu_irq_set_line(m, &m->cpu[0], 5, true);
+    emu_irq_set_line(m, &m->cpu[0], 5, false);
+    ck_assert(emu_pic_intr(&m->dev.pic));
+    done(m);
+}
+END_TEST
+
+/* ELCR at 4D0H/4D1H: per-IRQ level triggering with an edge-mode ICW1; IRQ
+ * 0, 1, 2, 8 and 13 stay edge (their bits read 0); ICW1 keeps the ELCR. */
+START_TEST(pic_elcr)
+{
+    emu_machine *m = make(1, 16 << 20);
+    pic_init(m, 0x20, 0x28);
+    ck_assert_uint_eq(in(m, 0x4D0, 2), 0x0000);
+    out(m, 0x4D0, 1, 0xFF);
+    out(m, 0x4D1, 1, 0xFF);
+    ck_assert_uint_eq(in(m, 0x4D0, 1), 0xF8);
+    ck_assert_uint_eq(in(m, 0x4D1, 1), 0xDE);
+    out(m, 0x4D0, 2, 0x0608); /* IRQ 3, IRQ 9 and 10 level */
+    ck_assert_uint_eq(in(m, 0x4D0, 2), 0x0608);
+    pic_init(m, 0x20, 0x28); /* ICW1 does not touch the ELCR */
+    ck_assert_uint_eq(in(m, 0x4D0, 2), 0x0608);
+    emu_irq_set_line(m, &m->cpu[0], 3, true);
+    ck_assert_uint_eq(emu_pic_ack(&m->dev.pic), 0x23);
+    out(m, 0x20, 1, 0x20);
+    ck_assert(emu_pic_intr(&m->dev.pic)); /* level: requests again */
+    ck_assert_uint_eq(emu_pic_ack(&m->dev.pic), 0x23);
+    emu_irq_set_line(m, &m->cpu[0], 3, false);
+    out(m, 0x20, 1, 0x20);
+    ck_assert(!emu_pic_intr(&m->dev.pic));
+    /* IRQ 4 stays edge: one request per rising edge. */
+    emu_irq_set_line(m, &m->cpu[0], 4, true);
+    ck_assert_uint_eq(emu_pic_ack(&m->dev.pic), 0x24);
+    out(m, 0x20, 1, 0x20);
+    ck_assert(!emu_pic_intr(&m->dev.pic));
+    /* IRQ 10 (level) through the slave. */
+    emu_irq_set_line(m, &m->cpu[0], 10, true);
+    ck_assert_uint_eq(emu_pic_ack(&m->dev.pic), 0x2A);
+    out(m, 0xA0, 1, 0x20);
+    out(m, 0x20, 1, 0x20);
+    ck_assert(emu_pic_intr(&m->dev.pic));
+    ck_assert_uint_eq(emu_pic_ack(&m->dev.pic), 0x2A);
+    done(m);
+}
+END_TEST
+
 /* ---- the test device and the I/O APIC ---------------------------------------- */
 
 static void ioapic_wr(emu_machine *m, uint8_t reg, uint32_t v)
@@ -369,6 +444,8 @@ static Suite *suite(void)
     tcase_add_test(t, fwcfg_items);
     tcase_add_test(t, pic_init_masks_and_vectors);
     tcase_add_test(t, pic_cascade_priority_and_spurious);
+    tcase_add_test(t, pic_level_triggered_ltim);
+    tcase_add_test(t, pic_elcr);
     tcase_add_test(t, testdev_lines_reach_ioapic_pins);
     tcase_add_test(t, devices_count_in_the_digest_once_touched);
     suite_add_tcase(s, t);
