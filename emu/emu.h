@@ -92,6 +92,10 @@ typedef struct emu_config {
      * temporary files and gives the recorded names. */
     const char *kernel_name;
     const char *const *initrd_names;
+    /* --serial-input: the bytes COM1 receives, in order (docs/machine.md);
+     * the caller keeps them for the machine's lifetime. NULL: none. */
+    const uint8_t *serial_input;
+    size_t serial_input_len;
 } emu_config;
 
 void emu_config_default(emu_config *cfg);
@@ -442,6 +446,7 @@ typedef struct emu_run_opts {
     int gdb_port;            /* --gdb PORT (0: any free port), -1 without */
     struct emu_gdb *gdb;     /* the window's gdb stub when --gdb runs with the window */
     const char *initrd[16];  /* --initrd, in order (cfg.initrd points here) */
+    const char *serial_input_path; /* --serial-input FILE ("-": standard input), or NULL */
 } emu_run_opts;
 
 /*

@@ -41,6 +41,9 @@ static void usage_run(FILE *f)
           "  --mem MiB           guest RAM in MiB, 2..4096 (default 64)\n"
           "  --append \"ARGS\"     Multiboot kernels: the command line after the kernel's path\n"
           "  --initrd FILE       Multiboot kernels: a module (repeatable, up to 16)\n"
+          "  --serial-input FILE the bytes COM1 receives, in order, each once the guest\n"
+          "                      has read the one before (- : standard input, read to\n"
+          "                      its end first); docs/machine.md\n"
           "  --cpu MODEL[,+f|,-f...]  CPU model (max, the default) without or with\n"
           "                      features x2apic, tsc-deadline, vmx (apicv-emu info)\n"
           "  --max-cycles N      stop after N cycles of the global clock (exit status 4)\n"
@@ -109,6 +112,7 @@ static int parse_run(int argc, char **argv, emu_run_opts *opts, bool *headless,
         {"append", required_argument, 0, 'A'},     {"initrd", required_argument, 0, 'I'},
         {"cpu", required_argument, 0, 'P'},        {"gdb", required_argument, 0, 'G'},
         {"vcd", required_argument, 0, 'V'},        {"perfetto", required_argument, 0, 'F'},
+        {"serial-input", required_argument, 0, 'i'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
     };
     emu_config *cfg = &opts->cfg;
@@ -208,6 +212,9 @@ static int parse_run(int argc, char **argv, emu_run_opts *opts, bool *headless,
             }
             opts->initrd[cfg->ninitrd++] = optarg;
             cfg->initrd = opts->initrd;
+            break;
+        case 'i':
+            opts->serial_input_path = optarg;
             break;
         case 'h':
             usage_run(stdout);
@@ -358,6 +365,62 @@ static int window_gdb_open(emu_run_opts *opts, emu_machine *m)
     return -1;
 }
 
+/* The most --serial-input takes: far more than a terminal session sends. */
+#define SERIAL_INPUT_MAX (64u << 20)
+
+/* Reads --serial-input FILE ("-": standard input, to its end) into a new
+ * buffer (*out, *len; NULL for an empty input); false with a message
+ * naming the file. */
+static bool read_serial_input(const char *path, uint8_t **out, size_t *len)
+{
+    char err[512];
+    bool is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : cpu_open_input(path, err, sizeof(err));
+    *out = NULL;
+    *len = 0;
+    if (!f) {
+        fprintf(stderr, "apicv-emu: --serial-input %s\n", err); /* err names the path */
+        return false;
+    }
+    size_t cap = 0, n = 0;
+    uint8_t *buf = NULL;
+    for (;;) {
+        if (n == cap) {
+            size_t ncap = cap ? 2 * cap : 4096;
+            uint8_t *nb = n < SERIAL_INPUT_MAX ? realloc(buf, ncap) : NULL;
+            if (!nb) {
+                fprintf(stderr, "apicv-emu: --serial-input %s: %s\n", path,
+                        n < SERIAL_INPUT_MAX ? "out of memory" : "more than 64 MiB");
+                free(buf);
+                if (!is_stdin)
+                    fclose(f);
+                return false;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    bool failed = ferror(f);
+    if (!is_stdin)
+        fclose(f);
+    if (failed) {
+        fprintf(stderr, "apicv-emu: --serial-input %s: read failed\n", path);
+        free(buf);
+        return false;
+    }
+    if (n == 0) {
+        free(buf);
+        buf = NULL;
+    }
+    *out = buf;
+    *len = n;
+    return true;
+}
+
 int emu_cli_run(int argc, char **argv, const emu_frontend *fe)
 {
     emu_run_opts opts;
@@ -407,6 +470,25 @@ int emu_cli_run(int argc, char **argv, const emu_frontend *fe)
         return EMU_EXIT_USAGE;
     }
 
+    /* A trace holds no serial input, so a replay could not follow the run. */
+    if (opts.serial_input_path && opts.record_path) {
+        fprintf(stderr, "apicv-emu run: --serial-input and --record cannot be combined (a "
+                        "trace does not hold the input, so it could not be replayed)\n");
+        if (scenario)
+            emu_scenario_free(scenario);
+        return EMU_EXIT_USAGE;
+    }
+    uint8_t *serial_input = NULL;
+    if (opts.serial_input_path) {
+        if (!read_serial_input(opts.serial_input_path, &serial_input,
+                               &opts.cfg.serial_input_len)) {
+            if (scenario)
+                emu_scenario_free(scenario);
+            return EMU_EXIT_USAGE;
+        }
+        opts.cfg.serial_input = serial_input;
+    }
+
     static emu_machine m; /* large: keep it off the stack */
     emu_recorder *rec = NULL;
     emu_log log = {0};
@@ -416,6 +498,7 @@ int emu_cli_run(int argc, char **argv, const emu_frontend *fe)
         fprintf(stderr, "apicv-emu: %s\n", err);
         if (scenario)
             emu_scenario_free(scenario);
+        free(serial_input);
         return EMU_EXIT_USAGE;
     }
     if (opts.record_path) {
@@ -571,5 +654,6 @@ out:
     emu_machine_free(&m);
     if (scenario)
         emu_scenario_free(scenario);
+    free(serial_input);
     return status;
 }

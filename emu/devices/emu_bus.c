@@ -139,6 +139,7 @@ void emu_devices_init(emu_machine *m)
     emu_devices *d = &m->dev;
     memset(d, 0, sizeof(*d));
     emu_uart_reset(&d->uart);
+    emu_uart_set_input(&d->uart, m->cfg.serial_input, m->cfg.serial_input_len);
     emu_pic_reset(&d->pic);
     ioapic_init(&d->ioapic, emu_ioapic_send, m);
     emu_bus *b = &d->bus;
@@ -166,6 +167,8 @@ void emu_devices_digest(const emu_devices *d, uint64_t *hash)
                              u->rbr, u->rbr_full, u->thre_pending, u->irq_level};
     for (unsigned k = 0; k < sizeof(uart) / sizeof(uart[0]); k++)
         fnv_u64(hash, uart[k]);
+    if (u->rx_len) /* only with a serial input: digests of other runs stay as they were */
+        fnv_u64(hash, u->rx_pos);
     fnv_u64(hash, d->fwcfg.selector);
     fnv_u64(hash, d->fwcfg.offset);
     for (unsigned k = 0; k < 2; k++) {

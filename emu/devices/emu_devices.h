@@ -77,10 +77,14 @@ bool emu_bus_owns_page(const struct emu_machine *m, uint64_t paddr);
 
 typedef struct emu_uart {
     uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
-    uint8_t rbr;       /* the received byte (loopback only: no input source) */
+    uint8_t rbr;       /* the received byte (the serial input's next byte, or loopback) */
     bool rbr_full;     /* LSR.DR */
     bool thre_pending; /* THR-empty interrupt pending (cleared by an IIR read or THR write) */
     bool irq_level;    /* what the UART drives on its IRQ line */
+    /* The serial input (emu_config.serial_input, borrowed): the bytes the
+     * receiver gets, one at a time, each once RBR is empty. */
+    const uint8_t *rx;
+    size_t rx_len, rx_pos;
 } emu_uart;
 
 /* ---- fw_cfg, legacy I/O interface (emu_fwcfg.c) ------------------------- */
@@ -158,6 +162,9 @@ void emu_devices_digest(const emu_devices *d, uint64_t *hash);
 
 /* Device register files (each device's own file). */
 void emu_uart_reset(emu_uart *u);
+/* Connects the serial input (n bytes at rx, kept by the caller) and loads
+ * its first byte into RBR. */
+void emu_uart_set_input(emu_uart *u, const uint8_t *rx, size_t n);
 void emu_uart_io(void *dev, struct emu_machine *m, cpu_t *c, uint16_t port, unsigned size,
                  bool in, uint32_t *val);
 void emu_fwcfg_io(void *dev, struct emu_machine *m, cpu_t *c, uint16_t port, unsigned size,

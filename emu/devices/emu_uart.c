@@ -1,12 +1,19 @@
 /*
  * emu_uart.c — COM1, a 16550A UART at 3F8H, IRQ 4 (National Semiconductor
- * PC16550D datasheet, "Register Summary"). Output only: what the guest
- * transmits goes to the console (standard output and the window's console
- * panel, the same callback port E9H uses) the moment it is written, so the
- * transmitter is always empty. Nothing is ever received except in loopback.
+ * PC16550D datasheet, "Register Summary"). What the guest transmits goes to
+ * the console (standard output and the window's console panel, the same
+ * callback port E9H uses) the moment it is written, so the transmitter is
+ * always empty. The receiver gets the serial input (`run --serial-input
+ * FILE`, emu_config.serial_input) one byte at a time: the next byte
+ * arrives the moment the guest has read the previous one from RBR (a
+ * sender that waits for the receiver), so a run is the same whatever the
+ * host's timing. Each arrival after a read lowers IRQ 4 and raises it
+ * again, so an edge-triggered controller sees every byte. In loopback the
+ * input waits (the receiver hears the transmitter instead). After the last
+ * byte LSR.DR stays 0.
  *
  * Register map (offset from 3F8H; DLAB = LCR bit 7):
- *   0  DLAB=0 read: RBR receive buffer (loopback byte, else 0)
+ *   0  DLAB=0 read: RBR receive buffer (the received byte, else 0)
  *      DLAB=0 write: THR transmit holding -> console
  *      DLAB=1: DLL divisor latch low
  *   1  DLAB=0: IER interrupt enable (bit 0 data ready, 1 THR empty,
@@ -19,7 +26,7 @@
  *   3  LCR line control (bit 7 DLAB)
  *   4  MCR modem control (bit 0 DTR, 1 RTS, 2 OUT1, 3 OUT2 gates the IRQ
  *      line on a PC, 4 loopback; bits 7:5 read 0)
- *   5  LSR line status: bit 0 DR (loopback byte waiting), 5 THRE and
+ *   5  LSR line status: bit 0 DR (a received byte waiting), 5 THRE and
  *      6 TEMT always set (the byte left at once)
  *   6  MSR modem status: CTS, DSR, DCD set (a connected terminal); in
  *      loopback bits 7:4 are OUT2, OUT1, DTR, RTS; delta bits 3:0 read 0
@@ -41,6 +48,25 @@ enum {
 void emu_uart_reset(emu_uart *u)
 {
     *u = (emu_uart){0};
+}
+
+/* The next byte of the serial input arrives when RBR is empty and the
+ * receiver is not looped back; returns whether one did. */
+static bool uart_receive_next(emu_uart *u)
+{
+    if (u->rbr_full || (u->mcr & MCR_LOOP) || u->rx_pos >= u->rx_len)
+        return false;
+    u->rbr = u->rx[u->rx_pos++];
+    u->rbr_full = true;
+    return true;
+}
+
+void emu_uart_set_input(emu_uart *u, const uint8_t *rx, size_t n)
+{
+    u->rx = rx;
+    u->rx_len = rx ? n : 0;
+    u->rx_pos = 0;
+    uart_receive_next(u);
 }
 
 /* IIR's interrupt identification, highest priority first (PC16550D table
@@ -167,5 +193,13 @@ void emu_uart_io(void *dev, emu_machine *m, cpu_t *c, uint16_t port, unsigned si
     }
     if (in)
         *val = out;
+    /* A byte read from RBR (or the end of loopback) lets the next input
+     * byte arrive; a new arrival is a new interrupt: the line falls and
+     * rises again. */
+    bool was_full = u->rbr_full;
+    if (uart_receive_next(u) && u->irq_level && !was_full) {
+        u->irq_level = false;
+        emu_irq_set_line(m, c, EMU_UART_IRQ, false);
+    }
     uart_update_irq(u, m, c);
 }

@@ -285,6 +285,43 @@ START_TEST(stats_report)
 }
 END_TEST
 
+/* --serial-input FILE: COM1 receives the file's bytes (serial_echo echoes
+ * them upper-cased); "-" reads standard input (here /dev/null: nothing);
+ * a missing file, a directory and --record with it are refused, status 2. */
+START_TEST(serial_input_option)
+{
+    char path[] = "/tmp/apicv_serial_inXXXXXX";
+    int fd = mkstemp(path);
+    ck_assert(fd >= 0);
+    ck_assert_int_eq(write(fd, "hello, com1\n", 12), 12);
+    close(fd);
+    char args[1024];
+    snprintf(args, sizeof(args), "run --headless --mode native --serial-input %s %s", path,
+             GUEST("serial_echo"));
+    result *r = run(args);
+    EXPECT(r, 0, out, "HELLO, COM1\nserial_echo: 12 bytes");
+    snprintf(args, sizeof(args), "run --headless --mode posted --serial-input %s %s", path,
+             GUEST("serial_echo"));
+    r = run(args);
+    EXPECT(r, 0, out, "HELLO, COM1\nserial_echo: 12 bytes");
+    snprintf(args, sizeof(args), "run --headless --serial-input - %s", GUEST("serial_echo"));
+    r = run(args);
+    EXPECT(r, 0, out, "serial_echo: 0 bytes");
+    snprintf(args, sizeof(args), "run --headless --serial-input %s.none %s", path,
+             GUEST("serial_echo"));
+    r = run(args);
+    EXPECT(r, 2, err, "--serial-input /tmp/apicv_serial_in");
+    EXPECT(r, 2, err, "cannot open");
+    r = run("run --headless --serial-input /tmp " GUEST("serial_echo"));
+    EXPECT(r, 2, err, "expected a regular file");
+    snprintf(args, sizeof(args), "run --headless --serial-input %s --record %s.trace %s", path,
+             path, GUEST("serial_echo"));
+    r = run(args);
+    EXPECT(r, 2, err, "--serial-input and --record cannot be combined");
+    unlink(path);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("cli");
@@ -301,6 +338,7 @@ static Suite *suite(void)
     tcase_add_test(t, log_writes_parseable_lines);
     tcase_add_test(t, stats_report);
     tcase_add_test(t, narration_in_cycle_order);
+    tcase_add_test(t, serial_input_option);
     suite_add_tcase(s, t);
     return s;
 }

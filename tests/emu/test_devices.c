@@ -25,7 +25,7 @@ static void to_con(void *ctx, unsigned cpu, uint8_t byte)
     }
 }
 
-static emu_machine *make(unsigned ncpus, uint64_t mem)
+static emu_machine *make_with_input(unsigned ncpus, uint64_t mem, const char *serial)
 {
     emu_machine *m = malloc(sizeof(*m));
     ck_assert_ptr_nonnull(m);
@@ -34,12 +34,19 @@ static emu_machine *make(unsigned ncpus, uint64_t mem)
     cfg.mode = EMU_MODE_NATIVE;
     cfg.ncpus = ncpus;
     cfg.mem_bytes = mem;
+    cfg.serial_input = (const uint8_t *)serial;
+    cfg.serial_input_len = serial ? strlen(serial) : 0;
     char err[512];
     ck_assert_msg(emu_machine_init(m, &cfg, GUEST("hello"), err, sizeof(err)), "%s", err);
     m->console = to_con;
     ncon = 0;
     con[0] = 0;
     return m;
+}
+
+static emu_machine *make(unsigned ncpus, uint64_t mem)
+{
+    return make_with_input(ncpus, mem, NULL);
 }
 
 static void done(emu_machine *m)
@@ -174,6 +181,81 @@ START_TEST(uart_loopback)
     ck_assert_uint_eq(in(m, 0x3FD, 1), 0x61);
     ck_assert_uint_eq(in(m, 0x3FE, 1), 0xB0); /* DCD=OUT2, CTS=RTS, DSR=DTR */
     ck_assert_uint_eq(in(m, 0x3F8, 1), 0xAE);
+    ck_assert_uint_eq(in(m, 0x3FD, 1), 0x60);
+    done(m);
+}
+END_TEST
+
+/* The serial input: each byte arrives once RBR has been read (LSR.DR),
+ * in order; after the last one DR stays 0; reading an empty RBR returns the
+ * last byte again. */
+START_TEST(uart_receives_the_serial_input)
+{
+    emu_machine *m = make_with_input(1, 16 << 20, "ab");
+    ck_assert_uint_eq(in(m, 0x3FD, 1), 0x61); /* DR, THRE, TEMT */
+    ck_assert_uint_eq(in(m, 0x3F8, 1), 'a');
+    ck_assert_uint_eq(in(m, 0x3FD, 1), 0x61);
+    ck_assert_uint_eq(in(m, 0x3F8, 1), 'b');
+    ck_assert_uint_eq(in(m, 0x3FD, 1), 0x60); /* nothing more */
+    ck_assert_uint_eq(in(m, 0x3F8, 1), 'b');
+    ck_assert_uint_eq(in(m, 0x3FD, 1), 0x60);
+    done(m);
+    /* Without an input nothing is ever received. */
+    m = make(1, 16 << 20);
+    ck_assert_uint_eq(in(m, 0x3FD, 1), 0x60);
+    done(m);
+}
+END_TEST
+
+static void pic_init(emu_machine *m, uint8_t mbase, uint8_t sbase);
+
+/* The receive interrupt (IER bit 0, IIR 04H) on IRQ 4: every byte that
+ * arrives after a read is a new rising edge (the line falls and rises), so
+ * an edge-triggered 8259A input requests once per byte; after the last
+ * byte the line stays low. */
+START_TEST(uart_receive_interrupt_per_byte)
+{
+    emu_machine *m = make_with_input(1, 16 << 20, "xyz");
+    pic_init(m, 0x20, 0x28);
+    out(m, 0x3FC, 1, 0x08); /* OUT2 */
+    ck_assert_uint_eq(m->dev.isa_lines & (1u << 4), 0);
+    out(m, 0x3F9, 1, 0x01); /* received-data interrupt */
+    ck_assert_uint_ne(m->dev.isa_lines & (1u << 4), 0);
+    ck_assert_uint_eq(in(m, 0x3FA, 1), 0x04);
+    const char *want = "xyz";
+    for (unsigned k = 0; k < 3; k++) {
+        ck_assert(emu_pic_intr(&m->dev.pic));
+        ck_assert_uint_eq(emu_pic_ack(&m->dev.pic), 0x24);
+        ck_assert_uint_eq(in(m, 0x3F8, 1), (uint8_t)want[k]);
+        out(m, 0x20, 1, 0x20); /* EOI */
+    }
+    ck_assert(!emu_pic_intr(&m->dev.pic));
+    ck_assert_uint_eq(m->dev.isa_lines & (1u << 4), 0);
+    ck_assert_uint_eq(in(m, 0x3FA, 1), 0x01);
+    done(m);
+}
+END_TEST
+
+/* In loopback the receiver hears the transmitter; the serial input waits
+ * and arrives when loopback ends and RBR is empty. */
+START_TEST(uart_loopback_holds_the_input)
+{
+    emu_machine *m = make_with_input(1, 16 << 20, "q");
+    ck_assert_uint_eq(in(m, 0x3F8, 1), 'q'); /* the first byte was waiting at reset */
+    done(m);
+    m = make_with_input(1, 16 << 20, "pqr");
+    ck_assert_uint_eq(in(m, 0x3F8, 1), 'p'); /* 'q' arrives at once */
+    out(m, 0x3FC, 1, 0x10);                  /* loopback */
+    ck_assert_uint_eq(in(m, 0x3FD, 1), 0x61);
+    ck_assert_uint_eq(in(m, 0x3F8, 1), 'q'); /* 'r' must not arrive now */
+    ck_assert_uint_eq(in(m, 0x3FD, 1), 0x60);
+    out(m, 0x3F8, 1, 0x5A);
+    ck_assert_uint_eq(in(m, 0x3FD, 1), 0x61);
+    ck_assert_uint_eq(in(m, 0x3F8, 1), 0x5A);
+    ck_assert_uint_eq(in(m, 0x3FD, 1), 0x60);
+    out(m, 0x3FC, 1, 0x00); /* loopback off: the input goes on */
+    ck_assert_uint_eq(in(m, 0x3FD, 1), 0x61);
+    ck_assert_uint_eq(in(m, 0x3F8, 1), 'r');
     ck_assert_uint_eq(in(m, 0x3FD, 1), 0x60);
     done(m);
 }
@@ -441,6 +523,9 @@ static Suite *suite(void)
     tcase_add_test(t, uart_divisor_latch_and_scratch);
     tcase_add_test(t, uart_thre_interrupt_and_iir);
     tcase_add_test(t, uart_loopback);
+    tcase_add_test(t, uart_receives_the_serial_input);
+    tcase_add_test(t, uart_receive_interrupt_per_byte);
+    tcase_add_test(t, uart_loopback_holds_the_input);
     tcase_add_test(t, fwcfg_items);
     tcase_add_test(t, pic_init_masks_and_vectors);
     tcase_add_test(t, pic_cascade_priority_and_spurious);
