@@ -102,11 +102,14 @@ int emu_cli_info(int argc, char **argv)
                mode_summary((emu_mode)k));
     printf("\nmachine: 1..%d CPUs, each with a local APIC (xAPIC and x2APIC, timer one-shot,\n"
            "  periodic and TSC-deadline); a deterministic round-robin scheduler on one cycle\n"
-           "  clock; devices: console 0xE9, exit 0xF4, MSI device 0xF0, COM1 16550A 0x3F8,\n"
-           "  fw_cfg 0x510, 8259A pair 0x20/0xA0, test device 0x2000, I/O APIC 0xFEC00000\n"
-           "  (docs/machine.md)\n",
+           "  clock; devices: console 0xE9, exit 0xF4, MSI device 0xF0, COM1 16550A 0x3F8\n"
+           "  (receives run --serial-input FILE), fw_cfg 0x510, 8259A pair 0x20/0xA0 (edge\n"
+           "  or level: ICW1.LTIM, ELCR 0x4D0/0x4D1), test device 0x2000, I/O APIC\n"
+           "  0xFEC00000 (docs/machine.md)\n",
            CPU_MAX_CPUS);
-    printf("interpreter: x86-64, 64-bit mode only; general-purpose instruction set, no x87/SSE\n");
+    printf("interpreter: x86-64: 64-bit, compatibility (32- and 16-bit code), 32- and 16-bit\n"
+           "  protected (paging off, 32-bit or PAE paging) and real mode; general-purpose\n"
+           "  instruction set, no x87/SSE (docs/cpu-model.md)\n");
     emu_cpu_model_print(stdout);
     printf("VMX: the built-in hypervisor runs every mode but native (docs/hypervisor.md);\n"
            "  vmx/ implements TPR shadow, APIC-register and x2APIC virtualization,\n"
@@ -121,8 +124,10 @@ int emu_cli_info(int argc, char **argv)
     printf("scenarios, run --record, replay --verify, trace-dump: implemented (docs/scenarios.md)\n");
     printf("import-kvm: real KVM traces (trace-cmd report, ftrace) into scenarios, the mode\n"
            "  inferred from their exits (docs/import-kvm.md)\n");
-    printf("not implemented: 32-bit and real mode, x87/SSE; the built-in hypervisor runs\n"
-           "  guests without EPT (vmx/ implements it for hypervisors in tests)\n");
+    printf("not implemented: virtual-8086 mode, task switches, call gates and far\n"
+           "  CALL/RET to another privilege level (reported as unimplemented),\n"
+           "  SYSCALL/SYSENTER, x87/SSE; the built-in hypervisor's EPT is an identity\n"
+           "  map, for Multiboot kernels only (docs/hypervisor.md)\n");
     print_vmx_capabilities();
     if (cost_file)
         printf("\ncost model (cycles) of %s; the defaults elsewhere:\n", cost_file);
