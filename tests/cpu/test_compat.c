@@ -326,6 +326,81 @@ START_TEST(iretq_to_compat_faults)
 }
 END_TEST
 
+/* Privilege changes in and out of compatibility mode: IRETQ from CPL 0
+ * 64-bit code to CPL 3 32-bit code (SS:ESP popped and loaded, SDM Vol. 2
+ * "IRET" RETURN-TO-OUTER-PRIVILEGE-LEVEL); there INT 0x40 through a DPL 0
+ * gate is #GP(0x40 * 8 + 2), delivered to the CPL 0 64-bit handler on the
+ * TSS's RSP0 with a null SS and the 8-byte frame of the CPL 3
+ * compatibility-mode state (SDM 6.14.2, 6.14.4); the handler's IRETQ goes
+ * back to CPL 3 compatibility mode. */
+#define SEL_C32U 0x3B /* 32-bit code, DPL 3 */
+#define SEL_D32U 0x43 /* 32-bit data, DPL 3 */
+#define TSS64 0x104000u
+#define RSP0 0x90008u
+
+START_TEST(privilege_change_from_compat_to_64bit_handler)
+{
+    cpu_harness h;
+    setup(&h);
+    cpu_t *c = &h.cpu;
+    cpu_harness_poke64(&h, 0x500 + (SEL_C32U & ~3u), desc(0, 0xFFFFF, 0xFA, 0xC));
+    cpu_harness_poke64(&h, 0x500 + (SEL_D32U & ~3u), desc(0, 0xFFFFF, 0xF2, 0xC));
+    c->gdtr.limit = 0x47;
+    cpu_harness_poke64(&h, TSS64 + 4, RSP0);
+    c->tr = (cpu_seg){.sel = 0x48, .attr = 0x8B, .limit = 0x67, .base = TSS64};
+    static const uint8_t code[] = {
+        0x6A, SEL_D32U,                 /* push ss */
+        0x68, 0x00, 0xF0, 0x07, 0x00,   /* push rsp value 0x7F000 */
+        0x6A, 0x02,                     /* push rflags: 2 */
+        0x6A, SEL_C32U,                 /* push cs */
+        0x68, 0x00, 0x10, 0x10, 0x00,   /* push C32 */
+        0x48, 0xCF,                     /* iretq */
+    };
+    load(&h, CODE, code, sizeof code);
+    static const uint8_t user[] = {
+        0xB8, 0x05, 0, 0, 0,            /* mov eax, 5 */
+        0xCD, 0x40,                     /* int 0x40: #GP, the gate's DPL is 0 */
+        0xF4,                           /* not reached */
+    };
+    load(&h, C32, user, sizeof user);
+    static const uint8_t handler[] = {
+        0x48, 0x83, 0xC4, 0x08,         /* add rsp, 8: the error code */
+        0xC7, 0x04, 0x24, 0x07, 0x10, 0x10, 0x00, /* mov dword [rsp], C32 + 7 */
+        0x48, 0xCF,                     /* iretq */
+    };
+    load(&h, B64, handler, sizeof handler);
+    static const uint8_t user_tail[] = {0x40, 0xEB, 0xFE}; /* C32 + 7: inc eax; jmp $ */
+    load(&h, C32 + 7, user_tail, sizeof user_tail);
+
+    ck_assert_int_eq(run_from(&h, CODE, 6), CPU_STOP_INSNS);
+    ck_assert_int_eq(c->mode, CPU_MODE_COMPAT32);
+    ck_assert_uint_eq(c->cpl, 3);
+    ck_assert_uint_eq(c->seg[CPU_SS].sel, SEL_D32U);
+    ck_assert_uint_eq(c->gpr[CPU_RSP], 0x7F000);
+    ck_assert_int_eq(cpu_run(c, UINT64_MAX, 10), CPU_STOP_HALT);
+    ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_GP);
+    ck_assert_int_eq(c->mode, CPU_MODE_LONG64);
+    ck_assert_uint_eq(c->cpl, 0);
+    ck_assert_uint_eq(c->seg[CPU_SS].sel, 0); /* null SS at CPL 0 */
+    uint64_t sp = c->gpr[CPU_RSP];
+    ck_assert_uint_eq(sp, (RSP0 & ~0xFull) - 48);
+    ck_assert_uint_eq(cpu_harness_peek64(&h, sp), 0x40 * 8 + 2); /* IDT, not EXT */
+    ck_assert_uint_eq(cpu_harness_peek64(&h, sp + 8), C32 + 5);
+    ck_assert_uint_eq(cpu_harness_peek64(&h, sp + 16), SEL_C32U);
+    ck_assert_uint_eq(cpu_harness_peek64(&h, sp + 32), 0x7F000);
+    ck_assert_uint_eq(cpu_harness_peek64(&h, sp + 40), SEL_D32U);
+    ck_assert_int_eq(run_from(&h, B64, 5), CPU_STOP_INSNS);
+    ck_assert_int_eq(c->mode, CPU_MODE_COMPAT32);
+    ck_assert_uint_eq(c->cpl, 3);
+    ck_assert_uint_eq(c->seg[CPU_CS].sel, SEL_C32U);
+    ck_assert_uint_eq(c->seg[CPU_SS].sel, SEL_D32U);
+    ck_assert_uint_eq(c->gpr[CPU_RSP], 0x7F000);
+    ck_assert_uint_eq(c->gpr[CPU_RAX], 6);
+    ck_assert_uint_eq(c->rip, C32 + 8);
+    cpu_harness_free(&h);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("compat");
@@ -338,6 +413,7 @@ static Suite *suite(void)
     tcase_add_test(t, iretd_in_compat_same_level_pops_three);
     tcase_add_test(t, compat16_runs_and_interrupts);
     tcase_add_test(t, iretq_to_compat_faults);
+    tcase_add_test(t, privilege_change_from_compat_to_64bit_handler);
     suite_add_tcase(s, t);
     return s;
 }
