@@ -373,6 +373,7 @@ static cpu_stop mt_step(void *ctx, unsigned cpu, uint64_t n)
 {
     ui_machine_target *mt = ctx;
     ui_recorder_forget_stops(&mt->rec);
+    ui_checkpoints_take(mt);
     if (mt->m->finished || cpu >= mt->m->cfg.ncpus)
         return CPU_STOP_NONE;
     cpu_stop s = emu_machine_step(mt->m, cpu, n);
@@ -384,10 +385,12 @@ static bool mt_run(void *ctx, uint64_t cycles)
 {
     ui_machine_target *mt = ctx;
     ui_recorder_forget_stops(&mt->rec);
+    ui_checkpoints_take(mt);
     if (mt->m->finished)
         return true;
     bool done = emu_machine_run(mt->m, mt->m->now + cycles);
     ui_recorder_stopped(&mt->rec);
+    ui_checkpoints_take(mt);
     return done;
 }
 
@@ -442,6 +445,9 @@ static bool mt_restart(void *ctx, char *err, size_t errlen)
      * line's (the --log writer), the scenario's, the window's recorder
      * (whose own subscriptions below are then no-ops). */
     cpu_obs_bus listeners = m->obs;
+    /* The checkpoints point into this machine's hypervisor: they go. */
+    ui_checkpoints_free(mt);
+    mt->restarts++;
     emu_machine_free(m);
     if (!emu_machine_init(m, &cfg, mt->guest, err, errlen))
         return false;
@@ -476,8 +482,10 @@ bool ui_target_run_to_event(ui_recorder *rec, const emu_machine *m,
     return ok;
 }
 
-/* Back: the machine starts again (a restart: the same guest, scenario
- * and observers, so the same run); forward: it runs on. */
+/* Back: from the newest checkpoint before event n (ui_checkpoints.c),
+ * else the machine starts again (a restart: the same guest, scenario and
+ * observers, so the same run); forward: it runs on, from a checkpoint
+ * past the machine when the run was there before. */
 static bool mt_goto_event(void *ctx, uint64_t n, char *err, size_t errlen)
 {
     ui_machine_target *mt = ctx;
@@ -485,7 +493,17 @@ static bool mt_goto_event(void *ctx, uint64_t n, char *err, size_t errlen)
         snprintf(err, errlen, "events are numbered from 1");
         return false;
     }
-    if (n <= mt->rec.total && !mt_restart(ctx, err, errlen))
+    ui_checkpoints_take(mt);
+    bool restored = false;
+    if (!ui_checkpoints_goto(mt, n, &restored)) {
+        /* Out of memory half way: the machine is built again. */
+        ui_checkpoints_free(mt);
+        if (!mt_restart(ctx, err, errlen))
+            return false;
+    }
+    if (restored)
+        mt->cp_restored++;
+    else if (n <= mt->rec.total && !mt_restart(ctx, err, errlen))
         return false;
     return ui_target_run_to_event(&mt->rec, mt->m, mt_run, mt, n, err, errlen);
 }
@@ -580,6 +598,7 @@ void ui_machine_target_init(ui_machine_target *mt, emu_machine *m, const char *g
 
 void ui_machine_target_detach(ui_machine_target *mt)
 {
+    ui_checkpoints_free(mt);
     cpu_obs_unsubscribe(&mt->m->obs, ui_recorder_event, &mt->rec);
     ui_recorder_free(&mt->rec);
 }
