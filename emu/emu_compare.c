@@ -27,30 +27,39 @@
 
 /* ---- the observer ------------------------------------------------------------ */
 
-/* Raise cycles of one source at one CPU not yet served, sorted (device
- * MSIs are all posted before the run, each due at its own cycle). */
+/* Raises of one vector at one CPU not yet served, sorted by cycle
+ * (device MSIs can be posted long before they are due), each with its
+ * source. */
+typedef struct raise_ent {
+    uint64_t cycle;
+    unsigned src;
+} raise_ent;
+
 typedef struct raise_q {
-    uint64_t *c;
+    raise_ent *c;
     size_t head, n, cap;
 } raise_q;
 
 typedef struct cmp_obs {
     emu_cmp_mode *r;
     unsigned ncpus;
-    raise_q q[CPU_MAX_CPUS][EMU_CMP_NSRC];
+    uint64_t deliver_cost; /* the IDT delivery's cycles, charged after its event */
+    raise_q q[CPU_MAX_CPUS][256];
     uint64_t icr_at[CPU_MAX_CPUS];  /* cycle + 1 of a sender's ICR write not yet routed */
     uint64_t exit_at[CPU_MAX_CPUS]; /* cycle + 1 of the last exit without its entry */
     bool oom;
 } cmp_obs;
 
-static void raise_at(cmp_obs *o, unsigned cpu, unsigned vector, uint64_t cycle)
+static void raise_at(cmp_obs *o, unsigned cpu, unsigned vector, uint64_t cycle, unsigned src)
 {
-    if (cpu >= CPU_MAX_CPUS || vector < VEC_BASE || vector >= VEC_BASE + EMU_CMP_NSRC)
+    if (cpu >= o->ncpus || cpu >= CPU_MAX_CPUS || vector > 0xFF)
         return;
-    raise_q *q = &o->q[cpu][vector - VEC_BASE];
+    raise_q *q = &o->q[cpu][vector];
+    if (q->head == q->n)
+        q->head = q->n = 0; /* all served: start again at the front */
     if (q->n == q->cap) {
-        size_t cap = q->cap ? 2 * q->cap : 64;
-        uint64_t *g = realloc(q->c, cap * sizeof(*g));
+        size_t cap = q->cap ? 2 * q->cap : 16;
+        raise_ent *g = realloc(q->c, cap * sizeof(*g));
         if (!g) {
             o->oom = true;
             return;
@@ -59,30 +68,43 @@ static void raise_at(cmp_obs *o, unsigned cpu, unsigned vector, uint64_t cycle)
         q->cap = cap;
     }
     size_t i = q->n++;
-    while (i > q->head && q->c[i - 1] > cycle) {
+    while (i > q->head && q->c[i - 1].cycle > cycle) {
         q->c[i] = q->c[i - 1];
         i--;
     }
-    q->c[i] = cycle;
+    q->c[i].cycle = cycle;
+    q->c[i].src = src;
 }
 
-/* The handler of `vector` starts at CPU ev->cpu: every raise up to now is
- * served by it (an IRR bit holds one request however often it was set);
- * the latency is from the oldest. */
+/* An ICR write's fixed interrupt from CPU `from` to CPU `to`. */
+static void raise_ipi(cmp_obs *o, unsigned from, unsigned to, unsigned vector, uint64_t cycle)
+{
+    raise_at(o, to, vector, cycle, to == from ? EMU_CMP_SRC_SELF : EMU_CMP_SRC_IPI);
+}
+
+/* The handler of `vector` is delivered at CPU ev->cpu: every raise up to
+ * now is served by it (an IRR bit holds one request however often it was
+ * set); the latency is from the oldest, to the handler's first
+ * instruction, which runs once the IDT delivery's cost is paid (SDM 6.12:
+ * the event is stamped when the delivery starts, cpu_except.c charges
+ * the `interrupt` class after it). */
 static void delivered(cmp_obs *o, const cpu_obs_event *ev, unsigned vector)
 {
     o->r->interrupts++;
-    if (ev->cpu >= CPU_MAX_CPUS || vector < VEC_BASE || vector >= VEC_BASE + EMU_CMP_NSRC)
+    if (ev->cpu >= CPU_MAX_CPUS || vector > 0xFF)
         return;
-    unsigned src = vector - VEC_BASE;
-    raise_q *q = &o->q[ev->cpu][src];
-    if (q->head == q->n || q->c[q->head] > ev->cycle)
+    raise_q *q = &o->q[ev->cpu][vector];
+    uint64_t first = ev->cycle + o->deliver_cost;
+    if (q->head == q->n || q->c[q->head].cycle > ev->cycle)
         return;
-    uint64_t lat = ev->cycle - q->c[q->head];
-    while (q->head < q->n && q->c[q->head] <= ev->cycle)
+    uint64_t lat = first - q->c[q->head].cycle;
+    unsigned src = q->c[q->head].src;
+    while (q->head < q->n && q->c[q->head].cycle <= ev->cycle)
         q->head++;
     o->r->lat_sum[src] += lat;
     o->r->lat_n[src]++;
+    o->r->lat_vec_sum[vector] += lat;
+    o->r->lat_vec_n[vector]++;
     if (lat > o->r->lat_max)
         o->r->lat_max = lat;
 }
@@ -109,20 +131,32 @@ static void observe(void *ctx, const cpu_obs_event *ev)
             delivered(o, ev, (unsigned)ev->a);
         break;
     case EMU_EV_MSI_RAISE:
-        /* Device MSIs (guest IPIs travel as messages too: they are raised
-         * at the ICR write instead, below). */
-        if (ev->a == VEC_BASE + EMU_CMP_SRC_MSI && !ev->d)
-            raise_at(o, (unsigned)ev->b, (unsigned)ev->a, ev->c);
+        /* A device MSI, due at cycle c. (The hypervisor sends a guest's
+         * IPI on as a message too: that IPI was raised at its ICR write,
+         * below, earlier than this, and one delivery serves both.) */
+        if (!ev->d)
+            raise_at(o, (unsigned)ev->b, (unsigned)ev->a, ev->c, EMU_CMP_SRC_MSI);
+        break;
+    case EMU_EV_IOAPIC_DELIVER:
+        raise_at(o, cpu, (unsigned)(ev->a & 0xFF), ev->cycle, EMU_CMP_SRC_OTHER);
         break;
     case APIC_EV_IPI: {
         /* An ICR write reached an APIC: the CPU's own (native) or the
          * hypervisor's software APIC (emulated, tpr-shadow), where the
-         * write's exit came first. Shorthand self, or one destination. */
+         * write's exit came first. Fixed interrupts only (delivery mode 0,
+         * SDM 11.6.1), by shorthand: none (destination b), self, all
+         * including self, all excluding self. */
         uint64_t at = o->icr_at[cpu] ? o->icr_at[cpu] - 1 : ev->cycle;
-        if (((ev->a >> 12) & 3) == 1)
-            raise_at(o, cpu, (unsigned)(ev->a & 0xFF), at);
-        else
-            raise_at(o, (unsigned)ev->b, (unsigned)(ev->a & 0xFF), at);
+        unsigned vec = (unsigned)(ev->a & 0xFF), sh = (unsigned)(ev->a >> 12) & 3;
+        if (((ev->a >> 8) & 7) == 0) {
+            if (sh == 0)
+                raise_ipi(o, cpu, (unsigned)ev->b, vec, at);
+            else if (sh == 1)
+                raise_ipi(o, cpu, cpu, vec, at);
+            for (unsigned k = 0; sh >= 2 && k < o->ncpus; k++)
+                if (sh == 2 || k != cpu)
+                    raise_ipi(o, cpu, k, vec, at);
+        }
         o->icr_at[cpu] = 0;
         break;
     }
@@ -131,18 +165,20 @@ static void observe(void *ctx, const cpu_obs_event *ev)
             o->icr_at[cpu] = ev->cycle + 1;
         break;
     case VMX_EV_SELF_IPI_VIRT:
-        raise_at(o, cpu, (unsigned)ev->a, o->icr_at[cpu] ? o->icr_at[cpu] - 1 : ev->cycle);
+        raise_at(o, cpu, (unsigned)ev->a, o->icr_at[cpu] ? o->icr_at[cpu] - 1 : ev->cycle,
+                 EMU_CMP_SRC_SELF);
         o->icr_at[cpu] = 0;
         break;
     case EMU_HV_EV_IPI: /* the hypervisor routes the guest's ICR write */
         for (unsigned k = 0; k < o->ncpus; k++)
             if ((ev->b >> k) & 1)
-                raise_at(o, k, (unsigned)ev->a, o->icr_at[cpu] ? o->icr_at[cpu] - 1 : ev->cycle);
+                raise_ipi(o, cpu, k, (unsigned)ev->a,
+                          o->icr_at[cpu] ? o->icr_at[cpu] - 1 : ev->cycle);
         o->icr_at[cpu] = 0;
         break;
     case APIC_EV_TIMER:
         if (!ev->c)
-            raise_at(o, cpu, (unsigned)ev->a, ev->cycle);
+            raise_at(o, cpu, (unsigned)ev->a, ev->cycle, EMU_CMP_SRC_TIMER);
         break;
     case VMX_EV_VMEXIT: {
         unsigned reason = (unsigned)(ev->a & 0xFFFF);
@@ -218,6 +254,7 @@ static bool run_mode(emu_mode mode, const char *guest, emu_scenario *scn, unsign
     r->mode = mode;
     o->r = r;
     o->ncpus = cfg.ncpus;
+    o->deliver_cost = m->costs.cost[CPU_COST_INTERRUPT];
     cpu_obs_subscribe(&m->obs, observe, o);
     if (scn && !emu_scenario_apply(scn, m, err, errlen)) {
         emu_machine_free(m);
@@ -268,8 +305,8 @@ static bool run_mode(emu_mode mode, const char *guest, emu_scenario *scn, unsign
 out:
     if (o)
         for (unsigned k = 0; k < CPU_MAX_CPUS; k++)
-            for (unsigned s = 0; s < EMU_CMP_NSRC; s++)
-                free(o->q[k][s].c);
+            for (unsigned v = 0; v < 256; v++)
+                free(o->q[k][v].c);
     free(m);
     free(o);
     return ok;
@@ -380,7 +417,7 @@ double emu_cmp_guest_share(const emu_cmp_mode *r)
 
 static const char *const path_names[EMU_CMP_NPATHS] = {"apic",  "nmi",  "injection",
                                                         "vid",   "vnmi", "posted"};
-static const char *const src_names[EMU_CMP_NSRC] = {"msi", "ipi", "self-ipi", "timer"};
+static const char *const src_names[EMU_CMP_NSRC] = {"msi", "ipi", "self-ipi", "timer", "other"};
 
 /* One row of figures: the metric's name and a value per mode. */
 typedef struct row {
@@ -430,6 +467,16 @@ static unsigned rows_of(const emu_compare_result *c, row *rows, unsigned max)
         snprintf(nm, sizeof(nm), "  %s", src_names[s]);
         ROW(nm, false, ratio((double)r->lat_sum[s], (double)r->lat_n[s]));
     }
+    for (unsigned v = 0; v < 256; v++) {
+        bool any = false;
+        for (unsigned k = 0; k < EMU_MODE_COUNT; k++)
+            any |= c->m[k].lat_vec_n[v] != 0;
+        if (!any)
+            continue;
+        char nm[64];
+        snprintf(nm, sizeof(nm), "  vector %02Xh", v);
+        ROW(nm, false, ratio((double)r->lat_vec_sum[v], (double)r->lat_vec_n[v]));
+    }
     ROW("latency max (cycles)", true, r->lat_max);
     ROW("cycles", true, r->cycles);
     ROW("overhead per interrupt (cycles)", false, emu_cmp_overhead(c, r));
@@ -440,7 +487,7 @@ static unsigned rows_of(const emu_compare_result *c, row *rows, unsigned max)
     return n;
 }
 
-#define MAX_ROWS 128
+#define MAX_ROWS 512 /* every exit reason and every vector fit */
 
 void emu_compare_print(FILE *f, const emu_compare_result *c)
 {
@@ -512,6 +559,15 @@ void emu_compare_json(FILE *f, const emu_compare_result *c)
         for (unsigned s = 0; s < EMU_CMP_NSRC; s++)
             fprintf(f, "%s\"%s\": %.2f", s ? ", " : "", src_names[s],
                     ratio((double)r->lat_sum[s], (double)r->lat_n[s]));
+        fprintf(f, "}, \"latency_by_vector\": {");
+        first = true;
+        for (unsigned v = 0; v < 256; v++) {
+            if (!r->lat_vec_n[v])
+                continue;
+            fprintf(f, "%s\"%02Xh\": %.2f", first ? "" : ", ", v,
+                    ratio((double)r->lat_vec_sum[v], (double)r->lat_vec_n[v]));
+            first = false;
+        }
         fprintf(f, "},\n     \"overhead_per_interrupt\": %.2f, \"root_cycles\": %" PRIu64
                    ", \"guest_share\": %.4f}%s\n",
                 emu_cmp_overhead(c, r), r->root_cycles, emu_cmp_guest_share(r),

@@ -6,9 +6,11 @@
  * an observer measures, from the events' descriptors: interrupts delivered
  * per path, VM exits per reason, the exits a receiver takes for an
  * interrupt, the latency from an interrupt's raise (device MSI due, ICR
- * write, timer expiry) to the first instruction of its handler (delivery
- * through the IDT, or injection at VM entry), and the cycles the vCPUs
- * spent in root operation between an exit and the next entry.
+ * write, timer expiry, I/O APIC message) to the first instruction of its
+ * handler (the delivery through the IDT, or the injection at VM entry,
+ * plus the IDT delivery's own cost, which the CPU charges after the
+ * delivery event), for every vector, and the cycles the vCPUs spent in
+ * root operation between an exit and the next entry.
  */
 #ifndef APICV_EMU_COMPARE_H
 #define APICV_EMU_COMPARE_H
@@ -30,8 +32,18 @@ enum {
     EMU_CMP_NPATHS
 };
 
-/* Interrupt sources of the built-in workload (by vector), for latency. */
-enum { EMU_CMP_SRC_MSI, EMU_CMP_SRC_IPI, EMU_CMP_SRC_SELF, EMU_CMP_SRC_TIMER, EMU_CMP_NSRC };
+/* Where an interrupt came from, for latency: a device MSI, an IPI from
+ * another CPU, a self-IPI, the APIC timer, anything else (an I/O APIC
+ * message). The built-in workload's vectors 50h-53h are one of each of
+ * the first four. */
+enum {
+    EMU_CMP_SRC_MSI,
+    EMU_CMP_SRC_IPI,
+    EMU_CMP_SRC_SELF,
+    EMU_CMP_SRC_TIMER,
+    EMU_CMP_SRC_OTHER,
+    EMU_CMP_NSRC
+};
 
 #define EMU_CMP_NREASONS 80
 
@@ -47,6 +59,7 @@ typedef struct emu_cmp_mode {
     uint64_t receive_exits; /* exits a receiver takes for an interrupt: 1, 7, 43, 45, EOI writes */
     uint64_t exit_reason[EMU_CMP_NREASONS];
     uint64_t lat_sum[EMU_CMP_NSRC], lat_n[EMU_CMP_NSRC], lat_max;
+    uint64_t lat_vec_sum[256], lat_vec_n[256]; /* the same by vector */
     uint64_t root_cycles;   /* between each VM exit and the next entry, summed */
 } emu_cmp_mode;
 
