@@ -99,10 +99,12 @@ static const ui_mark *recent(const ui_recorder *r, uint64_t i)
 }
 
 /* Visits the marks with a cycle in [t0, t1] in event order: the store's
- * and the recent ones it does not hold. */
+ * and the recent ones it does not hold, but those numbered in (hide_lo,
+ * hide_hi]. */
 typedef void (*visit_fn)(void *ctx, const ui_mark *mk);
 
-static void visit(const ui_recorder *r, uint64_t t0, uint64_t t1, visit_fn fn, void *ctx)
+static void visit(const ui_recorder *r, uint64_t t0, uint64_t t1, uint64_t hide_lo,
+                  uint64_t hide_hi, visit_fn fn, void *ctx)
 {
     size_t lo = 0, hi = r->nstore;
     while (lo < hi) {
@@ -129,7 +131,7 @@ static void visit(const ui_recorder *r, uint64_t t0, uint64_t t1, visit_fn fn, v
             mk = &r->store[i++];
         else
             mk = recent(r, j++);
-        if (mk->cycle >= t0 && mk->cycle <= t1)
+        if (mk->cycle >= t0 && mk->cycle <= t1 && (mk->ev_no <= hide_lo || mk->ev_no > hide_hi))
             fn(ctx, mk);
     }
 }
@@ -195,15 +197,20 @@ void ui_snapshot_marks(ui_snapshot *s, const ui_recorder *rec, const ui_tl_view 
     s->tl_first = first;
     s->tl_last = last;
     s->tl_stride = rec->stride ? rec->stride : 1;
+    /* At an event stop, the events after it up to where the machine
+     * stopped (the rest of that instruction boundary) are not shown:
+     * the picture is the state right after the event and nothing later.
+     * Marks past the machine were seen before going back: shown, dim. */
+    uint64_t hide_lo = s->ev_total, hide_hi = rec->total;
     uint64_t n = 0;
-    visit(rec, t0, t1, count_one, &n);
+    visit(rec, t0, t1, hide_lo, hide_hi, count_one, &n);
     pick_ctx p = {s, 0, n > UI_TIMELINE ? (n + UI_TIMELINE - 1) / UI_TIMELINE : 1};
     /* Room for the current event's mark besides the sample. */
     if (n > UI_TIMELINE)
         p.sample = (n + UI_TIMELINE - 2) / (UI_TIMELINE - 1);
     s->nmarks = 0;
     s->tl_sample = (unsigned)p.sample;
-    visit(rec, t0, t1, pick_one, &p);
+    visit(rec, t0, t1, hide_lo, hide_hi, pick_one, &p);
 }
 
 /* ---- zoom and pan ----------------------------------------------------------------- */

@@ -101,8 +101,8 @@ static int key(ui_gfx *g, const ui_snapshot *s, int x, int y, ui_tl_kind tl)
     unsigned n = tl == UI_TL_EXIT ? sizeof(exit_colours) / sizeof(exit_colours[0])
                                   : sizeof(delivery_colours) / sizeof(delivery_colours[0]);
     for (unsigned i = 0; i < s->nmarks; i++) {
-        if (s->marks[i].tl != tl)
-            continue;
+        if (s->marks[i].tl != tl || s->marks[i].ev_no > s->ev_total)
+            continue; /* not those ahead of the current event */
         int e = tl == UI_TL_EXIT ? exit_colour_index(&s->marks[i])
                                  : delivery_colour_index(&s->marks[i]);
         seen[e >= 0 && (unsigned)e < MAXC ? (unsigned)e : MAXC] = true;

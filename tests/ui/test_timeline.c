@@ -208,6 +208,11 @@ START_TEST(marks_of_a_real_run_name_their_events)
     char e2[64];
     ck_assert(ui_target_run_to_event(&mt->rec, m, t.run, t.ctx, 41, e2, sizeof(e2)));
     t.snapshot(t.ctx, s);
+    /* The marks of the span on screen, as the window asks for them: the
+     * rest of that instruction boundary (the machine ran past event 41 to
+     * stop) is not among them, nothing after the event is. */
+    ck_assert_uint_gt(mt->rec.total, 41);
+    t.marks(t.ctx, s, NULL);
     ck_assert_uint_eq(s->ev_total, 41);
     bool kinds[UI_TL_COUNT] = {false};
     for (unsigned i = 0; i < s->nmarks; i++) {
