@@ -63,19 +63,50 @@ static bool rt_hit(void *ctx)
     return true;
 }
 
+/* After a seek that restored a snapshot from the middle of the run, the
+ * recorder counted the events from there: the replay's own count (every
+ * event since cycle 0) gives them their numbers in the run again, as
+ * --log and --at-event count them. */
+static void renumber(ui_replay_target *rt)
+{
+    ui_recorder *r = &rt->rec;
+    uint64_t events, digests;
+    emu_replay_progress(rt->r, &events, &digests);
+    if (events <= r->total)
+        return;
+    uint64_t off = events - r->total;
+    uint64_t n = r->total < UI_RING_EVENTS ? r->total : UI_RING_EVENTS;
+    ui_event ring[UI_RING_EVENTS];
+    memcpy(ring, r->ring, sizeof(ring));
+    for (uint64_t k = r->total - n; k < r->total; k++)
+        r->ring[(k + off) % UI_RING_EVENTS] = ring[k % UI_RING_EVENTS];
+    r->total += off;
+    uint64_t nm = r->nmarks_total < UI_TL_RECENT ? r->nmarks_total : UI_TL_RECENT;
+    for (uint64_t i = 0; i < nm; i++)
+        r->marks[(r->nmarks_total - 1 - i) % UI_TL_RECENT].ev_no += off;
+    for (size_t i = 0; i < r->nstore; i++)
+        r->store[i].ev_no += off;
+    for (unsigned i = 0; i < r->ncaps; i++)
+        r->caps[i].ev_no += off;
+}
+
 /* Goes to `cycle`. The events the window remembers are from a future that
  * is no longer on screen, so they are forgotten first; the replay from the
  * restored snapshot up to `cycle` then fills the events panel again. */
 static bool seek(ui_replay_target *rt, uint64_t cycle, char *err, size_t errlen)
 {
     /* From cycle 0 the events come again with their numbers: the marks
-     * of the whole run stay. A seek elsewhere may start from a snapshot
-     * (event numbers from there): everything goes. */
+     * of the whole run stay. A seek elsewhere may start from a snapshot:
+     * what the recorder kept goes, and what it sees from the snapshot on
+     * is numbered from the replay's count (renumber). */
     if (cycle == 0)
         ui_recorder_rewind(&rt->rec, rt->m);
     else
         ui_recorder_reset(&rt->rec, rt->m);
-    return emu_replay_seek(rt->r, cycle, err, errlen);
+    if (!emu_replay_seek(rt->r, cycle, err, errlen))
+        return false;
+    renumber(rt);
+    return true;
 }
 
 static bool rt_restart(void *ctx, char *err, size_t errlen)

@@ -4,7 +4,8 @@
  * back one scheduling round to exactly the state the recorded run had
  * there (digests against a machine run directly), s steps forward again,
  * r goes back to the start, and the events remembered from the abandoned
- * future are forgotten.
+ * future are forgotten; the events kept keep their numbers in the run
+ * (a native step back restores a snapshot from the middle of the run).
  */
 #include <check.h>
 #include <stdio.h>
@@ -102,6 +103,14 @@ START_TEST(step_back_through_a_replay)
     ck_assert_uint_gt(view->snap.nev, 0);
     for (unsigned i = 0; i < view->snap.nev; i++)
         ck_assert_uint_le(view->snap.ev[i].cycle, n1 - QUANTUM + 200);
+    /* Events keep their numbers in the run (as --log and --at-event count
+     * them), also when the replay went back through a snapshot taken in
+     * the middle of the run (native): the count is the replay's own. */
+    uint64_t events, digests;
+    emu_replay_progress(rp, &events, &digests);
+    ck_assert_uint_eq(view->snap.ev_total, events);
+    for (unsigned i = 0; i < view->snap.nmarks; i++)
+        ck_assert_uint_le(view->snap.marks[i].ev_no, events);
 
     ui_session_command(&s, UI_CMD_STEP_BACK, 0);
     ck_assert_uint_eq(rm->now, n1 - 2 * QUANTUM);
