@@ -94,7 +94,7 @@ int guest_main(unsigned cpu, unsigned ncpus)
     vmw(F_PIN, vx_ctls(MSR_VMX_TRUE_PINBASED, PIN_NMI_EXIT | PIN_VIRTUAL_NMIS));
     vmw(F_PROC, vmr(F_PROC) | PROC_NMI_WINDOW);
     vmw(F_GUEST_ACTIVITY, ACTIVITY_HLT);
-    e = vx_enter(0);
+    e = vx_enter(me, 0);
     if (e & VX_ENTRY_FAILED)
         return fail("VMRESUME into HLT failed", e);
     if (vmr(F_EXIT_REASON) != X_NMI_WINDOW || vmr(F_GUEST_RIP) != PA(vp_after_hlt))
