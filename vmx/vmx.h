@@ -158,6 +158,8 @@ typedef struct vmx_vcpu {
     /* Monitor trap flag: an MTF VM exit is pending (injected "other event"
      * with vector 0, SDM 26.5.2). */
     bool mtf_pending;
+    bool mtf_stepping;  /* vmx_run_mtf's one-instruction run is under way */
+    bool mtf_delivered; /* ... and delivered an exception of that instruction through the IDT */
 
     /* EPT: the host-physical page of the last translation whose EPT
      * permissions are not R/W/X; the page_kind hook reports it as a trap

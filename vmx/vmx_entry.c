@@ -361,20 +361,24 @@ unsigned vmx_vmentry(vmx_vcpu *v, bool launch)
 /* SDM 25.5.2 "Monitor Trap Flag": with the control set the guest executes
  * one instruction (or only the delivery of an injected event, or wakes from
  * HLT), then an MTF VM exit occurs at the next boundary, after any
- * trap-like exit that instruction caused (29.4.3.3). Approximation: an
- * exception the instruction raised and delivered through the IDT is
- * followed by the handler's first instruction before the MTF exit. */
+ * trap-like exit that instruction caused (29.4.3.3). An exception the
+ * instruction raised and that was delivered through the IDT ends the step
+ * there: the exit comes with RIP at the handler's first instruction
+ * (vmx_exception stops the run after the delivery). */
 static cpu_stop vmx_run_mtf(vmx_vcpu *v, uint64_t cycle_limit)
 {
     cpu_t *c = v->cpu;
     uint64_t insns = c->insns;
     bool injected = c->inject_pending, was_halted = c->halted;
     v->in_run = true;
+    v->mtf_stepping = true;
+    v->mtf_delivered = false;
     cpu_stop s = cpu_run(c, cycle_limit, injected ? 0 : 1);
+    v->mtf_stepping = false;
     v->in_run = false;
     if (v->exited)
         return CPU_STOP_HOOK;
-    if (!injected && c->insns == insns && was_halted == (bool)c->halted)
+    if (!injected && !v->mtf_delivered && c->insns == insns && was_halted == (bool)c->halted)
         return s; /* nothing happened (cycle limit, still halted) */
     if (vmx_apicv_work_pending(v))
         vmx_apicv_after_insn(v);

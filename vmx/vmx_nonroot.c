@@ -354,8 +354,16 @@ static cpu_hook_result vmx_exception(vmx_vcpu *v, cpu_t *c, cpu_icpt *info)
         bool match = (err & (uint32_t)VMCS(v, PF_ERROR_MASK)) == (uint32_t)VMCS(v, PF_ERROR_MATCH);
         exits = exits == match;
     }
-    if (!exits || vector > 31)
+    if (!exits || vector > 31) {
+        /* Monitor trap flag (25.5.2): the stepped instruction's exception
+         * is delivered through the guest IDT, then the MTF exit comes,
+         * before the handler's first instruction. */
+        if (v->mtf_stepping) {
+            v->mtf_delivered = true;
+            cpu_request_stop(c, CPU_STOP_HOOK);
+        }
         return CPU_HOOK_PASS;
+    }
     vmx_exit_info ei = {0};
     ei.intr_info = VMX_INTR_INFO_VALID | ((uint32_t)VMX_INTR_TYPE_HW_EXC << 8) | vector;
     if (info->has_error) {

@@ -1015,6 +1015,22 @@ START_TEST(test_run_mtf)
 }
 END_TEST
 
+/* MTF over an instruction that faults (ud2, #UD not in the exception
+ * bitmap): the #UD is delivered through the guest IDT and the MTF exit
+ * comes with RIP at the handler's first instruction, not after it
+ * (SDM 25.5.2; the harness handler is a HLT). */
+START_TEST(test_run_mtf_fault_delivered)
+{
+    static const uint8_t code[] = {0x0F, 0x0B}; /* ud2 */
+    load_guest(code, sizeof code);
+    OR(PROC_CONTROLS, VMX_PROC_MTF);
+    enter_and_run();
+    ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_MTF);
+    ck_assert_uint_eq(GET(GUEST_RIP), CPU_HARNESS_HANDLER(CPU_EXC_UD));
+    ck_assert_uint_eq(GET(GUEST_ACTIVITY_STATE), VMX_ACTIVITY_ACTIVE);
+}
+END_TEST
+
 /* CR8-load exiting, CR4 read shadow and CR3 targets in guest code. */
 START_TEST(test_run_cr8_cr4_cr3)
 {
@@ -1229,6 +1245,7 @@ int main(void)
     tcase_add_test(r, test_run_rdtscp);
     tcase_add_test(r, test_run_bitmaps);
     tcase_add_test(r, test_run_mtf);
+    tcase_add_test(r, test_run_mtf_fault_delivered);
     tcase_add_test(r, test_run_cr_write_fixed_bits);
     tcase_add_test(r, test_run_nmi_window);
     tcase_add_test(r, test_run_cr8_cr4_cr3);
