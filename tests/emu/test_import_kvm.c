@@ -358,7 +358,7 @@ START_TEST(tracecmd_plain_layout_apicv)
 {
     result *r = run("import-kvm '%s'", EXCERPT("tracecmd_plain_apicv"));
     ck_assert_int_eq(r->status, 0);
-    HAS(r->err, "tracecmd_plain_apicv.txt:17: expected 'TASK-PID [CPU] TIMESTAMP");
+    HAS(r->err, "tracecmd_plain_apicv.txt:20: expected 'TASK-PID [CPU] TIMESTAMP");
     HAS(r->err, "1 SMI/INIT/SIPI/ExtINT");
     HAS(r->err, "1 vectors below 20h");
     HAS(r->out, "apicv-scenario 1"); /* no -o: the scenario on standard output */
