@@ -16,10 +16,13 @@
  * local APIC software-enabled, one INIT and one STARTUP IPI with vector 07H
  * to all excluding self. Each AP starts in real mode at 0700:0000, where
  * CPU 0 copied the trampoline below: it counts itself in the word at 7100H
- * with a locked increment and halts. When the count is N - 1 CPU 0 prints
- *     mb_smp: N-1 APs started in real mode
+ * with a locked increment, switches to 32-bit protected mode (LGDT of the
+ * loader's GDT, CR0.PE, a far jump to its flat code segment: SDM Vol. 3A
+ * 10.9.1), counts itself again in the word at 7102H from 32-bit code and
+ * halts. When both counts are N - 1 CPU 0 prints
+ *     mb_smp: N-1 APs started in real mode, then in protected mode
  * Then it restarts them with INIT and STARTUP sent back to back (as
- * kvm-unit-tests does), waits for the count 2(N - 1), prints
+ * kvm-unit-tests does), waits for the counts 2(N - 1), prints
  *     mb_smp: restarted by INIT + SIPI back to back
  * turns on 32-bit paging (an identity map of 4-MByte pages), reads the
  * I/O APIC version again through it, prints
@@ -33,6 +36,8 @@
 #define MB_FLAGS 0x00000003 /* page-aligned modules, memory information */
 #define TRAMPOLINE 0x7000
 #define AP_COUNT 0x7100
+#define AP_COUNT32 0x7102
+#define LOADER_GDT 0x8F00 /* null, flat code 08H, flat data 10H (docs/multiboot.md) */
 #define APIC_SVR 0xFEE000F0
 #define APIC_ICR_LO 0xFEE00300
 #define IOAPIC_SEL 0xFEC00000
@@ -100,7 +105,7 @@ _start:
     rep movsb
     /* INIT, then STARTUP vector 07H, to all excluding self (SDM 11.6.1:
      * shorthand 11B; INIT 101B with level assert; STARTUP 110B). */
-    movw $0, AP_COUNT /* low memory is not zeroed (Multiboot spec 3.2) */
+    movl $0, AP_COUNT /* both counts: low memory is not zeroed (Multiboot spec 3.2) */
     movl $0x1FF, APIC_SVR
     movl $0x000C4500, APIC_ICR_LO
     movl $20000, %ecx
@@ -110,13 +115,16 @@ _start:
     /* Wait for N - 1 APs (bounded: a lost AP fails the run). */
     leal -1(%ebx), %edi
     movl $50000000, %ecx
-2:  movzwl AP_COUNT, %eax
+2:  movzwl AP_COUNT32, %eax
     cmpl %edi, %eax
     je 3f
     pause
     loop 2b
     jmp fail
-3:  movl $msg_prefix, %esi
+3:  movzwl AP_COUNT, %eax
+    cmpl %edi, %eax
+    jne fail
+    movl $msg_prefix, %esi
     call puts
     movl %edi, %eax
     call putdec
@@ -128,13 +136,16 @@ _start:
     movl $0x000C4607, APIC_ICR_LO
     addl %edi, %edi
     movl $50000000, %ecx
-5:  movzwl AP_COUNT, %eax
+5:  movzwl AP_COUNT32, %eax
     cmpl %edi, %eax
     je 6f
     pause
     loop 5b
     jmp fail
-6:  movl $msg_again, %esi
+6:  movzwl AP_COUNT, %eax
+    cmpl %edi, %eax
+    jne fail
+    movl $msg_again, %esi
     call puts
 paging:
     /* 32-bit paging with 4-MByte pages (CR4.PSE), an identity map of the
@@ -278,12 +289,26 @@ putdec:
 /* Real mode, CS = 0700H, IP = 0: position-independent, DS = 0. */
     .code16
 trampoline:
+    cli
     xorw %ax, %ax
     movw %ax, %ds
     lock incw AP_COUNT
+    lgdtl TRAMPOLINE + (tramp_gdtr - trampoline)
+    movl %cr0, %eax
+    orl $1, %eax
+    movl %eax, %cr0
+    ljmpl $0x08, $TRAMPOLINE + (tramp_pm - trampoline)
+    .code32
+tramp_pm:
+    movl $0x10, %eax
+    movl %eax, %ds
+    lock incw AP_COUNT32
 1:  cli
     hlt
     jmp 1b
+tramp_gdtr:
+    .word 23
+    .long LOADER_GDT
 trampoline_end:
 
     .section .rodata
@@ -291,7 +316,7 @@ msg_pm:     .asciz "mb_smp: 32-bit protected mode, paging off\n"
 msg_ioapic: .asciz "mb_smp: I/O APIC version 0x20, "
 msg_cpus:   .asciz " CPUs\n"
 msg_prefix: .asciz "mb_smp: "
-msg_aps:    .asciz " APs started in real mode\n"
+msg_aps:    .asciz " APs started in real mode, then in protected mode\n"
 msg_again:  .asciz "mb_smp: restarted by INIT + SIPI back to back\n"
 msg_paging: .asciz "mb_smp: 32-bit paging on, I/O APIC read through it\n"
 msg_long:   .asciz "mb_smp: 64-bit long mode, I/O APIC read\n"

@@ -84,7 +84,8 @@ START_TEST(ioapic_page_over_4g_ram)
 END_TEST
 
 /* guests/multiboot/mb_smp.S, a Multiboot kernel: 32-bit protected mode with
- * paging off, the I/O APIC page, INIT + SIPI of every AP into real mode.
+ * paging off, the I/O APIC page, INIT + SIPI of every AP into real mode and
+ * from there to 32-bit protected mode; the BSP on to long mode.
  * Natively, and in every VMX mode with unrestricted guest and the EPT
  * identity map: CR0.NE writes exit (28) and read back through the shadow,
  * the I/O APIC page is an EPT violation (48) the hypervisor
@@ -98,7 +99,7 @@ START_TEST(multiboot_kernel_smp_start)
     guest_run_assert_ok(r, "mb_smp");
     ck_assert_msg(strstr(r->out, "mb_smp: 32-bit protected mode, paging off\n"
                                  "mb_smp: I/O APIC version 0x20, 3 CPUs\n"
-                                 "mb_smp: 2 APs started in real mode\n"
+                                 "mb_smp: 2 APs started in real mode, then in protected mode\n"
                                  "mb_smp: restarted by INIT + SIPI back to back\n"
                                  "mb_smp: 32-bit paging on, I/O APIC read through it\n"
                                  "mb_smp: 64-bit long mode, I/O APIC read\n"),
@@ -111,6 +112,32 @@ START_TEST(multiboot_kernel_smp_start)
             ck_assert_uint_eq(ops->exit_count(&r->m, k, VMX_EXIT_INIT), 2);
             ck_assert_uint_eq(ops->exit_count(&r->m, k, VMX_EXIT_SIPI), 2);
         }
+    }
+    guest_run_free(r);
+}
+END_TEST
+
+/* guests/multiboot/mb_devices.S, a Multiboot kernel in 32-bit protected
+ * mode: COM1 (divisor latch, scratch, LSR polling; its own output), fw_cfg,
+ * the 8259A masks and a masked IRQ held in IRR, the I/O APIC edge and
+ * level with remote IRR and the local APIC's EOI, through a 32-bit IDT.
+ * Natively and in every VMX mode (port I/O exits, the I/O APIC page as EPT
+ * violations, interrupts injected or virtualized into a 32-bit guest). */
+START_TEST(multiboot_kernel_devices)
+{
+    emu_mode mode = (emu_mode)_i;
+    guest_run *r = guest_run_start("mb_devices", mode, 1, MAX_CYCLES);
+    ck_assert(r->m.multiboot);
+    guest_run_assert_ok(r, "mb_devices");
+    ck_assert_msg(strstr(r->out, "mb_devices: COM1 16550A, scratch 5a\n"
+                                 "mb_devices: fw_cfg QEMU\n"
+                                 "mb_devices: 8259A masks fb ff, masked IRQ 3 held\n"
+                                 "mb_devices: I/O APIC edge, level, remote IRR, EOI\n"),
+                  "%s:\n%s", emu_mode_name(mode), r->out);
+    if (mode != EMU_MODE_NATIVE) {
+        const emu_hv_ops *ops = r->m.hv_ops;
+        ck_assert_uint_ge(ops->exit_count(&r->m, 0, VMX_EXIT_EPT_VIOLATION), 10);
+        ck_assert_uint_ge(ops->exit_count(&r->m, 0, VMX_EXIT_IO), 100);
     }
     guest_run_free(r);
 }
@@ -152,6 +179,7 @@ static Suite *suite(void)
     tcase_add_loop_test(t, ioapic_page_over_4g_ram, 0, 2);
     tcase_add_loop_test(t, multiboot_kernel_smp_start, EMU_MODE_NATIVE, EMU_MODE_COUNT);
     tcase_add_loop_test(t, multiboot_long_mode_with_init_tr, EMU_MODE_EMULATED, EMU_MODE_COUNT);
+    tcase_add_loop_test(t, multiboot_kernel_devices, EMU_MODE_NATIVE, EMU_MODE_COUNT);
     suite_add_tcase(s, t);
     return s;
 }

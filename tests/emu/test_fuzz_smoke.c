@@ -9,6 +9,7 @@
 #include <check.h>
 #include <sys/wait.h>
 
+#include "emu/emu_multiboot.h"
 #include "tests/fuzz/fuzz_mutate.h"
 
 #define SMOKE_INPUTS 2000u
@@ -191,6 +192,11 @@ START_TEST(test_cli_exit_status)
             ck_assert_ptr_nonnull(f);
             ck_assert_uint_eq(fwrite(in.data, 1, in.len, f), in.len);
             fclose(f);
+            /* `run` boots an image with a Multiboot header as a kernel
+             * (docs/multiboot.md), not by the ABI loader that refused it:
+             * a mutated guests/multiboot kernel may boot and spin. */
+            if (t == FUZZ_ELF && emu_multiboot_detect(file))
+                continue;
             snprintf(line, sizeof(line), "'%s' %s '%s' >/dev/null 2>'%s'", APICV_EMU, cmd[t], file,
                      errfile);
             int st = system(line);
