@@ -124,10 +124,10 @@ int emu_cli_info(int argc, char **argv)
     printf("scenarios, run --record, replay --verify, trace-dump: implemented (docs/scenarios.md)\n");
     printf("import-kvm: real KVM traces (trace-cmd report, ftrace) into scenarios, the mode\n"
            "  inferred from their exits (docs/import-kvm.md)\n");
-    printf("not implemented: virtual-8086 mode, task switches, call gates and far\n"
-           "  CALL/RET to another privilege level (reported as unimplemented),\n"
-           "  SYSCALL/SYSENTER, x87/SSE; the built-in hypervisor's EPT is an identity\n"
-           "  map, for Multiboot kernels only (docs/hypervisor.md)\n");
+    printf("not implemented: virtual-8086 mode, task switches, 64-bit call gates and\n"
+           "  far RET to another privilege level in IA-32e mode (reported as\n"
+           "  unimplemented), SYSCALL/SYSENTER, x87/SSE; the built-in hypervisor's EPT\n"
+           "  is an identity map, for Multiboot kernels only (docs/hypervisor.md)\n");
     print_vmx_capabilities();
     if (cost_file)
         printf("\ncost model (cycles) of %s; the defaults elsewhere:\n", cost_file);
