@@ -30,8 +30,9 @@ typedef struct emu_checkpoint emu_checkpoint;
  * never from inside a run (an observer). NULL when memory runs out. */
 emu_checkpoint *emu_checkpoint_take(const emu_machine *m, const struct emu_scenario *scn);
 /* Puts m (and scn's runtime) back to checkpoint c, taken from this same
- * machine. Its observers and console stay as they are now. False when
- * memory runs out (m is then unusable: restart it). */
+ * machine. Its observers and console stay as they are now. False, with m
+ * unchanged, when there is no memory for its event queues or the
+ * hypervisor's work lists. */
 bool emu_checkpoint_restore(emu_machine *m, struct emu_scenario *scn, const emu_checkpoint *c);
 void emu_checkpoint_free(emu_checkpoint *c);
 /* The clock when it was taken, and the bytes it holds. */

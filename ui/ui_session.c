@@ -495,12 +495,8 @@ static bool mt_goto_event(void *ctx, uint64_t n, char *err, size_t errlen)
     }
     ui_checkpoints_take(mt);
     bool restored = false;
-    if (!ui_checkpoints_goto(mt, n, &restored)) {
-        /* Out of memory half way: the machine is built again. */
-        ui_checkpoints_free(mt);
-        if (!mt_restart(ctx, err, errlen))
-            return false;
-    }
+    if (!ui_checkpoints_goto(mt, n, &restored) && !mt_restart(ctx, err, errlen))
+        return false; /* no memory to restore (nothing changed): built again */
     if (restored)
         mt->cp_restored++;
     else if (n <= mt->rec.total && !mt_restart(ctx, err, errlen))
