@@ -160,6 +160,7 @@ bool emu_record_begin(emu_machine *m, const char *path, const emu_record_info *i
     h.quantum = m->cfg.quantum;
     h.max_cycles = m->cfg.max_cycles;
     h.strict = m->cfg.strict;
+    h.cpu_off = m->cfg.cpu_off; /* --cpu: CPUID and the MSRs follow it */
     h.ncosts = CPU_COST_NCLASSES;
     for (unsigned k = 0; k < CPU_COST_NCLASSES && k < TRACE_MAX_COSTS; k++)
         h.costs[k] = m->costs.cost[k];

@@ -226,6 +226,11 @@ static bool replay_check_header(const trace_header *h, const char *path, char *e
                  (unsigned long long)h->quantum);
         return header_bad(err, errlen, path, "digest interval", want, h->digest_interval);
     }
+    if (h->cpu_off & ~(uint32_t)EMU_CPU_F_ALL) {
+        snprintf(want, sizeof(want), "a mask of the --cpu features taken away (0..%#x)",
+                 EMU_CPU_F_ALL);
+        return header_bad(err, errlen, path, "CPU features taken away", want, h->cpu_off);
+    }
     return true;
 }
 
@@ -240,7 +245,7 @@ static bool replay_build(emu_replayer *r, char *err, size_t errlen)
     emu_config cfg;
     emu_config_default(&cfg);
     cpu_cost_model costs;
-    /* The limits of `run`'s options (emu_cli.c): a trace asks for nothing
+    /* The limits of `run`'s options (emu_cli_run.c): a trace asks for nothing
      * a recording could not have made. */
     if (!replay_check_header(h, path, err, errlen))
         goto bad;
@@ -250,6 +255,7 @@ static bool replay_build(emu_replayer *r, char *err, size_t errlen)
     cfg.quantum = h->quantum;
     cfg.max_cycles = h->max_cycles;
     cfg.strict = h->strict;
+    cfg.cpu_off = h->cpu_off;
     for (unsigned k = 0; k < CPU_COST_NCLASSES; k++)
         costs.cost[k] = k < h->ncosts ? h->costs[k] : 0;
     cfg.costs = &costs;

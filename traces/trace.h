@@ -29,7 +29,7 @@
  * same byte layout: a reader takes both, emu/ decides what the classes
  * mean (emu_replay.c). The writer writes header.format_version (0: the
  * current one), so that a test can make a version-1 trace. */
-#define TRACE_FORMAT_VERSION 3u /* 3: may hold a boot record (Multiboot options) */
+#define TRACE_FORMAT_VERSION 4u /* 3: may hold a boot record (Multiboot options); 4: --cpu */
 #define TRACE_FORMAT_MIN_VERSION 1u
 #define TRACE_MAX_COSTS 64
 #define TRACE_MAX_PARTS 96
@@ -67,6 +67,10 @@ typedef struct trace_header {
     uint32_t ncosts;
     uint16_t costs[TRACE_MAX_COSTS];
     uint64_t digest_interval; /* a digest at the first round end at or after each multiple */
+    /* --cpu: the features taken away from the `max` CPU model (emu_config
+     * cpu_off, opaque here). Format version 4; read as 0 (max) from older
+     * traces, which did not record it. */
+    uint32_t cpu_off;
 } trace_header;
 
 /* An input: something the machine could not have computed itself. post is

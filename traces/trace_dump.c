@@ -19,10 +19,11 @@ static void dump_header(FILE *f, const trace_file *t)
     const trace_header *h = &t->header;
     fprintf(f, "trace %s\n", t->name);
     fprintf(f, "header format=%u emulator=%s mode=%s(%u) cpus=%u mem=%llu quantum=%llu "
-               "max-cycles=%llu strict=%u digest-interval=%llu\n",
+               "max-cycles=%llu strict=%u digest-interval=%llu cpu-off=%#x\n",
             h->format_version, h->emu_version, h->mode_name, h->mode, h->ncpus,
             (unsigned long long)h->mem_bytes, (unsigned long long)h->quantum,
-            (unsigned long long)h->max_cycles, h->strict, (unsigned long long)h->digest_interval);
+            (unsigned long long)h->max_cycles, h->strict, (unsigned long long)h->digest_interval,
+            h->cpu_off);
     fprintf(f, "header guest=%s digest=%016llx\n", h->guest_path,
             (unsigned long long)h->guest_digest);
     fprintf(f, "header costs=");

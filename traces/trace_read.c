@@ -168,6 +168,11 @@ static bool parse_header(cursor *c, trace_header *h)
     }
     if (!get_varint(c, "the digest interval", &h->digest_interval))
         return false;
+    if (h->format_version >= 4) {
+        if (!get_bounded(c, "the CPU model's features taken away", 0xFFFFFFFFu, &v))
+            return false;
+        h->cpu_off = (uint32_t)v;
+    }
     return true;
 }
 

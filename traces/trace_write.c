@@ -190,6 +190,8 @@ trace_writer *trace_writer_open(const char *path, const trace_header *h, char *e
     for (unsigned k = 0; k < h->ncosts && k < TRACE_MAX_COSTS; k++)
         trace_buf_varint(b, h->costs[k]);
     trace_buf_varint(b, h->digest_interval);
+    if ((h->format_version ? h->format_version : TRACE_FORMAT_VERSION) >= 4)
+        trace_buf_varint(b, h->cpu_off);
     emit(w, TRACE_REC_HEADER);
     return w;
 }

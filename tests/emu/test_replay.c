@@ -424,7 +424,7 @@ START_TEST(multiboot_round_trip)
     ck_assert_uint_eq(t.boot->nmodules, 0);
     trace_file_free(&t);
     ck_assert_msg(trace_load(path, &t, err, sizeof(err)), "%s", err);
-    ck_assert_uint_eq(t.header.format_version, 3);
+    ck_assert_uint_eq(t.header.format_version, TRACE_FORMAT_VERSION);
     ck_assert_ptr_nonnull(t.boot);
     ck_assert(t.boot->has_append);
     ck_assert_str_eq(t.boot->append, "console=ttyS0 x=1");
@@ -451,6 +451,43 @@ START_TEST(multiboot_round_trip)
     unlink(plain);
     unlink(m1);
     unlink(m2);
+}
+END_TEST
+
+/* A run with a reduced CPU model replays with it: the trace's header holds
+ * the --cpu features taken away (format version 4). apic_ipi switches to
+ * x2APIC mode; under max,-x2apic that WRMSR faults (CPUID.1:ECX[21] clear),
+ * so a replay with the full model would run differently: the recording
+ * with its model taken out is caught as a divergence, and a mask naming no
+ * feature is refused by field (status 2). */
+START_TEST(cpu_model_round_trip)
+{
+    char path[256], cmd[2048], err[2048];
+    tmp_path(path, sizeof(path), "cpu");
+    snprintf(cmd, sizeof(cmd), "%s run --headless --quiet --cpus 2 --cpu max,-x2apic --record %s "
+                               "%s/apic_ipi.elf >/dev/null 2>&1",
+             APICV_EMU, path, APICV_GUEST_DIR);
+    ck_assert_int_ne(system(cmd), -1);
+    trace_file t;
+    ck_assert_msg(trace_load(path, &t, err, sizeof(err)), "%s", err);
+    ck_assert_uint_eq(t.header.format_version, TRACE_FORMAT_VERSION);
+    ck_assert_uint_eq(t.header.cpu_off, EMU_CPU_F_X2APIC);
+    int want = t.end.exit_status;
+    ck_assert_int_ge(want, 0);
+    ck_assert_int_eq(replay_verify(path), want);
+    /* The same recording replayed with the full model diverges. */
+    t.header.cpu_off = 0;
+    ck_assert_msg(trace_save(&t, path, err, sizeof(err)), "%s", err);
+    ck_assert_int_eq(replay_verify(path), EMU_EXIT_DIVERGED);
+    /* A feature the emulator does not know: malformed, named. */
+    t.header.cpu_off = 0x80;
+    ck_assert_msg(trace_save(&t, path, err, sizeof(err)), "%s", err);
+    trace_file_free(&t);
+    emu_replayer *r = NULL;
+    ck_assert_int_eq(emu_replay_open(path, true, &r, err, sizeof(err)), EMU_EXIT_USAGE);
+    ck_assert_msg(strstr(err, "header field 'CPU features taken away'"), "%s", err);
+    ck_assert_int_eq(replay_verify(path), EMU_EXIT_USAGE);
+    unlink(path);
 }
 END_TEST
 
@@ -499,6 +536,7 @@ static Suite *suite(void)
     tcase_add_test(tc, bad_traces_status_2);
     tcase_add_test(tc, recorded_traces_verify);
     tcase_add_test(tc, multiboot_round_trip);
+    tcase_add_test(tc, cpu_model_round_trip);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -283,8 +283,8 @@ START_TEST(bad_magic_and_version)
         h = (h ^ b[p + k]) * 0x01000193u;
     for (unsigned k = 0; k < 4; k++)
         b[p + plen + k] = (uint8_t)(h >> (8 * k));
-    ck_assert(!trace_parse("v4.trace", b, len, &t, err, sizeof(err)));
-    ck_assert_msg(strstr(err, "v4.trace: offset 11, record #1 (header): expected format version 1..3, got 4") != NULL,
+    ck_assert(!trace_parse("v5.trace", b, len, &t, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "v5.trace: offset 11, record #1 (header): expected format version 1..4, got 5") != NULL,
                   "%s", err);
     free(b);
 }
