@@ -1,9 +1,9 @@
 /*
  * test_fuzz_smoke.c — a short, fixed run of the input fuzzer
- * (tests/fuzz/fuzz_mutate.h) over the three input parsers, so that
+ * (tests/fuzz/fuzz_mutate.h) over the four input parsers, so that
  * `make test` and `make asan` exercise what `make fuzz` does for longer:
- * a malformed trace, scenario file or guest ELF is refused with a message
- * naming the file, never a crash (under ASan+UBSan any memory error or
+ * a malformed trace, scenario file, guest ELF or KVM trace to import is
+ * refused with a message naming the file, never a crash (under ASan+UBSan any memory error or
  * undefined behaviour fails the test too).
  */
 #include <check.h>
@@ -105,6 +105,19 @@ START_TEST(test_known_bad_refused)
     ck_assert_int_eq(fuzz_run_one(x, FUZZ_ELF, c->seed[0].data, 63), FUZZ_REJECTED); /* truncated */
     fuzz_buf_free(&b);
     fuzz_corpus_free(c);
+
+    /* The KVM importer: nothing but a header, or events that name no vCPU. */
+    static const char *const bad_kvm[] = {
+        "", "# tracer: nop\n#\n",
+        " qemu-kvm-1 [000] 1.000000: kvm_apic_accept_irq: apicid 0 vec 300 (Fixed|edge)\n",
+        " qemu-kvm-1 [000] 1.000000: sched_switch: prev=a next=b\n"};
+    for (unsigned k = 0; k < sizeof(bad_kvm) / sizeof(bad_kvm[0]); k++) {
+        fuzz_verdict v = fuzz_run_one(x, FUZZ_KVM, (const uint8_t *)bad_kvm[k],
+                                      strlen(bad_kvm[k]));
+        ck_assert_msg(v == FUZZ_REJECTED, "KVM trace \"%s\": verdict %d, message \"%s\"",
+                      bad_kvm[k], v, x->err);
+        ck_assert_ptr_nonnull(strstr(x->err, x->kvm_path));
+    }
     fuzz_ctx_free(x);
     free(x);
     free(c);
@@ -144,6 +157,14 @@ static void smoke_target(fuzz_target t)
     ck_assert_uint_eq(st.inputs, SMOKE_INPUTS);
     ck_assert_uint_eq(st.accepts + st.rejects, SMOKE_INPUTS);
     ck_assert_uint_gt(st.accepts, 0);
+    /* The KVM importer skips malformed lines (docs/import-kvm.md): it
+     * refuses only a file with no usable event, so most inputs are
+     * accepted and each accepted one went through to a parsed scenario. */
+    if (t == FUZZ_KVM) {
+        ck_assert_uint_gt(st.accepts, SMOKE_INPUTS / 2);
+        ck_assert_uint_gt(st.rejects, 0);
+        return;
+    }
     ck_assert_uint_gt(st.rejects, SMOKE_INPUTS / 4);
 }
 
@@ -165,13 +186,20 @@ START_TEST(test_fuzz_elf)
 }
 END_TEST
 
+START_TEST(test_fuzz_kvm)
+{
+    smoke_target(FUZZ_KVM);
+}
+END_TEST
+
 /* The command line: the first refused inputs of each target, given to
  * apicv-emu as files, end with exit status 2 and a message naming the file. */
 START_TEST(test_cli_exit_status)
 {
-    static const char *const ext[FUZZ_NTARGETS] = {".trace", ".scn", ".elf"};
+    static const char *const ext[FUZZ_NTARGETS] = {".trace", ".scn", ".elf", ".txt"};
     static const char *const cmd[FUZZ_NTARGETS] = {"trace-dump", "run --headless --quiet",
-                                                   "run --headless --quiet"};
+                                                   "run --headless --quiet",
+                                                   "import-kvm -o /dev/null"};
     fuzz_corpus *c = calloc(1, sizeof(*c));
     fuzz_ctx *x = calloc(1, sizeof(*x));
     ck_assert(fuzz_ctx_init(x, fuzz_tmpdir()));
@@ -184,7 +212,7 @@ START_TEST(test_cli_exit_status)
         fuzz_rng r;
         fuzz_rng_seed(&r, SMOKE_SEED, t);
         unsigned tried = 0;
-        for (unsigned i = 0; i < 500 && tried < 4; i++) {
+        for (unsigned i = 0; i < 2000 && tried < 4; i++) {
             fuzz_make_input(&r, (fuzz_target)t, c, &in);
             if (fuzz_run_one(x, (fuzz_target)t, in.data, in.len) != FUZZ_REJECTED)
                 continue;
@@ -266,6 +294,7 @@ int main(void)
     tcase_add_test(tc, test_fuzz_trace);
     tcase_add_test(tc, test_fuzz_scenario);
     tcase_add_test(tc, test_fuzz_elf);
+    tcase_add_test(tc, test_fuzz_kvm);
     tcase_add_test(tc, test_cli_exit_status);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

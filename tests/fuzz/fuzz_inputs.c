@@ -1,10 +1,10 @@
 /*
- * fuzz_inputs.c — the long fuzz run over the three input parsers (traces,
- * scenario files, guest ELF images): `make fuzz`, or
+ * fuzz_inputs.c — the long fuzz run over the four input parsers (traces,
+ * scenario files, guest ELF images, KVM traces to import): `make fuzz`, or
  *
  *   fuzz_inputs [--seconds N] [--seed S] [--iterations N] [--target T]
  *               [--source DIR] [--guests DIR] [--crash-dir DIR] [--hang-ms MS]
- *   fuzz_inputs --repro trace|scenario|elf FILE
+ *   fuzz_inputs --repro trace|scenario|elf|kvm FILE
  *
  * Deterministic: input i of a target depends only on --seed and i (each
  * target has its own random stream), so a run with the same seed replays
@@ -56,7 +56,7 @@ static int target_by_name(const char *s)
 #ifdef FUZZ_LIBFUZZER
 /*
  * Coverage-guided mode: built with clang -fsanitize=fuzzer (and the
- * libraries with -fsanitize=fuzzer-no-link), FUZZ_TARGET=trace|scenario|elf
+ * libraries with -fsanitize=fuzzer-no-link), FUZZ_TARGET=trace|scenario|elf|kvm
  * picks the parser; libFuzzer's own flags (-max_total_time=N, -seed=S,
  * corpus directories) replace --seconds and --seed.
  */
@@ -84,7 +84,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     lf_target = t ? target_by_name(t) : -1;
     lf_ctx = malloc(sizeof(*lf_ctx));
     if (lf_target < 0 || !lf_ctx || !fuzz_ctx_init(lf_ctx, fuzz_tmpdir())) {
-        fprintf(stderr, "fuzz_inputs: set FUZZ_TARGET=trace|scenario|elf\n");
+        fprintf(stderr, "fuzz_inputs: set FUZZ_TARGET=trace|scenario|elf|kvm\n");
         exit(2);
     }
     atexit(lf_cleanup);
@@ -202,9 +202,9 @@ static double now_seconds(void)
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: fuzz_inputs [--seconds N] [--seed S] [--iterations N] [--target trace|scenario|elf|all]\n"
+            "usage: fuzz_inputs [--seconds N] [--seed S] [--iterations N] [--target trace|scenario|elf|kvm|all]\n"
             "                   [--source DIR] [--guests DIR] [--crash-dir DIR] [--hang-ms MS]\n"
-            "       fuzz_inputs --repro trace|scenario|elf FILE\n");
+            "       fuzz_inputs --repro trace|scenario|elf|kvm FILE\n");
     return 2;
 }
 

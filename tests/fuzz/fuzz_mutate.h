@@ -3,17 +3,21 @@
  * long run, `make fuzz`) and tests/emu/test_fuzz_smoke.c (a short run under
  * ctest).
  *
- * apicv-emu must never crash on bad input: a malformed trace, scenario file
- * or guest ELF gets a message naming the file and exit status 2. This header
- * turns seed files into a deterministic stream of malformed inputs (a fixed
- * seed gives the same inputs on every host) and feeds them to the three
- * parsers, checking the contract: true, or false with a message that starts
- * with the file's name. Crashes, sanitizer reports and hangs are the
+ * apicv-emu must never crash on bad input: a malformed trace, scenario file,
+ * guest ELF or KVM trace to import gets a message naming the file and exit
+ * status 2. This header turns seed files into a deterministic stream of
+ * malformed inputs (a fixed seed gives the same inputs on every host) and
+ * feeds them to the four parsers, checking the contract: true, or false
+ * with a message that starts with the file's name. The KVM importer
+ * (`import-kvm`) skips malformed lines by design, so most of its inputs are
+ * accepted; an accepted one must then give a scenario that the scenario
+ * parser accepts (what `import-kvm --run` runs). Crashes, sanitizer reports and hangs are the
  * caller's to catch (the sanitizers abort; fuzz_inputs.c saves the input).
  *
  * Mutations: bit flips, byte and word changes with boundary values,
  * truncations, insertions, deletions, duplications, splices of two seeds;
- * for scenario text also line and number-token edits; for ELF images writes
+ * for scenario text and KVM trace text also line and number-token edits
+ * (for KVM text, tracepoint names and field words too); for ELF images writes
  * of boundary values into the header and program-header fields; for traces
  * record-level edits (payload havoc, drop, duplicate, swap, retype, records
  * from another trace) re-framed with correct lengths and record checks, so
@@ -34,6 +38,7 @@
 #include "cpu/cpu.h"
 #include "emu/emu.h"
 #include "emu/emu_loader.h"
+#include "emu/emu_import_kvm.h"
 #include "emu/emu_record.h"
 #include "emu/emu_scenario.h"
 #include "traces/trace.h"
@@ -44,11 +49,11 @@
 #define FUZZ_ELF_RAM (8u << 20)   /* guest RAM the ELF target loads into */
 #define FUZZ_ERRLEN 1024
 
-typedef enum fuzz_target { FUZZ_TRACE, FUZZ_SCENARIO, FUZZ_ELF, FUZZ_NTARGETS } fuzz_target;
+typedef enum fuzz_target { FUZZ_TRACE, FUZZ_SCENARIO, FUZZ_ELF, FUZZ_KVM, FUZZ_NTARGETS } fuzz_target;
 
 static inline const char *fuzz_target_name(unsigned t)
 {
-    static const char *const names[FUZZ_NTARGETS] = {"trace", "scenario", "elf"};
+    static const char *const names[FUZZ_NTARGETS] = {"trace", "scenario", "elf", "kvm"};
     return t < FUZZ_NTARGETS ? names[t] : NULL;
 }
 
@@ -56,7 +61,7 @@ static inline const char *fuzz_target_name(unsigned t)
 static inline const char *fuzz_input_name(unsigned t)
 {
     static const char *const names[FUZZ_NTARGETS] = {"fuzz-input.trace", "fuzz-input.scn",
-                                                     "fuzz-input.elf"};
+                                                     "fuzz-input.elf", "fuzz-input.txt"};
     return t < FUZZ_NTARGETS ? names[t] : "fuzz-input";
 }
 
@@ -450,6 +455,32 @@ static inline void fuzz_text_step(fuzz_rng *r, fuzz_buf *b, const fuzz_corpus *c
     }
 }
 
+/* KVM trace text (docs/import-kvm.md): the scenario edits, and words of
+ * the tracepoint lines the importer reads, so the edits reach its field
+ * parsers (a vCPU number, a vector, a delivery mode, an exit reason). */
+static inline void fuzz_kvm_step(fuzz_rng *r, fuzz_buf *b, const fuzz_corpus *c)
+{
+    static const char *const words[] = {
+        "kvm_entry: ", "kvm_exit: ", "kvm_apic_accept_irq: ", "kvm_apicv_accept_irq: ",
+        "kvm_apic_ipi: ", "kvm_apic: ", "kvm_eoi: ", "kvm_pv_eoi: ", "kvm_msr: ",
+        "kvm_inj_virq: ", "kvm_pi_irte_update: ", "kvm_ple_window_update: ",
+        "kvm_wait_lapic_expire: ", "kvm_hv_timer_state: ", "kvm_vcpu_wakeup: ",
+        "kvm_apicv_inhibit_changed: ", "vcpu ", "vcpu 4294967296", "vcpu -1", "apicid ", "vec ",
+        "vector ", "reason ", "rip 0x", "info ", "info1 ", "intr_info ", "error_code ", "dst ",
+        "(Fixed|edge)", "(NMI|level)", "(", ")", "|", "[000]", "[", "]", " 1e99:", "42.5:",
+        "18446744073709.551615:", ":", "apic_write ", "apic_read ", "msr_write ", "EOI_INDUCED ",
+        "EXTERNAL_INTERRUPT ", "APIC_ACCESS ", "APIC_WRITE ", "HLT ", "TPR_BELOW_THRESHOLD ",
+        "cpus=99", "# tracer: nop\n", "qemu-kvm-1 "};
+    if (fuzz_below(r, 3) != 0) {
+        fuzz_text_step(r, b, c);
+        return;
+    }
+    const char *w = words[fuzz_below(r, sizeof(words) / sizeof(words[0]))];
+    size_t s, n;
+    fuzz_line(b, fuzz_next(r), &s, &n);
+    fuzz_buf_insert(b, s + fuzz_below(r, n + 1), (const uint8_t *)w, strlen(w));
+}
+
 /* ---- ELF images ----------------------------------------------------------- */
 
 /* A boundary value into a field of the ELF header or of a program header. */
@@ -670,6 +701,11 @@ static inline void fuzz_make_input(fuzz_rng *r, fuzz_target t, const fuzz_corpus
         unsigned steps = 1u << fuzz_below(r, 3);
         for (unsigned k = 0; k < steps; k++)
             fuzz_text_step(r, out, c);
+    } else if (t == FUZZ_KVM && how < 48) {
+        fuzz_buf_set(out, seed->data, seed->len);
+        unsigned steps = 1u << fuzz_below(r, 3);
+        for (unsigned k = 0; k < steps; k++)
+            fuzz_kvm_step(r, out, c);
     } else if (t == FUZZ_ELF && how < 40) {
         fuzz_buf_set(out, seed->data, seed->len);
         unsigned steps = 1u << fuzz_below(r, 2);
@@ -697,6 +733,10 @@ typedef struct fuzz_ctx {
     char scn_path[4096]; /* every 8th scenario goes through emu_scenario_load */
     int scn_fd;
     uint64_t scn_count;
+    char kvm_path[4096]; /* the KVM importer reads a file */
+    int kvm_fd;
+    emu_kvm_log *kvm_log;
+    emu_kvm_import *kvm_imp;
     fuzz_buf text;
     FILE *devnull;
     char err[FUZZ_ERRLEN];
@@ -719,6 +759,9 @@ static inline bool fuzz_ctx_init(fuzz_ctx *x, const char *tmpdir)
     memset(x, 0, sizeof(*x));
     x->elf_fd = -1;
     x->scn_fd = -1;
+    x->kvm_fd = -1;
+    x->kvm_log = calloc(1, sizeof(*x->kvm_log));
+    x->kvm_imp = calloc(1, sizeof(*x->kvm_imp));
     x->trace = calloc(1, sizeof(*x->trace));
     x->scn = calloc(1, sizeof(*x->scn));
     x->devnull = fopen("/dev/null", "w");
@@ -726,14 +769,19 @@ static inline bool fuzz_ctx_init(fuzz_ctx *x, const char *tmpdir)
     x->elf_fd = mkstemps(x->elf_path, 4);
     snprintf(x->scn_path, sizeof(x->scn_path), "%s/fuzz-input-XXXXXX.scn", tmpdir);
     x->scn_fd = mkstemps(x->scn_path, 4);
+    snprintf(x->kvm_path, sizeof(x->kvm_path), "%s/fuzz-input-XXXXXX.txt", tmpdir);
+    x->kvm_fd = mkstemps(x->kvm_path, 4);
     x->phys_ok = cpu_phys_init(&x->phys, FUZZ_ELF_RAM, 0);
-    return x->trace && x->scn && x->devnull && x->elf_fd >= 0 && x->scn_fd >= 0 && x->phys_ok;
+    return x->trace && x->scn && x->devnull && x->elf_fd >= 0 && x->scn_fd >= 0 &&
+           x->kvm_fd >= 0 && x->kvm_log && x->kvm_imp && x->phys_ok;
 }
 
 static inline void fuzz_ctx_free(fuzz_ctx *x)
 {
     free(x->trace);
     free(x->scn);
+    free(x->kvm_log);
+    free(x->kvm_imp);
     if (x->devnull)
         fclose(x->devnull);
     if (x->elf_fd >= 0) {
@@ -743,6 +791,10 @@ static inline void fuzz_ctx_free(fuzz_ctx *x)
     if (x->scn_fd >= 0) {
         close(x->scn_fd);
         unlink(x->scn_path);
+    }
+    if (x->kvm_fd >= 0) {
+        close(x->kvm_fd);
+        unlink(x->kvm_path);
     }
     if (x->phys_ok)
         cpu_phys_free(&x->phys);
@@ -770,6 +822,48 @@ static inline bool fuzz_write_file(fuzz_ctx *x, int fd, const char *path, const 
     return false;
 }
 
+/* What `apicv-emu import-kvm` does with a file (emu_cli_import.c): read,
+ * analyse, report, write the scenario; then the scenario must parse, as
+ * `import-kvm --run` and `run` need it to. */
+static inline fuzz_verdict fuzz_run_kvm(fuzz_ctx *x, const char *name, const uint8_t *d, size_t n)
+{
+    if (!fuzz_write_file(x, x->kvm_fd, name, d, n))
+        return FUZZ_BROKEN;
+    if (!emu_kvm_read(name, x->kvm_log, x->devnull, x->err, sizeof(x->err))) {
+        emu_kvm_log_free(x->kvm_log);
+        return fuzz_check_refusal(x, name);
+    }
+    emu_kvm_import_opts opts = {0};
+    if (!emu_kvm_analyse(x->kvm_log, &opts, x->kvm_imp, x->err, sizeof(x->err))) {
+        emu_kvm_print_summary(x->kvm_log, NULL, x->devnull);
+        emu_kvm_log_free(x->kvm_log);
+        return fuzz_check_refusal(x, name);
+    }
+    emu_kvm_print_summary(x->kvm_log, x->kvm_imp, x->devnull);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    bool wrote = out && emu_kvm_write_scenario(x->kvm_log, x->kvm_imp, out);
+    if (out)
+        fclose(out);
+    emu_kvm_log_free(x->kvm_log);
+    if (!wrote || !text) {
+        free(text);
+        snprintf(x->err, sizeof(x->err), "%.900s: accepted, but no scenario was written", name);
+        return FUZZ_BROKEN;
+    }
+    char scn_err[FUZZ_ERRLEN - 100];
+    bool ok = emu_scenario_parse("imported.scn", text, x->scn, scn_err, sizeof(scn_err));
+    free(text);
+    emu_scenario_free(x->scn);
+    if (!ok) {
+        snprintf(x->err, sizeof(x->err), "accepted, but the scenario written is refused: %s",
+                 scn_err);
+        return FUZZ_BROKEN;
+    }
+    return FUZZ_ACCEPTED;
+}
+
 /*
  * Feeds one input to target t. FUZZ_BROKEN when a parser refused it
  * without a proper message (x->err shows what it said) or could not be
@@ -777,7 +871,7 @@ static inline bool fuzz_write_file(fuzz_ctx *x, int fd, const char *path, const 
  */
 static inline fuzz_verdict fuzz_run_one(fuzz_ctx *x, fuzz_target t, const uint8_t *d, size_t n)
 {
-    const char *name = t == FUZZ_ELF ? x->elf_path : fuzz_input_name(t);
+    const char *name = t == FUZZ_ELF ? x->elf_path : t == FUZZ_KVM ? x->kvm_path : fuzz_input_name(t);
     memset(x->err, 0, sizeof(x->err));
     switch (t) {
     case FUZZ_TRACE:
@@ -820,14 +914,16 @@ static inline fuzz_verdict fuzz_run_one(fuzz_ctx *x, fuzz_target t, const uint8_
             return fuzz_check_refusal(x, name);
         return FUZZ_ACCEPTED;
     }
+    case FUZZ_KVM:
+        return fuzz_run_kvm(x, name, d, n);
     default:
         snprintf(x->err, sizeof(x->err), "harness: no target %u", (unsigned)t);
         return FUZZ_BROKEN;
     }
 }
 
-/* Loads target t's seeds: source_dir's traces/recorded and scenarios,
- * guest_dir's images. Returns the number of seeds. */
+/* Loads target t's seeds: source_dir's traces/recorded, scenarios and
+ * tests/import (KVM traces), guest_dir's images. Returns the number of seeds. */
 static inline unsigned fuzz_load_seeds(fuzz_corpus *c, fuzz_target t, const char *source_dir,
                                        const char *guest_dir)
 {
@@ -842,6 +938,9 @@ static inline unsigned fuzz_load_seeds(fuzz_corpus *c, fuzz_target t, const char
         return fuzz_corpus_add_dir(c, dir, ".scn");
     case FUZZ_ELF:
         return fuzz_corpus_add_dir(c, guest_dir, ".elf");
+    case FUZZ_KVM:
+        snprintf(dir, sizeof(dir), "%s/tests/import", source_dir);
+        return fuzz_corpus_add_dir(c, dir, ".txt");
     default:
         return 0;
     }
