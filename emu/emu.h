@@ -429,7 +429,7 @@ int emu_stop_signal(void);
  * path, exits per reason per vCPU when a hypervisor runs). */
 void emu_print_stats(FILE *f, const emu_machine *m, double host_seconds);
 
-/* ---- the command line (emu_cli.c) -------------------------------------------- */
+/* ---- the command line (emu_cli*.c) ------------------------------------------- */
 
 /* Options of `run` that a front end may need. */
 struct emu_scenario; /* emu/emu_scenario.h */

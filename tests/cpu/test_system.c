@@ -1,8 +1,9 @@
 /*
- * test_system.c — the system instructions (cpu_system.c, cpu_msr.c,
- * cpu_cpuid.c): control registers, descriptor tables, TR, MSRs, port I/O,
- * HLT, CLI/STI and the STI shadow, IRETQ, segment loads, CPUID, RDTSC,
- * VMCALL/VMX outside non-root, and the intercept hook.
+ * test_system.c — the system instructions (cpu_system.c, cpu_segment.c,
+ * cpu_interrupt.c, cpu_vmx_insn.c, cpu_msr.c, cpu_cpuid.c): control
+ * registers, descriptor tables, TR, MSRs, port I/O, HLT, CLI/STI and the
+ * STI shadow, IRETQ, segment loads, CPUID, RDTSC, VMCALL/VMX outside
+ * non-root, and the intercept hook.
  *
  * Each snippet is shown in Intel syntax beside its bytes (assembled with
  * GNU as). Exceptions end in the harness's HLT handlers, so a test reads the
