@@ -14,6 +14,7 @@
 
 #include "emu/emu_scenario.h"
 #include "ui/ui.h"
+#include "ui_test_scenario.h"
 
 #define W 1600
 #define H 900
@@ -30,28 +31,13 @@ static demo *open_demo(emu_mode mode)
 {
     demo *d = calloc(1, sizeof(*d));
     ck_assert_ptr_nonnull(d);
-    char path[1024], guest[4096], err[1024];
-    snprintf(path, sizeof(path), "%s/scenarios/posted_demo.scn", APICV_SOURCE_DIR);
-    ck_assert_msg(emu_scenario_load(path, &d->scn, err, sizeof(err)), "%s", err);
-    ck_assert_msg(emu_scenario_guest_path(&d->scn, APICV_GUEST_DIR, guest, sizeof(guest), err,
-                                          sizeof(err)),
-                  "%s", err);
-    emu_config cfg;
-    emu_config_default(&cfg);
-    emu_scenario_config(&d->scn, &cfg);
-    cfg.mode = mode;
-    ck_assert_msg(emu_machine_init(&d->m, &cfg, guest, err, sizeof(err)), "%s", err);
-    ck_assert_msg(emu_scenario_apply(&d->scn, &d->m, err, sizeof(err)), "%s", err);
-    ui_machine_target_init(&d->mt, &d->m, guest, NULL, &d->t);
-    d->mt.scenario = &d->scn;
+    ui_test_scenario_open("posted_demo.scn", &mode, NULL, &d->scn, &d->m, &d->mt, &d->t);
     return d;
 }
 
 static void close_demo(demo *d)
 {
-    ui_machine_target_detach(&d->mt);
-    emu_machine_free(&d->m);
-    emu_scenario_free(&d->scn);
+    ui_test_scenario_close(&d->scn, &d->m, &d->mt);
     free(d);
 }
 
