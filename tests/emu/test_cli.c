@@ -22,42 +22,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "test_cli_run.h"
+
 #define GUEST(name) APICV_GUEST_DIR "/" name ".elf"
 
-typedef struct result {
-    int status;
-    char out[65536];
-    char err[65536];
-} result;
-
-static void slurp(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
-    buf[n] = 0;
-    if (f)
-        fclose(f);
-}
+typedef cli_result result;
 
 /* Runs `apicv-emu ARGS` through the shell, capturing both streams. */
 static result *run(const char *args)
 {
-    static result r;
-    char cmd[4096];
-    char outp[] = "/tmp/apicv_cli_outXXXXXX", errp[] = "/tmp/apicv_cli_errXXXXXX";
-    int fo = mkstemp(outp), fe = mkstemp(errp);
-    ck_assert(fo >= 0 && fe >= 0);
-    close(fo);
-    close(fe);
-    snprintf(cmd, sizeof(cmd), "%s %s >%s 2>%s </dev/null", APICV_EMU, args, outp, errp);
-    int st = system(cmd);
-    ck_assert(st != -1 && WIFEXITED(st));
-    r.status = WEXITSTATUS(st);
-    slurp(outp, r.out, sizeof(r.out));
-    slurp(errp, r.err, sizeof(r.err));
-    unlink(outp);
-    unlink(errp);
-    return &r;
+    return cli_run("", args);
 }
 
 #define EXPECT(r, st, stream, text)                                                            \

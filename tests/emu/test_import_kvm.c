@@ -28,6 +28,7 @@
 
 #include "emu/emu_import_kvm.h"
 #include "emu/emu_scenario.h"
+#include "test_cli_run.h"
 
 #define EXCERPT(name) APICV_SOURCE_DIR "/tests/import/" name ".txt"
 
@@ -216,46 +217,18 @@ END_TEST
 
 /* ---- the command ---------------------------------------------------------- */
 
-typedef struct result {
-    int status;
-    char out[65536];
-    char err[65536];
-} result;
+typedef cli_result result;
 
-static void slurp(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
-    buf[n] = 0;
-    if (f)
-        fclose(f);
-}
-
-/* Runs `apicv-emu ARGS`, capturing both streams. */
+/* Runs `apicv-emu ARGS` (guests from APICV_GUEST_DIR), capturing both streams. */
 static result *run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static result *run(const char *fmt, ...)
 {
-    static result r;
-    char args[2048], cmd[4096];
+    char args[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof(args), fmt, ap);
     va_end(ap);
-    char outp[] = "/tmp/apicv_imp_outXXXXXX", errp[] = "/tmp/apicv_imp_errXXXXXX";
-    int fo = mkstemp(outp), fe = mkstemp(errp);
-    ck_assert(fo >= 0 && fe >= 0);
-    close(fo);
-    close(fe);
-    snprintf(cmd, sizeof(cmd), "APICV_GUEST_DIR='%s' %s %s >%s 2>%s </dev/null", APICV_GUEST_DIR,
-             APICV_EMU, args, outp, errp);
-    int st = system(cmd);
-    ck_assert(st != -1 && WIFEXITED(st));
-    r.status = WEXITSTATUS(st);
-    slurp(outp, r.out, sizeof(r.out));
-    slurp(errp, r.err, sizeof(r.err));
-    unlink(outp);
-    unlink(errp);
-    return &r;
+    return cli_run("APICV_GUEST_DIR='" APICV_GUEST_DIR "' ", args);
 }
 
 #define HAS(text, what) ck_assert_msg(strstr((text), (what)), "lacks '%s' in:\n%s", (what), (text))
@@ -286,7 +259,7 @@ static result *import_and_run(const char *excerpt, const char *extra, const char
     char want[64];
     snprintf(want, sizeof(want), "import-kvm: mode %s:", mode);
     HAS(r->err, want);
-    slurp(scn, scn_text, sizeof(scn_text));
+    cli_slurp(scn, scn_text, sizeof(scn_text));
     snprintf(want, sizeof(want), "\nmode %s\n", mode);
     HAS(scn_text, want);
     r = run("run --headless --stats --quiet %s", scn);
@@ -605,7 +578,7 @@ START_TEST(mutated_excerpts_never_break)
     for (unsigned k = 0; k < 4; k++) {
         char p[512];
         snprintf(p, sizeof(p), APICV_SOURCE_DIR "/tests/import/%s.txt", names[k]);
-        slurp(p, seed[k], sizeof(seed[k]));
+        cli_slurp(p, seed[k], sizeof(seed[k]));
         seedlen[k] = strlen(seed[k]);
         ck_assert_uint_gt(seedlen[k], 100);
     }
