@@ -30,6 +30,20 @@ static emu_compare_result *run_builtin(void)
     return c;
 }
 
+/* What out writes for c, as a string (free it). */
+static char *output_of(void (*out)(FILE *, const emu_compare_result *),
+                       const emu_compare_result *c)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    out(f, c);
+    fclose(f);
+    ck_assert_ptr_nonnull(buf);
+    return buf;
+}
+
 START_TEST(invariants_of_the_modes)
 {
     emu_compare_result *c = run_builtin();
@@ -96,19 +110,13 @@ END_TEST
 START_TEST(table_csv_and_json)
 {
     emu_compare_result *c = run_builtin();
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    emu_compare_print(f, c);
-    fclose(f);
+    char *buf = output_of(emu_compare_print, c);
     ck_assert_ptr_nonnull(strstr(buf, "native    emulated  tpr-shadow       apicv      posted"));
     ck_assert_ptr_nonnull(strstr(buf, "exit 1 EXTERNAL_INTERRUPT"));
     ck_assert_ptr_nonnull(strstr(buf, "exits per interrupt"));
     ck_assert_ptr_nonnull(strstr(buf, "guest share (%)"));
     free(buf);
-    f = open_memstream(&buf, &len);
-    emu_compare_csv(f, c);
-    fclose(f);
+    buf = output_of(emu_compare_csv, c);
     ck_assert(strncmp(buf, "metric,native,emulated,tpr-shadow,apicv,posted\n", 47) == 0);
     ck_assert_ptr_nonnull(strstr(buf, "\n\"receiver exits per interrupt\",0.0000,"));
     /* Every row has one value per mode. */
@@ -119,9 +127,7 @@ START_TEST(table_csv_and_json)
         ck_assert_uint_eq(commas, EMU_MODE_COUNT);
     }
     free(buf);
-    f = open_memstream(&buf, &len);
-    emu_compare_json(f, c);
-    fclose(f);
+    buf = output_of(emu_compare_json, c);
     unsigned modes = 0;
     for (char *p = strstr(buf, "\"mode\":"); p; p = strstr(p + 1, "\"mode\":"))
         modes++;
@@ -178,11 +184,7 @@ START_TEST(cost_model_changes_the_time)
     ck_assert(emu_cmp_overhead(c, e1) > emu_cmp_overhead(def, e0) + 1000.0);
     ck_assert_uint_eq(c->m[EMU_MODE_POSTED].exit_reason[VMX_EXIT_APIC_ACCESS], 0);
     ck_assert_uint_eq(c->m[EMU_MODE_POSTED].cycles, def->m[EMU_MODE_POSTED].cycles);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    emu_compare_print(f, c);
-    fclose(f);
+    char *buf = output_of(emu_compare_print, c);
     ck_assert_ptr_nonnull(strstr(buf, "cost model: slow.cost"));
     free(buf);
     free(c);
@@ -263,17 +265,11 @@ START_TEST(every_vector_in_every_mode)
                       c->m[EMU_MODE_NATIVE].lat_vec_n[0x41] * idt);
     ck_assert_uint_eq(c->m[EMU_MODE_NATIVE].lat_vec_sum[0x40],
                       c->m[EMU_MODE_NATIVE].lat_vec_n[0x40] * (idt + costs.cost[CPU_COST_IPI]));
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    emu_compare_print(f, c);
-    fclose(f);
+    char *buf = output_of(emu_compare_print, c);
     ck_assert_ptr_nonnull(strstr(buf, "\n  vector 45h "));
     ck_assert_ptr_nonnull(strstr(buf, "\n  self-ipi "));
     free(buf);
-    f = open_memstream(&buf, &len);
-    emu_compare_json(f, c);
-    fclose(f);
+    buf = output_of(emu_compare_json, c);
     ck_assert_ptr_nonnull(strstr(buf, "\"latency_by_vector\": {\"40h\": "));
     free(buf);
     free(c);
