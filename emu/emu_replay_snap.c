@@ -78,6 +78,17 @@ static void restore_ram(emu_machine *m, const emu_snapshot *s)
                CPU_PAGE_SIZE);
 }
 
+/* What a snapshot keeps of the machine's run state and of the replayer's
+ * positions in the trace, by field name (the same in both structures):
+ * one list serves taking and restoring, so the two cannot drift apart. */
+#define SNAP_MACHINE_FIELDS(X) \
+    X(now) X(evq_seq) X(in_round) X(turn) X(round_end) X(finished) X(exit_status) X(stats)
+#define SNAP_REPLAYER_FIELDS(X) X(ev_i) X(dg_i) X(in_i) X(next_digest)
+#define SNAP_TAKE_M(f) s->f = m->f;
+#define SNAP_TAKE_R(f) s->f = r->f;
+#define SNAP_RESTORE_M(f) m->f = s->f;
+#define SNAP_RESTORE_R(f) r->f = s->f;
+
 void emu_replay_take_snapshot(emu_replayer *r)
 {
     emu_machine *m = &r->m;
@@ -101,7 +112,6 @@ void emu_replay_take_snapshot(emu_replayer *r)
         emu_replay_free_snapshot(s);
         return;
     }
-    s->now = m->now;
     for (unsigned k = 0; k < m->cfg.ncpus; k++) {
         s->cpu[k] = m->cpu[k];
         s->apic[k] = m->apic[k];
@@ -115,19 +125,10 @@ void emu_replay_take_snapshot(emu_replayer *r)
             memcpy(s->q[k], m->evq[k].heap, s->qn[k] * sizeof(emu_qevent));
         }
     }
-    s->evq_seq = m->evq_seq;
-    s->in_round = m->in_round;
-    s->turn = m->turn;
-    s->round_end = m->round_end;
-    s->finished = m->finished;
-    s->exit_status = m->exit_status;
+    SNAP_MACHINE_FIELDS(SNAP_TAKE_M)
     memcpy(s->diag, m->diag, sizeof(s->diag));
-    s->stats = m->stats;
     s->srt = r->s.rt;
-    s->ev_i = r->ev_i;
-    s->dg_i = r->dg_i;
-    s->in_i = r->in_i;
-    s->next_digest = r->next_digest;
+    SNAP_REPLAYER_FIELDS(SNAP_TAKE_R)
     r->snap[r->nsnap++] = s;
 }
 
@@ -170,23 +171,13 @@ static bool restore_snapshot(emu_replayer *r, const emu_snapshot *s)
         q->n = s->qn[k];
     }
     restore_ram(m, s);
-    m->now = s->now;
-    m->evq_seq = s->evq_seq;
-    m->in_round = s->in_round;
-    m->turn = s->turn;
-    m->round_end = s->round_end;
-    m->finished = s->finished;
-    m->exit_status = s->exit_status;
+    SNAP_MACHINE_FIELDS(SNAP_RESTORE_M)
     memcpy(m->diag, s->diag, sizeof(m->diag));
-    m->stats = s->stats;
     m->running = -1;
     m->pause_req = false;
     m->step_cpu = -1;
     r->s.rt = s->srt;
-    r->ev_i = s->ev_i;
-    r->dg_i = s->dg_i;
-    r->in_i = s->in_i;
-    r->next_digest = s->next_digest;
+    SNAP_REPLAYER_FIELDS(SNAP_RESTORE_R)
     r->next_snap = (s->now / r->snap_interval + 1) * r->snap_interval;
     r->done = false;
     return true;
