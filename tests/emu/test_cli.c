@@ -170,9 +170,7 @@ END_TEST
 START_TEST(record_then_replay_verify)
 {
     char path[] = "/tmp/apicv_cli_traceXXXXXX";
-    int fd = mkstemp(path);
-    ck_assert(fd >= 0);
-    close(fd);
+    cli_temp_file(path);
     char args[512];
     snprintf(args, sizeof(args), "run --headless --cpus 2 --record %s %s", path, GUEST("machine_ipi"));
     EXPECT(run(args), 0, out, "machine_ipi: 2 CPUs OK");
@@ -201,9 +199,7 @@ END_TEST
 START_TEST(log_writes_parseable_lines)
 {
     char path[] = "/tmp/apicv_cli_logXXXXXX";
-    int fd = mkstemp(path);
-    ck_assert(fd >= 0);
-    close(fd);
+    cli_temp_file(path);
     char args[512];
     snprintf(args, sizeof(args), "run --headless --mode native --cpus 2 --log %s %s", path, GUEST("machine_ipi"));
     EXPECT(run(args), 0, out, "machine_ipi: 2 CPUs OK");

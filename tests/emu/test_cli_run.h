@@ -27,6 +27,15 @@ static inline void cli_slurp(const char *path, char *buf, size_t len)
         fclose(f);
 }
 
+/* Creates an empty file from the mkstemp template path (its name is
+ * written back into path) and closes it. */
+static inline void cli_temp_file(char *path)
+{
+    int fd = mkstemp(path);
+    ck_assert_msg(fd >= 0, "mkstemp %s", path);
+    close(fd);
+}
+
 /* Runs `ENV apicv-emu ARGS` through the shell, stdin from /dev/null; env
  * is "" or shell assignments ending in a space ("VAR='value' "). The
  * result is static: the next call overwrites it. */
@@ -35,10 +44,8 @@ static inline cli_result *cli_run(const char *env, const char *args)
     static cli_result r;
     char cmd[4096];
     char outp[] = "/tmp/apicv_cli_outXXXXXX", errp[] = "/tmp/apicv_cli_errXXXXXX";
-    int fo = mkstemp(outp), fe = mkstemp(errp);
-    ck_assert(fo >= 0 && fe >= 0);
-    close(fo);
-    close(fe);
+    cli_temp_file(outp);
+    cli_temp_file(errp);
     snprintf(cmd, sizeof(cmd), "%s%s %s >%s 2>%s </dev/null", env, APICV_EMU, args, outp, errp);
     int st = system(cmd);
     ck_assert(st != -1 && WIFEXITED(st));

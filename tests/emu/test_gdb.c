@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_cli_run.h"
+
 #define GUEST(name) APICV_GUEST_DIR "/" name ".elf"
 
 typedef struct emu_proc {
@@ -667,9 +669,7 @@ END_TEST
 START_TEST(replay_vapic_watchpoint_backwards)
 {
     char trace[] = "/tmp/apicv_gdb_traceXXXXXX";
-    int fd = mkstemp(trace);
-    ck_assert(fd >= 0);
-    close(fd);
+    cli_temp_file(trace);
     char cmd[1024];
     snprintf(cmd, sizeof(cmd), "%s run --headless --quiet --record %s %s/scenarios/tpr_mask_apicv.scn "
              ">/dev/null", APICV_EMU, trace, APICV_SOURCE_DIR);
