@@ -83,6 +83,18 @@ START_TEST(ioapic_page_over_4g_ram)
 }
 END_TEST
 
+/* Runs the Multiboot kernel guests/multiboot/<name> on ncpus vCPUs in
+ * mode, to a clean end, its console holding the lines of expect in order. */
+static guest_run *run_multiboot(const char *name, emu_mode mode, unsigned ncpus,
+                                const char *expect)
+{
+    guest_run *r = guest_run_start(name, mode, ncpus, MAX_CYCLES);
+    ck_assert(r->m.multiboot);
+    guest_run_assert_ok(r, name);
+    ck_assert_msg(strstr(r->out, expect), "%s:\n%s", emu_mode_name(mode), r->out);
+    return r;
+}
+
 /* guests/multiboot/mb_smp.S, a Multiboot kernel: 32-bit protected mode with
  * paging off, the I/O APIC page, INIT + SIPI of every AP into real mode and
  * from there to 32-bit protected mode; the BSP on to long mode.
@@ -94,16 +106,13 @@ END_TEST
 START_TEST(multiboot_kernel_smp_start)
 {
     emu_mode mode = (emu_mode)_i;
-    guest_run *r = guest_run_start("mb_smp", mode, 3, MAX_CYCLES);
-    ck_assert(r->m.multiboot);
-    guest_run_assert_ok(r, "mb_smp");
-    ck_assert_msg(strstr(r->out, "mb_smp: 32-bit protected mode, paging off\n"
+    guest_run *r = run_multiboot("mb_smp", mode, 3,
+                                 "mb_smp: 32-bit protected mode, paging off\n"
                                  "mb_smp: I/O APIC version 0x20, 3 CPUs\n"
                                  "mb_smp: 2 APs started in real mode, then in protected mode\n"
                                  "mb_smp: restarted by INIT + SIPI back to back\n"
                                  "mb_smp: 32-bit paging on, I/O APIC read through it\n"
-                                 "mb_smp: 64-bit long mode, I/O APIC read\n"),
-                  "%s:\n%s", emu_mode_name(mode), r->out);
+                                 "mb_smp: 64-bit long mode, I/O APIC read\n");
     if (mode != EMU_MODE_NATIVE) {
         const emu_hv_ops *ops = r->m.hv_ops;
         ck_assert_uint_ge(ops->exit_count(&r->m, 0, VMX_EXIT_EPT_VIOLATION), 6);
@@ -126,14 +135,11 @@ END_TEST
 START_TEST(multiboot_kernel_devices)
 {
     emu_mode mode = (emu_mode)_i;
-    guest_run *r = guest_run_start("mb_devices", mode, 1, MAX_CYCLES);
-    ck_assert(r->m.multiboot);
-    guest_run_assert_ok(r, "mb_devices");
-    ck_assert_msg(strstr(r->out, "mb_devices: COM1 16550A, scratch 5a\n"
+    guest_run *r = run_multiboot("mb_devices", mode, 1,
+                                 "mb_devices: COM1 16550A, scratch 5a\n"
                                  "mb_devices: fw_cfg QEMU\n"
                                  "mb_devices: 8259A masks fb ff, masked IRQ 3 held\n"
-                                 "mb_devices: I/O APIC edge, level, remote IRR, EOI\n"),
-                  "%s:\n%s", emu_mode_name(mode), r->out);
+                                 "mb_devices: I/O APIC edge, level, remote IRR, EOI\n");
     if (mode != EMU_MODE_NATIVE) {
         const emu_hv_ops *ops = r->m.hv_ops;
         ck_assert_uint_ge(ops->exit_count(&r->m, 0, VMX_EXIT_EPT_VIOLATION), 10);
