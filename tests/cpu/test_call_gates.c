@@ -16,14 +16,14 @@
 
 #define CODE CPU_HARNESS_CODE
 #define STACK CPU_HARNESS_STACK
-#define IDT32 0x6000u
+#define IDT32 CPU_HARNESS_IDT32
 #define USER 0x101000u
 #define KERN 0x102000u
 #define TSS 0x103000u
 #define ESP0 0x90000u
 #define USTACK 0x7F000u
-#define SEL_CODE32 0x28
-#define SEL_DATA32 0x30
+#define SEL_CODE32 CPU_HARNESS_SEL_CODE32
+#define SEL_DATA32 CPU_HARNESS_SEL_DATA32
 #define SEL_UCODE 0x3B  /* 32-bit code, DPL 3 */
 #define SEL_UDATA 0x43  /* 32-bit data, DPL 3 */
 #define SEL_GATE3 0x4B  /* call gate, DPL 3, to SEL_CODE32:KERN, 2 parameters */
@@ -44,28 +44,13 @@ static void setup(void)
 {
     cpu_harness_init(&h);
     c = &h.cpu;
-    cpu_harness_poke64(&h, 0x500 + SEL_CODE32, 0x00CF9A000000FFFFull);
-    cpu_harness_poke64(&h, 0x500 + SEL_DATA32, 0x00CF92000000FFFFull);
     cpu_harness_poke64(&h, 0x500 + (SEL_UCODE & ~3u), 0x00CFFA000000FFFFull);
     cpu_harness_poke64(&h, 0x500 + (SEL_UDATA & ~3u), 0x00CFF2000000FFFFull);
     cpu_harness_poke64(&h, 0x500 + (SEL_GATE3 & ~3u), gate(KERN, SEL_CODE32, 3, 2));
     cpu_harness_poke64(&h, 0x500 + SEL_GATE0, gate(KERN, SEL_CODE32, 0, 0));
-    for (unsigned v = 0; v < 256; v++)
-        cpu_harness_poke64(&h, IDT32 + v * 8,
-                           cpu_harness_int_gate32(CPU_HARNESS_HANDLER(v), SEL_CODE32));
     cpu_harness_poke32(&h, TSS + 4, ESP0);
     cpu_harness_poke32(&h, TSS + 8, SEL_DATA32);
-    cpu_enter_flat32(c, CODE);
-    c->efer = 0;
-    c->cr4 = 0;
-    c->gdtr.limit = 0x5F;
-    c->idtr.base = IDT32;
-    c->idtr.limit = 256 * 8 - 1;
-    c->seg[CPU_CS].sel = SEL_CODE32;
-    for (unsigned s = 0; s < CPU_NSEG; s++)
-        if (s != CPU_CS)
-            c->seg[s].sel = SEL_DATA32;
-    c->gpr[CPU_RSP] = STACK;
+    cpu_harness_enter_prot32(&h, 0x5F);
     c->tr = (cpu_seg){.sel = SEL_TSS, .attr = 0x8B, .limit = 0x67, .base = TSS};
 }
 

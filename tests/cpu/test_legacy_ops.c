@@ -15,9 +15,9 @@
 
 #define CODE CPU_HARNESS_CODE
 #define STACK CPU_HARNESS_STACK
-#define IDT32 0x6000u
-#define SEL_CODE32 0x28
-#define SEL_DATA32 0x30
+#define IDT32 CPU_HARNESS_IDT32
+#define SEL_CODE32 CPU_HARNESS_SEL_CODE32
+#define SEL_DATA32 CPU_HARNESS_SEL_DATA32
 #define SEL_ES_BASE 0x50    /* data, base 0x10000 */
 #define SEL_SMALL 0x58      /* data, limit 0xFFF, byte granular */
 #define SEL_NP 0x60         /* data, not present */
@@ -42,27 +42,11 @@ static void put8(uint64_t pa, uint8_t v)
 static void setup(void)
 {
     cpu_harness_init(&h);
-    cpu_t *c = &h.cpu;
-    cpu_harness_poke64(&h, 0x500 + SEL_CODE32, 0x00CF9A000000FFFFull);
-    cpu_harness_poke64(&h, 0x500 + SEL_DATA32, 0x00CF92000000FFFFull);
     cpu_harness_poke64(&h, 0x500 + SEL_ES_BASE, 0x00CF92010000FFFFull);
     cpu_harness_poke64(&h, 0x500 + SEL_SMALL, 0x0040920000000FFFull);
     cpu_harness_poke64(&h, 0x500 + SEL_NP, 0x00CF12000000FFFFull);
     cpu_harness_poke64(&h, 0x500 + SEL_EXPDOWN, 0x0040960000000FFFull);
-    for (unsigned v = 0; v < 256; v++)
-        cpu_harness_poke64(&h, IDT32 + v * 8,
-                           cpu_harness_int_gate32(CPU_HARNESS_HANDLER(v), SEL_CODE32));
-    cpu_enter_flat32(c, CODE);
-    c->efer = 0;
-    c->cr4 = 0;
-    c->gdtr.limit = 0x6F;
-    c->idtr.base = IDT32;
-    c->idtr.limit = 256 * 8 - 1;
-    c->seg[CPU_CS].sel = SEL_CODE32;
-    for (unsigned s = 0; s < CPU_NSEG; s++)
-        if (s != CPU_CS)
-            c->seg[s].sel = SEL_DATA32;
-    c->gpr[CPU_RSP] = STACK;
+    cpu_harness_enter_prot32(&h, 0x6F);
 }
 
 static void teardown(void)

@@ -16,11 +16,11 @@
 
 #define CODE CPU_HARNESS_CODE
 #define STACK CPU_HARNESS_STACK
-#define IDT32 0x6000u
+#define IDT32 CPU_HARNESS_IDT32
 #define TSS32 0x7000u
 #define ESP0 0x90000u
-#define SEL_CODE32 0x28
-#define SEL_DATA32 0x30
+#define SEL_CODE32 CPU_HARNESS_SEL_CODE32
+#define SEL_DATA32 CPU_HARNESS_SEL_DATA32
 #define SEL_UCODE32 0x3B
 #define SEL_UDATA32 0x43
 
@@ -53,27 +53,12 @@ static void setup(void)
 {
     cpu_harness_init(&h);
     cpu_t *c = &h.cpu;
-    cpu_harness_poke64(&h, 0x500 + SEL_CODE32, 0x00CF9A000000FFFFull);
-    cpu_harness_poke64(&h, 0x500 + SEL_DATA32, 0x00CF92000000FFFFull);
     cpu_harness_poke64(&h, 0x500 + (SEL_UCODE32 & ~3), 0x00CFFA000000FFFFull);
     cpu_harness_poke64(&h, 0x500 + (SEL_UDATA32 & ~3), 0x00CFF2000000FFFFull);
-    for (unsigned v = 0; v < 256; v++)
-        cpu_harness_poke64(&h, IDT32 + v * 8,
-                           cpu_harness_int_gate32(CPU_HARNESS_HANDLER(v), SEL_CODE32));
     cpu_harness_poke32(&h, TSS32 + 4, ESP0);
     cpu_harness_poke32(&h, TSS32 + 8, SEL_DATA32);
-    cpu_enter_flat32(c, CODE);
-    c->efer = 0;
-    c->cr4 = 0;
-    c->gdtr.limit = 0x4F;
-    c->idtr.base = IDT32;
-    c->idtr.limit = 256 * 8 - 1;
-    c->seg[CPU_CS].sel = SEL_CODE32;
-    for (unsigned s = 0; s < CPU_NSEG; s++)
-        if (s != CPU_CS)
-            c->seg[s].sel = SEL_DATA32;
+    cpu_harness_enter_prot32(&h, 0x4F);
     c->tr = (cpu_seg){.sel = 0x48, .attr = 0x8B, .limit = 0x67, .base = TSS32};
-    c->gpr[CPU_RSP] = STACK;
 
     cpu_harness_poke32(&h, PD32, PT0 | 7);
     for (unsigned k = 0; k < 1024; k++)

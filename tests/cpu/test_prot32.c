@@ -16,9 +16,9 @@
 
 #define CODE CPU_HARNESS_CODE
 #define STACK CPU_HARNESS_STACK
-#define IDT32 0x6000u
-#define SEL_CODE32 0x28
-#define SEL_DATA32 0x30
+#define IDT32 CPU_HARNESS_IDT32
+#define SEL_CODE32 CPU_HARNESS_SEL_CODE32
+#define SEL_DATA32 CPU_HARNESS_SEL_DATA32
 #define SEL_NP_DATA 0x40
 #define SEL_XO_CODE 0x48
 #define SEL_DPL3_DATA 0x50
@@ -31,26 +31,14 @@ static void setup32(cpu_harness *h)
 {
     cpu_harness_init(h);
     cpu_t *c = &h->cpu;
-    cpu_harness_poke64(h, 0x500 + SEL_CODE32, 0x00CF9A000000FFFFull);
-    cpu_harness_poke64(h, 0x500 + SEL_DATA32, 0x00CF92000000FFFFull);
     cpu_harness_poke64(h, 0x500 + 0x38, 0);
     cpu_harness_poke64(h, 0x500 + SEL_NP_DATA, 0x00CF12000000FFFFull);
     cpu_harness_poke64(h, 0x500 + SEL_XO_CODE, 0x00CF98000000FFFFull);
     cpu_harness_poke64(h, 0x500 + SEL_DPL3_DATA, 0x00CFF2000000FFFFull);
     cpu_harness_poke64(h, 0x500 + SEL_NP_CODE, 0x00CF1A000000FFFFull);
-    for (unsigned v = 0; v < 256; v++)
-        cpu_harness_poke64(h, IDT32 + v * 8,
-                           cpu_harness_gate32(CPU_HARNESS_HANDLER(v), SEL_CODE32, 0xE));
-    cpu_enter_flat32(c, CODE);
-    c->cr4 = 0;
-    c->gdtr.limit = 0x5F;
-    c->idtr.base = IDT32;
-    c->idtr.limit = 256 * 8 - 1;
-    c->seg[CPU_CS].sel = SEL_CODE32;
-    for (unsigned s = 0; s < CPU_NSEG; s++)
-        if (s != CPU_CS)
-            c->seg[s].sel = SEL_DATA32;
-    c->gpr[CPU_RSP] = STACK;
+    cpu_harness_enter_prot32(h, 0x5F);
+    /* These tests kept the harness's EFER.NXE (only LME and LMA cleared). */
+    c->efer = CPU_EFER_NXE;
 }
 
 static cpu_stop run32(cpu_harness *h, const uint8_t *code, size_t len)

@@ -15,9 +15,9 @@
 
 #define CODE CPU_HARNESS_CODE
 #define STACK CPU_HARNESS_STACK
-#define IDT32 0x6000u
-#define SEL_CODE32 0x28
-#define SEL_DATA32 0x30
+#define IDT32 CPU_HARNESS_IDT32
+#define SEL_CODE32 CPU_HARNESS_SEL_CODE32
+#define SEL_DATA32 CPU_HARNESS_SEL_DATA32
 #define SEL_SMALL 0x38      /* data, limit 0xFFF, byte granular, base 0 */
 #define SEL_EXPDOWN 0x40    /* data, expand-down, limit 0xFFF, B = 1 */
 #define SEL_EXPDOWN16 0x48  /* data, expand-down, limit 0xFFF, B = 0: 0x1000..0xFFFF */
@@ -32,26 +32,11 @@ static void setup(void)
 {
     cpu_harness_init(&h);
     c = &h.cpu;
-    cpu_harness_poke64(&h, 0x500 + SEL_CODE32, 0x00CF9A000000FFFFull);
-    cpu_harness_poke64(&h, 0x500 + SEL_DATA32, 0x00CF92000000FFFFull);
     cpu_harness_poke64(&h, 0x500 + SEL_SMALL, 0x0040920000000FFFull);
     cpu_harness_poke64(&h, 0x500 + SEL_EXPDOWN, 0x0040960000000FFFull);
     cpu_harness_poke64(&h, 0x500 + SEL_EXPDOWN16, 0x0000960000000FFFull);
     cpu_harness_poke64(&h, 0x500 + SEL_CODE_SMALL, 0x00409A100000000Full);
-    for (unsigned v = 0; v < 256; v++)
-        cpu_harness_poke64(&h, IDT32 + v * 8,
-                           cpu_harness_int_gate32(CPU_HARNESS_HANDLER(v), SEL_CODE32));
-    cpu_enter_flat32(c, CODE);
-    c->efer = 0;
-    c->cr4 = 0;
-    c->gdtr.limit = 0x57;
-    c->idtr.base = IDT32;
-    c->idtr.limit = 256 * 8 - 1;
-    c->seg[CPU_CS].sel = SEL_CODE32;
-    for (unsigned s = 0; s < CPU_NSEG; s++)
-        if (s != CPU_CS)
-            c->seg[s].sel = SEL_DATA32;
-    c->gpr[CPU_RSP] = STACK;
+    cpu_harness_enter_prot32(&h, 0x57);
 }
 
 static void teardown(void)

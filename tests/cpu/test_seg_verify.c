@@ -15,9 +15,9 @@
 
 #define CODE CPU_HARNESS_CODE
 #define STACK CPU_HARNESS_STACK
-#define IDT32 0x6000u
-#define SEL_CODE32 0x28
-#define SEL_DATA32 0x30
+#define IDT32 CPU_HARNESS_IDT32
+#define SEL_CODE32 CPU_HARNESS_SEL_CODE32
+#define SEL_DATA32 CPU_HARNESS_SEL_DATA32
 #define SEL_SMALL 0x38    /* data, limit 0xFFF, byte granular */
 #define SEL_TSS32 0x40    /* 32-bit TSS, limit 0x67 */
 #define SEL_GATE32 0x48   /* 32-bit call gate */
@@ -33,6 +33,8 @@ enum { LAR, LSL, VERR, VERW, LAR16 };
 static cpu_harness h;
 static cpu_t *c;
 
+/* All of this file's descriptors, the flat code and data too (the IA-32e
+ * test uses them without cpu_harness_enter_prot32). */
 static void put_descriptors(void)
 {
     cpu_harness_poke64(&h, 0x500 + SEL_CODE32, 0x00CF9A000000FFFFull);
@@ -54,20 +56,7 @@ static void setup(void)
     cpu_harness_init(&h);
     c = &h.cpu;
     put_descriptors();
-    for (unsigned v = 0; v < 256; v++)
-        cpu_harness_poke64(&h, IDT32 + v * 8,
-                           cpu_harness_int_gate32(CPU_HARNESS_HANDLER(v), SEL_CODE32));
-    cpu_enter_flat32(c, CODE);
-    c->efer = 0;
-    c->cr4 = 0;
-    c->gdtr.limit = GDT_END - 1;
-    c->idtr.base = IDT32;
-    c->idtr.limit = 256 * 8 - 1;
-    c->seg[CPU_CS].sel = SEL_CODE32;
-    for (unsigned s = 0; s < CPU_NSEG; s++)
-        if (s != CPU_CS)
-            c->seg[s].sel = SEL_DATA32;
-    c->gpr[CPU_RSP] = STACK;
+    cpu_harness_enter_prot32(&h, GDT_END - 1);
 }
 
 static void teardown(void)

@@ -128,3 +128,24 @@ uint64_t cpu_harness_int_gate32(uint32_t off, uint16_t sel)
 {
     return cpu_harness_gate32(off, sel, 0xE);
 }
+
+void cpu_harness_enter_prot32(cpu_harness *h, uint16_t gdt_limit)
+{
+    cpu_t *c = &h->cpu;
+    cpu_harness_poke64(h, 0x500 + CPU_HARNESS_SEL_CODE32, 0x00CF9A000000FFFFull);
+    cpu_harness_poke64(h, 0x500 + CPU_HARNESS_SEL_DATA32, 0x00CF92000000FFFFull);
+    for (unsigned v = 0; v < 256; v++)
+        cpu_harness_poke64(h, CPU_HARNESS_IDT32 + v * 8,
+                           cpu_harness_int_gate32(CPU_HARNESS_HANDLER(v), CPU_HARNESS_SEL_CODE32));
+    cpu_enter_flat32(c, CPU_HARNESS_CODE);
+    c->efer = 0;
+    c->cr4 = 0;
+    c->gdtr.limit = gdt_limit;
+    c->idtr.base = CPU_HARNESS_IDT32;
+    c->idtr.limit = 256 * 8 - 1;
+    c->seg[CPU_CS].sel = CPU_HARNESS_SEL_CODE32;
+    for (unsigned s = 0; s < CPU_NSEG; s++)
+        if (s != CPU_CS)
+            c->seg[s].sel = CPU_HARNESS_SEL_DATA32;
+    c->gpr[CPU_RSP] = CPU_HARNESS_STACK;
+}

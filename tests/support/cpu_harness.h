@@ -16,6 +16,11 @@
 #define CPU_HARNESS_HANDLERS 0x8000u
 #define CPU_HARNESS_HANDLER(v) (CPU_HARNESS_HANDLERS + (v) * 16u)
 #define CPU_HARNESS_HANDLER_STACK 0x70000u /* RSP0-free: CPL0 handlers use the current stack */
+/* The 32-bit protected-mode set-up of cpu_harness_enter_prot32: its IDT and
+ * the flat 32-bit code and data selectors it writes into the GDT at 0x500. */
+#define CPU_HARNESS_IDT32 0x6000u
+#define CPU_HARNESS_SEL_CODE32 0x28
+#define CPU_HARNESS_SEL_DATA32 0x30
 
 typedef struct cpu_harness {
     cpu_phys phys;
@@ -48,5 +53,14 @@ void cpu_harness_poke32(cpu_harness *h, uint64_t pa, uint32_t v);
 uint64_t cpu_harness_gate32(uint32_t off, uint16_t sel, unsigned type);
 /* The same, an interrupt gate. */
 uint64_t cpu_harness_int_gate32(uint32_t off, uint16_t sel);
+/* Switches a fresh harness CPU to the Multiboot state, 32-bit protected
+ * mode with paging off (SDM Vol. 3A 9.9.1): flat 4-GByte 32-bit code at
+ * CPU_HARNESS_SEL_CODE32 and data at CPU_HARNESS_SEL_DATA32 written into the
+ * GDT at 0x500 (whose limit is gdt_limit: the test adds its own descriptors),
+ * a 256-entry 32-bit IDT at CPU_HARNESS_IDT32 of interrupt gates to the HLT
+ * handlers, CS = the code selector and every other segment register the
+ * data selector, EFER and CR4 clear, ESP = CPU_HARNESS_STACK, EIP =
+ * CPU_HARNESS_CODE. */
+void cpu_harness_enter_prot32(cpu_harness *h, uint16_t gdt_limit);
 
 #endif
