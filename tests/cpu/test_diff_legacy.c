@@ -24,9 +24,6 @@
 #include "tests/support/host_exec32.h"
 
 #define CODE CPU_HARNESS_CODE
-#define IDT32 0x6000u
-#define SEL_CODE32 0x28
-#define SEL_DATA32 0x30
 #define ARITH (CPU_FL_CF | CPU_FL_PF | CPU_FL_AF | CPU_FL_ZF | CPU_FL_SF | CPU_FL_OF)
 
 static host_code32 hc;
@@ -35,26 +32,12 @@ static char why[128];
 static cpu_harness h;
 static uint8_t scratch0[HOST32_SCRATCH_SIZE]; /* the initial scratch memory of a case */
 
+/* The interpreter side: 32-bit protected mode, paging off (the harness's
+ * flat code and data descriptors only). */
 static void interp_init(void)
 {
     cpu_harness_init(&h);
-    cpu_t *c = &h.cpu;
-    uint64_t d[2] = {0x00CF9A000000FFFFull, 0x00CF92000000FFFFull};
-    ck_assert(cpu_phys_write(&h.phys, 0x500 + SEL_CODE32, d, sizeof d));
-    for (unsigned v = 0; v < 256; v++) {
-        uint64_t g = cpu_harness_int_gate32(CPU_HARNESS_HANDLER(v), SEL_CODE32);
-        ck_assert(cpu_phys_write(&h.phys, IDT32 + v * 8, &g, 8));
-    }
-    cpu_enter_flat32(c, CODE);
-    c->efer = 0;
-    c->cr4 = 0;
-    c->gdtr.limit = 0x37;
-    c->idtr.base = IDT32;
-    c->idtr.limit = 256 * 8 - 1;
-    c->seg[CPU_CS].sel = SEL_CODE32;
-    for (unsigned s = 0; s < CPU_NSEG; s++)
-        if (s != CPU_CS)
-            c->seg[s].sel = SEL_DATA32;
+    cpu_harness_enter_prot32(&h, 0x37);
 }
 
 static void setup(void)
