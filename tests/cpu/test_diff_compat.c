@@ -24,6 +24,7 @@
 
 #include "cpu/cpu_internal.h"
 #include "tests/support/cpu_harness.h"
+#include "tests/support/host_diff32.h"
 #include "tests/support/host_exec32.h"
 
 #define CODE CPU_HARNESS_CODE   /* 64-bit: call far [PTR]; hlt */
@@ -98,35 +99,12 @@ static int interp_run(const uint8_t *code, size_t len, host_regs *r)
     return 0;
 }
 
+/* One case: the same snippet and state on both; mask = the flags compared. */
 static void compare(const char *what, const uint8_t *code, size_t len, const host_regs *in,
                     uint64_t mask, bool memory)
 {
-    host_regs hr = *in, ir = *in;
-    memcpy(host_code32_scratch(&hc), scratch0, sizeof scratch0);
-    ck_assert(host_code32_build(&hc, code, len));
-    int hsig = host_code32_run(&hc, &hr);
-    int ivec = interp_run(code, len, &ir);
-    if (hsig || ivec) {
-        ck_assert_msg(hsig == SIGFPE && ivec == CPU_EXC_DE, "%s: host signal %d, interpreter vector %d",
-                      what, hsig, ivec);
-        return;
-    }
-    for (unsigned k = 0; k < 8; k++) {
-        if (k == CPU_RSP)
-            continue;
-        ck_assert_msg((uint32_t)hr.gpr[k] == (uint32_t)ir.gpr[k],
-                      "%s: reg %u host %08x interpreter %08x", what, k, (uint32_t)hr.gpr[k],
-                      (uint32_t)ir.gpr[k]);
-    }
-    ck_assert_msg((hr.rflags & mask) == (ir.rflags & mask),
-                  "%s: flags host %03x interpreter %03x (mask %03x)", what,
-                  (unsigned)(hr.rflags & mask), (unsigned)(ir.rflags & mask), (unsigned)mask);
-    if (memory) {
-        uint8_t mem[HOST32_SCRATCH_SIZE];
-        ck_assert(cpu_phys_read(&h.phys, HOST32_SCRATCH, mem, sizeof mem));
-        ck_assert_msg(memcmp(mem, host_code32_scratch(&hc), sizeof mem) == 0,
-                      "%s: scratch memory differs", what);
-    }
+    const host_diff32 d = {.hc = &hc, .h = &h, .interp = interp_run, .scratch0 = scratch0};
+    host_diff32_compare(&d, what, code, len, in, mask, memory);
 }
 
 static uint64_t lcg = 0x2545F4914F6CDD1Dull;
