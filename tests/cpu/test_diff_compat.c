@@ -37,16 +37,12 @@
 
 static host_code32 hc;
 static bool have_host;
-static char why[128];
 static cpu_harness h;
 static uint8_t scratch0[HOST32_SCRATCH_SIZE];
 
 static void setup(void)
 {
-    have_host = host_code32_init(&hc, why, sizeof why);
-    if (!have_host)
-        fprintf(stderr, "cpu_test_diff_compat: 32-bit host execution unavailable (%s): "
-                        "nothing compared\n", why);
+    have_host = host_diff32_host_init(&hc, "cpu_test_diff_compat");
     cpu_harness_init(&h);
     cpu_t *c = &h.cpu;
     cpu_harness_poke64(&h, 0x500 + SEL_C32, 0x00CF9A000000FFFFull);
@@ -77,25 +73,15 @@ static int interp_run(const uint8_t *code, size_t len, host_regs *r)
     memcpy(buf, code, len);
     buf[len] = 0xCB; /* retf */
     cpu_harness_load(&h, C32, buf, len + 1);
-    ck_assert(cpu_phys_write(&h.phys, HOST32_SCRATCH, scratch0, sizeof scratch0));
-    for (unsigned k = 0; k < 8; k++)
-        c->gpr[k] = (uint32_t)r->gpr[k];
-    c->gpr[CPU_RSP] = STACK;
-    cpu_set_rflags(c, (r->rflags & ARITH) | 2);
-    c->rip = CODE;
-    c->halted = 0;
     ck_assert_int_eq(c->mode, CPU_MODE_LONG64);
-    ck_assert_int_eq(cpu_run(c, UINT64_MAX, 1000), CPU_STOP_HALT);
-    int v = cpu_harness_vector(&h);
+    int v = host_diff32_interp_run(&h, scratch0, r, STACK, CODE);
     if (v >= 0)
         return v;
     ck_assert_int_eq(c->mode, CPU_MODE_LONG64);
     ck_assert_uint_eq(c->seg[CPU_CS].sel, 0x08);
     ck_assert_uint_eq(c->rip, CODE + 8);
     ck_assert_uint_eq(c->gpr[CPU_RSP], STACK);
-    for (unsigned k = 0; k < 8; k++)
-        r->gpr[k] = (uint32_t)c->gpr[k];
-    r->rflags = cpu_get_rflags(c);
+    host_diff32_interp_regs(c, r);
     return 0;
 }
 

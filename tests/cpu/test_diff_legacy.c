@@ -29,7 +29,6 @@
 
 static host_code32 hc;
 static bool have_host;
-static char why[128];
 static cpu_harness h;
 static uint8_t scratch0[HOST32_SCRATCH_SIZE]; /* the initial scratch memory of a case */
 
@@ -43,10 +42,7 @@ static void interp_init(void)
 
 static void setup(void)
 {
-    have_host = host_code32_init(&hc, why, sizeof why);
-    if (!have_host)
-        fprintf(stderr, "cpu_test_diff_legacy: 32-bit host execution unavailable (%s): "
-                        "nothing compared\n", why);
+    have_host = host_diff32_host_init(&hc, "cpu_test_diff_legacy");
     interp_init();
 }
 
@@ -65,21 +61,11 @@ static int interp_run(const uint8_t *code, size_t len, host_regs *r)
     memcpy(buf, code, len);
     buf[len] = 0xF4;
     cpu_harness_load(&h, CODE, buf, len + 1);
-    ck_assert(cpu_phys_write(&h.phys, HOST32_SCRATCH, scratch0, sizeof scratch0));
-    for (unsigned k = 0; k < 8; k++)
-        c->gpr[k] = (uint32_t)r->gpr[k];
-    c->gpr[CPU_RSP] = 0x80000;
-    cpu_set_rflags(c, (r->rflags & ARITH) | 2);
-    c->rip = CODE;
-    c->halted = 0;
-    ck_assert_int_eq(cpu_run(c, UINT64_MAX, 1000), CPU_STOP_HALT);
-    int v = cpu_harness_vector(&h);
+    int v = host_diff32_interp_run(&h, scratch0, r, 0x80000, CODE);
     if (v >= 0)
         return v;
     ck_assert_uint_eq(c->rip, CODE + len + 1);
-    for (unsigned k = 0; k < 8; k++)
-        r->gpr[k] = (uint32_t)c->gpr[k];
-    r->rflags = cpu_get_rflags(c);
+    host_diff32_interp_regs(c, r);
     return 0;
 }
 

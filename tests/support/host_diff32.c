@@ -3,9 +3,41 @@
  * (see host_diff32.h).
  */
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "tests/support/host_diff32.h"
+
+bool host_diff32_host_init(host_code32 *hc, const char *test)
+{
+    char why[128];
+    if (host_code32_init(hc, why, sizeof why))
+        return true;
+    fprintf(stderr, "%s: 32-bit host execution unavailable (%s): nothing compared\n", test, why);
+    return false;
+}
+
+int host_diff32_interp_run(cpu_harness *h, const uint8_t *scratch0, const host_regs *r,
+                           uint64_t rsp, uint64_t rip)
+{
+    cpu_t *c = &h->cpu;
+    ck_assert(cpu_phys_write(&h->phys, HOST32_SCRATCH, scratch0, HOST32_SCRATCH_SIZE));
+    for (unsigned k = 0; k < 8; k++)
+        c->gpr[k] = (uint32_t)r->gpr[k];
+    c->gpr[CPU_RSP] = rsp;
+    cpu_set_rflags(c, (r->rflags & CPU_FL_ARITH) | 2);
+    c->rip = rip;
+    c->halted = 0;
+    ck_assert_int_eq(cpu_run(c, UINT64_MAX, 1000), CPU_STOP_HALT);
+    return cpu_harness_vector(h);
+}
+
+void host_diff32_interp_regs(cpu_t *c, host_regs *r)
+{
+    for (unsigned k = 0; k < 8; k++)
+        r->gpr[k] = (uint32_t)c->gpr[k];
+    r->rflags = cpu_get_rflags(c);
+}
 
 void host_diff32_compare(const host_diff32 *d, const char *what, const uint8_t *code, size_t len,
                          const host_regs *in, uint64_t mask, bool memory)

@@ -15,6 +15,22 @@
 #include "tests/support/cpu_harness.h"
 #include "tests/support/host_exec32.h"
 
+/* The host side of a test's set-up: host_code32_init, and when this host
+ * cannot run 32-bit code, a line on stderr naming test and why (the test then
+ * passes without comparing). True when the host side is ready. */
+bool host_diff32_host_init(host_code32 *hc, const char *test);
+
+/* The common part of a test's interpreter run: the scratch memory at
+ * HOST32_SCRATCH from scratch0, EAX..EDI from r (zero-extended), RSP = rsp,
+ * the arithmetic flags from r (the others clear), RIP = rip; runs until the
+ * CPU halts (asserted within 1000 instructions) and returns the vector whose
+ * HLT handler it halted in, or -1 when it halted elsewhere (the test checks
+ * where, then takes the results with host_diff32_interp_regs). */
+int host_diff32_interp_run(cpu_harness *h, const uint8_t *scratch0, const host_regs *r,
+                           uint64_t rsp, uint64_t rip);
+/* EAX..EDI (low 32 bits) and RFLAGS of the interpreter into r. */
+void host_diff32_interp_regs(cpu_t *c, host_regs *r);
+
 /* The interpreter side of one case: runs code from r's EAX..EDI and
  * arithmetic flags; returns 0 with r's registers and RFLAGS replaced by the
  * interpreter's, or the vector it raised. */
