@@ -85,20 +85,10 @@ static int interp_run(const uint8_t *code, size_t len, host_regs *r)
     return 0;
 }
 
-/* One case: the same snippet and state on both; mask = the flags compared. */
-static void compare(const char *what, const uint8_t *code, size_t len, const host_regs *in,
-                    uint64_t mask, bool memory)
-{
-    const host_diff32 d = {.hc = &hc, .h = &h, .interp = interp_run, .scratch0 = scratch0};
-    host_diff32_compare(&d, what, code, len, in, mask, memory);
-}
+/* What each case compares with (mask = the flags compared). */
+static const host_diff32 diff = {.hc = &hc, .h = &h, .interp = interp_run, .scratch0 = scratch0};
 
 static uint64_t lcg = 0x2545F4914F6CDD1Dull;
-static uint32_t rnd(void)
-{
-    lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
-    return (uint32_t)(lcg >> 32);
-}
 
 /* ALU register forms, INC/DEC short forms, DAA/DAS/AAA/AAS, PUSH/POP. */
 START_TEST(diff_compat_alu_bcd_stack)
@@ -112,16 +102,16 @@ START_TEST(diff_compat_alu_bcd_stack)
         for (unsigned k = 0; k < 40; k++) {
             host_regs r;
             memset(&r, 0, sizeof r);
-            r.gpr[CPU_RBX] = rnd();
-            r.gpr[CPU_RCX] = k & 1 ? rnd() : 0xFFFFFFFFu;
-            r.gpr[CPU_RAX] = rnd();
-            r.rflags = rnd() & ARITH;
+            r.gpr[CPU_RBX] = host_diff32_rnd(&lcg);
+            r.gpr[CPU_RCX] = k & 1 ? host_diff32_rnd(&lcg) : 0xFFFFFFFFu;
+            r.gpr[CPU_RAX] = host_diff32_rnd(&lcg);
+            r.rflags = host_diff32_rnd(&lcg) & ARITH;
             uint8_t r32[] = {(uint8_t)(alu[a] + 1), 0xD9};
             uint8_t r16[] = {0x66, (uint8_t)(alu[a] + 1), 0xD9};
             uint8_t r8[] = {alu[a], 0xFC};
-            compare("alu r32", r32, sizeof r32, &r, mask, false);
-            compare("alu r16", r16, sizeof r16, &r, mask, false);
-            compare("alu r8", r8, sizeof r8, &r, mask, false);
+            host_diff32_compare(&diff, "alu r32", r32, sizeof r32, &r, mask, false);
+            host_diff32_compare(&diff, "alu r16", r16, sizeof r16, &r, mask, false);
+            host_diff32_compare(&diff, "alu r8", r8, sizeof r8, &r, mask, false);
         }
     }
     for (unsigned op = 0x40; op < 0x50; op++) {
@@ -132,7 +122,7 @@ START_TEST(diff_compat_alu_bcd_stack)
         for (unsigned g = 0; g < 8; g++)
             r.gpr[g] = g & 1 ? 0x7FFFFFFFu : 0xFFFFFFFFu;
         uint8_t one[] = {(uint8_t)op};
-        compare("inc/dec r32", one, 1, &r, ARITH, false);
+        host_diff32_compare(&diff, "inc/dec r32", one, 1, &r, ARITH, false);
     }
     static const uint8_t bcd[] = {0x27, 0x2F, 0x37, 0x3F};
     for (unsigned o = 0; o < 4; o++) {
@@ -141,7 +131,7 @@ START_TEST(diff_compat_alu_bcd_stack)
             memset(&r, 0, sizeof r);
             r.gpr[CPU_RAX] = 0xABCD0000u | al;
             r.rflags = (al & 4) ? CPU_FL_AF : 0;
-            compare("bcd", &bcd[o], 1, &r, CPU_FL_CF | CPU_FL_AF, false);
+            host_diff32_compare(&diff, "bcd", &bcd[o], 1, &r, CPU_FL_CF | CPU_FL_AF, false);
         }
     }
     /* Through SS:ESP: push/pop at 32 and 16 bits, PUSHA/POPA. */
@@ -149,8 +139,8 @@ START_TEST(diff_compat_alu_bcd_stack)
     host_regs r;
     memset(&r, 0, sizeof r);
     for (unsigned g = 0; g < 8; g++)
-        r.gpr[g] = rnd();
-    compare("stack", stack, sizeof stack, &r, 0, false);
+        r.gpr[g] = host_diff32_rnd(&lcg);
+    host_diff32_compare(&diff, "stack", stack, sizeof stack, &r, 0, false);
 }
 END_TEST
 
@@ -181,8 +171,8 @@ START_TEST(diff_compat_strings)
                 r.gpr[CPU_RDI] = HOST32_SCRATCH + 0x900 + 4 * cnt;
                 r.gpr[CPU_RCX] = cnt;
                 r.gpr[CPU_RAX] = 0x5566AA77u;
-                r.rflags = rnd() & ARITH;
-                compare("string", code, n, &r, ops[o] >= 0xA6 ? ARITH : 0, true);
+                r.rflags = host_diff32_rnd(&lcg) & ARITH;
+                host_diff32_compare(&diff, "string", code, n, &r, ops[o] >= 0xA6 ? ARITH : 0, true);
             }
         }
     }

@@ -69,20 +69,10 @@ static int interp_run(const uint8_t *code, size_t len, host_regs *r)
     return 0;
 }
 
-/* One case: the same snippet and state on both; mask = the flags compared. */
-static void compare(const char *what, const uint8_t *code, size_t len, const host_regs *in,
-                    uint64_t mask, bool memory)
-{
-    const host_diff32 d = {.hc = &hc, .h = &h, .interp = interp_run, .scratch0 = scratch0};
-    host_diff32_compare(&d, what, code, len, in, mask, memory);
-}
+/* What each case compares with (mask = the flags compared). */
+static const host_diff32 diff = {.hc = &hc, .h = &h, .interp = interp_run, .scratch0 = scratch0};
 
 static uint64_t lcg = 0x9E3779B97F4A7C15ull;
-static uint32_t rnd(void)
-{
-    lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
-    return (uint32_t)(lcg >> 32);
-}
 
 /* DAA, DAS, AAA, AAS for every AL with every CF/AF; AAM and AAD for a
  * spread of AX and several bases (AAM 0 faults on both). */
@@ -107,7 +97,7 @@ START_TEST(diff_bcd)
                 memset(&r, 0, sizeof r);
                 r.gpr[CPU_RAX] = 0xABCD0000u | ((al * 7u & 0xFF) << 8) | al;
                 r.rflags = ((f & 1) ? CPU_FL_CF : 0) | ((f & 2) ? CPU_FL_AF : 0);
-                compare(ops[o].name, &ops[o].op, 1, &r, ops[o].mask, false);
+                host_diff32_compare(&diff, ops[o].name, &ops[o].op, 1, &r, ops[o].mask, false);
             }
         }
     }
@@ -118,8 +108,8 @@ START_TEST(diff_bcd)
             memset(&r, 0, sizeof r);
             r.gpr[CPU_RAX] = 0x12340000u | ax;
             uint8_t aam[] = {0xD4, bases[b]}, aad[] = {0xD5, bases[b]};
-            compare("aam", aam, 2, &r, CPU_FL_SF | CPU_FL_ZF | CPU_FL_PF, false);
-            compare("aad", aad, 2, &r, CPU_FL_SF | CPU_FL_ZF | CPU_FL_PF, false);
+            host_diff32_compare(&diff, "aam", aam, 2, &r, CPU_FL_SF | CPU_FL_ZF | CPU_FL_PF, false);
+            host_diff32_compare(&diff, "aad", aad, 2, &r, CPU_FL_SF | CPU_FL_ZF | CPU_FL_PF, false);
         }
     }
 }
@@ -141,11 +131,11 @@ START_TEST(diff_alu32)
             host_regs r;
             memset(&r, 0, sizeof r);
             for (unsigned g = 0; g < 8; g++)
-                r.gpr[g] = k < 12 ? edge[k] : rnd();
-            r.rflags = rnd() & ARITH;
+                r.gpr[g] = k < 12 ? edge[k] : host_diff32_rnd(&lcg);
+            r.rflags = host_diff32_rnd(&lcg) & ARITH;
             uint8_t one[] = {(uint8_t)op}, two[] = {0x66, (uint8_t)op};
-            compare("inc/dec r32", one, 1, &r, ARITH, false);
-            compare("inc/dec r16", two, 2, &r, ARITH, false);
+            host_diff32_compare(&diff, "inc/dec r32", one, 1, &r, ARITH, false);
+            host_diff32_compare(&diff, "inc/dec r16", two, 2, &r, ARITH, false);
         }
     }
     static const uint8_t alu[] = {0x00, 0x08, 0x10, 0x18, 0x20, 0x28, 0x30, 0x38};
@@ -155,27 +145,27 @@ START_TEST(diff_alu32)
         for (unsigned k = 0; k < 200; k++) {
             host_regs r;
             memset(&r, 0, sizeof r);
-            r.gpr[CPU_RBX] = k < 12 ? edge[k] : rnd();
-            r.gpr[CPU_RCX] = k < 12 ? edge[11 - k] : rnd();
-            r.gpr[CPU_RAX] = rnd();
-            r.rflags = rnd() & ARITH;
+            r.gpr[CPU_RBX] = k < 12 ? edge[k] : host_diff32_rnd(&lcg);
+            r.gpr[CPU_RCX] = k < 12 ? edge[11 - k] : host_diff32_rnd(&lcg);
+            r.gpr[CPU_RAX] = host_diff32_rnd(&lcg);
+            r.rflags = host_diff32_rnd(&lcg) & ARITH;
             uint8_t r32[] = {(uint8_t)(alu[a] + 1), 0xD9};       /* op ecx, ebx */
             uint8_t r16[] = {0x66, (uint8_t)(alu[a] + 1), 0xD9}; /* op cx, bx */
             uint8_t r8[] = {alu[a], 0xFC};                       /* op ah, bh */
-            compare("alu r32", r32, sizeof r32, &r, mask, false);
-            compare("alu r16", r16, sizeof r16, &r, mask, false);
-            compare("alu r8", r8, sizeof r8, &r, mask, false);
+            host_diff32_compare(&diff, "alu r32", r32, sizeof r32, &r, mask, false);
+            host_diff32_compare(&diff, "alu r16", r16, sizeof r16, &r, mask, false);
+            host_diff32_compare(&diff, "alu r8", r8, sizeof r8, &r, mask, false);
         }
     }
     /* ARPL ax, bx: only ZF. */
     for (unsigned k = 0; k < 64; k++) {
         host_regs r;
         memset(&r, 0, sizeof r);
-        r.gpr[CPU_RAX] = rnd();
-        r.gpr[CPU_RBX] = rnd();
-        r.rflags = rnd() & ARITH;
+        r.gpr[CPU_RAX] = host_diff32_rnd(&lcg);
+        r.gpr[CPU_RBX] = host_diff32_rnd(&lcg);
+        r.rflags = host_diff32_rnd(&lcg) & ARITH;
         static const uint8_t arpl[] = {0x63, 0xD8};
-        compare("arpl", arpl, sizeof arpl, &r, ARITH, false);
+        host_diff32_compare(&diff, "arpl", arpl, sizeof arpl, &r, ARITH, false);
     }
 }
 END_TEST
@@ -223,9 +213,9 @@ START_TEST(diff_strings)
                         r.gpr[CPU_RCX] = reps[p] ? cnt : 0x55;
                         r.gpr[CPU_RAX] = cnt & 1 ? 0x11223344u
                                                  : (uint32_t)scratch0[0x900 + 3 * cnt] * 0x01010101u;
-                        r.gpr[CPU_RDX] = rnd();
-                        r.rflags = rnd() & ARITH;
-                        compare("string", code, n, &r, cmp ? ARITH : 0, true);
+                        r.gpr[CPU_RDX] = host_diff32_rnd(&lcg);
+                        r.rflags = host_diff32_rnd(&lcg) & ARITH;
+                        host_diff32_compare(&diff, "string", code, n, &r, cmp ? ARITH : 0, true);
                     }
                 }
             }

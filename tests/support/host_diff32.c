@@ -39,6 +39,12 @@ void host_diff32_interp_regs(cpu_t *c, host_regs *r)
     r->rflags = cpu_get_rflags(c);
 }
 
+uint32_t host_diff32_rnd(uint64_t *state)
+{
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(*state >> 32);
+}
+
 void host_diff32_compare(const host_diff32 *d, const char *what, const uint8_t *code, size_t len,
                          const host_regs *in, uint64_t mask, bool memory)
 {

@@ -46,6 +46,10 @@ typedef struct host_diff32 {
     const uint8_t *scratch0;
 } host_diff32;
 
+/* The next value of a test's pseudo-random sequence (a 64-bit LCG in *state,
+ * its high half returned): the same cases on every run. */
+uint32_t host_diff32_rnd(uint64_t *state);
+
 /* One case: runs code on both from the registers and flags in *in; asserts
  * that either both fault with #DE (SIGFPE on the host) or neither faults,
  * that EAX..EDI (ESP aside) agree, that the flags in mask agree, and, if
