@@ -15,8 +15,6 @@
 
 #define CODE CPU_HARNESS_CODE
 #define STACK CPU_HARNESS_STACK
-#define IDT32 CPU_HARNESS_IDT32
-#define SEL_CODE32 CPU_HARNESS_SEL_CODE32
 #define SEL_DATA32 CPU_HARNESS_SEL_DATA32
 #define SEL_ES_BASE 0x50    /* data, base 0x10000 */
 #define SEL_SMALL 0x58      /* data, limit 0xFFF, byte granular */

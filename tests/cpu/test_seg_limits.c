@@ -15,9 +15,6 @@
 
 #define CODE CPU_HARNESS_CODE
 #define STACK CPU_HARNESS_STACK
-#define IDT32 CPU_HARNESS_IDT32
-#define SEL_CODE32 CPU_HARNESS_SEL_CODE32
-#define SEL_DATA32 CPU_HARNESS_SEL_DATA32
 #define SEL_SMALL 0x38      /* data, limit 0xFFF, byte granular, base 0 */
 #define SEL_EXPDOWN 0x40    /* data, expand-down, limit 0xFFF, B = 1 */
 #define SEL_EXPDOWN16 0x48  /* data, expand-down, limit 0xFFF, B = 0: 0x1000..0xFFFF */
