@@ -313,6 +313,17 @@ void emu_describe_rip(cpu_t *c, char *out, size_t outlen)
  * per receiver, due `ipi` cycles later (the message's trip, cost model) for
  * another CPU and at once for the sender's own APIC, applied at the
  * receiver's next boundary at or after that cycle.
+ *
+ * INIT and start-up messages (SDM 11.6.1 delivery modes 101B and 110B) are
+ * latched in the receiver's pending state at the send instead: due at the
+ * receiver's own clock, so its next boundary takes them, before it can see
+ * any store the sender makes after the ICR write (docs/cost-model.md, "INIT
+ * and SIPI do not travel"). They are not interrupts but requests to the
+ * processor — INIT is held while it is in VMX root operation and taken when
+ * it leaves it (SDM 25.2 "Other Causes of VM Exits", 23.8 "Restrictions on
+ * VMX Operation") — and software orders them against memory: KVM latches
+ * them inside the ICR write and kvm-unit-tests' vmx_init_signal_test
+ * relies on it.
  */
 void emu_route_ipi(void *ctx, apic_t *src, const apic_ipi *ipi)
 {
@@ -326,6 +337,7 @@ void emu_route_ipi(void *ctx, apic_t *src, const apic_ipi *ipi)
     uint64_t now = src->cpu->cycles;
     uint64_t due = emu_cycle_after(now, src->cpu->costs->cost[CPU_COST_IPI]);
     unsigned n = m->cfg.ncpus;
+    bool latch = ipi->delivery == APIC_DM_INIT || ipi->delivery == APIC_DM_SIPI;
     int only = -1;
     if (ipi->delivery == APIC_DM_LOWEST) {
         apic_t *all[CPU_MAX_CPUS];
@@ -339,6 +351,8 @@ void emu_route_ipi(void *ctx, apic_t *src, const apic_ipi *ipi)
         if (only >= 0 ? (int)k != only : !apic_matches_destination(&m->apic[k], ipi))
             continue;
         uint64_t at = k == ipi->src_index ? now : due;
+        if (latch) /* at the send, or at once for a receiver behind it */
+            at = m->cpu[k].cycles < now ? m->cpu[k].cycles : now;
         emu_qevent ev = {.cycle = at, .cpu = (uint8_t)k, .kind = EMU_Q_IPI, .vector = ipi->vector,
                          .ipi = *ipi};
         m->stats.ipis_routed++;
@@ -355,6 +369,13 @@ void emu_apply_event(emu_machine *m, const emu_qevent *ev)
         cpu_obs_emit(&m->obs, c->cycles, ev->cpu, EMU_EV_IPI_ARRIVE, ev->vector, ev->ipi.delivery,
                      0, ev->ipi.src_index);
         apic_accept_ipi(&m->apic[ev->cpu], &ev->ipi);
+        /* An INIT is performed where it lands, unless VMX operation blocks
+         * it (SDM 23.8; taken at the boundary after VMXOFF, native_events):
+         * a SIPI latched right behind it, at the same boundary, then finds
+         * the CPU waiting for it (SDM 9.4.4: INIT, then STARTUP). */
+        if (ev->ipi.delivery == APIC_DM_INIT && !m->hv_ops && !c->vmx_operation &&
+            apic_take_init(&m->apic[ev->cpu]))
+            emu_smp_wait_for_sipi(m, ev->cpu);
         break;
     case EMU_Q_MSI:
         m->stats.msi_delivered++;

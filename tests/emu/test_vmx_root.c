@@ -221,6 +221,22 @@ START_TEST(preemption_timer_wakes_hlt)
 }
 END_TEST
 
+/* guests/vmx_init_latch.c: an INIT sent to a CPU in VMX root operation is
+ * pending there before the sender's next store is seen, so the receiver's
+ * VMXOFF, made when it sees that store, takes it (docs/cost-model.md "INIT
+ * and SIPI do not travel"); kvm-unit-tests' vmx_init_signal_test's last
+ * check. With the `ipi` trip applied to INIT the receiver ran on. */
+START_TEST(init_latched_before_the_senders_next_store)
+{
+    guest_run *r = run_guest("vmx_init_latch", EMU_MODE_NATIVE, 2, 0);
+    ck_assert_msg(r->m.exit_status == 0, "status %d %s\n%s", r->m.exit_status, r->m.diag, r->out);
+    ck_assert_msg(strstr(r->out, "vmx_init_latch: INIT taken at VMXOFF") != NULL, "%s", r->out);
+    ck_assert(r->m.wait_sipi[1]);
+    ck_assert(!r->m.cpu[1].vmx_operation);
+    guest_run_free(r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("vmx_root");
@@ -235,6 +251,7 @@ static Suite *suite(void)
     tcase_add_test(t, vmx_off_in_model);
     tcase_add_test(t, vmx_insns_exit_under_builtin);
     tcase_add_loop_test(t, preemption_timer_wakes_hlt, 0, 2);
+    tcase_add_test(t, init_latched_before_the_senders_next_store);
     suite_add_tcase(s, t);
     return s;
 }
