@@ -49,6 +49,20 @@ static void exec_vmcall(cpu_t *c, const cpu_insn *i)
     vmx_set_result(c, c->hooks.vmx(c->hooks.ctx, c, &op));
 }
 
+/* The linear address of a VMX instruction's memory operand of `size`
+ * bytes. SDM Vol. 3C 31.3, "64-Bit Mode Exceptions" of each: a memory
+ * address in non-canonical form is #SS(0) when the operand references SS
+ * (RSP or RBP as the base, no FS/GS override: SDM Vol. 1 3.7.4.1) and
+ * #GP(0) otherwise, which the CPU's translation raises. */
+static uint64_t vmx_operand(cpu_t *c, const cpu_insn *i, unsigned size)
+{
+    uint64_t ea = cpu_ea(c, i);
+    if (c->mode == CPU_MODE_LONG64 && (i->base == CPU_RSP || i->base == CPU_RBP) &&
+        i->seg != CPU_FS && i->seg != CPU_GS && (!cpu_canonical(ea) || !cpu_canonical(ea + size - 1)))
+        cpu_fault(c, CPU_EXC_SS, 0);
+    return ea;
+}
+
 /* The other VMX instructions (SDM Vol. 3C 31.3, the "Operation" section of
  * each): #UD in the wrong mode (VMXON: also with CR4.VMXE = 0), the VM exit
  * in non-root operation (the intercept), #UD outside VMX operation (but
@@ -86,26 +100,26 @@ static void exec_vmx(cpu_t *c, const cpu_insn *i)
     case VMX_VMXON:
     case VMX_VMCLEAR:
     case VMX_VMPTRLD:
-        op.ptr = cpu_read(c, cpu_ea(c, i), 8);
+        op.ptr = cpu_read(c, vmx_operand(c, i, 8), 8);
         break;
     case VMX_VMPTRST:
-        cpu_probe_write(c, cpu_ea(c, i), 8);
+        cpu_probe_write(c, vmx_operand(c, i, 8), 8);
         break;
     case VMX_VMREAD:
         /* 0F 78 /r VMREAD r/m64, r64: the encoding is in ModRM.reg. */
         op.field = c->gpr[i->reg];
         if (i->has_mem)
-            cpu_probe_write(c, cpu_ea(c, i), 8);
+            cpu_probe_write(c, vmx_operand(c, i, 8), 8);
         break;
     case VMX_VMWRITE:
         /* 0F 79 /r VMWRITE r64, r/m64. */
         op.field = c->gpr[i->reg];
-        op.value = i->has_mem ? cpu_read(c, cpu_ea(c, i), 8) : c->gpr[i->rm];
+        op.value = i->has_mem ? cpu_read(c, vmx_operand(c, i, 8), 8) : c->gpr[i->rm];
         break;
     case VMX_INVEPT:
     case VMX_INVVPID:
         op.field = c->gpr[i->reg];
-        op.desc[0] = cpu_read(c, cpu_ea(c, i), 8);
+        op.desc[0] = cpu_read(c, vmx_operand(c, i, 16), 8);
         op.desc[1] = cpu_read(c, cpu_ea(c, i) + 8, 8);
         break;
     default:

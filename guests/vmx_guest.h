@@ -19,9 +19,10 @@ enum { VX_OK = 0, VX_FAIL_INVALID = 1, VX_FAIL_VALID = 2 };
 #define VX_FAULT 0x100
 #define VX_UD (VX_FAULT | 6)
 #define VX_GP (VX_FAULT | 13)
+#define VX_SS (VX_FAULT | 12)
 
 /* The fault fix-up: an instruction run through the wrappers below that
- * raises #UD, #GP or #PF resumes after itself (vx_trap). */
+ * raises #UD, #SS, #GP or #PF resumes after itself (vx_trap). */
 static volatile uint64_t vx_fixup;
 static volatile int vx_vector = -1;
 
@@ -39,6 +40,7 @@ static void vx_trap(struct guest_frame *f)
 static inline void vx_catch_faults(void)
 {
     register_handler(6, vx_trap);
+    register_handler(12, vx_trap);
     register_handler(13, vx_trap);
     register_handler(14, vx_trap);
 }
@@ -102,6 +104,23 @@ static inline int invvpid(uint64_t type, uint64_t vpid, uint64_t addr)
 {
     uint64_t desc[2] = {vpid, addr};
     return VX_INSN("invvpid %3, %2", : "r"(type), "m"(desc) : VX_CLOBBERS);
+}
+/* INVVPID and VMPTRLD with the operand at linear address `la`, addressed
+ * through RSP (a stack reference: a non-canonical one is #SS(0)) or through
+ * another base register (#GP(0)), SDM 31.3 "64-Bit Mode Exceptions". */
+static inline int invvpid_at(uint64_t type, uint64_t la, int via_rsp)
+{
+    if (via_rsp)
+        return VX_INSN("movq %3, %%r10\n\tsubq %%rsp, %%r10\n\tinvvpid (%%rsp,%%r10,1), %2",
+                       : "r"(type), "r"(la) : "r10", VX_CLOBBERS);
+    return VX_INSN("invvpid (%3), %2", : "r"(type), "r"(la) : VX_CLOBBERS);
+}
+static inline int vmptrld_at(uint64_t la, int via_rsp)
+{
+    if (via_rsp)
+        return VX_INSN("movq %2, %%r10\n\tsubq %%rsp, %%r10\n\tvmptrld (%%rsp,%%r10,1)",
+                       : "r"(la) : "r10", VX_CLOBBERS);
+    return VX_INSN("vmptrld (%2)", : "r"(la) : VX_CLOBBERS);
 }
 /* Instructions that are not VMX instructions: VX_OK or the fault (their
  * RFLAGS mean nothing here). */

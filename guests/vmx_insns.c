@@ -175,6 +175,13 @@ static void invvpid_types(void)
     CHECK(invvpid(2, 0, 0) == VX_OK);                                         /* all contexts */
     CHECK(invvpid(3, 0, 0) == VX_FAIL_VALID && insn_error() == 28);
     CHECK(invvpid(3, 7, 0) == VX_OK);                          /* single context, globals kept */
+    /* A non-canonical operand address (SDM 31.3, 64-bit mode exceptions):
+     * #SS(0) through RSP, #GP(0) through another base. */
+    const uint64_t noncanon = 0x8000000000000000ull;
+    CHECK(invvpid_at(2, noncanon, 1) == VX_SS);
+    CHECK(invvpid_at(2, noncanon, 0) == VX_GP);
+    CHECK(vmptrld_at(noncanon, 1) == VX_SS);
+    CHECK(vmptrld_at(noncanon, 0) == VX_GP);
 }
 
 static void vmread_vmwrite(void)
