@@ -316,9 +316,10 @@ void emu_describe_rip(cpu_t *c, char *out, size_t outlen)
  *
  * INIT and start-up messages (SDM 11.6.1 delivery modes 101B and 110B) are
  * latched in the receiver's pending state at the send instead: due at the
- * receiver's own clock, so its next boundary takes them, before it can see
- * any store the sender makes after the ICR write (docs/cost-model.md, "INIT
- * and SIPI do not travel"). They are not interrupts but requests to the
+ * send's cycle, or at the receiver's own clock when that is behind it, so
+ * the receiver's next boundary takes them, before it can see any store
+ * the sender makes after the ICR write (docs/cost-model.md, "INIT and SIPI
+ * do not travel"). They are not interrupts but requests to the
  * processor — INIT is held while it is in VMX root operation and taken when
  * it leaves it (SDM 25.2 "Other Causes of VM Exits", 23.8 "Restrictions on
  * VMX Operation") — and software orders them against memory: KVM latches
