@@ -53,6 +53,14 @@ enum {
     CPU_CR4_PCE = 1u << 8, CPU_CR4_OSFXSR = 1u << 9, CPU_CR4_OSXMMEXCPT = 1u << 10,
     CPU_CR4_VMXE = 1u << 13, CPU_CR4_FSGSBASE = 1u << 16, CPU_CR4_PCIDE = 1u << 17,
 };
+/* Debug-register bits (SDM Vol. 3B 17.2.3 DR6, 17.2.4 DR7). DR6 reads
+ * bits 31:16 and 11:4 as 1 (no RTM, no bus-lock detection), bit 12 as 0;
+ * DR7 reads bit 10 as 1 and 15:14, 12, 11 as 0. */
+enum {
+    CPU_DR6_B0_3 = 0xFu, CPU_DR6_BD = 1u << 13, CPU_DR6_BS = 1u << 14,
+    CPU_DR6_FIXED1 = 0xFFFF0FF0u, CPU_DR6_WRITABLE = 0xE00Fu,
+    CPU_DR7_GD = 1u << 13, CPU_DR7_FIXED1 = 0x400u, CPU_DR7_WRITABLE = 0xFFFF23FFu,
+};
 enum { CPU_EFER_SCE = 1u << 0, CPU_EFER_LME = 1u << 8, CPU_EFER_LMA = 1u << 10, CPU_EFER_NXE = 1u << 11 };
 
 /* Architectural MSR numbers the CPU itself owns. */
@@ -61,6 +69,7 @@ enum {
     CPU_MSR_APIC_BASE = 0x1B, /* owned by apic/, reached through hooks */
     CPU_MSR_FEATURE_CONTROL = 0x3A,
     CPU_MSR_SYSENTER_CS = 0x174, CPU_MSR_SYSENTER_ESP = 0x175, CPU_MSR_SYSENTER_EIP = 0x176,
+    CPU_MSR_DEBUGCTL = 0x1D9,
     CPU_MSR_PAT = 0x277,
     CPU_MSR_TSC_DEADLINE = 0x6E0, /* owned by apic/ */
     CPU_MSR_EFER = 0xC0000080, CPU_MSR_STAR = 0xC0000081, CPU_MSR_LSTAR = 0xC0000082,
@@ -315,6 +324,7 @@ typedef enum cpu_icpt_kind {
     CPU_ICPT_TRIPLE_FAULT,
     CPU_ICPT_MONITOR, CPU_ICPT_MWAIT, CPU_ICPT_XSETBV,
     CPU_ICPT_IRET,        /* notification after an IRET completed (NMI unblocking); return PASS */
+    CPU_ICPT_DR,          /* MOV to/from DR0-DR7: cr = the DR number, reg = the GPR, in = from DR */
     CPU_ICPT_NKINDS
 } cpu_icpt_kind;
 
@@ -331,7 +341,8 @@ typedef struct cpu_icpt {
     uint16_t port;     /* I/O port */
     uint32_t msr;      /* RDMSR/WRMSR: ECX */
     uint32_t subop;    /* VMX insn: which one (opcode / ModRM reg); DESC_TABLE: which one */
-    uint32_t vector;   /* EXCEPTION: vector; error code in value */
+    uint32_t vector;   /* EXCEPTION: vector; error code in value (#DB: the DR6 bits it
+                        * reports, B3-B0, BD, BS: what a VM exit's qualification holds) */
     bool has_error;    /* EXCEPTION: error code valid */
     uint64_t value;    /* in/out: CR/MSR/I-O value; hook stores results here for reads */
     uint64_t addr;     /* INVLPG: linear address; memory operand address where one exists */
@@ -497,7 +508,13 @@ typedef struct cpu {
      * guest-linear-address field). Set on the TLB-miss path only. */
     uint64_t xlat_va;
     uint8_t xlat_linear;
+    /* Debug registers (SDM Vol. 3B 17.2): dr[4], dr[5] unused (DR4/DR5
+     * alias DR6/DR7 when CR4.DE = 0); IA32_DEBUGCTL (17.4.1). */
     uint64_t dr[8];
+    uint64_t debugctl;
+    /* The DR6 bits of the #DB being raised as a fault (cpu_debug.c),
+     * written into DR6 when it is delivered through the IDT. */
+    uint32_t db_payload;
     uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux, pat;
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
     uint64_t tsc_offset; /* added to cycles for RDTSC (native: 0) */

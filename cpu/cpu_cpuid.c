@@ -27,7 +27,7 @@ enum {
     F1C_VMX = 1u << 5, F1C_CX16 = 1u << 13, F1C_X2APIC = 1u << 21, F1C_MOVBE = 1u << 22,
     F1C_POPCNT = 1u << 23, F1C_TSC_DEADLINE = 1u << 24,
     /* leaf 1 EDX */
-    F1D_PSE = 1u << 3, F1D_TSC = 1u << 4, F1D_MSR = 1u << 5, F1D_PAE = 1u << 6, F1D_CX8 = 1u << 8,
+    F1D_DE = 1u << 2, F1D_PSE = 1u << 3, F1D_TSC = 1u << 4, F1D_MSR = 1u << 5, F1D_PAE = 1u << 6, F1D_CX8 = 1u << 8,
     F1D_APIC = 1u << 9, F1D_MTRR = 1u << 12, F1D_PGE = 1u << 13, F1D_CMOV = 1u << 15,
     F1D_PAT = 1u << 16, F1D_PSE36 = 1u << 17, F1D_CLFSH = 1u << 19,
     /* leaf 80000001H ECX, EDX */
@@ -49,7 +49,7 @@ static bool implements(const uint8_t *bytes, size_t len)
 static void leaf1(const cpu_t *c, uint32_t out[4])
 {
     uint32_t ecx = F1C_VMX | F1C_X2APIC | F1C_TSC_DEADLINE;
-    uint32_t edx = F1D_PSE | F1D_TSC | F1D_MSR | F1D_PAE | F1D_APIC | F1D_MTRR | F1D_PGE | F1D_PAT |
+    uint32_t edx = F1D_DE | F1D_PSE | F1D_TSC | F1D_MSR | F1D_PAE | F1D_APIC | F1D_MTRR | F1D_PGE | F1D_PAT |
                    F1D_PSE36;
     if (IMPLEMENTS(0x48, 0x0F, 0xC7, 0x0E)) /* cmpxchg16b [rsi] */
         ecx |= F1C_CX16;

@@ -245,9 +245,16 @@ void cpu_deliver_pending_fault(cpu_t *c)
         }
     }
 
+    /* A #DB raised as a fault (MOV DR with DR7.GD) reports its DR6 bits
+     * to a VM exit as the qualification (SDM 27.2.1), else writes them
+     * into DR6 when delivered (SDM 17.2.3). */
+    uint32_t db_bits = vector == CPU_EXC_DB ? c->db_payload : 0;
+    c->db_payload = 0;
     cpu_icpt info = {.kind = CPU_ICPT_EXCEPTION, .vector = (uint32_t)vector,
-                     .has_error = has_error, .value = error};
+                     .has_error = has_error, .value = vector == CPU_EXC_DB ? db_bits : error};
     cpu_intercept(c, &info);
+    if (vector == CPU_EXC_DB)
+        cpu_debug_deliver(c, db_bits);
 
     if (vector == CPU_EXC_PF)
         cpu_obs_emit(c->obs, c->cycles, c->index, CPU_EV_EXCEPTION, (uint64_t)vector,

@@ -158,6 +158,8 @@ bool cpu_init(cpu_t *c, unsigned index, cpu_phys *phys, const cpu_cost_model *co
     c->obs = obs;
     c->mode = CPU_MODE_LONG64;
     c->rflags = CPU_FL_FIXED1;
+    c->dr[6] = CPU_DR6_FIXED1; /* SDM 17.2.3, 17.2.4: the values after reset */
+    c->dr[7] = CPU_DR7_FIXED1;
     c->pending_vector = -1;
     c->first_fault = -1;
     c->delivery_old_cpl = -1;

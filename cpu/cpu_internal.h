@@ -186,6 +186,12 @@ static inline uint64_t cpu_fetch_va(const cpu_t *c, uint64_t rip)
     return c->mode == CPU_MODE_LONG64 ? rip : (uint32_t)(rip + c->seg[CPU_CS].base);
 }
 void cpu_exec_swapgs(cpu_t *c, const cpu_insn *i); /* cpu_msr.c */
+/* cpu_debug.c: MOV DR (0F 21, 0F 23); a #DB fault reporting dr6_bits in
+ * DR6 (and in a VM exit's qualification); what delivering a #DB through
+ * the IDT does to DR6 and DR7. */
+bool cpu_decode_mov_dr(cpu_insn *i);
+__attribute__((cold)) _Noreturn void cpu_debug_fault(cpu_t *c, uint32_t dr6_bits);
+void cpu_debug_deliver(cpu_t *c, uint32_t dr6_bits);
 void cpu_exec_rdtscp(cpu_t *c, const cpu_insn *i); /* cpu_msr.c */
 
 /* Decodes one instruction at bytes (up to avail bytes). Returns the length

@@ -35,6 +35,8 @@ enum {
 /* Microcode revision in IA32_BIOS_SIGN_ID[63:32]: that of a Cascade Lake
  * stepping 7 part, matching the CPUID signature (docs/cpu-model.md). */
 #define UCODE_REVISION 0x5003604ull
+/* IA32_DEBUGCTL bits a WRMSR may set: LBR (0), BTF (1). */
+#define DEBUGCTL_WRITABLE 0x3ull
 
 static inline uint64_t tsc_now(const cpu_t *c)
 {
@@ -66,6 +68,7 @@ static bool msr_read(cpu_t *c, uint32_t msr, uint64_t *v)
     case CPU_MSR_SYSENTER_EIP: *v = c->sysenter_eip; return true;
     case MSR_MISC_ENABLE: *v = MISC_ENABLE_VALUE; return true;
     case CPU_MSR_PAT: *v = c->pat; return true;
+    case CPU_MSR_DEBUGCTL: *v = c->debugctl; return true;
     case MSR_MTRR_DEF_TYPE: *v = MTRR_DEF_TYPE_VALUE; return true;
     case CPU_MSR_EFER: *v = c->efer; return true;
     case CPU_MSR_STAR: *v = c->star; return true;
@@ -149,6 +152,15 @@ static msr_wr msr_write(cpu_t *c, uint32_t msr, uint64_t v)
     case CPU_MSR_SYSENTER_EIP: return set_canonical(&c->sysenter_eip, v);
     case MSR_MISC_ENABLE:
         return MSR_DONE; /* accepted and ignored: no bit changes the interpreter */
+    case CPU_MSR_DEBUGCTL:
+        /* SDM 17.4.1: LBR (0) and BTF (1) are kept (neither has an effect:
+         * no last-branch records, no single-step on branches,
+         * docs/cpu-model.md); the other bits are features CPUID does not
+         * report (BTS, PMU freezes, RTM debug) and #GP(0) like reserved ones. */
+        if (v & ~DEBUGCTL_WRITABLE)
+            return MSR_GP;
+        c->debugctl = v;
+        return MSR_DONE;
     case CPU_MSR_PAT:
         if (!pat_valid(v))
             return MSR_GP;

@@ -127,6 +127,8 @@ void cpu_reset(cpu_t *c, bool init)
     memset(c->dr, 0, sizeof(c->dr));
     c->dr[6] = 0xFFFF0FF0;
     c->dr[7] = 0x400;
+    c->debugctl = 0;
+    c->db_payload = 0;
     if (!init) {
         c->star = c->lstar = c->cstar = c->sfmask = c->kernel_gs_base = c->tsc_aux = 0;
         c->sysenter_cs = c->sysenter_esp = c->sysenter_eip = 0;

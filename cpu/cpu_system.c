@@ -27,8 +27,8 @@
 /* CR4 bits of features CPUID reports (docs/cpu-model.md); every other bit is
  * reserved for this CPU and setting it is #GP(0). */
 #define CR4_SUPPORTED                                                                     \
-    ((uint64_t)(CPU_CR4_TSD | CPU_CR4_PSE | CPU_CR4_PAE | CPU_CR4_PGE | CPU_CR4_PCE |     \
-                CPU_CR4_VMXE))
+    ((uint64_t)(CPU_CR4_TSD | CPU_CR4_DE | CPU_CR4_PSE | CPU_CR4_PAE | CPU_CR4_PGE |      \
+                CPU_CR4_PCE | CPU_CR4_VMXE))
 
 /* ---- control registers (SDM Vol. 3A 2.5, Vol. 2 "MOV—Move to/from Control Registers") ---- */
 
@@ -385,6 +385,8 @@ void cpu_register_system(cpu_opmap *m)
     cpu_op(m, 1, 0x09, decode_simple, 0, CPU_IMM_NONE, CPU_COST_SERIALIZE);
     cpu_op(m, 1, 0x20, decode_mov_cr, CPU_OPF_MODREG, CPU_IMM_NONE, CPU_COST_SYSTEM);
     cpu_op(m, 1, 0x22, decode_mov_cr, CPU_OPF_MODREG | E, CPU_IMM_NONE, CPU_COST_SERIALIZE);
+    cpu_op(m, 1, 0x21, cpu_decode_mov_dr, CPU_OPF_MODREG, CPU_IMM_NONE, CPU_COST_SYSTEM);
+    cpu_op(m, 1, 0x23, cpu_decode_mov_dr, CPU_OPF_MODREG | E, CPU_IMM_NONE, CPU_COST_SERIALIZE);
     cpu_op(m, 1, 0x33, decode_simple, 0, CPU_IMM_NONE, CPU_COST_SYSTEM);
 
     cpu_register_segment(m);

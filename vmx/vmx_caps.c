@@ -28,7 +28,7 @@
     (VMX_PROC_DEFAULT1 | VMX_PROC_INTR_WINDOW | VMX_PROC_TSC_OFFSET | VMX_PROC_HLT |            \
      VMX_PROC_INVLPG | VMX_PROC_MWAIT | VMX_PROC_RDPMC | VMX_PROC_RDTSC | VMX_PROC_CR3_LOAD |   \
      VMX_PROC_CR3_STORE | VMX_PROC_CR8_LOAD | VMX_PROC_CR8_STORE | VMX_PROC_TPR_SHADOW |       \
-     VMX_PROC_NMI_WINDOW | VMX_PROC_UNCOND_IO | VMX_PROC_IO_BITMAPS | VMX_PROC_MSR_BITMAPS |   \
+     VMX_PROC_NMI_WINDOW | VMX_PROC_MOV_DR | VMX_PROC_UNCOND_IO | VMX_PROC_IO_BITMAPS | VMX_PROC_MSR_BITMAPS |   \
      VMX_PROC_MTF | VMX_PROC_MONITOR | VMX_PROC_PAUSE | VMX_PROC_SECONDARY)
 /* "enable VPID": translations are not tagged with VPIDs here, every VM
  * entry and exit empties the TLB instead, which SDM 28.3.3.1 allows (a
@@ -57,12 +57,12 @@
  * the reserved bits of CR0[31:0] cannot become 1 (MOV to CR0 ignores them,
  * VM entry and VM exit never load them), so VMX need not forbid them; bits
  * 63:32 must be 0. CR4: VMXE fixed to 1, and only the CR4 bits the
- * interpreter knows may be 1 (SDM A.7, A.8): TSD, PSE, PAE, PGE, PCE, VMXE
+ * interpreter knows may be 1 (SDM A.7, A.8): TSD, DE, PSE, PAE, PGE, PCE, VMXE
  * (cpu_system.c CR4_SUPPORTED). */
 #define VMX_CR0_FIXED0 0x80000021ull
 #define VMX_CR0_FIXED1 0xFFFFFFFFull
 #define VMX_CR4_FIXED0 0x00002000ull
-#define VMX_CR4_FIXED1 0x000021B4ull
+#define VMX_CR4_FIXED1 0x000021BCull
 
 static uint64_t vmx_ctl_pair(uint32_t must1, uint32_t allowed1)
 {

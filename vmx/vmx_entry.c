@@ -55,8 +55,10 @@ static void vmx_load_guest_state(vmx_vcpu *v)
     c->cr0 = (VMCS(v, GUEST_CR0) & ~cr0_keep) | (c->cr0 & cr0_keep);
     c->cr3 = VMCS(v, GUEST_CR3);
     c->cr4 = VMCS(v, GUEST_CR4);
-    if (entry & VMX_ENTRY_LOAD_DEBUG)
+    if (entry & VMX_ENTRY_LOAD_DEBUG) {
         c->dr[7] = VMCS(v, GUEST_DR7);
+        c->debugctl = VMCS(v, GUEST_DEBUGCTL);
+    }
     c->sysenter_cs = VMCS(v, GUEST_SYSENTER_CS);
     c->sysenter_esp = VMCS(v, GUEST_SYSENTER_ESP);
     c->sysenter_eip = VMCS(v, GUEST_SYSENTER_EIP);

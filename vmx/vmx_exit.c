@@ -46,8 +46,10 @@ void vmx_save_guest_state(vmx_vcpu *v)
     vmx_vmcs_write_fast(m, VMCS_GUEST_CR0, c->cr0);
     vmx_vmcs_write_fast(m, VMCS_GUEST_CR3, c->cr3);
     vmx_vmcs_write_fast(m, VMCS_GUEST_CR4, c->cr4);
-    if (exit & VMX_EXIT_SAVE_DEBUG)
+    if (exit & VMX_EXIT_SAVE_DEBUG) {
         vmx_vmcs_write_fast(m, VMCS_GUEST_DR7, c->dr[7]);
+        vmx_vmcs_write_fast(m, VMCS_GUEST_DEBUGCTL, c->debugctl);
+    }
     vmx_vmcs_write_fast(m, VMCS_GUEST_SYSENTER_CS, c->sysenter_cs);
     vmx_vmcs_write_fast(m, VMCS_GUEST_SYSENTER_ESP, c->sysenter_esp);
     vmx_vmcs_write_fast(m, VMCS_GUEST_SYSENTER_EIP, c->sysenter_eip);

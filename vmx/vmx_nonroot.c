@@ -371,9 +371,12 @@ static cpu_hook_result vmx_exception(vmx_vcpu *v, cpu_t *c, cpu_icpt *info)
         ei.intr_error = (uint32_t)info->value;
     }
     /* 27.2.1: #PF qualification is the faulting linear address (CR2 as the
-     * fault left it); #DB would carry DR6-like bits (not modelled). */
+     * fault left it); #DB's is the DR6 bits it would have set (B3-B0, BD,
+     * BS), DR6 itself is left alone (27.1). */
     if (vector == CPU_EXC_PF)
         ei.qualification = c->cr2;
+    else if (vector == CPU_EXC_DB)
+        ei.qualification = info->value;
     vmx_vmexit(v, VMX_EXIT_EXCEPTION_NMI, &ei);
     return CPU_HOOK_EXIT;
 }
@@ -430,6 +433,15 @@ static cpu_hook_result vmx_hook_intercept(void *ctx, cpu_t *c, cpu_icpt *info)
     case CPU_ICPT_MONITOR:
         if (proc & VMX_PROC_MONITOR)
             vmx_insn_exit(v, VMX_EXIT_MONITOR, info, 0);
+        return CPU_HOOK_PASS;
+    case CPU_ICPT_DR:
+        /* SDM 25.1.3 "MOV DR"; qualification 27.2.1 table "Exit
+         * Qualification for MOV DR": the register 2:0, direction 4 (1 =
+         * MOV from DR), the general-purpose register 11:8. */
+        if (proc & VMX_PROC_MOV_DR)
+            vmx_insn_exit(v, VMX_EXIT_DR_ACCESS, info,
+                          (info->cr & 7u) | ((uint64_t)info->in << 4) |
+                              ((uint64_t)(info->reg & 0xF) << 8));
         return CPU_HOOK_PASS;
     case CPU_ICPT_WBINVD:
         if (vmx_proc2(v) & VMX_PROC2_WBINVD)
@@ -685,6 +697,8 @@ void vmx_nonroot_update_icpt(vmx_vcpu *v)
         m |= 1u << CPU_ICPT_MWAIT;
     if (proc & VMX_PROC_MONITOR)
         m |= 1u << CPU_ICPT_MONITOR;
+    if (proc & VMX_PROC_MOV_DR)
+        m |= 1u << CPU_ICPT_DR;
     if (proc & (VMX_PROC_UNCOND_IO | VMX_PROC_IO_BITMAPS))
         m |= 1u << CPU_ICPT_IO;
     if (vmx_proc2(v) & VMX_PROC2_WBINVD)

@@ -286,7 +286,7 @@ static void vmx_root_load_host(vmx_root *r, bool flush)
     /* 27.5.1: CR0 keeps ET, CD, NW, bits 63:32, 28:19, 17 and 15:6 (and
      * the bits fixed in VMX operation, which the host field holds anyway:
      * the entry checked it); CR3 keeps nothing; CR4.PAE follows the host
-     * address-space size. DR7 = 400H, DEBUGCTL = 0 (not modelled),
+     * address-space size. DR7 = 400H, IA32_DEBUGCTL = 0,
      * SYSENTER from the fields, EFER and PAT per the exit controls. */
     const uint64_t cr0_keep = CPU_CR0_ET | CPU_CR0_CD | CPU_CR0_NW | 0xFFFFFFFF00000000ull |
                               0x1FF80000ull | (1ull << 17) | 0xFFC0ull;
@@ -294,6 +294,7 @@ static void vmx_root_load_host(vmx_root *r, bool flush)
     c->cr3 = VMCS(v, HOST_CR3) & ((1ull << CPU_MAXPHYADDR) - 1);
     c->cr4 = VMCS(v, HOST_CR4) | (host64 ? CPU_CR4_PAE : 0);
     c->dr[7] = 0x400;
+    c->debugctl = 0;
     c->sysenter_cs = (uint32_t)VMCS(v, HOST_SYSENTER_CS);
     c->sysenter_esp = VMCS(v, HOST_SYSENTER_ESP);
     c->sysenter_eip = VMCS(v, HOST_SYSENTER_EIP);

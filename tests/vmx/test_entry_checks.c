@@ -270,8 +270,9 @@ static void inject(unsigned type, unsigned vector, bool err)
 /* 26.2.1.1 VM-execution controls */
 static void m_pin_default1(void) { CLR(PIN_CONTROLS, 0x2); }
 static void m_pin_unsupported(void) { OR(PIN_CONTROLS, 1u << 8); }
-static void m_proc_unsupported(void) { OR(PROC_CONTROLS, VMX_PROC_MOV_DR); }
-static void m_proc_reserved(void) { OR(PROC_CONTROLS, 1u << 17); }
+/* Bit 17, "activate tertiary controls", is not offered; bit 18 is reserved. */
+static void m_proc_unsupported(void) { OR(PROC_CONTROLS, 1u << 17); }
+static void m_proc_reserved(void) { OR(PROC_CONTROLS, 1u << 18); }
 static void m_proc2_unsupported(void)
 {
     OR(PROC_CONTROLS, VMX_PROC_SECONDARY);

@@ -1,0 +1,157 @@
+/*
+ * test_exit_debug.c — the debug features of VMX non-root operation, guest
+ * code run to its VM exit: MOV-DR exiting (SDM 25.1.3, exit reason 29 and
+ * its qualification, 27.2.1), a #DB intercepted by the exception bitmap
+ * (qualification = the DR6 bits, DR6 left alone: 27.1, 27.2.1), and the
+ * "load debug controls" / "save debug controls" entry and exit controls
+ * for DR7 and IA32_DEBUGCTL (26.3.2.1, 27.3.1).
+ */
+#include <check.h>
+#include <stdlib.h>
+
+#include "apic/apic.h"
+#include "tests/support/cpu_harness.h"
+#include "vmx/vmx.h"
+
+static cpu_harness h;
+static vmx_vcpu v;
+static apic_t apic;
+
+#define SET(f, val) vmx_vmcs_set(&v.vmcs, VMCS_##f, (val))
+#define GET(f) vmx_vmcs_get(&v.vmcs, VMCS_##f)
+#define OR(f, bits) SET(f, GET(f) | (bits))
+
+static void run_setup(void)
+{
+    cpu_harness_init(&h);
+    apic_init(&apic, &h.cpu, 0, true, &h.obs);
+    vmx_vcpu_init(&v, &h.cpu, &apic, &h.phys, &h.obs);
+    vmx_setup_default_controls(&v);
+    vmx_setup_host_state(&v);
+}
+
+static void run_teardown(void)
+{
+    cpu_harness_free(&h);
+}
+
+static void load_guest(const uint8_t *code, size_t len)
+{
+    cpu_harness_load(&h, CPU_HARNESS_CODE, code, len);
+    h.cpu.rip = CPU_HARNESS_CODE;
+    vmx_setup_guest_from_cpu(&v);
+}
+
+static void enter_and_run(void)
+{
+    ck_assert_uint_eq(vmx_vmentry(&v, true), 0);
+    ck_assert_int_eq(vmx_run(&v, h.cpu.cycles + 100000), CPU_STOP_HOOK);
+    ck_assert(v.exited);
+}
+
+START_TEST(mov_dr_exit_qualification)
+{
+    /* mov r9, dr3; hlt */
+    static const uint8_t code[] = {0x41, 0x0f, 0x21, 0xd9, 0xf4};
+    load_guest(code, sizeof code);
+    OR(PROC_CONTROLS, VMX_PROC_MOV_DR);
+    h.cpu.gpr[CPU_R9] = 99;
+    enter_and_run();
+    ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_DR_ACCESS);
+    /* DR 3 (2:0), MOV from DR (4), R9 (11:8) */
+    ck_assert_uint_eq(GET(EXIT_QUALIFICATION), 3u | (1u << 4) | (9u << 8));
+    ck_assert_uint_eq(GET(EXIT_INSN_LEN), 4);
+    ck_assert_uint_eq(GET(GUEST_RIP), CPU_HARNESS_CODE);
+    ck_assert_uint_eq(h.cpu.gpr[CPU_R9], 99);
+}
+END_TEST
+
+/* SDM 25.1.3: the exit comes before the #GP of CPL > 0 and the #UD of
+ * DR4/DR5 with CR4.DE = 1. */
+START_TEST(mov_dr_exit_before_ud)
+{
+    /* mov dr5, rax (0F 23 E8); hlt */
+    static const uint8_t code[] = {0x0f, 0x23, 0xe8, 0xf4};
+    load_guest(code, sizeof code);
+    SET(GUEST_CR4, GET(GUEST_CR4) | CPU_CR4_DE);
+    OR(PROC_CONTROLS, VMX_PROC_MOV_DR);
+    enter_and_run();
+    ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_DR_ACCESS);
+    ck_assert_uint_eq(GET(EXIT_QUALIFICATION), 5u);
+}
+END_TEST
+
+START_TEST(mov_dr_without_exiting_runs)
+{
+    /* mov dr7, rax; hlt */
+    static const uint8_t code[] = {0x0f, 0x23, 0xf8, 0xf4};
+    load_guest(code, sizeof code);
+    OR(PROC_CONTROLS, VMX_PROC_HLT);
+    h.cpu.gpr[CPU_RAX] = 0x402;
+    enter_and_run();
+    ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_HLT);
+    ck_assert_uint_eq(h.cpu.dr[7], 0x402);
+}
+END_TEST
+
+/* A general-detect #DB intercepted by the exception bitmap: the
+ * qualification has BD, DR6 and DR7.GD are not touched (SDM 27.1). */
+START_TEST(db_exit_qualification_leaves_dr6)
+{
+    /* mov eax, 0x2400; mov dr7, rax; mov rbx, dr0; hlt */
+    static const uint8_t code[] = {0xb8, 0x00, 0x24, 0x00, 0x00, 0x0f,
+                                   0x23, 0xf8, 0x0f, 0x21, 0xc3, 0xf4};
+    load_guest(code, sizeof code);
+    SET(EXCEPTION_BITMAP, 1u << CPU_EXC_DB);
+    h.cpu.dr[6] = 0xFFFF0FF0 | CPU_DR6_BS | 2;
+    enter_and_run();
+    ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_EXCEPTION_NMI);
+    ck_assert_uint_eq(GET(EXIT_INTR_INFO) & 0x7FF, (3u << 8) | CPU_EXC_DB);
+    ck_assert_uint_eq(GET(EXIT_QUALIFICATION), CPU_DR6_BD);
+    ck_assert_uint_eq(GET(GUEST_RIP), CPU_HARNESS_CODE + 8);
+    ck_assert_uint_eq(h.cpu.dr[6], 0xFFFF0FF0 | CPU_DR6_BS | 2);
+    ck_assert_uint_eq(h.cpu.dr[7], 0x2400);
+}
+END_TEST
+
+/* SDM 26.3.2.1 / 27.3.1: "load debug controls" loads DR7 and
+ * IA32_DEBUGCTL from the guest fields, "save debug controls" stores them. */
+START_TEST(debug_controls_load_and_save)
+{
+    /* mov ecx, 0x1d9; rdmsr; mov ebx, eax; mov eax, 1; wrmsr; vmcall */
+    static const uint8_t code[] = {0xb9, 0xd9, 0x01, 0x00, 0x00, 0x0f, 0x32, 0x89, 0xc3, 0xb8,
+                                   0x01, 0x00, 0x00, 0x00, 0x0f, 0x30, 0x0f, 0x01, 0xc1};
+    load_guest(code, sizeof code);
+    uint64_t bitmap = cpu_phys_host_alloc(&h.phys, 4096); /* zeroed: no MSR exits */
+    ck_assert_uint_ne(bitmap, 0);
+    SET(MSR_BITMAP, bitmap);
+    OR(PROC_CONTROLS, VMX_PROC_MSR_BITMAPS);
+    OR(ENTRY_CONTROLS, VMX_ENTRY_LOAD_DEBUG);
+    OR(EXIT_CONTROLS, VMX_EXIT_SAVE_DEBUG);
+    SET(GUEST_DR7, 0x404);
+    SET(GUEST_DEBUGCTL, 2);
+    enter_and_run();
+    ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_VMCALL);
+    ck_assert_uint_eq(h.cpu.gpr[CPU_RBX], 2);
+    ck_assert_uint_eq(GET(GUEST_DEBUGCTL), 1);
+    ck_assert_uint_eq(GET(GUEST_DR7), 0x404);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("vmx_exit_debug");
+    TCase *r = tcase_create("run");
+    tcase_add_checked_fixture(r, run_setup, run_teardown);
+    tcase_add_test(r, mov_dr_exit_qualification);
+    tcase_add_test(r, mov_dr_exit_before_ud);
+    tcase_add_test(r, mov_dr_without_exiting_runs);
+    tcase_add_test(r, db_exit_qualification_leaves_dr6);
+    tcase_add_test(r, debug_controls_load_and_save);
+    suite_add_tcase(s, r);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
