@@ -561,6 +561,14 @@ typedef struct cpu {
     struct cpu_dcache *dcache; /* decoded blocks */
     struct cpu_block *cur_block; /* the block executing (to count retired instructions after a fault) */
     uint32_t tlb_epoch;        /* bumped on every TLB flush: cached successors check it */
+    /* tlb_epoch's 64-bit value (cur), the last one handed out (next: a
+     * value is never handed out twice, so links of another context never
+     * match), and the oldest one still trustworthy (floor: raised when a
+     * flush, a code write or a decoded-block flush ends every link).
+     * cpu_epoch_mark / cpu_epoch_resume use them. */
+    struct {
+        uint64_t cur, next, floor;
+    } epoch;
     /* The TLB slots cpu_translate filled since the last flush (a slot may
      * appear twice); tlb_nused > CPU_TLB_TRACK: more, or unknown. A VM
      * entry or exit flushes the TLB and finds only a few to clear. */
@@ -683,6 +691,25 @@ void cpu_tlb_switch(cpu_t *c, const cpu_tlb_key *key_out, const cpu_tlb_key *key
  * CR4's paging bits, EFER.NXE/LMA), CPL and CR3, with the caller's two
  * words (the hooks' own inputs: VPID, EPTP, ...). */
 cpu_tlb_key cpu_tlb_key_of(const cpu_t *c, uint64_t extra0, uint64_t extra1);
+/* A context's successor-link epoch with what the links assumed besides
+ * the translations: the mode and CS base and limit (cpu_epoch_mark). */
+typedef struct cpu_epoch_mark {
+    uint64_t epoch, cs_base;
+    uint32_t cs_limit;
+    uint8_t mode;
+} cpu_epoch_mark;
+/* For VMX with VPIDs, whose contexts come back whole (cpu_tlb_switch):
+ * cpu_epoch_mark notes the current epoch before the CPU leaves a context
+ * (its state is still that context's); cpu_epoch_resume, once the CPU is
+ * back in the context with its translations, makes the noted epoch
+ * current again, so the decoded blocks' successor links made there are
+ * used again instead of looked up. It does so only when nothing since
+ * the mark could have changed what they assumed: no TLB flush (of either
+ * context), no write to a code page, no decoded-block flush, a context
+ * switch that brought the same translations back, and the same mode and
+ * CS base and limit; else it does nothing. */
+cpu_epoch_mark cpu_epoch_mark_now(const cpu_t *c);
+void cpu_epoch_resume(cpu_t *c, const cpu_epoch_mark *m);
 /* Installs hooks without flushing the TLB: for a caller that switches
  * translation contexts itself (cpu_tlb_switch) along with them. */
 void cpu_swap_hooks(cpu_t *c, const cpu_hooks *h);

@@ -72,7 +72,7 @@ void cpu_dcache_flush(cpu_t *c)
     memset(dc->hash, 0, sizeof(dc->hash));
     dc->nblocks = 0;
     dc->ninsns = 0;
-    c->tlb_epoch++; /* every cached successor link is now stale */
+    cpu_epoch_invalidate(c); /* every cached successor link is now stale */
 }
 
 static inline unsigned hash_pa(uint64_t pa, unsigned mode)

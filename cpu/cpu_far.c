@@ -76,7 +76,7 @@ static void far_to_code(cpu_t *c, const cpu_insn *i, uint16_t sel, uint64_t offs
         c->seg[CPU_CS].sel = sel;
         c->seg[CPU_CS].base = (uint64_t)sel << 4;
         c->next_rip = offset;
-        c->tlb_epoch++;
+        cpu_epoch_new(c);
         cpu_end_block(c);
         return;
     }
@@ -119,7 +119,7 @@ static void far_to_code(cpu_t *c, const cpu_insn *i, uint16_t sel, uint64_t offs
     cpu_desc_mark_accessed(c, va, d);
     c->seg[CPU_CS] = cs;
     c->next_rip = offset;
-    c->tlb_epoch++; /* successor links assumed the old CS base */
+    cpu_epoch_new(c); /* successor links assumed the old CS base */
     cpu_end_block(c);
     cpu_update_mode(c);
 }
@@ -147,7 +147,7 @@ static void commit_cs(cpu_t *c, cpu_seg cs, uint64_t va, uint64_t d, uint64_t of
     cpu_desc_mark_accessed(c, va, d);
     c->seg[CPU_CS] = cs;
     c->next_rip = offset;
-    c->tlb_epoch++; /* successor links assumed the old CS base and limit */
+    cpu_epoch_new(c); /* successor links assumed the old CS base and limit */
     cpu_end_block(c);
     cpu_update_mode(c);
 }

@@ -181,6 +181,23 @@ void cpu_deliver_legacy(cpu_t *c, uint8_t vector, bool soft, bool check_dpl, boo
 void cpu_deliver_real(cpu_t *c, uint8_t vector, uint64_t return_ip);
 /* Linear address of instruction fetch at offset rip: CS.base is ignored in
  * 64-bit mode (SDM Vol. 3A 3.4.4). */
+/* A new successor-link epoch (cpu_t.epoch): links made before no longer
+ * match. */
+static inline void cpu_epoch_new(cpu_t *c)
+{
+    c->epoch.cur = ++c->epoch.next;
+    c->tlb_epoch = (uint32_t)c->epoch.cur;
+}
+
+/* A new epoch that no earlier one can come back to (cpu_epoch_resume):
+ * the translations, the code or the decoded blocks the links led to are
+ * gone. */
+static inline void cpu_epoch_invalidate(cpu_t *c)
+{
+    cpu_epoch_new(c);
+    c->epoch.floor = c->epoch.cur;
+}
+
 static inline uint64_t cpu_fetch_va(const cpu_t *c, uint64_t rip)
 {
     return c->mode == CPU_MODE_LONG64 ? rip : (uint32_t)(rip + c->seg[CPU_CS].base);

@@ -229,7 +229,7 @@ static void exec_iret(cpu_t *c, const cpu_insn *i)
     cpu_set_rflags(c, ((rflags & ~mask) | (fl & mask) | CPU_FL_FIXED1) & ~(uint64_t)CPU_FL_VM);
 
     if (cs.base != c->seg[CPU_CS].base || cs.limit != c->seg[CPU_CS].limit)
-        c->tlb_epoch++; /* successor links assumed the old CS base and limit */
+        cpu_epoch_new(c); /* successor links assumed the old CS base and limit */
     c->seg[CPU_CS] = cs;
     cpu_update_mode(c);
     if (pop_ss) {

@@ -322,7 +322,7 @@ static void l_iret(cpu_t *c, const cpu_insn *i)
         c->seg[CPU_CS].sel = sel;
         c->seg[CPU_CS].base = (uint64_t)sel << 4;
         c->next_rip = ip;
-        c->tlb_epoch++;
+        cpu_epoch_new(c);
         c->nmi_blocked = false;
         c->events |= CPU_EVT_INTR;
         cpu_end_block(c);
@@ -400,7 +400,7 @@ static void l_iret(cpu_t *c, const cpu_insn *i)
         sp_set(c, sp_get(c) + 3 * n);
     }
     c->next_rip = eip;
-    c->tlb_epoch++;
+    cpu_epoch_new(c);
     cpu_update_mode(c);
     /* IRET ends blocking by NMI (SDM Vol. 3A 6.7.1). */
     c->nmi_blocked = false;
@@ -543,7 +543,7 @@ void cpu_deliver_legacy(cpu_t *c, uint8_t vector, bool soft, bool check_dpl, boo
     c->lf_op = CPU_LF_NONE;
     c->rip = offset;
     c->next_rip = offset;
-    c->tlb_epoch++;
+    cpu_epoch_new(c);
     cpu_update_mode(c);
 }
 
@@ -570,7 +570,7 @@ void cpu_deliver_real(cpu_t *c, uint8_t vector, uint64_t return_ip)
     c->rflags = rflags & ~(uint64_t)(CPU_FL_IF | CPU_FL_TF | CPU_FL_AC | CPU_FL_RF);
     c->lf_op = CPU_LF_NONE;
     c->rip = c->next_rip = e & 0xFFFF;
-    c->tlb_epoch++;
+    cpu_epoch_new(c);
 }
 
 /* ---- data-segment limits (SDM Vol. 3A 5.3 "Limit Checking", 3.4.5.1) --------------- */

@@ -500,7 +500,7 @@ void cpu_tlb_flush(cpu_t *c)
     }
     c->tlb_nused = 0;
     c->tlb_alt.valid = false;
-    c->tlb_epoch++;
+    cpu_epoch_invalidate(c);
 }
 
 /* Clears the kept-aside entries (they are valid only at its used[]). */
@@ -563,10 +563,31 @@ void cpu_tlb_switch(cpu_t *c, const cpu_tlb_key *key_out, const cpu_tlb_key *key
         memcpy(b->used, c->tlb_used, c->tlb_nused);
         b->nused = c->tlb_nused;
         c->tlb_nused = 0;
+        /* The set kept aside before is gone: no epoch of it comes back. */
+        cpu_epoch_invalidate(c);
     }
     b->key = *key_out;
     b->valid = true;
-    c->tlb_epoch++; /* cached successor links assumed the other set */
+    cpu_epoch_new(c); /* cached successor links assumed the other set */
+}
+
+cpu_epoch_mark cpu_epoch_mark_now(const cpu_t *c)
+{
+    cpu_epoch_mark m = {.epoch = c->epoch.cur, .cs_base = c->seg[CPU_CS].base,
+                        .cs_limit = c->seg[CPU_CS].limit, .mode = c->mode};
+    return m;
+}
+
+void cpu_epoch_resume(cpu_t *c, const cpu_epoch_mark *m)
+{
+    /* Every epoch at or above the floor was handed out after the last
+     * event that ended all links; each CS or mode change hands out a new
+     * one, so the links of m->epoch assumed m's CS and mode. */
+    if (m->epoch < c->epoch.floor || m->mode != c->mode || m->cs_base != c->seg[CPU_CS].base ||
+        m->cs_limit != c->seg[CPU_CS].limit)
+        return;
+    c->epoch.cur = m->epoch;
+    c->tlb_epoch = (uint32_t)m->epoch;
 }
 
 cpu_tlb_key cpu_tlb_key_of(const cpu_t *c, uint64_t extra0, uint64_t extra1)
@@ -616,7 +637,7 @@ void cpu_code_page_written(cpu_phys *p, uint64_t page)
      * CPU in a run (the writer may be its own hook) stops its block after
      * the current instruction: the rest of it may be stale. */
     for (unsigned k = 0; k < p->ncpus; k++) {
-        p->cpus[k]->tlb_epoch++;
+        cpu_epoch_invalidate(p->cpus[k]);
         if (p->cpus[k]->in_run)
             p->cpus[k]->exit_block = 1;
     }

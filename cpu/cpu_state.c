@@ -35,7 +35,7 @@ void cpu_update_mode(cpu_t *c)
     c->mode = (uint8_t)m;
     /* Successor links were made under the old mode; blocks are keyed by
      * (physical address, mode), so a new epoch is enough. */
-    c->tlb_epoch++;
+    cpu_epoch_new(c);
     c->exit_block = 1;
 }
 
@@ -46,7 +46,7 @@ void cpu_set_segment(cpu_t *c, unsigned sreg, uint16_t sel, uint64_t base, uint3
         return;
     c->seg[sreg] = (cpu_seg){.sel = sel, .attr = attr, .limit = limit, .base = base};
     if (sreg == CPU_CS) {
-        c->tlb_epoch++; /* successor links assumed the old CS base and limit */
+        cpu_epoch_new(c); /* successor links assumed the old CS base and limit */
         cpu_update_mode(c);
     }
 }

@@ -242,6 +242,7 @@ bool emu_checkpoint_restore(emu_machine *m, emu_scenario *scn, const emu_checkpo
         cpu->costs = was->costs;
         cpu->dcache = was->dcache;
         cpu->tlb_epoch = was->tlb_epoch;
+        cpu->epoch = was->epoch;
         cpu->cur_block = NULL;
         cpu->in_run = false;
         cpu_tlb_flush(cpu);

@@ -145,6 +145,7 @@ static bool restore_snapshot(emu_replayer *r, const emu_snapshot *s)
         tmp.dcache = live->dcache;
         tmp.cur_block = NULL;
         tmp.tlb_epoch = live->tlb_epoch;
+        tmp.epoch = live->epoch; /* the live decoded blocks' links carry its epochs */
         tmp.in_run = false;
         *live = tmp;
         cpu_tlb_flush(live);

@@ -154,6 +154,11 @@ typedef struct vmx_vcpu {
      * the root's were labelled tlb_root_key at the entry. */
     bool tlb_vpid;
     cpu_tlb_key tlb_root_key;
+    /* The decoded blocks' successor-link epochs of the two contexts, noted
+     * as the CPU left each (cpu_epoch_mark): taken up again when the
+     * context's translations come back, so a round trip does not look
+     * every block up anew (root_mark: a host that runs on the CPU). */
+    cpu_epoch_mark root_mark, guest_mark;
 
     /* Monitor trap flag: an MTF VM exit is pending (injected "other event"
      * with vector 0, SDM 26.5.2). */

@@ -328,8 +328,10 @@ unsigned vmx_vmentry(vmx_vcpu *v, bool launch)
     c->cycles += c->costs->cost[CPU_COST_VMENTRY];
     bool nmi_blocked = v->nmi_blocked, vnmi_blocked = v->vnmi_blocked, wait_sipi = v->wait_sipi;
     v->tlb_vpid = (vmx_proc2(v) & VMX_PROC2_VPID) && VMCS(v, VPID) != 0;
-    if (v->tlb_vpid)
+    if (v->tlb_vpid) {
         v->tlb_root_key = cpu_tlb_key_of(c, 0, 0);
+        v->root_mark = cpu_epoch_mark_now(c); /* the host's state is still in the CPU */
+    }
     vmx_load_guest_state(v);
     /* 26.4 "Loading MSRs", after the guest state; a failure ends the entry
      * as an exit (34) to the host (26.7). */

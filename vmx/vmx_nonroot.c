@@ -747,6 +747,7 @@ void vmx_nonroot_enter(vmx_vcpu *v)
         cpu_tlb_key guest = vmx_guest_tlb_key(v);
         cpu_swap_hooks(c, &h);
         cpu_tlb_switch(c, &v->tlb_root_key, &guest);
+        cpu_epoch_resume(c, &v->guest_mark);
     } else {
         /* cpu_set_hooks flushes the TLB: page kinds change (APIC-access
          * page, EPT), so no fast path of root operation survives. */
@@ -763,6 +764,7 @@ void vmx_nonroot_leave(vmx_vcpu *v)
          * come back (SDM 28.3.1: VM exits do not invalidate mappings of
          * VPIDs other than 0000H, nor VPID 0000H's when VPIDs are on). */
         cpu_tlb_key guest = vmx_guest_tlb_key(v);
+        v->guest_mark = cpu_epoch_mark_now(c); /* the guest's state is still in the CPU */
         cpu_swap_hooks(c, &v->root_hooks);
         cpu_tlb_switch(c, &guest, &v->tlb_root_key);
         /* A host that is C code loads nothing into the CPU: the root's

@@ -349,6 +349,8 @@ static void vmx_root_load_host(vmx_root *r, bool flush)
         cpu_tlb_key now = cpu_tlb_key_of(c, 0, 0);
         if (memcmp(&now, &v->tlb_root_key, sizeof(now)) != 0)
             cpu_tlb_flush(c);
+        else
+            cpu_epoch_resume(c, &v->root_mark);
     }
     /* 27.6: the VM-exit MSR-load list, on top of the host state (a failure
      * is a VMX abort, 27.7). */

@@ -3,7 +3,8 @@
  * second translation context VMX with VPIDs keeps aside (cpu_tlb_switch,
  * SDM Vol. 3C 28.3.1): a switch keeps one set and brings back the other
  * when its label matches, a flush forgets both, a page that becomes code
- * loses its write fast path in both.
+ * loses its write fast path in both; the successor-link epoch of a set
+ * comes back with it unless something ended its links.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -130,6 +131,96 @@ START_TEST(test_key_follows_paging_state)
 }
 END_TEST
 
+/* One VM entry and exit of a host on the CPU with VPIDs, as vmx/ does it:
+ * the root's epoch noted, the switch to the guest's set, the guest's epoch
+ * taken up again, noted at the exit, the switch back, the root's taken up
+ * again. */
+static cpu_epoch_mark root_mark, guest_mark;
+static void round_trip(const cpu_tlb_key *root, const cpu_tlb_key *guest)
+{
+    root_mark = cpu_epoch_mark_now(&h.cpu);
+    cpu_tlb_switch(&h.cpu, root, guest);
+    cpu_epoch_resume(&h.cpu, &guest_mark);
+    guest_mark = cpu_epoch_mark_now(&h.cpu);
+    cpu_tlb_switch(&h.cpu, guest, root);
+    cpu_epoch_resume(&h.cpu, &root_mark);
+}
+
+START_TEST(test_epochs_come_back_with_their_sets)
+{
+    cpu_tlb_key root = cpu_tlb_key_of(&h.cpu, 0, 0), guest = cpu_tlb_key_of(&h.cpu, 1, 0);
+    cpu_tlb_flush(&h.cpu);
+    memset(&guest_mark, 0, sizeof guest_mark);
+    uint32_t root_epoch = h.cpu.tlb_epoch;
+    round_trip(&root, &guest);
+    /* The first entry found no guest set: nothing came back. */
+    ck_assert_uint_ne(h.cpu.tlb_epoch, root_epoch);
+    root_epoch = h.cpu.tlb_epoch;
+    uint32_t guest_epoch = (uint32_t)guest_mark.epoch;
+    root_mark = cpu_epoch_mark_now(&h.cpu);
+    cpu_tlb_switch(&h.cpu, &root, &guest);
+    ck_assert_uint_ne(h.cpu.tlb_epoch, guest_epoch); /* a switch alone starts a new one */
+    cpu_epoch_resume(&h.cpu, &guest_mark);
+    ck_assert_uint_eq(h.cpu.tlb_epoch, guest_epoch);
+    guest_mark = cpu_epoch_mark_now(&h.cpu);
+    cpu_tlb_switch(&h.cpu, &guest, &root);
+    cpu_epoch_resume(&h.cpu, &root_mark);
+    ck_assert_uint_eq(h.cpu.tlb_epoch, root_epoch);
+    /* Epochs handed out later never repeat an earlier one. */
+    cpu_epoch_new(&h.cpu);
+    ck_assert_uint_ne(h.cpu.tlb_epoch, root_epoch);
+    ck_assert_uint_ne(h.cpu.tlb_epoch, guest_epoch);
+}
+END_TEST
+
+/* What ends every link also ends the noted epochs: a TLB flush, a write
+ * to a code page, a decoded-block flush; and a CS or mode that differs
+ * from the noted one keeps the new epoch. */
+START_TEST(test_epochs_do_not_come_back_after_invalidation)
+{
+    cpu_tlb_key root = cpu_tlb_key_of(&h.cpu, 0, 0), guest = cpu_tlb_key_of(&h.cpu, 1, 0);
+    cpu_tlb_flush(&h.cpu);
+    memset(&guest_mark, 0, sizeof guest_mark);
+    round_trip(&root, &guest);
+    round_trip(&root, &guest);
+    uint32_t root_epoch = h.cpu.tlb_epoch;
+    for (unsigned what = 0; what < 5; what++) {
+        root_mark = cpu_epoch_mark_now(&h.cpu);
+        cpu_tlb_switch(&h.cpu, &root, &guest);
+        if (what == 0)
+            cpu_code_page_written(h.cpu.phys, PAGE_A >> CPU_PAGE_SHIFT);
+        else if (what == 1)
+            cpu_dcache_flush(&h.cpu);
+        cpu_epoch_resume(&h.cpu, &guest_mark);
+        if (what < 2)
+            ck_assert_uint_ne(h.cpu.tlb_epoch, (uint32_t)guest_mark.epoch);
+        else
+            ck_assert_uint_eq(h.cpu.tlb_epoch, (uint32_t)guest_mark.epoch);
+        guest_mark = cpu_epoch_mark_now(&h.cpu);
+        cpu_tlb_switch(&h.cpu, &guest, &root);
+        if (what == 2)
+            cpu_tlb_flush(&h.cpu); /* what a host with another CR3 gets */
+        uint64_t base = h.cpu.seg[CPU_CS].base;
+        if (what == 3)
+            h.cpu.seg[CPU_CS].base = 0x1000;
+        uint8_t mode = h.cpu.mode;
+        if (what == 4)
+            h.cpu.mode = CPU_MODE_COMPAT32;
+        cpu_epoch_resume(&h.cpu, &root_mark);
+        ck_assert_msg(h.cpu.tlb_epoch != root_epoch, "case %u: the root's epoch came back", what);
+        h.cpu.seg[CPU_CS].base = base;
+        h.cpu.mode = mode;
+        /* A clean round trip brings the root's back again (after a flush
+         * only the next one does: the flush dropped the guest's set). */
+        round_trip(&root, &guest);
+        round_trip(&root, &guest);
+        root_epoch = h.cpu.tlb_epoch;
+        round_trip(&root, &guest);
+        ck_assert_uint_eq(h.cpu.tlb_epoch, root_epoch);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cpu_tlb_contexts");
@@ -139,6 +230,8 @@ int main(void)
     tcase_add_test(t, test_switch_keeps_and_brings_back);
     tcase_add_test(t, test_code_page_in_the_other_set);
     tcase_add_test(t, test_key_follows_paging_state);
+    tcase_add_test(t, test_epochs_come_back_with_their_sets);
+    tcase_add_test(t, test_epochs_do_not_come_back_after_invalidation);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
     srunner_set_fork_status(r, CK_NOFORK);
