@@ -40,6 +40,17 @@ static uint8_t vmx_read_vtpr(const vmx_vcpu *v)
     return p ? *p : 0xFF;
 }
 
+/* SDM 26.2.1.1: with TPR shadow, neither virtual-interrupt delivery nor
+ * APIC-access virtualization, TPR threshold bits 3:0 must not exceed VTPR
+ * bits 7:4: the one control check that reads memory. */
+static bool vmx_tpr_threshold_above_vtpr(const vmx_vcpu *v)
+{
+    uint32_t proc2 = vmx_proc2(v);
+    return (VMCS(v, PROC_CONTROLS) & VMX_PROC_TPR_SHADOW) &&
+           !(proc2 & (VMX_PROC2_VIRT_INTR_DELIVERY | VMX_PROC2_VIRT_APIC_ACCESS)) &&
+           ((uint32_t)VMCS(v, TPR_THRESHOLD) & 0xF) > (unsigned)(vmx_read_vtpr(v) >> 4);
+}
+
 /* SDM 26.2.1.1 "VM-Execution Control Fields" (and apicv.md section 8). */
 static vmx_check vmx_check_exec_controls(const vmx_vcpu *v)
 {
@@ -76,8 +87,7 @@ static vmx_check vmx_check_exec_controls(const vmx_vcpu *v)
             uint32_t thr = (uint32_t)VMCS(v, TPR_THRESHOLD);
             if (thr & 0xFFFFFFF0u)
                 return VMX_CHECK_TPR_THRESHOLD_HIGH;
-            if (!(proc2 & VMX_PROC2_VIRT_APIC_ACCESS) &&
-                (thr & 0xF) > (unsigned)(vmx_read_vtpr(v) >> 4))
+            if (vmx_tpr_threshold_above_vtpr(v))
                 return VMX_CHECK_TPR_THRESHOLD_VTPR;
         }
     } else if (proc2 & (VMX_PROC2_VIRT_X2APIC | VMX_PROC2_APIC_REG_VIRT |
@@ -560,6 +570,50 @@ vmx_check vmx_check_guest_state(const vmx_vcpu *v)
         r = vmx_check_guest_segments(v);
     if (r == VMX_CHECK_NONE)
         r = vmx_check_guest_nonreg(v);
+    if (r == VMX_CHECK_NONE)
+        r = vmx_check_guest_pdptes(v);
+    return r;
+}
+
+/*
+ * The checks of a VM entry (SDM 26.2, 26.3.1) with the groups of
+ * vmx_vmcs.checked: a group that passed with the values its fields still
+ * hold passes again, so only what reads memory or the fields checked at
+ * every entry is looked at again. Same results, in the same order, as
+ * vmx_check_controls, vmx_check_host_state and vmx_check_guest_state.
+ */
+vmx_check vmx_entry_check_controls(vmx_vcpu *v)
+{
+    if (v->vmcs.checked & VMX_CHECKED_CONTROLS)
+        return vmx_tpr_threshold_above_vtpr(v) ? VMX_CHECK_TPR_THRESHOLD_VTPR : VMX_CHECK_NONE;
+    vmx_check r = vmx_check_controls(v);
+    if (r == VMX_CHECK_NONE)
+        v->vmcs.checked |= VMX_CHECKED_CONTROLS;
+    return r;
+}
+
+vmx_check vmx_entry_check_host_state(vmx_vcpu *v)
+{
+    if (v->vmcs.checked & VMX_CHECKED_HOST)
+        return VMX_CHECK_NONE;
+    vmx_check r = vmx_check_host_state(v);
+    if (r == VMX_CHECK_NONE)
+        v->vmcs.checked |= VMX_CHECKED_HOST;
+    return r;
+}
+
+vmx_check vmx_entry_check_guest_state(vmx_vcpu *v)
+{
+    vmx_check r = VMX_CHECK_NONE;
+    if (!(v->vmcs.checked & VMX_CHECKED_GUEST)) {
+        r = vmx_check_guest_regs(v);
+        if (r == VMX_CHECK_NONE)
+            r = vmx_check_guest_segments(v);
+        if (r != VMX_CHECK_NONE)
+            return r;
+        v->vmcs.checked |= VMX_CHECKED_GUEST;
+    }
+    r = vmx_check_guest_nonreg(v);
     if (r == VMX_CHECK_NONE)
         r = vmx_check_guest_pdptes(v);
     return r;

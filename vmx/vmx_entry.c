@@ -295,16 +295,16 @@ unsigned vmx_vmentry(vmx_vcpu *v, bool launch)
         return vmx_entry_fail(v, VMX_ERR_VMRESUME_NOT_LAUNCHED, VMX_CHECK_LAUNCH_STATE);
     /* SDM 26.1: VM entry with events blocked by MOV SS fails (the host's
      * blocking: never the case for the C hypervisor). */
-    vmx_check chk = vmx_check_controls(v);
+    vmx_check chk = vmx_entry_check_controls(v);
     if (chk != VMX_CHECK_NONE)
         return vmx_entry_fail(v, VMX_ERR_ENTRY_INVALID_CONTROL, chk);
-    chk = vmx_check_host_state(v);
+    chk = vmx_entry_check_host_state(v);
     if (chk != VMX_CHECK_NONE)
         return vmx_entry_fail(v, VMX_ERR_ENTRY_INVALID_HOST, chk);
 
     /* From here on the entry is committed to happen or to end as an exit
      * (SDM 26.3 "Checking and Loading Guest State"). */
-    chk = vmx_check_guest_state(v);
+    chk = vmx_entry_check_guest_state(v);
     if (chk != VMX_CHECK_NONE) {
         /* 26.7 "VM-Entry Failures During or After Loading Guest State":
          * exit reason 33 with bit 31 set, qualification 0 (2 for a PDPTE,

@@ -38,6 +38,13 @@ vmx_check vmx_check_controls(const vmx_vcpu *v);
 vmx_check vmx_check_host_state(const vmx_vcpu *v);
 /* SDM 26.3.1: guest-state checks. */
 vmx_check vmx_check_guest_state(const vmx_vcpu *v);
+/* The same three as a VM entry makes them: a group of vmx_vmcs.checked
+ * that passed with the values its fields still hold is not checked again
+ * (what reads memory and the guest's RIP, RFLAGS, non-register state and
+ * PDPTEs are, every time); a group that passes is recorded there. */
+vmx_check vmx_entry_check_controls(vmx_vcpu *v);
+vmx_check vmx_entry_check_host_state(vmx_vcpu *v);
+vmx_check vmx_entry_check_guest_state(vmx_vcpu *v);
 
 /* Installs / removes the non-root hooks of vmx_nonroot.c on v->cpu and
  * recomputes cpu->icpt_mask from the controls. */

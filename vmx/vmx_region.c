@@ -35,6 +35,7 @@ void vmx_region_load(cpu_phys *phys, uint64_t pa, vmx_vmcs *vmcs)
         /* Not RAM: reads return all ones, as for any unbacked access. */
         memset(vmcs, 0xFF, sizeof(*vmcs));
         vmcs->launch_state = VMX_LAUNCH_LAUNCHED;
+        vmcs->checked = 0; /* nothing checked yet */
         return;
     }
     memset(vmcs, 0, sizeof(*vmcs));

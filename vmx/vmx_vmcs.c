@@ -95,11 +95,13 @@ static inline uint64_t vmx_get_valid(const vmx_vmcs *v, uint32_t enc)
 
 static inline void vmx_set_valid(vmx_vmcs *v, uint32_t enc, uint64_t val)
 {
-    uint64_t *f = &v->field[VMX_VMCS_SLOT(enc)];
+    uint64_t *f = &v->field[VMX_VMCS_SLOT(enc)], old = *f;
     if (enc & VMX_ENC_HIGH)
         *f = (*f & 0xFFFFFFFFull) | (val << 32);
     else
         *f = val & vmx_field_mask(enc);
+    if (*f != old)
+        v->checked &= ~vmx_vmcs_checks_of(enc);
 }
 
 uint64_t vmx_vmcs_get(const vmx_vmcs *v, uint32_t enc)

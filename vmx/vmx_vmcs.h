@@ -439,13 +439,56 @@ enum vmx_insn_error {
  * successful VMLAUNCH. */
 enum { VMX_LAUNCH_CLEAR = 0, VMX_LAUNCH_LAUNCHED = 1 };
 
+/* Groups of VM-entry checks whose outcome depends on VMCS fields alone
+ * (vmx_vmcs.checked): the control-field checks but the VTPR comparison
+ * (SDM 26.2.1, which reads the virtual-APIC page), the host-state checks
+ * (26.2.2-26.2.4), and the guest's register and segment checks (26.3.1.1-
+ * 26.3.1.3). The guest's RIP, RFLAGS and non-register state (26.3.1.4,
+ * 26.3.1.5) and the PDPTEs (26.3.1.6, in memory without EPT) are checked
+ * at every entry. */
+enum { VMX_CHECKED_CONTROLS = 1u, VMX_CHECKED_HOST = 2u, VMX_CHECKED_GUEST = 4u };
+
 typedef struct vmx_vmcs {
     uint32_t revision;     /* VMCS revision identifier (IA32_VMX_BASIC 30:0) */
     uint32_t abort;        /* VMX-abort indicator */
     uint32_t launch_state; /* VMX_LAUNCH_* */
-    uint32_t reserved;
+    /* VMX_CHECKED_* groups that passed at a VM entry with the values the
+     * fields hold now: every store that changes a field those checks read
+     * clears its groups (vmx_vmcs_checks_of), so an entry skips only
+     * checks whose every input is what it was when they passed. */
+    uint32_t checked;
     uint64_t field[VMX_VMCS_NSLOTS]; /* one full-width value per field, by VMX_VMCS_SLOT */
 } vmx_vmcs;
+
+/* The VMX_CHECKED_* groups a change of field enc invalidates: a control
+ * field every group (the host and guest checks read controls too), a
+ * host-state field the host checks, a guest-state field the guest checks
+ * unless it is one of those checked at every entry (RIP, RSP, RFLAGS,
+ * interruptibility, activity, pending debug exceptions, the interrupt
+ * status, the preemption-timer value: vmx_check_guest_regs and
+ * vmx_check_guest_segments read none of them); VM-exit information none
+ * (no check reads it). */
+static inline uint32_t vmx_vmcs_checks_of(uint32_t enc)
+{
+    switch (VMX_ENC_TYPE(enc)) {
+    case VMX_TYPE_CONTROL: return VMX_CHECKED_CONTROLS | VMX_CHECKED_HOST | VMX_CHECKED_GUEST;
+    case VMX_TYPE_HOST: return VMX_CHECKED_HOST;
+    case VMX_TYPE_GUEST:
+        switch (enc & ~1u) {
+        case VMCS_GUEST_RIP:
+        case VMCS_GUEST_RSP:
+        case VMCS_GUEST_RFLAGS:
+        case VMCS_GUEST_INTERRUPTIBILITY:
+        case VMCS_GUEST_ACTIVITY_STATE:
+        case VMCS_GUEST_PENDING_DBG:
+        case VMCS_GUEST_INTR_STATUS:
+        case VMCS_PREEMPT_TIMER_VALUE:
+            return 0;
+        default: return VMX_CHECKED_GUEST;
+        }
+    default: return 0;
+    }
+}
 
 /* Clears every field and sets the launch state to clear (VMCLEAR). */
 void vmx_vmcs_clear(vmx_vmcs *v);
@@ -489,7 +532,11 @@ static inline uint64_t vmx_vmcs_width_mask(uint32_t enc)
  * more than the store. */
 static inline void vmx_vmcs_write_fast(vmx_vmcs *v, uint32_t enc, uint64_t val)
 {
-    v->field[VMX_VMCS_SLOT(enc)] = val & vmx_vmcs_width_mask(enc);
+    uint64_t *f = &v->field[VMX_VMCS_SLOT(enc)], nv = val & vmx_vmcs_width_mask(enc);
+    if (*f != nv) {
+        *f = nv;
+        v->checked &= ~vmx_vmcs_checks_of(enc);
+    }
 }
 
 /*

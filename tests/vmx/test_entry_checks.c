@@ -826,6 +826,45 @@ START_TEST(test_each_check_fails_alone)
 }
 END_TEST
 
+/* The same rules after an entry that passed them all (vmx_vmcs.checked
+ * remembers the groups that passed): each case's change to a field or to
+ * the virtual-APIC page still fails the next VMRESUME with its rule. */
+START_TEST(test_each_check_fails_after_a_passing_entry)
+{
+    const entry_case *tc = &cases[_i];
+    ck_assert_uint_eq(vmx_vmentry(&v, true), 0);
+    ck_assert_uint_eq(v.vmcs.checked, VMX_CHECKED_CONTROLS | VMX_CHECKED_HOST | VMX_CHECKED_GUEST);
+    v.non_root = false;
+    tc->mutate();
+    unsigned err = vmx_vmentry(&v, false);
+    ck_assert_msg(err == (tc->error == 33 ? 0 : tc->error), "%s: returned %u", tc->name, err);
+    ck_assert_msg(v.last_check == tc->check, "%s: check %d, want %d", tc->name, v.last_check,
+                  tc->check);
+    ck_assert(!v.non_root);
+}
+END_TEST
+
+/* What clears which group: a store of the value a field holds nothing; the
+ * guest's RIP nothing (checked at every entry); a guest segment field the
+ * guest group; a host field the host group; a control field all three. */
+START_TEST(test_checked_groups_follow_the_fields)
+{
+    const uint32_t all = VMX_CHECKED_CONTROLS | VMX_CHECKED_HOST | VMX_CHECKED_GUEST;
+    ck_assert_uint_eq(vmx_vmentry(&v, true), 0);
+    ck_assert_uint_eq(v.vmcs.checked, all);
+    SET(GUEST_TR_AR, GET(GUEST_TR_AR));
+    vmx_vmcs_write_fast(&v.vmcs, VMCS_HOST_CR0, GET(HOST_CR0));
+    SET(GUEST_RIP, GET(GUEST_RIP) + 3);
+    ck_assert_uint_eq(v.vmcs.checked, all);
+    vmx_vmcs_write_fast(&v.vmcs, VMCS_GUEST_TR_AR, 0x89);
+    ck_assert_uint_eq(v.vmcs.checked, VMX_CHECKED_CONTROLS | VMX_CHECKED_HOST);
+    SET(HOST_FS_BASE, 0x1000);
+    ck_assert_uint_eq(v.vmcs.checked, VMX_CHECKED_CONTROLS);
+    SET(EXCEPTION_BITMAP, 1);
+    ck_assert_uint_eq(v.vmcs.checked, 0);
+}
+END_TEST
+
 /* Every check id of the table is a different rule: the table covers at least
  * one case for each control, host and guest check of vmx.h. */
 START_TEST(test_every_check_covered)
@@ -868,6 +907,8 @@ int main(void)
     tcase_add_test(t, test_tpr_threshold_unbacked_vapic);
     tcase_add_test(t, test_apicv_configuration_passes);
     tcase_add_loop_test(t, test_each_check_fails_alone, 0, NCASES);
+    tcase_add_loop_test(t, test_each_check_fails_after_a_passing_entry, 0, NCASES);
+    tcase_add_test(t, test_checked_groups_follow_the_fields);
     tcase_add_test(t, test_every_check_covered);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
