@@ -255,6 +255,15 @@ typedef enum cpu_cost_class {
     CPU_COST_IPI,            /* an IPI's trip from the sender to the target CPU */
     CPU_COST_PI_PROCESS,     /* posted-interrupt processing (SDM 29.6), on the receiver */
     CPU_COST_VID,            /* virtual-interrupt delivery (SDM 29.2.2), before the IDT delivery */
+    /* The processor's own extra work for some VM exits and entries, on top
+     * of vmexit / vmentry (format version 5; a trace of an earlier version
+     * ran with them at 0). Charged by vmx/. */
+    CPU_COST_VMENTRY_CHECKS, /* an entry whose VM-execution, exit or entry controls changed */
+    CPU_COST_EXIT_EXCEPTION, /* exit 0: exception or NMI, interruption information recorded */
+    CPU_COST_EXIT_EXTINT,    /* exit 1 with "acknowledge interrupt on exit": the APIC acknowledged */
+    CPU_COST_EXIT_EPT,       /* exits 48, 49: the EPT walk that found the violation */
+    CPU_COST_EXIT_APIC_ACCESS, /* exit 44: fault-like, the access not done */
+    CPU_COST_EXIT_APIC_WRITE,  /* exit 56: trap-like, after the write to the virtual-APIC page */
     CPU_COST_NCLASSES
 } cpu_cost_class;
 
@@ -264,6 +273,9 @@ typedef enum cpu_cost_class {
  * here on add to a transition or a delivery that already does. They are
  * also the classes a version-1 trace did not have (it ran with them at 0). */
 #define CPU_COST_FIRST_OPTIONAL CPU_COST_HV_EXTINT
+/* The first class a trace of format version 2 to 4 did not have (it ran
+ * with them at 0): the processor's per-exit-reason and entry extras. */
+#define CPU_COST_FIRST_V5 CPU_COST_VMENTRY_CHECKS
 
 /* The largest cost of a class, in cycles. */
 #define CPU_COST_MAX 10000u

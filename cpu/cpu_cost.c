@@ -19,7 +19,8 @@ static const char *const cost_names[CPU_COST_NCLASSES] = {
     "atomic", "io", "system", "serialize", "interrupt", "mem", "vmentry", "vmexit",
     "hv_extint", "hv_window", "hv_apic_access", "hv_apic_write", "hv_eoi", "hv_msr",
     "hv_io", "hv_vmcall", "hv_hlt", "hv_tpr", "hv_preempt", "hv_other", "hv_inject",
-    "ipi", "pi_process", "vid",
+    "ipi", "pi_process", "vid", "vmentry_checks", "exit_exception", "exit_extint", "exit_ept",
+    "exit_apic_access", "exit_apic_write",
 };
 
 static const char *const cost_whats[CPU_COST_NCLASSES] = {
@@ -54,6 +55,12 @@ static const char *const cost_whats[CPU_COST_NCLASSES] = {
     "an IPI's trip from the sender to the target CPU",
     "posted-interrupt processing, PIR -> VIRR (SDM 29.6)",
     "virtual-interrupt delivery (SDM 29.2.2)",
+    "VM entry: extra when its controls changed (full checks)",
+    "VM exit 0 exception/NMI: extra (interruption info)",
+    "VM exit 1 external interrupt: extra (acknowledged on exit)",
+    "VM exit 48/49 EPT violation/misconfig: extra (EPT walk)",
+    "VM exit 44 APIC access: extra (fault-like)",
+    "VM exit 56 APIC write: extra (trap-like)",
 };
 
 /* Defaults: rounded latencies of a Skylake-class core from Agner Fog's
@@ -93,6 +100,12 @@ static const uint16_t cost_defaults[CPU_COST_NCLASSES] = {
     500,  /* ipi */
     150,  /* pi_process */
     20,   /* vid */
+    400,  /* vmentry_checks: "several hundred cycles" (docs/cost-model.md) */
+    40,   /* exit_exception (estimate) */
+    50,   /* exit_extint: an interrupt acknowledge, as in an IDT delivery (estimate) */
+    120,  /* exit_ept: a nested walk of up to 24 references (estimate) */
+    40,   /* exit_apic_access (estimate) */
+    20,   /* exit_apic_write (estimate) */
 };
 
 const char *cpu_cost_name(cpu_cost_class c)

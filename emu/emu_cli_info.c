@@ -135,7 +135,7 @@ int emu_cli_info(int argc, char **argv)
         printf("\ncost model (cycles; defaults, sources in docs/cost-model.md; override with\n"
                "  --cost-model FILE, lines of 'class cycles'):\n");
     for (unsigned k = 0; k < CPU_COST_NCLASSES; k++)
-        printf("  %-15s %5u  %s\n", cpu_cost_name((cpu_cost_class)k), costs.cost[k],
+        printf("  %-16s %5u  %s\n", cpu_cost_name((cpu_cost_class)k), costs.cost[k],
                cpu_cost_what((cpu_cost_class)k));
     return 0;
 }

@@ -203,9 +203,13 @@ static bool replay_check_header(const trace_header *h, const char *path, char *e
         return header_bad(err, errlen, path, "strict", "0 or 1", h->strict);
     /* Version 1 traces were recorded before the hypervisor's and the
      * interrupt hardware's classes existed: they hold the first
-     * CPU_COST_FIRST_OPTIONAL classes, and the run they record charged 0
-     * for the others, which is how replay_build fills them in. */
-    unsigned want_costs = h->format_version == 1 ? CPU_COST_FIRST_OPTIONAL : CPU_COST_NCLASSES;
+     * CPU_COST_FIRST_OPTIONAL classes; versions 2 to 4 before the
+     * processor's per-exit-reason and entry extras: the first
+     * CPU_COST_FIRST_V5. The run they record charged 0 for the others,
+     * which is how replay_build fills them in. */
+    unsigned want_costs = h->format_version == 1  ? CPU_COST_FIRST_OPTIONAL
+                          : h->format_version < 5 ? CPU_COST_FIRST_V5
+                                                  : CPU_COST_NCLASSES;
     if (h->ncosts != want_costs) {
         snprintf(want, sizeof(want), "%u cost classes (format version %u)", want_costs,
                  h->format_version);

@@ -24,12 +24,14 @@
 #include "cpu/cpu_obs.h"
 
 #define TRACE_MAGIC "APICVTRC" /* 8 bytes at offset 0 */
-/* Version 2 (apicv-emu with per-exit-reason costs) holds 31 cost classes;
- * version 1 held the first 15 (instructions, VM entry, VM exit) and has the
- * same byte layout: a reader takes both, emu/ decides what the classes
- * mean (emu_replay.c). The writer writes header.format_version (0: the
- * current one), so that a test can make a version-1 trace. */
-#define TRACE_FORMAT_VERSION 4u /* 3: may hold a boot record (Multiboot options); 4: --cpu */
+/* Version 5 holds 37 cost classes (the processor's per-exit-reason and
+ * entry extras added); versions 2 to 4 (apicv-emu with the hypervisor's
+ * per-exit-reason costs) held the first 31, version 1 the first 15
+ * (instructions, VM entry, VM exit), all in the same byte layout: a reader
+ * takes each, emu/ decides what the classes mean (emu_replay.c). The
+ * writer writes header.format_version (0: the current one), so that a
+ * test can make an older trace. */
+#define TRACE_FORMAT_VERSION 5u /* 3: may hold a boot record (Multiboot options); 4: --cpu; 5: 37 costs */
 #define TRACE_FORMAT_MIN_VERSION 1u
 #define TRACE_MAX_COSTS 64
 #define TRACE_MAX_PARTS 96

@@ -178,6 +178,14 @@ typedef struct vmx_vcpu {
      * the host's own memory as a table (docs/guest-abi.md). */
     uint64_t ept_tables_below;
 
+    /* The VM-execution, VM-exit and VM-entry control fields of the last
+     * successful entry (pin, primary, secondary, exit, entry), for the cost
+     * of the consistency checks an entry does in full when they changed
+     * (docs/cost-model.md, "vmentry_checks"); entered_once is false before
+     * the first entry. Timing only: not architectural state. */
+    bool entered_once;
+    uint32_t entry_ctls[5];
+
     /* VMX-preemption timer: absolute cycle at which it reaches 0 (SDM 25.5.1). */
     bool preempt_armed;
     uint64_t preempt_deadline;

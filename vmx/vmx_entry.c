@@ -284,6 +284,24 @@ const char *vmx_check_section(vmx_check chk)
     return "SDM 30.3 launch state";
 }
 
+/* SDM 26.2 "Checks on VMX Controls and Host-State Area": processors that
+ * cache the VMCS skip the checks of control fields not written since the
+ * last successful entry (KVM, Linux commit 804939ea200d: writing a major
+ * control makes the next entry do all of them, "several hundred cycles").
+ * The model charges vmentry_checks for the first entry and for one whose
+ * controls differ from the last entry's (a host that writes a control
+ * only when it changes, as KVM's control shadows do). */
+static unsigned vmx_entry_checks_cost(vmx_vcpu *v)
+{
+    uint32_t now[5] = {(uint32_t)VMCS(v, PIN_CONTROLS), (uint32_t)VMCS(v, PROC_CONTROLS),
+                       (uint32_t)VMCS(v, PROC_CONTROLS2), (uint32_t)VMCS(v, EXIT_CONTROLS),
+                       (uint32_t)VMCS(v, ENTRY_CONTROLS)};
+    bool same = v->entered_once && memcmp(now, v->entry_ctls, sizeof(now)) == 0;
+    v->entered_once = true;
+    memcpy(v->entry_ctls, now, sizeof(now));
+    return same ? 0 : v->cpu->costs->cost[CPU_COST_VMENTRY_CHECKS];
+}
+
 unsigned vmx_vmentry(vmx_vcpu *v, bool launch)
 {
     cpu_t *c = v->cpu;
@@ -325,7 +343,7 @@ unsigned vmx_vmentry(vmx_vcpu *v, bool launch)
      * preemption timer) starts when it is over. A failed entry changes
      * nothing (VMfailValid, or the exit of 26.7 before any guest state is
      * loaded), and the host cannot retry one without changing the VMCS. */
-    c->cycles += c->costs->cost[CPU_COST_VMENTRY];
+    c->cycles += c->costs->cost[CPU_COST_VMENTRY] + vmx_entry_checks_cost(v);
     bool nmi_blocked = v->nmi_blocked, vnmi_blocked = v->vnmi_blocked, wait_sipi = v->wait_sipi;
     v->tlb_vpid = (vmx_proc2(v) & VMX_PROC2_VPID) && VMCS(v, VPID) != 0;
     if (v->tlb_vpid) {

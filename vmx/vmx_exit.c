@@ -146,6 +146,30 @@ static void vmx_record_idt_vectoring(vmx_vcpu *v)
     }
 }
 
+/* The processor's extra work for some exits, on top of the transition
+ * itself (docs/cost-model.md, "exit_*"): an external-interrupt exit that
+ * acknowledged the local APIC (SDM 27.2.2, "acknowledge interrupt on
+ * exit": the vector in the exit interruption information), an exception
+ * or NMI exit (27.2.2, interruption information and error code), an EPT
+ * violation or misconfiguration (28.3.3: the guest-physical access walked
+ * the EPT paging structures first), a fault-like APIC-access exit (29.4.2)
+ * and a trap-like APIC-write exit (29.4.3.3, after the write reached the
+ * virtual-APIC page). */
+static unsigned vmx_exit_extra(const cpu_cost_model *costs, uint32_t basic,
+                               const vmx_exit_info *info)
+{
+    switch (basic) {
+    case VMX_EXIT_EXCEPTION_NMI: return costs->cost[CPU_COST_EXIT_EXCEPTION];
+    case VMX_EXIT_EXTERNAL_INTERRUPT:
+        return (info->intr_info & VMX_INTR_INFO_VALID) ? costs->cost[CPU_COST_EXIT_EXTINT] : 0;
+    case VMX_EXIT_EPT_VIOLATION:
+    case VMX_EXIT_EPT_MISCONFIG: return costs->cost[CPU_COST_EXIT_EPT];
+    case VMX_EXIT_APIC_ACCESS: return costs->cost[CPU_COST_EXIT_APIC_ACCESS];
+    case VMX_EXIT_APIC_WRITE: return costs->cost[CPU_COST_EXIT_APIC_WRITE];
+    default: return 0;
+    }
+}
+
 void vmx_vmexit(vmx_vcpu *v, uint32_t reason, const vmx_exit_info *info)
 {
     static const vmx_exit_info none;
@@ -196,7 +220,7 @@ void vmx_vmexit(vmx_vcpu *v, uint32_t reason, const vmx_exit_info *info)
     /* The transition takes time (docs/cost-model.md, "vmexit"): the guest
      * state above is that of the exit's start, the event is stamped when
      * the host gets control. */
-    c->cycles += c->costs->cost[CPU_COST_VMEXIT];
+    c->cycles += c->costs->cost[CPU_COST_VMEXIT] + vmx_exit_extra(c->costs, basic, info);
     cpu_obs_emit(v->obs, c->cycles, c->index, VMX_EV_VMEXIT, reason, info->qualification, c->rip,
                  info->intr_info);
     /* 27.4 "Saving MSRs" after the guest state, read with the root hooks

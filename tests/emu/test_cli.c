@@ -65,18 +65,21 @@ END_TEST
  * bad line is refused by file and line (docs/cost-model.md). */
 START_TEST(info_prints_the_cost_model)
 {
-    EXPECT(run("info"), 0, out, "hv_apic_access   2000  hypervisor: exit 44 APIC access");
-    EXPECT(run("info"), 0, out, "pi_process        150  posted-interrupt processing");
+    EXPECT(run("info"), 0, out, "hv_apic_access    2000  hypervisor: exit 44 APIC access");
+    EXPECT(run("info"), 0, out, "exit_extint         50  VM exit 1 external interrupt: extra");
+    EXPECT(run("info"), 0, out, "exit_apic_access    40  VM exit 44 APIC access: extra");
+    EXPECT(run("info"), 0, out, "pi_process         150  posted-interrupt processing");
     char path[] = "/tmp/apicv_cli_costXXXXXX";
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
-    const char *text = "# a slower emulator\nhv_apic_access 3000\nvmexit = 600\n";
+    const char *text = "# a slower emulator\nhv_apic_access 3000\nvmexit = 600\nexit_ept 0\n";
     ck_assert_int_eq(write(fd, text, strlen(text)), (int)strlen(text));
     close(fd);
     char args[256];
     snprintf(args, sizeof(args), "info --cost-model %s", path);
-    EXPECT(run(args), 0, out, "hv_apic_access   3000");
-    EXPECT(run(args), 0, out, "vmexit            600");
+    EXPECT(run(args), 0, out, "hv_apic_access    3000");
+    EXPECT(run(args), 0, out, "exit_ept             0  VM exit 48/49");
+    EXPECT(run(args), 0, out, "vmexit             600");
     fd = open(path, O_WRONLY | O_TRUNC);
     ck_assert_int_ge(fd, 0);
     text = "vmexit 0\n";

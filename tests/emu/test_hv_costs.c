@@ -12,7 +12,11 @@
  *   - virtual-interrupt delivery: from vmx.vintr-delivered to the IDT
  *     delivery (cpu.interrupt) is vid;
  *   - an IPI's trip: a native IPI is due `ipi` cycles after its send
- *     (emu.ipi-route, field c).
+ *     (emu.ipi-route, field c);
+ *   - the processor's extra for an exit reason (exit_extint,
+ *     exit_apic_access, exit_apic_write): the first exit of that reason,
+ *     from the entry before it, takes exactly the class's cycles more when
+ *     the class is raised (everything before it ran the same).
  */
 #include <check.h>
 #include <stdio.h>
@@ -32,6 +36,7 @@ static emu_scenario scn;
 typedef struct gap {
     unsigned cpu, from, to;
     long from_a;
+    long to_a; /* -1: any; else an event of kind `to` with another a disarms */
     uint64_t from_cycle;
     bool armed;
     long long first;   /* -1 until measured */
@@ -48,6 +53,10 @@ static void on_event(void *ctx, const cpu_obs_event *ev)
         g->from_cycle = ev->cycle;
         g->armed = true;
     } else if (ev->kind == g->to && g->armed) {
+        if (g->to_a >= 0 && ev->a != (uint64_t)g->to_a) {
+            g->armed = false;
+            return;
+        }
         long long d = (long long)(ev->cycle - g->from_cycle);
         if (g->first < 0)
             g->first = d;
@@ -64,6 +73,7 @@ static void gap_init(gap *g, unsigned cpu, unsigned from, long from_a, unsigned 
     g->cpu = cpu;
     g->from = from;
     g->from_a = from_a;
+    g->to_a = -1;
     g->to = to;
     g->first = -1;
     g->all_equal = true;
@@ -108,11 +118,13 @@ START_TEST(vmcall_round_trip_is_handler_plus_entry)
 }
 END_TEST
 
-/* posted_demo.scn with `costs`, measuring one gap on vCPU 1. */
-static gap posted_gap(const cpu_cost_model *costs, unsigned from, unsigned to)
+/* Scenario `name` with `costs`, measuring one gap on CPU `cpu` (to events
+ * with a = to_a only, when to_a >= 0). */
+static gap scn_gap(const char *name, const cpu_cost_model *costs, unsigned cpu, unsigned from,
+                   unsigned to, long to_a)
 {
     char path[1200], guest[1024], err[1024];
-    snprintf(path, sizeof(path), "%s/scenarios/posted_demo.scn", APICV_SOURCE_DIR);
+    snprintf(path, sizeof(path), "%s/scenarios/%s", APICV_SOURCE_DIR, name);
     ck_assert_msg(emu_scenario_load(path, &scn, err, sizeof(err)), "%s", err);
     emu_config cfg;
     emu_config_default(&cfg);
@@ -123,7 +135,8 @@ static gap posted_gap(const cpu_cost_model *costs, unsigned from, unsigned to)
                   "%s", err);
     ck_assert_msg(emu_machine_init(&machine, &cfg, guest, err, sizeof(err)), "%s", err);
     gap gp;
-    gap_init(&gp, 1, from, -1, to);
+    gap_init(&gp, cpu, from, -1, to);
+    gp.to_a = to_a;
     ck_assert(cpu_obs_subscribe(&machine.obs, on_event, &gp));
     ck_assert_msg(emu_scenario_apply(&scn, &machine, err, sizeof(err)), "%s", err);
     while (!emu_machine_run(&machine, machine.now + 1000000))
@@ -133,6 +146,36 @@ static gap posted_gap(const cpu_cost_model *costs, unsigned from, unsigned to)
     emu_scenario_free(&scn);
     return gp;
 }
+
+/* posted_demo.scn with `costs`, measuring one gap on vCPU 1. */
+static gap posted_gap(const cpu_cost_model *costs, unsigned from, unsigned to)
+{
+    return scn_gap("posted_demo.scn", costs, 1, from, to, -1);
+}
+
+/* The first entry-to-exit interval of exit `reason` in scenario `name`
+ * grows by exactly the extra of class `cls`. */
+static void check_exit_extra(const char *name, uint32_t reason, cpu_cost_class cls)
+{
+    cpu_cost_model m;
+    cpu_cost_default(&m);
+    m.cost[cls] = 0;
+    gap base = scn_gap(name, &m, 0, VMX_EV_VMENTRY, VMX_EV_VMEXIT, reason);
+    m.cost[cls] = 777;
+    gap more = scn_gap(name, &m, 0, VMX_EV_VMENTRY, VMX_EV_VMEXIT, reason);
+    ck_assert_msg(base.n > 0 && more.n == base.n, "%s: %u and %u exits %u", name, base.n, more.n,
+                  reason);
+    ck_assert_msg(more.first - base.first == 777, "%s exit %u: %lld cycles more with %s 777",
+                  name, reason, more.first - base.first, cpu_cost_name(cls));
+}
+
+START_TEST(exit_extras_in_the_hypervisors_runs)
+{
+    check_exit_extra("irq_emulated.scn", VMX_EXIT_EXTERNAL_INTERRUPT, CPU_COST_EXIT_EXTINT);
+    check_exit_extra("irq_emulated.scn", VMX_EXIT_APIC_ACCESS, CPU_COST_EXIT_APIC_ACCESS);
+    check_exit_extra("posted_demo.scn", VMX_EXIT_APIC_WRITE, CPU_COST_EXIT_APIC_WRITE);
+}
+END_TEST
 
 START_TEST(posted_processing_and_delivery_costs)
 {
@@ -213,6 +256,7 @@ int main(void)
     tcase_add_test(t, vmcall_round_trip_is_handler_plus_entry);
     tcase_add_test(t, posted_processing_and_delivery_costs);
     tcase_add_test(t, native_ipi_trip);
+    tcase_add_test(t, exit_extras_in_the_hypervisors_runs);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -120,7 +120,7 @@ static long max_rss_kib(void)
 /* Records hello.elf in posted mode (its output is port I/O: VM exits the
  * hypervisor handles) with the default cost model, or with the classes a
  * version-1 trace did not have set to 0. */
-static void record_posted_hello(const char *path, bool v1_model)
+static void record_posted_hello_from(const char *path, unsigned first_zero)
 {
     char g[1024], err[1024];
     snprintf(g, sizeof(g), "%s/hello.elf", APICV_GUEST_DIR);
@@ -129,9 +129,8 @@ static void record_posted_hello(const char *path, bool v1_model)
     cfg.mode = EMU_MODE_POSTED;
     cpu_cost_model costs;
     cpu_cost_default(&costs);
-    if (v1_model)
-        for (unsigned k = CPU_COST_FIRST_OPTIONAL; k < CPU_COST_NCLASSES; k++)
-            costs.cost[k] = 0;
+    for (unsigned k = first_zero; k < CPU_COST_NCLASSES; k++)
+        costs.cost[k] = 0;
     cfg.costs = &costs;
     ck_assert_msg(emu_machine_init(&machine, &cfg, g, err, sizeof(err)), "%s", err);
     emu_recorder *rec;
@@ -142,6 +141,11 @@ static void record_posted_hello(const char *path, bool v1_model)
     ck_assert_msg(emu_record_end(rec, err, sizeof(err)), "%s", err);
     ck_assert_int_eq(machine.exit_status, 0);
     emu_machine_free(&machine);
+}
+
+static void record_posted_hello(const char *path, bool v1_model)
+{
+    record_posted_hello_from(path, v1_model ? CPU_COST_FIRST_OPTIONAL : CPU_COST_NCLASSES);
 }
 
 /* Rewrites a trace's header as format version 1 wrote it: the first
@@ -200,12 +204,41 @@ START_TEST(version_1_traces_replay_with_the_new_classes_at_0)
     make_v1(path, 1, CPU_COST_NCLASSES);
     ck_assert_int_eq(verify(path, err, sizeof(err), &div), EMU_EXIT_USAGE);
     ck_assert_msg(strstr(err, "header field 'number of cost classes': expected 15 cost classes "
-                              "(format version 1), got 31") != NULL,
+                              "(format version 1), got 37") != NULL,
                   "%s", err);
     record_posted_hello(path, false);
     make_v1(path, 2, CPU_COST_FIRST_OPTIONAL);
     ck_assert_int_eq(verify(path, err, sizeof(err), &div), EMU_EXIT_USAGE);
     ck_assert_msg(strstr(err, "expected 31 cost classes (format version 2), got 15") != NULL, "%s",
+                  err);
+    unlink(path);
+}
+END_TEST
+
+/* A version-4 trace (before the processor's per-exit-reason and entry
+ * extras: 31 classes) replays with those at 0, what its run charged, and
+ * verifies; the same downgrade of a run that paid them diverges (its
+ * first entry paid vmentry_checks); a version-5 header with 31 classes is
+ * refused by name. */
+START_TEST(version_4_traces_replay_with_the_exit_extras_at_0)
+{
+    char path[256], err[2048];
+    const char *div = NULL;
+    tmp_path(path, sizeof(path), "v4");
+    record_posted_hello_from(path, CPU_COST_FIRST_V5);
+    make_v1(path, 4, CPU_COST_FIRST_V5);
+    ck_assert_int_eq(verify(path, err, sizeof(err), &div), 0);
+    ck_assert_msg(div == NULL, "%s", div);
+
+    record_posted_hello(path, false);
+    make_v1(path, 4, CPU_COST_FIRST_V5);
+    ck_assert_int_eq(verify(path, err, sizeof(err), &div), 0);
+    ck_assert_ptr_nonnull(div);
+
+    record_posted_hello(path, false);
+    make_v1(path, 5, CPU_COST_FIRST_V5);
+    ck_assert_int_eq(verify(path, err, sizeof(err), &div), EMU_EXIT_USAGE);
+    ck_assert_msg(strstr(err, "expected 37 cost classes (format version 5), got 31") != NULL, "%s",
                   err);
     unlink(path);
 }
@@ -277,6 +310,7 @@ int main(void)
     tcase_add_loop_test(tc, header_fields_are_checked_by_name, 0, 9);
     tcase_add_test(tc, replay_of_a_4gib_machine_does_not_copy_ram);
     tcase_add_test(tc, version_1_traces_replay_with_the_new_classes_at_0);
+    tcase_add_test(tc, version_4_traces_replay_with_the_exit_extras_at_0);
     tcase_add_test(tc, ram_digest_sees_every_page);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -283,8 +283,8 @@ START_TEST(bad_magic_and_version)
         h = (h ^ b[p + k]) * 0x01000193u;
     for (unsigned k = 0; k < 4; k++)
         b[p + plen + k] = (uint8_t)(h >> (8 * k));
-    ck_assert(!trace_parse("v5.trace", b, len, &t, err, sizeof(err)));
-    ck_assert_msg(strstr(err, "v5.trace: offset 11, record #1 (header): expected format version 1..4, got 5") != NULL,
+    ck_assert(!trace_parse("v6.trace", b, len, &t, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "v6.trace: offset 11, record #1 (header): expected format version 1..5, got 6") != NULL,
                   "%s", err);
     free(b);
 }

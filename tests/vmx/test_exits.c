@@ -383,11 +383,12 @@ START_TEST(test_entry_and_exit_cost_cycles)
     SET(PREEMPT_TIMER_VALUE, 0);
     h.costs.cost[CPU_COST_VMENTRY] = 123;
     h.costs.cost[CPU_COST_VMEXIT] = 45;
+    h.costs.cost[CPU_COST_VMENTRY_CHECKS] = 6; /* a first entry: full checks */
     uint64_t start = h.cpu.cycles, insns = h.cpu.insns;
     enter_and_run();
     ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_PREEMPT_TIMER);
     ck_assert_uint_eq(h.cpu.insns, insns);
-    ck_assert_uint_eq(h.cpu.cycles, start + 123 + 45);
+    ck_assert_uint_eq(h.cpu.cycles, start + 123 + 6 + 45);
     /* The default model charges both too. */
     cpu_cost_model d;
     cpu_cost_default(&d);
@@ -411,6 +412,7 @@ START_TEST(test_run_preemption_timer)
      * cycles on top (docs/cost-model.md). */
     ck_assert_uint_le(h.cpu.cycles, start + (101u << VMX_PREEMPT_RATE) + 64 +
                                         h.costs.cost[CPU_COST_VMENTRY] +
+                                        h.costs.cost[CPU_COST_VMENTRY_CHECKS] +
                                         h.costs.cost[CPU_COST_VMEXIT]);
     ck_assert_uint_eq(GET(PREEMPT_TIMER_VALUE), 0);
 }
