@@ -76,10 +76,25 @@ bool emu_replay_run(emu_replayer *r, uint64_t until);
 /*
  * Moves the replay to the first round boundary at or after cycle, forward
  * by running, backward by restoring the latest snapshot at or before it and
- * running from there (native mode only: hypervisor state has no snapshot
- * yet). False with a message in err when it cannot.
+ * running from there (in every mode; without snapshots the machine is built
+ * again at cycle 0). False with a message in err when it cannot.
  */
 bool emu_replay_seek(emu_replayer *r, uint64_t cycle, char *err, size_t errlen);
+/*
+ * A mark: the replay as it is between two slices (a checkpoint of the
+ * whole machine, emu_checkpoint.h, with the replayer's positions in the
+ * trace), to come back to (the window's jumps to an earlier event). NULL
+ * when taken inside a round, after a divergence, or out of memory.
+ * Restoring one puts the replay back exactly where it was taken; false,
+ * with nothing changed, for a mark of a machine since built again
+ * (emu_replay_restart, a seek without snapshots) or without memory.
+ */
+typedef struct emu_replay_mark emu_replay_mark;
+emu_replay_mark *emu_replay_mark_take(const emu_replayer *r);
+bool emu_replay_mark_restore(emu_replayer *r, const emu_replay_mark *k);
+void emu_replay_mark_free(emu_replay_mark *k);
+size_t emu_replay_mark_bytes(const emu_replay_mark *k);
+uint64_t emu_replay_mark_cycle(const emu_replay_mark *k);
 /*
  * The stepping schedule of `replay --gdb` (docs/gdb.md): one call runs the
  * machine until any CPU retires one instruction (as emu_machine_step_any),

@@ -330,7 +330,7 @@ static bool replay_build(emu_replayer *r, char *err, size_t errlen)
     r->next_digest = (r->m.now / r->interval + 1) * r->interval;
     r->snap_interval = r->interval * EMU_REPLAY_SNAPSHOT_EVERY;
     r->next_snap = r->snap_interval;
-    r->snapshots_ok = r->m.hv_ops == NULL;
+    r->snapshots_ok = true;
     r->unfinished = r->t.end.exit_status < 0;
     if (!cpu_obs_subscribe(&r->m.obs, emu_replay_event, r)) {
         snprintf(err, errlen, "the machine's event bus is full");
@@ -399,8 +399,8 @@ int emu_replay_open(const char *path, bool verify, emu_replayer **out, char *err
     return 0;
 }
 
-/* Seeking back where there is no snapshot (VMX modes: the hypervisor's
- * state is not snapshotted): the machine is built again at cycle 0 from
+/* Seeking back where there is no snapshot (snapshots turned off, or no
+ * memory to restore one): the machine is built again at cycle 0 from
  * the trace and runs forward — the run is deterministic, so it passes
  * through exactly the recorded states. Observers others subscribed (the
  * window's) and the console are carried over to the new machine. */
@@ -410,11 +410,10 @@ bool emu_replay_rebuild(emu_replayer *r, char *err, size_t errlen)
     emu_console_fn console = r->m.console;
     void *console_ctx = r->m.console_ctx;
     cpu_obs_unsubscribe(&r->m.obs, emu_replay_event, r);
+    emu_replay_free_snapshots(r);
     emu_machine_free(&r->m);
     emu_scenario_free(&r->s);
-    for (size_t k = 0; k < r->nsnap; k++)
-        emu_replay_free_snapshot(r->snap[k]);
-    r->nsnap = 0;
+    r->gen++;
     r->ev_i = r->dg_i = r->in_i = 0;
     r->pos = 0;
     r->diverged = r->done = false;
@@ -437,10 +436,9 @@ void emu_replay_close(emu_replayer *r)
     if (!r)
         return;
     cpu_obs_unsubscribe(&r->m.obs, emu_replay_event, r);
+    emu_replay_free_snapshots(r);
     emu_machine_free(&r->m);
     emu_scenario_free(&r->s);
-    for (size_t k = 0; k < r->nsnap; k++)
-        emu_replay_free_snapshot(r->snap[k]);
     trace_file_free(&r->t);
     free(r);
 }

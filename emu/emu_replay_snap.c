@@ -1,97 +1,95 @@
 /*
- * emu_replay_snap.c — snapshots of a replay and seeking in it (the
- * window's step back): forward by running, backward by restoring the
- * latest snapshot at or before the target and running from there.
+ * emu_replay_snap.c — snapshots of a replay (replay marks) and seeking in
+ * it (the window's step back and jumps): forward by running, backward by
+ * restoring the latest snapshot at or before the target and running from
+ * there.
+ *
+ * A mark is a checkpoint of the whole machine (emu/emu_checkpoint.h, the
+ * same copy live runs go back with: CPUs, local APICs, event queues, guest
+ * RAM, the host-owned VMCS pages, the built-in hypervisor or a guest's own
+ * VMX root state, the scenario's runtime) plus the replayer's positions in
+ * the trace (next event, digest and input to check or post). It is taken
+ * between two slices and restored into the same machine: a replay built
+ * again (emu_replay_rebuild frees the machine the checkpoint points into)
+ * refuses the marks of the previous one by their generation.
  */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "emu/emu_hv.h"
+#include "emu/emu_checkpoint.h"
 #include "emu/emu_internal.h"
-#include "emu/emu_export.h"
 #include "emu/emu_record.h"
 #include "emu/emu_replay_internal.h"
 
-/* ---- snapshots ------------------------------------------------------------ */
+struct emu_replay_mark {
+    emu_checkpoint *cp;
+    uint64_t now;
+    uint64_t gen; /* the replayer's machine it belongs to */
+    size_t ev_i, dg_i, in_i;
+    uint64_t next_digest;
+    uint64_t pos;
+};
 
-void emu_replay_free_snapshot(emu_snapshot *s)
+emu_replay_mark *emu_replay_mark_take(const emu_replayer *r)
 {
-    if (!s)
-        return;
-    for (unsigned k = 0; k < CPU_MAX_CPUS; k++)
-        free(s->q[k]);
-    free(s->ram_pages);
-    free(s->ram);
-    free(s);
-}
-
-static void snap_page(void *ctx, uint64_t page, const uint8_t *data)
-{
-    emu_snapshot *s = ctx;
-    if (s->ram_failed)
-        return;
-    if (s->ram_n == s->ram_cap) {
-        size_t cap = s->ram_cap ? s->ram_cap * 2 : 64;
-        uint64_t *pages = realloc(s->ram_pages, cap * sizeof(*pages));
-        if (pages)
-            s->ram_pages = pages;
-        uint8_t *bytes = pages ? realloc(s->ram, cap * CPU_PAGE_SIZE) : NULL;
-        if (!bytes) {
-            s->ram_failed = true;
-            return;
-        }
-        s->ram = bytes;
-        s->ram_cap = cap;
+    if (r->m.in_round || r->diverged)
+        return NULL;
+    emu_replay_mark *k = calloc(1, sizeof(*k));
+    if (!k)
+        return NULL;
+    k->cp = emu_checkpoint_take(&r->m, &r->s);
+    if (!k->cp) {
+        free(k);
+        return NULL;
     }
-    s->ram_pages[s->ram_n] = page;
-    memcpy(s->ram + s->ram_n * CPU_PAGE_SIZE, data, CPU_PAGE_SIZE);
-    s->ram_n++;
+    k->now = r->m.now;
+    k->gen = r->gen;
+    k->ev_i = r->ev_i;
+    k->dg_i = r->dg_i;
+    k->in_i = r->in_i;
+    k->next_digest = r->next_digest;
+    k->pos = r->pos;
+    return k;
 }
 
-/* Live RAM back to snapshot s: its pages copied, every other page that may
- * hold data (and does) cleared, so untouched RAM stays untouched. */
-typedef struct restore_ctx {
-    const emu_snapshot *s;
-    size_t next; /* s->ram_pages index at or after the page being visited */
-    uint8_t *ram;
-} restore_ctx;
-
-static void clear_page_not_kept(void *ctx, uint64_t page, const uint8_t *data)
+bool emu_replay_mark_restore(emu_replayer *r, const emu_replay_mark *k)
 {
-    restore_ctx *rc = ctx;
-    (void)data;
-    while (rc->next < rc->s->ram_n && rc->s->ram_pages[rc->next] < page)
-        rc->next++;
-    if (rc->next < rc->s->ram_n && rc->s->ram_pages[rc->next] == page)
-        return; /* copied below */
-    memset(rc->ram + page * CPU_PAGE_SIZE, 0, CPU_PAGE_SIZE);
+    if (k->gen != r->gen || r->diverged)
+        return false;
+    if (!emu_checkpoint_restore(&r->m, &r->s, k->cp))
+        return false;
+    r->ev_i = k->ev_i;
+    r->dg_i = k->dg_i;
+    r->in_i = k->in_i;
+    r->next_digest = k->next_digest;
+    r->pos = k->pos;
+    r->next_snap = (k->now / r->snap_interval + 1) * r->snap_interval;
+    r->done = false;
+    return true;
 }
 
-static void restore_ram(emu_machine *m, const emu_snapshot *s)
+void emu_replay_mark_free(emu_replay_mark *k)
 {
-    restore_ctx rc = {s, 0, m->phys.ram};
-    emu_ram_each_nonzero_page(&m->phys, clear_page_not_kept, &rc);
-    for (size_t k = 0; k < s->ram_n; k++)
-        memcpy(m->phys.ram + s->ram_pages[k] * CPU_PAGE_SIZE, s->ram + k * CPU_PAGE_SIZE,
-               CPU_PAGE_SIZE);
+    if (!k)
+        return;
+    emu_checkpoint_free(k->cp);
+    free(k);
 }
 
-/* What a snapshot keeps of the machine's run state and of the replayer's
- * positions in the trace, by field name (the same in both structures):
- * one list serves taking and restoring, so the two cannot drift apart. */
-#define SNAP_MACHINE_FIELDS(X) \
-    X(now) X(evq_seq) X(in_round) X(turn) X(round_end) X(finished) X(exit_status) X(stats)
-#define SNAP_REPLAYER_FIELDS(X) X(ev_i) X(dg_i) X(in_i) X(next_digest)
-#define SNAP_TAKE_M(f) s->f = m->f;
-#define SNAP_TAKE_R(f) s->f = r->f;
-#define SNAP_RESTORE_M(f) m->f = s->f;
-#define SNAP_RESTORE_R(f) r->f = s->f;
+size_t emu_replay_mark_bytes(const emu_replay_mark *k)
+{
+    return sizeof(*k) + emu_checkpoint_bytes(k->cp);
+}
+
+uint64_t emu_replay_mark_cycle(const emu_replay_mark *k)
+{
+    return k->now;
+}
+
+/* ---- the replayer's own snapshots (for seeking by cycle) ------------------ */
 
 void emu_replay_take_snapshot(emu_replayer *r)
 {
-    emu_machine *m = &r->m;
     if (r->nsnap == EMU_REPLAY_MAX_SNAPSHOTS) {
         /* Full: keep every other one and space them twice as far. */
         size_t j = 0;
@@ -99,89 +97,21 @@ void emu_replay_take_snapshot(emu_replayer *r)
             if (k % 2 == 0)
                 r->snap[j++] = r->snap[k];
             else
-                emu_replay_free_snapshot(r->snap[k]);
+                emu_replay_mark_free(r->snap[k]);
         }
         r->nsnap = j;
         r->snap_interval *= 2;
     }
-    emu_snapshot *s = calloc(1, sizeof(*s));
-    if (!s)
-        return;
-    emu_ram_each_nonzero_page(&m->phys, snap_page, s);
-    if (s->ram_failed) {
-        emu_replay_free_snapshot(s);
-        return;
-    }
-    for (unsigned k = 0; k < m->cfg.ncpus; k++) {
-        s->cpu[k] = m->cpu[k];
-        s->apic[k] = m->apic[k];
-        s->qn[k] = m->evq[k].n;
-        if (s->qn[k]) {
-            s->q[k] = malloc(s->qn[k] * sizeof(emu_qevent));
-            if (!s->q[k]) {
-                emu_replay_free_snapshot(s);
-                return;
-            }
-            memcpy(s->q[k], m->evq[k].heap, s->qn[k] * sizeof(emu_qevent));
-        }
-    }
-    SNAP_MACHINE_FIELDS(SNAP_TAKE_M)
-    memcpy(s->diag, m->diag, sizeof(s->diag));
-    s->srt = r->s.rt;
-    SNAP_REPLAYER_FIELDS(SNAP_TAKE_R)
-    r->snap[r->nsnap++] = s;
+    emu_replay_mark *k = emu_replay_mark_take(r);
+    if (k)
+        r->snap[r->nsnap++] = k;
 }
 
-static bool restore_snapshot(emu_replayer *r, const emu_snapshot *s)
+void emu_replay_free_snapshots(emu_replayer *r)
 {
-    emu_machine *m = &r->m;
-    for (unsigned k = 0; k < m->cfg.ncpus; k++) {
-        cpu_t *live = &m->cpu[k];
-        cpu_t tmp = s->cpu[k];
-        tmp.hooks = live->hooks;
-        tmp.phys = live->phys;
-        tmp.obs = live->obs;
-        tmp.costs = live->costs;
-        tmp.dcache = live->dcache;
-        tmp.cur_block = NULL;
-        tmp.tlb_epoch = live->tlb_epoch;
-        tmp.epoch = live->epoch; /* the live decoded blocks' links carry its epochs */
-        tmp.in_run = false;
-        *live = tmp;
-        cpu_tlb_flush(live);
-        cpu_dcache_flush(live);
-        apic_t *la = &m->apic[k];
-        apic_t a = s->apic[k];
-        a.cpu = la->cpu;
-        a.obs = la->obs;
-        a.ipi_send = la->ipi_send;
-        a.ipi_ctx = la->ipi_ctx;
-        a.level_eoi = la->level_eoi;
-        a.eoi_ctx = la->eoi_ctx;
-        *la = a;
-        emu_evq *q = &m->evq[k];
-        if (s->qn[k] > q->cap) {
-            emu_qevent *h = realloc(q->heap, s->qn[k] * sizeof(*h));
-            if (!h)
-                return false;
-            q->heap = h;
-            q->cap = s->qn[k];
-        }
-        if (s->qn[k])
-            memcpy(q->heap, s->q[k], s->qn[k] * sizeof(emu_qevent));
-        q->n = s->qn[k];
-    }
-    restore_ram(m, s);
-    SNAP_MACHINE_FIELDS(SNAP_RESTORE_M)
-    memcpy(m->diag, s->diag, sizeof(m->diag));
-    m->running = -1;
-    m->pause_req = false;
-    m->step_cpu = -1;
-    r->s.rt = s->srt;
-    SNAP_REPLAYER_FIELDS(SNAP_RESTORE_R)
-    r->next_snap = (s->now / r->snap_interval + 1) * r->snap_interval;
-    r->done = false;
-    return true;
+    for (size_t k = 0; k < r->nsnap; k++)
+        emu_replay_mark_free(r->snap[k]);
+    r->nsnap = 0;
 }
 
 bool emu_replay_seek(emu_replayer *r, uint64_t cycle, char *err, size_t errlen)
@@ -192,19 +122,15 @@ bool emu_replay_seek(emu_replayer *r, uint64_t cycle, char *err, size_t errlen)
         return false;
     }
     if (cycle < m->now || (m->in_round && cycle <= m->now)) {
-        if (!r->snapshots_ok) {
+        const emu_replay_mark *best = NULL;
+        for (size_t k = 0; r->snapshots_ok && k < r->nsnap; k++)
+            if (r->snap[k]->now <= cycle)
+                best = r->snap[k];
+        /* No snapshot (turned off, or no memory to restore one): the
+         * machine is built again at cycle 0 and runs forward. */
+        if (!best || !emu_replay_mark_restore(r, best)) {
             if (!emu_replay_rebuild(r, err, errlen))
                 return false;
-            emu_replay_run(r, cycle);
-            return !r->diverged;
-        }
-        const emu_snapshot *best = NULL;
-        for (size_t k = 0; k < r->nsnap; k++)
-            if (r->snap[k]->now <= cycle && !r->snap[k]->in_round)
-                best = r->snap[k];
-        if (!best || !restore_snapshot(r, best)) {
-            snprintf(err, errlen, "no snapshot at or before cycle %llu", (unsigned long long)cycle);
-            return false;
         }
     }
     emu_replay_run(r, cycle);

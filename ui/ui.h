@@ -661,13 +661,42 @@ bool ui_session_timeline_mouse(ui_session *s, const ui_layout *l, ui_mouse what,
  * the list, a timeline mark); says in the view why not when it cannot. */
 void ui_session_goto_event(ui_session *s, uint64_t n);
 
-/* Checkpoints of a live run (ui_checkpoints.c): at most UI_CHECKPOINTS
- * and UI_CHECKPOINT_BYTES in all (thinned past either), one every
- * UI_CHECKPOINT_EVERY cycles at first. */
+/* Checkpoints of a live run or a replay (ui_checkpoints.c): at most
+ * UI_CHECKPOINTS and UI_CHECKPOINT_BYTES in all (thinned past either),
+ * one every UI_CHECKPOINT_EVERY cycles at first. */
 #define UI_CHECKPOINTS 64
 #define UI_CHECKPOINT_BYTES (256u << 20)
 #define UI_CHECKPOINT_EVERY 100000u
 typedef struct ui_checkpoint ui_checkpoint;
+
+/* What a checkpoint keeps of its target's machine and how it goes back
+ * (ctx is the target): a live machine's emu_checkpoint
+ * (ui_cp_live_ops, ctx a ui_machine_target), a replay's emu_replay_mark
+ * (ui_cp_replay_ops, ctx a ui_replay_target). take is NULL when it cannot;
+ * restore false when the state no longer fits the machine (nothing
+ * changed then). */
+typedef struct ui_cp_ops {
+    void *(*take)(void *ctx);
+    bool (*restore)(void *ctx, const void *state);
+    void (*free)(void *state);
+    size_t (*bytes)(const void *state);
+} ui_cp_ops;
+extern const ui_cp_ops ui_cp_live_ops, ui_cp_replay_ops;
+
+/* A target's checkpoints, by cycle and event number, each with the
+ * recorder's counters when it was taken. */
+typedef struct ui_cp_list {
+    const ui_cp_ops *ops;
+    void *ctx;
+    ui_checkpoint *cps[UI_CHECKPOINTS];
+    unsigned ncps;
+    size_t cp_bytes;
+    uint64_t cp_every, cp_next; /* cycles between two; the next one's */
+    double cp_host_next;        /* host time (s) before which none is taken */
+    bool cp_eager;              /* tests: no host-time limit */
+    unsigned cp_max;            /* tests: fewer than UI_CHECKPOINTS (0: that many) */
+    uint64_t cp_restored;       /* jumps that started from a checkpoint */
+} ui_cp_list;
 
 /* A target over a live machine (the window and `--screenshot`). */
 typedef struct ui_machine_target {
@@ -679,26 +708,19 @@ typedef struct ui_machine_target {
     /* The scenario being run, or NULL: its current caption goes into each
      * snapshot, and a restart applies it again to the new machine. */
     struct emu_scenario *scenario;
-    /* Checkpoints (ui_checkpoints.c), by cycle and event number. */
-    ui_checkpoint *cps[UI_CHECKPOINTS];
-    unsigned ncps;
-    size_t cp_bytes;
-    uint64_t cp_every, cp_next; /* cycles between two; the next one's */
-    double cp_host_next;        /* host time (s) before which none is taken */
-    bool cp_eager;              /* tests: no host-time limit */
-    unsigned cp_max;            /* tests: fewer than UI_CHECKPOINTS (0: that many) */
-    uint64_t cp_restored;       /* jumps that started from a checkpoint */
-    uint64_t restarts;          /* machines built again (r, or a jump with none) */
+    ui_cp_list cpl;    /* checkpoints (ui_checkpoints.c) */
+    uint64_t restarts; /* machines built again (r, or a jump with none) */
 } ui_machine_target;
 
-/* Checkpoints of a live run: takes one when one is due (between slices);
- * frees them all (a restart builds a new machine); goes to the newest one
- * before event n when that saves running (*restored; false: out of
- * memory, the machine must restart); how many there are and their bytes. */
-void ui_checkpoints_take(ui_machine_target *mt);
-void ui_checkpoints_free(ui_machine_target *mt);
-bool ui_checkpoints_goto(ui_machine_target *mt, uint64_t n, bool *restored);
-unsigned ui_checkpoints_count(const ui_machine_target *mt, size_t *bytes);
+/* Checkpoints: takes one of m when one is due (between slices; r the
+ * target's recorder); frees them all (a restart builds a new machine);
+ * goes to the newest one before event n when that saves running
+ * (*restored; false: it could not be restored, the target must start
+ * again); how many there are and their bytes. */
+void ui_checkpoints_take(ui_cp_list *l, const emu_machine *m, const ui_recorder *r);
+void ui_checkpoints_free(ui_cp_list *l);
+bool ui_checkpoints_goto(ui_cp_list *l, ui_recorder *r, uint64_t n, bool *restored);
+unsigned ui_checkpoints_count(const ui_cp_list *l, size_t *bytes);
 
 /* Subscribes rec to m's bus and fills t. */
 /* s becomes the event stop `stop` (keeping s's caption when the stop has
@@ -725,7 +747,9 @@ typedef struct ui_replay_target {
     emu_machine *m;
     ui_recorder rec;
     ui_vcpu_lookup lookup;
-    char err[256]; /* why the last seek failed */
+    char err[256];  /* why the last seek failed */
+    ui_cp_list cpl; /* checkpoints for jumps to an event (emu_replay_mark) */
+    uint64_t rewinds; /* jumps back that ran again from cycle 0 */
 } ui_replay_target;
 
 void ui_replay_target_init(ui_replay_target *rt, struct emu_replayer *r, ui_vcpu_lookup lookup,

@@ -1,9 +1,12 @@
 /*
  * ui_replay.c — the window's target over a replayed trace
- * (emu/emu_record.h): run and pause like a live machine, and step back
+ * (emu/emu_record.h): run and pause like a live machine, step back
  * through the replayer's snapshots (emu_replay_seek restores the latest
  * snapshot at or before a cycle and runs forward from there, so going back
- * shows exactly the state the recorded run had).
+ * shows exactly the state the recorded run had), and go to an event from
+ * the newest of the target's own checkpoints before it (ui_checkpoints.c
+ * over emu_replay_mark, with the recorder's counters, as a live run does),
+ * in every mode.
  *
  * Replay moves on round boundaries (the trace's digests and snapshots lie
  * on them), so here one step, forward or back, is one scheduling round.
@@ -20,6 +23,7 @@ static cpu_stop rt_step(void *ctx, unsigned cpu, uint64_t n)
     (void)cpu;
     (void)n;
     ui_recorder_forget_stops(&rt->rec);
+    ui_checkpoints_take(&rt->cpl, rt->m, &rt->rec);
     if (rt->m->finished)
         return CPU_STOP_NONE;
     emu_replay_run(rt->r, rt->m->now + 1);
@@ -31,8 +35,10 @@ static bool rt_run(void *ctx, uint64_t cycles)
 {
     ui_replay_target *rt = ctx;
     ui_recorder_forget_stops(&rt->rec);
+    ui_checkpoints_take(&rt->cpl, rt->m, &rt->rec);
     bool done = emu_replay_run(rt->r, rt->m->now + cycles);
     ui_recorder_stopped(&rt->rec);
+    ui_checkpoints_take(&rt->cpl, rt->m, &rt->rec);
     return done;
 }
 
@@ -124,8 +130,11 @@ static bool rt_step_back(void *ctx)
     return seek(rt, to, rt->err, sizeof(rt->err));
 }
 
-/* Back: seek to cycle 0 (the recorder starts again, so event numbers
- * count as in the first pass) and replay to event n; forward: replay on. */
+/* Back: from the newest checkpoint before event n (the replay and the
+ * recorder as they were there), else seek to cycle 0 (the recorder starts
+ * again, so event numbers count as in the first pass), and replay to
+ * event n; forward: replay on, from a checkpoint past the machine when the
+ * replay was there before. */
 static bool rt_goto_event(void *ctx, uint64_t n, char *err, size_t errlen)
 {
     ui_replay_target *rt = ctx;
@@ -133,8 +142,19 @@ static bool rt_goto_event(void *ctx, uint64_t n, char *err, size_t errlen)
         snprintf(err, errlen, "events are numbered from 1");
         return false;
     }
-    if (n <= rt->rec.total && !seek(rt, 0, err, errlen))
-        return false;
+    ui_checkpoints_take(&rt->cpl, rt->m, &rt->rec);
+    bool restored = false;
+    /* Refused: the replay's machine was built again since (its marks
+     * point into the old one), or no memory; they go. */
+    if (!ui_checkpoints_goto(&rt->cpl, &rt->rec, n, &restored))
+        ui_checkpoints_free(&rt->cpl);
+    if (restored) {
+        rt->cpl.cp_restored++;
+    } else if (n <= rt->rec.total) {
+        rt->rewinds++;
+        if (!seek(rt, 0, err, errlen))
+            return false;
+    }
     return ui_target_run_to_event(&rt->rec, rt->m, rt_run, rt, n, err, errlen);
 }
 
@@ -168,6 +188,8 @@ void ui_replay_target_init(ui_replay_target *rt, emu_replayer *r, ui_vcpu_lookup
     rt->r = r;
     rt->m = emu_replay_machine(r);
     rt->lookup = lookup;
+    rt->cpl.ops = &ui_cp_replay_ops;
+    rt->cpl.ctx = rt;
     ui_recorder_init(&rt->rec, rt->m);
     rt->rec.capture = rt_capture;
     rt->rec.capture_ctx = rt;
@@ -189,5 +211,6 @@ void ui_replay_target_init(ui_replay_target *rt, emu_replayer *r, ui_vcpu_lookup
 void ui_replay_target_detach(ui_replay_target *rt)
 {
     cpu_obs_unsubscribe(&rt->m->obs, ui_recorder_event, &rt->rec);
+    ui_checkpoints_free(&rt->cpl);
     ui_recorder_free(&rt->rec);
 }

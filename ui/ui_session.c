@@ -373,7 +373,7 @@ static cpu_stop mt_step(void *ctx, unsigned cpu, uint64_t n)
 {
     ui_machine_target *mt = ctx;
     ui_recorder_forget_stops(&mt->rec);
-    ui_checkpoints_take(mt);
+    ui_checkpoints_take(&mt->cpl, mt->m, &mt->rec);
     if (mt->m->finished || cpu >= mt->m->cfg.ncpus)
         return CPU_STOP_NONE;
     cpu_stop s = emu_machine_step(mt->m, cpu, n);
@@ -385,12 +385,12 @@ static bool mt_run(void *ctx, uint64_t cycles)
 {
     ui_machine_target *mt = ctx;
     ui_recorder_forget_stops(&mt->rec);
-    ui_checkpoints_take(mt);
+    ui_checkpoints_take(&mt->cpl, mt->m, &mt->rec);
     if (mt->m->finished)
         return true;
     bool done = emu_machine_run(mt->m, mt->m->now + cycles);
     ui_recorder_stopped(&mt->rec);
-    ui_checkpoints_take(mt);
+    ui_checkpoints_take(&mt->cpl, mt->m, &mt->rec);
     return done;
 }
 
@@ -446,7 +446,7 @@ static bool mt_restart(void *ctx, char *err, size_t errlen)
      * (whose own subscriptions below are then no-ops). */
     cpu_obs_bus listeners = m->obs;
     /* The checkpoints point into this machine's hypervisor: they go. */
-    ui_checkpoints_free(mt);
+    ui_checkpoints_free(&mt->cpl);
     mt->restarts++;
     emu_machine_free(m);
     if (!emu_machine_init(m, &cfg, mt->guest, err, errlen))
@@ -493,12 +493,12 @@ static bool mt_goto_event(void *ctx, uint64_t n, char *err, size_t errlen)
         snprintf(err, errlen, "events are numbered from 1");
         return false;
     }
-    ui_checkpoints_take(mt);
+    ui_checkpoints_take(&mt->cpl, mt->m, &mt->rec);
     bool restored = false;
-    if (!ui_checkpoints_goto(mt, n, &restored) && !mt_restart(ctx, err, errlen))
+    if (!ui_checkpoints_goto(&mt->cpl, &mt->rec, n, &restored) && !mt_restart(ctx, err, errlen))
         return false; /* no memory to restore (nothing changed): built again */
     if (restored)
-        mt->cp_restored++;
+        mt->cpl.cp_restored++;
     else if (n <= mt->rec.total && !mt_restart(ctx, err, errlen))
         return false;
     return ui_target_run_to_event(&mt->rec, mt->m, mt_run, mt, n, err, errlen);
@@ -574,6 +574,8 @@ void ui_machine_target_init(ui_machine_target *mt, emu_machine *m, const char *g
     memset(mt, 0, sizeof(*mt));
     mt->m = m;
     mt->lookup = lookup;
+    mt->cpl.ops = &ui_cp_live_ops;
+    mt->cpl.ctx = mt;
     snprintf(mt->guest, sizeof(mt->guest), "%s", guest ? guest : "");
     ui_recorder_init(&mt->rec, m);
     mt->rec.capture = mt_capture;
@@ -594,7 +596,7 @@ void ui_machine_target_init(ui_machine_target *mt, emu_machine *m, const char *g
 
 void ui_machine_target_detach(ui_machine_target *mt)
 {
-    ui_checkpoints_free(mt);
+    ui_checkpoints_free(&mt->cpl);
     cpu_obs_unsubscribe(&mt->m->obs, ui_recorder_event, &mt->rec);
     ui_recorder_free(&mt->rec);
 }

@@ -260,9 +260,10 @@ static void count_events(void *ctx, const cpu_obs_event *ev)
     (*(uint64_t *)ctx)++;
 }
 
-/* VMX modes keep no snapshots (the hypervisor's state): seeking back builds
- * the machine again from the trace and runs forward to the same state; an
- * observer subscribed from outside (the window's) keeps hearing events. */
+/* VMX modes keep snapshots too (replay marks, the hypervisor's state
+ * included): seeking back restores the one before and runs forward to the
+ * same state; an observer subscribed from outside (the window's) keeps
+ * hearing events. */
 START_TEST(seek_backwards_in_posted_mode)
 {
     char path[256], err[2048];
@@ -293,7 +294,7 @@ START_TEST(seek_backwards_in_posted_mode)
     while (!emu_replay_run(r, m->now + 1000000))
         ;
     ck_assert_ptr_null(emu_replay_divergence(r));
-    ck_assert_uint_gt(seen, before); /* still subscribed after the rebuild */
+    ck_assert_uint_gt(seen, before); /* still subscribed after going back */
     emu_machine_digest(m, &again);
     ck_assert_uint_eq(again, end_digest);
     emu_replay_close(r);

@@ -50,7 +50,7 @@ static run *open_run(const char *name)
     ck_assert_msg(emu_scenario_apply(&r->scn, &r->m, err, sizeof(err)), "%s", err);
     ui_machine_target_init(&r->mt, &r->m, guest, hv_lookup, &r->t);
     r->mt.scenario = &r->scn;
-    r->mt.cp_eager = true;
+    r->mt.cpl.cp_eager = true;
     return r;
 }
 
@@ -102,12 +102,12 @@ static void same_as_fresh(const char *name, run *r, uint64_t n)
 static void jumps(const char *name)
 {
     run *r = open_run(name);
-    r->mt.cp_every = 3000; /* many checkpoints in a short demo */
+    r->mt.cpl.cp_every = 3000; /* many checkpoints in a short demo */
     while (!r->t.run(r->t.ctx, 7000))
         ;
     uint64_t total = r->mt.rec.total;
     ck_assert_uint_gt(total, 40);
-    ck_assert_uint_gt(ui_checkpoints_count(&r->mt, NULL), 3);
+    ck_assert_uint_gt(ui_checkpoints_count(&r->mt.cpl, NULL), 3);
     /* Back, further back, forward (past checkpoints taken before), the
      * first event, the last. */
     uint64_t to[] = {total / 2, total / 5, total - 3, 1, total * 3 / 4, total};
@@ -118,7 +118,7 @@ static void jumps(const char *name)
     }
     /* Every jump back came from a checkpoint: the machine was never built
      * again. */
-    ck_assert_uint_ge(r->mt.cp_restored, 4);
+    ck_assert_uint_ge(r->mt.cpl.cp_restored, 4);
     ck_assert_uint_eq(r->mt.restarts, 0);
     close_run(r);
 }
@@ -147,20 +147,20 @@ END_TEST
 START_TEST(checkpoints_stay_bounded)
 {
     run *r = open_run("compare_demo.scn"); /* 160 000 cycles in rounds of 1 000 */
-    r->mt.cp_every = 100;
-    r->mt.cp_max = 8;
+    r->mt.cpl.cp_every = 100;
+    r->mt.cpl.cp_max = 8;
     while (!r->t.run(r->t.ctx, 1000))
         ;
     size_t bytes = 0;
-    unsigned n = ui_checkpoints_count(&r->mt, &bytes);
+    unsigned n = ui_checkpoints_count(&r->mt.cpl, &bytes);
     ck_assert_uint_le(n, 8);
     ck_assert_uint_ge(n, 4);
-    ck_assert_uint_gt(r->mt.cp_every, 100);
+    ck_assert_uint_gt(r->mt.cpl.cp_every, 100);
     ck_assert_uint_le(bytes, UI_CHECKPOINT_BYTES + bytes / n * 2);
     char err[256];
     ck_assert_msg(r->t.goto_event(r->t.ctx, 5, err, sizeof(err)), "%s", err);
     same_as_fresh("compare_demo.scn", r, 5);
-    ck_assert_uint_ge(r->mt.cp_restored, 1);
+    ck_assert_uint_ge(r->mt.cpl.cp_restored, 1);
     ck_assert_uint_eq(r->mt.restarts, 0);
     close_run(r);
 }

@@ -1,6 +1,6 @@
 /*
  * test_replay.c — the window's commands over a replayed trace, native and
- * posted (the latter without snapshots: a rebuild from the trace): b steps
+ * posted (both through the replayer's snapshots): b steps
  * back one scheduling round to exactly the state the recorded run had
  * there (digests against a machine run directly), s steps forward again,
  * r goes back to the start, and the events remembered from the abandoned
@@ -18,8 +18,8 @@
 
 #define QUANTUM 1000
 
-/* Native replays step back through snapshots; VMX modes (posted, the
- * default) by building the machine again from the trace. */
+/* Replays step back through snapshots in every mode (emu_replay_mark:
+ * VMX modes' hypervisor included). */
 static const emu_mode modes[] = {EMU_MODE_NATIVE, EMU_MODE_POSTED};
 static emu_mode test_mode = EMU_MODE_NATIVE;
 
