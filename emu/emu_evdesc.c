@@ -44,8 +44,8 @@ static const emu_evdesc rows[] = {
     {CPU_EV_MSR_WRITE, "cpu.msr-write", "MSR {a} {b} -> {d}, rip {c}",
      {F("MSR", HEXH), F("before", HEX), F("rip", HEX), F("after", HEX)}, -1, -1, 0},
     /* apic/ */
-    {APIC_EV_ACCEPT, "apic.accept", "vector {a} -> IRR, delivery mode {b}, level {c}: {d}",
-     {F("vector", VEC), F("delivery mode", DEC), F("level", DEC), F("outcome", OUTCOME)}, 0, -1, 0},
+    {APIC_EV_ACCEPT, "apic.accept", "vector {a} -> IRR, {b}, {c}: {d}",
+     {F("vector", VEC), F("delivery mode", DELMODE), F("trigger", TRIGGER), F("outcome", OUTCOME)}, 0, -1, 0},
     {APIC_EV_ACK, "apic.ack", "vector {a}: IRR -> ISR, PPR {b} -> {d}",
      {F("vector", VEC), F("PPR before", VEC), NOF, F("PPR after", VEC)}, 0, -1, 0},
     {APIC_EV_EOI, "apic.eoi", "EOI: vector {a} leaves ISR, highest ISR {b} -> {d}, TMR {c}",
@@ -53,12 +53,12 @@ static const emu_evdesc rows[] = {
     {APIC_EV_IPI, "apic.ipi", "ICR {d}: {a}, destination {b}, self {c}",
      {F("ICR summary", IPI), F("destination", HEXH), F("self-delivered", DEC), F("ICR", HEXH)}, -1,
      -1, 0},
-    {APIC_EV_TIMER, "apic.timer", "timer fires: vector {a}, mode {b}, masked {c}, {d} expirations",
-     {F("vector", VEC), F("mode", DEC), F("masked", DEC), F("expirations", DEC)}, 0, -1, 0},
+    {APIC_EV_TIMER, "apic.timer", "timer fires: vector {a}, {b}, masked {c}, {d} expirations",
+     {F("vector", VEC), F("mode", TMRMODE), F("masked", DEC), F("expirations", DEC)}, 0, -1, 0},
     {APIC_EV_TPR, "apic.tpr", "TPR {a}, PPR {b} -> {d}",
      {F("TPR", VEC), F("PPR before", VEC), NOF, F("PPR after", VEC)}, -1, -1, 0},
-    {APIC_EV_MODE, "apic.mode", "register {a} {b} -> {d}",
-     {F("register", HEXH), F("before", HEXH), NOF, F("after", HEXH)}, -1, -1, 0},
+    {APIC_EV_MODE, "apic.mode", "{a} {b} -> {d}",
+     {F("register", APICREG), F("before", HEXH), NOF, F("after", HEXH)}, -1, -1, 0},
     {APIC_EV_ERROR, "apic.error", "error bits {a}, ESR {b} -> {d}",
      {F("error bits", HEXH), F("ESR before", HEXH), NOF, F("ESR after", HEXH)}, -1, -1, 0},
     {APIC_EV_SPURIOUS, "apic.spurious", "spurious vector {a}", {F("vector", VEC), NOF, NOF, NOF}, 0, -1, 0},
@@ -71,8 +71,8 @@ static const emu_evdesc rows[] = {
      -1, 0, 0},
     {VMX_EV_ENTRY_FAIL, "vmx.entry-fail", "entry failed: {a}, check {b}, rip {c}",
      {F("error or reason", HEX), F("check", DEC), F("rip", HEX), NOF}, -1, -1, 0},
-    {VMX_EV_EVENT_INJECTED, "vmx.inject", "vector {a} injected (type {b}){d}, rip {c}",
-     {F("vector", VEC), F("type", DEC), F("rip", HEX), F("error code", ERRCODE)}, 0, -1, 0},
+    {VMX_EV_EVENT_INJECTED, "vmx.inject", "vector {a} injected ({b}){d}, rip {c}",
+     {F("vector", VEC), F("type", INTTYPE), F("rip", HEX), F("error code", ERRCODE)}, 0, -1, 0},
     {VMX_EV_VINTR_RECOGNIZED, "vmx.vintr-recognized", "RVI {a} above VPPR {b}: recognised, {d}",
      {F("RVI", VEC), F("VPPR", VEC), F("rip", HEX), F("status", STATUS)}, 0, -1, 0},
     {VMX_EV_VINTR_DELIVERED, "vmx.vintr-delivered", "vector {a}: VIRR -> VISR, {b} -> {d}",
@@ -146,15 +146,15 @@ static const emu_evdesc rows[] = {
      {F("vector", VEC), F("destination", DEC), NOF, NOF}, 0, -1, 0},
     {EMU_EV_IPI_ROUTE, "emu.ipi-route", "IPI vector {a} cpu{d} -> cpu{b}, due cycle {c}",
      {F("vector", VEC), F("receiver", DEC), F("due", DEC), F("sender", DEC)}, 0, -1, 0},
-    {EMU_EV_IPI_ARRIVE, "emu.ipi-arrive", "IPI vector {a} from cpu{d} arrives (delivery mode {b})",
-     {F("vector", VEC), F("delivery mode", DEC), NOF, F("sender", DEC)}, 0, -1, 0},
+    {EMU_EV_IPI_ARRIVE, "emu.ipi-arrive", "IPI vector {a} from cpu{d} arrives ({b})",
+     {F("vector", VEC), F("delivery mode", DELMODE), NOF, F("sender", DEC)}, 0, -1, 0},
     {EMU_EV_TIMER_DUE, "emu.timer-due", "APIC timer due at cycle {a}", {F("deadline", DEC), NOF, NOF, NOF}, -1, -1,
      0},
     {EMU_EV_IRQ_LINE, "emu.irq-line", "IRQ line {a} -> level {b}",
      {F("line", DEC), F("level", DEC), NOF, NOF}, -1, -1, 0},
     {EMU_EV_IOAPIC_DELIVER, "emu.ioapic-deliver",
-     "I/O APIC pin {d}: vector {a}, delivery mode {b}, level {c}",
-     {F("vector", VEC), F("delivery mode", DEC), F("level", DEC), F("pin", DEC)}, 0, -1, 0},
+     "I/O APIC pin {d}: vector {a}, {b}, {c}",
+     {F("vector", VEC), F("delivery mode", DELMODE), F("trigger", TRIGGER), F("pin", DEC)}, 0, -1, 0},
     {EMU_EV_PIC_INTA, "emu.pic-inta", "8259A gives vector {a} (ExtINT through LINT0)",
      {F("vector", VEC), NOF, NOF, NOF}, 0, -1, 0},
     {EMU_EV_INIT, "emu.init", "INIT: reset, waiting for SIPI", {NOF, NOF, NOF, NOF}, -1, -1, 0},
@@ -184,7 +184,7 @@ static const emu_evdesc rows[] = {
     {EMU_HV_EV_IPI, "hv.ipi", "guest IPI vector {a} to vCPUs {b}, rip {c}",
      {F("vector", VEC), F("destinations", MASK), F("rip", HEX), NOF}, 0, -1, 0},
     /* emu/: scenarios */
-    {EMU_SCN_EV_STIMULUS, "scn.stimulus", "stimulus {a} vector {b} cpu{c}",
+    {EMU_SCN_EV_STIMULUS, "scn.stimulus", "stimulus {a}",
      {F("kind", STIM), F("vector", VEC), F("cpu", DEC), F("cycles", DEC)}, 1, -1, 0},
     {EMU_SCN_EV_CAPTION, "scn.caption", "caption {a} (scenario line {b})",
      {F("caption", DEC), F("line", DEC), NOF, NOF}, -1, -1, EMU_EVD_CAPTION},
@@ -262,6 +262,17 @@ static void qualification(char *buf, size_t len, unsigned reason, uint64_t q)
     }
 }
 
+/* SDM 25.8.3 (Table 25-17): the interruption types of event injection and
+ * of the exit interruption information. */
+static const char *const int_types[8] = {"external interrupt", "type 1",
+                                         "NMI",                "hardware exception",
+                                         "software interrupt", "privileged software exception",
+                                         "software exception", "other event"};
+
+/* SDM 11.6.1 (ICR) and 11.5.1 (LVT): delivery modes 000b-111b. */
+static const char *const del_modes[8] = {"fixed", "lowest priority", "SMI", "mode 3",
+                                         "NMI",   "INIT",            "SIPI", "ExtINT"};
+
 static void field(char *buf, size_t len, const cpu_obs_event *ev, const emu_evdesc *d, int i)
 {
     const uint64_t vals[4] = {ev->a, ev->b, ev->c, ev->d};
@@ -294,8 +305,32 @@ static void field(char *buf, size_t len, const cpu_obs_event *ev, const emu_evde
     case EMU_EVF_INTINFO:
         /* SDM 25.8.3 / 27.2.2: bit 31 valid, bits 7:0 vector, 10:8 type. */
         if (v & (1u << 31))
-            snprintf(buf, len, ", vector %02" PRIX64 "h (type %u)", v & 0xFF,
-                     (unsigned)((v >> 8) & 7));
+            snprintf(buf, len, ", vector %02" PRIX64 "h (%s)", v & 0xFF, int_types[(v >> 8) & 7]);
+        return;
+    case EMU_EVF_INTTYPE:
+        snprintf(buf, len, "%s", int_types[v & 7]);
+        return;
+    case EMU_EVF_DELMODE:
+        snprintf(buf, len, "%s", del_modes[v & 7]);
+        return;
+    case EMU_EVF_TRIGGER:
+        snprintf(buf, len, "%s", v ? "level-triggered" : "edge-triggered");
+        return;
+    case EMU_EVF_TMRMODE: {
+        /* SDM 11.5.4: LVT timer mode bits 18:17. */
+        static const char *const o[4] = {"one-shot", "periodic", "TSC-deadline", "mode 3"};
+        snprintf(buf, len, "%s", o[v & 3]);
+        return;
+    }
+    case EMU_EVF_APICREG:
+        /* apic_core.c emits the MSR number for IA32_APIC_BASE, the
+         * register offset for SVR (SDM 11.4.4, 11.9). */
+        if (v == APIC_MSR_BASE)
+            snprintf(buf, len, "IA32_APIC_BASE");
+        else if (v == APIC_REG_SVR)
+            snprintf(buf, len, "SVR (0F0h)");
+        else
+            hexh(buf, len, v);
         return;
     case EMU_EVF_BIT0:
         snprintf(buf, len, "%u", (unsigned)(v & 1));
@@ -314,10 +349,8 @@ static void field(char *buf, size_t len, const cpu_obs_event *ev, const emu_evde
         snprintf(buf, len, "%s", v ? "VMLAUNCH" : "VMRESUME");
         return;
     case EMU_EVF_IPI: {
-        static const char *const modes[8] = {"fixed", "lowest", "SMI", "mode 3",
-                                             "NMI", "INIT", "SIPI", "mode 7"};
         static const char *const sh[4] = {"", ", self", ", all", ", all but self"};
-        snprintf(buf, len, "vector %02Xh %s%s", (unsigned)(v & 0xFF), modes[(v >> 8) & 7],
+        snprintf(buf, len, "vector %02Xh %s%s", (unsigned)(v & 0xFF), del_modes[(v >> 8) & 7],
                  sh[(v >> 12) & 3]);
         return;
     }
@@ -350,8 +383,15 @@ static void field(char *buf, size_t len, const cpu_obs_event *ev, const emu_evde
         return;
     }
     case EMU_EVF_STIM: {
+        /* The whole stimulus: a vector means nothing to a deschedule. */
         const char *n = emu_stim_name((unsigned)v);
-        snprintf(buf, len, "%s", n ? n : "?");
+        if (v == EMU_STIM_DESCHEDULE)
+            snprintf(buf, len, "%s vCPU %" PRIu64 " for %" PRIu64 " cycles", n, ev->c, ev->d);
+        else if (v == EMU_STIM_NMI)
+            snprintf(buf, len, "%s for cpu%" PRIu64, n, ev->c);
+        else
+            snprintf(buf, len, "%s vector %02" PRIX64 "h for cpu%" PRIu64, n ? n : "?",
+                     ev->b & 0xFF, ev->c);
         return;
     }
     case EMU_EVF_ERRCODE:

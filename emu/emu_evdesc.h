@@ -43,6 +43,11 @@ typedef enum emu_evfmt {
     EMU_EVF_TPR_SOURCE,    /* source of TPR virtualization: CR8, MMIO, MSR, entry */
     EMU_EVF_STIM,     /* a scenario stimulus kind: msi, host-irq, deschedule */
     EMU_EVF_ERRCODE,  /* an exception error code: ", error code 0h" or "" when ~0 */
+    EMU_EVF_DELMODE,  /* an APIC delivery mode by name: fixed, NMI, ExtINT, ... */
+    EMU_EVF_INTTYPE,  /* an interruption type by name: external interrupt, NMI, ... */
+    EMU_EVF_TMRMODE,  /* the LVT timer mode: one-shot, periodic, TSC-deadline */
+    EMU_EVF_APICREG,  /* what apic.mode changed: IA32_APIC_BASE (1Bh) or SVR (0F0h) */
+    EMU_EVF_TRIGGER,  /* a trigger mode: edge (0) or level (1) */
 } emu_evfmt;
 
 typedef struct emu_evfield {

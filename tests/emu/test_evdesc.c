@@ -72,7 +72,7 @@ START_TEST(events_in_words)
     ck_assert_str_eq(say(VMX_EV_VMEXIT, 56, 0x300, 0x2000, 0),
                      "exit 56 APIC_WRITE, offset 300h, rip 0x2000");
     ck_assert_str_eq(say(VMX_EV_VMEXIT, 1, 0, 0x2000, 0x800000FD),
-                     "exit 1 EXTERNAL_INTERRUPT, vector FDh (type 0), rip 0x2000");
+                     "exit 1 EXTERNAL_INTERRUPT, vector FDh (external interrupt), rip 0x2000");
     ck_assert_str_eq(say(VMX_EV_VMEXIT, 44, 0x10B0, 0x2000, 0),
                      "exit 44 APIC_ACCESS, offset 0B0h write, rip 0x2000");
     ck_assert_str_eq(say(VMX_EV_VMEXIT, 30, (0xE9u << 16), 0x2000, 0),
@@ -87,6 +87,43 @@ START_TEST(events_in_words)
                      "EOI: vector FDh leaves ISR, highest ISR FDh -> none, TMR 0");
     ck_assert_str_eq(say(EMU_HV_EV_IPI, 0x42, 0x6, 0x2000, 0),
                      "guest IPI vector 42h to vCPUs {1,2}, rip 0x2000");
+}
+END_TEST
+
+/* Codes a lecture cannot read are named: delivery modes (SDM 11.6.1),
+ * trigger modes, interruption types (SDM 25.8.3), timer modes (11.5.4),
+ * the register apic.mode changed, and a stimulus by its own fields. */
+START_TEST(codes_by_name)
+{
+    ck_assert_str_eq(say(APIC_EV_ACCEPT, 0x41, 0, 0, 0),
+                     "vector 41h -> IRR, fixed, edge-triggered: accepted");
+    ck_assert_str_eq(say(APIC_EV_ACCEPT, 0x55, 0, 1, 0),
+                     "vector 55h -> IRR, fixed, level-triggered: accepted");
+    ck_assert_str_eq(say(APIC_EV_ACCEPT, 0x2, 4, 0, 0),
+                     "vector 02h -> IRR, NMI, edge-triggered: accepted");
+    ck_assert_str_eq(say(EMU_EV_IPI_ARRIVE, 0x40, 5, 0, 0), "IPI vector 40h from cpu0 arrives (INIT)");
+    ck_assert_str_eq(say(EMU_EV_IOAPIC_DELIVER, 0x55, 1, 1, 5),
+                     "I/O APIC pin 5: vector 55h, lowest priority, level-triggered");
+    ck_assert_str_eq(say(VMX_EV_EVENT_INJECTED, 0x41, 0, 0x2000, ~0ull),
+                     "vector 41h injected (external interrupt), rip 0x2000");
+    ck_assert_str_eq(say(VMX_EV_EVENT_INJECTED, 0x2, 2, 0x2000, ~0ull),
+                     "vector 02h injected (NMI), rip 0x2000");
+    ck_assert_str_eq(say(VMX_EV_VMEXIT, 1, 0, 0x2000, 0x80000202),
+                     "exit 1 EXTERNAL_INTERRUPT, vector 02h (NMI), rip 0x2000");
+    ck_assert_str_eq(say(APIC_EV_TIMER, 0x53, 0, 0, 1),
+                     "timer fires: vector 53h, one-shot, masked 0, 1 expirations");
+    ck_assert_str_eq(say(APIC_EV_TIMER, 0x53, 2, 0, 1),
+                     "timer fires: vector 53h, TSC-deadline, masked 0, 1 expirations");
+    ck_assert_str_eq(say(APIC_EV_MODE, APIC_REG_SVR, 0xFF, 0, 0x1FF), "SVR (0F0h) 0FFh -> 1FFh");
+    ck_assert_str_eq(say(APIC_EV_MODE, APIC_MSR_BASE, 0xFEE00900, 0, 0xFEE00D00),
+                     "IA32_APIC_BASE 0FEE00900h -> 0FEE00D00h");
+    ck_assert_str_eq(say(APIC_EV_IPI, 0x440, 1, 0, 0x4440),
+                     "ICR 4440h: vector 40h NMI, destination 1h, self 0");
+    ck_assert_str_eq(say(EMU_SCN_EV_STIMULUS, EMU_STIM_MSI, 0x41, 1, 0),
+                     "stimulus msi vector 41h for cpu1");
+    ck_assert_str_eq(say(EMU_SCN_EV_STIMULUS, EMU_STIM_DESCHEDULE, 0, 1, 40000),
+                     "stimulus deschedule vCPU 1 for 40000 cycles");
+    ck_assert_str_eq(say(EMU_SCN_EV_STIMULUS, EMU_STIM_NMI, 2, 0, 0), "stimulus nmi for cpu0");
 }
 END_TEST
 
@@ -139,6 +176,7 @@ int main(void)
     TCase *t = tcase_create("evdesc");
     tcase_add_test(t, every_kind_has_a_descriptor);
     tcase_add_test(t, events_in_words);
+    tcase_add_test(t, codes_by_name);
     tcase_add_test(t, vector_and_reason_fields);
     tcase_add_test(t, chatter);
     tcase_add_test(t, log_line_keeps_keys_and_adds_words);
