@@ -467,6 +467,17 @@ void ui_layout_compute(ui_layout *l, int w, int h, int cw, int ch);
 /* The same, in presentation mode when present: taller grids, no
  * registers, code or VMCS panels (their rectangles are empty). */
 void ui_layout_compute_mode(ui_layout *l, int w, int h, int cw, int ch, bool present);
+/* All six grids, as a mask of 1u << ui_grid_id. */
+#define UI_GRIDS_ALL ((1u << UI_GRID_COUNT) - 1)
+/* The same with only the grids in the mask `grids` (the others get empty
+ * rectangles), which share the width between them: fewer grids, larger
+ * cells. */
+void ui_layout_compute_grids(ui_layout *l, int w, int h, int cw, int ch, bool present,
+                             unsigned grids);
+/* The grids the view shows: all of them, but in presentation mode only
+ * those the selected vCPU's mode can fill, so a lecture hall sees them
+ * larger (ui_layout.c says which). */
+unsigned ui_view_grids(const ui_view *v);
 /* Which grid cell is at (x, y): true with *g and *vector. */
 bool ui_layout_hit_grid(const ui_layout *l, int x, int y, ui_grid_id *g, unsigned *vector);
 /* Which row of the open caption list is at (x, y): the event number of

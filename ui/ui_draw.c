@@ -356,7 +356,8 @@ static void font_sizes(int w, int h, bool present, int *text_px, int *big_px)
 static void draw_panel(ui_gfx *g, const ui_view *v, const ui_layout *l, int p)
 {
     if (p >= UI_PANEL_GRID0 && p < UI_PANEL_GRID0 + UI_GRID_COUNT) {
-        ui_draw_grid(g, v, l, (ui_grid_id)(p - UI_PANEL_GRID0));
+        if (l->grid[p - UI_PANEL_GRID0].w > 0) /* not left out (ui_view_grids) */
+            ui_draw_grid(g, v, l, (ui_grid_id)(p - UI_PANEL_GRID0));
         return;
     }
     switch (p) {
@@ -424,7 +425,8 @@ int ui_render_update(ui_gfx *g, ui_view *v, int w, int h, ui_layout *l,
     int text_px, big_px;
     font_sizes(w, h, v->present, &text_px, &big_px);
     ui_gfx_set_size(g, text_px, big_px);
-    ui_layout_compute_mode(l, w, h, g->cw[UI_FONT_TEXT], g->ch[UI_FONT_TEXT], v->present);
+    ui_layout_compute_grids(l, w, h, g->cw[UI_FONT_TEXT], g->ch[UI_FONT_TEXT], v->present,
+                            ui_view_grids(v));
     l->font_px = text_px;
     l->big_px = big_px;
     if (g->vw != w || g->vh != h)

@@ -8,6 +8,7 @@
  * guest console; the timeline strip; the narration caption.
  */
 #include "ui/ui.h"
+#include "vmx/vmx.h"
 
 static ui_rect rect(int x, int y, int w, int h)
 {
@@ -21,6 +22,37 @@ void ui_layout_compute(ui_layout *l, int w, int h, int cw, int ch)
 }
 
 void ui_layout_compute_mode(ui_layout *l, int w, int h, int cw, int ch, bool present)
+{
+    ui_layout_compute_grids(l, w, h, cw, ch, present, UI_GRIDS_ALL);
+}
+
+/* Presentation mode leaves out the grids that stay empty in the selected
+ * vCPU's mode: the PIR without posted interrupts (SDM 30.6), the EOI-exit
+ * bitmap without virtual-interrupt delivery or while it is all zero (only
+ * then does it take part, SDM 30.1.4), the virtual registers natively. Six
+ * grids side by side are as wide as a 16:9 window allows, so each one left
+ * out makes the others larger. */
+unsigned ui_view_grids(const ui_view *v)
+{
+    if (!v->present || !v->have_snap || v->sel >= v->snap.ncpus)
+        return UI_GRIDS_ALL;
+    const ui_cpu_snap *c = &v->snap.cpu[v->sel];
+    unsigned grids = 1u << UI_GRID_IRR | 1u << UI_GRID_ISR;
+    if (!c->has_vmx)
+        return grids;
+    grids |= 1u << UI_GRID_VIRR | 1u << UI_GRID_VISR;
+    if (c->pin & VMX_PIN_POSTED_INTR)
+        grids |= 1u << UI_GRID_PIR;
+    bool eoi_bits = false;
+    for (unsigned i = 0; i < sizeof(c->eoi_exit.w) / sizeof(c->eoi_exit.w[0]); i++)
+        eoi_bits |= c->eoi_exit.w[i] != 0;
+    if ((c->proc2 & VMX_PROC2_VIRT_INTR_DELIVERY) && eoi_bits)
+        grids |= 1u << UI_GRID_EOI_EXIT;
+    return grids;
+}
+
+void ui_layout_compute_grids(ui_layout *l, int w, int h, int cw, int ch, bool present,
+                             unsigned grids)
 {
     int m = cw > 4 ? cw / 2 : 2; /* margin */
     l->w = w;
@@ -37,7 +69,13 @@ void ui_layout_compute_mode(ui_layout *l, int w, int h, int cw, int ch, bool pre
      * (2 lines) above and a column-label line. Cells are square. */
     int grid_top = l->top.h + m + 3 * ch;
     int per_grid_extra = 3 * cw + m;
-    int cell_w = (w - m - UI_GRID_COUNT * per_grid_extra) / (UI_GRID_COUNT * 16);
+    grids &= UI_GRIDS_ALL;
+    if (!grids)
+        grids = UI_GRIDS_ALL;
+    int n = 0;
+    for (unsigned g = 0; g < UI_GRID_COUNT; g++)
+        n += (grids >> g) & 1;
+    int cell_w = (w - m - n * per_grid_extra) / (n * 16);
     int cell_h = (h * (present ? 52 : 40) / 100 - 3 * ch) / 16;
     int cell = cell_w < cell_h ? cell_w : cell_h;
     if (cell < 2)
@@ -45,6 +83,10 @@ void ui_layout_compute_mode(ui_layout *l, int w, int h, int cw, int ch, bool pre
     l->cell = cell;
     int x = m;
     for (unsigned g = 0; g < UI_GRID_COUNT; g++) {
+        if (!((grids >> g) & 1)) {
+            l->grid[g] = rect(0, 0, 0, 0);
+            continue;
+        }
         x += 2 * cw;
         l->grid[g] = rect(x, grid_top, 16 * cell, 16 * cell);
         x += 16 * cell + cw + m;
