@@ -630,7 +630,7 @@ int emu_cli_run(int argc, char **argv, const emu_frontend *fe)
         if (m.finished)
             status = emu_scenario_check(scenario, stderr);
         else
-            fprintf(stderr, "apicv-emu: %s: stopped at cycle %llu before the run ended: "
+            fprintf(stderr, "apicv-emu: %s: stopped before the run ended (global clock %llu): "
                             "expectations not checked\n",
                     path, (unsigned long long)m.now);
     }

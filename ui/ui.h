@@ -328,6 +328,11 @@ void ui_snapshot_vcpu(ui_cpu_snap *c, struct vmx_vcpu *v);
  * NDST), found among the snapshot's physical APIC IDs. False when no CPU
  * has that ID; *id is the APIC ID either way. */
 bool ui_ndst_cpu(const ui_snapshot *s, const ui_cpu_snap *c, unsigned *cpu, uint32_t *id);
+/* The cycle the picture shows, for the title bar: the global clock (the
+ * scheduler's round, s->now), or the newest event's cycle when the machine
+ * stopped after that event inside a round (an event stop, --at-event), so
+ * the title agrees with the vCPU's cycle and the timeline's "now". */
+uint64_t ui_snapshot_cycle(const ui_snapshot *s);
 
 /* ---- the view -------------------------------------------------------------- */
 

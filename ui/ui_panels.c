@@ -22,8 +22,8 @@ void ui_draw_top(ui_gfx *g, const ui_view *v, const ui_layout *l)
     if (v->have_snap)
         ui_textf(g, UI_FONT_TEXT, x + cw, l->ch / 4, UI_RGB_TEXT,
                  "mode %s  cycle %llu  insns %llu  %s%s   h: help", emu_mode_name((emu_mode)s->mode),
-                 (unsigned long long)s->now, (unsigned long long)s->insns_total, v->status,
-                 s->finished ? "  [finished]" : "");
+                 (unsigned long long)ui_snapshot_cycle(s), (unsigned long long)s->insns_total,
+                 v->status, s->finished ? "  [finished]" : "");
     /* The caption list's button, once a caption has been shown. */
     if (v->nhist > 0) {
         const ui_rect *b = &l->cap_button;

@@ -373,6 +373,12 @@ static void snapshot_cpu(ui_cpu_snap *c, cpu_t *cpu, const apic_t *a)
     c->x2apic = apic_x2apic_mode(a);
 }
 
+uint64_t ui_snapshot_cycle(const ui_snapshot *s)
+{
+    uint64_t newest = s->nev ? s->ev[s->nev - 1].cycle : 0;
+    return newest > s->now ? newest : s->now;
+}
+
 bool ui_ndst_cpu(const ui_snapshot *s, const ui_cpu_snap *c, unsigned *cpu, uint32_t *id)
 {
     /* The destination's APIC mode decides the format; every CPU's APIC is

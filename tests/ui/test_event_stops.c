@@ -118,6 +118,13 @@ START_TEST(at_event_stops_inside_a_boundary)
         ck_assert_uint_eq(s->ev_total, emulated[i].n);
         ck_assert_uint_eq(last(s)->kind, emulated[i].kind);
         ck_assert_uint_eq(last(s)->a, emulated[i].a);
+        /* The title bar's cycle is the event's (inside the scheduler's
+         * round that began at s->now), as the timeline's "now" says. */
+        ck_assert_uint_eq(ui_snapshot_cycle(s), last(s)->cycle);
+        if (emulated[i].n == 16) {
+            ck_assert_uint_gt(last(s)->cycle, s->now);
+            ck_assert_uint_eq(ui_snapshot_cycle(s), c->cycle);
+        }
         switch (emulated[i].n) {
         case 15: /* the kick FDh acknowledged: in service, still non-root */
             ck_assert(ui_vec_test(&c->isr, 0xFD));
