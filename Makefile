@@ -17,7 +17,7 @@ DEPS       := cmake gcc make pkg-config libcapstone-dev libsdl2-dev libsdl2-ttf-
 RUN        ?= scenarios/posted_demo.scn
 KUT_MODE   ?= native
 
-.PHONY: all deps configure build run test asan asan-test fuzz bench bench-window kvm-unit-tests lint clean help
+.PHONY: all deps configure build run test asan asan-test fuzz bench bench-window kvm-unit-tests lint screenshots clean help
 
 all: build
 
@@ -31,6 +31,7 @@ help:
 	@echo "make bench-window  MIPS with and without the window (under Xvfb)"
 	@echo "make kvm-unit-tests KUT=DIR  kvm-unit-tests' APIC kernels from your checkout DIR, natively (KUT_MODE=posted: under the hypervisor)"
 	@echo "make lint       cppcheck and clang-tidy over the sources"
+	@echo "make screenshots  make the emulator's pictures in docs/images/ again (README, docs/)"
 	@echo "make clean      remove the build directories"
 
 # Installs missing Debian packages when root; otherwise names the one command to run.
@@ -86,6 +87,10 @@ bench: build
 
 bench-window: build
 	tools/bench_window.sh $(BUILD)
+
+# The pictures README.md and docs/ show, drawn by the emulator off screen.
+screenshots: build
+	tools/screenshots.sh $(BUILD)
 
 # kvm-unit-tests' apic/ioapic/smptest/vmexit kernels from the user's own
 # checkout (never part of `make test`; README "kvm-unit-tests").
