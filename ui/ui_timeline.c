@@ -338,8 +338,8 @@ void ui_draw_timeline(ui_gfx *g, const ui_view *v, const ui_rect *r)
         int tx = x_of(&gm, t);
         int n = snprintf(lab, sizeof(lab), "%llu", (unsigned long long)t);
         int lx = tx - n * cw / 2;
-        if (lx < gm.x0 - 2 * cw)
-            lx = gm.x0 - 2 * cw;
+        if (lx < gm.x0) /* not over the axis's name, "cycle", left of the plot */
+            lx = gm.x0;
         if (lx + n * cw > r->x + r->w - 2)
             lx = r->x + r->w - 2 - n * cw;
         ui_fill(g, tx, gm.axis_y - 3, 1, 4, UI_RGB_DIM);

@@ -583,6 +583,53 @@ START_TEST(a_zoomed_span_is_drawn_across_the_plot)
 }
 END_TEST
 
+/* At the start of a run (the first VM entry at cycle 350, the first stop a
+ * lecture makes) the first tick is at the plot's left edge: its label
+ * starts there, clear of the axis's name "cycle" (it was drawn two
+ * characters further left, over it: "cycl350"). */
+START_TEST(first_tick_label_clear_of_the_axis_name)
+{
+    scene sc;
+    sc.v = calloc(1, sizeof(*sc.v));
+    ui_view_init(sc.v);
+    ui_snapshot *s = calloc(1, sizeof(*s));
+    s->ncpus = 2;
+    s->now = 0;
+    add_mark(s, 350, 0, UI_TL_ENTRY, VMX_EV_VMENTRY, 1);
+    add_mark(s, 350, 1, UI_TL_ENTRY, VMX_EV_VMENTRY, 3);
+    s->ev[0] = s->marks[1].ev;
+    s->nev = 1;
+    s->ev_total = 3;
+    ui_view_accept(sc.v, s);
+    sc.surf = SDL_CreateRGBSurfaceWithFormat(0, W, H, 32, SDL_PIXELFORMAT_ARGB8888);
+    sc.ren = SDL_CreateSoftwareRenderer(sc.surf);
+    char err[256];
+    sc.g = ui_gfx_create(sc.ren, err, sizeof(err));
+    ck_assert_msg(sc.g != NULL, "%s", err);
+    render(&sc);
+    const ui_rect *r = &sc.l.timeline;
+    int cw = sc.l.cw, x0 = r->x + 6 * cw; /* the plot's left edge (ui_timeline.c geom) */
+    int below = r->y + r->h - sc.l.ch - 2;  /* the label row under the axis line */
+    int name_ink = 0, gap_ink = 0, tick_ink = 0;
+    for (int y = below; y < r->y + r->h; y++) {
+        for (int x = r->x; x < r->x + cw * 11 / 2; x++)
+            name_ink += px(sc.surf, x, y) == 0x7c8794;
+        for (int x = r->x + cw * 11 / 2 + 1; x < x0; x++)
+            gap_ink += px(sc.surf, x, y) == 0x7c8794;
+        for (int x = x0; x < x0 + 3 * cw; x++)
+            tick_ink += px(sc.surf, x, y) == 0x7c8794;
+    }
+    ck_assert_int_gt(name_ink, 0);  /* "cycle" */
+    ck_assert_int_gt(tick_ink, 0);  /* "350" */
+    ck_assert_int_eq(gap_ink, 0);   /* nothing between them */
+    ui_gfx_destroy(sc.g);
+    SDL_DestroyRenderer(sc.ren);
+    SDL_FreeSurface(sc.surf);
+    free(s);
+    free(sc.v);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ui_timeline");
@@ -595,6 +642,7 @@ int main(void)
     tcase_add_test(tc, going_back_keeps_the_marks_ahead);
     tcase_add_test(tc, zoom_and_pan_with_keys_wheel_and_drag);
     tcase_add_test(tc, a_zoomed_span_is_drawn_across_the_plot);
+    tcase_add_test(tc, first_tick_label_clear_of_the_axis_name);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);
