@@ -377,19 +377,21 @@ static void draw_panel(ui_gfx *g, const ui_view *v, const ui_layout *l, int p)
             ui_draw_controls(g, v, &l->ctls);
         break;
     case UI_PANEL_EVENTS:
-        ui_draw_events(g, v, &l->events);
+        if (l->events.h > 0)
+            ui_draw_events(g, v, &l->events);
         break;
     case UI_PANEL_TIMELINE:
         ui_draw_timeline(g, v, &l->timeline);
         break;
     case UI_PANEL_CONSOLE:
-        ui_draw_console(g, v, &l->console);
+        if (l->console.h > 0)
+            ui_draw_console(g, v, &l->console);
         break;
     case UI_PANEL_CAPTION:
         ui_draw_caption(g, v, l);
         break;
     case UI_PANEL_CAPLIST:
-        if (v->captions_open)
+        if (v->captions_open && l->cap_list.h > 0)
             ui_draw_caption_list(g, v, l);
         break;
     case UI_PANEL_WARN:

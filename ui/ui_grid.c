@@ -8,6 +8,7 @@
  * local APIC's, and the EOI-exit bitmap the VMCS's (SDM 24.6.8, 2016 numbering).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "ui/ui_internal.h"
 #include "vmx/vmx.h"
@@ -58,6 +59,32 @@ static void grid_title(const ui_snapshot *s, const ui_cpu_snap *c, ui_grid_id id
     }
 }
 
+/* Splits a grid's title that is longer than its column (maxc characters)
+ * at a space: the head goes after the grid's name (first) when it fits
+ * there (maxc - name_len), the tail on the values line (second). Else the
+ * title is cut at the column's edge. A title that fits stays whole in second. */
+static void title_split(const char *title, int maxc, int name_len, char *first, char *second,
+                        size_t len)
+{
+    int n = (int)strlen(title);
+    first[0] = 0;
+    if (maxc <= 0) {
+        second[0] = 0;
+        return;
+    }
+    int cut = -1;
+    if (n > maxc)
+        for (int i = 0; i < n && cut < 0; i++)
+            if (title[i] == ' ' && n - i - 1 <= maxc)
+                cut = i;
+    if (cut < 0 || cut > maxc - name_len) {
+        snprintf(second, len, "%.*s", maxc, title);
+        return;
+    }
+    snprintf(first, len, "%.*s", cut, title);
+    snprintf(second, len, "%s", title + cut + 1);
+}
+
 static bool grid_is_virtual(ui_grid_id id)
 {
     return id == UI_GRID_VIRR || id == UI_GRID_VISR || id == UI_GRID_PIR ||
@@ -80,10 +107,18 @@ void ui_draw_grid(ui_gfx *g, const ui_view *v, const ui_layout *l, ui_grid_id id
         name = "IRR (software)";
     else if (c->sw_apic && id == UI_GRID_VISR)
         name = "ISR (software)";
-    ui_text(g, UI_FONT_TEXT, r->x - 2 * cw, r->y - 3 * ch, lit_rgb[id], name);
+    int name_w = ui_text(g, UI_FONT_TEXT, r->x - 2 * cw, r->y - 3 * ch, lit_rgb[id], name);
     if (!absent) {
         grid_title(&v->snap, c, id, title, sizeof(title));
-        ui_text(g, UI_FONT_TEXT, r->x - 2 * cw, r->y - 2 * ch, UI_RGB_TEXT, title);
+        /* The grid's column, up to one character before the next grid's
+         * labels (ui_layout_compute_grids): a longer title (a small window,
+         * "ON=0 SN=0 NV=F2 NDST=cpu1") never runs into the next grid's. */
+        int maxc = cw > 0 ? (16 * cell + 2 * cw) / cw : 0;
+        char first[64], second[64];
+        title_split(title, maxc, (int)strlen(name) + 1, first, second, sizeof(first));
+        if (first[0])
+            ui_text(g, UI_FONT_TEXT, r->x - 2 * cw + name_w + cw, r->y - 3 * ch, UI_RGB_TEXT, first);
+        ui_text(g, UI_FONT_TEXT, r->x - 2 * cw, r->y - 2 * ch, UI_RGB_TEXT, second);
     } else {
         ui_text(g, UI_FONT_TEXT, r->x - 2 * cw, r->y - 2 * ch, UI_RGB_DIM, "(no vCPU)");
     }

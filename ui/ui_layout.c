@@ -93,8 +93,20 @@ void ui_layout_compute_grids(ui_layout *l, int w, int h, int cw, int ch, bool pr
     }
     int y = grid_top + 16 * cell + ch / 2 + m;
 
-    /* Middle band: registers | disassembly | controls (none when presenting). */
+    /* Bottom: caption (big type) and timeline; the middle band and the
+     * events | console panels share what is left above them. */
+    int cap_h = present ? 5 * ch : 2 * ch + ch / 2; /* presenting: two lines of large type */
+    /* The timeline: a title line, one lane per vCPU (they share the
+     * height between them) and the cycle axis. */
+    int tl_h = 6 * ch;
+    l->caption = rect(m, h - m - cap_h, w - 2 * m, cap_h);
+    l->timeline = rect(m, l->caption.y - m - tl_h, w - 2 * m, tl_h);
+
+    /* Middle band: registers | disassembly | controls (none when presenting,
+     * nor in a window too low for it above the timeline). */
     int band_h = present ? 0 : 13 * ch;
+    if (band_h > l->timeline.y - m - y)
+        band_h = 0;
     int regs_w = 44 * cw, dis_w = 48 * cw;
     int ctl_w = w - 2 * m - regs_w - dis_w - 2 * m;
     if (ctl_w < 20 * cw) {
@@ -106,20 +118,17 @@ void ui_layout_compute_grids(ui_layout *l, int w, int h, int cw, int ch, bool pr
     l->regs = rect(m, y, regs_w, band_h);
     l->disasm = rect(m + regs_w + m, y, dis_w, band_h);
     l->ctls = rect(m + regs_w + m + dis_w + m, y, ctl_w, band_h);
-    if (present) {
+    if (band_h == 0) {
         l->regs = l->disasm = l->ctls = rect(0, 0, 0, 0);
     } else {
         y += band_h + m;
     }
 
-    /* Bottom: caption (big type), timeline, then events | console fill the rest. */
-    int cap_h = present ? 5 * ch : 2 * ch + ch / 2; /* presenting: two lines of large type */
-    /* The timeline: a title line, one lane per vCPU (they share the
-     * height between them) and the cycle axis. */
-    int tl_h = 6 * ch;
-    l->caption = rect(m, h - m - cap_h, w - 2 * m, cap_h);
-    l->timeline = rect(m, l->caption.y - m - tl_h, w - 2 * m, tl_h);
+    /* Events | console: the rest, when there are at least three lines of it
+     * (else none: they were drawn over the timeline). */
     int rest = l->timeline.y - m - y;
+    if (rest < 3 * ch)
+        rest = 0;
     int ev_w = (w - 3 * m) * 62 / 100;
     l->events = rect(m, y, ev_w, rest);
     l->console = rect(2 * m + ev_w, y, w - 3 * m - ev_w, rest);

@@ -1,6 +1,7 @@
 /*
- * test_present.c — presentation mode (key p, --present) drawn off screen
- * from synthetic snapshots: its grids are larger than the normal window's.
+ * test_present.c — presentation mode (key p, --present) and small windows
+ * drawn off screen from synthetic snapshots: the presenting grids are
+ * larger than the normal window's, and grid titles stay in their columns.
  * Six grids side by side are as wide as a 16:9 window allows, so it leaves
  * out those the vCPU's mode keeps empty (no PIR without posted interrupts,
  * no EOI-exit bitmap without virtual-interrupt delivery or while it is all
@@ -168,6 +169,45 @@ START_TEST(grids_larger_when_presenting)
 }
 END_TEST
 
+/* Pixels unlike the background in x0..x1-1 over the two title lines (the
+ * name and the values) above grid g's column digits. */
+static int inked(const ui_layout *l, ui_grid_id g, int x0, int x1)
+{
+    const ui_rect *r = &l->grid[g];
+    int n = 0;
+    for (int y = r->y - 3 * l->ch; y < r->y - l->ch; y++)
+        for (int x = x0; x < x1; x++) {
+            const uint8_t *row = (const uint8_t *)surf->pixels + (size_t)y * (size_t)surf->pitch;
+            uint32_t argb;
+            memcpy(&argb, row + (size_t)x * 4, 4);
+            n += (argb & 0xFFFFFF) != UI_RGB_BG;
+        }
+    return n;
+}
+
+static const int small_sizes[][2] = {{640, 360}, {800, 450}, {1024, 576}, {1280, 720}, {1600, 900}};
+
+/* The PIR grid's title, the longest ("ON=0 SN=0 NV=F2 NDST=cpu0"), stays in
+ * its column at any window size, presenting or not: nothing of it between
+ * the PIR grid and the IRR grid's labels, nor past the IRR grid's own name
+ * and title ("IRR", "TPR=00"). At 640x360 it ran into them ("NDST=cTPR=00"). */
+START_TEST(grid_titles_stay_in_their_columns)
+{
+    int w = small_sizes[_i / 2][0], h = small_sizes[_i / 2][1];
+    bool present = _i & 1;
+    ui_layout l;
+    render(POSTED, present, w, h, &l);
+    const ui_rect *pir = &l.grid[UI_GRID_PIR], *irr = &l.grid[UI_GRID_IRR];
+    int gap0 = pir->x + pir->w + l.cw / 2, gap1 = irr->x - 2 * l.cw;
+    ck_assert_int_ge(gap1, gap0);
+    ck_assert_msg(inked(&l, UI_GRID_PIR, gap0, gap1) == 0, "%dx%d%s: PIR title in the gap", w, h,
+                  present ? " presenting" : "");
+    ck_assert_msg(inked(&l, UI_GRID_IRR, gap1 + 7 * l.cw, irr->x + irr->w) == 0,
+                  "%dx%d%s: PIR title over the IRR grid's", w, h, present ? " presenting" : "");
+    ck_assert_int_gt(inked(&l, UI_GRID_PIR, pir->x - 2 * l.cw, gap0), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("present");
@@ -175,6 +215,8 @@ int main(void)
     tcase_add_checked_fixture(t, NULL, teardown);
     tcase_set_timeout(t, 60);
     tcase_add_loop_test(t, grids_larger_when_presenting, 0, (int)(sizeof(sizes) / sizeof(sizes[0])));
+    tcase_add_loop_test(t, grid_titles_stay_in_their_columns, 0,
+                        (int)(2 * sizeof(small_sizes) / sizeof(small_sizes[0])));
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -280,7 +280,7 @@ END_TEST
 START_TEST(any_window_size)
 {
     static const int sizes[][2] = {{480, 300}, {640, 480}, {1024, 768}, {1600, 900},
-                                   {1920, 1080}, {3840, 2160}, {900, 1600}};
+                                   {1920, 1080}, {3840, 2160}, {900, 1600}, {640, 360}};
     ui_snapshot s;
     lesson_snapshot(&s);
     ui_view_accept(view, &s);
@@ -295,6 +295,17 @@ START_TEST(any_window_size)
             ck_assert_int_le(lay.grid[g].x + lay.grid[g].w, sizes[i][0]);
             ck_assert_int_le(lay.grid[g].y + lay.grid[g].h, sizes[i][1]);
         }
+        /* The panels do not run into each other: the events and console
+         * panels are there only when they fit between the middle band and
+         * the timeline (at 640x360 their titles were drawn over it). */
+        for (const ui_rect *p = &lay.events; p; p = p == &lay.events ? &lay.console : NULL) {
+            if (p->h > 0) {
+                ck_assert_int_ge(p->h, 3 * lay.ch);
+                ck_assert_int_le(p->y + p->h, lay.timeline.y);
+            }
+        }
+        ck_assert_msg(lay.regs.y + lay.regs.h <= lay.timeline.y, "%dx%d: registers over the timeline",
+                      sizes[i][0], sizes[i][1]);
         int x, y;
         ui_grid_id hg;
         unsigned hv;
