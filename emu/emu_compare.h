@@ -56,6 +56,8 @@ typedef struct emu_cmp_mode {
     uint64_t delivered[EMU_CMP_NPATHS];
     uint64_t interrupts;    /* handler entries (apic + injection + vid) */
     uint64_t exits;         /* every VM exit of every vCPU */
+    uint64_t console_exits; /* of them, I/O exits for the console and exit ports (the
+                             * guest's printf, its status): not interrupt work */
     uint64_t receive_exits; /* exits a receiver takes for an interrupt: 1, 7, 43, 45, EOI writes */
     uint64_t exit_reason[EMU_CMP_NREASONS];
     uint64_t lat_sum[EMU_CMP_NSRC], lat_n[EMU_CMP_NSRC], lat_max;
