@@ -36,6 +36,7 @@ struct cpu_block {
     uint8_t mode;   /* cpu_mode the block was decoded in: part of the key */
     uint8_t next_succ;
     uint8_t fused; /* the last two records are a fused pair (cpu_fused_jcc) */
+    uint16_t bytes; /* the block's length in bytes (its records' lengths summed) */
     struct {
         uint64_t rip;
         cpu_block *block;
@@ -149,7 +150,8 @@ static cpu_block *decode_block(cpu_t *c, uint64_t pa)
     b->gen = *b->genp;
 
     const uint8_t *page = c->phys->ram + (pa & ~0xFFFull);
-    unsigned off = (unsigned)(pa & 0xFFF), n = 0;
+    const unsigned start = (unsigned)(pa & 0xFFF);
+    unsigned off = start, n = 0;
     while (n < CPU_BLOCK_MAX) {
         cpu_insn *i = &b->insn[n];
         unsigned avail = 0x1000 - off;
@@ -172,6 +174,7 @@ static cpu_block *decode_block(cpu_t *c, uint64_t pa)
             break;
     }
     b->n = (uint16_t)n;
+    b->bytes = (uint16_t)(off - start); /* at most a page, or 15 when crossing */
     b->end = b->insn + n;
     fuse_last_pair(b);
     b->run_end = b->end - b->fused;
@@ -193,15 +196,13 @@ static unsigned cs_room(const cpu_t *c)
 }
 
 /* Whether every byte of block b lies within the CS limit when it starts at
- * RIP (outside 64-bit mode). Blocks are keyed by physical address and mode,
- * not by CS, so this is checked whenever one is looked up; a CS load with
- * a new base or limit starts a new successor epoch. */
-static __attribute__((cold)) bool block_in_cs_limit(const cpu_t *c, const cpu_block *b)
+ * RIP (outside 64-bit mode; SDM Vol. 3A 5.3). Blocks are keyed by physical
+ * address and mode, not by CS, so this is checked whenever one is looked
+ * up; a CS load with a new base or limit starts a new successor epoch.
+ * O(1): the block's byte length is kept from when it was decoded. */
+static inline bool block_in_cs_limit(const cpu_t *c, const cpu_block *b)
 {
-    uint64_t bytes = 0;
-    for (unsigned k = 0; k < b->n; k++)
-        bytes += b->insn[k].len;
-    return (uint64_t)(uint32_t)c->rip + bytes - 1 <= c->seg[CPU_CS].limit;
+    return (uint64_t)(uint32_t)c->rip + b->bytes - 1 <= c->seg[CPU_CS].limit;
 }
 
 /* Executes one instruction from a page that is not plain RAM (MMIO, an

@@ -232,6 +232,41 @@ START_TEST(fetch_beyond_cs_limit)
 }
 END_TEST
 
+/* The CS limit's last byte: with limit 0xF, 15 NOPs and a HLT at offset
+ * 0xF (the block's last byte at the limit) run to the HLT; 16 NOPs put the
+ * HLT at 0x10, one byte beyond, and its fetch is #GP(0) with EIP = 0x10
+ * (SDM Vol. 3A 5.3), though the 16 NOPs and the HLT were decoded as one
+ * block under the flat code segment first. */
+START_TEST(fetch_at_cs_limit_edge)
+{
+    uint8_t code[17];
+    memset(code, 0x90, 15);
+    code[15] = 0xF4;
+    cpu_harness_load(&h, CODE, code, 16);
+    cpu_set_segment(c, CPU_CS, SEL_CODE_SMALL, CODE, 0xF, 0x49B);
+    c->rip = 0;
+    c->halted = 0;
+    c->gpr[CPU_RSP] = STACK;
+    ck_assert_int_eq(cpu_run(c, UINT64_MAX, 100), CPU_STOP_HALT);
+    ck_assert_int_eq(cpu_harness_vector(&h), -1);
+    ck_assert_uint_eq(c->rip, 0x10);
+
+    memset(code, 0x90, 16);
+    code[16] = 0xF4;
+    cpu_harness_enter_prot32(&h, 0x57);
+    ck_assert_int_eq(run(code, sizeof code), CPU_STOP_HALT);
+    ck_assert_int_eq(cpu_harness_vector(&h), -1);
+    cpu_set_segment(c, CPU_CS, SEL_CODE_SMALL, CODE, 0xF, 0x49B);
+    c->rip = 0;
+    c->halted = 0;
+    c->gpr[CPU_RSP] = STACK;
+    ck_assert_int_eq(cpu_run(c, UINT64_MAX, 100), CPU_STOP_HALT);
+    ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_GP);
+    ck_assert_uint_eq(fault_error(), 0);
+    ck_assert_uint_eq(fault_eip(), 0x10);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("seg_limits");
@@ -242,6 +277,7 @@ static Suite *suite(void)
     tcase_add_test(t, stack_limits);
     tcase_add_test(t, string_elements);
     tcase_add_test(t, fetch_beyond_cs_limit);
+    tcase_add_test(t, fetch_at_cs_limit_edge);
     suite_add_tcase(s, t);
     return s;
 }
