@@ -49,7 +49,6 @@ static void load_handler_cs(cpu_t *c, uint16_t sel, uint32_t ext, cpu_seg *cs)
         cpu_fault(c, CPU_EXC_GP, err);
     if (!p)
         cpu_fault(c, CPU_EXC_NP, err);
-    cs->sel = sel;
     cs->base = 0;
     cs->limit = 0xFFFFFFFF;
     cs->attr = (uint16_t)(((d >> 40) & 0xFF) | (((d >> 52) & 0xF) << 8));

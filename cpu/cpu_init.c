@@ -18,7 +18,6 @@ bool cpu_phys_init(cpu_phys *p, uint64_t ram_size, uint64_t host_size)
     memset(p, 0, sizeof(*p));
     ram_size = (ram_size + CPU_PAGE_SIZE - 1) & ~(uint64_t)(CPU_PAGE_SIZE - 1);
     host_size = (host_size + CPU_PAGE_SIZE - 1) & ~(uint64_t)(CPU_PAGE_SIZE - 1);
-    p->ram_size = ram_size;
     p->npages = ram_size >> CPU_PAGE_SHIFT;
     /* Anonymous memory: the host backs a page only when it is first
      * touched, so a 4 GiB machine whose guest uses a few pages costs a few
