@@ -343,8 +343,11 @@ static inline uint64_t cpu_legacy_va(const cpu_t *c, unsigned seg, uint64_t a, u
  * into every 64-bit handler. */
 uint64_t cpu_ea_legacy(const cpu_t *c, const cpu_insn *i, uint64_t a);
 
-/* Effective linear address of the ModRM memory operand (SDM Vol. 1 3.7.5). */
-static inline uint64_t cpu_ea(const cpu_t *c, const cpu_insn *i)
+/* The offset of the ModRM memory operand, before any segment base:
+ * base + index * scale + displacement (SDM Vol. 1 3.7.5), truncated to 32
+ * bits at a 32-bit address size; a 16-bit one is the caller's to truncate
+ * (cpu_ea_legacy, LEA). */
+static inline uint64_t cpu_ea_offset(const cpu_t *c, const cpu_insn *i)
 {
     uint64_t a = (uint64_t)(int64_t)i->disp;
     if (i->base < 16)
@@ -355,6 +358,13 @@ static inline uint64_t cpu_ea(const cpu_t *c, const cpu_insn *i)
         a += c->gpr[i->index] << i->scale;
     if (i->asize == 4)
         a = (uint32_t)a;
+    return a;
+}
+
+/* Effective linear address of the ModRM memory operand (SDM Vol. 1 3.7.5). */
+static inline uint64_t cpu_ea(const cpu_t *c, const cpu_insn *i)
+{
+    uint64_t a = cpu_ea_offset(c, i);
     if (i->pfx & CPU_PFX_SEG) {
         /* Outside 64-bit mode every access comes here: the offset at the
          * address size plus the segment base, wrapping at 4 GBytes (SDM

@@ -484,20 +484,27 @@ void cpu_probe_write(cpu_t *c, uint64_t va, unsigned size)
 
 /* ---- TLB maintenance (SDM 4.10.4) ---------------------------------------------- */
 
+/* Invalidates the entries of tlb[] that used[] tracks (nused of them),
+ * or all of them when nused > CPU_TLB_TRACK (more, or unknown). */
+static void tlb_clear_tracked(cpu_tlb_entry *tlb, const uint8_t *used, unsigned nused)
+{
+    if (nused <= CPU_TLB_TRACK) {
+        for (unsigned k = 0; k < nused; k++) {
+            cpu_tlb_entry *e = &tlb[used[k]];
+            e->tag_read = e->tag_write = e->tag_fetch = CPU_TLB_INVALID;
+        }
+    } else {
+        for (unsigned k = 0; k < CPU_TLB_ENTRIES; k++)
+            tlb[k].tag_read = tlb[k].tag_write = tlb[k].tag_fetch = CPU_TLB_INVALID;
+    }
+}
+
 /* Only entries cpu_translate filled can be valid: when it tracked them
  * all, those are cleared (a VM entry or exit, a MOV to CR3 after a few
  * pages were touched), else the whole TLB. */
 void cpu_tlb_flush(cpu_t *c)
 {
-    if (c->tlb_nused <= CPU_TLB_TRACK) {
-        for (unsigned k = 0; k < c->tlb_nused; k++) {
-            cpu_tlb_entry *e = &c->tlb[c->tlb_used[k]];
-            e->tag_read = e->tag_write = e->tag_fetch = CPU_TLB_INVALID;
-        }
-    } else {
-        for (unsigned k = 0; k < CPU_TLB_ENTRIES; k++)
-            c->tlb[k].tag_read = c->tlb[k].tag_write = c->tlb[k].tag_fetch = CPU_TLB_INVALID;
-    }
+    tlb_clear_tracked(c->tlb, c->tlb_used, c->tlb_nused);
     c->tlb_nused = 0;
     c->tlb_alt.valid = false;
     cpu_epoch_invalidate(c);
@@ -506,15 +513,7 @@ void cpu_tlb_flush(cpu_t *c)
 /* Clears the kept-aside entries (they are valid only at its used[]). */
 static void tlb_alt_clear(cpu_tlb_bank *b)
 {
-    if (b->nused <= CPU_TLB_TRACK) {
-        for (unsigned k = 0; k < b->nused; k++) {
-            cpu_tlb_entry *e = &b->e[b->used[k]];
-            e->tag_read = e->tag_write = e->tag_fetch = CPU_TLB_INVALID;
-        }
-    } else {
-        for (unsigned k = 0; k < CPU_TLB_ENTRIES; k++)
-            b->e[k].tag_read = b->e[k].tag_write = b->e[k].tag_fetch = CPU_TLB_INVALID;
-    }
+    tlb_clear_tracked(b->e, b->used, b->nused);
     b->nused = 0;
 }
 

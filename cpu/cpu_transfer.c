@@ -643,16 +643,8 @@ static bool decode_flags_xfer(cpu_insn *i) /* 9C, 9D, 9E, 9F */
  * and then to the operand size (SDM Vol. 2 "LEA"). */
 static void lea(cpu_t *c, const cpu_insn *i)
 {
-    uint64_t a = (uint64_t)(int64_t)i->disp;
-    if (i->base < 16)
-        a += c->gpr[i->base];
-    else if (i->base == CPU_REG_RIP)
-        a += c->next_rip;
-    if (i->index != CPU_REG_NONE)
-        a += c->gpr[i->index] << i->scale;
-    if (i->asize == 4)
-        a = (uint32_t)a;
-    else if (i->asize == 2)
+    uint64_t a = cpu_ea_offset(c, i);
+    if (i->asize == 2)
         a = (uint16_t)a;
     cpu_reg_set(c, i->reg, i->osize, a);
 }
