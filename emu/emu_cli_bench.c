@@ -2,29 +2,15 @@
  * emu_cli_bench.c — `apicv-emu bench`: guest MIPS natively, VM-exit round
  * trips of the built-in hypervisor and of a guest hypervisor.
  */
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "emu/emu.h"
 #include "emu/emu_cli.h"
 #include "emu/emu_hv.h"
+#include "emu/emu_scenario.h"
 #include "vmx/vmx_root.h"
-
-/* The directory holding the built guests: beside the executable. */
-static void guest_dir(char *out, size_t len)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0) {
-        snprintf(out, len, "guests");
-        return;
-    }
-    exe[n] = 0;
-    snprintf(out, len, "%s/guests", dirname(exe));
-}
 
 static int bench_one(const char *name, const char *path, double *mips)
 {
@@ -128,8 +114,8 @@ int emu_cli_bench(int argc, char **argv)
     }
     if (argc > 1)
         snprintf(dir, sizeof(dir), "%s", argv[1]);
-    else
-        guest_dir(dir, sizeof(dir));
+    else if (!emu_exe_guest_dir(dir, sizeof(dir)))
+        snprintf(dir, sizeof(dir), "guests");
     double loop_mips = 0, work_mips = 0;
     snprintf(path, sizeof(path), "%s/loop.elf", dir);
     int s1 = bench_one("loop", path, &loop_mips);

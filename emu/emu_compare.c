@@ -616,31 +616,6 @@ static bool write_file(const char *opt, const char *path, const emu_compare_resu
     return true;
 }
 
-static void exe_guest_dir(char *out, size_t len)
-{
-    const char *env = getenv("APICV_GUEST_DIR");
-    if (env && *env) {
-        snprintf(out, len, "%s", env);
-        return;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0) {
-        snprintf(out, len, "guests");
-        return;
-    }
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        slash[1] = 0;
-    else
-        exe[0] = 0;
-    size_t used = strlen(exe);
-    if (used + sizeof("guests") <= sizeof(exe))
-        memcpy(exe + used, "guests", sizeof("guests"));
-    snprintf(out, len, "%.*s", (int)(len > 0 ? len - 1 : 0), exe);
-}
-
 int emu_compare_main(int argc, char **argv, const emu_frontend *fe)
 {
     unsigned ncpus = 2, interrupts = 16, rate = 20000;
@@ -709,7 +684,8 @@ int emu_compare_main(int argc, char **argv, const emu_frontend *fe)
         return EMU_EXIT_USAGE;
     }
     char dir[PATH_MAX], err[1024];
-    exe_guest_dir(dir, sizeof(dir));
+    if (!emu_default_guest_dir(dir, sizeof(dir)))
+        snprintf(dir, sizeof(dir), "guests");
     emu_compare_result *c = calloc(1, sizeof(*c));
     if (!c)
         return EMU_EXIT_USAGE;

@@ -616,6 +616,27 @@ void emu_scenario_free(emu_scenario *s)
     s->m = NULL;
 }
 
+bool emu_exe_guest_dir(char *out, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return false;
+    exe[n] = 0;
+    snprintf(out, len, "%s/guests", dirname(exe));
+    return true;
+}
+
+bool emu_default_guest_dir(char *out, size_t len)
+{
+    const char *env = getenv("APICV_GUEST_DIR");
+    if (env && *env) {
+        snprintf(out, len, "%s", env);
+        return true;
+    }
+    return emu_exe_guest_dir(out, len);
+}
+
 bool emu_scenario_guest_path(const emu_scenario *s, const char *guest_dir, char *out,
                              size_t outlen, char *err, size_t errlen)
 {
@@ -630,17 +651,8 @@ bool emu_scenario_guest_path(const emu_scenario *s, const char *guest_dir, char 
     snprintf(out, outlen, "%s/%s", s->dir, s->guest);
     if (access(out, R_OK) == 0)
         return true;
-    if (!guest_dir)
-        guest_dir = getenv("APICV_GUEST_DIR");
-    if (!guest_dir) {
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-        if (n > 0) {
-            exe[n] = 0;
-            snprintf(dir, sizeof(dir), "%s/guests", dirname(exe));
-            guest_dir = dir;
-        }
-    }
+    if (!guest_dir && emu_default_guest_dir(dir, sizeof(dir)))
+        guest_dir = dir;
     if (guest_dir) {
         snprintf(out, outlen, "%s/%s", guest_dir, s->guest);
         if (access(out, R_OK) == 0)

@@ -188,6 +188,13 @@ void emu_scenario_init_empty(emu_scenario *s);
  * the machine it was applied to is gone (its observer is not removed here). */
 void emu_scenario_free(emu_scenario *s);
 
+/* The directory of the built guests: guests/ beside the running executable
+ * (emu_exe_guest_dir), or $APICV_GUEST_DIR when it is set and not empty,
+ * else that (emu_default_guest_dir). False, out untouched, when neither is
+ * known (/proc/self/exe unreadable). */
+bool emu_exe_guest_dir(char *out, size_t len);
+bool emu_default_guest_dir(char *out, size_t len);
+
 /* Where the guest image is: relative to the scenario's directory, else to
  * guest_dir (the built guests; NULL: $APICV_GUEST_DIR, then guests/ beside
  * the executable). False with a message when no file exists. */
