@@ -42,6 +42,7 @@
 #include "emu/emu_record.h"
 #include "emu/emu_scenario.h"
 #include "traces/trace.h"
+#include "traces/trace_internal.h" /* trace_check32: edited records are re-checked */
 
 #define FUZZ_MAX_LEN (256u << 10) /* inputs are clamped to this */
 #define FUZZ_MAX_SEEDS 64
@@ -550,20 +551,6 @@ static inline size_t fuzz_trace_split(const fuzz_buf *b, fuzz_rec *recs, size_t 
     return n;
 }
 
-/* The record check of traces/ (FNV-1a 32 of the type byte and the payload),
- * recomputed here so that edited records pass it. */
-static inline uint32_t fuzz_check32(uint8_t type, const uint8_t *p, size_t len)
-{
-    uint32_t h = 0x811c9dc5u;
-    h ^= type;
-    h *= 0x01000193u;
-    for (size_t k = 0; k < len; k++) {
-        h ^= p[k];
-        h *= 0x01000193u;
-    }
-    return h;
-}
-
 static inline void fuzz_trace_frame(fuzz_buf *out, uint8_t type, const uint8_t *p, size_t len)
 {
     uint8_t hdr[11];
@@ -572,7 +559,7 @@ static inline void fuzz_trace_frame(fuzz_buf *out, uint8_t type, const uint8_t *
     fuzz_buf_insert(out, out->len, hdr, n);
     fuzz_buf_insert(out, out->len, p, len);
     uint8_t ck[4];
-    fuzz_put_le(ck, fuzz_check32(type, p, len), 4);
+    fuzz_put_le(ck, trace_check32(type, p, len), 4);
     fuzz_buf_insert(out, out->len, ck, 4);
 }
 
@@ -596,7 +583,7 @@ static inline void fuzz_trace_fix_checks(uint8_t *d, size_t len)
         }
         if (!end || plen > len - pos || len - pos - plen < 4)
             return;
-        fuzz_put_le(d + pos + plen, fuzz_check32(type, d + pos, (size_t)plen), 4);
+        fuzz_put_le(d + pos + plen, trace_check32(type, d + pos, (size_t)plen), 4);
         pos += (size_t)plen + 4;
     }
 }
