@@ -21,6 +21,12 @@ void emu_apply_event(emu_machine *m, const emu_qevent *ev);
 void emu_route_ipi(void *ctx, apic_t *src, const apic_ipi *ipi);
 /* "bytes 0f 0b (ud2)" for the instruction at c's RIP. */
 void emu_describe_rip(cpu_t *c, char *out, size_t outlen);
+
+/* emu_machine_step_any with the run's end at `until` (the replayer stops at
+ * its next input): the CPU that retired an instruction, or -1; *finished
+ * (when not NULL) says whether the run finished. */
+int emu_machine_step_any_until(emu_machine *m, uint64_t until, bool *finished);
+
 /* FNV-1a 64 over bytes / one 64-bit value, continuing hash *h (digests). */
 void emu_fnv(uint64_t *h, const void *data, size_t len);
 void emu_fnv64(uint64_t *h, uint64_t v);

@@ -479,20 +479,27 @@ out:
     return m->finished;
 }
 
-int emu_machine_step_any(emu_machine *m)
+int emu_machine_step_any_until(emu_machine *m, uint64_t until, bool *finished)
 {
-    if (m->finished)
-        return -1;
     uint64_t before[CPU_MAX_CPUS];
     for (unsigned k = 0; k < m->cfg.ncpus; k++)
         before[k] = m->cpu[k].insns;
     m->step_cpu = EMU_STEP_ANY;
-    emu_machine_run(m, m->now + 100 * m->cfg.quantum);
+    bool fin = emu_machine_run(m, until);
     m->step_cpu = -1;
+    if (finished)
+        *finished = fin;
     for (unsigned k = 0; k < m->cfg.ncpus; k++)
         if (m->cpu[k].insns != before[k])
             return (int)k;
     return -1;
+}
+
+int emu_machine_step_any(emu_machine *m)
+{
+    if (m->finished)
+        return -1;
+    return emu_machine_step_any_until(m, m->now + 100 * m->cfg.quantum, NULL);
 }
 
 cpu_stop emu_machine_step(emu_machine *m, unsigned cpu, uint64_t insns)

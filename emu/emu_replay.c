@@ -132,20 +132,13 @@ int emu_replay_step(emu_replayer *r)
         stop = r->t.inputs[r->in_i].post;
     if (r->unfinished && r->t.end.cycle < stop)
         stop = r->t.end.cycle;
-    uint64_t before[CPU_MAX_CPUS];
-    for (unsigned k = 0; k < m->cfg.ncpus; k++)
-        before[k] = m->cpu[k].insns;
-    m->step_cpu = EMU_STEP_ANY;
-    bool fin = emu_machine_run(m, stop);
-    m->step_cpu = -1;
+    bool fin;
+    int stepped = emu_machine_step_any_until(m, stop, &fin);
     if (fin)
         emu_replay_finish(r);
     else if (r->unfinished && !m->in_round && m->now >= r->t.end.cycle)
         r->done = true;
-    for (unsigned k = 0; k < m->cfg.ncpus; k++)
-        if (m->cpu[k].insns != before[k])
-            return (int)k;
-    return -1;
+    return stepped;
 }
 
 uint64_t emu_replay_position(const emu_replayer *r)
