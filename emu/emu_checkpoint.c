@@ -192,6 +192,20 @@ static bool fit(void **p, size_t *cap, size_t n, size_t sz)
     return true;
 }
 
+void emu_cpu_restored(cpu_t *cpu, const cpu_t *live)
+{
+    cpu->phys = live->phys;
+    cpu->obs = live->obs;
+    cpu->costs = live->costs;
+    cpu->dcache = live->dcache;
+    cpu->tlb_epoch = live->tlb_epoch;
+    cpu->epoch = live->epoch; /* the live decoded blocks' links carry its epochs */
+    cpu->cur_block = NULL;
+    cpu->in_run = false;
+    cpu_tlb_flush(cpu);
+    cpu_dcache_flush(cpu);
+}
+
 bool emu_checkpoint_restore(emu_machine *m, emu_scenario *scn, const emu_checkpoint *c)
 {
     /* The queues' and the hypervisor's work lists' room first: nothing
@@ -233,20 +247,9 @@ bool emu_checkpoint_restore(emu_machine *m, emu_scenario *scn, const emu_checkpo
         m->evq[k].cap = live.evq[k].cap;
         if (m->evq[k].n)
             memcpy(m->evq[k].heap, c->q[k], m->evq[k].n * sizeof(emu_qevent));
-        cpu_t *cpu = &m->cpu[k];
-        const cpu_t *was = &live.cpu[k];
         /* The hooks stay the checkpoint's: VMX swaps them at each entry
          * and exit (root and non-root), and they point into this machine. */
-        cpu->phys = was->phys;
-        cpu->obs = was->obs;
-        cpu->costs = was->costs;
-        cpu->dcache = was->dcache;
-        cpu->tlb_epoch = was->tlb_epoch;
-        cpu->epoch = was->epoch;
-        cpu->cur_block = NULL;
-        cpu->in_run = false;
-        cpu_tlb_flush(cpu);
-        cpu_dcache_flush(cpu);
+        emu_cpu_restored(&m->cpu[k], &live.cpu[k]);
     }
     clear_ctx cc = {c, 0, m->phys.ram};
     emu_ram_each_nonzero_page(&m->phys, clear_other_page, &cc);

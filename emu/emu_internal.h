@@ -27,6 +27,13 @@ void emu_describe_rip(cpu_t *c, char *out, size_t outlen);
  * (when not NULL) says whether the run finished. */
 int emu_machine_step_any_until(emu_machine *m, uint64_t until, bool *finished);
 
+/* A CPU whose state was just copied back from a checkpoint or snapshot:
+ * what belongs to the host (physical memory, observer bus, cost model,
+ * decoded-block cache, the successor epoch) is taken from the live CPU,
+ * nothing cached from before is kept (TLB, decoded blocks, the current
+ * block), and it is not inside cpu_run. The hooks are the caller's. */
+void emu_cpu_restored(cpu_t *cpu, const cpu_t *live);
+
 /* FNV-1a 64 over bytes / one 64-bit value, continuing hash *h (digests). */
 void emu_fnv(uint64_t *h, const void *data, size_t len);
 void emu_fnv64(uint64_t *h, uint64_t v);
