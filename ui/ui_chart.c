@@ -26,6 +26,42 @@ typedef struct chart_panel {
     double inner[EMU_MODE_COUNT]; /* a darker part at the bottom of each bar, 0 for none */
 } chart_panel;
 
+/* The bar area of a panel whose content starts at y0: a slot per mode, the
+ * base line at `bottom`, bars of width bw scaled so that max reaches top. */
+typedef struct bar_frame {
+    int top, bottom, slot, bw, x0;
+    double max;
+} bar_frame;
+
+/* Lays the frame out and draws its base line; false when the panel is too
+ * small to hold bars. */
+static bool bar_frame_draw(ui_gfx *g, const ui_rect *r, int y0, double max, bar_frame *f)
+{
+    int cw = g->cw[UI_FONT_TEXT], ch = g->ch[UI_FONT_TEXT];
+    f->top = y0 + ch;
+    f->bottom = r->y + r->h - 2 * ch - 4;
+    f->slot = (r->w - 2 * cw) / EMU_MODE_COUNT;
+    f->bw = f->slot * 3 / 5;
+    f->x0 = r->x + cw;
+    f->max = max;
+    if (f->bottom <= f->top || f->slot <= 0)
+        return false;
+    ui_fill(g, r->x + cw, f->bottom, r->w - 2 * cw, 1, UI_RGB_BORDER);
+    return true;
+}
+
+/* The left edge of mode k's bar. */
+static int bar_x(const bar_frame *f, unsigned k)
+{
+    return f->x0 + (int)k * f->slot + (f->slot - f->bw) / 2;
+}
+
+/* The height of a bar of value v. */
+static int bar_h(const bar_frame *f, double v)
+{
+    return f->max > 0 ? (int)((double)(f->bottom - f->top) * v / f->max) : 0;
+}
+
 static void bars(ui_gfx *g, const ui_rect *r, const chart_panel *p)
 {
     int y0 = ui_panel(g, r, p->title);
@@ -34,15 +70,14 @@ static void bars(ui_gfx *g, const ui_rect *r, const chart_panel *p)
     for (unsigned k = 0; k < EMU_MODE_COUNT; k++)
         if (p->v[k] > max)
             max = p->v[k];
-    int top = y0 + ch, bottom = r->y + r->h - 2 * ch - 4;
-    int slot = (r->w - 2 * cw) / EMU_MODE_COUNT, bw = slot * 3 / 5;
-    if (bottom <= top || slot <= 0)
+    bar_frame f;
+    if (!bar_frame_draw(g, r, y0, max, &f))
         return;
-    ui_fill(g, r->x + cw, bottom, r->w - 2 * cw, 1, UI_RGB_BORDER);
+    int bottom = f.bottom, bw = f.bw;
     for (unsigned k = 0; k < EMU_MODE_COUNT; k++) {
-        int x = r->x + cw + (int)k * slot + (slot - bw) / 2;
-        int h = max > 0 ? (int)((double)(bottom - top) * p->v[k] / max) : 0;
-        int hi = max > 0 ? (int)((double)(bottom - top) * p->inner[k] / max) : 0;
+        int x = bar_x(&f, k);
+        int h = bar_h(&f, p->v[k]);
+        int hi = bar_h(&f, p->inner[k]);
         ui_fill(g, x, bottom - h, bw, h, mode_rgb[k]);
         if (hi > 0)
             ui_fill(g, x, bottom - hi, bw, hi, (mode_rgb[k] >> 1) & 0x7f7f7f);
@@ -67,20 +102,19 @@ static void stacked(ui_gfx *g, const ui_rect *r, const emu_compare_result *c)
         if (s > max)
             max = s;
     }
-    int top = y0 + ch, bottom = r->y + r->h - 2 * ch - 4;
-    int slot = (r->w - 2 * cw) / EMU_MODE_COUNT, bw = slot * 3 / 5;
-    if (bottom <= top || slot <= 0)
+    bar_frame f;
+    if (!bar_frame_draw(g, r, y0, max, &f))
         return;
-    ui_fill(g, r->x + cw, bottom, r->w - 2 * cw, 1, UI_RGB_BORDER);
+    int bottom = f.bottom, bw = f.bw;
     for (unsigned k = 0; k < EMU_MODE_COUNT; k++) {
-        int x = r->x + cw + (int)k * slot + (slot - bw) / 2, y = bottom;
+        int x = bar_x(&f, k), y = bottom;
         for (unsigned p = 0; p < EMU_CMP_POSTED && max > 0; p++) {
-            int h = (int)((double)(bottom - top) * (double)c->m[k].delivered[p] / max);
+            int h = bar_h(&f, (double)c->m[k].delivered[p]);
             ui_fill(g, x, y - h, bw, h, path_rgb[p]);
             y -= h;
         }
         /* The posted ones are part of the vid bar: a stripe beside it. */
-        int hp = max > 0 ? (int)((double)(bottom - top) * (double)c->m[k].delivered[EMU_CMP_POSTED] / max) : 0;
+        int hp = bar_h(&f, (double)c->m[k].delivered[EMU_CMP_POSTED]);
         ui_fill(g, x + bw, bottom - hp, cw / 2 + 1, hp, path_rgb[EMU_CMP_POSTED]);
         ui_text(g, UI_FONT_TEXT, x, bottom + 4, UI_RGB_TEXT, emu_mode_name((emu_mode)k));
     }
