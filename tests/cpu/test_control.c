@@ -13,36 +13,10 @@
 #include <string.h>
 
 #include "cpu/cpu.h"
-#include "tests/support/cpu_harness.h"
+#include "tests/support/cpu_fixture.h"
 
 #define DATA 0x200000u
 #define NONCANON 0x0000800000000000ull
-
-static cpu_harness h;
-static cpu_t *c;
-
-static void setup(void)
-{
-    cpu_harness_init(&h);
-    c = &h.cpu;
-}
-
-static void teardown(void)
-{
-    cpu_harness_free(&h);
-}
-
-static void run(const uint8_t *code, size_t len)
-{
-    ck_assert_int_eq(cpu_harness_exec(&h, code, len, 100000), CPU_STOP_HALT);
-    ck_assert_int_eq(cpu_harness_vector(&h), -1);
-}
-
-static void run_fault(const uint8_t *code, size_t len, int v)
-{
-    cpu_harness_exec(&h, code, len, 100000);
-    ck_assert_int_eq(cpu_harness_vector(&h), v);
-}
 
 /* Runs code loaded at its own address (so no test depends on rewritten
  * code being re-decoded) from a fresh stack and RFLAGS; returns the vector
@@ -56,24 +30,6 @@ static int run_at(uint64_t at, const uint8_t *code, size_t len)
     c->rip = at;
     ck_assert_int_eq(cpu_run(c, UINT64_MAX, 100000), CPU_STOP_HALT);
     return cpu_harness_vector(&h);
-}
-
-static uint64_t peek(uint64_t pa, unsigned size)
-{
-    uint64_t v = 0;
-    ck_assert(cpu_phys_read(&h.phys, pa, &v, size));
-    return v;
-}
-
-static void poke(uint64_t pa, uint64_t v, unsigned size)
-{
-    ck_assert(cpu_phys_write(&h.phys, pa, &v, size));
-}
-
-/* Qword k of the exception frame (0 = error code where one is pushed). */
-static uint64_t frame(unsigned k)
-{
-    return peek(c->gpr[CPU_RSP] + 8 * k, 8);
 }
 
 /* ---- Jcc --------------------------------------------------------------------- */

@@ -12,64 +12,11 @@
 #include <string.h>
 
 #include "cpu/cpu.h"
-#include "tests/support/cpu_harness.h"
+#include "tests/support/cpu_fixture.h"
 
 #define DATA 0x200000u /* identity-mapped RAM for data */
 #define PF_HOLE 0x20000000ull /* a 2 MiB page the tests make not-present */
 #define TSS 0x6000u
-
-static cpu_harness h;
-static cpu_t *c;
-
-static void setup(void)
-{
-    cpu_harness_init(&h);
-    c = &h.cpu;
-}
-
-static void teardown(void)
-{
-    cpu_harness_free(&h);
-}
-
-/* Runs code to its final HLT and checks no exception was delivered. */
-static void run(const uint8_t *code, size_t len)
-{
-    ck_assert_int_eq(cpu_harness_exec(&h, code, len, 100000), CPU_STOP_HALT);
-    ck_assert_int_eq(cpu_harness_vector(&h), -1);
-}
-
-/* Runs code that must deliver vector v. */
-static void run_fault(const uint8_t *code, size_t len, int v)
-{
-    cpu_harness_exec(&h, code, len, 100000);
-    ck_assert_int_eq(cpu_harness_vector(&h), v);
-}
-
-/* Runs exactly n instructions. */
-static void run_n(const uint8_t *code, size_t len, uint64_t n)
-{
-    ck_assert_int_eq(cpu_harness_exec(&h, code, len, n), CPU_STOP_INSNS);
-}
-
-static uint64_t peek(uint64_t pa, unsigned size)
-{
-    uint64_t v = 0;
-    ck_assert(cpu_phys_read(&h.phys, pa, &v, size));
-    return v;
-}
-
-static void poke(uint64_t pa, uint64_t v, unsigned size)
-{
-    ck_assert(cpu_phys_write(&h.phys, pa, &v, size));
-}
-
-/* Qword k of the exception frame on the handler's stack (0 = error code
- * for vectors that push one). */
-static uint64_t frame(unsigned k)
-{
-    return peek(c->gpr[CPU_RSP] + 8 * k, 8);
-}
 
 /* Makes [PF_HOLE, PF_HOLE + 2 MiB) not present, and gives #PF its own
  * stack (IST1) so a fault on a broken stack can still be delivered. */
