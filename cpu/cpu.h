@@ -352,7 +352,9 @@ typedef struct cpu_icpt {
     bool imm_port;     /* I/O: the port came from an immediate (not DX) */
     uint16_t port;     /* I/O port */
     uint32_t msr;      /* RDMSR/WRMSR: ECX */
-    uint32_t subop;    /* VMX insn: which one (opcode / ModRM reg); DESC_TABLE: which one */
+    uint32_t subop;    /* VMX insn: which one (opcode / ModRM reg); DESC_TABLE: which one;
+                        * EXCEPTION: 0 for a hardware exception, else the event type
+                        * of INT3/INTO (6) or INT1 (5), whose length is in len */
     uint32_t vector;   /* EXCEPTION: vector; error code in value (#DB: the DR6 bits it
                         * reports, B3-B0, BD, BS: what a VM exit's qualification holds) */
     bool has_error;    /* EXCEPTION: error code valid */
@@ -437,6 +439,7 @@ enum {
     CPU_EVT_INTR = 1u << 0,   /* an interrupt source may have something */
     CPU_EVT_HOOK = 1u << 1,   /* the hook asked to be called (VMX work) */
     CPU_EVT_SHADOW = 1u << 2, /* STI / MOV SS blocking covers the next instruction */
+    CPU_EVT_DEBUG = 1u << 3,  /* RFLAGS.TF or a pending debug trap: every boundary is looked at */
 };
 
 /* Why cpu_run returned. */
@@ -527,6 +530,14 @@ typedef struct cpu {
     /* The DR6 bits of the #DB being raised as a fault (cpu_debug.c),
      * written into DR6 when it is delivered through the IDT. */
     uint32_t db_payload;
+    /* Debug traps (cpu_debug.c): the instruction executing began with
+     * RFLAGS.TF = 1 (a single-step trap follows it, SDM 17.3.1.4); and the
+     * pending debug exceptions, in the format of the VMCS field (SDM
+     * 24.4.2: B3-B0 in 3:0, enabled breakpoint 12, BS 14), delivered as a
+     * #DB at the next instruction boundary not blocked by MOV SS. A VM
+     * entry loads them, a VM exit saves them. */
+    uint8_t dbg_tf;
+    uint32_t dbg_pending;
     uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux, pat;
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
     uint64_t tsc_offset; /* added to cycles for RDTSC (native: 0) */

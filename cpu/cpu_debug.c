@@ -91,3 +91,46 @@ bool cpu_decode_mov_dr(cpu_insn *i)
     i->exec = exec_mov_dr;
     return true;
 }
+
+/* ---- single-step traps and pending debug exceptions ----------------------- */
+
+/* SDM 17.3.1.4 "Single-Step Exception Condition": an instruction that
+ * began with TF = 1 and completed (no fault) is followed by a #DB trap with
+ * DR6.BS. It joins the pending debug exceptions; INT n, which clears TF,
+ * still has its trap, at the handler's first instruction (17.3.1.4: "to
+ * single step an interrupt handler, single step an INT n instruction"). */
+void cpu_debug_step_done(cpu_t *c)
+{
+    c->dbg_tf = 0;
+    c->dbg_pending |= CPU_DR6_BS;
+}
+
+/* Delivers the pending debug exceptions as one #DB trap (SDM 6.9 priority
+ * 4, after the instruction: the saved RIP is the next instruction's). The
+ * exception bitmap may turn it into a VM exit, whose qualification gets
+ * the bits (SDM 27.2.1); else DR6 gets them (17.2.3). Bit 12 of the VMCS
+ * format (an enabled breakpoint) is not a DR6 bit. */
+void cpu_debug_trap(cpu_t *c)
+{
+    uint32_t bits = c->dbg_pending & (CPU_DR6_B0_3 | CPU_DR6_BS);
+    c->dbg_pending = 0;
+    c->db_payload = bits;
+    c->pending_vector = CPU_EXC_DB;
+    c->pending_error = 0;
+    c->pending_has_error = false;
+    cpu_deliver_pending_fault(c);
+}
+
+/* At a boundary with CPU_EVT_DEBUG: whether the next instruction is
+ * single-stepped (TF = 1 now) or a pending trap waits (behind MOV SS
+ * blocking); then the run loop runs it alone. With neither, the event is
+ * dropped and blocks run at full speed again. */
+bool cpu_debug_arm(cpu_t *c)
+{
+    c->dbg_tf = (c->rflags & CPU_FL_TF) != 0;
+    if (!c->dbg_tf && !c->dbg_pending) {
+        c->events &= ~(uint32_t)CPU_EVT_DEBUG;
+        return false;
+    }
+    return true;
+}

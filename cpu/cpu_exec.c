@@ -296,12 +296,18 @@ static uint64_t retired_before_fault(const cpu_t *c)
 }
 
 /* The checks a block boundary needs only now and then: a stop, HLT, the
- * cycle or instruction limit, pending events. Returns false to leave the
- * run loop; *shadowed says the next instruction runs alone. */
+ * cycle or instruction limit, pending events, debug traps. Returns false
+ * to leave the run loop; *shadowed says the next instruction runs alone
+ * (an interrupt shadow, or single-stepping: CPU_EVT_DEBUG). */
 static bool boundary_checks(cpu_t *c, bool *shadowed)
 {
     *shadowed = false;
     c->cur_block = NULL;
+    /* The instruction just completed began with TF = 1: its single-step
+     * trap is pending now, before any stop (an MTF VM exit, SDM 25.5.2,
+     * and other VM exits at this boundary save it in the VMCS). */
+    if (unlikely(c->dbg_tf))
+        cpu_debug_step_done(c);
     if (c->stop)
         return false;
     if (c->cycles >= c->cycle_limit) {
@@ -316,7 +322,12 @@ static bool boundary_checks(cpu_t *c, bool *shadowed)
         /* SDM Vol. 3A 6.8.3: nothing is taken in the shadow of STI or
          * MOV SS; the shadowed instruction runs alone. */
         *shadowed = (c->events & CPU_EVT_SHADOW) != 0;
-        if (!*shadowed) {
+        /* SDM 6.9: traps of the previous instruction (priority 4) come
+         * before NMIs and interrupts; MOV SS blocking holds them back
+         * (6.8.3). */
+        if ((c->events & CPU_EVT_DEBUG) && c->dbg_pending && !(*shadowed && c->shadow_kind == 2))
+            cpu_debug_trap(c);
+        if (!*shadowed && (c->events & (CPU_EVT_INTR | CPU_EVT_HOOK))) {
             handle_events(c);
             if (c->stop)
                 return false;
@@ -333,6 +344,8 @@ static bool boundary_checks(cpu_t *c, bool *shadowed)
         return false;
     }
     c->exit_block = 0; /* an interrupt delivered just now ended no block */
+    if (unlikely(c->events & CPU_EVT_DEBUG))
+        *shadowed |= cpu_debug_arm(c);
     return true;
 }
 
@@ -438,10 +451,18 @@ cpu_stop cpu_run(cpu_t *c, uint64_t cycle_limit, uint64_t max_insns)
         }
         c->exit_block = 0;
         c->shadow_arm = 0;
+        c->dbg_tf = 0; /* a faulting instruction has no single-step trap (SDM 17.3.1.4) */
         if (c->stop == CPU_STOP_NONE && c->pending_vector >= 0)
             cpu_deliver_pending_fault(c);
     } else if (c->inject_pending) {
         cpu_deliver_injected(c);
+    } else if (unlikely(c->dbg_pending) &&
+               !((c->events & CPU_EVT_SHADOW) && c->shadow_kind == 2)) {
+        /* Pending debug exceptions left by a VM entry (SDM 26.7.3) or by
+         * the end of the last run: delivered before the first instruction
+         * and before the limits are looked at, so a VMX-preemption timer
+         * of 0 expires after the #DB. */
+        cpu_debug_trap(c);
     }
     run_loop(c);
     c->in_run = false;

@@ -93,6 +93,11 @@ void cpu_set_rflags(cpu_t *c, uint64_t v)
 {
     c->rflags = (v & ~(uint64_t)(1u << 3 | 1u << 5 | 1u << 15)) | CPU_FL_FIXED1;
     c->lf_op = CPU_LF_NONE;
+    /* POPF, IRET, a VM entry setting TF: single-step from the next
+     * boundary on (cpu_debug.c). Every writer of TF comes here; event
+     * delivery only clears it. */
+    if (v & CPU_FL_TF)
+        c->events |= CPU_EVT_DEBUG;
 }
 
 /* When every arithmetic flag is replaced (shifts, MUL, SHLD) the lazy state

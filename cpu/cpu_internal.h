@@ -139,6 +139,7 @@ void cpu_register_segment(cpu_opmap *m);  /* cpu_segment.c: 0F 00 (SLDT..LTR), P
 void cpu_register_interrupt(cpu_opmap *m); /* cpu_interrupt.c: IN/OUT, CLI, STI, HLT, INT, IRET */
 void cpu_register_vmx_insn(cpu_opmap *m); /* cpu_vmx_insn.c: VMREAD..INVVPID, 0F C7 */
 void cpu_register_far(cpu_opmap *m);      /* cpu_far.c: RETF (CA, CB) */
+void cpu_register_x87(cpu_opmap *m);      /* cpu_x87.c: FNOP */
 /* cpu_far.c: far JMP/CALL through a pointer (EA, 9A: not in 64-bit mode)
  * or memory (FF /5, FF /3: every protected mode). */
 void cpu_far_jmp_ptr(cpu_t *c, const cpu_insn *i);
@@ -209,6 +210,13 @@ void cpu_exec_swapgs(cpu_t *c, const cpu_insn *i); /* cpu_msr.c */
 bool cpu_decode_mov_dr(cpu_insn *i);
 __attribute__((cold)) _Noreturn void cpu_debug_fault(cpu_t *c, uint32_t dr6_bits);
 void cpu_debug_deliver(cpu_t *c, uint32_t dr6_bits);
+/* Single-step traps and pending debug exceptions at instruction boundaries
+ * (cpu_exec.c's run loop, while CPU_EVT_DEBUG is set): the instruction
+ * that began with TF = 1 completed; deliver the pending #DB trap; arm the
+ * next instruction's single step (true: run it alone). */
+void cpu_debug_step_done(cpu_t *c);
+void cpu_debug_trap(cpu_t *c);
+bool cpu_debug_arm(cpu_t *c);
 void cpu_exec_rdtscp(cpu_t *c, const cpu_insn *i); /* cpu_msr.c */
 
 /* Decodes one instruction at bytes (up to avail bytes). Returns the length

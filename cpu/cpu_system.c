@@ -394,4 +394,5 @@ void cpu_register_system(cpu_opmap *m)
     cpu_register_vmx_insn(m);
     cpu_register_msr(m);
     cpu_register_cpuid(m);
+    cpu_register_x87(m);
 }

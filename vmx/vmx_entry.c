@@ -121,6 +121,15 @@ static void vmx_load_guest_state(vmx_vcpu *v)
         c->events |= CPU_EVT_SHADOW;
         c->shadow_kind = (intr & VMX_INTERRUPTIBILITY_STI) ? 1 : 2;
     }
+    /* Pending debug exceptions (26.3.2.5, 26.7.3 "Delivery of Pending
+     * Debug Exceptions after VM Entry"): a #DB trap before the first guest
+     * instruction, or after it with blocking by MOV SS (it then joins the
+     * single-step trap of that instruction); vmx_inject_event drops them
+     * when an event is injected. */
+    c->dbg_tf = 0;
+    c->dbg_pending = (uint32_t)VMCS(v, GUEST_PENDING_DBG) & VMX_PENDING_DBG_BITS;
+    if (c->dbg_pending)
+        c->events |= CPU_EVT_DEBUG;
     bool nmi_block = (intr & VMX_INTERRUPTIBILITY_NMI) != 0;
     if (VMCS(v, PIN_CONTROLS) & VMX_PIN_VIRTUAL_NMIS) {
         v->vnmi_blocked = nmi_block;
@@ -174,6 +183,9 @@ static void vmx_inject_event(vmx_vcpu *v)
         v->mtf_pending = true;
         return;
     }
+    /* 26.7.3: a VM entry that injects an event delivers no pending debug
+     * exceptions; they are lost. */
+    c->dbg_pending = 0;
     /* 26.5.1.2: an injected NMI blocks further NMIs (virtual NMIs when that
      * control is 1). */
     if (type == VMX_INTR_TYPE_EXT)

@@ -103,7 +103,12 @@ void vmx_save_guest_state(vmx_vcpu *v)
     vmx_vmcs_write_fast(m, VMCS_GUEST_ACTIVITY_STATE, v->wait_sipi ? VMX_ACTIVITY_WAIT_SIPI
                                                : c->halted  ? VMX_ACTIVITY_HLT
                                                             : VMX_ACTIVITY_ACTIVE);
-    vmx_vmcs_write_fast(m, VMCS_GUEST_PENDING_DBG, 0);
+    /* Pending debug exceptions (27.3.4): the #DB traps not yet delivered
+     * (a single-step trap behind an MTF or other trap-like exit, one held
+     * back by MOV SS blocking); the host does not inherit them. */
+    vmx_vmcs_write_fast(m, VMCS_GUEST_PENDING_DBG, c->dbg_pending & VMX_PENDING_DBG_BITS);
+    c->dbg_pending = 0;
+    c->dbg_tf = 0;
 
     /* 27.3.4: the preemption timer value when "save VMX-preemption timer
      * value" = 1. */

@@ -365,7 +365,12 @@ static cpu_hook_result vmx_exception(vmx_vcpu *v, cpu_t *c, cpu_icpt *info)
         return CPU_HOOK_PASS;
     }
     vmx_exit_info ei = {0};
-    ei.intr_info = VMX_INTR_INFO_VALID | ((uint32_t)VMX_INTR_TYPE_HW_EXC << 8) | vector;
+    /* INT3, INTO (software exception, 6) and INT1 (privileged software
+     * exception, 5) report their type and length (27.2.2, 27.2.4). */
+    uint32_t type = info->subop ? info->subop : VMX_INTR_TYPE_HW_EXC;
+    ei.intr_info = VMX_INTR_INFO_VALID | (type << 8) | vector;
+    if (info->subop)
+        ei.insn_len = info->len;
     if (info->has_error) {
         ei.intr_info |= VMX_INTR_INFO_ERROR_VALID;
         ei.intr_error = (uint32_t)info->value;

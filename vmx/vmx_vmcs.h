@@ -277,6 +277,10 @@ enum { VMX_WIDTH_16 = 0, VMX_WIDTH_64 = 1, VMX_WIDTH_32 = 2, VMX_WIDTH_NATURAL =
 #define VMX_EXIT_CLEAR_BNDCFGS (1u << 23)
 #define VMX_EXIT_CONCEAL_PT (1u << 24)
 
+/* Pending debug exceptions field (SDM 24.4.2): B3-B0 (3:0), enabled
+ * breakpoint (12), BS (14); the RTM bit (16) is reserved here (no RTM). */
+#define VMX_PENDING_DBG_BITS 0x500Fu
+
 /* VM-entry controls (VMCS_ENTRY_CONTROLS). */
 #define VMX_ENTRY_LOAD_DEBUG (1u << 2)
 #define VMX_ENTRY_IA32E (1u << 9)

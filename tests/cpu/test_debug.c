@@ -1,7 +1,8 @@
 /*
  * test_debug.c — the debug facilities of the interpreter (cpu_debug.c; SDM
  * Vol. 3B chapter 17): MOV to and from DR0-DR7, the DR4/DR5 aliases and
- * CR4.DE, the fixed and reserved bits of DR6 and DR7, DR7.GD, IA32_DEBUGCTL.
+ * CR4.DE, the fixed and reserved bits of DR6 and DR7, DR7.GD, IA32_DEBUGCTL;
+ * single-step traps (RFLAGS.TF, 17.3.1.4) and pending debug exceptions.
  *
  * Each snippet is shown in Intel syntax beside its bytes (assembled with
  * GNU as). Exceptions end in the harness's HLT handlers, so a test reads the
@@ -176,6 +177,119 @@ START_TEST(cpuid_reports_de)
 }
 END_TEST
 
+/* ---- single-step traps (SDM 17.3.1.4) ---- */
+
+static void set_tf(void)
+{
+    cpu_set_rflags(&h.cpu, cpu_get_rflags(&h.cpu) | CPU_FL_TF);
+}
+
+/* The saved RFLAGS of an exception without an error code. */
+static uint64_t fault_rflags(void)
+{
+    return cpu_harness_peek64(&h, h.cpu.gpr[CPU_RSP] + 16);
+}
+
+START_TEST(single_step_after_each_instruction)
+{
+    /* nop; nop; hlt */
+    static const uint8_t code[] = {0x90, 0x90, 0xf4};
+    set_tf();
+    RUN(code);
+    ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_DB);
+    ck_assert_uint_eq(fault_rip(), CODE + 1); /* a trap: after the first NOP */
+    ck_assert(fault_rflags() & CPU_FL_TF);
+    ck_assert(!(cpu_get_rflags(&h.cpu) & CPU_FL_TF)); /* the handler is not stepped */
+    ck_assert_uint_eq(h.cpu.dr[6], 0xFFFF0FF0 | CPU_DR6_BS);
+}
+END_TEST
+
+/* POPF that sets TF: the trap comes after the instruction that follows. */
+START_TEST(popf_setting_tf_traps_after_next)
+{
+    /* pushfq; or qword ptr [rsp], 0x100; popfq; nop; hlt */
+    static const uint8_t code[] = {0x9c, 0x48, 0x81, 0x0c, 0x24, 0x00,
+                                   0x01, 0x00, 0x00, 0x9d, 0x90, 0xf4};
+    RUN(code);
+    ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_DB);
+    ck_assert_uint_eq(fault_rip(), CODE + 11);
+}
+END_TEST
+
+/* SDM 6.8.3: MOV SS inhibits debug traps until after the next instruction:
+ * the trap of the MOV SS and of the NOP come as one, after the NOP. */
+START_TEST(mov_ss_defers_trap)
+{
+    /* pushfq; or qword ptr [rsp], 0x100; popfq; mov ss, eax; nop; hlt */
+    static const uint8_t code[] = {0x9c, 0x48, 0x81, 0x0c, 0x24, 0x00, 0x01,
+                                   0x00, 0x00, 0x9d, 0x8e, 0xd0, 0x90, 0xf4};
+    h.cpu.gpr[CPU_RAX] = 0x10;
+    RUN(code);
+    ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_DB);
+    ck_assert_uint_eq(fault_rip(), CODE + 13);
+    ck_assert_uint_eq(h.cpu.dr[6], 0xFFFF0FF0 | CPU_DR6_BS);
+}
+END_TEST
+
+/* A faulting instruction has no single-step trap; DR6 is not touched. */
+START_TEST(fault_has_no_trap)
+{
+    /* ud2 */
+    static const uint8_t code[] = {0x0f, 0x0b};
+    set_tf();
+    RUN(code);
+    ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_UD);
+    ck_assert_uint_eq(fault_rip(), CODE);
+    ck_assert_uint_eq(h.cpu.dr[6], 0xFFFF0FF0);
+}
+END_TEST
+
+/* SDM 17.3.1.4: "to single step an interrupt handler, single step an INT n
+ * instruction": the trap comes at the handler's first instruction. */
+START_TEST(int_n_traps_at_handler)
+{
+    /* int 0x20 */
+    static const uint8_t code[] = {0xcd, 0x20};
+    set_tf();
+    RUN(code);
+    ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_DB);
+    ck_assert_uint_eq(fault_rip(), CPU_HARNESS_HANDLER(0x20));
+}
+END_TEST
+
+/* A REP string instruction traps after each iteration, RIP still at it. */
+START_TEST(rep_traps_each_iteration)
+{
+    /* rep stosb; hlt */
+    static const uint8_t code[] = {0xf3, 0xaa, 0xf4};
+    h.cpu.gpr[CPU_RCX] = 3;
+    h.cpu.gpr[CPU_RDI] = 0x200000;
+    set_tf();
+    RUN(code);
+    ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_DB);
+    ck_assert_uint_eq(fault_rip(), CODE);
+    ck_assert_uint_eq(h.cpu.gpr[CPU_RCX], 2);
+}
+END_TEST
+
+/* Pending debug exceptions (a VM entry's, cpu.h dbg_pending) are one #DB
+ * before the first instruction, with their B3-B0 in DR6 and without the
+ * enabled-breakpoint bit 12, which is not a DR6 bit. */
+START_TEST(pending_debug_exceptions_delivered_first)
+{
+    /* nop; hlt */
+    static const uint8_t code[] = {0x90, 0xf4};
+    h.cpu.dr[6] = 0xFFFF0FF0 | 1; /* a stale B0 is cleared */
+    h.cpu.dbg_pending = (1u << 12) | 2;
+    h.cpu.events |= CPU_EVT_DEBUG;
+    RUN(code);
+    ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_DB);
+    ck_assert_uint_eq(fault_rip(), CODE);
+    ck_assert_uint_eq(h.cpu.dr[6], 0xFFFF0FF0 | 2);
+    ck_assert_uint_eq(h.cpu.dbg_pending, 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cpu_debug");
@@ -191,6 +305,13 @@ int main(void)
     tcase_add_test(t, general_detect_db);
     tcase_add_test(t, debugctl_msr);
     tcase_add_test(t, cpuid_reports_de);
+    tcase_add_test(t, single_step_after_each_instruction);
+    tcase_add_test(t, popf_setting_tf_traps_after_next);
+    tcase_add_test(t, mov_ss_defers_trap);
+    tcase_add_test(t, fault_has_no_trap);
+    tcase_add_test(t, int_n_traps_at_handler);
+    tcase_add_test(t, rep_traps_each_iteration);
+    tcase_add_test(t, pending_debug_exceptions_delivered_first);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

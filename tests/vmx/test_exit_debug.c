@@ -4,7 +4,8 @@
  * its qualification, 27.2.1), a #DB intercepted by the exception bitmap
  * (qualification = the DR6 bits, DR6 left alone: 27.1, 27.2.1), and the
  * "load debug controls" / "save debug controls" entry and exit controls
- * for DR7 and IA32_DEBUGCTL (26.3.2.1, 27.3.1).
+ * for DR7 and IA32_DEBUGCTL (26.3.2.1, 27.3.1); single-step traps and the
+ * pending-debug-exceptions field at VM entry and exit (26.7.3, 27.3.4).
  */
 #include <check.h>
 #include <stdlib.h>
@@ -138,6 +139,107 @@ START_TEST(debug_controls_load_and_save)
 }
 END_TEST
 
+/* ---- single-step traps and pending debug exceptions ---- */
+
+static const uint8_t nops[] = {0x90, 0x90, 0xf4}; /* nop; nop; hlt */
+
+/* A single-step #DB intercepted by the exception bitmap: a trap (RIP after
+ * the instruction), qualification BS, no pending debug exceptions left,
+ * DR6 untouched (SDM 27.1, 27.2.1, 27.3.4). */
+START_TEST(single_step_db_exit)
+{
+    load_guest(nops, sizeof nops);
+    SET(EXCEPTION_BITMAP, 1u << CPU_EXC_DB);
+    SET(GUEST_RFLAGS, CPU_FL_FIXED1 | CPU_FL_TF);
+    h.cpu.dr[6] = 0xFFFF0FF0 | CPU_DR6_BD | 8;
+    enter_and_run();
+    ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_EXCEPTION_NMI);
+    ck_assert_uint_eq(GET(EXIT_INTR_INFO) & 0x7FF, (3u << 8) | CPU_EXC_DB);
+    ck_assert_uint_eq(GET(EXIT_QUALIFICATION), CPU_DR6_BS);
+    ck_assert_uint_eq(GET(GUEST_RIP), CPU_HARNESS_CODE + 1);
+    ck_assert_uint_eq(GET(GUEST_PENDING_DBG), 0);
+    ck_assert_uint_eq(h.cpu.dr[6], 0xFFFF0FF0 | CPU_DR6_BD | 8);
+}
+END_TEST
+
+/* Entry with blocking by MOV SS and pending debug exceptions (BS, B0,
+ * enabled breakpoint): held back for one instruction, then one #DB with
+ * the bits of both (SDM 26.7.3, 6.8.3). */
+START_TEST(pending_dbg_behind_mov_ss)
+{
+    load_guest(nops, sizeof nops);
+    SET(EXCEPTION_BITMAP, 1u << CPU_EXC_DB);
+    SET(GUEST_RFLAGS, CPU_FL_FIXED1 | CPU_FL_TF);
+    SET(GUEST_INTERRUPTIBILITY, VMX_INTERRUPTIBILITY_MOV_SS);
+    SET(GUEST_PENDING_DBG, CPU_DR6_BS | (1u << 12) | 1);
+    enter_and_run();
+    ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_EXCEPTION_NMI);
+    ck_assert_uint_eq(GET(EXIT_QUALIFICATION), CPU_DR6_BS | 1);
+    ck_assert_uint_eq(GET(GUEST_RIP), CPU_HARNESS_CODE + 1);
+    ck_assert_uint_eq(GET(GUEST_PENDING_DBG), 0);
+}
+END_TEST
+
+/* SDM 25.5.2: MTF VM exits take priority over debug-trap exceptions: the
+ * single-step trap is saved as a pending debug exception. */
+START_TEST(mtf_saves_single_step)
+{
+    load_guest(nops, sizeof nops);
+    OR(PROC_CONTROLS, VMX_PROC_MTF);
+    SET(GUEST_RFLAGS, CPU_FL_FIXED1 | CPU_FL_TF);
+    enter_and_run();
+    ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_MTF);
+    ck_assert_uint_eq(GET(GUEST_RIP), CPU_HARNESS_CODE + 1);
+    ck_assert_uint_eq(GET(GUEST_PENDING_DBG), CPU_DR6_BS);
+    ck_assert_uint_eq(h.cpu.dbg_pending, 0); /* the host does not inherit it */
+}
+END_TEST
+
+/* A preemption timer of 0 expires after the #DB of the pending debug
+ * exceptions was delivered, before any guest instruction; intercepted,
+ * the #DB is the exit. */
+START_TEST(preempt_zero_after_pending_db)
+{
+    load_guest(nops, sizeof nops);
+    OR(PIN_CONTROLS, VMX_PIN_PREEMPT_TIMER);
+    SET(PREEMPT_TIMER_VALUE, 0);
+    SET(GUEST_PENDING_DBG, (1u << 12) | 2);
+    enter_and_run();
+    ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_PREEMPT_TIMER);
+    ck_assert_uint_eq(GET(GUEST_RIP), CPU_HARNESS_HANDLER(CPU_EXC_DB));
+    ck_assert_uint_eq(h.cpu.dr[6] & 0xF, 2);
+}
+END_TEST
+
+START_TEST(preempt_zero_pending_db_intercepted)
+{
+    load_guest(nops, sizeof nops);
+    OR(PIN_CONTROLS, VMX_PIN_PREEMPT_TIMER);
+    SET(PREEMPT_TIMER_VALUE, 0);
+    SET(GUEST_PENDING_DBG, (1u << 12) | 2);
+    SET(EXCEPTION_BITMAP, 1u << CPU_EXC_DB);
+    enter_and_run();
+    ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_EXCEPTION_NMI);
+    ck_assert_uint_eq(GET(EXIT_QUALIFICATION), 2);
+    ck_assert_uint_eq(GET(GUEST_RIP), CPU_HARNESS_CODE);
+}
+END_TEST
+
+/* INT3 is a software exception the exception bitmap intercepts: type 6,
+ * the instruction's length, RIP at the INT3 (SDM 25.2, 27.2.2, 27.2.4). */
+START_TEST(int3_exit_software_exception)
+{
+    static const uint8_t code[] = {0x90, 0xcc, 0xf4}; /* nop; int3; hlt */
+    load_guest(code, sizeof code);
+    SET(EXCEPTION_BITMAP, 1u << CPU_EXC_BP);
+    enter_and_run();
+    ck_assert_uint_eq(GET(EXIT_REASON), VMX_EXIT_EXCEPTION_NMI);
+    ck_assert_uint_eq(GET(EXIT_INTR_INFO), VMX_INTR_INFO_VALID | (6u << 8) | CPU_EXC_BP);
+    ck_assert_uint_eq(GET(EXIT_INSN_LEN), 1);
+    ck_assert_uint_eq(GET(GUEST_RIP), CPU_HARNESS_CODE + 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("vmx_exit_debug");
@@ -148,6 +250,12 @@ int main(void)
     tcase_add_test(r, mov_dr_without_exiting_runs);
     tcase_add_test(r, db_exit_qualification_leaves_dr6);
     tcase_add_test(r, debug_controls_load_and_save);
+    tcase_add_test(r, single_step_db_exit);
+    tcase_add_test(r, pending_dbg_behind_mov_ss);
+    tcase_add_test(r, mtf_saves_single_step);
+    tcase_add_test(r, preempt_zero_after_pending_db);
+    tcase_add_test(r, preempt_zero_pending_db_intercepted);
+    tcase_add_test(r, int3_exit_software_exception);
     suite_add_tcase(s, r);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
