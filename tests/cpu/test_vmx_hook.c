@@ -221,6 +221,26 @@ START_TEST(fixed_cr_bits_and_feature_control)
 }
 END_TEST
 
+/* SDM Vol. 2 INVVPID, "64-Bit Mode Exceptions": a non-canonical memory
+ * operand is #SS(0) through RSP or RBP (an SS reference), #GP(0) else. */
+START_TEST(noncanonical_operand_ss_or_gp)
+{
+    /* invvpid rax, [rsp+rbx]; hlt */
+    static const uint8_t ss_form[] = {0x66, 0x0f, 0x38, 0x81, 0x04, 0x1c, 0xf4};
+    /* invvpid rax, [rbx]; hlt */
+    static const uint8_t ds_form[] = {0x66, 0x0f, 0x38, 0x81, 0x03, 0xf4};
+    h.cpu.vmx_operation = true;
+    h.cpu.gpr[CPU_RBX] = 0x8000000000000000ull - CPU_HARNESS_STACK;
+    RUN(ss_form);
+    ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_SS);
+    h.cpu.gpr[CPU_RSP] = CPU_HARNESS_STACK;
+    h.cpu.gpr[CPU_RBX] = 0x8000000000000000ull;
+    RUN(ds_form);
+    ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_GP);
+    ck_assert_uint_eq(nops, 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("vmx_hook");
@@ -232,6 +252,7 @@ static Suite *suite(void)
     tcase_add_test(t, vmread_vmwrite_operands_and_flags);
     tcase_add_test(t, vmlaunch_deferred_and_vmcall);
     tcase_add_test(t, fixed_cr_bits_and_feature_control);
+    tcase_add_test(t, noncanonical_operand_ss_or_gp);
     suite_add_tcase(s, t);
     return s;
 }
