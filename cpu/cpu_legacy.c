@@ -614,12 +614,15 @@ static unsigned access_width(const cpu_insn *i)
         case 0xB6: case 0xBE: return 1;               /* MOVZX/MOVSX r, r/m8 */
         case 0xB7: case 0xBF: return 2;               /* MOVZX/MOVSX r, r/m16 */
         case 0xB2: case 0xB4: case 0xB5: return n + 2; /* LSS, LFS, LGS */
-        case 0xC7: return 8;                          /* CMPXCHG8B */
+        case 0xC7: return 8;                          /* CMPXCHG8B; VMPTRLD..VMPTRST: m64 */
+        case 0x78: case 0x79: return 4;               /* VMREAD, VMWRITE: 32 bits here */
         default: return n;
         }
     }
     if (i->map == 2 && i->op == 0xF0 && (i->pfx & CPU_PFX_REPNE))
         return 1; /* CRC32 r, r/m8 */
+    if (i->map == 2 && (i->op == 0x80 || i->op == 0x81))
+        return 16; /* INVEPT, INVVPID: the m128 descriptor */
     return n;
 }
 
@@ -705,21 +708,18 @@ void cpu_legacy_fixup(cpu_insn *i)
                 f = cpu_exec_ud;
             break;
         case 0x05: case 0x07: case 0x34: case 0x35: /* SYSCALL, SYSRET, SYSENTER, SYSEXIT */
-        case 0x78: case 0x79: /* VMREAD, VMWRITE: 64-bit operands */
             unimpl = true;
-            break;
-        case 0xC7:
-            if (digit >= 6) /* VMPTRLD, VMCLEAR, VMXON, VMPTRST, RDRAND/RDSEED */
-                unimpl = true;
             break;
         default:
             if (i->op >= 0x80 && i->op <= 0x8F)
                 f = l_jcc;
             break;
         }
-    } else if (i->map == 2 && (i->op == 0x80 || i->op == 0x81)) {
-        unimpl = true; /* INVEPT, INVVPID */
     }
+    /* The VMX instructions (0F 78, 0F 79, 0F C7 /6 /7, 66 0F 38 80/81, 0F
+     * 01 C1-C4) keep cpu_vmx_insn.c's handlers: they take the mode into
+     * account themselves (SDM Vol. 3C 31.3: #UD in real, virtual-8086 and
+     * compatibility mode, 32-bit operands in protected mode). */
     if (unimpl) {
         i->exec = cpu_exec_unimplemented;
         i->ends_block = 1;

@@ -96,6 +96,13 @@ static void exec_vmx(cpu_t *c, const cpu_insn *i)
     }
     cpu_vmx_op op = {.insn = insn,
                      .mov_ss = (c->events & CPU_EVT_SHADOW) && c->shadow_kind == 2};
+    /* The register operands (VMREAD/VMWRITE's encoding and value, INVEPT/
+     * INVVPID's type) are 64 bits in 64-bit mode and 32 bits outside it,
+     * whatever the operand-size attribute (SDM 31.3: "Operand size" of
+     * VMREAD/VMWRITE; the pointers and descriptors are m64 and m128 in
+     * every mode). Compatibility mode never gets here (#UD above). */
+    unsigned size = c->mode == CPU_MODE_LONG64 ? 8 : 4;
+    uint64_t reg = c->gpr[i->reg] & cpu_size_mask(size);
     switch (insn) {
     case VMX_VMXON:
     case VMX_VMCLEAR:
@@ -106,19 +113,22 @@ static void exec_vmx(cpu_t *c, const cpu_insn *i)
         cpu_probe_write(c, vmx_operand(c, i, 8), 8);
         break;
     case VMX_VMREAD:
-        /* 0F 78 /r VMREAD r/m64, r64: the encoding is in ModRM.reg. */
-        op.field = c->gpr[i->reg];
+        /* 0F 78 /r VMREAD r/m64, r64 (r/m32, r32): the encoding is in
+         * ModRM.reg. */
+        op.field = reg;
         if (i->has_mem)
-            cpu_probe_write(c, vmx_operand(c, i, 8), 8);
+            cpu_probe_write(c, vmx_operand(c, i, size), size);
         break;
     case VMX_VMWRITE:
-        /* 0F 79 /r VMWRITE r64, r/m64. */
-        op.field = c->gpr[i->reg];
-        op.value = i->has_mem ? cpu_read(c, vmx_operand(c, i, 8), 8) : c->gpr[i->rm];
+        /* 0F 79 /r VMWRITE r64, r/m64 (r32, r/m32): a 32-bit value written
+         * into a wider field clears its high bits (vmx_vmwrite). */
+        op.field = reg;
+        op.value = i->has_mem ? cpu_read(c, vmx_operand(c, i, size), size)
+                              : c->gpr[i->rm] & cpu_size_mask(size);
         break;
     case VMX_INVEPT:
     case VMX_INVVPID:
-        op.field = c->gpr[i->reg];
+        op.field = reg;
         op.desc[0] = cpu_read(c, vmx_operand(c, i, 16), 8);
         op.desc[1] = cpu_read(c, cpu_ea(c, i) + 8, 8);
         break;
@@ -126,11 +136,14 @@ static void exec_vmx(cpu_t *c, const cpu_insn *i)
         break;
     }
     cpu_vmx_result r = c->hooks.vmx(c->hooks.ctx, c, &op);
-    if (r == CPU_VMX_SUCCEED && (insn == VMX_VMPTRST || insn == VMX_VMREAD)) {
-        if (insn == VMX_VMREAD && !i->has_mem)
-            c->gpr[i->rm] = op.value;
+    if (r == CPU_VMX_SUCCEED && insn == VMX_VMREAD) {
+        /* A field wider than the destination gives its low bits. */
+        if (!i->has_mem)
+            cpu_reg_set(c, i->rm, size, op.value);
         else
-            cpu_write(c, cpu_ea(c, i), 8, op.value);
+            cpu_write(c, cpu_ea(c, i), size, op.value);
+    } else if (r == CPU_VMX_SUCCEED && insn == VMX_VMPTRST) {
+        cpu_write(c, cpu_ea(c, i), 8, op.value);
     }
     vmx_set_result(c, r);
 }

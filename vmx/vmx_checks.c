@@ -268,8 +268,9 @@ vmx_check vmx_check_host_state(const vmx_vcpu *v)
         !vmx_canonical(VMCS(v, HOST_GDTR_BASE)) || !vmx_canonical(VMCS(v, HOST_IDTR_BASE)) ||
         !vmx_canonical(VMCS(v, HOST_TR_BASE)))
         return VMX_CHECK_HOST_CANONICAL;
-    /* 26.2.4: the processor is in IA-32e mode, so "host address-space size"
-     * must be 1, CR4.PAE = 1 and RIP canonical. */
+    /* 26.2.4: with the processor in IA-32e mode (outside it: see
+     * vmx_entry_check_host_state), "host address-space size" must be 1,
+     * CR4.PAE = 1 and RIP canonical. */
     if (!(exit & VMX_EXIT_HOST_ADDR_SPACE) || !(VMCS(v, HOST_CR4) & CPU_CR4_PAE))
         return VMX_CHECK_HOST_ADDR_SPACE;
     if (!vmx_canonical(VMCS(v, HOST_RIP)))
@@ -594,12 +595,20 @@ vmx_check vmx_entry_check_controls(vmx_vcpu *v)
 
 vmx_check vmx_entry_check_host_state(vmx_vcpu *v)
 {
-    if (v->vmcs.checked & VMX_CHECKED_HOST)
-        return VMX_CHECK_NONE;
-    vmx_check r = vmx_check_host_state(v);
-    if (r == VMX_CHECK_NONE)
+    if (!(v->vmcs.checked & VMX_CHECKED_HOST)) {
+        vmx_check r = vmx_check_host_state(v);
+        if (r != VMX_CHECK_NONE)
+            return r;
         v->vmcs.checked |= VMX_CHECKED_HOST;
-    return r;
+    }
+    /* 26.2.4: a processor outside IA-32e mode at the entry (a guest
+     * hypervisor in 32-bit protected mode; the built-in one's host is
+     * always 64-bit) needs "host address-space size" and "IA-32e mode
+     * guest" = 0; the first is must-be-1 here (IA32_VMX_EXIT_CTLS), so
+     * such an entry always fails. Read from the CPU, so never remembered. */
+    if (v->host_on_cpu && !(v->cpu->efer & CPU_EFER_LMA))
+        return VMX_CHECK_HOST_ADDR_SPACE;
+    return VMX_CHECK_NONE;
 }
 
 vmx_check vmx_entry_check_guest_state(vmx_vcpu *v)
