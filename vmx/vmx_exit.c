@@ -15,7 +15,7 @@
  * access rights are what the processor would hold after loading the
  * descriptor (accessed set, G matching the limit), so the saved state
  * passes the guest-state checks of the next VM entry. */
-static void vmx_save_seg(vmx_vcpu *v, const cpu_seg *s, uint32_t sel_enc)
+static uint64_t vmx_save_seg(vmx_vcpu *v, const cpu_seg *s, uint32_t sel_enc)
 {
     unsigned i = (sel_enc - VMCS_GUEST_ES_SEL) / 2;
     uint32_t ar = vmx_attr_to_ar(s->attr);
@@ -25,10 +25,19 @@ static void vmx_save_seg(vmx_vcpu *v, const cpu_seg *s, uint32_t sel_enc)
         if (s->limit > 0xFFFFF)
             ar |= 1u << 15;
     }
-    vmx_vmcs_write_fast(&v->vmcs, sel_enc, s->sel);
-    vmx_vmcs_write_fast(&v->vmcs, VMCS_GUEST_ES_LIMIT + 2 * i, s->limit);
-    vmx_vmcs_write_fast(&v->vmcs, VMCS_GUEST_ES_AR + 2 * i, ar);
-    vmx_vmcs_write_fast(&v->vmcs, VMCS_GUEST_ES_BASE + 2 * i, s->base);
+    /* Stored without vmx_vmcs_write_fast's per-field test: the caller
+     * clears the guest check group once if any of the values changed
+     * (vmx_vmcs.checked; every one of these fields is in that group). */
+    uint64_t *f = v->vmcs.field;
+    uint64_t *sel = &f[VMX_VMCS_SLOT(sel_enc)], *lim = &f[VMX_VMCS_SLOT(VMCS_GUEST_ES_LIMIT + 2 * i)],
+             *arf = &f[VMX_VMCS_SLOT(VMCS_GUEST_ES_AR + 2 * i)],
+             *base = &f[VMX_VMCS_SLOT(VMCS_GUEST_ES_BASE + 2 * i)];
+    uint64_t diff = (*sel ^ s->sel) | (*lim ^ s->limit) | (*arf ^ ar) | (*base ^ s->base);
+    *sel = s->sel;
+    *lim = s->limit;
+    *arf = ar;
+    *base = s->base;
+    return diff;
 }
 
 /* SDM 27.3 "Saving Guest State": control registers, debug state, MSRs
@@ -74,10 +83,13 @@ void vmx_save_guest_state(vmx_vcpu *v)
     static const uint32_t segs[CPU_NSEG] = {VMCS_GUEST_ES_SEL, VMCS_GUEST_CS_SEL,
                                             VMCS_GUEST_SS_SEL, VMCS_GUEST_DS_SEL,
                                             VMCS_GUEST_FS_SEL, VMCS_GUEST_GS_SEL};
+    uint64_t diff = 0;
     for (unsigned s = 0; s < CPU_NSEG; s++)
-        vmx_save_seg(v, &c->seg[s], segs[s]);
-    vmx_save_seg(v, &c->ldtr, VMCS_GUEST_LDTR_SEL);
-    vmx_save_seg(v, &c->tr, VMCS_GUEST_TR_SEL);
+        diff |= vmx_save_seg(v, &c->seg[s], segs[s]);
+    diff |= vmx_save_seg(v, &c->ldtr, VMCS_GUEST_LDTR_SEL);
+    diff |= vmx_save_seg(v, &c->tr, VMCS_GUEST_TR_SEL);
+    if (diff)
+        m->checked &= ~(uint32_t)VMX_CHECKED_GUEST;
     /* The CPL lives in SS.DPL (27.3.2); the interpreter keeps it apart. */
     uint64_t ss_ar = VMCS(v, GUEST_SS_AR);
     vmx_vmcs_write_fast(m, VMCS_GUEST_SS_AR, (ss_ar & ~0x60ull) | ((uint64_t)(c->cpl & 3) << 5));

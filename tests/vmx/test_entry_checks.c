@@ -13,6 +13,7 @@
 #include "tests/support/cpu_harness.h"
 #include "apic/apic.h"
 #include "vmx/vmx.h"
+#include "vmx/vmx_internal.h"
 
 static cpu_harness h;
 static vmx_vcpu v;
@@ -865,6 +866,24 @@ START_TEST(test_checked_groups_follow_the_fields)
 }
 END_TEST
 
+/* The processor's own stores at a VM exit (SDM 27.3) clear the guest
+ * group when a saved value differs, and only then. */
+START_TEST(test_exit_stores_clear_the_guest_group)
+{
+    const uint32_t all = VMX_CHECKED_CONTROLS | VMX_CHECKED_HOST | VMX_CHECKED_GUEST;
+    vmx_save_guest_state(&v);
+    v.vmcs.checked = all;
+    vmx_save_guest_state(&v);
+    ck_assert_uint_eq(v.vmcs.checked, all);
+    h.cpu.rip += 3; /* RIP is checked at every entry */
+    vmx_save_guest_state(&v);
+    ck_assert_uint_eq(v.vmcs.checked, all);
+    h.cpu.seg[CPU_FS].base = 0x7000;
+    vmx_save_guest_state(&v);
+    ck_assert_uint_eq(v.vmcs.checked, VMX_CHECKED_CONTROLS | VMX_CHECKED_HOST);
+}
+END_TEST
+
 /* Every check id of the table is a different rule: the table covers at least
  * one case for each control, host and guest check of vmx.h. */
 START_TEST(test_every_check_covered)
@@ -909,6 +928,7 @@ int main(void)
     tcase_add_loop_test(t, test_each_check_fails_alone, 0, NCASES);
     tcase_add_loop_test(t, test_each_check_fails_after_a_passing_entry, 0, NCASES);
     tcase_add_test(t, test_checked_groups_follow_the_fields);
+    tcase_add_test(t, test_exit_stores_clear_the_guest_group);
     tcase_add_test(t, test_every_check_covered);
     suite_add_tcase(s, t);
     SRunner *r = srunner_create(s);
