@@ -84,10 +84,10 @@ void vmx_setup_host_state(vmx_vcpu *v)
 
 unsigned vmx_vcpu_vmwrite(vmx_vcpu *v, uint64_t enc, uint64_t val)
 {
-    uint64_t before = vmx_vmcs_get(&v->vmcs, (uint32_t)enc);
-    unsigned err = vmx_vmwrite(&v->vmcs, enc, val);
+    uint64_t before = 0, after = 0;
+    unsigned err = vmx_vmwrite_seen(&v->vmcs, enc, val, &before, &after);
     if (err == VMX_ERR_NONE)
         cpu_obs_emit(v->obs, v->cpu ? v->cpu->cycles : 0, v->cpu ? v->cpu->index : 0,
-                     VMX_EV_VMWRITE, enc, before, 0, vmx_vmcs_get(&v->vmcs, (uint32_t)enc));
+                     VMX_EV_VMWRITE, enc, before, 0, after);
     return err;
 }

@@ -129,7 +129,8 @@ unsigned vmx_vmread(const vmx_vmcs *v, uint64_t enc, uint64_t *val)
 /* SDM 30.3 VMWRITE: unsupported component → 12; a VM-exit information
  * field while IA32_VMX_MISC[29] = 0 → 13. The error lands in the
  * VM-instruction error field (VMfailValid). */
-unsigned vmx_vmwrite(vmx_vmcs *v, uint64_t enc, uint64_t val)
+unsigned vmx_vmwrite_seen(vmx_vmcs *v, uint64_t enc, uint64_t val, uint64_t *before,
+                          uint64_t *after)
 {
     unsigned err = VMX_ERR_NONE;
     if ((enc >> 32) != 0 || !vmx_vmcs_field_valid((uint32_t)enc))
@@ -140,8 +141,16 @@ unsigned vmx_vmwrite(vmx_vmcs *v, uint64_t enc, uint64_t val)
         vmx_vmcs_write_fast(v, VMCS_VM_INSN_ERROR, err);
         return err;
     }
+    *before = vmx_get_valid(v, (uint32_t)enc);
     vmx_set_valid(v, (uint32_t)enc, val);
+    *after = vmx_get_valid(v, (uint32_t)enc);
     return VMX_ERR_NONE;
+}
+
+unsigned vmx_vmwrite(vmx_vmcs *v, uint64_t enc, uint64_t val)
+{
+    uint64_t before, after;
+    return vmx_vmwrite_seen(v, enc, val, &before, &after);
 }
 
 /* SDM Vol. 3D appendix C. */

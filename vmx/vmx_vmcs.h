@@ -557,6 +557,10 @@ static inline void vmx_vmcs_write_fast(vmx_vmcs *v, uint32_t enc, uint64_t val)
  */
 unsigned vmx_vmread(const vmx_vmcs *v, uint64_t enc, uint64_t *val);
 unsigned vmx_vmwrite(vmx_vmcs *v, uint64_t enc, uint64_t val);
+/* vmx_vmwrite that also gives the value read through enc before and after
+ * the write (for the VMWRITE event), with one validation of enc. */
+unsigned vmx_vmwrite_seen(vmx_vmcs *v, uint64_t enc, uint64_t val, uint64_t *before,
+                          uint64_t *after);
 
 /* "EXTERNAL_INTERRUPT", "CPUID", ...; "UNKNOWN" for reserved numbers.
  * Accepts a full exit reason (bits 15:0 are used). */

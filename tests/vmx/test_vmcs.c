@@ -259,9 +259,20 @@ START_TEST(test_vcpu_vmwrite_event)
     ck_assert_uint_eq(last_ev.a, VMCS_TPR_THRESHOLD);
     ck_assert_uint_eq(last_ev.b, 3);
     ck_assert_uint_eq(last_ev.d, 5);
+    /* The values read through the encoding: a high access gives bits
+     * 63:32, a 16-bit field keeps 16 bits. */
+    vmx_vmcs_set(&vc.vmcs, VMCS_TSC_OFFSET, 0x1122334455667788ull);
+    ck_assert_uint_eq(vmx_vcpu_vmwrite(&vc, VMCS_TSC_OFFSET | 1, 0xAABBCCDD), 0);
+    ck_assert_uint_eq(last_ev.b, 0x11223344);
+    ck_assert_uint_eq(last_ev.d, 0xAABBCCDD);
+    ck_assert_uint_eq(vmx_vmcs_get(&vc.vmcs, VMCS_TSC_OFFSET), 0xAABBCCDD55667788ull);
+    ck_assert_uint_eq(vmx_vcpu_vmwrite(&vc, VMCS_VPID, 0x12345), 0);
+    ck_assert_uint_eq(last_ev.b, 0);
+    ck_assert_uint_eq(last_ev.d, 0x2345);
+    ck_assert_uint_eq(nev, 4);
     /* A failing VMWRITE emits nothing. */
     ck_assert_uint_eq(vmx_vcpu_vmwrite(&vc, VMCS_EXIT_REASON, 5), VMX_ERR_WRITE_READONLY);
-    ck_assert_uint_eq(nev, 2);
+    ck_assert_uint_eq(nev, 4);
     /* A fresh vCPU: revision reported by IA32_VMX_BASIC, link pointer ~0. */
     uint64_t basic;
     ck_assert(vmx_capability_msr(VMX_MSR_BASIC, &basic));
