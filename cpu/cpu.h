@@ -596,6 +596,9 @@ typedef struct cpu {
      * appear twice); tlb_nused > CPU_TLB_TRACK: more, or unknown. A VM
      * entry or exit flushes the TLB and finds only a few to clear. */
     uint16_t tlb_nused;
+    /* A fast write path was filled for a read-only page while CR0.WP = 0
+     * (cpu_tlb_wp_set must drop the write paths when WP is set). */
+    bool tlb_wp_grants;
     uint8_t tlb_used[CPU_TLB_TRACK];
     /* The other translation context of VMX with VPIDs (cpu_tlb_switch). */
     cpu_tlb_bank tlb_alt;
@@ -704,6 +707,9 @@ bool cpu_load_pdptes(cpu_t *c);
 /* Flushes every TLB entry and the successor links of decoded blocks, and
  * forgets the context kept aside by cpu_tlb_switch. */
 void cpu_tlb_flush(cpu_t *c);
+/* A MOV to CR0 set WP: drops the TLB's fast write paths that WP = 0
+ * granted for read-only pages (all write paths, when there is one). */
+void cpu_tlb_wp_set(cpu_t *c);
 /* Translation contexts for VMX with VPIDs (SDM Vol. 3C 28.3.1: cached
  * mappings are tagged with the VPID, so a VM entry or exit need not
  * invalidate them). The current TLB is kept aside labelled key_out; the

@@ -125,6 +125,7 @@ static _Noreturn void page_fault(cpu_t *c, uint64_t va, uint32_t err)
 typedef struct walk_result {
     uint64_t pa;       /* physical address of va */
     bool writable;     /* for this CPL and CR0.WP */
+    bool wp_granted;   /* writable only because CR0.WP = 0 (R/W clear) */
     bool user_ok;      /* accessible at CPL 3 */
     bool executable;
     bool dirty;
@@ -335,6 +336,7 @@ static walk_result page_walk(cpu_t *c, uint64_t va, cpu_access acc, bool user)
     walk_result res;
     res.pa = w.base | (va & w.page_mask);
     res.writable = writable;
+    res.wp_granted = writable && !w.rw;
     res.user_ok = w.us;
     res.executable = !xd;
     res.dirty = write || (w.leaf & PTE_D);
@@ -384,6 +386,7 @@ uint64_t cpu_translate(cpu_t *c, uint64_t va, cpu_access acc)
     } else {
         w.pa = va;
         w.writable = w.user_ok = w.executable = w.dirty = true;
+        w.wp_granted = false;
     }
     /* The whole guest-physical address goes to the hook (an EPT violation
      * reports it); the mapping is per page. */
@@ -402,8 +405,10 @@ uint64_t cpu_translate(cpu_t *c, uint64_t va, cpu_access acc)
         e->host_adj = (uintptr_t)(c->phys->ram + hpa_page) - (uintptr_t)vpage;
         if (!watched)
             e->tag_read = vpage;
-        if (w.writable && w.dirty && !watched && !c->phys->code_page[hpa_page >> CPU_PAGE_SHIFT])
+        if (w.writable && w.dirty && !watched && !c->phys->code_page[hpa_page >> CPU_PAGE_SHIFT]) {
             e->tag_write = vpage;
+            c->tlb_wp_grants |= w.wp_granted;
+        }
         if (w.executable)
             e->tag_fetch = vpage;
     }
@@ -506,8 +511,29 @@ void cpu_tlb_flush(cpu_t *c)
 {
     tlb_clear_tracked(c->tlb, c->tlb_used, c->tlb_nused);
     c->tlb_nused = 0;
+    c->tlb_wp_grants = false;
     c->tlb_alt.valid = false;
     cpu_epoch_invalidate(c);
+}
+
+/* SDM 4.10.2.2, 4.6: a TLB entry keeps the translation and the AND of the
+ * R/W flags; whether a supervisor write is allowed is decided with the
+ * current CR0.WP. Setting WP therefore invalidates nothing architectural,
+ * but a fast write path filled while WP = 0 for a read-only page must go:
+ * when there is one (tlb_wp_grants), all write tags go (cheaply), reads
+ * and fetches stay. */
+void cpu_tlb_wp_set(cpu_t *c)
+{
+    if (!c->tlb_wp_grants)
+        return;
+    c->tlb_wp_grants = false;
+    if (c->tlb_nused <= CPU_TLB_TRACK) {
+        for (unsigned k = 0; k < c->tlb_nused; k++)
+            c->tlb[c->tlb_used[k]].tag_write = CPU_TLB_INVALID;
+    } else {
+        for (unsigned k = 0; k < CPU_TLB_ENTRIES; k++)
+            c->tlb[k].tag_write = CPU_TLB_INVALID;
+    }
 }
 
 /* Clears the kept-aside entries (they are valid only at its used[]). */
@@ -567,6 +593,7 @@ void cpu_tlb_switch(cpu_t *c, const cpu_tlb_key *key_out, const cpu_tlb_key *key
     }
     b->key = *key_out;
     b->valid = true;
+    c->tlb_wp_grants |= reuse; /* the set brought back may hold some */
     cpu_epoch_new(c); /* cached successor links assumed the other set */
 }
 

@@ -90,8 +90,16 @@ static void cr0_write(cpu_t *c, uint64_t v)
         c->efer |= CPU_EFER_LMA;
     else if (pg_off)
         c->efer &= ~(uint64_t)CPU_EFER_LMA;
-    if ((old ^ v) & (CPU_CR0_PG | CPU_CR0_WP | CPU_CR0_PE))
+    /* SDM 4.10.4.1: only clearing PG must invalidate; PE and PG changes
+     * flush here (the fast paths were made for the old paging mode). A
+     * WP change invalidates nothing: TLB entries hold the AND of the R/W
+     * flags and access rights are checked with the current CR0.WP (SDM
+     * 4.10.2.2, 4.6). Only the fast write paths granted to supervisor
+     * writes by WP = 0 go when it is set (cpu_tlb_wp_set). */
+    if ((old ^ v) & (CPU_CR0_PG | CPU_CR0_PE))
         cpu_tlb_flush(c);
+    else if (v & ~old & CPU_CR0_WP)
+        cpu_tlb_wp_set(c);
     emit_cr(c, 0, old, v);
     cpu_update_mode(c);
 }

@@ -104,6 +104,59 @@ START_TEST(write_protect)
 }
 END_TEST
 
+/* SDM 4.10.2.2, 4.6: a TLB entry keeps the AND of the R/W flags and a
+ * supervisor write is checked against the current CR0.WP, so setting WP
+ * after a WP = 0 write to a read-only page makes the next write fault. */
+START_TEST(setting_wp_revokes_supervisor_write)
+{
+    map4k(1, 0x300000, 1); /* present, read-only; not the code page's TLB slot */
+    h.cpu.cr0 &= ~(uint64_t)CPU_CR0_WP;
+    h.cpu.gpr[CPU_RAX] = 7;
+    h.cpu.gpr[CPU_RBX] = h.cpu.cr0 | CPU_CR0_WP;
+    /* mov [0x40001000], rax; mov cr0, rbx; mov [0x40001000], rax; hlt */
+    const uint8_t code[] = {0x48, 0x89, 0x04, 0x25, 0x00, 0x10, 0x00, 0x40, 0x0F, 0x22, 0xC3,
+                            0x48, 0x89, 0x04, 0x25, 0x00, 0x10, 0x00, 0x40, 0xF4};
+    run(code, sizeof(code));
+    ck_assert_uint_eq(cpu_harness_peek64(&h, 0x300000), 7); /* the first write went in */
+    ck_assert_int_eq(cpu_harness_vector(&h), 14);
+    ck_assert_uint_eq(cpu_harness_peek64(&h, h.cpu.gpr[CPU_RSP]), CPU_PF_P | CPU_PF_W);
+    ck_assert_uint_eq(h.cpu.cr2, VA4K + 0x1000);
+}
+END_TEST
+
+/* SDM 4.10.4.1: MOV to CR0 invalidates TLB entries when it clears PG; a
+ * CR0.WP toggle need not, and the interpreter keeps its translations (a
+ * WP toggle under KVM's vmexit.flat toggle_cr0_wp stays cheap): a PTE
+ * changed without INVLPG is not seen across WP = 0 and back to 1. */
+START_TEST(wp_toggle_keeps_translations)
+{
+    /* PTE 1 (VA 0x40001000): its TLB slot is not the code page's. */
+    map4k(1, 0x300000, 3);
+    uint64_t a = 0x1111, b = 0x2222;
+    ck_assert(cpu_phys_write(&h.phys, 0x300000, &a, 8));
+    ck_assert(cpu_phys_write(&h.phys, 0x500000, &b, 8));
+    /* mov rax, [0x40001000]; hlt */
+    const uint8_t load[] = {0x48, 0x8B, 0x04, 0x25, 0x00, 0x10, 0x00, 0x40, 0xF4};
+    run(load, sizeof(load));
+    ck_assert_uint_eq(h.cpu.gpr[CPU_RAX], a);
+    map4k(1, 0x500000, 3); /* no INVLPG */
+    h.cpu.gpr[CPU_RBX] = h.cpu.cr0 & ~(uint64_t)CPU_CR0_WP;
+    h.cpu.gpr[CPU_RCX] = h.cpu.cr0 | CPU_CR0_WP;
+    /* mov cr0, rbx; mov cr0, rcx; mov rax, [0x40001000]; hlt */
+    const uint8_t code[] = {0x0F, 0x22, 0xC3, 0x0F, 0x22, 0xC1, 0x48, 0x8B,
+                            0x04, 0x25, 0x00, 0x10, 0x00, 0x40, 0xF4};
+    run(code, sizeof(code));
+    ck_assert_int_eq(cpu_harness_vector(&h), -1);
+    ck_assert_uint_eq(h.cpu.gpr[CPU_RAX], a);
+    /* A MOV to CR3 does invalidate: the new PTE is used. */
+    h.cpu.gpr[CPU_RBX] = h.cpu.cr3;
+    /* mov cr3, rbx; mov rax, [0x40001000]; hlt */
+    const uint8_t reload[] = {0x0F, 0x22, 0xDB, 0x48, 0x8B, 0x04, 0x25, 0x00, 0x10, 0x00, 0x40, 0xF4};
+    run(reload, sizeof(reload));
+    ck_assert_uint_eq(h.cpu.gpr[CPU_RAX], b);
+}
+END_TEST
+
 START_TEST(reserved_bit_fault)
 {
     map4k(0, 0x300000 | (1ull << 50), 3); /* bit 50 is above MAXPHYADDR */
@@ -268,6 +321,8 @@ static Suite *suite(void)
     tcase_add_test(t, walk_4k_sets_accessed_then_dirty);
     tcase_add_test(t, not_present_faults_with_cr2);
     tcase_add_test(t, write_protect);
+    tcase_add_test(t, setting_wp_revokes_supervisor_write);
+    tcase_add_test(t, wp_toggle_keeps_translations);
     tcase_add_test(t, reserved_bit_fault);
     tcase_add_test(t, nx_fetch_fault);
     tcase_add_test(t, one_gig_page);
