@@ -113,6 +113,16 @@ typedef enum vmx_check {
     VMX_CHECK_COUNT
 } vmx_check;
 
+#define VMX_EPT_CACHE 256 /* entries of vmx_vcpu.ept_cache (a power of 2) */
+
+/* One cached guest-physical mapping (vmx_vcpu.ept_cache). */
+typedef struct vmx_ept_cached {
+    uint64_t tag; /* guest-physical page | 1; 0: empty */
+    uint64_t hpa_page;
+    uint32_t gen;
+    uint8_t perms; /* R/W/X (bits 2:0) of the translation */
+} vmx_ept_cached;
+
 typedef struct vmx_vcpu {
     cpu_t *cpu;
     struct apic *apic;
@@ -172,6 +182,13 @@ typedef struct vmx_vcpu {
      * EPT check of a later access of another type. */
     bool ept_trap_armed;
     uint64_t ept_trap_page;
+    /* Guest-physical mappings (SDM 28.3.1, 28.4.1 "Information That May Be
+     * Cached"): successful EPT walks of this CPU, direct-mapped by page,
+     * valid while their gen is ept_cache_gen and the EPTP is ept_cache_eptp
+     * (vmx_ept.c; dropped by vmx_ept_cache_flush). */
+    vmx_ept_cached ept_cache[VMX_EPT_CACHE];
+    uint32_t ept_cache_gen;
+    uint64_t ept_cache_eptp;
     /* EPT paging structures are read only below this address (0: anywhere).
      * The hypervisor that lets its guest build EPT tables in guest RAM sets
      * it to the RAM size, so that no entry can make the walk read a page of
@@ -370,6 +387,9 @@ vmx_ept_result vmx_ept_walk(cpu_phys *phys, uint64_t eptp, uint64_t gpa, cpu_acc
                             uint64_t *hpa, uint64_t *qual, uint64_t *entry);
 /* The same with the paging structures confined below tables_below (0:
  * anywhere): an entry outside reads as 0, not present. */
+/* Drops this CPU's cached guest-physical mappings (SDM 28.4.3: INVEPT;
+ * also done at every VM entry and exit, which the SDM allows). */
+void vmx_ept_cache_flush(vmx_vcpu *v);
 vmx_ept_result vmx_ept_walk_bounded(cpu_phys *phys, uint64_t eptp, uint64_t gpa, cpu_access acc,
                                     uint64_t tables_below, uint64_t *hpa, uint64_t *qual,
                                     uint64_t *entry);

@@ -109,6 +109,7 @@ static void vmx_load_guest_state(vmx_vcpu *v)
      * own come back (vmx_nonroot_enter). */
     if (!v->tlb_vpid)
         cpu_tlb_flush(c);
+    vmx_ept_cache_flush(v); /* vmx_ept.c: none from before the entry */
 
     /* Interruptibility (26.3.2.5 / SDM 24.4.2): blocking by STI or MOV SS
      * covers the first guest instruction; blocking by NMI is the NMI

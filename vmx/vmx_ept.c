@@ -6,6 +6,8 @@
  * (27.2.1 table 27-7). No accessed/dirty flags (not reported in
  * IA32_VMX_EPT_VPID_CAP) and no #VE.
  */
+#include <string.h>
+
 #include "vmx/vmx_internal.h"
 
 #define EPT_R 1ull
@@ -106,24 +108,78 @@ vmx_ept_result vmx_ept_walk_bounded(cpu_phys *phys, uint64_t eptp, uint64_t gpa,
     return VMX_EPT_VIOLATION;
 }
 
+/* SDM 28.4.3.1 (2016 numbering; 29.4.3.1 later): INVEPT invalidates the
+ * guest-physical mappings; a processor may drop more at any time, and
+ * this one drops all of them at every VM entry and exit as well, so a
+ * hypervisor that changes EPT entries between exits never meets a stale
+ * one. A new generation makes every entry stale at once. */
+void vmx_ept_cache_flush(vmx_vcpu *v)
+{
+    if (++v->ept_cache_gen == 0) {
+        memset(v->ept_cache, 0, sizeof v->ept_cache);
+        v->ept_cache_gen = 1;
+    }
+}
+
+static bool ept_perms_allow(unsigned perms, cpu_access acc)
+{
+    switch (acc) {
+    case CPU_ACC_WRITE: return (perms & EPT_W) != 0;
+    case CPU_ACC_FETCH: return (perms & EPT_X) != 0;
+    default: return (perms & EPT_R) != 0;
+    }
+}
+
+/* The interpreter fills its TLB from guest paging alone: a page EPT
+ * restricts must not get a fast path (vmx_hook_page_kind). Page-walk
+ * reads never fill the TLB. */
+static void ept_arm_trap(vmx_vcpu *v, unsigned perms, cpu_access acc, uint64_t hpa)
+{
+    if (perms != 7 && acc != CPU_ACC_WALK) {
+        v->ept_trap_armed = true;
+        v->ept_trap_page = hpa & ~0xFFFull;
+    }
+}
+
 /* cpu_hooks.translate while "enable EPT" = 1: an EPT violation or
- * misconfiguration is a VM exit (48 / 49) with the guest-physical address. */
+ * misconfiguration is a VM exit (48 / 49) with the guest-physical address.
+ * Successful walks are cached as guest-physical mappings (SDM 28.4.1):
+ * after a guest TLB flush (MOV to CR3 or CR4.PGE, which invalidate only
+ * linear and combined mappings, SDM 28.4.3.1) the guest's page walks do
+ * not walk EPT again for every paging-structure entry. Only an access the
+ * cached rights allow is answered from the cache; any other walks EPT
+ * (and so finds the violation with its qualification). */
 bool vmx_ept_translate(void *ctx, cpu_t *c, uint64_t gpa, cpu_access acc, uint64_t *hpa)
 {
     vmx_vcpu *v = ctx;
-    uint64_t qual, entry;
-    vmx_ept_result r = vmx_ept_walk_bounded(v->phys, VMCS(v, EPT_POINTER), gpa, acc,
-                                            v->ept_tables_below, hpa, &qual, &entry);
-    if (r == VMX_EPT_OK) {
-        /* The interpreter fills its TLB from guest paging alone: a page
-         * EPT restricts must not get a fast path (vmx_hook_page_kind).
-         * Page-walk reads never fill the TLB. */
-        if (((qual >> 3) & 7) != 7 && acc != CPU_ACC_WALK) {
-            v->ept_trap_armed = true;
-            v->ept_trap_page = *hpa & ~0xFFFull;
-        }
+    uint64_t eptp = VMCS(v, EPT_POINTER);
+    uint64_t tag = (gpa & ~0xFFFull) | 1;
+    vmx_ept_cached *ce = &v->ept_cache[(gpa >> 12) & (VMX_EPT_CACHE - 1)];
+    if (ce->tag == tag && ce->gen == v->ept_cache_gen && v->ept_cache_eptp == eptp &&
+        ept_perms_allow(ce->perms, acc)) {
+        *hpa = ce->hpa_page | (gpa & 0xFFF);
+        ept_arm_trap(v, ce->perms, acc, *hpa);
         return true;
     }
+    uint64_t qual, entry;
+    vmx_ept_result r = vmx_ept_walk_bounded(v->phys, eptp, gpa, acc, v->ept_tables_below, hpa,
+                                            &qual, &entry);
+    if (r == VMX_EPT_OK) {
+        if (v->ept_cache_eptp != eptp) {
+            vmx_ept_cache_flush(v);
+            v->ept_cache_eptp = eptp;
+        }
+        ce->tag = tag;
+        ce->hpa_page = *hpa & ~0xFFFull;
+        ce->gen = v->ept_cache_gen;
+        ce->perms = (uint8_t)((qual >> 3) & 7);
+        ept_arm_trap(v, ce->perms, acc, *hpa);
+        return true;
+    }
+    /* SDM 28.4.3.1: an EPT violation invalidates the mappings that would
+     * translate its guest-physical address. */
+    if (ce->tag == tag)
+        ce->tag = 0;
     cpu_obs_emit(v->obs, c->cycles, c->index, VMX_EV_EPT_WALK_FAULT, gpa, entry, c->rip, acc);
     vmx_exit_info ei = {.qualification = qual, .guest_physical = gpa, .has_guest_physical = true};
     if (r == VMX_EPT_VIOLATION && c->xlat_linear) {

@@ -230,6 +230,7 @@ void vmx_vmexit(vmx_vcpu *v, uint32_t reason, const vmx_exit_info *info)
     v->mtf_pending = false;
     v->non_root = false;
     v->exited = true;
+    vmx_ept_cache_flush(v); /* vmx_ept.c: none survives the transition */
     v->exits++;
     if (basic < VMX_EXIT_NREASONS)
         v->exit_count[basic]++;

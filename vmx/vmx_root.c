@@ -142,7 +142,8 @@ static cpu_vmx_result vmx_root_vmptrld(vmx_root *r, uint64_t pa)
 /* SDM 30.3 INVEPT: types 1 (single-context) and 2 (global) are supported
  * (IA32_VMX_EPT_VPID_CAP bits 25, 26); a single-context EPTP must pass the
  * VM-entry EPTP check. Every translation is dropped either way: entries
- * and exits already flush this CPU's TLB, so nothing EPT-derived survives. */
+ * and exits already flush this CPU's TLB and cached guest-physical
+ * mappings (vmx_ept_cache_flush), so nothing EPT-derived survives. */
 static cpu_vmx_result vmx_root_invept(vmx_root *r, const cpu_vmx_op *op)
 {
     uint64_t type = op->field, eptp = op->desc[0];
@@ -151,6 +152,7 @@ static cpu_vmx_result vmx_root_invept(vmx_root *r, const cpu_vmx_op *op)
     if (type == 1 && !vmx_eptp_ok(eptp))
         return vmx_root_fail(r, VMX_ERR_INVALID_INVEPT_OPERAND);
     cpu_tlb_flush(r->v.cpu);
+    vmx_ept_cache_flush(&r->v);
     return CPU_VMX_SUCCEED;
 }
 
