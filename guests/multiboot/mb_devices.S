@@ -20,6 +20,11 @@
  *   remote IRR set (SDM 82093AA "IOREDTBL" bit 14), lowers the line and
  *   EOIs the local APIC, whose EOI message clears remote IRR:
  *     mb_devices: I/O APIC edge, level, remote IRR, EOI
+ *   the 8259A's ExtINT through the local APIC's LINT0: IRQ 3 unmasked on
+ *   the master arrives as vector 23H by the INTA cycle, IR3 in the master's
+ *   ISR until the handler's non-specific EOI; with LINT0 masked a new edge
+ *   is not delivered:
+ *     mb_devices: 8259A ExtINT 23 through LINT0, held while LINT0 masked
  *
  * and ends the run with status 0 (port F4H); on any failure it prints
  * "mb_devices: FAIL <step>" on port E9H and ends with 16.
@@ -34,6 +39,8 @@
 #define IOAPIC_WIN 0xFEC00010
 #define VEC_EDGE 0x30
 #define VEC_LEVEL 0x31
+#define VEC_EXTINT 0x23 /* the master's IR3 */
+#define APIC_LVT_LINT0 0xFEE00350
 #define SPIN 20000000
 
     .section .multiboot, "a"
@@ -197,6 +204,51 @@ _start:
     jnz fail
     movl $msg_ioapic, %esi
     call puts
+
+    /* ---- ExtINT through LINT0 (SDM Vol. 3A 11.5.1: delivery mode 111B,
+     * the vector comes from the 8259A's INTA cycle): LINT0 unmasked, IRQ
+     * 3 raised again and its master input unmasked; vector 23H arrives
+     * with IR3 in the master's ISR, and the handler EOIs the 8259A only
+     * (an ExtINT is not in the local APIC's ISR). */
+    movl $handler_extint, %eax
+    movl $VEC_EXTINT, %ecx
+    call set_gate
+    movl $0x700, APIC_LVT_LINT0
+    movw $TESTDEV + 3, %dx
+    movb $1, %al
+    outb %al, %dx
+    movb $0xF3, %al /* IR2 (cascade) and IR3 open */
+    outb %al, $0x21
+    sti
+    movl $SPIN, %ecx
+6:  cmpl $1, count_extint
+    je 7f
+    pause
+    loop 6b
+7:  cli
+    movb $'a', %bl
+    cmpl $1, count_extint
+    jne fail
+    movb $'b', %bl
+    cmpb $0x08, isr_in_extint
+    jne fail
+    movw $TESTDEV + 3, %dx
+    xorb %al, %al
+    outb %al, %dx
+    /* LINT0 masked: a new IRQ 3 edge stays in the 8259A's IRR. */
+    movl $0x10700, APIC_LVT_LINT0
+    movb $1, %al
+    outb %al, %dx
+    sti
+    movl $20000, %ecx
+8:  pause
+    loop 8b
+    cli
+    movb $'c', %bl
+    cmpl $1, count_extint
+    jne fail
+    movl $msg_extint, %esi
+    call puts
     xorl %eax, %eax
     movw $0xF4, %dx
     outl %eax, %dx
@@ -258,6 +310,18 @@ handler_edge:
     popl %eax
     iret
 
+handler_extint:
+    pushl %eax
+    incl count_extint
+    movb $0x0B, %al /* OCW3: read ISR */
+    outb %al, $0x20
+    inb $0x20, %al
+    movb %al, isr_in_extint
+    movb $0x20, %al /* non-specific EOI */
+    outb %al, $0x20
+    popl %eax
+    iret
+
 handler_level:
     pushl %eax
     pushl %edx
@@ -280,6 +344,7 @@ msg_com1:   .asciz "mb_devices: COM1 16550A, scratch 5a\n"
 msg_fwcfg:  .asciz "mb_devices: fw_cfg QEMU\n"
 msg_pic:    .asciz "mb_devices: 8259A masks fb ff, masked IRQ 3 held\n"
 msg_ioapic: .asciz "mb_devices: I/O APIC edge, level, remote IRR, EOI\n"
+msg_extint: .asciz "mb_devices: 8259A ExtINT 23 through LINT0, held while LINT0 masked\n"
 msg_fail:   .asciz "mb_devices: FAIL "
     .align 8
 idt_desc:   .word 256 * 8 - 1
@@ -288,6 +353,8 @@ idt_desc:   .word 256 * 8 - 1
     .data
     .align 4
 count_edge:            .long 0
+count_extint:          .long 0
+isr_in_extint:         .long 0
 count_level:           .long 0
 remote_irr_in_handler: .long 0
 

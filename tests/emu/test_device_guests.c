@@ -126,10 +126,32 @@ START_TEST(multiboot_kernel_smp_start)
 }
 END_TEST
 
+/* guests/multiboot/mb_modes.S, a Multiboot kernel that goes from the
+ * loader's 32-bit protected mode down to real mode (a 16-bit code segment,
+ * CR0.PE cleared; a segment base of selector << 4, INT through the IVT)
+ * and back, then up to long mode (PAE, EFER.LME, CR0.PG, a far jump to a
+ * 64-bit code segment; EFER.LMA checked there). Natively and in every VMX
+ * mode (unrestricted guest: none of the mode changes exits). */
+START_TEST(multiboot_kernel_modes)
+{
+    emu_mode mode = (emu_mode)_i;
+    guest_run *r = run_multiboot("mb_modes", mode, 1,
+                                 "mb_modes: 32-bit protected mode from the loader\n"
+                                 "mb_modes: real mode (segment base, IVT interrupt) and back\n"
+                                 "mb_modes: 64-bit long mode, EFER.LMA set\n");
+    if (mode != EMU_MODE_NATIVE) {
+        const emu_hv_ops *ops = r->m.hv_ops;
+        ck_assert_uint_eq(ops->exit_count(&r->m, 0, VMX_EXIT_CR_ACCESS), 0);
+    }
+    guest_run_free(r);
+}
+END_TEST
+
 /* guests/multiboot/mb_devices.S, a Multiboot kernel in 32-bit protected
  * mode: COM1 (divisor latch, scratch, LSR polling; its own output), fw_cfg,
  * the 8259A masks and a masked IRQ held in IRR, the I/O APIC edge and
- * level with remote IRR and the local APIC's EOI, through a 32-bit IDT.
+ * level with remote IRR and the local APIC's EOI, through a 32-bit IDT;
+ * the 8259A's ExtINT through LINT0 once the kernel unmasks both.
  * Natively and in every VMX mode (port I/O exits, the I/O APIC page as EPT
  * violations, interrupts injected or virtualized into a 32-bit guest). */
 START_TEST(multiboot_kernel_devices)
@@ -139,7 +161,8 @@ START_TEST(multiboot_kernel_devices)
                                  "mb_devices: COM1 16550A, scratch 5a\n"
                                  "mb_devices: fw_cfg QEMU\n"
                                  "mb_devices: 8259A masks fb ff, masked IRQ 3 held\n"
-                                 "mb_devices: I/O APIC edge, level, remote IRR, EOI\n");
+                                 "mb_devices: I/O APIC edge, level, remote IRR, EOI\n"
+                                 "mb_devices: 8259A ExtINT 23 through LINT0, held while LINT0 masked\n");
     if (mode != EMU_MODE_NATIVE) {
         const emu_hv_ops *ops = r->m.hv_ops;
         ck_assert_uint_ge(ops->exit_count(&r->m, 0, VMX_EXIT_EPT_VIOLATION), 10);
@@ -186,6 +209,7 @@ static Suite *suite(void)
     tcase_add_loop_test(t, multiboot_kernel_smp_start, EMU_MODE_NATIVE, EMU_MODE_COUNT);
     tcase_add_loop_test(t, multiboot_long_mode_with_init_tr, EMU_MODE_EMULATED, EMU_MODE_COUNT);
     tcase_add_loop_test(t, multiboot_kernel_devices, EMU_MODE_NATIVE, EMU_MODE_COUNT);
+    tcase_add_loop_test(t, multiboot_kernel_modes, EMU_MODE_NATIVE, EMU_MODE_COUNT);
     suite_add_tcase(s, t);
     return s;
 }
