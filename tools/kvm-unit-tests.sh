@@ -51,6 +51,10 @@
 #   --timeout-factor N    multiply each time limit by N (default 5: an interpreter
 #                         is slower than KVM; the machine may be shared)
 #   --logs DIR            where the per-test logs go (default: a new temporary dir)
+#   --quantum N           apicv-emu's --quantum (the scheduling round, default
+#                         10000 cycles): vmexit_ipi and vmexit_ipi_halt print
+#                         one round per iteration (docs/multiboot.md), so a
+#                         short round (100) brings them close to the IPI's cost
 #   --list                print the tests and the command line of each, run nothing
 #
 # Exit status: 0 when every test passed or was skipped, 1 when one failed,
@@ -63,6 +67,7 @@ FACTOR=5
 MODE=native
 LOGS=
 LIST=0
+QUANTUM=
 
 usage() {
     sed -n '2,/^set -u/p' "$0" | sed -n 's/^# \{0,1\}//p' >&2
@@ -75,6 +80,7 @@ while [ $# -gt 0 ]; do
     --timeout-factor) [ $# -ge 2 ] || usage; FACTOR=$2; shift 2 ;;
     --mode) [ $# -ge 2 ] || usage; MODE=$2; shift 2 ;;
     --logs) [ $# -ge 2 ] || usage; LOGS=$2; shift 2 ;;
+    --quantum) [ $# -ge 2 ] || usage; QUANTUM=$2; shift 2 ;;
     --list) LIST=1; shift ;;
     -h|--help) usage ;;
     -*) echo "kvm-unit-tests.sh: unknown option '$1'" >&2; usage ;;
@@ -90,6 +96,10 @@ native|emulated|tpr-shadow|apicv|posted) ;;
 esac
 case $FACTOR in
 ''|*[!0-9]*|0) echo "kvm-unit-tests.sh: --timeout-factor: expected a positive integer, got '$FACTOR'" >&2; exit 2 ;;
+esac
+case $QUANTUM in
+'') ;;
+*[!0-9]*) echo "kvm-unit-tests.sh: --quantum: expected cycles (100..100000000), got '$QUANTUM'" >&2; exit 2 ;;
 esac
 CFG=$KUT/x86/unittests.cfg
 if [ ! -f "$CFG" ]; then
@@ -189,6 +199,7 @@ EOF
     env=$ENV_FILE
     [ "$file" = vmx.flat ] && env=$ENV_DEV_FILE
     cmd=("$EMU" run --headless --quiet --mode "$MODE" --cpus "$smp" --cpu "$cpu")
+    [ -n "$QUANTUM" ] && cmd+=(--quantum "$QUANTUM")
     mem=$(mem_option "$params")
     [ -n "$mem" ] && cmd+=(--mem "$mem")
     cmd+=(--initrd "$env")
