@@ -141,6 +141,48 @@ START_TEST(scenarios_are_there)
 }
 END_TEST
 
+/* The whole text of a file of the source tree (free it). */
+static char *slurp(const char *rel)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", APICV_SOURCE_DIR, rel);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(out);
+    int c;
+    while ((c = fgetc(f)) != EOF)
+        fputc(c, out);
+    fclose(f);
+    fclose(out);
+    return buf;
+}
+
+/* Every demo is in the lecturer's list: README's "Teach a class with it"
+ * section and the table of scenarios/README.md name each file of
+ * scenarios/ (vmx_root_native.scn was missing from the first). */
+START_TEST(every_demo_is_listed)
+{
+    char *readme = slurp("README.md"), *table = slurp("scenarios/README.md");
+    char *teach = strstr(readme, "\n## Teach a class with it\n");
+    ck_assert_msg(teach != NULL, "README.md has no 'Teach a class with it' section");
+    char *end = strstr(teach + 1, "\n## ");
+    if (end)
+        *end = 0;
+    for (int i = 0; i < nfiles; i++) {
+        char name[300];
+        snprintf(name, sizeof(name), "`%.280s`", base_name(files[i]));
+        ck_assert_msg(strstr(teach, name) != NULL,
+                      "README.md, 'Teach a class with it', does not list %s", name);
+        ck_assert_msg(strstr(table, name) != NULL, "scenarios/README.md does not list %s", name);
+    }
+    free(readme);
+    free(table);
+}
+END_TEST
+
 /* Each scenario passes its expectations, narrates every step it announces
  * in order, and finishes quickly. */
 START_TEST(scenario_passes)
@@ -289,6 +331,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("scenario_files");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, scenarios_are_there);
+    tcase_add_test(tc, every_demo_is_listed);
     tcase_add_loop_test(tc, scenario_passes, 0, nfiles);
     tcase_add_loop_test(tc, scenario_record_replay, 0, nfiles);
     tcase_add_loop_test(tc, wrong_mode_fails, 0,
