@@ -148,7 +148,7 @@ bool ui_timeline_kind(const cpu_obs_event *ev, ui_tl_kind *tl, unsigned *lane);
  * scn.caption event), so the caption list can go back to it. */
 #define UI_WARN_LINES 4
 #define UI_CAPTIONS 64
-#define UI_CAPTION_TEXT 128
+#define UI_CAPTION_TEXT 200 /* a scenario caption whole (EMU_SCN_MAX_CAPTION) */
 typedef struct ui_caption_entry {
     uint64_t ev_no;
     uint64_t cycle;
@@ -189,7 +189,7 @@ typedef struct ui_snapshot {
     /* The scenario's warnings so far (emu_scenario_warn.c), as stderr
      * prints them ("FILE:LINE: warning: ..."): the first UI_WARN_LINES,
      * and how many there are in all. */
-    char warn[UI_WARN_LINES][256];
+    char warn[UI_WARN_LINES][400];
     unsigned nwarn;
     /* The captions shown since the recorder started, oldest first. */
     ui_caption_entry caps[UI_CAPTIONS];

@@ -107,6 +107,10 @@ void ui_draw_events(ui_gfx *g, const ui_view *v, const ui_rect *r);
 void ui_draw_timeline(ui_gfx *g, const ui_view *v, const ui_rect *r);
 void ui_draw_console(ui_gfx *g, const ui_view *v, const ui_rect *r);
 void ui_draw_caption(ui_gfx *g, const ui_view *v, const ui_layout *l);
+/* Splits text into lines of at most `cols` characters at spaces (a word
+ * longer than a line is split); returns the number of lines, and fills
+ * starts/lens for the first `max` of them (ui_panels.c). */
+unsigned ui_wrap(const char *text, unsigned cols, unsigned max, unsigned *starts, unsigned *lens);
 void ui_draw_caption_list(ui_gfx *g, const ui_view *v, const ui_layout *l);
 /* The caption button's label ("[l] captions (3)"). */
 void ui_caption_button_label(const ui_view *v, char *buf, size_t len);

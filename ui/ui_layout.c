@@ -137,9 +137,10 @@ void ui_layout_compute_grids(ui_layout *l, int w, int h, int cw, int ch, bool pr
     int bw = 19 * cw;
     l->cap_button = rect(tabs_x - m - bw, 2, bw, ch + ch / 2 - 4);
     l->cap_list = rect(m, y, w - 2 * m, rest);
-    /* The warnings banner: a title line and up to UI_WARN_LINES + 1 more
+    /* The warnings banner: a title line, up to UI_WARN_LINES warnings of
+     * up to two lines each (wrapped) and the count of the others
      * (ui_draw_warnings uses what it needs from the top). */
-    l->warn = rect(m, y, w - 2 * m, (UI_WARN_LINES + 2) * ch + 6);
+    l->warn = rect(m, y, w - 2 * m, (2 * UI_WARN_LINES + 2) * ch + 6);
 }
 
 bool ui_rect_has(const ui_rect *r, int x, int y)

@@ -305,8 +305,7 @@ void ui_draw_console(ui_gfx *g, const ui_view *v, const ui_rect *r)
 /* Splits text into lines of at most `cols` characters at spaces (a word
  * longer than a line is split); returns the number of lines, and fills
  * starts/lens when given room for them. */
-static unsigned wrap(const char *text, unsigned cols, unsigned max, unsigned *starts,
-                     unsigned *lens)
+unsigned ui_wrap(const char *text, unsigned cols, unsigned max, unsigned *starts, unsigned *lens)
 {
     unsigned n = 0, i = 0, len = (unsigned)strlen(text);
     if (cols == 0)
@@ -358,7 +357,7 @@ void ui_draw_caption(ui_gfx *g, const ui_view *v, const ui_layout *l)
             unsigned rows = ch > 0 ? (unsigned)(r->h / ch) : 0;
             if (rows == 0)
                 rows = 1;
-            unsigned n = wrap(v->snap.caption, cols, MAXL, starts, lens);
+            unsigned n = ui_wrap(v->snap.caption, cols, MAXL, starts, lens);
             if (n > rows && f == 0)
                 continue;
             for (unsigned i = 0; i < n && i < MAXL; i++) {
@@ -417,27 +416,42 @@ void ui_draw_help(ui_gfx *g, const ui_layout *l)
 void ui_draw_warnings(ui_gfx *g, const ui_view *v, const ui_layout *l)
 {
     const ui_snapshot *s = &v->snap;
+    const ui_rect *r = &l->warn;
     unsigned shown = s->nwarn < UI_WARN_LINES ? s->nwarn : UI_WARN_LINES;
-    int lines = 1 + (int)shown + (s->nwarn > shown ? 1 : 0);
+    /* Each warning wrapped at spaces to the banner's width, its second line
+     * indented (two at most: the rest is on stderr). */
+    int maxc = (r->w - 2 * l->cw) / (l->cw > 0 ? l->cw : 1);
+    unsigned starts[UI_WARN_LINES][2], lens[UI_WARN_LINES][2], nl[UI_WARN_LINES];
+    int lines = 1 + (s->nwarn > shown ? 1 : 0);
+    for (unsigned i = 0; i < shown; i++) {
+        unsigned n = maxc > 2 ? ui_wrap(s->warn[i], (unsigned)maxc, 2, starts[i], lens[i]) : 0;
+        if (n > 1) /* the second line, indented, holds what is left of it */
+            n = ui_wrap(s->warn[i], (unsigned)maxc - 2, 2, starts[i], lens[i]);
+        nl[i] = n < 2 ? n : 2;
+        if (n > 2) /* the rest no longer fits: the second line runs to the end, cut */
+            lens[i][1] = (unsigned)strlen(s->warn[i]) - starts[i][1];
+        lines += (int)nl[i];
+    }
     int bh = lines * l->ch + 6;
     if (bh > l->warn.h)
         bh = l->warn.h;
-    const ui_rect *r = &l->warn;
     ui_fill(g, r->x, r->y, r->w, bh, UI_RGB_WARN_BG);
     ui_frame(g, r->x, r->y, r->w, bh, 2, UI_RGB_WARN);
     ui_textf(g, UI_FONT_TEXT, r->x + l->cw, r->y + 2, UI_RGB_WARN,
              "scenario warning%s (%u): what it says may not happen in this run; w hides",
              s->nwarn == 1 ? "" : "s", s->nwarn);
-    int maxc = (r->w - 2 * l->cw) / (l->cw > 0 ? l->cw : 1);
+    int y = r->y + 2 + l->ch;
     for (unsigned i = 0; i < shown; i++) {
-        char line[256];
-        snprintf(line, sizeof(line), "%s", s->warn[i]);
-        if (maxc > 0 && (int)strlen(line) > maxc)
-            line[maxc] = 0;
-        ui_text(g, UI_FONT_TEXT, r->x + l->cw, r->y + 2 + (int)(i + 1) * l->ch, UI_RGB_TEXT, line);
+        for (unsigned j = 0; j < nl[i]; j++, y += l->ch) {
+            char line[400];
+            int indent = j ? 2 : 0, room = maxc - indent;
+            int len = (int)lens[i][j] < room ? (int)lens[i][j] : room;
+            snprintf(line, sizeof(line), "%.*s", len > 0 ? len : 0, s->warn[i] + starts[i][j]);
+            ui_text(g, UI_FONT_TEXT, r->x + l->cw * (1 + indent), y, UI_RGB_TEXT, line);
+        }
     }
     if (s->nwarn > shown)
-        ui_textf(g, UI_FONT_TEXT, r->x + l->cw, r->y + 2 + (int)(shown + 1) * l->ch, UI_RGB_DIM,
+        ui_textf(g, UI_FONT_TEXT, r->x + l->cw, y, UI_RGB_DIM,
                  "... and %u more (all of them on stderr)", s->nwarn - shown);
 }
 

@@ -519,10 +519,13 @@ void ui_snapshot_scenario_caption(ui_snapshot *s, const struct emu_scenario *scn
         size_t len = strlen(path);
         if (len > 100)
             path += len - 100;
-        snprintf(s->warn[k], sizeof(s->warn[k]), "%.100s:%d: warning: %.130s", path,
+        snprintf(s->warn[k], sizeof(s->warn[k]), "%.100s:%d: warning: %s", path,
                  scn->warn[k].line, scn->warn[k].text);
     }
-    /* The texts of the captions shown so far (the list). */
+    /* The texts of the captions shown so far (the list), whole. */
+    _Static_assert(UI_CAPTION_TEXT >= EMU_SCN_MAX_CAPTION, "the caption list keeps captions whole");
+    _Static_assert(sizeof(s->warn[0]) >= 100 + 24 + sizeof(scn->warn[0].text),
+                   "a warning line keeps its text whole");
     for (unsigned k = 0; scn && k < s->ncaps; k++) {
         const char *t = emu_scenario_caption_text(scn, s->caps[k].idx);
         snprintf(s->caps[k].text, sizeof(s->caps[k].text), "%s", t ? t : "?");

@@ -452,15 +452,59 @@ static int current_caption(const ui_view *v)
     return cur;
 }
 
+#define LIST_MAX_ROWS 3 /* rows of one entry at most (then cut) */
+
+/* Entry i of the list: its columns (prefix, the text's indent) and its
+ * caption wrapped to the rest of the width, on up to LIST_MAX_ROWS rows
+ * (a caption is never cut at a common window size). Returns the rows. */
+static unsigned entry_rows(const ui_view *v, const ui_layout *l, unsigned i, char *prefix,
+                           size_t plen, unsigned *starts, unsigned *lens)
+{
+    const ui_caption_entry *c = &v->hist[i];
+    int cur = current_caption(v);
+    int n = snprintf(prefix, plen, "%c%6llu %10llu  cpu%u %4u  ", (int)i == cur ? '>' : ' ',
+                     (unsigned long long)c->ev_no, (unsigned long long)c->cycle, c->cpu, c->line);
+    int maxc = (l->cap_list.w - 2 * l->cw) / (l->cw > 0 ? l->cw : 1);
+    int cols = maxc - n;
+    unsigned rows = cols >= 16 ? ui_wrap(c->text, (unsigned)cols, LIST_MAX_ROWS, starts, lens) : 0;
+    if (rows == 0 || cols < 16) { /* no room to wrap: one row, cut */
+        starts[0] = 0;
+        lens[0] = (unsigned)strlen(c->text);
+        rows = 1;
+    }
+    if (rows > LIST_MAX_ROWS) {
+        rows = LIST_MAX_ROWS;
+        lens[rows - 1] = (unsigned)strlen(c->text) - starts[rows - 1];
+    }
+    for (unsigned k = 0; k < rows; k++)
+        if (cols > 0 && (int)lens[k] > cols)
+            lens[k] = (unsigned)cols;
+    return rows;
+}
+
+static unsigned rows_of(const ui_view *v, const ui_layout *l, unsigned i)
+{
+    char prefix[64];
+    unsigned starts[LIST_MAX_ROWS], lens[LIST_MAX_ROWS];
+    return entry_rows(v, l, i, prefix, sizeof(prefix), starts, lens);
+}
+
 /* The first entry shown: the list scrolls so that the current caption is
- * on screen. */
+ * on screen, whole. */
 static unsigned list_first(const ui_view *v, const ui_layout *l)
 {
     int rows = (l->cap_list.y + l->cap_list.h - list_first_row(l)) / (l->ch > 0 ? l->ch : 1);
     int cur = current_caption(v);
-    if (rows <= 0 || cur < rows)
+    if (rows <= 0 || cur < 0)
         return 0;
-    return (unsigned)(cur - rows + 1);
+    int used = 0, first = cur;
+    for (int i = cur; i >= 0; i--) {
+        used += (int)rows_of(v, l, (unsigned)i);
+        if (used > rows)
+            break;
+        first = i;
+    }
+    return (unsigned)first;
 }
 
 void ui_draw_caption_list(ui_gfx *g, const ui_view *v, const ui_layout *l)
@@ -474,22 +518,23 @@ void ui_draw_caption_list(ui_gfx *g, const ui_view *v, const ui_layout *l)
     ui_text(g, UI_FONT_TEXT, r->x + cw, r->y + 2 + ch, UI_RGB_DIM,
             "  event      cycle  cpu  line  caption");
     int y = list_first_row(l), cur = current_caption(v);
-    int maxc = (r->w - 2 * cw) / (cw > 0 ? cw : 1);
     if (v->nhist == 0)
         ui_text(g, UI_FONT_TEXT, r->x + cw, y, UI_RGB_DIM,
                 "none yet: captions come from a scenario's caption lines as they fire");
-    for (unsigned i = list_first(v, l); i < v->nhist && y + ch <= r->y + r->h; i++, y += ch) {
+    for (unsigned i = list_first(v, l); i < v->nhist && y + ch <= r->y + r->h; i++) {
         const ui_caption_entry *c = &v->hist[i];
         bool ahead = c->ev_no > v->snap.ev_total;
+        uint32_t rgb = ahead ? UI_RGB_DIM : UI_RGB_TEXT;
+        char prefix[64], text[UI_CAPTION_TEXT];
+        unsigned starts[LIST_MAX_ROWS], lens[LIST_MAX_ROWS];
+        unsigned rows = entry_rows(v, l, i, prefix, sizeof(prefix), starts, lens);
         if ((int)i == cur)
-            ui_fill(g, r->x + 2, y, r->w - 4, ch, UI_RGB_CUR);
-        char line[256];
-        snprintf(line, sizeof(line), "%c%6llu %10llu  cpu%u %4u  %s", (int)i == cur ? '>' : ' ',
-                 (unsigned long long)c->ev_no, (unsigned long long)c->cycle, c->cpu, c->line,
-                 c->text);
-        if (maxc > 0 && (int)strlen(line) > maxc)
-            line[maxc] = 0;
-        ui_text(g, UI_FONT_TEXT, r->x + cw, y, ahead ? UI_RGB_DIM : UI_RGB_TEXT, line);
+            ui_fill(g, r->x + 2, y, r->w - 4, (int)rows * ch, UI_RGB_CUR);
+        int tx = r->x + cw + ui_text(g, UI_FONT_TEXT, r->x + cw, y, rgb, prefix);
+        for (unsigned k = 0; k < rows && y + ch <= r->y + r->h; k++, y += ch) {
+            snprintf(text, sizeof(text), "%.*s", (int)lens[k], c->text + starts[k]);
+            ui_text(g, UI_FONT_TEXT, tx, y, rgb, text);
+        }
     }
 }
 
@@ -500,9 +545,13 @@ bool ui_layout_hit_caption(const ui_layout *l, const ui_view *v, int x, int y, u
     int row0 = list_first_row(l);
     if (y < row0)
         return false;
-    unsigned i = list_first(v, l) + (unsigned)((y - row0) / l->ch);
-    if (i >= v->nhist)
-        return false;
-    *ev_no = v->hist[i].ev_no;
-    return true;
+    int row = (y - row0) / l->ch, at = 0;
+    for (unsigned i = list_first(v, l); i < v->nhist; i++) {
+        at += (int)rows_of(v, l, i);
+        if (row < at) {
+            *ev_no = v->hist[i].ev_no;
+            return true;
+        }
+    }
+    return false;
 }
