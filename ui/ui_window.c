@@ -105,6 +105,18 @@ static int shoot(const ui_target *t, ui_recorder *rec, emu_machine *m, const ui_
         uint64_t cycle = uo->at_event && v->snap.nev ? v->snap.ev[v->snap.nev - 1].cycle : v->snap.now;
         fprintf(stderr, "apicv-emu: screenshot %s at cycle %llu, event %llu\n", uo->screenshot,
                 (unsigned long long)cycle, (unsigned long long)v->snap.ev_total);
+        /* A stop the run never reached (a mistyped number in a lecture's
+         * script): the picture is of the end, and that is said. */
+        if (uo->at_event && v->snap.ev_total < uo->at_event)
+            fprintf(stderr,
+                    "apicv-emu: --at-event %llu: the run ended after %llu events; the picture "
+                    "shows its end\n",
+                    (unsigned long long)uo->at_event, (unsigned long long)v->snap.ev_total);
+        else if (!uo->at_event && uo->at_cycle && v->snap.finished && v->snap.now < uo->at_cycle)
+            fprintf(stderr,
+                    "apicv-emu: --at %llu: the run ended at cycle %llu; the picture shows its "
+                    "end\n",
+                    (unsigned long long)uo->at_cycle, (unsigned long long)v->snap.now);
         status = 0;
     }
     free(v);

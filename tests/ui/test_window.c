@@ -228,6 +228,21 @@ START_TEST(replay_screenshot_at_an_event)
     ck_assert_int_eq(na, nb);
     ck_assert(memcmp(a, b, (size_t)na) == 0);
     ck_assert(nc != na || memcmp(a, c, (size_t)na) != 0);
+    /* An event or a cycle the run never reaches: the picture of the end,
+     * and a note that says so (it was silent). */
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && '%s' replay --screenshot end.png --at-event 999999 --size 640x360 t.trace "
+             "2>err1.txt && '%s' replay --screenshot end2.png --at 999999999 --size 640x360 "
+             "t.trace 2>err2.txt && grep -q -- '--at-event 999999: the run ended after [0-9]* "
+             "events; the picture shows its end' err1.txt && grep -q -- '--at 999999999: the run "
+             "ended at cycle [0-9]*; the picture shows its end' err2.txt",
+             dir, APICV_EMU, APICV_EMU);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && '%s' replay --screenshot r16.png --at-event 16 --size 640x360 t.trace "
+             "2>err3.txt && ! grep -q 'the run ended' err3.txt",
+             dir, APICV_EMU);
+    ck_assert_int_eq(system(cmd), 0);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     ck_assert_int_eq(system(cmd), 0);
 }
