@@ -19,6 +19,7 @@
 #include <SDL.h>
 
 #include "ui/ui.h"
+#include "vmx/vmx_vmcs.h"
 
 typedef struct canvas {
     SDL_Surface *s;
@@ -254,6 +255,23 @@ START_TEST(changes_of_every_kind_match_a_full_render)
     view->snap.marks[0].cycle = 100;
     view->snap.marks[1].cycle = 900;
     view->snap.marks[1].cls = UI_EVC_EXIT;
+    step();
+
+    /* Presentation mode: the grids the mode cannot fill go and the others
+     * grow; then the EOI-exit bitmap gets a bit and its grid comes back
+     * (the layout changes between two frames), and out of it again. */
+    ui_view_select(view, 0);
+    view->present = true;
+    step();
+    ck_assert_int_eq(lay.grid[UI_GRID_PIR].w, 0);
+    ck_assert_int_eq(lay.grid[UI_GRID_EOI_EXIT].w, 0);
+    s.seq++;
+    s.cpu[0].proc2 = VMX_PROC2_VIRT_INTR_DELIVERY;
+    ui_vec_set(&s.cpu[0].eoi_exit, 0x55);
+    ui_view_accept(view, &s);
+    step();
+    ck_assert_int_gt(lay.grid[UI_GRID_EOI_EXIT].w, 0);
+    view->present = false;
     step();
 }
 END_TEST
