@@ -333,6 +333,10 @@ bool ui_ndst_cpu(const ui_snapshot *s, const ui_cpu_snap *c, unsigned *cpu, uint
  * stopped after that event inside a round (an event stop, --at-event), so
  * the title agrees with the vCPU's cycle and the timeline's "now". */
 uint64_t ui_snapshot_cycle(const ui_snapshot *s);
+/* An event in words for the window (events panel, timeline): its
+ * descriptor's words (emu_event_describe), but a scenario caption by its
+ * own text when s (may be NULL) has it in its caption list. */
+void ui_event_words(const ui_snapshot *s, const ui_event *e, char *buf, size_t len);
 
 /* ---- the view -------------------------------------------------------------- */
 

@@ -260,7 +260,7 @@ void ui_draw_events(ui_gfx *g, const ui_view *v, const ui_rect *r)
         const ui_event *e = &s->ev[shown[j]];
         const emu_evdesc *d = emu_event_desc(e->kind);
         char words[192], line[256];
-        emu_event_describe(e, words, sizeof(words));
+        ui_event_words(s, e, words, sizeof(words));
         snprintf(line, sizeof(line), "%10llu cpu%u %-20s %s", (unsigned long long)e->cycle, e->cpu,
                  d ? d->name : ui_event_name(e->kind), words);
         if (maxc > 0 && (int)strlen(line) > maxc)

@@ -373,6 +373,18 @@ static void snapshot_cpu(ui_cpu_snap *c, cpu_t *cpu, const apic_t *a)
     c->x2apic = apic_x2apic_mode(a);
 }
 
+void ui_event_words(const ui_snapshot *s, const ui_event *e, char *buf, size_t len)
+{
+    if (s && e->kind == EMU_SCN_EV_CAPTION)
+        for (unsigned k = 0; k < s->ncaps && k < UI_CAPTIONS; k++)
+            if (s->caps[k].idx == e->a && s->caps[k].text[0]) {
+                snprintf(buf, len, "caption %u (line %u): %s", (unsigned)e->a, (unsigned)e->b,
+                         s->caps[k].text);
+                return;
+            }
+    emu_event_describe(e, buf, len);
+}
+
 uint64_t ui_snapshot_cycle(const ui_snapshot *s)
 {
     uint64_t newest = s->nev ? s->ev[s->nev - 1].cycle : 0;

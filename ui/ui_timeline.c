@@ -222,11 +222,11 @@ static uint64_t tick_step(uint64_t span, int w, int label_w)
 }
 
 /* "vmx.exit exit 1 EXTERNAL_INTERRUPT": an event in words. */
-static void event_words(const ui_event *e, char *buf, size_t len)
+static void event_words(const ui_snapshot *s, const ui_event *e, char *buf, size_t len)
 {
     const emu_evdesc *d = emu_event_desc(e->kind);
-    char words[160];
-    emu_event_describe(e, words, sizeof(words));
+    char words[256];
+    ui_event_words(s, e, words, sizeof(words));
     snprintf(buf, len, "%s %s", d ? d->name : ui_event_name(e->kind), words);
 }
 
@@ -235,8 +235,8 @@ static void event_words(const ui_event *e, char *buf, size_t len)
 static void tooltip(ui_gfx *g, const ui_rect *r, const tl_geom *gm, const ui_mark *mk)
 {
     int cw = g->cw[UI_FONT_TEXT], ch = g->ch[UI_FONT_TEXT];
-    char words[192], text[240];
-    event_words(&mk->ev, words, sizeof(words));
+    char words[320], text[360];
+    event_words(NULL, &mk->ev, words, sizeof(words));
     snprintf(text, sizeof(text), "event %llu cpu%u: %s", (unsigned long long)mk->ev_no,
              (unsigned)mk->ev.cpu, words);
     int maxc = (gm->w - 2 * cw) / (cw > 0 ? cw : 1);
@@ -303,14 +303,14 @@ void ui_draw_timeline(ui_gfx *g, const ui_view *v, const ui_rect *r)
     for (unsigned i = 0; v->tl_hover && i < s->nmarks; i++)
         if (s->marks[i].ev_no == v->tl_hover)
             hover = &s->marks[i];
-    char info[320] = "", words[192];
+    char info[400] = "", words[320];
     if (hover) {
-        event_words(&hover->ev, words, sizeof(words));
+        event_words(s, &hover->ev, words, sizeof(words));
         snprintf(info, sizeof(info), "event %llu, cycle %llu, cpu%u: %s (click: go there)",
                  (unsigned long long)hover->ev_no, (unsigned long long)hover->cycle,
                  (unsigned)hover->ev.cpu, words);
     } else if (cur) {
-        event_words(cur, words, sizeof(words));
+        event_words(s, cur, words, sizeof(words));
         snprintf(info, sizeof(info), "now: event %llu, cycle %llu, cpu%u: %s",
                  (unsigned long long)s->ev_total, (unsigned long long)cur->cycle,
                  (unsigned)cur->cpu, words);

@@ -4,6 +4,7 @@
  * v, k and c change it; a click on a row finds that event (to go there).
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <SDL.h>
@@ -107,12 +108,40 @@ START_TEST(click_on_a_row_finds_its_event)
 }
 END_TEST
 
+/* A caption event reads as its caption's text (the timeline's "now" at a
+ * caption stop, where the caption list leads, said "caption 4 (scenario
+ * line 29)"); other events keep their descriptor's words. */
+START_TEST(a_caption_event_says_its_text)
+{
+    ui_snapshot *s = calloc(1, sizeof(*s));
+    ck_assert_ptr_nonnull(s);
+    ui_event cap = ev(0, EMU_SCN_EV_CAPTION, 4, 29);
+    char buf[256];
+    ui_event_words(s, &cap, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "caption 4 (scenario line 29)"); /* no text known */
+    s->ncaps = 2;
+    s->caps[0].idx = 3;
+    snprintf(s->caps[0].text, sizeof(s->caps[0].text), "%s", "the third");
+    s->caps[1].idx = 4;
+    snprintf(s->caps[1].text, sizeof(s->caps[1].text), "%s", "MSI 44h for running vCPU 0");
+    ui_event_words(s, &cap, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "caption 4 (line 29): MSI 44h for running vCPU 0");
+    ui_event_words(NULL, &cap, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "caption 4 (scenario line 29)");
+    ui_event post = ev(1, EMU_HV_EV_POST, 0x41, 1);
+    ui_event_words(s, &post, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "PIR[41h] = 1 for vCPU 1, notification sent 0");
+    free(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("events_panel");
     TCase *t = tcase_create("events_panel");
     tcase_add_test(t, filter_by_cpu_kind_and_chatter);
     tcase_add_test(t, click_on_a_row_finds_its_event);
+    tcase_add_test(t, a_caption_event_says_its_text);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
