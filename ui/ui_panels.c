@@ -304,7 +304,8 @@ void ui_draw_console(ui_gfx *g, const ui_view *v, const ui_rect *r)
 
 /* Splits text into lines of at most `cols` characters at spaces (a word
  * longer than a line is split); returns the number of lines, and fills
- * starts/lens when given room for them. */
+ * starts/lens when given room for them. With cols = 0 nothing fits: it
+ * returns UINT32_MAX and fills nothing. */
 unsigned ui_wrap(const char *text, unsigned cols, unsigned max, unsigned *starts, unsigned *lens)
 {
     unsigned n = 0, i = 0, len = (unsigned)strlen(text);
@@ -360,6 +361,8 @@ void ui_draw_caption(ui_gfx *g, const ui_view *v, const ui_layout *l)
             unsigned n = ui_wrap(v->snap.caption, cols, MAXL, starts, lens);
             if (n > rows && f == 0)
                 continue;
+            if (cols == 0)
+                break; /* not one character fits: wrap filled no line */
             for (unsigned i = 0; i < n && i < MAXL; i++) {
                 char line[sizeof(v->snap.caption)];
                 snprintf(line, sizeof(line), "%.*s", (int)lens[i], v->snap.caption + starts[i]);

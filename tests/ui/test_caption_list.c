@@ -4,7 +4,8 @@
  * goes to the state right after its scn.caption event, back (a live run
  * restarts, a replay seeks to 0 and runs again: the same run) and forward;
  * the list keeps the later captions after going back; it opens with l and
- * draws one row per caption, and a click on a row finds that caption.
+ * draws one row per caption, and a click on a row finds that caption; a
+ * caption panel too narrow for one character draws no line.
  * Runs scenarios/posted_demo.scn, live and replayed from a recording.
  */
 #include <check.h>
@@ -18,6 +19,7 @@
 #include "emu/emu_record.h"
 #include "emu/emu_scenario.h"
 #include "ui/ui.h"
+#include "ui/ui_internal.h"
 #include "ui_test_scenario.h"
 
 typedef struct demo {
@@ -289,6 +291,39 @@ START_TEST(long_captions_wrap_in_the_list)
 }
 END_TEST
 
+/* A caption panel narrower than one character of the text type: not one
+ * character fits, so no line is drawn. The panel is drawn wide first, so
+ * that a line kept from that draw (the wrap gives no lines here) would
+ * show beside the narrow panel. */
+START_TEST(caption_panel_narrower_than_a_character)
+{
+    ui_view *v = calloc(1, sizeof(*v));
+    ck_assert_ptr_nonnull(v);
+    ui_view_init(v);
+    snprintf(v->snap.caption, sizeof(v->snap.caption), "%s",
+             "a caption long enough to be wrapped over several lines of the panel, "
+             "word after word after word after word");
+    SDL_Surface *surf = SDL_CreateRGBSurfaceWithFormat(0, 1600, 900, 32, SDL_PIXELFORMAT_ARGB8888);
+    SDL_Renderer *ren = SDL_CreateSoftwareRenderer(surf);
+    char err[256];
+    ui_gfx *g = ui_gfx_create(ren, err, sizeof(err));
+    ck_assert_msg(g != NULL, "%s", err);
+    ui_layout wide = {0}, narrow = {0};
+    wide.caption = (ui_rect){100, 100, 300, 400};
+    narrow.caption = (ui_rect){1000, 100, 4, 400};
+    ui_draw_caption(g, v, &wide);
+    ui_draw_caption(g, v, &narrow);
+    SDL_RenderPresent(ren);
+    const ui_rect left = {0, 0, 900, 900}, right = {900, 0, 700, 900};
+    ck_assert_int_gt(count_rgb(surf, &left, 0xffffff), 0);
+    ck_assert_int_eq(count_rgb(surf, &right, 0xffffff), 0);
+    ui_gfx_destroy(g);
+    SDL_DestroyRenderer(ren);
+    SDL_FreeSurface(surf);
+    free(v);
+}
+END_TEST
+
 static long file_bytes(const char *path, uint8_t *buf, size_t cap)
 {
     FILE *f = fopen(path, "rb");
@@ -343,6 +378,7 @@ int main(void)
     tcase_add_test(tc, replay_goes_to_a_caption);
     tcase_add_test(tc, list_opens_draws_and_is_clicked);
     tcase_add_test(tc, long_captions_wrap_in_the_list);
+    tcase_add_test(tc, caption_panel_narrower_than_a_character);
     tcase_add_test(tc, screenshot_with_the_list_open);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
