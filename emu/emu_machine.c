@@ -481,15 +481,18 @@ out:
 
 int emu_machine_step_any_until(emu_machine *m, uint64_t until, bool *finished)
 {
+    /* The CPU count is fixed for a machine's life; kept in a local, so
+     * that both loops visibly cover the same entries of before[]. */
+    const unsigned ncpus = m->cfg.ncpus;
     uint64_t before[CPU_MAX_CPUS];
-    for (unsigned k = 0; k < m->cfg.ncpus; k++)
+    for (unsigned k = 0; k < ncpus; k++)
         before[k] = m->cpu[k].insns;
     m->step_cpu = EMU_STEP_ANY;
     bool fin = emu_machine_run(m, until);
     m->step_cpu = -1;
     if (finished)
         *finished = fin;
-    for (unsigned k = 0; k < m->cfg.ncpus; k++)
+    for (unsigned k = 0; k < ncpus; k++)
         if (m->cpu[k].insns != before[k])
             return (int)k;
     return -1;
