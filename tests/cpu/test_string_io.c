@@ -9,78 +9,7 @@
 #include <stdlib.h>
 
 #include "cpu/cpu_internal.h"
-#include "tests/support/cpu_harness.h"
-
-#define SRC 0x200000u /* source buffer (identity-mapped RAM) */
-#define DST 0x300000u /* destination buffer */
-
-static cpu_harness h;
-
-static void setup(void)
-{
-    cpu_harness_init(&h);
-}
-
-static void teardown(void)
-{
-    cpu_harness_free(&h);
-}
-
-static void fill(uint64_t pa, size_t n, uint8_t seed)
-{
-    uint8_t *p = cpu_phys_ptr_write(&h.phys, pa, n);
-    ck_assert_ptr_nonnull(p);
-    for (size_t k = 0; k < n; k++)
-        p[k] = (uint8_t)(seed + k * 7 + (k >> 8));
-}
-
-static uint8_t *ram(uint64_t pa, size_t n)
-{
-    uint8_t *p = cpu_phys_ptr_write(&h.phys, pa, n);
-    ck_assert_ptr_nonnull(p);
-    return p;
-}
-
-/* Runs one instruction at the test-code address. The decoded-block cache
- * is dropped first so each test's new code is decoded afresh. */
-static cpu_stop run1(const uint8_t *code, size_t len)
-{
-    h.cpu.halted = 0; /* out of the HLT handler of an earlier fault */
-    h.cpu.gpr[CPU_RSP] = CPU_HARNESS_STACK;
-    cpu_dcache_flush(&h.cpu);
-    return cpu_harness_exec(&h, code, len, 1);
-}
-
-/* The 4-KByte mapping of test_string.c's page-fault tests. */
-#define PD4K 0x20000u
-#define PT4K 0x21000u
-#define PHYS4K 0x400000u
-#define LIN4K 0x40000000ull
-
-static void map_4k(unsigned pages, int missing)
-{
-    uint64_t e;
-    e = PD4K | 7;
-    ck_assert(cpu_phys_write(&h.phys, 0x2000 + 8, &e, 8));
-    e = PT4K | 7;
-    ck_assert(cpu_phys_write(&h.phys, PD4K, &e, 8));
-    for (unsigned k = 0; k < pages; k++) {
-        e = (int)k == missing ? 0 : (PHYS4K + k * 4096ull) | 7;
-        ck_assert(cpu_phys_write(&h.phys, PT4K + k * 8, &e, 8));
-    }
-    cpu_tlb_flush(&h.cpu);
-}
-
-/* Runs one instruction again from the start of the test code, as the
- * return from a fixed page fault would. */
-static void rerun(void)
-{
-    cpu_t *c = &h.cpu;
-    c->halted = 0;
-    c->rip = CPU_HARNESS_CODE;
-    c->gpr[CPU_RSP] = CPU_HARNESS_STACK;
-    ck_assert_int_eq(cpu_run(c, UINT64_MAX, 1), CPU_STOP_INSNS);
-}
+#include "tests/support/cpu_string_fixture.h"
 
 /* ---- port I/O ------------------------------------------------------------- */
 
