@@ -13,43 +13,7 @@
 #include <string.h>
 
 #include "cpu/cpu_internal.h"
-#include "tests/support/cpu_harness.h"
-
-static cpu_harness h;
-
-static void setup(void)
-{
-    cpu_harness_init(&h);
-}
-
-static void teardown(void)
-{
-    cpu_harness_free(&h);
-}
-
-#define RUN(code) cpu_harness_exec(&h, (code), sizeof(code), 1000)
-#define CODE CPU_HARNESS_CODE
-
-static uint64_t frame(unsigned k)
-{
-    return cpu_harness_peek64(&h, h.cpu.gpr[CPU_RSP] + 8u * k);
-}
-
-static void poke64(uint64_t pa, uint64_t v)
-{
-    ck_assert(cpu_phys_write(&h.phys, pa, &v, 8));
-}
-
-static void expect_vector(int v, int64_t err, uint64_t rip)
-{
-    ck_assert_int_eq(cpu_harness_vector(&h), v);
-    if (err >= 0) {
-        ck_assert_uint_eq(frame(0), (uint64_t)err);
-        ck_assert_uint_eq(frame(1), rip);
-    } else {
-        ck_assert_uint_eq(frame(0), rip);
-    }
-}
+#include "tests/support/cpu_sys_fixture.h"
 
 /* A TSS at 0x9000 (RSP0 = 0x70000, IST1 = 0x60000) at selector 0x28, loaded. */
 static void load_tss(void)
@@ -101,7 +65,7 @@ START_TEST(divide_error)
     /* xor ecx, ecx; div ecx */
     static const uint8_t code[] = {0x31, 0xc9, 0xf7, 0xf1};
     RUN(code);
-    expect_vector(CPU_EXC_DE, -1, CODE + 2);
+    expect_fault(CPU_EXC_DE, -1, CODE + 2);
 }
 END_TEST
 
@@ -112,7 +76,7 @@ START_TEST(ud2_is_ud)
     /* ud2 */
     static const uint8_t code[] = {0x0f, 0x0b};
     RUN(code);
-    expect_vector(CPU_EXC_UD, -1, CODE);
+    expect_fault(CPU_EXC_UD, -1, CODE);
     ck_assert_uint_eq(n_unimpl, 0); /* architectural, not a hole in the tables */
     ck_assert_uint_eq(h.cpu.unimplemented_count, 0);
 }
@@ -139,7 +103,7 @@ START_TEST(unimplemented_reported_then_ud)
      * forms other than the fences; the whole encoding is reported) */
     static const uint8_t code[] = {0x0f, 0xae, 0x00};
     RUN(code);
-    expect_vector(CPU_EXC_UD, -1, CODE);
+    expect_fault(CPU_EXC_UD, -1, CODE);
     ck_assert_uint_eq(unimpl_len, 3);
     ck_assert_mem_eq(unimpl_bytes, code, 3);
     ck_assert_uint_eq(n_unimpl, 1);
@@ -152,7 +116,7 @@ START_TEST(breakpoint_saves_next_rip)
     /* int3 */
     static const uint8_t code[] = {0xcc};
     RUN(code);
-    expect_vector(CPU_EXC_BP, -1, CODE + 1);
+    expect_fault(CPU_EXC_BP, -1, CODE + 1);
 }
 END_TEST
 
@@ -162,7 +126,7 @@ START_TEST(gp_error_code_and_frame)
     static const uint8_t code[] = {0x48, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00,
                                    0x00, 0x00, 0x0f, 0x22, 0xc0};
     RUN(code);
-    expect_vector(CPU_EXC_GP, 0, CODE + 10);
+    expect_fault(CPU_EXC_GP, 0, CODE + 10);
     ck_assert_uint_eq(frame(2), 0x08);               /* CS */
     ck_assert_uint_eq(frame(3), 2);                  /* RFLAGS */
     ck_assert_uint_eq(frame(4), CPU_HARNESS_STACK);  /* RSP */
@@ -175,14 +139,14 @@ START_TEST(page_fault_not_present)
     /* mov rax, [0x40000000] (no PDPT entry for 1 GiB) */
     static const uint8_t rd[] = {0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x40};
     RUN(rd);
-    expect_vector(CPU_EXC_PF, 0, CODE);
+    expect_fault(CPU_EXC_PF, 0, CODE);
     ck_assert_uint_eq(h.cpu.cr2, 0x40000000);
     teardown();
     setup();
     /* mov qword [0x40000000], 1 */
     static const uint8_t wr[] = {0x48, 0xc7, 0x04, 0x25, 0x00, 0x00, 0x00, 0x40, 0x01, 0x00, 0x00, 0x00};
     RUN(wr);
-    expect_vector(CPU_EXC_PF, CPU_PF_W, CODE);
+    expect_fault(CPU_EXC_PF, CPU_PF_W, CODE);
     ck_assert_uint_eq(h.cpu.cr2, 0x40000000);
 }
 END_TEST
@@ -194,7 +158,7 @@ START_TEST(page_fault_user_on_supervisor_page)
     /* mov rax, [0xA00000] */
     static const uint8_t code[] = {0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0xa0, 0x00};
     RUN(code);
-    expect_vector(CPU_EXC_PF, CPU_PF_P | CPU_PF_U, CODE);
+    expect_fault(CPU_EXC_PF, CPU_PF_P | CPU_PF_U, CODE);
     ck_assert_uint_eq(h.cpu.cr2, 0xA00000);
     ck_assert_uint_eq(frame(2), 0x1B);       /* CS of the interrupted code */
     ck_assert_uint_eq(frame(4), 0x50000);    /* its RSP */
@@ -210,7 +174,7 @@ START_TEST(page_fault_reserved_bit)
     /* mov rax, [0xA00000] */
     static const uint8_t code[] = {0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0xa0, 0x00};
     RUN(code);
-    expect_vector(CPU_EXC_PF, CPU_PF_P | CPU_PF_RSVD, CODE);
+    expect_fault(CPU_EXC_PF, CPU_PF_P | CPU_PF_RSVD, CODE);
 }
 END_TEST
 
@@ -220,7 +184,7 @@ START_TEST(page_fault_fetch_nx)
     /* mov rax, 0xC00000; jmp rax */
     static const uint8_t code[] = {0x48, 0xc7, 0xc0, 0x00, 0x00, 0xc0, 0x00, 0xff, 0xe0};
     RUN(code);
-    expect_vector(CPU_EXC_PF, CPU_PF_P | CPU_PF_I, 0xC00000);
+    expect_fault(CPU_EXC_PF, CPU_PF_P | CPU_PF_I, 0xC00000);
     ck_assert_uint_eq(h.cpu.cr2, 0xC00000);
 }
 END_TEST
@@ -232,7 +196,7 @@ START_TEST(segment_not_present)
     /* mov eax, 0x28; push rax; pop fs */
     static const uint8_t code[] = {0xb8, 0x28, 0x00, 0x00, 0x00, 0x50, 0x0f, 0xa1};
     RUN(code);
-    expect_vector(CPU_EXC_NP, 0x28, CODE + 6);
+    expect_fault(CPU_EXC_NP, 0x28, CODE + 6);
 }
 END_TEST
 
@@ -244,7 +208,7 @@ START_TEST(stack_segment_not_present)
     static const uint8_t code[] = {0x6a, 0x28, 0x68, 0x00, 0x00, 0x05, 0x00, 0x6a, 0x02, 0x6a, 0x08,
                                    0x48, 0x8d, 0x0d, 0x03, 0x00, 0x00, 0x00, 0x51, 0x48, 0xcf, 0xf4};
     RUN(code);
-    expect_vector(CPU_EXC_SS, 0x28, CODE + 19);
+    expect_fault(CPU_EXC_SS, 0x28, CODE + 19);
 }
 END_TEST
 
@@ -303,7 +267,7 @@ START_TEST(double_fault)
     /* mov rax, [0x40000000] */
     static const uint8_t code[] = {0x48, 0x8b, 0x04, 0x25, 0x00, 0x00, 0x00, 0x40};
     RUN(code);
-    expect_vector(CPU_EXC_DF, 0, CODE);
+    expect_fault(CPU_EXC_DF, 0, CODE);
     ck_assert_uint_eq(n_double, 1);
     ck_assert_uint_eq(last_double.a, CPU_EXC_PF);
     ck_assert_uint_eq(last_double.b, CPU_EXC_GP);

@@ -1,8 +1,9 @@
 /*
- * cpu_sys_fixture.h — the fixture of the system-instruction tests
- * (tests/cpu/test_system.c, test_system_hooks.c): one harness CPU
- * (cpu_harness.h) per test, helpers to write memory, check a delivered
- * fault and its frame, add a 64-bit TSS, and an observer of CR/MSR writes.
+ * cpu_sys_fixture.h — the fixture of the system-instruction and exception
+ * tests (tests/cpu/test_system.c, test_system_hooks.c, test_exceptions.c):
+ * one harness CPU (cpu_harness.h) per test, helpers to write memory, check
+ * a delivered fault and its frame, add a 64-bit TSS, and an observer of
+ * CR/MSR writes.
  * Included by the single .c file of a test program (it defines the
  * file-level harness h); the functions are static inline, so a program
  * that does not use one does not warn.
