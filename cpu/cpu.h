@@ -358,7 +358,10 @@ typedef struct cpu_icpt {
     uint32_t vector;   /* EXCEPTION: vector; error code in value (#DB: the DR6 bits it
                         * reports, B3-B0, BD, BS: what a VM exit's qualification holds) */
     bool has_error;    /* EXCEPTION: error code valid */
-    uint64_t value;    /* in/out: CR/MSR/I-O value; hook stores results here for reads */
+    uint64_t value;    /* in/out: CR/MSR/I-O value; hook stores results here for reads.
+                        * VMX insn, out: 1 with CPU_HOOK_PASS when non-root operation
+                        * executes it without an exit (VMREAD/VMWRITE of a shadow VMCS):
+                        * the CPU then goes on as in VMX operation, through hooks.vmx */
     uint64_t addr;     /* INVLPG: linear address; memory operand address where one exists */
 } cpu_icpt;
 

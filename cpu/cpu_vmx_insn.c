@@ -72,7 +72,9 @@ static uint64_t vmx_operand(cpu_t *c, const cpu_insn *i, unsigned size)
  * operands are read (their faults come before any effect), hooks.vmx does
  * the instruction, and the destination and RFLAGS are written. Without
  * hooks.vmx this machine has no VMX root operation for its guest: VMXON is
- * reported as unimplemented. */
+ * reported as unimplemented. A VMREAD/VMWRITE that VMCS shadowing lets
+ * run in non-root operation goes the same way (SDM 31.3: "ELSIF CPL > 0
+ * THEN #GP(0)" comes after the exit decision there too). */
 static void exec_vmx(cpu_t *c, const cpu_insn *i)
 {
     unsigned insn = i->sub;
@@ -82,8 +84,14 @@ static void exec_vmx(cpu_t *c, const cpu_insn *i)
                      .reg = i->reg, .addr = i->has_mem ? cpu_ea(c, i) : 0};
     if (cpu_intercept(c, &info) == CPU_HOOK_DONE)
         return;
-    /* VMFUNC outside non-root operation is #UD (SDM 31.3 "VMFUNC"). */
-    if ((!c->vmx_operation && insn != VMX_VMXON) || insn == VMX_VMFUNC)
+    /* In VMX non-root operation the intercept hook lets through only a
+     * VMREAD/VMWRITE that reaches the shadow VMCS (SDM 25.1.3, "VMCS
+     * shadowing") and says so with info.value = 1: the processor is in
+     * VMX operation then, whoever the host is, and hooks.vmx (the
+     * non-root one) does the access. VMFUNC outside non-root operation is
+     * #UD (SDM 31.3 "VMFUNC"). */
+    bool nonroot = info.value != 0;
+    if ((!c->vmx_operation && !nonroot && insn != VMX_VMXON) || insn == VMX_VMFUNC)
         cpu_ud(c);
     cpu_require_cpl0(c);
     if (!c->hooks.vmx)

@@ -119,8 +119,9 @@ int emu_cli_info(int argc, char **argv)
            "  INVEPT, INVVPID, VMCALL (VMfail) in 64-bit mode; VM exits load the host state of the\n"
            "  guest's VMCS (guests/vmx_teach.c); MSR load/store lists, VMX abort;\n"
            "  INIT blocked in root, posted interrupts\n"
-           "  from other CPUs. Not yet: VMCS shadowing, 32-bit VMX\n"
-           "  instructions (docs/vmx.md \"VMX root operation\")\n");
+           "  from other CPUs; VMCS shadowing (its guest's VMREAD/VMWRITE reach the\n"
+           "  shadow VMCS). Not yet: 32-bit VMX instructions (docs/vmx.md\n"
+           "  \"VMX root operation\")\n");
     printf("scenarios, run --record, replay --verify, trace-dump: implemented (docs/scenarios.md)\n");
     printf("import-kvm: real KVM traces (trace-cmd report, ftrace) into scenarios, the mode\n"
            "  inferred from their exits (docs/import-kvm.md)\n");

@@ -133,6 +133,9 @@ static const emu_evdesc rows[] = {
      {F("instruction", REASON), F("operand", HEX), F("rip", HEX), F("outcome", DEC)}, -1, -1, 0},
     {VMX_EV_ABORT, "vmx.abort", "VMX abort, indicator {a}, during exit {b}, rip {c}: the CPU shut down",
      {F("indicator", DEC), F("reason", REASON), F("rip", HEX), NOF}, -1, -1, 0},
+    {VMX_EV_SHADOW_INSN, "vmx.shadow-insn",
+     "{a} of field {b} on the shadow VMCS, rip {c}: {d} (0 VMsucceed, 1 VMfailInvalid, 2+n VMfailValid n)",
+     {F("instruction", REASON), F("field", HEXH), F("rip", HEX), F("outcome", DEC)}, -1, -1, 0},
     /* emu/: the machine */
     {EMU_EV_CONSOLE, "emu.console", "console {a}, rip {c}", {F("byte", CHAR), NOF, F("rip", HEX), NOF}, -1, -1,
      EMU_EVD_CONSOLE},

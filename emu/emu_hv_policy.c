@@ -129,6 +129,15 @@ unsigned emu_hv_guest_vmwrite(emu_hv *hv, unsigned k, uint64_t enc, uint64_t val
                               size_t len)
 {
     emu_hv_vcpu *vc = &hv->vcpu[k];
+    /* The VM-exit information fields are this host's record of the exit
+     * it handles: VMCS_WRITE refuses them with VM-instruction error 13, as
+     * VMWRITE does where IA32_VMX_MISC[29] = 0 (SDM 30.3). The guest ABI
+     * keeps that, though the MSR now reports 1 for guest hypervisors
+     * (VMCS shadowing, docs/vmx.md). */
+    if ((enc >> 32) == 0 && vmx_vmcs_field_readonly((uint32_t)enc)) {
+        vmx_vmcs_set(&vc->vmx.vmcs, VMCS_VM_INSN_ERROR, VMX_ERR_WRITE_READONLY);
+        return VMX_ERR_WRITE_READONLY;
+    }
     if ((enc >> 32) == 0 && vmx_vmcs_field_valid((uint32_t)enc)) {
         uint32_t full = (uint32_t)enc & ~(uint32_t)VMX_ENC_HIGH;
         int i = hv_addr_field_index(full);

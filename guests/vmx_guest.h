@@ -178,6 +178,7 @@ failed:
 
 #define MSR_FEATURE_CONTROL 0x3Au
 #define MSR_VMX_BASIC 0x480u
+#define MSR_VMX_MISC 0x485u
 #define MSR_VMX_CR0_FIXED0 0x486u
 #define MSR_VMX_CR0_FIXED1 0x487u
 #define MSR_VMX_CR4_FIXED0 0x488u

@@ -7,7 +7,8 @@
  *   #UD outside VMX operation, VMXON's #UD/#GP and VMfailInvalid cases;
  *   CR0/CR4 bits fixed in VMX operation (SDM 23.8);
  *   VMfailInvalid without a current VMCS, and VMfailValid with the
- *   VM-instruction error numbers 1-5, 7-13, 15, 26, 28 (SDM 30.4);
+ *   VM-instruction error numbers 1-5, 7-12, 15, 26, 28 (SDM 30.4; 13 is
+ *   not produced: IA32_VMX_MISC[29] = 1); a shadow VMCS made current;
  *   VMREAD/VMWRITE with register and memory operands, widths, high access;
  *   VMCLEAR/VMPTRLD round trips with two VMCSs and the region's contents;
  *   VMLAUNCH/VMRESUME: a VM exit to the host state, launch states, entry
@@ -139,12 +140,23 @@ static void error_numbers(void)
     CHECK(vmptrld(1ull << 45) == VX_FAIL_VALID && insn_error() == 9);
     CHECK(vmptrld(PA(vmxon_region)) == VX_FAIL_VALID && insn_error() == 10);
     CHECK(vmptrld(PA(vmcs_bad)) == VX_FAIL_VALID && insn_error() == 11);
-    vmcs_bad[0] = rev | 0x80000000u; /* shadow VMCS: no VMCS shadowing */
-    CHECK(vmptrld(PA(vmcs_bad)) == VX_FAIL_VALID && insn_error() == 11);
+    /* A shadow VMCS (bit 31, SDM 24.10) becomes current (VMCS shadowing
+     * is supported) and takes VMWRITEs, but no VM entry: VMfailInvalid
+     * (SDM 26.1 step 4). */
+    vmcs_bad[0] = rev | 0x80000000u;
+    CHECK(vmclear(PA(vmcs_bad)) == VX_OK);
+    CHECK(vmptrld(PA(vmcs_bad)) == VX_OK);
+    CHECK(vmwrite_r(F_GUEST_RIP, 0x1234) == VX_OK);
+    CHECK(vmlaunch() == VX_FAIL_INVALID);
+    CHECK(vmptrld(PA(vmcs_a)) == VX_OK);
+    vmcs_bad[0] = rev + 1;
     CHECK(vmread_r(0x1234567, &v) == VX_FAIL_VALID && insn_error() == 12);
     CHECK(vmread_r(1ull << 32, &v) == VX_FAIL_VALID && insn_error() == 12);
     CHECK(vmwrite_r(0x6C17, 0) == VX_FAIL_VALID && insn_error() == 12); /* high of a natural */
-    CHECK(vmwrite_r(F_EXIT_REASON, 0) == VX_FAIL_VALID && insn_error() == 13);
+    /* IA32_VMX_MISC[29] = 1: VMWRITE to a VM-exit information field
+     * works (no error 13). */
+    CHECK((rdmsr(MSR_VMX_MISC) >> 29) & 1);
+    CHECK(vmwrite_r(F_EXIT_REASON, 5) == VX_OK && vmread_r(F_EXIT_REASON, &v) == VX_OK && v == 5);
     CHECK(vmxon(PA(vmxon_region)) == VX_FAIL_VALID && insn_error() == 15);
     CHECK(invept(3, 0) == VX_FAIL_VALID && insn_error() == 28);
     CHECK(invept(1, 0x1000) == VX_FAIL_VALID && insn_error() == 28); /* UC, walk length 1 */

@@ -57,6 +57,7 @@ enum vmx_obs_kind {
     VMX_EV_EPT_WALK_FAULT,      /* a=guest-physical address b=EPT entry c=rip d=access (cpu_access) */
     VMX_EV_ROOT_INSN,           /* a=instruction (its basic exit reason) b=operand (pointer, field, type) c=rip d=0 VMsucceed, 1 VMfailInvalid, 2+error VMfailValid: a VMX instruction of a guest hypervisor (vmx_root.h) */
     VMX_EV_ABORT,               /* a=VMX-abort indicator (vmx_abort_indicator) b=exit reason c=rip: the CPU shut down (SDM 27.7) */
+    VMX_EV_SHADOW_INSN,         /* a=instruction (23 VMREAD, 25 VMWRITE) b=field c=rip d=0 VMsucceed, 1 VMfailInvalid, 2+error VMfailValid: a VMREAD/VMWRITE in non-root operation that reached the shadow VMCS instead of exiting (SDM 24.10, vmx_shadow.c) */
     VMX_EV_VMX_END
 };
 
@@ -110,6 +111,9 @@ typedef enum vmx_check {
     VMX_CHECK_GUEST_PDPTE, /* 26.3.1.6: exit qualification 2 */
     /* VMLAUNCH/VMRESUME launch state (30.3) */
     VMX_CHECK_LAUNCH_STATE,
+    /* 26.2.1.1 VMREAD/VMWRITE-bitmap addresses with "VMCS shadowing" (added
+     * last: the ids above keep their numbers) */
+    VMX_CHECK_VMREAD_BITMAP, VMX_CHECK_VMWRITE_BITMAP,
     VMX_CHECK_COUNT
 } vmx_check;
 
@@ -157,6 +161,11 @@ typedef struct vmx_vcpu {
      * in (SDM 27.5 before 27.6). False for the built-in hypervisor, whose
      * host is C: the list is loaded as the exit completes. */
     bool host_on_cpu;
+    /* The current-VMCS pointer of a guest hypervisor (vmx_root sets it
+     * before each entry), FFFFFFFF_FFFFFFFFH for the built-in one, whose
+     * VMCS has no region: the VMCS link pointer must differ from it (SDM
+     * 26.3.1.5). */
+    uint64_t vmcs_pa;
 
     /* VPIDs (SDM 28.3.1): this entry runs the guest with "enable VPID" =
      * 1 and a VPID other than 0000H, so the root's and the guest's cached

@@ -30,7 +30,9 @@
      VMX_PROC_CR3_STORE | VMX_PROC_CR8_LOAD | VMX_PROC_CR8_STORE | VMX_PROC_TPR_SHADOW |       \
      VMX_PROC_NMI_WINDOW | VMX_PROC_MOV_DR | VMX_PROC_UNCOND_IO | VMX_PROC_IO_BITMAPS | VMX_PROC_MSR_BITMAPS |   \
      VMX_PROC_MTF | VMX_PROC_MONITOR | VMX_PROC_PAUSE | VMX_PROC_SECONDARY)
-/* "enable VPID": translations are not tagged with VPIDs here, every VM
+/* "VMCS shadowing" (SDM 24.10, 25.1.3): VMREAD/VMWRITE in non-root
+ * operation reach the shadow VMCS of the link pointer (vmx_shadow.c).
+ * "enable VPID": translations are not tagged with VPIDs here, every VM
  * entry and exit empties the TLB instead, which SDM 28.3.3.1 allows (a
  * processor may invalidate more than it must); INVVPID has nothing left
  * to invalidate (vmx_root.c). */
@@ -38,7 +40,7 @@
     (VMX_PROC2_VIRT_APIC_ACCESS | VMX_PROC2_EPT | VMX_PROC2_RDTSCP | VMX_PROC2_VIRT_X2APIC |   \
      VMX_PROC2_VPID |                                                                       \
      VMX_PROC2_WBINVD | VMX_PROC2_UNRESTRICTED |                                            \
-     VMX_PROC2_APIC_REG_VIRT | VMX_PROC2_VIRT_INTR_DELIVERY)
+     VMX_PROC2_APIC_REG_VIRT | VMX_PROC2_VIRT_INTR_DELIVERY | VMX_PROC2_VMCS_SHADOW)
 /* The host is 64-bit: "host address-space size" must be 1 (SDM 26.2.1.2
  * lets a 64-bit processor require it through the allowed-0 setting). */
 #define VMX_EXIT_IMPL                                                                       \
@@ -80,11 +82,12 @@ static uint64_t vmx_basic(void)
 /* SDM A.6 IA32_VMX_MISC: preemption-timer rate 4:0, LMA stored into the
  * IA-32e entry control on exit (5), activity states HLT (6) and
  * wait-for-SIPI (8) supported (shutdown, 7, is not), 4 CR3-target values
- * (24:16), MSR lists recommended 512 (27:25 = 0), VMWRITE to
- * exit-information fields not allowed (29 = 0). */
+ * (24:16), MSR lists recommended 512 (27:25 = 0), VMWRITE to any
+ * supported field, the VM-exit information fields included (29 = 1: a
+ * hypervisor that shadows its guest's VMCS writes them; vmx_vmwrite). */
 static uint64_t vmx_misc(void)
 {
-    return VMX_PREEMPT_RATE | (1ull << 5) | (1ull << 6) | (1ull << 8) | (4ull << 16);
+    return VMX_PREEMPT_RATE | (1ull << 5) | (1ull << 6) | (1ull << 8) | (4ull << 16) | (1ull << 29);
 }
 
 /* SDM A.10 IA32_VMX_EPT_VPID_CAP: execute-only translations (0), 4-level

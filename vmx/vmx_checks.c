@@ -5,10 +5,8 @@
  * rule that fails as a vmx_check id; the caller turns it into VM-instruction
  * error 7 or 8, or an entry-failure exit 33.
  *
- * Deviations (docs/vmx.md): MSR load/store lists are not implemented, so a
- * nonzero count fails the control checks; a VMCS link pointer other than
- * FFFFFFFF_FFFFFFFFH fails (no VMCS shadowing); virtual-8086 mode
- * (RFLAGS.VM = 1) fails (the interpreter does not execute it).
+ * Deviation (docs/vmx.md): virtual-8086 mode (RFLAGS.VM = 1) fails (the
+ * interpreter does not execute it).
  */
 #include "vmx/vmx_internal.h"
 
@@ -124,6 +122,14 @@ static vmx_check vmx_check_exec_controls(const vmx_vcpu *v)
     }
     if ((proc2 & VMX_PROC2_UNRESTRICTED) && !(proc2 & VMX_PROC2_EPT))
         return VMX_CHECK_UNRESTRICTED_EPT;
+    /* "VMCS shadowing": both bitmap addresses 4-KByte aligned, within the
+     * physical-address width. */
+    if (proc2 & VMX_PROC2_VMCS_SHADOW) {
+        if (!vmx_page_addr_ok(VMCS(v, VMREAD_BITMAP)))
+            return VMX_CHECK_VMREAD_BITMAP;
+        if (!vmx_page_addr_ok(VMCS(v, VMWRITE_BITMAP)))
+            return VMX_CHECK_VMWRITE_BITMAP;
+    }
     return VMX_CHECK_NONE;
 }
 
@@ -530,8 +536,9 @@ static vmx_check vmx_check_guest_nonreg(const vmx_vcpu *v)
             return VMX_CHECK_GUEST_PENDING_DBG;
     }
 
-    /* No VMCS shadowing: the link pointer must be FFFFFFFF_FFFFFFFFH. */
-    if (VMCS(v, VMCS_LINK_PTR) != ~0ull)
+    /* The VMCS link pointer (vmx_shadow.c): it reads memory, so it is
+     * checked at every entry. */
+    if (!vmx_link_pointer_ok(v))
         return VMX_CHECK_GUEST_LINK_PTR;
     /* The interpreter does not execute virtual-8086 mode. */
     if (rfl & CPU_FL_VM)

@@ -20,6 +20,7 @@ void vmx_vcpu_init(vmx_vcpu *v, cpu_t *cpu, struct apic *apic, cpu_phys *phys, c
     v->vmcs.revision = VMX_VMCS_REVISION;
     vmx_vmcs_clear(&v->vmcs);
     vmx_vmcs_set(&v->vmcs, VMCS_VMCS_LINK_PTR, ~0ull);
+    v->vmcs_pa = ~0ull;
 }
 
 void vmx_kick(vmx_vcpu *v)
@@ -492,7 +493,7 @@ const char *vmx_event_name(unsigned kind)
         "vmx.pi-nv-mismatch", "vmx.pi-on-clear", "vmx.pi-eoi", "vmx.pi-pir-to-virr",
         "vmx.pi-rvi-update", "vmx.apic-access-read", "vmx.apic-access-write", "vmx.apic-write-emul",
         "vmx.x2apic-rdmsr", "vmx.x2apic-wrmsr", "vmx.vnmi-inject", "vmx.preempt-arm", "vmx.vmwrite",
-        "vmx.ept-fault", "vmx.root-insn", "vmx.abort",
+        "vmx.ept-fault", "vmx.root-insn", "vmx.abort", "vmx.shadow-insn",
     };
     if (kind < CPU_OBS_RANGE_VMX || kind >= VMX_EV_VMX_END)
         return NULL;

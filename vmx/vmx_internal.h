@@ -53,6 +53,14 @@ void vmx_nonroot_leave(vmx_vcpu *v);
 /* Recomputes cpu->icpt_mask after the controls changed. */
 void vmx_nonroot_update_icpt(vmx_vcpu *v);
 
+/* VMCS shadowing (vmx_shadow.c): does a VMREAD/VMWRITE (reason 23/25) of
+ * encoding enc in non-root operation exit (SDM 25.1.3)? hooks.vmx of the
+ * non-root hooks: one that does not, on the shadow VMCS (SDM 30.3). The
+ * VMCS link pointer check of VM entry (SDM 26.3.1.5). */
+bool vmx_shadow_exits(const vmx_vcpu *v, unsigned reason, uint64_t enc);
+cpu_vmx_result vmx_shadow_insn(void *ctx, cpu_t *c, cpu_vmx_op *op);
+bool vmx_link_pointer_ok(const vmx_vcpu *v);
+
 /* SDM 27.3: the guest-state area from the cpu_t (vmx_exit.c). */
 void vmx_save_guest_state(vmx_vcpu *v);
 

@@ -399,7 +399,15 @@ static cpu_hook_result vmx_hook_intercept(void *ctx, cpu_t *c, cpu_icpt *info)
     case CPU_ICPT_VMCALL: vmx_insn_exit(v, VMX_EXIT_VMCALL, info, 0); break;
     case CPU_ICPT_XSETBV: vmx_insn_exit(v, VMX_EXIT_XSETBV, info, 0); break;
     case CPU_ICPT_VMX_INSN:
-        /* subop is the basic exit reason of the VMX instruction. */
+        /* subop is the basic exit reason of the VMX instruction. With
+         * "VMCS shadowing" a VMREAD/VMWRITE may reach the shadow VMCS
+         * instead (SDM 25.1.3, vmx_shadow.c): the CPU then executes it
+         * (info->value = 1, cpu_vmx_insn.c) and calls vmx_shadow_insn. */
+        if ((info->subop == VMX_EXIT_VMREAD || info->subop == VMX_EXIT_VMWRITE) &&
+            !vmx_shadow_exits(v, info->subop, c->gpr[info->reg])) {
+            info->value = 1;
+            return CPU_HOOK_PASS;
+        }
         vmx_insn_exit(v, info->subop, info, 0);
         break;
     /* 25.1.3 "Instructions That Cause VM Exits Conditionally". */
@@ -743,6 +751,7 @@ void vmx_nonroot_enter(vmx_vcpu *v)
         .events = vmx_hook_events,
         .translate = (vmx_proc2(v) & VMX_PROC2_EPT) ? vmx_ept_translate : NULL,
         .unimplemented = vmx_hook_unimplemented,
+        .vmx = vmx_shadow_insn,
         .ctx = v,
     };
     if (v->tlb_vpid) {

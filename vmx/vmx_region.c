@@ -19,6 +19,21 @@ static const uint32_t vmx_region_fields[] = {VMX_VMCS_FIELDS(VMX_REGION_ENC)};
 
 _Static_assert(VMX_REGION_BYTES <= 4096, "the VMCS data must fit IA32_VMX_BASIC's 4 KiB region");
 
+/* Where each field sits in the data area: its number in VMX_VMCS_FIELDS
+ * plus 1, by storage slot (0: no field), built by the compiler. */
+#define VMX_REGION_NUM(name, enc) VMX_REGION_NUM_##name,
+enum { VMX_VMCS_FIELDS(VMX_REGION_NUM) VMX_REGION_NUM_END };
+#undef VMX_REGION_NUM
+#define VMX_REGION_BY_SLOT(name, enc) [VMX_VMCS_SLOT(enc)] = VMX_REGION_NUM_##name + 1,
+static const uint16_t vmx_region_slot_num[VMX_VMCS_NSLOTS] = {VMX_VMCS_FIELDS(VMX_REGION_BY_SLOT)};
+#undef VMX_REGION_BY_SLOT
+
+/* The byte offset of a valid field encoding's 8 bytes in the region. */
+static uint64_t vmx_region_field_offset(uint32_t enc)
+{
+    return VMX_REGION_DATA + 8u * (uint64_t)(vmx_region_slot_num[VMX_VMCS_SLOT(enc & ~VMX_ENC_HIGH)] - 1);
+}
+
 uint32_t vmx_region_revision(cpu_phys *phys, uint64_t pa)
 {
     uint32_t rev = UINT32_MAX;
@@ -78,4 +93,20 @@ void vmx_region_set_abort(cpu_phys *phys, uint64_t pa, uint32_t indicator)
     uint8_t *p = cpu_phys_ptr_write(phys, pa + VMX_REGION_ABORT, 4);
     if (p)
         memcpy(p, &indicator, 4);
+}
+
+uint64_t vmx_region_field_get(cpu_phys *phys, uint64_t pa, uint32_t enc)
+{
+    uint64_t full = ~0ull;
+    const void *p = cpu_phys_ptr(phys, pa + vmx_region_field_offset(enc), 8);
+    if (p)
+        memcpy(&full, p, 8);
+    return full;
+}
+
+void vmx_region_field_put(cpu_phys *phys, uint64_t pa, uint32_t enc, uint64_t full)
+{
+    void *p = cpu_phys_ptr_write(phys, pa + vmx_region_field_offset(enc), 8);
+    if (p)
+        memcpy(p, &full, 8);
 }

@@ -131,9 +131,16 @@ static cpu_vmx_result vmx_root_vmptrld(vmx_root *r, uint64_t pa)
         return vmx_root_fail(r, VMX_ERR_VMPTRLD_INVALID_ADDR);
     if (pa == r->vmxon_ptr)
         return vmx_root_fail(r, VMX_ERR_VMPTRLD_VMXON_PTR);
-    /* Bit 31 (shadow VMCS) needs VMCS shadowing, which is not offered. */
+    /* "rev[30:0] ≠ VMCS revision identifier supported by processor OR
+     * rev[31] = 1 AND processor does not support 1-setting of 'VMCS
+     * shadowing'": it is supported, so a shadow VMCS (bit 31 set, SDM
+     * 24.10) becomes current like an ordinary one; software fills it with
+     * VMWRITE here, and VM entry refuses it (vmx_root_launch). */
     uint32_t rev = vmx_region_revision(r->v.phys, pa);
-    if ((rev & 0x7FFFFFFFu) != VMX_VMCS_REVISION || (rev >> 31))
+    uint64_t cap2 = 0;
+    vmx_capability_msr(VMX_MSR_PROCBASED_CTLS2, &cap2);
+    bool shadowing = ((cap2 >> 32) & VMX_PROC2_VMCS_SHADOW) != 0;
+    if ((rev & 0x7FFFFFFFu) != VMX_VMCS_REVISION || ((rev >> 31) && !shadowing))
         return vmx_root_fail(r, VMX_ERR_VMPTRLD_BAD_REVISION);
     vmx_root_make_current(r, pa);
     return CPU_VMX_SUCCEED;
@@ -179,15 +186,16 @@ static cpu_vmx_result vmx_root_invvpid(vmx_root *r, const cpu_vmx_op *op)
     return CPU_VMX_SUCCEED;
 }
 
-/* SDM 30.3 VMLAUNCH/VMRESUME, the checks before the entry proper: a
- * current VMCS, no blocking by MOV SS, the launch state. The entry itself
+/* SDM 30.3 VMLAUNCH/VMRESUME, the checks before the entry proper (26.1):
+ * a current VMCS that is not a shadow VMCS (VMfailInvalid for either, 26.1
+ * steps 3 and 4, 24.10), no blocking by MOV SS, the launch state. The entry itself
  * (controls, host state, guest state, loading) happens when the run stops
  * after this instruction (vmx_root_run), outside the interpreter's run, as
  * for the built-in hypervisor; RIP is then past the instruction, where a
  * VMfailValid leaves it. */
 static cpu_vmx_result vmx_root_launch(vmx_root *r, const cpu_vmx_op *op, bool launch)
 {
-    if (r->current == VMX_NO_VMCS)
+    if (r->current == VMX_NO_VMCS || (r->v.vmcs.revision >> 31))
         return CPU_VMX_FAIL_INVALID;
     if (op->mov_ss)
         return vmx_root_fail(r, VMX_ERR_ENTRY_MOV_SS);
@@ -378,6 +386,7 @@ static void vmx_root_enter(vmx_root *r)
     r->entry_req = 0;
     unsigned insn = launch ? VMX_EXIT_VMLAUNCH : VMX_EXIT_VMRESUME;
     uint64_t rip = c->rip;
+    r->v.vmcs_pa = r->current; /* the link pointer must differ (SDM 26.3.1.5) */
     unsigned err = vmx_vmentry(&r->v, launch);
     if (err) {
         cpu_set_rflags(c, (cpu_get_rflags(c) & ~(uint64_t)CPU_FL_ARITH) | CPU_FL_ZF);

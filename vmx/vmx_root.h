@@ -82,5 +82,13 @@ void vmx_region_set_launch(cpu_phys *phys, uint64_t pa, uint32_t launch_state);
 void vmx_region_set_abort(cpu_phys *phys, uint64_t pa, uint32_t indicator);
 /* The first dword of a region (its revision identifier), all ones outside RAM. */
 uint32_t vmx_region_revision(cpu_phys *phys, uint64_t pa);
+/* One field of the region at pa, as a full 64-bit value (enc a valid
+ * encoding, its "high" bit ignored): read (all ones outside RAM) and
+ * written (nothing outside RAM) in place, with no other part of the region
+ * touched. VMREAD/VMWRITE of a shadow VMCS in VMX non-root operation
+ * (SDM 24.10, vmx_shadow.c) use them: that VMCS is never the current one
+ * (SDM 26.3.1.5), so the processor holds no copy of it. */
+uint64_t vmx_region_field_get(cpu_phys *phys, uint64_t pa, uint32_t enc);
+void vmx_region_field_put(cpu_phys *phys, uint64_t pa, uint32_t enc, uint64_t full);
 
 #endif

@@ -76,30 +76,16 @@ void vmx_vmcs_clear(vmx_vmcs *v)
     v->launch_state = VMX_LAUNCH_CLEAR;
 }
 
-/* Mask of the bits a full field holds. */
-static uint64_t vmx_field_mask(uint32_t enc)
-{
-    switch (VMX_ENC_WIDTH(enc)) {
-    case VMX_WIDTH_16: return 0xFFFFu;
-    case VMX_WIDTH_32: return 0xFFFFFFFFu;
-    default: return ~0ull;
-    }
-}
-
 /* Access through an encoding already known to be valid (full or high). */
 static inline uint64_t vmx_get_valid(const vmx_vmcs *v, uint32_t enc)
 {
-    uint64_t full = v->field[VMX_VMCS_SLOT(enc)];
-    return (enc & VMX_ENC_HIGH) ? full >> 32 : full;
+    return vmx_field_read_value(enc, v->field[VMX_VMCS_SLOT(enc)]);
 }
 
 static inline void vmx_set_valid(vmx_vmcs *v, uint32_t enc, uint64_t val)
 {
     uint64_t *f = &v->field[VMX_VMCS_SLOT(enc)], old = *f;
-    if (enc & VMX_ENC_HIGH)
-        *f = (*f & 0xFFFFFFFFull) | (val << 32);
-    else
-        *f = val & vmx_field_mask(enc);
+    *f = vmx_field_write_value(enc, *f, val);
     if (*f != old)
         v->checked &= ~vmx_vmcs_checks_of(enc);
 }
@@ -126,20 +112,17 @@ unsigned vmx_vmread(const vmx_vmcs *v, uint64_t enc, uint64_t *val)
     return VMX_ERR_NONE;
 }
 
-/* SDM 30.3 VMWRITE: unsupported component → 12; a VM-exit information
- * field while IA32_VMX_MISC[29] = 0 → 13. The error lands in the
- * VM-instruction error field (VMfailValid). */
+/* SDM 30.3 VMWRITE: unsupported component → 12, the error in the
+ * VM-instruction error field (VMfailValid). "VMWRITE to read-only VMCS
+ * component" (13) needs IA32_VMX_MISC[29] = 0; it is 1 here (A.6: VMWRITE
+ * may write the VM-exit information fields too, as a hypervisor that
+ * shadows its guest's VMCS needs), so no field refuses a write. */
 unsigned vmx_vmwrite_seen(vmx_vmcs *v, uint64_t enc, uint64_t val, uint64_t *before,
                           uint64_t *after)
 {
-    unsigned err = VMX_ERR_NONE;
-    if ((enc >> 32) != 0 || !vmx_vmcs_field_valid((uint32_t)enc))
-        err = VMX_ERR_UNSUPPORTED_FIELD;
-    else if (VMX_ENC_TYPE((uint32_t)enc) == VMX_TYPE_RO)
-        err = VMX_ERR_WRITE_READONLY;
-    if (err != VMX_ERR_NONE) {
-        vmx_vmcs_write_fast(v, VMCS_VM_INSN_ERROR, err);
-        return err;
+    if ((enc >> 32) != 0 || !vmx_vmcs_field_valid((uint32_t)enc)) {
+        vmx_vmcs_write_fast(v, VMCS_VM_INSN_ERROR, VMX_ERR_UNSUPPORTED_FIELD);
+        return VMX_ERR_UNSUPPORTED_FIELD;
     }
     *before = vmx_get_valid(v, (uint32_t)enc);
     vmx_set_valid(v, (uint32_t)enc, val);

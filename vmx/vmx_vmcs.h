@@ -543,13 +543,30 @@ static inline void vmx_vmcs_write_fast(vmx_vmcs *v, uint32_t enc, uint64_t val)
     }
 }
 
+/* What VMREAD through a valid encoding enc returns of a field whose full
+ * value is full: bits 63:32 for a "high" access (SDM 24.11.2). */
+static inline uint64_t vmx_field_read_value(uint32_t enc, uint64_t full)
+{
+    return (enc & VMX_ENC_HIGH) ? full >> 32 : full;
+}
+
+/* The full value of a field after VMWRITE of val through a valid encoding
+ * enc: a "high" access replaces bits 63:32 with val[31:0], a full one
+ * keeps the field's width of val (SDM 30.3 VMWRITE). */
+static inline uint64_t vmx_field_write_value(uint32_t enc, uint64_t full, uint64_t val)
+{
+    if (enc & VMX_ENC_HIGH)
+        return (full & 0xFFFFFFFFull) | (val << 32);
+    return val & vmx_vmcs_width_mask(enc);
+}
+
 /*
  * VMREAD / VMWRITE as the instructions define them (SDM Vol. 3C 30.3), with a
  * 64-bit operand (64-bit mode). Return the VM-instruction error: 0 on
  * success (VMsucceed), VMX_ERR_UNSUPPORTED_FIELD (12) when enc is not a
- * supported field or has bits 63:32 set, VMX_ERR_WRITE_READONLY (13) for
- * VMWRITE to a VM-exit information field (IA32_VMX_MISC bit 29 is reported
- * 0). VMREAD of a 16/32-bit field zero-extends; VMREAD of a high encoding
+ * supported field or has bits 63:32 set. IA32_VMX_MISC bit 29 is 1: VMWRITE
+ * may write any supported field, the VM-exit information fields included
+ * (error 13 is never produced). VMREAD of a 16/32-bit field zero-extends; VMREAD of a high encoding
  * returns bits 63:32 of the field in bits 31:0; VMWRITE stores the low
  * width bits of val (a high encoding stores val[31:0] into bits 63:32).
  * vmx_vmwrite also records the error in VMCS_VM_INSN_ERROR when it fails

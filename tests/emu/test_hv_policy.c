@@ -118,6 +118,8 @@ START_TEST(guest_vmwrite_policy)
     ck_assert_uint_eq(emu_hv_guest_vmwrite(hv, 0, 0x7FFF, 0, NULL, 0), VMX_ERR_UNSUPPORTED_FIELD);
     ck_assert_uint_eq(emu_hv_guest_vmwrite(hv, 0, VMCS_EXIT_REASON, 0, NULL, 0),
                       VMX_ERR_WRITE_READONLY);
+    ck_assert_uint_eq(emu_hv_guest_vmwrite(hv, 0, (1ull << 32) | VMCS_GUEST_RIP, 0, NULL, 0),
+                      VMX_ERR_UNSUPPORTED_FIELD);
     hv_run_free(r);
 }
 END_TEST

@@ -617,6 +617,19 @@ static void m_guest_pdbg_bs(void)
     SET(GUEST_INTERRUPTIBILITY, VMX_INTERRUPTIBILITY_STI);
 }
 static void m_guest_link(void) { SET(VMCS_LINK_PTR, 0x7000); }
+/* "VMCS shadowing" with a misaligned VMREAD / out-of-range VMWRITE bitmap. */
+static void m_vmread_bitmap(void)
+{
+    OR(PROC_CONTROLS, VMX_PROC_SECONDARY);
+    OR(PROC_CONTROLS2, VMX_PROC2_VMCS_SHADOW);
+    SET(VMREAD_BITMAP, 0x8008);
+}
+static void m_vmwrite_bitmap(void)
+{
+    m_vmread_bitmap();
+    SET(VMREAD_BITMAP, 0x8000);
+    SET(VMWRITE_BITMAP, 1ull << 40);
+}
 /* Virtual-8086 mode (RFLAGS.VM = 1 outside IA-32e mode): the interpreter
  * does not execute it. Protected mode with paging, 32-bit CS. */
 static void m_guest_v8086(void)
@@ -765,6 +778,8 @@ static const entry_case cases[] = {
     C(guest_pdbg_rsvd, 33, GUEST_PENDING_DBG),
     C(guest_pdbg_bs, 33, GUEST_PENDING_DBG),
     C(guest_link, 33, GUEST_LINK_PTR),
+    C(vmread_bitmap, 7, VMREAD_BITMAP),
+    C(vmwrite_bitmap, 7, VMWRITE_BITMAP),
     C(guest_v8086, 33, GUEST_MODE),
     C(guest_cr0_real_without_ug, 33, GUEST_CR0),
     C(ug_without_ept, 7, UNRESTRICTED_EPT),
