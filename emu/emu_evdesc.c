@@ -17,6 +17,7 @@
 #include "emu/emu_hv.h"
 #include "emu/emu_scenario.h"
 #include "vmx/vmx.h"
+#include "vmx/vmx_root.h"
 #include "vmx/vmx_vmcs.h"
 
 #define F(l, f) {l, EMU_EVF_##f}
@@ -124,13 +125,14 @@ static const emu_evdesc rows[] = {
     {VMX_EV_PREEMPT_TIMER_ARM, "vmx.preempt-arm", "preemption timer {a} (rate shift {b}), deadline cycle {d}",
      {F("value", DEC), F("rate shift", DEC), F("rip", HEX), F("deadline", DEC)}, -1, -1, 0},
     {VMX_EV_VMWRITE, "vmx.vmwrite", "VMWRITE {a}: {b} -> {d}",
-     {F("field", HEXH), F("before", HEX), NOF, F("after", HEX)}, -1, -1, 0},
+     {F("field", FIELD), F("before", HEX), NOF, F("after", HEX)}, -1, -1, 0},
     {VMX_EV_EPT_WALK_FAULT, "vmx.ept-fault", "EPT walk of {a} fails at entry {b} (access {d}), rip {c}",
      {F("guest-physical address", HEX), F("EPT entry", HEX), F("rip", HEX), F("access", DEC)}, -1,
      -1, 0},
     {VMX_EV_ROOT_INSN, "vmx.root-insn",
-     "guest hypervisor's {a}, operand {b}, rip {c}: {d} (0 VMsucceed, 1 VMfailInvalid, 2+n VMfailValid n)",
-     {F("instruction", REASON), F("operand", HEX), F("rip", HEX), F("outcome", DEC)}, -1, -1, 0},
+     "guest hypervisor's {a}{b}, rip {c}: {d}",
+     {F("instruction", VMX_INSN), F("operand", VMX_OPERAND), F("rip", HEX), F("outcome", VMX_RESULT)},
+     -1, -1, 0},
     {VMX_EV_ABORT, "vmx.abort", "VMX abort, indicator {a}, during exit {b}, rip {c}: the CPU shut down",
      {F("indicator", DEC), F("reason", REASON), F("rip", HEX), NOF}, -1, -1, 0},
     {VMX_EV_SHADOW_INSN, "vmx.shadow-insn",
@@ -276,6 +278,44 @@ static const char *const int_types[8] = {"external interrupt", "type 1",
 static const char *const del_modes[8] = {"fixed", "lowest priority", "SMI", "mode 3",
                                          "NMI",   "INIT",            "SIPI", "ExtINT"};
 
+/* "4402h EXIT_REASON": a VMCS field encoding (SDM Vol. 3D appendix B) and
+ * its name, or the encoding alone for one the VMCS does not have. */
+static void vmcs_field(char *buf, size_t len, uint64_t enc)
+{
+    char h[24];
+    hexh(h, sizeof(h), enc);
+    const char *name = enc >> 32 ? NULL : vmx_vmcs_field_name((uint32_t)enc);
+    snprintf(buf, len, "%s%s%s", h, name ? " " : " (no such field)", name ? name : "");
+}
+
+/* The operand of a guest hypervisor's VMX instruction (vmx_root.c's
+ * VMX_EV_ROOT_INSN b, read with the instruction in a). */
+static void vmx_operand(char *buf, size_t len, unsigned insn, uint64_t v)
+{
+    char f[64];
+    switch (insn) {
+    case VMX_EXIT_VMXON: snprintf(buf, len, ", region %#" PRIx64, v); return;
+    case VMX_EXIT_VMCLEAR:
+    case VMX_EXIT_VMPTRLD: snprintf(buf, len, ", VMCS %#" PRIx64, v); return;
+    case VMX_EXIT_VMLAUNCH:
+    case VMX_EXIT_VMRESUME:
+    case VMX_EXIT_VMPTRST: /* the current VMCS */
+        if (v == VMX_NO_VMCS) /* FFFFFFFF_FFFFFFFFH */
+            snprintf(buf, len, ", no current VMCS");
+        else
+            snprintf(buf, len, ", %sVMCS %#" PRIx64, insn == VMX_EXIT_VMPTRST ? "current " : "", v);
+        return;
+    case VMX_EXIT_VMREAD:
+    case VMX_EXIT_VMWRITE:
+        vmcs_field(f, sizeof(f), v);
+        snprintf(buf, len, " %s", f);
+        return;
+    case VMX_EXIT_INVEPT:
+    case VMX_EXIT_INVVPID: snprintf(buf, len, " type %" PRIu64, v); return;
+    default: buf[0] = 0; return;
+    }
+}
+
 static void field(char *buf, size_t len, const cpu_obs_event *ev, const emu_evdesc *d, int i)
 {
     const uint64_t vals[4] = {ev->a, ev->b, ev->c, ev->d};
@@ -397,6 +437,23 @@ static void field(char *buf, size_t len, const cpu_obs_event *ev, const emu_evde
                      ev->b & 0xFF, ev->c);
         return;
     }
+    case EMU_EVF_FIELD:
+        vmcs_field(buf, len, v);
+        return;
+    case EMU_EVF_VMX_INSN:
+        snprintf(buf, len, "%s", vmx_exit_reason_name((unsigned)v & 0xFFFF));
+        return;
+    case EMU_EVF_VMX_OPERAND:
+        vmx_operand(buf, len, (unsigned)ev->a, v);
+        return;
+    case EMU_EVF_VMX_RESULT:
+        /* SDM 31.2 (30.2 in 2016): VMfailValid's error in the VMCS, 31.4. */
+        if (v < 2)
+            snprintf(buf, len, "%s", v ? "VMfailInvalid" : "VMsucceed");
+        else
+            snprintf(buf, len, "VMfailValid, error %" PRIu64 " (%s)", v - 2,
+                     vmx_insn_error_name((unsigned)(v - 2)));
+        return;
     case EMU_EVF_ERRCODE:
         if (v != UINT64_MAX && v != UINT32_MAX)
             snprintf(buf, len, ", error code %" PRIX64 "h", v);

@@ -48,6 +48,11 @@ typedef enum emu_evfmt {
     EMU_EVF_TMRMODE,  /* the LVT timer mode: one-shot, periodic, TSC-deadline */
     EMU_EVF_APICREG,  /* what apic.mode changed: IA32_APIC_BASE (1Bh) or SVR (0F0h) */
     EMU_EVF_TRIGGER,  /* a trigger mode: edge (0) or level (1) */
+    EMU_EVF_FIELD,    /* a VMCS field encoding with its name: 4402h EXIT_REASON */
+    EMU_EVF_VMX_INSN, /* a VMX instruction by its exit reason: VMPTRLD */
+    EMU_EVF_VMX_OPERAND, /* a guest hypervisor's VMX instruction operand, read with
+                          * the instruction (field a): " VMCS 0x20f000", " field ..." */
+    EMU_EVF_VMX_RESULT,  /* VMsucceed (0), VMfailInvalid (1), VMfailValid (2 + error) */
 } emu_evfmt;
 
 typedef struct emu_evfield {

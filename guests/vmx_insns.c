@@ -10,7 +10,8 @@
  *   VM-instruction error numbers 1-5, 7-12, 15, 26, 28 (SDM 30.4; 13 is
  *   not produced: IA32_VMX_MISC[29] = 1); a shadow VMCS made current;
  *   VMREAD/VMWRITE with register and memory operands, widths, high access;
- *   VMCLEAR/VMPTRLD round trips with two VMCSs and the region's contents;
+ *   VMCLEAR/VMPTRLD round trips with two VMCSs and the region's contents,
+ *   a launched VMCS written back and resumed, cleared while not current;
  *   VMLAUNCH/VMRESUME: a VM exit to the host state, launch states, entry
  *   failures (invalid control 7, invalid host state 8, invalid guest state
  *   = exit 33 with bit 31, MSR loading = exit 34 with bit 31);
@@ -88,6 +89,10 @@ static void outside_vmx(void)
     CHECK(vmxon(PA(vmxon_region) + 8) == VX_FAIL_INVALID);
     vmxon_region[0] = 2;
     CHECK(vmxon(PA(vmxon_region)) == VX_FAIL_INVALID);
+    /* Bit 31 of the revision set, and an address beyond MAXPHYADDR. */
+    vmxon_region[0] = (uint32_t)rdmsr(MSR_VMX_BASIC) | 0x80000000u;
+    CHECK(vmxon(PA(vmxon_region)) == VX_FAIL_INVALID);
+    CHECK(vmxon(1ull << 45) == VX_FAIL_INVALID);
     CHECK(vmread_r(F_GUEST_RIP, &v) == VX_UD); /* still outside */
     vmxon_region[0] = (uint32_t)rdmsr(MSR_VMX_BASIC);
     CHECK(vmxon(PA(vmxon_region)) == VX_OK);
@@ -134,6 +139,7 @@ static void error_numbers(void)
     /* SDM 30.4 error numbers, each through VMfailValid. */
     CHECK(vmcall_root() == VX_FAIL_VALID && insn_error() == 1);
     CHECK(vmclear(PA(vmcs_b) + 0x800) == VX_FAIL_VALID && insn_error() == 2);
+    CHECK(vmclear(1ull << 45) == VX_FAIL_VALID && insn_error() == 2); /* beyond MAXPHYADDR */
     CHECK(vmclear(PA(vmxon_region)) == VX_FAIL_VALID && insn_error() == 3);
     CHECK(vmresume() == VX_FAIL_VALID && insn_error() == 5); /* clear, not launched */
     CHECK(vmlaunch() == VX_FAIL_VALID && insn_error() == 7);  /* an all-zero VMCS */
@@ -328,7 +334,7 @@ static void msr_lists(void)
 
 static void launch_and_exit(void)
 {
-    uint64_t v;
+    uint64_t v, p;
     CHECK(vmptrld(PA(vmcs_a)) == VX_OK);
     vx_setup_controls(0, 0, 0, 0);
     vx_setup_host(me, 0, PA(host_stack + sizeof(host_stack)));
@@ -378,6 +384,22 @@ static void launch_and_exit(void)
     CHECK(vmclear(PA(vmcs_a)) == VX_OK);
     CHECK(vmptrld(PA(vmcs_a)) == VX_OK);
     CHECK(vmread_r(F_GUEST_RIP, &v) == VX_OK && v == PA(vx_guest_loop));
+    e = vx_enter(me, 0);
+    CHECK((e & VX_ENTRY_FAILED) && insn_error() == 5);
+    CHECK(vx_enter(me, 1) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+    /* VMPTRLD of another VMCS writes this one back still launched (region
+     * +8 = 1), and made current again it resumes; VMCLEAR of it while it
+     * is not current clears only that word, and it must be launched anew
+     * (SDM 30.3 VMCLEAR, VMPTRLD; 24.1 launch state). */
+    CHECK(vmptrld(PA(vmcs_b)) == VX_OK);
+    CHECK(vmcs_a[2] == 1);
+    CHECK(vmptrld(PA(vmcs_a)) == VX_OK);
+    CHECK(vx_enter(me, 0) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);
+    CHECK(vmptrld(PA(vmcs_b)) == VX_OK);
+    CHECK(vmclear(PA(vmcs_a)) == VX_OK);
+    CHECK(vmcs_a[2] == 0);
+    CHECK(vmptrst(&p) == VX_OK && p == PA(vmcs_b));
+    CHECK(vmptrld(PA(vmcs_a)) == VX_OK);
     e = vx_enter(me, 0);
     CHECK((e & VX_ENTRY_FAILED) && insn_error() == 5);
     CHECK(vx_enter(me, 1) == 0 && vmr(F_EXIT_REASON) == X_VMCALL);

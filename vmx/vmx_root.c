@@ -244,6 +244,7 @@ cpu_vmx_result vmx_root_insn(vmx_root *r, cpu_vmx_op *op)
         break;
     case VMX_EXIT_VMLAUNCH:
     case VMX_EXIT_VMRESUME:
+        operand = r->current; /* the VMCS it enters with, as vmx_root_enter says */
         res = vmx_root_launch(r, op, op->insn == VMX_EXIT_VMLAUNCH);
         if (res == CPU_VMX_DEFERRED)
             return res; /* the entry emits its own events */

@@ -241,6 +241,41 @@ START_TEST(noncanonical_operand_ss_or_gp)
 }
 END_TEST
 
+/* The forms each instruction's page makes #UD in any state, before the
+ * VMX checks (SDM Vol. 3C 31.3, "#UD If operand is a register" and the
+ * LOCK prefix, Vol. 2 2.1.1): VMXON, VMCLEAR and VMPTRLD with a register
+ * operand (0F C7 /6 with ModRM.mod = 11 is RDRAND, /7 RDSEED, both absent
+ * here), INVEPT/INVVPID with a register, LOCK on VMPTRLD and VMREAD. The
+ * hook is never called, in VMX operation or not. */
+START_TEST(register_forms_and_lock_are_ud)
+{
+    static const struct {
+        uint8_t len, bytes[7];
+    } forms[] = {
+        {5, {0xf3, 0x0f, 0xc7, 0xf0, 0xf4}},             /* VMXON eax */
+        {5, {0x66, 0x0f, 0xc7, 0xf0, 0xf4}},             /* VMCLEAR eax */
+        {4, {0x0f, 0xc7, 0xf0, 0xf4}},                   /* VMPTRLD eax */
+        {4, {0x0f, 0xc7, 0xf8, 0xf4}},                   /* VMPTRST eax */
+        {6, {0x66, 0x0f, 0x38, 0x80, 0xc0, 0xf4}},       /* INVEPT rax, rax */
+        {6, {0x66, 0x0f, 0x38, 0x81, 0xc0, 0xf4}},       /* INVVPID rax, rax */
+        {5, {0xf0, 0x0f, 0xc7, 0x33, 0xf4}},             /* LOCK VMPTRLD [rbx] */
+        {5, {0xf0, 0x0f, 0x78, 0xc3, 0xf4}},             /* LOCK VMREAD rbx, rax */
+    };
+    for (unsigned k = 0; k < sizeof(forms) / sizeof(forms[0]); k++) {
+        for (int in_vmx = 0; in_vmx < 2; in_vmx++) {
+            teardown();
+            setup();
+            h.cpu.vmx_operation = in_vmx;
+            h.cpu.gpr[CPU_RBX] = 0x9000;
+            cpu_harness_exec(&h, forms[k].bytes, forms[k].len, 1000);
+            ck_assert_msg(cpu_harness_vector(&h) == CPU_EXC_UD, "form %u, VMX operation %d", k,
+                          in_vmx);
+            ck_assert_uint_eq(nops, 0);
+        }
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("vmx_hook");
@@ -253,6 +288,7 @@ static Suite *suite(void)
     tcase_add_test(t, vmlaunch_deferred_and_vmcall);
     tcase_add_test(t, fixed_cr_bits_and_feature_control);
     tcase_add_test(t, noncanonical_operand_ss_or_gp);
+    tcase_add_test(t, register_forms_and_lock_are_ud);
     suite_add_tcase(s, t);
     return s;
 }

@@ -127,6 +127,43 @@ START_TEST(codes_by_name)
 }
 END_TEST
 
+/* A guest hypervisor's VMX instructions (vmx/vmx_root.c): the instruction
+ * by name, its operand by what it is (a VMCS, a field with its name, a
+ * type) and how it ended (SDM 31.2; the error by name, 31.4); VMWRITE
+ * events name the field. */
+START_TEST(vmx_instructions_in_words)
+{
+    ck_assert_str_eq(say(VMX_EV_ROOT_INSN, 21, 0x20f000, 0x2000, 0),
+                     "guest hypervisor's VMPTRLD, VMCS 0x20f000, rip 0x2000: VMsucceed");
+    ck_assert_str_eq(say(VMX_EV_ROOT_INSN, 27, 0x211000, 0x2000, 1),
+                     "guest hypervisor's VMXON, region 0x211000, rip 0x2000: VMfailInvalid");
+    ck_assert_str_eq(say(VMX_EV_ROOT_INSN, 23, 0x4402, 0x2000, 0),
+                     "guest hypervisor's VMREAD 4402h EXIT_REASON, rip 0x2000: VMsucceed");
+    ck_assert_str_eq(say(VMX_EV_ROOT_INSN, 25, 0x6C17, 0x2000, 2 + 12),
+                     "guest hypervisor's VMWRITE 6C17h (no such field), rip 0x2000: VMfailValid, "
+                     "error 12 (VMREAD/VMWRITE from/to unsupported VMCS component)");
+    ck_assert_str_eq(say(VMX_EV_ROOT_INSN, 25, 1ull << 32, 0x2000, 2 + 12),
+                     "guest hypervisor's VMWRITE 100000000h (no such field), rip 0x2000: "
+                     "VMfailValid, error 12 (VMREAD/VMWRITE from/to unsupported VMCS component)");
+    ck_assert_str_eq(say(VMX_EV_ROOT_INSN, 22, ~0ull, 0x2000, 0),
+                     "guest hypervisor's VMPTRST, no current VMCS, rip 0x2000: VMsucceed");
+    ck_assert_str_eq(say(VMX_EV_ROOT_INSN, 22, 0x20f000, 0x2000, 0),
+                     "guest hypervisor's VMPTRST, current VMCS 0x20f000, rip 0x2000: VMsucceed");
+    ck_assert_str_eq(say(VMX_EV_ROOT_INSN, 24, ~0ull, 0x2000, 1),
+                     "guest hypervisor's VMRESUME, no current VMCS, rip 0x2000: VMfailInvalid");
+    ck_assert_str_eq(say(VMX_EV_ROOT_INSN, 20, 0x20f000, 0x2000, 2 + 4),
+                     "guest hypervisor's VMLAUNCH, VMCS 0x20f000, rip 0x2000: VMfailValid, error 4 "
+                     "(VMLAUNCH with non-clear VMCS)");
+    ck_assert_str_eq(say(VMX_EV_ROOT_INSN, 53, 4, 0x2000, 2 + 28),
+                     "guest hypervisor's INVVPID type 4, rip 0x2000: VMfailValid, error 28 "
+                     "(invalid operand to INVEPT/INVVPID)");
+    ck_assert_str_eq(say(VMX_EV_ROOT_INSN, 18, 0, 0x2000, 2 + 1),
+                     "guest hypervisor's VMCALL, rip 0x2000: VMfailValid, error 1 (VMCALL executed "
+                     "in VMX root operation)");
+    ck_assert_str_eq(say(VMX_EV_VMWRITE, 0x4000, 0, 0, 0x97), "VMWRITE 4000h PIN_CONTROLS: 0 -> 0x97");
+}
+END_TEST
+
 START_TEST(vector_and_reason_fields)
 {
     cpu_obs_event ev = {0, 0, VMX_EV_PI_PIR_TO_VIRR, 0, 1, 0x41, 0, 0};
@@ -177,6 +214,7 @@ int main(void)
     tcase_add_test(t, every_kind_has_a_descriptor);
     tcase_add_test(t, events_in_words);
     tcase_add_test(t, codes_by_name);
+    tcase_add_test(t, vmx_instructions_in_words);
     tcase_add_test(t, vector_and_reason_fields);
     tcase_add_test(t, chatter);
     tcase_add_test(t, log_line_keeps_keys_and_adds_words);

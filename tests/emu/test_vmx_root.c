@@ -16,6 +16,8 @@
  * native mode; under the built-in hypervisor they are VM exits.
  */
 #include <check.h>
+#include <regex.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +44,7 @@ START_TEST(vmx_instructions)
 {
     guest_run *r = run_guest("vmx_insns", EMU_MODE_NATIVE, 1, 0);
     ck_assert_msg(r->m.exit_status == 0, "status %d %s\n%s", r->m.exit_status, r->m.diag, r->out);
-    ck_assert_msg(strstr(r->out, "vmx_insns: OK 155 checks") != NULL, "%s", r->out);
+    ck_assert_msg(strstr(r->out, "vmx_insns: OK 169 checks") != NULL, "%s", r->out);
     /* The guest's own VM exits went through vmx/'s exit path. */
     ck_assert_uint_ge(r->m.vroot[0].v.exit_count[VMX_EXIT_VMCALL], 3);
     ck_assert_uint_eq(r->m.vroot[0].v.exit_count[VMX_EXIT_ENTRY_FAIL_GUEST], 1);
@@ -150,6 +152,48 @@ START_TEST(teaching_hypervisor_replay_verify)
              APICV_EMU, trace);
     ck_assert_msg(system(cmd) == 0, "replay --verify of vmx_teach on %u CPU(s)", ncpus);
     unlink(trace);
+}
+END_TEST
+
+/* The event log says each VMX instruction in words, with the VMCS it
+ * used: a VMLAUNCH refused before the entry (error 4) names the current
+ * VMCS, not a zero operand. */
+START_TEST(log_says_vmx_instructions)
+{
+    char log[] = "/tmp/apicv-vmxlog-XXXXXX";
+    int fd = mkstemp(log);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "%s run --mode native --headless --log %s %s/vmx_insns.elf > /dev/null",
+             APICV_EMU, log, APICV_GUEST_DIR);
+    ck_assert_int_eq(system(cmd), 0);
+    static const char *const want[] = {
+        "ev=vmx.root-insn a=0x14 b=0x[1-9a-f][0-9a-f]*000 .* | guest hypervisor's VMLAUNCH, VMCS "
+        "0x[0-9a-f]*000, rip 0x[0-9a-f]*: VMfailValid, error 4 (VMLAUNCH with non-clear VMCS)$",
+        "guest hypervisor's VMLAUNCH, no current VMCS, rip 0x[0-9a-f]*: VMfailInvalid$",
+        "guest hypervisor's VMWRITE 6C17h (no such field), rip 0x[0-9a-f]*: VMfailValid, error 12 ",
+        "guest hypervisor's VMWRITE 4402h EXIT_REASON, rip 0x[0-9a-f]*: VMfailValid, error 13 ",
+        "guest hypervisor's VMXON, region 0x[0-9a-f]*, rip 0x[0-9a-f]*: VMsucceed$",
+    };
+    FILE *f = fopen(log, "r");
+    ck_assert_ptr_nonnull(f);
+    bool seen[sizeof(want) / sizeof(want[0])] = {false};
+    regex_t re[sizeof(want) / sizeof(want[0])];
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        ck_assert_int_eq(regcomp(&re[i], want[i], REG_NOSUB), 0);
+    char line[1024];
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = 0;
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+            seen[i] = seen[i] || regexec(&re[i], line, 0, NULL, 0) == 0;
+    }
+    fclose(f);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        ck_assert_msg(seen[i], "not in the log: %s", want[i]);
+        regfree(&re[i]);
+    }
+    unlink(log);
 }
 END_TEST
 
@@ -291,6 +335,7 @@ static Suite *suite(void)
     tcase_add_test(t, teaching_hypervisor_two_cpus);
     tcase_add_loop_test(t, teaching_hypervisor_replay_verify, 0, 2);
     tcase_add_test(t, host_state_and_interrupts);
+    tcase_add_test(t, log_says_vmx_instructions);
     tcase_add_loop_test(t, vmx_abort_shuts_down, 0, 2);
     tcase_add_loop_test(t, msr_lists_under_builtin, 0, 3);
     tcase_add_test(t, vmx_off_in_model);
