@@ -526,6 +526,8 @@ enum {
     UI_RGB_FLASH = 0xffffff,
     UI_RGB_MARKER = 0xff3030, /* RVI / SVI outline */
     UI_RGB_PPR_LINE = 0xff4fa0,
+    UI_RGB_TAB_NONROOT = 0x3ddc84, /* a vCPU tab's frame: VMX non-root operation */
+    UI_RGB_TAB_ROOT = 0xffb000,    /* VMX root operation */
 };
 
 /* The renderer of one window (fonts cached as glyph textures). */

@@ -38,7 +38,17 @@ void ui_draw_top(ui_gfx *g, const ui_view *v, const ui_layout *l)
         bool exists = v->have_snap && k < s->ncpus;
         bool sel = exists && k == v->sel;
         ui_fill(g, t->x, t->y, t->w, t->h, sel ? 0x2f5d8a : UI_RGB_BG);
-        ui_frame(g, t->x, t->y, t->w, t->h, 1, exists ? UI_RGB_BORDER : UI_RGB_PANEL);
+        /* Every CPU's VMX operation at a glance (the selected one's
+         * registers panel says it in words): the tab's frame is green in
+         * VMX non-root operation, amber in VMX root (a guest hypervisor's
+         * or the built-in one's), plain natively and for a vCPU the host
+         * took off its CPU. */
+        const ui_cpu_snap *c = exists ? &s->cpu[k] : NULL;
+        if (c && !c->descheduled && c->where != UI_WHERE_NATIVE)
+            ui_frame(g, t->x, t->y, t->w, t->h, 2,
+                     c->where == UI_WHERE_NONROOT ? UI_RGB_TAB_NONROOT : UI_RGB_TAB_ROOT);
+        else
+            ui_frame(g, t->x, t->y, t->w, t->h, 1, exists ? UI_RGB_BORDER : UI_RGB_PANEL);
         ui_textf(g, UI_FONT_TEXT, t->x + cw / 2, t->y + (t->h - l->ch) / 2,
                  exists ? UI_RGB_TEXT : UI_RGB_OFF, "%u cpu%u", k + 1, k);
     }
@@ -385,7 +395,7 @@ const char *const ui_help_lines[] = {
     "l       captions shown so far; click one to go to its event",
     "e       run to the next VM exit",
     "+ / -   faster / slower (slow motion ... full speed)",
-    "1-8     select vCPU",
+    "1-8     select vCPU (tab frame: green VMX non-root, amber root)",
     "r       restart the guest",
     "b       step back (replay only)",
     "click   a grid cell: what it is and what last changed it",

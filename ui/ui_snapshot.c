@@ -449,6 +449,9 @@ void ui_snapshot_take(ui_snapshot *s, emu_machine *m, const ui_recorder *rec,
              * panels (root or non-root, controls, virtual-APIC page, PIR). */
             vmx_root *r = &m->vroot[k];
             s->cpu[k].guest_hv = true;
+            /* In VMX operation without a current VMCS the CPU is in root
+             * operation all the same (SDM 23.3). */
+            s->cpu[k].where = UI_WHERE_ROOT;
             s->cpu[k].vmcs_ptr = r->current;
             s->cpu[k].vmcs_launched = r->v.vmcs.launch_state == VMX_LAUNCH_LAUNCHED;
             if (r->current != VMX_NO_VMCS)

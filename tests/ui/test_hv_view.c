@@ -136,6 +136,33 @@ START_TEST(guest_hypervisor_snapshot)
 }
 END_TEST
 
+/* Right after VMXON, before any VMPTRLD: the CPU is in VMX root operation
+ * with no current VMCS, and says so (it said "native"). */
+START_TEST(guest_hypervisor_root_without_vmcs)
+{
+    emu_machine *m = calloc(1, sizeof(*m));
+    char path[512], err[512];
+    snprintf(path, sizeof(path), "%s/vmx_teach.elf", APICV_GUEST_DIR);
+    emu_config cfg;
+    emu_config_default(&cfg);
+    cfg.mode = EMU_MODE_NATIVE;
+    ck_assert_msg(emu_machine_init(m, &cfg, path, err, sizeof(err)), "%s", err);
+    m->diag_out = NULL;
+    for (unsigned n = 0; n < 100000 && !m->cpu[0].vmx_operation; n++)
+        emu_machine_step(m, 0, 1);
+    ck_assert(m->cpu[0].vmx_operation);
+    ck_assert_uint_eq(m->vroot[0].current, VMX_NO_VMCS);
+    ui_snapshot *s = calloc(1, sizeof(*s));
+    ui_snapshot_take(s, m, NULL, NULL);
+    ck_assert(s->cpu[0].guest_hv);
+    ck_assert(!s->cpu[0].has_vmx);
+    ck_assert_int_eq(s->cpu[0].where, UI_WHERE_ROOT);
+    emu_machine_free(m);
+    free(m);
+    free(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ui_hv_view");
@@ -143,6 +170,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, posted_mode_snapshot);
     tcase_add_test(tc, guest_hypervisor_snapshot);
+    tcase_add_test(tc, guest_hypervisor_root_without_vmcs);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -352,6 +352,35 @@ START_TEST(eight_vcpus)
 }
 END_TEST
 
+/* Every CPU's VMX operation at a glance: a tab's frame is green in
+ * non-root operation, amber in root, the plain border natively and for a
+ * descheduled vCPU; the left edge's middle is frame, never text. */
+START_TEST(tabs_say_root_or_non_root)
+{
+    ui_snapshot s;
+    lesson_snapshot(&s);
+    s.cpu[1].where = UI_WHERE_ROOT;
+    ui_view_accept(view, &s);
+    render(1600, 900);
+    for (int edge = 0; edge < 2; edge++) {
+        int y = lay.tabs[0].y + lay.tabs[0].h / 2;
+        ck_assert_uint_eq(pixel(lay.tabs[0].x + edge, y), UI_RGB_TAB_NONROOT);
+        ck_assert_uint_eq(pixel(lay.tabs[1].x + edge, y), UI_RGB_TAB_ROOT);
+    }
+    s.cpu[1].descheduled = true;
+    s.cpu[0].where = UI_WHERE_NATIVE;
+    s.seq++;
+    ui_view_accept(view, &s);
+    render(1600, 900);
+    int y = lay.tabs[0].y + lay.tabs[0].h / 2;
+    for (unsigned k = 0; k < 2; k++)
+        for (int edge = 0; edge < 2; edge++) {
+            uint32_t px = pixel(lay.tabs[k].x + edge, y);
+            ck_assert(px != UI_RGB_TAB_NONROOT && px != UI_RGB_TAB_ROOT);
+        }
+}
+END_TEST
+
 START_TEST(crash_shows_diagnostic)
 {
     ui_snapshot s;
@@ -642,6 +671,7 @@ int main(void)
     tcase_add_test(tc, crash_shows_diagnostic);
     tcase_add_test(tc, png_file);
     tcase_add_test(tc, help_overlay);
+    tcase_add_test(tc, tabs_say_root_or_non_root);
     tcase_add_test(tc, caption_wraps);
     tcase_add_test(tc, presentation_mode);
     suite_add_tcase(s, tc);
