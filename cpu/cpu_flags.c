@@ -91,7 +91,10 @@ uint64_t cpu_get_rflags(cpu_t *c)
 
 void cpu_set_rflags(cpu_t *c, uint64_t v)
 {
+    bool ac_was = cpu_ac_on(c);
     c->rflags = (v & ~(uint64_t)(1u << 3 | 1u << 5 | 1u << 15)) | CPU_FL_FIXED1;
+    if (unlikely(cpu_ac_on(c) != ac_was))
+        cpu_tlb_flush(c); /* alignment checking on or off (cpu_ac_on) */
     c->lf_op = CPU_LF_NONE;
     /* POPF, IRET, a VM entry setting TF: single-step from the next
      * boundary on (cpu_debug.c). Every writer of TF comes here; event

@@ -391,6 +391,18 @@ static inline bool cpu_canonical(uint64_t va)
     return top == 0 || top == 0x1FFFF;
 }
 
+/* Alignment checking (SDM Vol. 3A 6.15 "Interrupt 17—Alignment Check
+ * Exception", 2.5 CR0.AM): at CPL 3 with CR0.AM = 1 and RFLAGS.AC = 1, a
+ * data access of 2, 4 or 8 bytes not aligned to its size is #AC(0). While
+ * it is on the TLB gives no fast read or write path, so every data access
+ * reaches cpu_read_slow/cpu_write_slow, which check; whatever turns it on
+ * or off flushes the TLB (a CPL change, MOV CR0 changing AM,
+ * cpu_set_rflags changing AC at CPL 3). */
+static inline bool cpu_ac_on(const cpu_t *c)
+{
+    return c->cpl == 3 && (c->cr0 & CPU_CR0_AM) && (c->rflags & CPU_FL_AC);
+}
+
 /* Slow paths: page walk, TLB fill, MMIO, page-crossing, faults. */
 uint64_t cpu_read_slow(cpu_t *c, uint64_t va, unsigned size, cpu_access acc);
 void cpu_write_slow(cpu_t *c, uint64_t va, unsigned size, uint64_t v);

@@ -98,12 +98,12 @@ static void exec_hlt(cpu_t *c, const cpu_insn *i)
     cpu_end_block(c);
 }
 
-/* INT n, INTO, INT3, INT1 (SDM Vol. 2 "INT n/INTO/INT3/INT1"): delivered
- * through the IDT with the return address after the instruction; INTO
- * only with RFLAGS.OF = 1 (and outside 64-bit mode: the decoder). INT3,
- * INTO and INT1 raise exceptions that the exception bitmap may turn into a
- * VM exit (SDM 25.2; types 6 and 5 with the instruction length, 27.2.2,
- * 27.2.4), before the IDT is read; INT n never exits that way. */
+/* INT n, INT3, INT1 (SDM Vol. 2 "INT n/INTO/INT3/INT1"): delivered through
+ * the IDT with the return address after the instruction (INTO, outside
+ * 64-bit mode only, is cpu_legacy.c's). INT3 and INT1 raise exceptions
+ * that the exception bitmap may turn into a VM exit (SDM 25.2; types 6 and
+ * 5 with the instruction length, 27.2.2, 27.2.4), before the IDT is read;
+ * INT n never exits that way. */
 static void exec_soft_int(cpu_t *c, const cpu_insn *i)
 {
     unsigned type = EVT_SOFT_EXC;
@@ -114,11 +114,6 @@ static void exec_soft_int(cpu_t *c, const cpu_insn *i)
         vector = (uint8_t)i->imm;
         break;
     case 0xCC: vector = CPU_EXC_BP; break;
-    case 0xCE:
-        if (!(cpu_get_rflags(c) & CPU_FL_OF))
-            return;
-        vector = CPU_EXC_OF;
-        break;
     default:
         type = EVT_PRIV_SOFT;
         vector = CPU_EXC_DB;
@@ -302,7 +297,6 @@ static bool decode_simple(cpu_insn *i)
     case 0xFB: i->exec = exec_sti; break;
     case 0xCC:
     case 0xCD:
-    case 0xCE:
     case 0xF1: i->exec = exec_soft_int; break;
     case 0xCF: i->exec = exec_iret; break;
     default: i->exec = exec_io; break; /* E4-E7, EC-EF */
@@ -325,7 +319,7 @@ void cpu_register_interrupt(cpu_opmap *m)
     cpu_op(m, 0, 0xFB, decode_simple, E, CPU_IMM_NONE, CPU_COST_SIMPLE);
     cpu_op(m, 0, 0xCC, decode_simple, E, CPU_IMM_NONE, CPU_COST_SIMPLE);
     cpu_op(m, 0, 0xCD, decode_simple, E, CPU_IMM_UB, CPU_COST_SIMPLE);
-    cpu_op(m, 0, 0xCE, decode_simple, CPU_OPF_INVALID64 | E, CPU_IMM_NONE, CPU_COST_SIMPLE);
+    cpu_op(m, 0, 0xCE, NULL, CPU_OPF_INVALID64, CPU_IMM_NONE, CPU_COST_SIMPLE); /* INTO */
     cpu_op(m, 0, 0xF1, decode_simple, E, CPU_IMM_NONE, CPU_COST_SIMPLE);
     cpu_op(m, 0, 0xCF, decode_simple, E, CPU_IMM_NONE, CPU_COST_SERIALIZE);
 }

@@ -410,11 +410,17 @@ static void l_iret(cpu_t *c, const cpu_insn *i)
     cpu_end_block(c);
 }
 
-/* INTO: #OF as a software exception when OF = 1 (SDM Vol. 2 "INT n/INTO"). */
+/* INTO: #OF as a software exception when OF = 1 (SDM Vol. 2 "INT n/INTO"),
+ * which VMX's exception bitmap may turn into a VM exit (type 6 with the
+ * instruction length, SDM 25.2, 27.2.2) before the IDT is read. */
 static void l_into(cpu_t *c, const cpu_insn *i)
 {
-    if (cpu_get_rflags(c) & CPU_FL_OF)
-        cpu_deliver_event(c, CPU_EXC_OF, 6, false, 0, i->len);
+    if (!(cpu_get_rflags(c) & CPU_FL_OF))
+        return;
+    cpu_icpt info = {.kind = CPU_ICPT_EXCEPTION, .len = i->len, .vector = CPU_EXC_OF,
+                     .subop = 6};
+    cpu_intercept(c, &info);
+    cpu_deliver_event(c, CPU_EXC_OF, 6, false, 0, i->len);
 }
 
 /* ---- interrupt delivery through the 32-bit IDT (SDM Vol. 3A 6.10-6.12) ---------- */

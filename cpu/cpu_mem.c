@@ -396,8 +396,11 @@ uint64_t cpu_translate(cpu_t *c, uint64_t va, cpu_access acc)
     e->tag_read = e->tag_write = e->tag_fetch = CPU_TLB_INVALID;
     e->paddr = hpa_page;
     if (page_is_ram(c, hpa_page)) {
-        /* A watched page: reads and writes take the slow path (cpu_watch_set). */
-        bool watched = unlikely(c->phys->nwatch) && watched_page(c->phys, hpa_page);
+        /* A watched page: reads and writes take the slow path (cpu_watch_set);
+         * so do all data accesses while alignment checking is on (they are
+         * checked there, cpu_ac_fault). */
+        bool watched = (unlikely(c->phys->nwatch) && watched_page(c->phys, hpa_page)) ||
+                       unlikely(cpu_ac_on(c));
         if (c->tlb_nused < CPU_TLB_TRACK)
             c->tlb_used[c->tlb_nused++] = (uint8_t)(e - c->tlb);
         else
@@ -447,6 +450,8 @@ static uint64_t read_one_page(cpu_t *c, uint64_t va, unsigned size, cpu_access a
 
 uint64_t cpu_read_slow(cpu_t *c, uint64_t va, unsigned size, cpu_access acc)
 {
+    if (unlikely(cpu_ac_on(c)) && (va & (size - 1)) && acc != CPU_ACC_FETCH)
+        cpu_fault(c, CPU_EXC_AC, 0);
     if ((va & 0xFFF) + size <= 0x1000)
         return read_one_page(c, va, size, acc);
     /* Crossing a page: translate both before reading (both may fault). */
@@ -463,6 +468,8 @@ uint64_t cpu_read_slow(cpu_t *c, uint64_t va, unsigned size, cpu_access acc)
 
 void cpu_write_slow(cpu_t *c, uint64_t va, unsigned size, uint64_t v)
 {
+    if (unlikely(cpu_ac_on(c)) && (va & (size - 1)))
+        cpu_fault(c, CPU_EXC_AC, 0);
     if ((va & 0xFFF) + size <= 0x1000) {
         uint64_t pa = cpu_translate(c, va, CPU_ACC_WRITE);
         cpu_phys_store(c, pa, size, v);
@@ -621,8 +628,10 @@ cpu_tlb_key cpu_tlb_key_of(const cpu_t *c, uint64_t extra0, uint64_t extra1)
     const uint64_t cr0_bits = CPU_CR0_PG | CPU_CR0_WP | CPU_CR0_PE;
     const uint64_t efer_bits = CPU_EFER_NXE | CPU_EFER_LMA;
     /* CR0 bits 31, 16, 0; CPL in 3:2; EFER LMA/NXE (10, 11) in 13:12;
-     * CR4 (32 bits) in 63:32. */
+     * alignment checking (cpu_ac_on: no fast paths) in 1; CR4 (32 bits)
+     * in 63:32. */
     cpu_tlb_key k = {{(c->cr0 & cr0_bits) | ((uint64_t)(c->cpl & 3) << 2) |
+                          ((uint64_t)cpu_ac_on(c) << 1) |
                           ((c->efer & efer_bits) << 2) | ((c->cr4 & 0xFFFFFFFFull) << 32),
                       c->cr3, extra0, extra1}};
     return k;

@@ -129,6 +129,8 @@ void cpu_reset(cpu_t *c, bool init)
     c->dr[7] = 0x400;
     c->debugctl = 0;
     c->db_payload = 0;
+    c->dbg_tf = 0; /* RFLAGS.TF is 0 and no debug trap survives RESET or INIT */
+    c->dbg_pending = 0;
     if (!init) {
         c->star = c->lstar = c->cstar = c->sfmask = c->kernel_gs_base = c->tsc_aux = 0;
         c->sysenter_cs = c->sysenter_esp = c->sysenter_eip = 0;

@@ -91,12 +91,13 @@ static void cr0_write(cpu_t *c, uint64_t v)
     else if (pg_off)
         c->efer &= ~(uint64_t)CPU_EFER_LMA;
     /* SDM 4.10.4.1: only clearing PG must invalidate; PE and PG changes
-     * flush here (the fast paths were made for the old paging mode). A
+     * flush here (the fast paths were made for the old paging mode), AM
+     * too (alignment checking, cpu_ac_on, is decided on the slow path). A
      * WP change invalidates nothing: TLB entries hold the AND of the R/W
      * flags and access rights are checked with the current CR0.WP (SDM
      * 4.10.2.2, 4.6). Only the fast write paths granted to supervisor
      * writes by WP = 0 go when it is set (cpu_tlb_wp_set). */
-    if ((old ^ v) & (CPU_CR0_PG | CPU_CR0_PE))
+    if ((old ^ v) & (CPU_CR0_PG | CPU_CR0_PE | CPU_CR0_AM))
         cpu_tlb_flush(c);
     else if (v & ~old & CPU_CR0_WP)
         cpu_tlb_wp_set(c);

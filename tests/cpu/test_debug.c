@@ -290,6 +290,24 @@ START_TEST(pending_debug_exceptions_delivered_first)
 }
 END_TEST
 
+/* RESET and INIT (SDM 9.1.1 Table 9-1): DR6, DR7, IA32_DEBUGCTL to their
+ * reset values, no single-step trap or pending debug exception survives. */
+START_TEST(init_clears_debug_state)
+{
+    h.cpu.dr[7] = 0x2402;
+    h.cpu.dr[6] = 0xFFFF4FF1;
+    h.cpu.debugctl = 3;
+    h.cpu.dbg_tf = 1;
+    h.cpu.dbg_pending = CPU_DR6_BS;
+    cpu_reset(&h.cpu, true);
+    ck_assert_uint_eq(h.cpu.dr[7], 0x400);
+    ck_assert_uint_eq(h.cpu.dr[6], 0xFFFF0FF0);
+    ck_assert_uint_eq(h.cpu.debugctl, 0);
+    ck_assert_uint_eq(h.cpu.dbg_tf, 0);
+    ck_assert_uint_eq(h.cpu.dbg_pending, 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cpu_debug");
@@ -312,6 +330,7 @@ int main(void)
     tcase_add_test(t, int_n_traps_at_handler);
     tcase_add_test(t, rep_traps_each_iteration);
     tcase_add_test(t, pending_debug_exceptions_delivered_first);
+    tcase_add_test(t, init_clears_debug_state);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
