@@ -276,6 +276,59 @@ START_TEST(register_forms_and_lock_are_ud)
 }
 END_TEST
 
+/* Non-root operation with VMCS shadowing (SDM 25.1.3, 30.3): an intercept
+ * hook that lets a VMREAD through with cpu_icpt.value = 1 gets it at
+ * hooks.vmx even with vmx_operation false (the built-in hypervisor's
+ * guest); CPL 3 is #GP(0) first; PASS without value = 1 is the old #UD. */
+static int shadow_pass; /* 1: PASS with value 1; 0: PASS alone */
+static cpu_hook_result shadow_icpt(void *ctx, cpu_t *c, cpu_icpt *info)
+{
+    (void)ctx;
+    (void)c;
+    info->value = shadow_pass ? 1 : 0;
+    return CPU_HOOK_PASS;
+}
+
+static void nonroot_hooks(int pass)
+{
+    cpu_hooks hk = {.vmx = hook, .intercept = shadow_icpt};
+    cpu_set_hooks(&h.cpu, &hk);
+    h.cpu.icpt_mask |= 1u << CPU_ICPT_VMX_INSN;
+    h.cpu.vmx_operation = false;
+    shadow_pass = pass;
+}
+
+START_TEST(nonroot_shadow_pass)
+{
+    nonroot_hooks(1);
+    next_value = 0x77;
+    h.cpu.gpr[CPU_RAX] = 0x681E;
+    RUN(vmread_rr);
+    ck_assert_int_eq(cpu_harness_vector(&h), -1);
+    ck_assert_uint_eq(nops, 1);
+    ck_assert_uint_eq(ops[0].insn, 23);
+    ck_assert_uint_eq(ops[0].field, 0x681E);
+    ck_assert_uint_eq(h.cpu.gpr[CPU_RBX], 0x77);
+    teardown();
+    setup();
+    nonroot_hooks(0);
+    RUN(vmread_rr);
+    ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_UD);
+    ck_assert_uint_eq(nops, 0);
+    teardown();
+    setup();
+    nonroot_hooks(1);
+    add_tss(0x9000);
+    h.cpu.cpl = 3;
+    h.cpu.seg[CPU_CS] = (cpu_seg){.sel = 0x1B, .attr = 0x2FB, .limit = 0xFFFFFFFF};
+    h.cpu.seg[CPU_SS] = (cpu_seg){.sel = 0x23, .attr = 0xF3, .limit = 0xFFFFFFFF};
+    cpu_tlb_flush(&h.cpu);
+    RUN(vmread_rr);
+    ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_GP);
+    ck_assert_uint_eq(nops, 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("vmx_hook");
@@ -289,6 +342,7 @@ static Suite *suite(void)
     tcase_add_test(t, fixed_cr_bits_and_feature_control);
     tcase_add_test(t, noncanonical_operand_ss_or_gp);
     tcase_add_test(t, register_forms_and_lock_are_ud);
+    tcase_add_test(t, nonroot_shadow_pass);
     suite_add_tcase(s, t);
     return s;
 }
