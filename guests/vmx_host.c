@@ -17,7 +17,10 @@
  *      interruption information invalid, the vector still in IRR; the
  *      host takes it through its own IDT once it sets IF;
  *   5. without external-interrupt exiting the interrupt goes through the
- *      guest's IDT in non-root operation, no exit.
+ *      guest's IDT in non-root operation, no exit;
+ *   6. VMFUNC is #UD in root operation and, "enable VM functions" never
+ *      being allowed (IA32_VMX_PROCBASED_CTLS2 bit 45), in the guest too:
+ *      no VM exit 59 (SDM 25.5.6, VMFUNC's "#UD").
  * Prints "vmx_host: OK <n> checks" and exits 0 when every check holds.
  */
 #include "vmx_guest.h"
@@ -238,6 +241,30 @@ static void interrupts(void)
     CHECK(guest_hits == 1 && last_vector == VEC_GUEST && root_hits == 2);
 }
 
+/* 6. VMFUNC with EAX = 0 (EPTP switching), in the guest: the result goes
+ * to the host through guest_vmfunc_result, then VMCALL. */
+static volatile int guest_vmfunc_result = -1;
+
+static int vmfunc0(void) { return VX_INSN("vmfunc", : "a"(0) : VX_CLOBBERS); }
+
+static void guest_vmfunc(void)
+{
+    guest_vmfunc_result = vmfunc0();
+    for (;;)
+        __asm__ volatile("vmcall");
+}
+
+static void vmfunc(void)
+{
+    CHECK(vmfunc0() == VX_UD);
+    vmw(F_GUEST_RIP, PA(guest_vmfunc));
+    vmw(F_GUEST_RSP, PA(guest_stack + sizeof(guest_stack)) - 8);
+    vmw(F_GUEST_RFLAGS, 2);
+    CHECK(vx_enter(me, 0) == 0);
+    CHECK(vmr(F_EXIT_REASON) == X_VMCALL);
+    CHECK(guest_vmfunc_result == VX_UD);
+}
+
 int guest_main(unsigned cpu, unsigned ncpus)
 {
     (void)ncpus;
@@ -247,8 +274,10 @@ int guest_main(unsigned cpu, unsigned ncpus)
     vmcs[0] = (uint32_t)rdmsr(MSR_VMX_BASIC) & 0x7FFFFFFFu;
     CHECK(vx_enable(vmxon_region) == VX_OK);
     CHECK(vmclear(PA(vmcs)) == VX_OK && vmptrld(PA(vmcs)) == VX_OK);
+    vx_catch_faults();
     host_state();
     interrupts();
+    vmfunc();
     CHECK(vmclear(PA(vmcs)) == VX_OK && vmxoff() == VX_OK);
     printf("vmx_host: OK %u checks\n", checks);
     return 0;

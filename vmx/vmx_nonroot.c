@@ -399,6 +399,11 @@ static cpu_hook_result vmx_hook_intercept(void *ctx, cpu_t *c, cpu_icpt *info)
     case CPU_ICPT_VMCALL: vmx_insn_exit(v, VMX_EXIT_VMCALL, info, 0); break;
     case CPU_ICPT_XSETBV: vmx_insn_exit(v, VMX_EXIT_XSETBV, info, 0); break;
     case CPU_ICPT_VMX_INSN:
+        /* VMFUNC is #UD while "enable VM functions" is 0 (SDM 25.5.6 and
+         * VMFUNC's "#UD"), and it is always 0 here (IA32_VMX_PROCBASED_CTLS2
+         * bit 45): cpu/ raises the #UD, no exit 59. */
+        if (info->subop == VMX_EXIT_VMFUNC)
+            return CPU_HOOK_PASS;
         /* subop is the basic exit reason of the VMX instruction. With
          * "VMCS shadowing" a VMREAD/VMWRITE may reach the shadow VMCS
          * instead (SDM 25.1.3, vmx_shadow.c): the CPU then executes it

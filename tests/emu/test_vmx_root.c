@@ -10,7 +10,7 @@
  *   vmx_host   the host state a VM exit loads (SDM 27.5); interrupts in
  *              root through the hypervisor's IDT, external-interrupt
  *              exiting with and without acknowledge-on-exit, and without
- *              it delivery through the guest's IDT;
+ *              it delivery through the guest's IDT; VMFUNC #UD, no exit;
  *   vmx_abort  VMX aborts; hv_msr_lists  MSR lists under the built-in one.
  * The VMX instructions reach vmx/ through the CPU's vmx hook only in
  * native mode; under the built-in hypervisor they are VM exits.
@@ -207,11 +207,12 @@ START_TEST(host_state_and_interrupts)
 {
     guest_run *r = run_guest("vmx_host", EMU_MODE_NATIVE, 1, 0);
     ck_assert_msg(r->m.exit_status == 0, "status %d %s\n%s", r->m.exit_status, r->m.diag, r->out);
-    ck_assert_msg(strstr(r->out, "vmx_host: OK 43 checks") != NULL, "%s", r->out);
+    ck_assert_msg(strstr(r->out, "vmx_host: OK 47 checks") != NULL, "%s", r->out);
     const vmx_vcpu *v = &r->m.vroot[0].v;
     ck_assert_uint_eq(v->exit_count[VMX_EXIT_EXTERNAL_INTERRUPT], 2);
-    ck_assert_uint_eq(v->exit_count[VMX_EXIT_VMCALL], 3);
-    ck_assert_uint_eq(v->exits, 5);
+    ck_assert_uint_eq(v->exit_count[VMX_EXIT_VMCALL], 4);
+    ck_assert_uint_eq(v->exit_count[VMX_EXIT_VMFUNC], 0);
+    ck_assert_uint_eq(v->exits, 6);
     /* Nothing left in the local APIC: every vector was taken and EOIed. */
     for (unsigned i = 0; i < 8; i++)
         ck_assert_uint_eq(r->m.apic[0].irr[i] | r->m.apic[0].isr[i], 0);
