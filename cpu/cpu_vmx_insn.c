@@ -69,8 +69,10 @@ static uint64_t vmx_operand(cpu_t *c, const cpu_insn *i, unsigned size)
  * VMXON), #GP(0) at CPL > 0; VMXON outside VMX operation also #GP(0) unless
  * IA32_FEATURE_CONTROL is locked with VMXON outside SMX allowed and CR0/CR4
  * hold the bits fixed in VMX operation (SDM 23.7, 23.8). Then the memory
- * operands are read (their faults come before any effect), hooks.vmx does
- * the instruction, and the destination and RFLAGS are written. Without
+ * sources are read (their faults come before any effect; VMWRITE's before
+ * its VMfail checks, where the SDM reads it after them), hooks.vmx does
+ * the instruction, and the destination (VMREAD's only on success, as the
+ * SDM orders it) and RFLAGS are written. Without
  * hooks.vmx this machine has no VMX root operation for its guest: VMXON is
  * reported as unimplemented. A VMREAD/VMWRITE that VMCS shadowing lets
  * run in non-root operation goes the same way (SDM 31.3: "ELSIF CPL > 0
@@ -122,10 +124,10 @@ static void exec_vmx(cpu_t *c, const cpu_insn *i)
         break;
     case VMX_VMREAD:
         /* 0F 78 /r VMREAD r/m64, r64 (r/m32, r32): the encoding is in
-         * ModRM.reg. */
+         * ModRM.reg. The destination is written only on success, after
+         * the VMfail checks (SDM 31.3 VMREAD "Operation"): its faults come
+         * then, and VMREAD changes nothing before. */
         op.field = reg;
-        if (i->has_mem)
-            cpu_probe_write(c, vmx_operand(c, i, size), size);
         break;
     case VMX_VMWRITE:
         /* 0F 79 /r VMWRITE r64, r/m64 (r32, r/m32): a 32-bit value written
@@ -149,7 +151,7 @@ static void exec_vmx(cpu_t *c, const cpu_insn *i)
         if (!i->has_mem)
             cpu_reg_set(c, i->rm, size, op.value);
         else
-            cpu_write(c, cpu_ea(c, i), size, op.value);
+            cpu_write(c, vmx_operand(c, i, size), size, op.value);
     } else if (r == CPU_VMX_SUCCEED && insn == VMX_VMPTRST) {
         cpu_write(c, cpu_ea(c, i), 8, op.value);
     }

@@ -46,6 +46,12 @@ static uint64_t insn_error(void) { return vmr(F_VM_INSN_ERROR); }
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 
+/* VMREAD to the memory at linear address la (through a base register). */
+static int vmread_at(uint64_t field, uint64_t la)
+{
+    return VX_INSN("vmread %2, (%3)", : "r"(field), "r"(la) : VX_CLOBBERS);
+}
+
 /* The tiny guest: VMCALL for ever (the host never skips it here). */
 __asm__(".text\n.globl vx_guest_loop\nvx_guest_loop:\nvmcall\njmp vx_guest_loop\n");
 void vx_guest_loop(void);
@@ -113,6 +119,9 @@ static void fixed_bits_and_no_vmcs(void)
     CHECK(vmptrst(&p) == VX_OK && p == ~0ull);
     uint64_t v;
     CHECK(vmread_r(F_GUEST_RIP, &v) == VX_FAIL_INVALID);
+    /* VMREAD writes its memory destination only on success (SDM 31.3): a
+     * non-canonical one is no #GP when it fails. */
+    CHECK(vmread_at(F_GUEST_RIP, 0x8000000000000000ull) == VX_FAIL_INVALID);
     CHECK(vmwrite_r(F_GUEST_RIP, 1) == VX_FAIL_INVALID);
     CHECK(vmlaunch() == VX_FAIL_INVALID);
     CHECK(vmresume() == VX_FAIL_INVALID);
@@ -158,6 +167,8 @@ static void error_numbers(void)
     vmcs_bad[0] = rev + 1;
     CHECK(vmread_r(0x1234567, &v) == VX_FAIL_VALID && insn_error() == 12);
     CHECK(vmread_r(1ull << 32, &v) == VX_FAIL_VALID && insn_error() == 12);
+    CHECK(vmread_at(0x1234567, 0x8000000000000000ull) == VX_FAIL_VALID && insn_error() == 12);
+    CHECK(vmread_at(F_GUEST_RIP, 0x8000000000000000ull) == VX_GP); /* success: the write faults */
     CHECK(vmwrite_r(0x6C17, 0) == VX_FAIL_VALID && insn_error() == 12); /* high of a natural */
     /* IA32_VMX_MISC[29] = 1: VMWRITE to a VM-exit information field
      * works (no error 13). */
