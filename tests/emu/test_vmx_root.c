@@ -198,6 +198,44 @@ START_TEST(log_says_vmx_instructions)
 }
 END_TEST
 
+/* Screenshots and replay work the same with a guest hypervisor: the
+ * picture of scenarios/vmx_root_native.scn at the event where cpu0's guest
+ * gets 55h by virtual-interrupt delivery (found in the log) is the same,
+ * byte for byte, taken from the live run and from its recorded trace. */
+START_TEST(screenshot_live_and_replayed_alike)
+{
+    char dir[] = "/tmp/apicv-vmxshot-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd),
+             "%s run --headless --log %s/log --record %s/trace %s/scenarios/vmx_root_native.scn "
+             "> /dev/null 2>&1",
+             APICV_EMU, dir, dir, APICV_SOURCE_DIR);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s/log", dir);
+    FILE *f = fopen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[1024];
+    unsigned n = 0, at = 0;
+    while (!at && fgets(line, sizeof(line), f)) {
+        n++;
+        if (strstr(line, " cpu=0 ev=vmx.vintr-delivered a=0x55 "))
+            at = n;
+    }
+    fclose(f);
+    ck_assert_uint_gt(at, 0);
+    snprintf(cmd, sizeof(cmd),
+             "%s run --size 960x540 --screenshot %s/live.png --at-event %u "
+             "%s/scenarios/vmx_root_native.scn > /dev/null 2>&1 && "
+             "%s replay --size 960x540 --screenshot %s/replay.png --at-event %u %s/trace "
+             "> /dev/null 2>&1 && test -s %s/live.png && cmp -s %s/live.png %s/replay.png",
+             APICV_EMU, dir, at, APICV_SOURCE_DIR, APICV_EMU, dir, at, dir, dir, dir, dir);
+    ck_assert_msg(system(cmd) == 0, "screenshots at event %u differ or failed", at);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 /* What a guest hypervisor gets at its VM exits (guests/vmx_host.c): the
  * host-state area loaded as SDM 27.5 says, interrupts in root through its
  * own IDT, exit 1 with and without acknowledge-on-exit (the vector in the
@@ -338,6 +376,7 @@ static Suite *suite(void)
     tcase_add_loop_test(t, teaching_hypervisor_replay_verify, 0, 2);
     tcase_add_test(t, host_state_and_interrupts);
     tcase_add_test(t, log_says_vmx_instructions);
+    tcase_add_test(t, screenshot_live_and_replayed_alike);
     tcase_add_loop_test(t, vmx_abort_shuts_down, 0, 2);
     tcase_add_loop_test(t, msr_lists_under_builtin, 0, 3);
     tcase_add_test(t, vmx_off_in_model);
