@@ -20,7 +20,12 @@
  *      guest's IDT in non-root operation, no exit;
  *   6. VMFUNC is #UD in root operation and, "enable VM functions" never
  *      being allowed (IA32_VMX_PROCBASED_CTLS2 bit 45), in the guest too:
- *      no VM exit 59 (SDM 25.5.6, VMFUNC's "#UD").
+ *      no VM exit 59 (SDM 25.5.6, VMFUNC's "#UD");
+ *   7. a posted interrupt whose notification arrived while the CPU was in
+ *      root operation (IF = 0: it waits in IRR): at the next VM entry the
+ *      notification is recognised in non-root operation and processed
+ *      (SDM 29.6), the guest gets the vector by virtual-interrupt
+ *      delivery, with no exit; ON and PIR are cleared, IRR and ISR too.
  * Prints "vmx_host: OK <n> checks" and exits 0 when every check holds.
  */
 #include "vmx_guest.h"
@@ -265,6 +270,65 @@ static void vmfunc(void)
     CHECK(guest_vmfunc_result == VX_UD);
 }
 
+/* 7. Posted interrupts (SDM 29.6) with the virtual-APIC page, virtual-
+ * interrupt delivery and virtualized x2APIC MSRs (the guest's EOI). */
+#define F_POSTED_NV 0x0002u
+#define F_POSTED_DESC 0x2016u
+#define PI_NV 0xF2  /* notification vector */
+#define PI_VEC 0x66 /* the vector posted */
+static uint8_t vapic[4096] __attribute__((aligned(4096)));
+static uint8_t msr_bitmap[4096] __attribute__((aligned(4096))); /* all zero: no MSR exits */
+static volatile uint64_t pid[8] __attribute__((aligned(64)));   /* PIR 255:0, ON = bit 256 */
+static volatile unsigned posted_hits;
+
+static void on_posted(struct guest_frame *f)
+{
+    (void)f;
+    posted_hits++;
+    wrmsr(0x80B, 0); /* EOI virtualization */
+}
+
+static void guest_posted(void)
+{
+    sti();
+    while (posted_hits == 0)
+        pause();
+    cli();
+    for (;;)
+        __asm__ volatile("vmcall");
+}
+
+static void posted_from_root(void)
+{
+    register_handler(PI_VEC, on_posted);
+    vx_setup_controls(PIN_EXT_INTR | PIN_POSTED, PROC_TPR_SHADOW | PROC_MSR_BITMAPS,
+                      PROC2_VIRT_X2APIC | PROC2_APIC_REG_VIRT | PROC2_VID, EXIT_ACK_INTR);
+    vmw(F_POSTED_NV, PI_NV);
+    vmw(F_POSTED_DESC, PA(pid));
+    vmw(F_MSR_BITMAP, PA(msr_bitmap));
+    vmw(F_VIRTUAL_APIC, PA(vapic));
+    vmw(F_TPR_THRESHOLD, 0);
+    vmw(F_EOI_EXIT0, 0);
+    vmw(F_EOI_EXIT1, 0);
+    vmw(F_EOI_EXIT2, 0);
+    vmw(F_EOI_EXIT3, 0);
+    vmw(F_GUEST_INTR_STATUS, 0);
+    vmw(F_GUEST_RIP, PA(guest_posted));
+    vmw(F_GUEST_RSP, PA(guest_stack + sizeof(guest_stack)) - 8);
+    vmw(F_GUEST_RFLAGS, 2);
+    /* Posted while this CPU is in root with IF = 0, as another CPU would. */
+    __atomic_fetch_or(&pid[PI_VEC / 64], 1ull << (PI_VEC % 64), __ATOMIC_SEQ_CST);
+    __atomic_fetch_or(&pid[4], 1ull, __ATOMIC_SEQ_CST);
+    self_ipi(PI_NV);
+    CHECK(xapic_test_vector(APIC_IRR, PI_NV));
+    CHECK(vx_enter(me, 0) == 0);
+    CHECK(vmr(F_EXIT_REASON) == X_VMCALL);
+    CHECK(posted_hits == 1);
+    CHECK(!xapic_test_vector(APIC_IRR, PI_NV) && !xapic_test_vector(APIC_ISR, PI_NV));
+    CHECK((pid[4] & 1) == 0 && pid[PI_VEC / 64] == 0);
+    CHECK((vmr(F_GUEST_INTR_STATUS) & 0xFFFF) == 0); /* RVI, SVI back to 0 after the EOI */
+}
+
 int guest_main(unsigned cpu, unsigned ncpus)
 {
     (void)ncpus;
@@ -278,6 +342,7 @@ int guest_main(unsigned cpu, unsigned ncpus)
     host_state();
     interrupts();
     vmfunc();
+    posted_from_root();
     CHECK(vmclear(PA(vmcs)) == VX_OK && vmxoff() == VX_OK);
     printf("vmx_host: OK %u checks\n", checks);
     return 0;
