@@ -328,6 +328,11 @@ void ui_snapshot_vcpu(ui_cpu_snap *c, struct vmx_vcpu *v);
  * NDST), found among the snapshot's physical APIC IDs. False when no CPU
  * has that ID; *id is the APIC ID either way. */
 bool ui_ndst_cpu(const ui_snapshot *s, const ui_cpu_snap *c, unsigned *cpu, uint32_t *id);
+/* What the VMCS panel says after the descriptor's NV: " (the same)" as the
+ * VMCS's notification vector, or why a difference matters (the built-in
+ * hypervisor's device posts notify with it) or does not (a guest
+ * hypervisor's descriptor: bits 511:257 are software's, SDM 29.6). */
+const char *ui_pi_nv_note(const ui_cpu_snap *c);
 /* The cycle the picture shows, for the title bar: the global clock (the
  * scheduler's round, s->now), or the newest event's cycle when the machine
  * stopped after that event inside a round (an event stop, --at-event), so

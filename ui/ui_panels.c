@@ -203,7 +203,7 @@ void ui_draw_controls(ui_gfx *g, const ui_view *v, const ui_rect *r)
             snprintf(dest, sizeof(dest), "APIC ID %u: no such CPU", (unsigned)apic);
         ui_textf(g, UI_FONT_TEXT, x0, y, UI_RGB_TEXT,
                  "notification vector %02Xh (VMCS); descriptor NV %02Xh%s", c->notify_vector,
-                 c->pi_nv, c->pi_nv == c->notify_vector ? " (the same)" : " (differs: no processing)");
+                 c->pi_nv, ui_pi_nv_note(c));
         y += ch;
         ui_textf(g, UI_FONT_TEXT, x0, y, UI_RGB_TEXT, "PID ON %u (%s)  SN %u (%s)  NDST %Xh = %s",
                  c->on, c->on ? "notification outstanding" : "none outstanding", c->sn,

@@ -405,6 +405,18 @@ bool ui_ndst_cpu(const ui_snapshot *s, const ui_cpu_snap *c, unsigned *cpu, uint
     return false;
 }
 
+const char *ui_pi_nv_note(const ui_cpu_snap *c)
+{
+    if (c->pi_nv == c->notify_vector)
+        return " (the same)";
+    /* Posted-interrupt processing compares the VMCS's vector (SDM 29.6);
+     * the descriptor's NV is for whoever posts: the built-in hypervisor's
+     * devices notify with it (emu_hv_irq.c), a guest hypervisor's own
+     * code need not use it at all. */
+    return c->guest_hv ? " (software's field: processing uses the VMCS's)"
+                       : " (differs: a device's post notifies with it, no processing)";
+}
+
 /* The hypervisor's software APIC of vCPU k (emulated, tpr-shadow): what
  * stands for VIRR/VISR before APIC virtualization. With the TPR shadow the
  * TPR lives in the virtual-APIC page (SDM 30.1.1), which the VTPR already

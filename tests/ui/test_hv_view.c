@@ -163,6 +163,25 @@ START_TEST(guest_hypervisor_root_without_vmcs)
 }
 END_TEST
 
+/* The descriptor's NV beside the VMCS's notification vector: the same, or
+ * a difference that stops processing of the built-in hypervisor's device
+ * posts, or a guest hypervisor's descriptor whose NV is its own business
+ * (vmx_teach leaves it 0 and its posted interrupt is processed: it said
+ * "differs: no processing"). */
+START_TEST(descriptor_nv_note)
+{
+    ui_cpu_snap c;
+    memset(&c, 0, sizeof(c));
+    c.notify_vector = 0xF2;
+    c.pi_nv = 0xF2;
+    ck_assert_str_eq(ui_pi_nv_note(&c), " (the same)");
+    c.pi_nv = 0;
+    ck_assert_str_eq(ui_pi_nv_note(&c), " (differs: a device's post notifies with it, no processing)");
+    c.guest_hv = true;
+    ck_assert_str_eq(ui_pi_nv_note(&c), " (software's field: processing uses the VMCS's)");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ui_hv_view");
@@ -171,6 +190,7 @@ int main(void)
     tcase_add_test(tc, posted_mode_snapshot);
     tcase_add_test(tc, guest_hypervisor_snapshot);
     tcase_add_test(tc, guest_hypervisor_root_without_vmcs);
+    tcase_add_test(tc, descriptor_nv_note);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
