@@ -89,17 +89,43 @@ static void add_tss(uint64_t base)
     h.cpu.tr = (cpu_seg){.sel = 0x28, .attr = 0x8B, .limit = 0x67, .base = base};
 }
 
+/* Every VMX instruction at CPL 3 in VMX root operation, and VMXON at CPL 3
+ * outside it: #GP(0) before any operand is read or the hook is called
+ * (SDM 31.3, each "Operation": "ELSIF CPL > 0 THEN #GP(0)"). */
 START_TEST(gp_at_cpl3)
 {
-    add_tss(0x9000);
-    h.cpu.vmx_operation = true;
-    h.cpu.cpl = 3;
-    h.cpu.seg[CPU_CS] = (cpu_seg){.sel = 0x1B, .attr = 0x2FB, .limit = 0xFFFFFFFF};
-    h.cpu.seg[CPU_SS] = (cpu_seg){.sel = 0x23, .attr = 0xF3, .limit = 0xFFFFFFFF};
-    cpu_tlb_flush(&h.cpu);
-    RUN(vmread_rr);
-    ck_assert_int_eq(cpu_harness_vector(&h), CPU_EXC_GP);
-    ck_assert_uint_eq(nops, 0);
+    static const struct {
+        uint8_t len, bytes[7];
+        bool outside; /* run outside VMX operation (VMXON) */
+    } forms[] = {
+        {4, {0x0f, 0x78, 0xc3, 0xf4}, false},             /* VMREAD rbx, rax */
+        {4, {0x0f, 0x79, 0xc3, 0xf4}, false},             /* VMWRITE rax, rbx */
+        {4, {0x0f, 0xc7, 0x33, 0xf4}, false},             /* VMPTRLD [rbx] */
+        {4, {0x0f, 0xc7, 0x3b, 0xf4}, false},             /* VMPTRST [rbx] */
+        {5, {0x66, 0x0f, 0xc7, 0x33, 0xf4}, false},       /* VMCLEAR [rbx] */
+        {5, {0xf3, 0x0f, 0xc7, 0x33, 0xf4}, false},       /* VMXON [rbx] in root */
+        {5, {0xf3, 0x0f, 0xc7, 0x33, 0xf4}, true},        /* VMXON [rbx] outside */
+        {4, {0x0f, 0x01, 0xc2, 0xf4}, false},             /* VMLAUNCH */
+        {4, {0x0f, 0x01, 0xc3, 0xf4}, false},             /* VMRESUME */
+        {4, {0x0f, 0x01, 0xc4, 0xf4}, false},             /* VMXOFF */
+        {4, {0x0f, 0x01, 0xc1, 0xf4}, false},             /* VMCALL */
+        {6, {0x66, 0x0f, 0x38, 0x80, 0x03, 0xf4}, false}, /* INVEPT rax, [rbx] */
+        {6, {0x66, 0x0f, 0x38, 0x81, 0x03, 0xf4}, false}, /* INVVPID rax, [rbx] */
+    };
+    for (unsigned k = 0; k < sizeof(forms) / sizeof(forms[0]); k++) {
+        teardown();
+        setup();
+        add_tss(0x9000);
+        h.cpu.vmx_operation = !forms[k].outside;
+        h.cpu.cpl = 3;
+        h.cpu.seg[CPU_CS] = (cpu_seg){.sel = 0x1B, .attr = 0x2FB, .limit = 0xFFFFFFFF};
+        h.cpu.seg[CPU_SS] = (cpu_seg){.sel = 0x23, .attr = 0xF3, .limit = 0xFFFFFFFF};
+        h.cpu.gpr[CPU_RBX] = 0x9000;
+        cpu_tlb_flush(&h.cpu);
+        cpu_harness_exec(&h, forms[k].bytes, forms[k].len, 1000);
+        ck_assert_msg(cpu_harness_vector(&h) == CPU_EXC_GP, "form %u", k);
+        ck_assert_uint_eq(nops, 0);
+    }
 }
 END_TEST
 
