@@ -102,7 +102,7 @@ void emu_config_default(emu_config *cfg);
 
 /* CPU model features (emu_cpumodel.c, docs/cpu-model.md). */
 enum { EMU_CPU_F_X2APIC = 1u << 0, EMU_CPU_F_TSC_DEADLINE = 1u << 1, EMU_CPU_F_VMX = 1u << 2,
-       EMU_CPU_F_ALL = (1u << 3) - 1 };
+       EMU_CPU_F_VMWRITE_ANY = 1u << 3, EMU_CPU_F_ALL = (1u << 4) - 1 };
 /* Parses "max[,+f|,-f...]" into the set of features taken away. */
 bool emu_cpu_model_parse(const char *s, uint32_t *off, char *err, size_t errlen);
 /* Clears the CPUID bits of the features taken away (leaf 1 ECX). */

@@ -11,6 +11,9 @@
  *                 11.5.4.1: the MSR exists only when the bit is reported)
  *   vmx           CPUID.1:ECX[5]; natively also VMX root operation for the
  *                 guest (vmx/vmx_root.h); the hypervisor hides it anyway
+ *   vmwrite-any   IA32_VMX_MISC[29]; without it the guest hypervisor's
+ *                 VMWRITE to a read-only field (the VM-exit information
+ *                 fields) fails with VM-instruction error 13 (SDM 30.3)
  */
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +29,7 @@ static const struct {
     {"x2apic", EMU_CPU_F_X2APIC, 1u << 21, "x2APIC mode (IA32_APIC_BASE.EXTD, MSRs 800H-8FFH)"},
     {"tsc-deadline", EMU_CPU_F_TSC_DEADLINE, 1u << 24, "TSC-deadline timer mode (IA32_TSC_DEADLINE)"},
     {"vmx", EMU_CPU_F_VMX, 1u << 5, "VMX (native: VMX root operation for the guest; the built-in hypervisor hides it)"},
+    {"vmwrite-any", EMU_CPU_F_VMWRITE_ANY, 0, "VMWRITE to VM-exit information fields (IA32_VMX_MISC[29])"},
 };
 #define NFEATURES (sizeof(features) / sizeof(features[0]))
 
@@ -51,7 +55,7 @@ bool emu_cpu_model_parse(const char *s, uint32_t *off, char *err, size_t errlen)
             if (strlen(features[k].name) == n - 1 && strncmp(f + 1, features[k].name, n - 1) == 0)
                 break;
         if (k == NFEATURES) {
-            snprintf(err, errlen, "--cpu: unknown feature '%.*s' (features: x2apic, tsc-deadline, vmx)",
+            snprintf(err, errlen, "--cpu: unknown feature '%.*s' (features: x2apic, tsc-deadline, vmx, vmwrite-any)",
                      (int)(n - 1), f + 1);
             return false;
         }

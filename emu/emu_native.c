@@ -83,7 +83,14 @@ static bool native_rdmsr(void *ctx, cpu_t *c, uint32_t msr, uint64_t *val)
 {
     emu_machine *m = ctx;
     if (msr >= VMX_MSR_BASIC && msr <= VMX_MSR_VMFUNC)
-        return m->vroot && vmx_capability_msr(msr, val);
+    {
+        if (!m->vroot || !vmx_capability_msr(msr, val))
+            return false;
+        /* --cpu max,-vmwrite-any: IA32_VMX_MISC[29] = 0 (SDM A.6). */
+        if (msr == VMX_MSR_MISC && (m->cfg.cpu_off & EMU_CPU_F_VMWRITE_ANY))
+            *val &= ~(1ull << 29);
+        return true;
+    }
     return is_apic_msr(msr) && emu_cpu_model_msr_ok(m->cfg.cpu_off, msr, false, 0) &&
            apic_msr_read(&m->apic[c->index], msr, val);
 }
@@ -283,8 +290,11 @@ void emu_native_attach(emu_machine *m, unsigned k)
         .ctx = m,
     };
     cpu_t *c = &m->cpu[k];
-    if (m->vroot)
+    if (m->vroot) {
         vmx_root_init(&m->vroot[k], c, &m->apic[k], &m->phys, &m->obs);
+        /* IA32_VMX_MISC[29] as the CPU model reports it (native_rdmsr). */
+        m->vroot[k].v.vmwrite_ro_fails = (m->cfg.cpu_off & EMU_CPU_F_VMWRITE_ANY) != 0;
+    }
     cpu_set_hooks(c, &hooks);
     c->icpt_mask |= (1u << CPU_ICPT_CR_READ) | (1u << CPU_ICPT_CR_WRITE);
     native_update_cpuid_intercept(m, c);

@@ -7,8 +7,9 @@
  *   #UD outside VMX operation, VMXON's #UD/#GP and VMfailInvalid cases;
  *   CR0/CR4 bits fixed in VMX operation (SDM 23.8);
  *   VMfailInvalid without a current VMCS, and VMfailValid with the
- *   VM-instruction error numbers 1-5, 7-12, 15, 26, 28 (SDM 30.4; 13 is
- *   not produced: IA32_VMX_MISC[29] = 1); a shadow VMCS made current;
+ *   VM-instruction error numbers 1-5, 7-12, 15, 26, 28 (SDM 30.4), and 13
+ *   when IA32_VMX_MISC[29] = 0 (`--cpu max,-vmwrite-any`); a shadow VMCS
+ *   made current;
  *   VMREAD/VMWRITE with register and memory operands, widths, high access;
  *   VMCLEAR/VMPTRLD round trips with two VMCSs and the region's contents,
  *   a launched VMCS written back and resumed, cleared while not current;
@@ -170,10 +171,18 @@ static void error_numbers(void)
     CHECK(vmread_at(0x1234567, 0x8000000000000000ull) == VX_FAIL_VALID && insn_error() == 12);
     CHECK(vmread_at(F_GUEST_RIP, 0x8000000000000000ull) == VX_GP); /* success: the write faults */
     CHECK(vmwrite_r(0x6C17, 0) == VX_FAIL_VALID && insn_error() == 12); /* high of a natural */
-    /* IA32_VMX_MISC[29] = 1: VMWRITE to a VM-exit information field
-     * works (no error 13). */
-    CHECK((rdmsr(MSR_VMX_MISC) >> 29) & 1);
-    CHECK(vmwrite_r(F_EXIT_REASON, 5) == VX_OK && vmread_r(F_EXIT_REASON, &v) == VX_OK && v == 5);
+    /* SDM 30.3: IA32_VMX_MISC[29] = 1 (`--cpu max`): VMWRITE to a VM-exit
+     * information field works; 0 (`--cpu max,-vmwrite-any`): it fails
+     * with error 13 and leaves the field as it was. */
+    if ((rdmsr(MSR_VMX_MISC) >> 29) & 1) {
+        CHECK(vmwrite_r(F_EXIT_REASON, 5) == VX_OK);
+        CHECK(vmread_r(F_EXIT_REASON, &v) == VX_OK && v == 5);
+    } else {
+        uint64_t was = 0;
+        CHECK(vmread_r(F_EXIT_REASON, &was) == VX_OK);
+        CHECK(vmwrite_r(F_EXIT_REASON, was + 5) == VX_FAIL_VALID && insn_error() == 13 &&
+              vmread_r(F_EXIT_REASON, &v) == VX_OK && v == was);
+    }
     CHECK(vmxon(PA(vmxon_region)) == VX_FAIL_VALID && insn_error() == 15);
     CHECK(invept(3, 0) == VX_FAIL_VALID && insn_error() == 28);
     CHECK(invept(1, 0x1000) == VX_FAIL_VALID && insn_error() == 28); /* UC, walk length 1 */

@@ -7,7 +7,7 @@
  * link pointer references instead of exiting (SDM Vol. 3C 24.10, 25.1.3,
  * 30.3):
  *
- *   the capability (IA32_VMX_PROCBASED_CTLS2 bit 46, IA32_VMX_MISC[29]);
+ *   the capability (IA32_VMX_PROCBASED_CTLS2 bit 46);
  *   a shadow VMCS (bit 31 of its revision dword): VMPTRLD, VMWRITE,
  *   VMLAUNCH refused with VMfailInvalid (26.1);
  *   the entry checks: bitmap addresses (VMfailValid 7), the link pointer
@@ -15,7 +15,8 @@
  *   VMCS) (26.2.1.1, 26.3.1.5);
  *   the guest's VMREAD/VMWRITE: bitmap bit clear = shadow VMCS read or
  *   written (register and memory forms, high access, a VM-exit information
- *   field), bit set = exit 23/25, encoding bits 63:15 set = exit,
+ *   field; that one fails with VMfailValid(13) when IA32_VMX_MISC[29] = 0,
+ *   `--cpu max,-vmwrite-any`), bit set = exit 23/25, encoding bits 63:15 set = exit,
  *   unsupported field = VMfailValid(12) in the current VMCS, link pointer
  *   FFFFFFFF_FFFFFFFFH = VMfailInvalid, shadowing off = exit.
  * Prints "vmx_shadow: OK <n> checks" and exits 0 when every check holds.
@@ -110,10 +111,13 @@ static uint64_t shadow_read(uint32_t enc)
     return v;
 }
 
+/* IA32_VMX_MISC[29]: 1 under `--cpu max`, 0 under `--cpu max,-vmwrite-any`. */
+static int vmwrite_any;
+
 static void capabilities(void)
 {
     CHECK((rdmsr(MSR_VMX_PROCBASED_CTLS2) >> 32) & PROC2_VMCS_SHADOW);
-    CHECK((rdmsr(MSR_VMX_MISC) >> 29) & 1);
+    vmwrite_any = (int)((rdmsr(MSR_VMX_MISC) >> 29) & 1);
 }
 
 /* A shadow VMCS (SDM 24.10): current after VMPTRLD, written with VMWRITE,
@@ -200,18 +204,30 @@ static void guest_accesses(void)
     bitmap_clear(read_bitmap, F_TSC_OFFSET | 1);
     CHECK(guest_does(OP_VMREAD, F_TSC_OFFSET | 1, 0) == X_VMCALL && rq.value == 0x11223344);
     CHECK(guest_does(OP_VMREAD, F_TSC_OFFSET, 0) == X_VMREAD); /* the full one's bit is set */
-    /* A VM-exit information field of the shadow VMCS (IA32_VMX_MISC[29]). */
+    /* A VM-exit information field of the shadow VMCS (SDM 30.3): written
+     * when IA32_VMX_MISC[29] = 1; else VMfailValid(13) in the current
+     * (ordinary) VMCS and the shadow field untouched. */
     bitmap_clear(write_bitmap, F_EXIT_QUAL);
-    CHECK(guest_does(OP_VMWRITE, F_EXIT_QUAL, 0x77) == X_VMCALL && rq.result == VX_OK);
-    CHECK(shadow_read(F_EXIT_QUAL) == 0x77);
+    if (vmwrite_any) {
+        CHECK(guest_does(OP_VMWRITE, F_EXIT_QUAL, 0x77) == X_VMCALL && rq.result == VX_OK);
+        CHECK(shadow_read(F_EXIT_QUAL) == 0x77);
+    } else {
+        uint64_t was = shadow_read(F_EXIT_QUAL);
+        CHECK(guest_does(OP_VMWRITE, F_EXIT_QUAL, was + 0x77) == X_VMCALL && rq.result == VX_FAIL_VALID);
+        CHECK(vmr(F_VM_INSN_ERROR) == 13);
+        CHECK(shadow_read(F_EXIT_QUAL) == was);
+    }
     /* A 16-bit field keeps 16 bits. */
     bitmap_clear(write_bitmap, F_GUEST_CS_SEL);
     bitmap_clear(read_bitmap, F_GUEST_CS_SEL);
     CHECK(guest_does(OP_VMWRITE, F_GUEST_CS_SEL, 0x12345) == X_VMCALL);
     CHECK(guest_does(OP_VMREAD, F_GUEST_CS_SEL, 0) == X_VMCALL && rq.value == 0x2345);
     /* No such field (bit 12 is reserved): VMfailValid(12), the error in
-     * the current VMCS (the ordinary one, SDM 30.2). */
-    vmw(F_VM_INSN_ERROR, 0);
+     * the current VMCS (the ordinary one, SDM 30.2). The error field is
+     * cleared first where VMWRITE may write it (IA32_VMX_MISC[29] = 1);
+     * else it holds the 13 of above. */
+    if (vmwrite_any)
+        vmw(F_VM_INSN_ERROR, 0);
     bitmap_clear(read_bitmap, 0x1000);
     CHECK(guest_does(OP_VMREAD, 0x1000, 0) == X_VMCALL && rq.result == VX_FAIL_VALID);
     CHECK(vmr(F_VM_INSN_ERROR) == 12);

@@ -166,6 +166,12 @@ typedef struct vmx_vcpu {
      * VMCS has no region: the VMCS link pointer must differ from it (SDM
      * 26.3.1.5). */
     uint64_t vmcs_pa;
+    /* IA32_VMX_MISC[29] = 0 as the machine's CPU model reports it (emu/
+     * sets it after init; default false = bit 29 is 1): VMWRITE to a
+     * read-only field (the VM-exit information fields) fails with
+     * VMfailValid(13) in root operation and through a shadow VMCS alike
+     * (SDM 30.3 VMWRITE, A.6). */
+    bool vmwrite_ro_fails;
 
     /* VPIDs (SDM 28.3.1): this entry runs the guest with "enable VPID" =
      * 1 and a VPID other than 0000H, so the root's and the guest's cached
@@ -328,7 +334,8 @@ void vmx_setup_host_state(vmx_vcpu *v);
 
 /* VMWRITE by the host to this vCPU's VMCS (SDM 30.3), emitting
  * VMX_EV_VMWRITE with the value before and after on success. Returns the
- * VM-instruction error as vmx_vmwrite does. */
+ * VM-instruction error as vmx_vmwrite does, and 13 for a read-only field
+ * when v->vmwrite_ro_fails (IA32_VMX_MISC[29] = 0). */
 unsigned vmx_vcpu_vmwrite(vmx_vcpu *v, uint64_t enc, uint64_t val);
 
 /* Asks the vCPU to look at its events at the next instruction boundary

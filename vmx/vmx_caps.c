@@ -84,7 +84,9 @@ static uint64_t vmx_basic(void)
  * wait-for-SIPI (8) supported (shutdown, 7, is not), 4 CR3-target values
  * (24:16), MSR lists recommended 512 (27:25 = 0), VMWRITE to any
  * supported field, the VM-exit information fields included (29 = 1: a
- * hypervisor that shadows its guest's VMCS writes them; vmx_vmwrite). */
+ * hypervisor that shadows its guest's VMCS writes them; vmx_vmwrite).
+ * A machine whose CPU model lacks it (--cpu max,-vmwrite-any) clears bit
+ * 29 in what its guest reads and sets vmx_vcpu.vmwrite_ro_fails. */
 static uint64_t vmx_misc(void)
 {
     return VMX_PREEMPT_RATE | (1ull << 5) | (1ull << 6) | (1ull << 8) | (4ull << 16) | (1ull << 29);

@@ -82,9 +82,16 @@ void vmx_setup_host_state(vmx_vcpu *v)
     vmx_vmcs_set(m, VMCS_HOST_RIP, 0xFFFFFFFF80000000ull);
 }
 
+/* SDM 30.3 VMWRITE: "ELSE IF (secondary source operand is read-only field)
+ * AND (IA32_VMX_MISC[29] = 0) THEN VMfail(VMWRITE to read-only VMCS
+ * component)" (13), checked after the unsupported-field case (12). */
 unsigned vmx_vcpu_vmwrite(vmx_vcpu *v, uint64_t enc, uint64_t val)
 {
     uint64_t before = 0, after = 0;
+    if (v->vmwrite_ro_fails && (enc >> 32) == 0 && vmx_vmcs_field_readonly((uint32_t)enc)) {
+        vmx_vmcs_write_fast(&v->vmcs, VMCS_VM_INSN_ERROR, VMX_ERR_WRITE_READONLY);
+        return VMX_ERR_WRITE_READONLY;
+    }
     unsigned err = vmx_vmwrite_seen(&v->vmcs, enc, val, &before, &after);
     if (err == VMX_ERR_NONE)
         cpu_obs_emit(v->obs, v->cpu ? v->cpu->cycles : 0, v->cpu ? v->cpu->index : 0,

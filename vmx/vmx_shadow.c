@@ -43,15 +43,17 @@ bool vmx_shadow_exits(const vmx_vcpu *v, unsigned reason, uint64_t enc)
  * pointer is not valid" (FFFFFFFF_FFFFFFFFH: VM entry let no other invalid
  * value through) is VMfailInvalid; an unsupported encoding VMfailValid(12)
  * with the error in the current VMCS, the ordinary one that runs this
- * guest (30.2); else the field of the VMCS referenced by the link pointer
- * is read or written (IA32_VMX_MISC[29] = 1: the VM-exit information
- * fields too). hooks.vmx of the non-root hooks. */
+ * guest (30.2); a VMWRITE to a read-only field VMfailValid(13) when
+ * IA32_VMX_MISC[29] = 0 (v->vmwrite_ro_fails); else the field of the VMCS
+ * referenced by the link pointer is read or written (with bit 29 = 1 the
+ * VM-exit information fields too). hooks.vmx of the non-root hooks. */
 cpu_vmx_result vmx_shadow_insn(void *ctx, cpu_t *c, cpu_vmx_op *op)
 {
     vmx_vcpu *v = ctx;
     uint64_t link = VMCS(v, VMCS_LINK_PTR);
     uint32_t enc = (uint32_t)op->field;
     cpu_vmx_result res = CPU_VMX_SUCCEED;
+    unsigned err = 0;
     if (op->insn != VMX_EXIT_VMREAD && op->insn != VMX_EXIT_VMWRITE) {
         /* The intercept exits for every other VMX instruction. */
         cpu_raise_exception(c, CPU_EXC_UD, false, 0);
@@ -59,18 +61,21 @@ cpu_vmx_result vmx_shadow_insn(void *ctx, cpu_t *c, cpu_vmx_op *op)
     if (link == ~0ull) {
         res = CPU_VMX_FAIL_INVALID;
     } else if ((op->field >> 32) || !vmx_vmcs_field_valid(enc)) {
-        vmx_vmcs_write_fast(&v->vmcs, VMCS_VM_INSN_ERROR, VMX_ERR_UNSUPPORTED_FIELD);
-        res = CPU_VMX_FAIL_VALID;
+        err = VMX_ERR_UNSUPPORTED_FIELD;
+    } else if (op->insn == VMX_EXIT_VMWRITE && v->vmwrite_ro_fails && vmx_vmcs_field_readonly(enc)) {
+        err = VMX_ERR_WRITE_READONLY;
     } else if (op->insn == VMX_EXIT_VMREAD) {
         op->value = vmx_field_read_value(enc, vmx_region_field_get(v->phys, link, enc));
     } else {
         uint64_t full = vmx_region_field_get(v->phys, link, enc);
         vmx_region_field_put(v->phys, link, enc, vmx_field_write_value(enc, full, op->value));
     }
+    if (err) {
+        vmx_vmcs_write_fast(&v->vmcs, VMCS_VM_INSN_ERROR, err);
+        res = CPU_VMX_FAIL_VALID;
+    }
     cpu_obs_emit(v->obs, c->cycles, c->index, VMX_EV_SHADOW_INSN, op->insn, op->field, c->rip,
-                 res == CPU_VMX_FAIL_INVALID ? 1
-                 : res == CPU_VMX_FAIL_VALID ? 2u + VMX_ERR_UNSUPPORTED_FIELD
-                                             : 0);
+                 res == CPU_VMX_FAIL_INVALID ? 1 : res == CPU_VMX_FAIL_VALID ? 2u + err : 0);
     return res;
 }
 

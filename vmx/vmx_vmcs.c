@@ -114,9 +114,10 @@ unsigned vmx_vmread(const vmx_vmcs *v, uint64_t enc, uint64_t *val)
 
 /* SDM 30.3 VMWRITE: unsupported component → 12, the error in the
  * VM-instruction error field (VMfailValid). "VMWRITE to read-only VMCS
- * component" (13) needs IA32_VMX_MISC[29] = 0; it is 1 here (A.6: VMWRITE
+ * component" (13) needs IA32_VMX_MISC[29] = 0; here it is 1 (A.6: VMWRITE
  * may write the VM-exit information fields too, as a hypervisor that
- * shadows its guest's VMCS needs), so no field refuses a write. */
+ * shadows its guest's VMCS needs), so no field refuses a write;
+ * vmx_vcpu_vmwrite refuses them for a CPU model with bit 29 = 0. */
 unsigned vmx_vmwrite_seen(vmx_vmcs *v, uint64_t enc, uint64_t val, uint64_t *before,
                           uint64_t *after)
 {

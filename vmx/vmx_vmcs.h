@@ -564,9 +564,10 @@ static inline uint64_t vmx_field_write_value(uint32_t enc, uint64_t full, uint64
  * VMREAD / VMWRITE as the instructions define them (SDM Vol. 3C 30.3), with a
  * 64-bit operand (64-bit mode). Return the VM-instruction error: 0 on
  * success (VMsucceed), VMX_ERR_UNSUPPORTED_FIELD (12) when enc is not a
- * supported field or has bits 63:32 set. IA32_VMX_MISC bit 29 is 1: VMWRITE
- * may write any supported field, the VM-exit information fields included
- * (error 13 is never produced). VMREAD of a 16/32-bit field zero-extends; VMREAD of a high encoding
+ * supported field or has bits 63:32 set. These assume IA32_VMX_MISC bit 29
+ * = 1: VMWRITE may write any supported field, the VM-exit information
+ * fields included; vmx_vcpu_vmwrite adds error 13 for a CPU model with bit
+ * 29 = 0 (vmx_vcpu.vmwrite_ro_fails). VMREAD of a 16/32-bit field zero-extends; VMREAD of a high encoding
  * returns bits 63:32 of the field in bits 31:0; VMWRITE stores the low
  * width bits of val (a high encoding stores val[31:0] into bits 63:32).
  * vmx_vmwrite also records the error in VMCS_VM_INSN_ERROR when it fails

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "emu/emu.h"
+#include "vmx/vmx_root.h"
 
 #define GUEST(name) APICV_GUEST_DIR "/" name ".elf"
 
@@ -22,6 +23,12 @@ START_TEST(parse_models_and_features)
     ck_assert_uint_eq(off, EMU_CPU_F_X2APIC);
     ck_assert(emu_cpu_model_parse("max,-x2apic,-tsc-deadline,-vmx,+x2apic", &off, err, sizeof(err)));
     ck_assert_uint_eq(off, EMU_CPU_F_TSC_DEADLINE | EMU_CPU_F_VMX);
+    ck_assert(emu_cpu_model_parse("max,-vmwrite-any", &off, err, sizeof(err)));
+    ck_assert_uint_eq(off, EMU_CPU_F_VMWRITE_ANY);
+    ck_assert(emu_cpu_model_parse("max,-vmwrite-any,+vmwrite-any", &off, err, sizeof(err)));
+    ck_assert_uint_eq(off, 0);
+    ck_assert(!emu_cpu_model_parse("max,-vmwrite", &off, err, sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "vmwrite-any"));
     ck_assert(!emu_cpu_model_parse("pentium", &off, err, sizeof(err)));
     ck_assert_ptr_nonnull(strstr(err, "unknown model 'pentium'"));
     ck_assert(!emu_cpu_model_parse("max,-sse9", &off, err, sizeof(err)));
@@ -82,6 +89,27 @@ START_TEST(cpuid_and_msrs_follow)
     ck_assert(!apic_x2apic_mode(&m->apic[0]));
     ck_assert(c->hooks.wrmsr(c->hooks.ctx, c, APIC_MSR_BASE, base)); /* xAPIC: fine */
     ck_assert(!c->hooks.rdmsr(c->hooks.ctx, c, 0x802, &v));
+    emu_machine_free(m);
+    free(m);
+
+    /* vmwrite-any: IA32_VMX_MISC[29] (SDM A.6) and VMWRITE to read-only
+     * fields (vmx_vcpu.vmwrite_ro_fails) follow it; CPUID.1:ECX keeps VMX. */
+    m = make(0);
+    c = &m->cpu[0];
+    ck_assert(c->hooks.rdmsr(c->hooks.ctx, c, VMX_MSR_MISC, &v));
+    ck_assert_uint_eq((v >> 29) & 1, 1);
+    ck_assert(!m->vroot[0].v.vmwrite_ro_fails);
+    emu_machine_free(m);
+    free(m);
+    m = make(EMU_CPU_F_VMWRITE_ANY);
+    c = &m->cpu[0];
+    ck_assert(c->hooks.rdmsr(c->hooks.ctx, c, VMX_MSR_MISC, &v));
+    ck_assert_uint_eq((v >> 29) & 1, 0);
+    uint64_t full;
+    ck_assert(vmx_capability_msr(VMX_MSR_MISC, &full));
+    ck_assert_uint_eq(v, full & ~(1ull << 29));
+    ck_assert(m->vroot[0].v.vmwrite_ro_fails);
+    ck_assert_uint_ne(cpuid1_ecx(m) & (1u << 5), 0);
     emu_machine_free(m);
     free(m);
 }

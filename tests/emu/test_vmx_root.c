@@ -305,6 +305,29 @@ START_TEST(msr_lists_under_builtin)
 }
 END_TEST
 
+/* SDM 30.3 VMWRITE: with IA32_VMX_MISC[29] = 0 (`--cpu max,-vmwrite-any`)
+ * VMWRITE to a VM-exit information field fails with VMfailValid(13), in
+ * root operation (vmx_insns: EXIT_REASON 4402H) and through a shadow VMCS
+ * (vmx_shadow: EXIT_QUAL); each guest reads the MSR and checks the
+ * outcome it says, so passing here means error 13 was produced. */
+START_TEST(vmwrite_read_only_without_misc29)
+{
+    static const char *const guests[] = {"vmx_insns", "vmx_shadow"};
+    guest_run *r = run_guest(guests[_i], EMU_MODE_NATIVE, 1, EMU_CPU_F_VMWRITE_ANY);
+    ck_assert_msg(r->m.exit_status == 0, "status %d %s\n%s", r->m.exit_status, r->m.diag, r->out);
+    ck_assert(r->m.vroot[0].v.vmwrite_ro_fails);
+    uint64_t misc = 0;
+    cpu_t *c = &r->m.cpu[0];
+    ck_assert(c->hooks.rdmsr(c->hooks.ctx, c, VMX_MSR_MISC, &misc));
+    ck_assert_uint_eq((misc >> 29) & 1, 0);
+    if (_i == 0)
+        ck_assert_msg(strstr(r->out, "vmx_insns: OK 169 checks") != NULL, "%s", r->out);
+    else
+        ck_assert_msg(strstr(r->out, "vmx_shadow: OK ") != NULL, "%s", r->out);
+    guest_run_free(r);
+}
+END_TEST
+
 /* Without VMX in the CPU model there is no VMX root operation: the
  * capability MSRs #GP and the guest fails its first check. */
 START_TEST(vmx_off_in_model)
@@ -384,6 +407,7 @@ static Suite *suite(void)
     tcase_add_loop_test(t, vmx_abort_shuts_down, 0, 2);
     tcase_add_loop_test(t, msr_lists_under_builtin, 0, 3);
     tcase_add_test(t, vmx_off_in_model);
+    tcase_add_loop_test(t, vmwrite_read_only_without_misc29, 0, 2);
     tcase_add_test(t, vmx_insns_exit_under_builtin);
     tcase_add_test(t, vmcs_shadowing);
     tcase_add_loop_test(t, preemption_timer_wakes_hlt, 0, 2);

@@ -274,6 +274,19 @@ START_TEST(test_vcpu_vmwrite_event)
     /* A failing VMWRITE emits nothing. */
     ck_assert_uint_eq(vmx_vcpu_vmwrite(&vc, 0x7FFF, 5), VMX_ERR_UNSUPPORTED_FIELD);
     ck_assert_uint_eq(nev, 4);
+    /* SDM 30.3: a read-only field refuses VMWRITE with 13 only when
+     * IA32_VMX_MISC[29] = 0 (vmwrite_ro_fails); unsupported stays 12. */
+    ck_assert_uint_eq(vmx_vcpu_vmwrite(&vc, VMCS_EXIT_REASON, 9), VMX_ERR_NONE);
+    ck_assert_uint_eq(nev, 5);
+    vc.vmwrite_ro_fails = true;
+    ck_assert_uint_eq(vmx_vcpu_vmwrite(&vc, VMCS_EXIT_REASON, 4), VMX_ERR_WRITE_READONLY);
+    ck_assert_uint_eq(vmx_vmcs_get(&vc.vmcs, VMCS_EXIT_REASON), 9);
+    ck_assert_uint_eq(vmx_vmcs_get(&vc.vmcs, VMCS_VM_INSN_ERROR), VMX_ERR_WRITE_READONLY);
+    ck_assert_uint_eq(vmx_vcpu_vmwrite(&vc, VMCS_GUEST_PHYSICAL_ADDR | 1, 4), VMX_ERR_WRITE_READONLY);
+    ck_assert_uint_eq(vmx_vcpu_vmwrite(&vc, 0x7FFF, 5), VMX_ERR_UNSUPPORTED_FIELD);
+    ck_assert_uint_eq(vmx_vcpu_vmwrite(&vc, VMCS_TPR_THRESHOLD, 6), VMX_ERR_NONE);
+    ck_assert_uint_eq(nev, 6);
+    vc.vmwrite_ro_fails = false;
     /* A fresh vCPU: revision reported by IA32_VMX_BASIC, link pointer ~0. */
     uint64_t basic;
     ck_assert(vmx_capability_msr(VMX_MSR_BASIC, &basic));
