@@ -171,8 +171,8 @@ START_TEST(log_says_vmx_instructions)
              APICV_EMU, log, APICV_GUEST_DIR);
     ck_assert_int_eq(system(cmd), 0);
     static const char *const want[] = {
-        "ev=vmx.root-insn a=0x14 b=0x[1-9a-f][0-9a-f]*000 .* | guest hypervisor's VMLAUNCH, VMCS "
-        "0x[0-9a-f]*000, rip 0x[0-9a-f]*: VMfailValid, error 4 (VMLAUNCH with non-clear VMCS)$",
+        ("ev=vmx.root-insn a=0x14 b=0x[1-9a-f][0-9a-f]*000 .* | guest hypervisor's VMLAUNCH, VMCS "
+         "0x[0-9a-f]*000, rip 0x[0-9a-f]*: VMfailValid, error 4 (VMLAUNCH with non-clear VMCS)$"),
         "guest hypervisor's VMLAUNCH, no current VMCS, rip 0x[0-9a-f]*: VMfailInvalid$",
         "guest hypervisor's VMWRITE 6C17h (no such field), rip 0x[0-9a-f]*: VMfailValid, error 12 ",
         /* IA32_VMX_MISC[29] = 1: the exit-information fields are writable. */
