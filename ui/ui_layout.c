@@ -3,7 +3,8 @@
  * testing (which grid cell or vCPU tab is under the mouse).
  *
  * From top to bottom: the title bar with vCPU tabs; a row of six 16x16
- * grids (VIRR, VISR, PIR, IRR, ISR, EOI-exit bitmap); registers,
+ * grids (VIRR, VISR, PIR, IRR, ISR, EOI-exit bitmap; presenting all six:
+ * two rows of three, the events and console beside them); registers,
  * disassembly and VMCS controls side by side; the event log beside the
  * guest console; the timeline strip; the narration caption.
  */
@@ -31,7 +32,7 @@ void ui_layout_compute_mode(ui_layout *l, int w, int h, int cw, int ch, bool pre
  * bitmap without virtual-interrupt delivery or while it is all zero (only
  * then does it take part, SDM 30.1.4), the virtual registers natively. Six
  * grids side by side are as wide as a 16:9 window allows, so each one left
- * out makes the others larger. */
+ * out makes the others larger (all six go in two rows of three). */
 unsigned ui_view_grids(const ui_view *v)
 {
     if (!v->present || !v->have_snap || v->sel >= v->snap.ncpus)
@@ -75,32 +76,47 @@ void ui_layout_compute_grids(ui_layout *l, int w, int h, int cw, int ch, bool pr
     int n = 0;
     for (unsigned g = 0; g < UI_GRID_COUNT; g++)
         n += (grids >> g) & 1;
-    int cell_w = (w - m - n * per_grid_extra) / (n * 16);
-    int cell_h = (h * (present ? 52 : 40) / 100 - 3 * ch) / 16;
-    int cell = cell_w < cell_h ? cell_w : cell_h;
-    if (cell < 2)
-        cell = 2;
-    l->cell = cell;
-    int x = m;
-    for (unsigned g = 0; g < UI_GRID_COUNT; g++) {
-        if (!((grids >> g) & 1)) {
-            l->grid[g] = rect(0, 0, 0, 0);
-            continue;
-        }
-        x += 2 * cw;
-        l->grid[g] = rect(x, grid_top, 16 * cell, 16 * cell);
-        x += 16 * cell + cw + m;
-    }
-    int y = grid_top + 16 * cell + ch / 2 + m;
-
     /* Bottom: caption (big type) and timeline; the middle band and the
      * events | console panels share what is left above them. */
     int cap_h = present ? 5 * ch : 2 * ch + ch / 2; /* presenting: two lines of large type */
     /* The timeline: a title line, one lane per vCPU (they share the
      * height between them) and the cycle axis. */
     int tl_h = 6 * ch;
+    int tl_y = h - m - cap_h - m - tl_h;
+    /* Presenting all six grids: two rows of three (VIRR VISR PIR over IRR
+     * ISR EOI-exit) down to the timeline, the events and console beside
+     * them. Six side by side in the presenter's larger type left cells
+     * smaller than the normal window's (14 against 15 pixels at 1600x900). */
+    int rows = present && n > 5 ? 2 : 1;
+    int per_row = (n + rows - 1) / rows;
+    int row_gap = 3 * ch; /* the second row's titles and column digits */
+    int cell_w = (w - m - per_row * per_grid_extra) / (per_row * 16);
+    int band = rows == 1 ? h * (present ? 52 : 40) / 100 - 3 * ch
+                         : tl_y - m - ch / 2 - grid_top - row_gap;
+    int cell_h = band / (16 * rows);
+    int cell = cell_w < cell_h ? cell_w : cell_h;
+    if (cell < 2)
+        cell = 2;
+    l->cell = cell;
+    int x = m, k = 0, row_y = grid_top;
+    for (unsigned g = 0; g < UI_GRID_COUNT; g++) {
+        if (!((grids >> g) & 1)) {
+            l->grid[g] = rect(0, 0, 0, 0);
+            continue;
+        }
+        if (k == per_row) {
+            x = m;
+            row_y += 16 * cell + row_gap;
+        }
+        k++;
+        x += 2 * cw;
+        l->grid[g] = rect(x, row_y, 16 * cell, 16 * cell);
+        x += 16 * cell + cw + m;
+    }
+    int y = row_y + 16 * cell + ch / 2 + m;
+
     l->caption = rect(m, h - m - cap_h, w - 2 * m, cap_h);
-    l->timeline = rect(m, l->caption.y - m - tl_h, w - 2 * m, tl_h);
+    l->timeline = rect(m, tl_y, w - 2 * m, tl_h);
 
     /* Middle band: registers | disassembly | controls (none when presenting,
      * nor in a window too low for it above the timeline). */
@@ -132,11 +148,28 @@ void ui_layout_compute_grids(ui_layout *l, int w, int h, int cw, int ch, bool pr
     int ev_w = (w - 3 * m) * 62 / 100;
     l->events = rect(m, y, ev_w, rest);
     l->console = rect(2 * m + ev_w, y, w - 3 * m - ev_w, rest);
+    int cl_x = m, cl_w = w - 2 * m;
+    if (rows > 1) {
+        /* Beside the two rows of grids: the events over the console. */
+        int side_x = x, side_y = grid_top - 3 * ch, side_w = w - m - x;
+        int side_h = tl_y - m - side_y;
+        if (side_w < 20 * cw)
+            side_w = side_h = 0;
+        int ev_h = side_h * 62 / 100;
+        l->events = rect(side_x, side_y, side_w, ev_h);
+        l->console = rect(side_x, side_y + ev_h + m, side_w, side_h - ev_h - m);
+        if (l->events.h < 3 * ch)
+            l->events.h = l->console.h = 0;
+        cl_x = side_x;
+        cl_w = side_w;
+        y = side_y;
+        rest = side_h;
+    }
     /* The caption list's button sits in the title bar left of the vCPU
      * tabs; the open list covers the events and console panels. */
     int bw = 19 * cw;
     l->cap_button = rect(tabs_x - m - bw, 2, bw, ch + ch / 2 - 4);
-    l->cap_list = rect(m, y, w - 2 * m, rest);
+    l->cap_list = rect(cl_x, y, cl_w, rest);
     /* The warnings banner: a title line, up to UI_WARN_LINES warnings of
      * up to two lines each (wrapped) and the count of the others
      * (ui_draw_warnings uses what it needs from the top). */
