@@ -416,4 +416,15 @@ static inline int vx_enable(uint32_t *vmxon_region)
     return vmxon((uint64_t)(uintptr_t)vmxon_region);
 }
 
+/* The counted checks of the programs that end with "NAME: OK <n> checks"
+ * (vmx_insns, vmx_host, vmx_shadow): VX_DEFINE_CHECKS defines the counter
+ * `checks` once per program, CHECK counts a condition and fails the run
+ * with its line when it does not hold (GUEST_CHECK). */
+#define VX_DEFINE_CHECKS static unsigned checks
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        checks++;                                                                                  \
+        GUEST_CHECK(cond);                                                                         \
+    } while (0)
+
 #endif

@@ -37,13 +37,7 @@ static struct vx_cpu *const me = &vx_cpus[0];
 static uint32_t vmxon_region[1024] __attribute__((aligned(4096)));
 static uint32_t vmcs[1024] __attribute__((aligned(4096)));
 static uint8_t guest_stack[4096] __attribute__((aligned(16)));
-static unsigned checks;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        GUEST_CHECK(cond);                                                                         \
-    } while (0)
+VX_DEFINE_CHECKS;
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 

@@ -34,13 +34,7 @@ static uint8_t host_stack[8192] __attribute__((aligned(16)));
 static uint64_t ept_pml4[512] __attribute__((aligned(4096)));
 static uint64_t ept_pdpt[512] __attribute__((aligned(4096)));
 static uint8_t guest_stack[4096] __attribute__((aligned(16)));
-static unsigned checks;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        GUEST_CHECK(cond);                                                                         \
-    } while (0)
+VX_DEFINE_CHECKS;
 
 /* The VM-instruction error of the current VMCS. */
 static uint64_t insn_error(void) { return vmr(F_VM_INSN_ERROR); }

@@ -34,13 +34,7 @@ static uint8_t read_bitmap[4096] __attribute__((aligned(4096)));
 static uint8_t write_bitmap[4096] __attribute__((aligned(4096)));
 static uint8_t host_stack[8192] __attribute__((aligned(16)));
 static uint8_t guest_stack[8192] __attribute__((aligned(16)));
-static unsigned checks;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        GUEST_CHECK(cond);                                                                         \
-    } while (0)
+VX_DEFINE_CHECKS;
 
 #define PA(p) ((uint64_t)(uintptr_t)(p))
 #define PROC2_VMCS_SHADOW (1u << 14)

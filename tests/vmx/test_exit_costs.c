@@ -17,42 +17,13 @@
 #include <string.h>
 
 #include "apic/apic.h"
-#include "tests/support/cpu_harness.h"
+#include "tests/support/vmx_guest_fixture.h"
 #include "vmx/vmx.h"
-
-static cpu_harness h;
-static vmx_vcpu v;
-static apic_t apic;
-
-#define SET(f, val) vmx_vmcs_set(&v.vmcs, VMCS_##f, (val))
-#define GET(f) vmx_vmcs_get(&v.vmcs, VMCS_##f)
-#define OR(f, bits) SET(f, GET(f) | (bits))
 
 /* Every extra class, for the tests that set them all. */
 static const cpu_cost_class extras[] = {CPU_COST_VMENTRY_CHECKS,  CPU_COST_EXIT_EXCEPTION,
                                         CPU_COST_EXIT_EXTINT,     CPU_COST_EXIT_EPT,
                                         CPU_COST_EXIT_APIC_ACCESS, CPU_COST_EXIT_APIC_WRITE};
-
-static void setup(void)
-{
-    cpu_harness_init(&h);
-    apic_init(&apic, &h.cpu, 0, true, &h.obs);
-    vmx_vcpu_init(&v, &h.cpu, &apic, &h.phys, &h.obs);
-    vmx_setup_default_controls(&v);
-    vmx_setup_host_state(&v);
-}
-
-static void teardown(void)
-{
-    cpu_harness_free(&h);
-}
-
-static void load_guest(const uint8_t *code, size_t len)
-{
-    cpu_harness_load(&h, CPU_HARNESS_CODE, code, len);
-    h.cpu.rip = CPU_HARNESS_CODE;
-    vmx_setup_guest_from_cpu(&v);
-}
 
 /* One entry (launch or resume) and the run to its exit: the cycles it took. */
 static uint64_t round_trip(bool launch)
@@ -123,8 +94,8 @@ typedef void (*prepare_fn)(void);
 static uint64_t cycles_to_exit(const uint8_t *code, size_t len, prepare_fn prepare,
                                cpu_cost_class cls, unsigned extra, uint32_t want_reason)
 {
-    teardown();
-    setup();
+    vmx_guest_teardown();
+    vmx_guest_setup();
     load_guest(code, len);
     for (unsigned k = 0; k < sizeof(extras) / sizeof(extras[0]); k++)
         h.costs.cost[extras[k]] = 0;
@@ -210,7 +181,7 @@ int main(void)
 {
     Suite *s = suite_create("vmx_exit_costs");
     TCase *tc = tcase_create("costs");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, vmx_guest_setup, vmx_guest_teardown);
     tcase_add_test(tc, entry_checks_charged_when_the_controls_change);
     tcase_add_test(tc, exit_extras_by_reason);
     suite_add_tcase(s, tc);

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "apic/apic.h"
-#include "tests/support/cpu_harness.h"
+#include "tests/support/vmx_guest_fixture.h"
 #include "vmx/vmx.h"
 #include "vmx/vmx_apicv.h"
 
@@ -22,44 +22,6 @@ static void set_bit(uint8_t *bm, unsigned bit)
 }
 
 /* ---- guest code in non-root operation ------------------------------------ */
-
-static cpu_harness h;
-static vmx_vcpu v;
-static apic_t apic;
-
-#define SET(f, val) vmx_vmcs_set(&v.vmcs, VMCS_##f, (val))
-#define GET(f) vmx_vmcs_get(&v.vmcs, VMCS_##f)
-#define OR(f, bits) SET(f, GET(f) | (bits))
-
-static void run_setup(void)
-{
-    cpu_harness_init(&h);
-    apic_init(&apic, &h.cpu, 0, true, &h.obs);
-    vmx_vcpu_init(&v, &h.cpu, &apic, &h.phys, &h.obs);
-    vmx_setup_default_controls(&v);
-    vmx_setup_host_state(&v);
-}
-
-static void run_teardown(void)
-{
-    cpu_harness_free(&h);
-}
-
-/* Loads code at CPU_HARNESS_CODE and takes the guest state from the CPU. */
-static void load_guest(const uint8_t *code, size_t len)
-{
-    cpu_harness_load(&h, CPU_HARNESS_CODE, code, len);
-    h.cpu.rip = CPU_HARNESS_CODE;
-    vmx_setup_guest_from_cpu(&v);
-}
-
-static void enter_and_run(void)
-{
-    ck_assert_uint_eq(vmx_vmentry(&v, true), 0);
-    ck_assert_int_eq(vmx_run(&v, h.cpu.cycles + 100000), CPU_STOP_HOOK);
-    ck_assert(v.exited);
-    ck_assert(!v.non_root);
-}
 
 static unsigned n_entry, n_exit;
 static uint64_t exit_reason_ev, exit_rip_ev;
@@ -866,7 +828,7 @@ int main(void)
 {
     Suite *s = suite_create("vmx_exits");
     TCase *r = tcase_create("nonroot");
-    tcase_add_checked_fixture(r, run_setup, run_teardown);
+    tcase_add_checked_fixture(r, vmx_guest_setup, vmx_guest_teardown);
     tcase_add_test(r, test_run_cpuid_exit);
     tcase_add_test(r, test_entry_pdpte_reserved_bits);
     tcase_add_test(r, test_run_io_exit);
