@@ -445,6 +445,10 @@ enum {
     CPU_EVT_DEBUG = 1u << 3,  /* RFLAGS.TF or a pending debug trap: every boundary is looked at */
 };
 
+/* cpu->shadow_kind: what blocks interrupts for one instruction (SDM Vol. 3A
+ * 6.8.3), as the VMCS's interruptibility state tells them apart (24.4.2). */
+enum { CPU_SHADOW_STI = 1, CPU_SHADOW_MOV_SS = 2 };
+
 /* Why cpu_run returned. */
 typedef enum cpu_stop {
     CPU_STOP_NONE,
@@ -570,7 +574,7 @@ typedef struct cpu {
     bool vmx_operation;
     uint64_t vmx_cr0_fixed0, vmx_cr0_fixed1, vmx_cr4_fixed0, vmx_cr4_fixed1;
     uint8_t shadow_arm;  /* the instruction just executed began a new STI/MOV-SS shadow */
-    uint8_t shadow_kind; /* 1 = blocking by STI, 2 = blocking by MOV SS (VMX interruptibility) */
+    uint8_t shadow_kind; /* CPU_SHADOW_STI or CPU_SHADOW_MOV_SS (VMX interruptibility) */
     int pending_vector;  /* exception raised by the current instruction, or -1 */
     uint32_t pending_error;
     bool pending_has_error;

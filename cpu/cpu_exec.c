@@ -325,7 +325,7 @@ static bool boundary_checks(cpu_t *c, bool *shadowed)
         /* SDM 6.9: traps of the previous instruction (priority 4) come
          * before NMIs and interrupts; MOV SS blocking holds them back
          * (6.8.3). */
-        if ((c->events & CPU_EVT_DEBUG) && c->dbg_pending && !(*shadowed && c->shadow_kind == 2))
+        if ((c->events & CPU_EVT_DEBUG) && c->dbg_pending && !cpu_mov_ss_blocking(c))
             cpu_debug_trap(c);
         if (!*shadowed && (c->events & (CPU_EVT_INTR | CPU_EVT_HOOK))) {
             handle_events(c);
@@ -456,8 +456,7 @@ cpu_stop cpu_run(cpu_t *c, uint64_t cycle_limit, uint64_t max_insns)
             cpu_deliver_pending_fault(c);
     } else if (c->inject_pending) {
         cpu_deliver_injected(c);
-    } else if (unlikely(c->dbg_pending) &&
-               !((c->events & CPU_EVT_SHADOW) && c->shadow_kind == 2)) {
+    } else if (unlikely(c->dbg_pending) && !cpu_mov_ss_blocking(c)) {
         /* Pending debug exceptions left by a VM entry (SDM 26.7.3) or by
          * the end of the last run: delivered before the first instruction
          * and before the limits are looked at, so a VMX-preemption timer

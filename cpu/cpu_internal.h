@@ -699,8 +699,16 @@ static inline void cpu_end_block(cpu_t *c)
     c->exit_block = 1;
 }
 
-/* STI (kind 1) or MOV SS (kind 2) blocks interrupts until after the next
- * instruction (SDM Vol. 3A 6.8.3): the run loop executes that one alone. */
+/* Blocking by MOV SS covers the next instruction: it also holds back debug
+ * traps (SDM 6.8.3) and makes VMLAUNCH/VMRESUME fail (26.1). */
+static inline bool cpu_mov_ss_blocking(const cpu_t *c)
+{
+    return (c->events & CPU_EVT_SHADOW) && c->shadow_kind == CPU_SHADOW_MOV_SS;
+}
+
+/* STI (CPU_SHADOW_STI) or MOV SS (CPU_SHADOW_MOV_SS) blocks interrupts
+ * until after the next instruction (SDM Vol. 3A 6.8.3): the run loop
+ * executes that one alone. */
 static inline void cpu_begin_shadow(cpu_t *c, unsigned kind)
 {
     c->events |= CPU_EVT_SHADOW;

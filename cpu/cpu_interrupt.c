@@ -80,7 +80,7 @@ static void exec_sti(cpu_t *c, const cpu_insn *i)
         cpu_gp0(c);
     if (!(c->rflags & CPU_FL_IF)) {
         c->rflags |= CPU_FL_IF;
-        cpu_begin_shadow(c, 1);
+        cpu_begin_shadow(c, CPU_SHADOW_STI);
     }
     c->events |= CPU_EVT_INTR;
 }

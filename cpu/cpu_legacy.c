@@ -287,7 +287,7 @@ static void l_pop_sreg(cpu_t *c, const cpu_insn *i)
     cpu_load_segment(c, i->sub, sel);
     sp_set(c, sp_get(c) + i->osize);
     if (i->sub == CPU_SS)
-        cpu_begin_shadow(c, 2);
+        cpu_begin_shadow(c, CPU_SHADOW_MOV_SS);
     cpu_end_block(c);
 }
 

@@ -744,7 +744,7 @@ static void mov_sreg_rm(cpu_t *c, const cpu_insn *i)
     uint16_t sel = (uint16_t)cpu_rm_read(c, i, 2);
     cpu_load_segment(c, i->sub, sel);
     if (i->sub == CPU_SS)
-        cpu_begin_shadow(c, 2);
+        cpu_begin_shadow(c, CPU_SHADOW_MOV_SS);
     cpu_end_block(c);
 }
 

@@ -105,7 +105,7 @@ static void exec_vmx(cpu_t *c, const cpu_insn *i)
             cpu_gp0(c);
     }
     cpu_vmx_op op = {.insn = insn,
-                     .mov_ss = (c->events & CPU_EVT_SHADOW) && c->shadow_kind == 2};
+                     .mov_ss = cpu_mov_ss_blocking(c)};
     /* The register operands (VMREAD/VMWRITE's encoding and value, INVEPT/
      * INVVPID's type) are 64 bits in 64-bit mode and 32 bits outside it,
      * whatever the operand-size attribute (SDM 31.3: "Operand size" of

@@ -121,7 +121,7 @@ static void vmx_load_guest_state(vmx_vcpu *v)
     c->shadow_arm = 0;
     if (intr & (VMX_INTERRUPTIBILITY_STI | VMX_INTERRUPTIBILITY_MOV_SS)) {
         c->events |= CPU_EVT_SHADOW;
-        c->shadow_kind = (intr & VMX_INTERRUPTIBILITY_STI) ? 1 : 2;
+        c->shadow_kind = (intr & VMX_INTERRUPTIBILITY_STI) ? CPU_SHADOW_STI : CPU_SHADOW_MOV_SS;
     }
     /* Pending debug exceptions (26.3.2.5, 26.7.3 "Delivery of Pending
      * Debug Exceptions after VM Entry"): a #DB trap before the first guest

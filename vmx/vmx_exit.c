@@ -107,7 +107,7 @@ void vmx_save_guest_state(vmx_vcpu *v)
     /* 27.3.4 non-register state. */
     uint32_t intr = 0;
     if (c->events & CPU_EVT_SHADOW)
-        intr |= c->shadow_kind == 2 ? VMX_INTERRUPTIBILITY_MOV_SS : VMX_INTERRUPTIBILITY_STI;
+        intr |= c->shadow_kind == CPU_SHADOW_MOV_SS ? VMX_INTERRUPTIBILITY_MOV_SS : VMX_INTERRUPTIBILITY_STI;
     bool vnmi = (VMCS(v, PIN_CONTROLS) & VMX_PIN_VIRTUAL_NMIS) != 0;
     if (vnmi ? v->vnmi_blocked : v->nmi_blocked)
         intr |= VMX_INTERRUPTIBILITY_NMI;
